@@ -1,0 +1,2 @@
+//! The wgraph model zoo: graph builders that mirror HuggingFace checkpoint
+//! key paths.

@@ -1,0 +1,27 @@
+//! The graph IR and its builder. Free of any GPU dependency.
+
+mod arith;
+mod bind;
+mod builder;
+pub mod dim;
+mod dtype;
+mod dump;
+mod error;
+mod infer;
+mod ir;
+mod named;
+mod op;
+pub mod ops;
+mod tensor;
+
+pub use bind::{bind_inputs, BoundInputs};
+pub use builder::{Graph, Value};
+pub use dim::{Bindings, Dim, ShapeDisplay, Symbol};
+pub use dtype::DType;
+pub use dump::{dump_dot, dump_json, dump_text, DumpFormat};
+pub use error::{BindError, GraphError, ShapeError, SourceLoc};
+pub use infer::{broadcast, infer, TensorType};
+pub use ir::{Edge, Ir, Node, NodeId};
+pub use named::NamedTensors;
+pub use op::{BinaryOp, CompareOp, Gelu, Op, ReduceOp, UnaryOp};
+pub use tensor::{Element, Tensor, TensorData, TensorError};

@@ -1,0 +1,311 @@
+//! The closed set of operations. Every pass, the interpreter and the lowering
+//! match on [`Op`] exhaustively, so adding an op is a compile error in every
+//! place that must learn about it.
+
+use super::dim::{Dim, ShapeDisplay};
+use super::dtype::DType;
+use super::tensor::Tensor;
+use std::fmt;
+use std::sync::Arc;
+
+/// Elementwise functions of one operand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    Neg,
+    Abs,
+    Exp,
+    Log,
+    Sqrt,
+    Rsqrt,
+    Recip,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Silu,
+    Gelu(Gelu),
+    Erf,
+    Sin,
+    Cos,
+    /// Logical negation, bool only.
+    Not,
+}
+
+/// The two GELU forms HF models use: `gelu` (erf) and `gelu_new`/`gelu_pytorch_tanh` (tanh).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Gelu {
+    Erf,
+    Tanh,
+}
+
+/// Elementwise functions of two broadcast operands of one dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    /// Float division; on integers, floor division (Python's `//`).
+    Div,
+    Pow,
+    Max,
+    Min,
+    /// Logical and/or on bool operands.
+    And,
+    Or,
+}
+
+/// Elementwise comparisons, producing bool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// Reductions over one axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+/// One node's operation. Operands arrive in the order of the edge slots.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// A runtime input, named as the HF forward argument (`input_ids`).
+    Input {
+        name: String,
+        dtype: DType,
+        shape: Vec<Dim>,
+    },
+    /// A weight from the registry, named by its checkpoint key.
+    Weight {
+        name: String,
+        dtype: DType,
+        shape: Vec<Dim>,
+    },
+    /// A literal tensor embedded in the graph.
+    Constant {
+        value: Arc<Tensor>,
+    },
+    /// `start, start+step, ...`, `len` elements (1-D, of the node's dtype).
+    Range {
+        start: i64,
+        step: i64,
+        len: Dim,
+        dtype: DType,
+    },
+    /// A bool `[rows, cols]` mask, true where attention is allowed. Query row
+    /// `i` sits at key position `i + cols - rows` (the rows are the last
+    /// `rows` positions, which is how a KV cache lines up); key `j` is allowed
+    /// when `-before <= j - (i + cols - rows) <= after`. A causal mask is
+    /// `before = None, after = Some(0)`.
+    BandMask {
+        rows: Dim,
+        cols: Dim,
+        before: Option<usize>,
+        after: Option<usize>,
+    },
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    Compare(CompareOp),
+    /// `cond ? a : b`, broadcasting all three.
+    Where,
+    Cast(DType),
+    /// `[..., m, k] x [..., k, n]`, batch dims broadcast.
+    MatMul,
+    Permute {
+        perm: Vec<usize>,
+    },
+    Reshape {
+        shape: Vec<Dim>,
+    },
+    /// Broadcast to a larger shape (numpy `broadcast_to`).
+    Expand {
+        shape: Vec<Dim>,
+    },
+    /// `numpy.take(data, indices, axis)`: the axis is replaced by the index shape.
+    Gather {
+        axis: usize,
+    },
+    /// Elements `start, start+step, ... < end` along one axis.
+    Slice {
+        axis: usize,
+        start: Dim,
+        end: Dim,
+        step: usize,
+    },
+    Concat {
+        axis: usize,
+    },
+    /// Normalises over the last axis: operands x, gamma, beta.
+    LayerNorm {
+        eps: f64,
+    },
+    /// `x * rsqrt(mean(x^2) + eps) * gamma` over the last axis: operands x, gamma.
+    RmsNorm {
+        eps: f64,
+    },
+    Softmax {
+        axis: usize,
+    },
+    Reduce {
+        op: ReduceOp,
+        axis: usize,
+        keep_dim: bool,
+    },
+    /// Index of the first maximum, as i64.
+    ArgMax {
+        axis: usize,
+        keep_dim: bool,
+    },
+    /// `[n, c_in, len] * [c_out, c_in/groups, k] (+ bias[c_out])`, zero padding.
+    Conv1d {
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+        groups: usize,
+    },
+}
+
+impl Op {
+    /// A short stable name (`matmul`, `layer_norm`, `add`), used in dumps,
+    /// error messages and GPU object labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "input",
+            Op::Weight { .. } => "weight",
+            Op::Constant { .. } => "constant",
+            Op::Range { .. } => "range",
+            Op::BandMask { .. } => "band_mask",
+            Op::Unary(u) => match u {
+                UnaryOp::Neg => "neg",
+                UnaryOp::Abs => "abs",
+                UnaryOp::Exp => "exp",
+                UnaryOp::Log => "log",
+                UnaryOp::Sqrt => "sqrt",
+                UnaryOp::Rsqrt => "rsqrt",
+                UnaryOp::Recip => "recip",
+                UnaryOp::Tanh => "tanh",
+                UnaryOp::Sigmoid => "sigmoid",
+                UnaryOp::Relu => "relu",
+                UnaryOp::Silu => "silu",
+                UnaryOp::Gelu(Gelu::Erf) => "gelu",
+                UnaryOp::Gelu(Gelu::Tanh) => "gelu_tanh",
+                UnaryOp::Erf => "erf",
+                UnaryOp::Sin => "sin",
+                UnaryOp::Cos => "cos",
+                UnaryOp::Not => "not",
+            },
+            Op::Binary(b) => match b {
+                BinaryOp::Add => "add",
+                BinaryOp::Sub => "sub",
+                BinaryOp::Mul => "mul",
+                BinaryOp::Div => "div",
+                BinaryOp::Pow => "pow",
+                BinaryOp::Max => "maximum",
+                BinaryOp::Min => "minimum",
+                BinaryOp::And => "and",
+                BinaryOp::Or => "or",
+            },
+            Op::Compare(c) => match c {
+                CompareOp::Eq => "eq",
+                CompareOp::Ne => "ne",
+                CompareOp::Lt => "lt",
+                CompareOp::Le => "le",
+                CompareOp::Gt => "gt",
+                CompareOp::Ge => "ge",
+            },
+            Op::Where => "where",
+            Op::Cast(_) => "cast",
+            Op::MatMul => "matmul",
+            Op::Permute { .. } => "permute",
+            Op::Reshape { .. } => "reshape",
+            Op::Expand { .. } => "expand",
+            Op::Gather { .. } => "gather",
+            Op::Slice { .. } => "slice",
+            Op::Concat { .. } => "concat",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::RmsNorm { .. } => "rms_norm",
+            Op::Softmax { .. } => "softmax",
+            Op::Reduce { op, .. } => match op {
+                ReduceOp::Sum => "sum",
+                ReduceOp::Mean => "mean",
+                ReduceOp::Max => "max",
+                ReduceOp::Min => "min",
+            },
+            Op::ArgMax { .. } => "argmax",
+            Op::Conv1d { .. } => "conv1d",
+        }
+    }
+
+    /// Whether this op reads no operands (a leaf of the graph).
+    pub fn is_source(&self) -> bool {
+        matches!(
+            self,
+            Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. } | Op::Range { .. } | Op::BandMask { .. }
+        )
+    }
+
+    /// The attributes as `key=value` pairs, in a stable order, for dumps.
+    pub fn attrs(&self) -> Vec<(&'static str, String)> {
+        let opt = |o: &Option<usize>| o.map_or("inf".to_string(), |v| v.to_string());
+        match self {
+            Op::Input { name, .. } | Op::Weight { name, .. } => vec![("name", format!("{name:?}"))],
+            Op::Constant { value } => vec![("value", constant_summary(value))],
+            Op::Range { start, step, len, dtype } => vec![
+                ("start", start.to_string()),
+                ("step", step.to_string()),
+                ("len", len.to_string()),
+                ("dtype", dtype.to_string()),
+            ],
+            Op::BandMask { rows, cols, before, after } => vec![
+                ("rows", rows.to_string()),
+                ("cols", cols.to_string()),
+                ("before", opt(before)),
+                ("after", opt(after)),
+            ],
+            Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Where | Op::MatMul => vec![],
+            Op::Cast(d) => vec![("to", d.to_string())],
+            Op::Permute { perm } => vec![("perm", format!("{perm:?}"))],
+            Op::Reshape { shape } | Op::Expand { shape } => vec![("shape", ShapeDisplay(shape).to_string())],
+            Op::Gather { axis } | Op::Concat { axis } | Op::Softmax { axis } => vec![("axis", axis.to_string())],
+            Op::Slice { axis, start, end, step } => vec![
+                ("axis", axis.to_string()),
+                ("start", start.to_string()),
+                ("end", end.to_string()),
+                ("step", step.to_string()),
+            ],
+            Op::LayerNorm { eps } | Op::RmsNorm { eps } => vec![("eps", format!("{eps:e}"))],
+            Op::Reduce { axis, keep_dim, .. } | Op::ArgMax { axis, keep_dim } => {
+                vec![("axis", axis.to_string()), ("keep_dim", keep_dim.to_string())]
+            }
+            Op::Conv1d { stride, padding, dilation, groups } => vec![
+                ("stride", stride.to_string()),
+                ("padding", padding.to_string()),
+                ("dilation", dilation.to_string()),
+                ("groups", groups.to_string()),
+            ],
+        }
+    }
+}
+
+/// Small constants print their values; large ones only their size.
+fn constant_summary(t: &Tensor) -> String {
+    if t.numel() <= 8 {
+        let vals: Vec<String> = t.to_f64_vec().iter().map(|v| format!("{v}")).collect();
+        format!("[{}]", vals.join(", "))
+    } else {
+        format!("<{} elements>", t.numel())
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,66 @@
+//! Evaluates one node from its operand values.
+
+use super::{elementwise, linalg, movement, reduce};
+use crate::graph::{Bindings, Dim, Op, Tensor};
+
+/// Everything a node needs: its op, operand values, and the concrete
+/// output shape (its inferred shape evaluated under the bindings).
+pub struct NodeCall<'a> {
+    pub op: &'a Op,
+    pub operands: Vec<&'a Tensor>,
+    pub out_shape: Vec<usize>,
+    pub bindings: &'a Bindings,
+}
+
+/// Evaluates a dim that inference already proved well-formed.
+fn size(d: &Dim, bindings: &Bindings) -> Result<usize, String> {
+    d.eval(bindings).ok_or_else(|| format!("dim `{d}` has no size under the bound inputs"))
+}
+
+/// The node's value, or why its operand *values* are invalid.
+pub fn eval(call: NodeCall<'_>) -> Result<Tensor, String> {
+    let NodeCall { op, operands: x, out_shape: shape, bindings } = call;
+    Ok(match op {
+        // Sources other than ranges and masks are resolved by the caller.
+        Op::Input { .. } | Op::Weight { .. } => return Err("source node evaluated as an op".into()),
+        Op::Constant { value } => (**value).clone(),
+        Op::Range { start, step, dtype, .. } => movement::range(*start, *step, shape[0], *dtype),
+        Op::BandMask { before, after, .. } => movement::band_mask(shape[0], shape[1], *before, *after),
+        Op::Unary(u) => elementwise::unary(*u, x[0]),
+        Op::Binary(b) => elementwise::binary(*b, x[0], x[1], &shape),
+        Op::Compare(c) => elementwise::compare(*c, x[0], x[1], &shape),
+        Op::Where => elementwise::select(x[0], x[1], x[2], &shape),
+        Op::Cast(d) => x[0].cast(*d),
+        Op::MatMul => linalg::matmul(x[0], x[1], &shape),
+        Op::Permute { perm } => movement::permute(x[0], perm, &shape),
+        Op::Reshape { .. } => x[0].clone().reshape(shape).map_err(|e| e.to_string())?,
+        Op::Expand { .. } => movement::expand(x[0], &shape),
+        Op::Gather { axis } => {
+            let n = x[0].shape()[*axis];
+            let mut idx = Vec::with_capacity(x[1].numel());
+            for i in x[1].to_i64_vec() {
+                if i < 0 || i as u64 >= n as u64 {
+                    return Err(format!("index {i} is out of range for axis {axis} of size {n}"));
+                }
+                idx.push(i as usize);
+            }
+            movement::gather(x[0], &idx, *axis, &shape)
+        }
+        Op::Slice { axis, start, end, step } => {
+            let (s, e, n) = (size(start, bindings)?, size(end, bindings)?, x[0].shape()[*axis]);
+            if s > e || e > n {
+                return Err(format!("slice {s}..{e} does not fit axis {axis} of size {n}"));
+            }
+            movement::slice(x[0], *axis, s, *step, &shape)
+        }
+        Op::Concat { axis } => movement::concat(&x, *axis, &shape),
+        Op::LayerNorm { eps } => reduce::layer_norm(x[0], x[1], x[2], *eps),
+        Op::RmsNorm { eps } => reduce::rms_norm(x[0], x[1], *eps),
+        Op::Softmax { axis } => reduce::softmax(x[0], *axis),
+        Op::Reduce { op, axis, .. } => reduce::reduce(*op, x[0], *axis, &shape),
+        Op::ArgMax { axis, .. } => reduce::argmax(x[0], *axis, &shape),
+        Op::Conv1d { stride, padding, dilation, groups } => {
+            linalg::conv1d(x[0], x[1], x.get(2).copied(), (*stride, *padding, *dilation, *groups), &shape)
+        }
+    })
+}

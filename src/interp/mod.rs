@@ -1,0 +1,152 @@
+//! The CPU reference interpreter: runs any graph with plain loops, f64
+//! accumulation and exact integer arithmetic. It is the oracle every GPU
+//! kernel is tested against, so it favours obvious correctness over speed.
+
+mod elementwise;
+mod error;
+mod exec;
+mod layout;
+mod linalg;
+mod movement;
+mod reduce;
+
+pub use error::InterpError;
+
+use crate::graph::{bind_inputs, Graph, Ir, NamedTensors, NodeId, Op, Tensor};
+use crate::weights::{check_ir, Weights};
+use std::collections::HashMap;
+
+/// Every node's value from one run, in execution order.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub outputs: NamedTensors,
+    /// `(node, value)` for every node, in execution order.
+    pub values: Vec<(NodeId, Tensor)>,
+}
+
+/// Runs graphs on the CPU.
+#[derive(Debug, Clone, Default)]
+pub struct Interpreter {}
+
+impl Interpreter {
+    pub fn new() -> Interpreter {
+        Interpreter {}
+    }
+
+    /// Runs `graph` with weights from `weights` on `inputs` (named as the
+    /// graph's inputs), returning the outputs in declaration order. Weights
+    /// are checked before anything executes.
+    pub fn run<S: Into<String>>(
+        &self,
+        graph: &Graph,
+        weights: &Weights,
+        inputs: impl IntoIterator<Item = (S, Tensor)>,
+    ) -> Result<NamedTensors, InterpError> {
+        let ir = graph.ir()?;
+        Ok(self.execute(&ir, weights, collect(inputs), false)?.outputs)
+    }
+
+    /// Like [`Interpreter::run`], also keeping every intermediate value.
+    pub fn run_traced<S: Into<String>>(
+        &self,
+        graph: &Graph,
+        weights: &Weights,
+        inputs: impl IntoIterator<Item = (S, Tensor)>,
+    ) -> Result<Trace, InterpError> {
+        let ir = graph.ir()?;
+        self.execute(&ir, weights, collect(inputs), true)
+    }
+
+    /// Runs a plain IR (what passes produce), optionally keeping every value.
+    pub fn execute(
+        &self,
+        ir: &Ir,
+        weights: &Weights,
+        inputs: Vec<(String, Tensor)>,
+        keep_all: bool,
+    ) -> Result<Trace, InterpError> {
+        ir.verify()?;
+        check_ir(ir, weights)?;
+        let bound = bind_inputs(ir, inputs)?;
+        let order = ir.topo_order()?;
+
+        // Values are dropped after their last reader unless kept.
+        let mut remaining: HashMap<NodeId, usize> = order.iter().map(|&n| (n, ir.users(n).len())).collect();
+        for (_, id) in &ir.outputs {
+            *remaining.entry(*id).or_default() += 1;
+        }
+        let mut values: HashMap<NodeId, Tensor> = HashMap::new();
+        let mut trace = Vec::new();
+        for &id in &order {
+            let node = ir.node(id);
+            let fail = |detail: String| InterpError::Node {
+                node: id.index(),
+                op: node.op.name(),
+                location: node.location,
+                detail,
+            };
+            let out_shape: Vec<usize> = node
+                .ty
+                .shape
+                .iter()
+                .map(|d| {
+                    d.eval(&bound.bindings).ok_or_else(|| fail(format!("dim `{d}` has no size under the bound inputs")))
+                })
+                .collect::<Result<_, _>>()?;
+            let value = match &node.op {
+                Op::Input { .. } => bound.tensors.get(&id).cloned().ok_or_else(|| fail("input not bound".into()))?,
+                Op::Weight { name, dtype, .. } => weights.get(name, *dtype)?,
+                _ => {
+                    let operand_ids = ir.operands(id);
+                    let operands: Vec<&Tensor> = operand_ids.iter().filter_map(|o| values.get(o)).collect();
+                    if operands.len() != operand_ids.len() {
+                        return Err(fail("an operand was not computed".into()));
+                    }
+                    let call = exec::NodeCall {
+                        op: &node.op,
+                        operands,
+                        out_shape: out_shape.clone(),
+                        bindings: &bound.bindings,
+                    };
+                    let v = exec::eval(call).map_err(fail)?;
+                    for o in operand_ids {
+                        let r = remaining.entry(o).or_default();
+                        *r = r.saturating_sub(1);
+                        if *r == 0 && !keep_all {
+                            values.remove(&o);
+                        }
+                    }
+                    v
+                }
+            };
+            if value.shape() != out_shape.as_slice() || value.dtype() != node.ty.dtype {
+                return Err(fail(format!(
+                    "computed {}{:?} but the graph says {} (shape {out_shape:?})",
+                    value.dtype(),
+                    value.shape(),
+                    node.ty
+                )));
+            }
+            if keep_all {
+                trace.push((id, value.clone()));
+            }
+            values.insert(id, value);
+        }
+        // Outputs hold an extra use, so they are never dropped above.
+        let mut outputs = Vec::with_capacity(ir.outputs.len());
+        for (name, id) in &ir.outputs {
+            let v = values.get(id).cloned().ok_or_else(|| InterpError::Node {
+                node: id.index(),
+                op: "output",
+                location: ir.node(*id).location,
+                detail: format!("output `{name}` was not computed"),
+            })?;
+            outputs.push((name.clone(), v));
+        }
+        Ok(Trace { outputs: NamedTensors(outputs), values: trace })
+    }
+}
+
+fn collect<S: Into<String>>(inputs: impl IntoIterator<Item = (S, Tensor)>) -> Vec<(String, Tensor)> {
+    inputs.into_iter().map(|(n, t)| (n.into(), t)).collect()
+}

@@ -1,0 +1,14 @@
+//! The weight registry: safetensors checkpoints, memory-mapped, checked
+//! against a graph's declared weights before any execution.
+
+mod check;
+mod error;
+mod registry;
+mod report;
+mod suggest;
+
+pub use check::{check_ir, CheckedWeights};
+pub use error::WeightError;
+pub use registry::{TensorInfo, Weights};
+pub use report::{UnusedTensor, WeightProblem, WeightReport};
+pub use suggest::{closest_names, common_prefix, PrefixHint};

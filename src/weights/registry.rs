@@ -1,0 +1,338 @@
+//! The weight registry: safetensors files (one, several, or HF shards with
+//! `model.safetensors.index.json`) memory-mapped, plus in-memory tensors for
+//! tests and generated weights. Tensors are converted to the dtype the graph
+//! declares when they are read.
+
+use super::error::WeightError;
+use super::suggest::closest_names;
+use crate::graph::{DType, Tensor};
+use memmap2::Mmap;
+use safetensors::{Dtype as FileDtype, SafeTensors};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where a tensor's bytes live.
+#[derive(Debug, Clone)]
+enum Storage {
+    /// `file` indexes `Weights::files`; `range` is absolute within the mapping.
+    Mapped {
+        file: usize,
+        range: std::ops::Range<usize>,
+    },
+    Memory(Arc<Tensor>),
+}
+
+/// Metadata of one stored tensor.
+#[derive(Debug, Clone)]
+pub struct TensorInfo {
+    /// The dtype as the file spells it (`F32`, `BF16`, `F8_E4M3`, ...).
+    pub file_dtype: String,
+    pub shape: Vec<usize>,
+    /// Which file holds it (empty for in-memory tensors).
+    pub path: PathBuf,
+    storage_dtype: StoredDtype,
+    storage: Storage,
+}
+
+/// The stored element type, as far as conversion is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoredDtype {
+    Known(DType),
+    /// Wider types we read by converting on load.
+    F64,
+    I8,
+    I16,
+    U8,
+    U16,
+    U64,
+    /// Formats wgraph cannot convert (fp8, fp4, ...).
+    Unsupported,
+}
+
+impl StoredDtype {
+    fn of(d: FileDtype) -> StoredDtype {
+        match d {
+            FileDtype::F32 => StoredDtype::Known(DType::F32),
+            FileDtype::F16 => StoredDtype::Known(DType::F16),
+            FileDtype::BF16 => StoredDtype::Known(DType::BF16),
+            FileDtype::I32 => StoredDtype::Known(DType::I32),
+            FileDtype::I64 => StoredDtype::Known(DType::I64),
+            FileDtype::U32 => StoredDtype::Known(DType::U32),
+            FileDtype::BOOL => StoredDtype::Known(DType::Bool),
+            FileDtype::F64 => StoredDtype::F64,
+            FileDtype::I8 => StoredDtype::I8,
+            FileDtype::I16 => StoredDtype::I16,
+            FileDtype::U8 => StoredDtype::U8,
+            FileDtype::U16 => StoredDtype::U16,
+            FileDtype::U64 => StoredDtype::U64,
+            _ => StoredDtype::Unsupported,
+        }
+    }
+
+    fn is_float(self) -> bool {
+        matches!(self, StoredDtype::Known(d) if d.is_float()) || self == StoredDtype::F64
+    }
+
+    fn is_int(self) -> bool {
+        matches!(self, StoredDtype::Known(d) if d.is_int())
+            || matches!(
+                self,
+                StoredDtype::I8 | StoredDtype::I16 | StoredDtype::U8 | StoredDtype::U16 | StoredDtype::U64
+            )
+    }
+
+    /// Floats load as any float, integers as any integer, bool (or u8) as bool.
+    fn converts_to(self, want: DType) -> bool {
+        if want.is_float() {
+            self.is_float()
+        } else if want.is_int() {
+            self.is_int()
+        } else {
+            matches!(self, StoredDtype::Known(DType::Bool) | StoredDtype::U8)
+        }
+    }
+}
+
+/// A set of named tensors: the checkpoint a graph's weights come from.
+#[derive(Debug, Default)]
+pub struct Weights {
+    files: Vec<Mmap>,
+    entries: BTreeMap<String, TensorInfo>,
+    /// Prepended to every name the graph asks for (see [`Weights::with_prefix`]).
+    prefix: String,
+    /// What the registry was opened from, for messages.
+    origin: String,
+}
+
+impl Weights {
+    /// An empty registry.
+    pub fn new() -> Weights {
+        Weights { origin: "in-memory tensors".into(), ..Default::default() }
+    }
+
+    /// Memory-maps one or several safetensors files.
+    pub fn open<P: AsRef<Path>>(paths: impl IntoIterator<Item = P>) -> Result<Weights, WeightError> {
+        let mut w = Weights::new();
+        let mut names = Vec::new();
+        for p in paths {
+            w.add_file(p.as_ref())?;
+            names.push(p.as_ref().display().to_string());
+        }
+        w.origin = names.join(", ");
+        Ok(w)
+    }
+
+    /// Opens the checkpoint of an HF model directory: `model.safetensors`, or
+    /// the shards listed in `model.safetensors.index.json`.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Weights, WeightError> {
+        let dir = dir.as_ref();
+        let single = dir.join("model.safetensors");
+        let index = dir.join("model.safetensors.index.json");
+        if index.is_file() {
+            Weights::from_index(&index)
+        } else if single.is_file() {
+            Weights::open([single])
+        } else {
+            Err(WeightError::NoCheckpoint { dir: dir.to_path_buf() })
+        }
+    }
+
+    /// Opens the shards an HF `model.safetensors.index.json` lists, and checks
+    /// that each tensor is in the shard the index names.
+    pub fn from_index(index: &Path) -> Result<Weights, WeightError> {
+        let text = std::fs::read_to_string(index).map_err(|source| WeightError::Io { path: index.into(), source })?;
+        let bad = |detail: String| WeightError::Index { path: index.into(), detail };
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+        let map =
+            json.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| bad("no `weight_map` object".into()))?;
+        let dir = index.parent().unwrap_or(Path::new("."));
+        let mut shards: Vec<&str> = map.values().filter_map(|v| v.as_str()).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let w = Weights::open(shards.iter().map(|s| dir.join(s)))?;
+        for (name, shard) in map {
+            let shard = shard.as_str().unwrap_or_default();
+            match w.entries.get(name) {
+                None => return Err(bad(format!("lists `{name}` in {shard}, but no shard holds it"))),
+                Some(info) if !info.path.ends_with(shard) => {
+                    return Err(bad(format!("lists `{name}` in {shard}, but it is in {}", info.path.display())))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(w)
+    }
+
+    fn add_file(&mut self, path: &Path) -> Result<(), WeightError> {
+        let io = |source| WeightError::Io { path: path.into(), source };
+        let file = File::open(path).map_err(io)?;
+        // SAFETY: the mapping is read-only; a checkpoint changed on disk
+        // while mapped is outside what any loader can defend against.
+        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let (header_len, meta) =
+            SafeTensors::read_metadata(&map).map_err(|source| WeightError::Parse { path: path.into(), source })?;
+        let base = 8 + header_len;
+        let file_index = self.files.len();
+        for (name, info) in meta.tensors() {
+            if let Some(prev) = self.entries.get(&name) {
+                return Err(WeightError::Duplicate { name, first: prev.path.clone(), second: path.into() });
+            }
+            let (start, end) = info.data_offsets;
+            self.entries.insert(
+                name,
+                TensorInfo {
+                    file_dtype: format!("{:?}", info.dtype),
+                    shape: info.shape.clone(),
+                    path: path.into(),
+                    storage_dtype: StoredDtype::of(info.dtype),
+                    storage: Storage::Mapped { file: file_index, range: base + start..base + end },
+                },
+            );
+        }
+        self.files.push(map);
+        Ok(())
+    }
+
+    /// A registry of in-memory tensors.
+    pub fn from_tensors<S: Into<String>>(tensors: impl IntoIterator<Item = (S, Tensor)>) -> Weights {
+        let mut w = Weights::new();
+        for (name, t) in tensors {
+            w.insert(name, t);
+        }
+        w
+    }
+
+    /// Adds or replaces an in-memory tensor.
+    pub fn insert(&mut self, name: impl Into<String>, tensor: Tensor) {
+        let info = TensorInfo {
+            file_dtype: format!("{:?}", tensor.dtype()).to_uppercase(),
+            shape: tensor.shape().to_vec(),
+            path: PathBuf::new(),
+            storage_dtype: StoredDtype::Known(tensor.dtype()),
+            storage: Storage::Memory(Arc::new(tensor)),
+        };
+        self.entries.insert(name.into(), info);
+    }
+
+    /// Looks every graph name up as `prefix + name`: for checkpoints saved from
+    /// a wrapper model (`distilbert.` inside `DistilBertForSequenceClassification`)
+    /// used by a graph of the bare model.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Weights {
+        self.prefix = prefix.into();
+        self
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// What the registry was opened from (file names), for messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Every stored name, sorted (file names, without the prefix logic).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The stored name a graph name resolves to.
+    pub fn resolve(&self, graph_name: &str) -> String {
+        format!("{}{graph_name}", self.prefix)
+    }
+
+    /// Metadata of a stored tensor, by its stored name.
+    pub fn info(&self, stored_name: &str) -> Option<&TensorInfo> {
+        self.entries.get(stored_name)
+    }
+
+    /// Whether a stored tensor can be read as `want`.
+    pub fn converts_to(info: &TensorInfo, want: DType) -> bool {
+        info.storage_dtype.converts_to(want)
+    }
+
+    /// Reads the tensor the graph calls `graph_name`, converted to `want`.
+    pub fn get(&self, graph_name: &str, want: DType) -> Result<Tensor, WeightError> {
+        let name = self.resolve(graph_name);
+        let info = self.entries.get(&name).ok_or_else(|| WeightError::NotFound {
+            closest: closest_names(&name, self.names(), 3),
+            name: name.clone(),
+        })?;
+        if !info.storage_dtype.converts_to(want) {
+            return Err(WeightError::Unconvertible { name, file_dtype: info.file_dtype.clone(), want });
+        }
+        let data = |e| WeightError::Data { name: name.clone(), source: e };
+        let tensor = match &info.storage {
+            Storage::Memory(t) => (**t).clone(),
+            Storage::Mapped { file, range } => {
+                let bytes = self.files.get(*file).and_then(|m| m.get(range.clone())).unwrap_or_default();
+                decode(info.storage_dtype, &info.shape, bytes).map_err(data)?
+            }
+        };
+        Ok(tensor.cast(want))
+    }
+}
+
+/// Decodes stored bytes; the wider or narrower integer and float formats go
+/// through i64/f64 so that [`Tensor::cast`] can finish the conversion.
+fn decode(dtype: StoredDtype, shape: &[usize], bytes: &[u8]) -> Result<Tensor, crate::graph::TensorError> {
+    fn le<const N: usize>(bytes: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
+        bytes.chunks_exact(N).map(|c| {
+            let mut a = [0u8; N];
+            a.copy_from_slice(c);
+            a
+        })
+    }
+    let expect = |n: usize| {
+        let want = shape.iter().product::<usize>() * n;
+        if bytes.len() == want {
+            Ok(())
+        } else {
+            Err(crate::graph::TensorError::Bytes {
+                dtype: DType::I64,
+                shape: shape.to_vec(),
+                expected: want,
+                got: bytes.len(),
+            })
+        }
+    };
+    let ints = |v: Vec<i64>| Tensor::new(shape.to_vec(), v);
+    match dtype {
+        StoredDtype::Known(d) => Tensor::from_le_bytes(d, shape.to_vec(), bytes),
+        StoredDtype::F64 => {
+            expect(8)?;
+            let v: Vec<f64> = le::<8>(bytes).map(f64::from_le_bytes).collect();
+            Tensor::from_f64(DType::F32, shape.to_vec(), &v)
+        }
+        StoredDtype::I8 => ints(bytes.iter().map(|&b| b as i8 as i64).collect()),
+        StoredDtype::U8 => ints(bytes.iter().map(|&b| b as i64).collect()),
+        StoredDtype::I16 => {
+            expect(2)?;
+            ints(le::<2>(bytes).map(|a| i16::from_le_bytes(a) as i64).collect())
+        }
+        StoredDtype::U16 => {
+            expect(2)?;
+            ints(le::<2>(bytes).map(|a| u16::from_le_bytes(a) as i64).collect())
+        }
+        StoredDtype::U64 => {
+            expect(8)?;
+            ints(le::<8>(bytes).map(|a| u64::from_le_bytes(a) as i64).collect())
+        }
+        StoredDtype::Unsupported => Err(crate::graph::TensorError::Bytes {
+            dtype: DType::F32,
+            shape: shape.to_vec(),
+            expected: 0,
+            got: bytes.len(),
+        }),
+    }
+}
