@@ -1,2 +1,10 @@
 //! The wgraph model zoo: graph builders that mirror HuggingFace checkpoint
-//! key paths.
+//! key paths, configured from `config.json`.
+
+pub mod attention;
+pub mod distilbert;
+pub mod hf;
+pub mod nn;
+
+pub use hf::{HfConfig, ModelError};
+pub use wgraph::Gelu;

@@ -12,6 +12,7 @@ mod ir;
 mod named;
 mod op;
 pub mod ops;
+mod scope;
 mod tensor;
 
 pub use bind::{bind_inputs, BoundInputs};
@@ -24,4 +25,5 @@ pub use infer::{broadcast, infer, TensorType};
 pub use ir::{Edge, Ir, Node, NodeId};
 pub use named::NamedTensors;
 pub use op::{BinaryOp, CompareOp, Gelu, Op, ReduceOp, UnaryOp};
+pub use scope::Scope;
 pub use tensor::{Element, Tensor, TensorData, TensorError};

@@ -261,6 +261,29 @@ impl Weights {
         info.storage_dtype.converts_to(want)
     }
 
+    /// Reads a stored tensor by its stored name, in the dtype it is stored
+    /// in (formats wgraph has no dtype for are widened: f64 to f32, narrow
+    /// and u64 integers to i64).
+    pub fn read(&self, stored_name: &str) -> Result<Tensor, WeightError> {
+        let info = self.entries.get(stored_name).ok_or_else(|| WeightError::NotFound {
+            closest: closest_names(stored_name, self.names(), 3),
+            name: stored_name.to_string(),
+        })?;
+        match (&info.storage, info.storage_dtype) {
+            (Storage::Memory(t), _) => Ok((**t).clone()),
+            (_, StoredDtype::Unsupported) => Err(WeightError::Unconvertible {
+                name: stored_name.to_string(),
+                file_dtype: info.file_dtype.clone(),
+                want: DType::F32,
+            }),
+            (Storage::Mapped { file, range }, dtype) => {
+                let bytes = self.files.get(*file).and_then(|m| m.get(range.clone())).unwrap_or_default();
+                decode(dtype, &info.shape, bytes)
+                    .map_err(|e| WeightError::Data { name: stored_name.to_string(), source: e })
+            }
+        }
+    }
+
     /// Reads the tensor the graph calls `graph_name`, converted to `want`.
     pub fn get(&self, graph_name: &str, want: DType) -> Result<Tensor, WeightError> {
         let name = self.resolve(graph_name);
@@ -271,15 +294,7 @@ impl Weights {
         if !info.storage_dtype.converts_to(want) {
             return Err(WeightError::Unconvertible { name, file_dtype: info.file_dtype.clone(), want });
         }
-        let data = |e| WeightError::Data { name: name.clone(), source: e };
-        let tensor = match &info.storage {
-            Storage::Memory(t) => (**t).clone(),
-            Storage::Mapped { file, range } => {
-                let bytes = self.files.get(*file).and_then(|m| m.get(range.clone())).unwrap_or_default();
-                decode(info.storage_dtype, &info.shape, bytes).map_err(data)?
-            }
-        };
-        Ok(tensor.cast(want))
+        Ok(self.read(&name)?.cast(want))
     }
 }
 

@@ -1,0 +1,50 @@
+//! Scaled dot-product attention as HF's eager path computes it.
+
+use wgraph::graph::ops;
+use wgraph::{DType, Dim, Value};
+
+/// Model width and head count (`dim / heads` per head).
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionShape {
+    pub dim: usize,
+    pub heads: usize,
+}
+
+/// `[batch, seq, dim]` to `[batch, heads, seq, head_dim]`.
+pub fn split_heads(x: &Value, heads: usize, head_dim: usize) -> Value {
+    let shape = x.shape();
+    let (b, s) =
+        (shape.first().cloned().unwrap_or_else(|| Dim::new(0)), shape.get(1).cloned().unwrap_or_else(|| Dim::new(0)));
+    ops::permute(&ops::reshape(x, [b, s, heads.into(), head_dim.into()]), &[0, 2, 1, 3])
+}
+
+/// `[batch, heads, seq, head_dim]` back to `[batch, seq, heads*head_dim]`.
+pub fn merge_heads(x: &Value, dim: usize) -> Value {
+    let shape = x.shape();
+    let (b, s) =
+        (shape.first().cloned().unwrap_or_else(|| Dim::new(0)), shape.get(2).cloned().unwrap_or_else(|| Dim::new(0)));
+    ops::reshape(&ops::permute(x, &[0, 2, 1, 3]), [b, s, dim.into()])
+}
+
+/// A padding mask `[batch, seq]` (1 = token, 0 = padding) as a bool
+/// `[batch, 1, 1, seq]` that broadcasts over heads and query rows.
+pub fn bidirectional_mask(attention_mask: &Value) -> Value {
+    let g = attention_mask.graph();
+    let keep = ops::ne(attention_mask, &ops::scalar(g, 0.0, attention_mask.dtype()));
+    ops::unsqueeze(&ops::unsqueeze(&keep, 1), 1)
+}
+
+/// `softmax(q k^T / sqrt(head_dim), masked) v` with heads split and merged;
+/// masked scores become the lowest f32, exactly what HF adds.
+pub fn multi_head_attention(q: &Value, k: &Value, v: &Value, allowed: &Value, shape: AttentionShape) -> Value {
+    let head_dim = shape.dim / shape.heads;
+    let (q, k, v) = (
+        split_heads(q, shape.heads, head_dim),
+        split_heads(k, shape.heads, head_dim),
+        split_heads(v, shape.heads, head_dim),
+    );
+    let scores = ops::matmul(&q, &ops::transpose(&k, -1, -2)) * (head_dim as f64).powf(-0.5);
+    let lowest = ops::scalar(q.graph(), f32::MIN as f64, DType::F32);
+    let probs = ops::softmax(&ops::select(allowed, &scores, &lowest), -1);
+    merge_heads(&ops::matmul(&probs, &v), shape.dim)
+}

@@ -1,0 +1,130 @@
+//! HF checkpoint directories: `config.json` read with typed, named errors.
+
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use wgraph::GraphError;
+
+/// Errors turning a checkpoint directory into a graph.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid JSON: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error("{path}: `{key}` must be {expected}{}", found.as_ref().map(|f| format!(", found {f}")).unwrap_or_else(|| ", but it is missing".into()))]
+    Field { path: PathBuf, key: String, expected: &'static str, found: Option<String> },
+    #[error("{path}: {detail}")]
+    Config { path: PathBuf, detail: String },
+    #[error("model_type `{model_type}` is not supported; wgraph builds: {}", supported.join(", "))]
+    Unsupported { model_type: String, supported: Vec<&'static str> },
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+}
+
+/// A parsed `config.json`.
+#[derive(Debug, Clone)]
+pub struct HfConfig {
+    path: PathBuf,
+    json: serde_json::Value,
+}
+
+impl HfConfig {
+    /// Reads `<dir>/config.json`.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<HfConfig, ModelError> {
+        let path = dir.as_ref().join("config.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
+        HfConfig::from_str(&text, path)
+    }
+
+    /// Parses config text; `path` is only used in messages.
+    pub fn from_str(text: &str, path: impl Into<PathBuf>) -> Result<HfConfig, ModelError> {
+        let path = path.into();
+        let json = serde_json::from_str(text).map_err(|source| ModelError::Json { path: path.clone(), source })?;
+        Ok(HfConfig { path, json })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn field_error(&self, key: &str, expected: &'static str) -> ModelError {
+        ModelError::Field {
+            path: self.path.clone(),
+            key: key.into(),
+            expected,
+            found: self.json.get(key).map(|v| v.to_string()),
+        }
+    }
+
+    /// A problem with the values (not the types) of the config.
+    pub fn invalid(&self, detail: impl Into<String>) -> ModelError {
+        ModelError::Config { path: self.path.clone(), detail: detail.into() }
+    }
+
+    pub fn model_type(&self) -> Result<&str, ModelError> {
+        self.json.get("model_type").and_then(|v| v.as_str()).ok_or_else(|| self.field_error("model_type", "a string"))
+    }
+
+    /// `architectures`, e.g. `["DistilBertForSequenceClassification"]`.
+    pub fn architectures(&self) -> Vec<String> {
+        let list = self.json.get("architectures").and_then(|v| v.as_array());
+        list.map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
+    }
+
+    /// A required non-negative integer.
+    pub fn usize(&self, key: &str) -> Result<usize, ModelError> {
+        let v = self
+            .json
+            .get(key)
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| self.field_error(key, "a non-negative integer"))?;
+        usize::try_from(v).map_err(|_| self.field_error(key, "an integer that fits in usize"))
+    }
+
+    /// An optional non-negative integer (`null` counts as absent).
+    pub fn usize_or(&self, key: &str, default: usize) -> Result<usize, ModelError> {
+        match self.json.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(default),
+            Some(_) => self.usize(key),
+        }
+    }
+
+    pub fn f64_or(&self, key: &str, default: f64) -> Result<f64, ModelError> {
+        match self.json.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(default),
+            Some(v) => v.as_f64().ok_or_else(|| self.field_error(key, "a number")),
+        }
+    }
+
+    pub fn str_or<'a>(&'a self, key: &str, default: &'a str) -> Result<&'a str, ModelError> {
+        match self.json.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(default),
+            Some(v) => v.as_str().ok_or_else(|| self.field_error(key, "a string")),
+        }
+    }
+
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, ModelError> {
+        match self.json.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(default),
+            Some(v) => v.as_bool().ok_or_else(|| self.field_error(key, "true or false")),
+        }
+    }
+
+    /// Labels ordered by id from `id2label` (`{"0": "NEGATIVE", "1": "POSITIVE"}`);
+    /// empty when absent.
+    pub fn id2label(&self) -> Result<Vec<String>, ModelError> {
+        let Some(map) = self.json.get("id2label") else { return Ok(Vec::new()) };
+        let map = map.as_object().ok_or_else(|| self.field_error("id2label", "an object of id to label"))?;
+        let mut labels: Vec<(usize, String)> = Vec::with_capacity(map.len());
+        for (k, v) in map {
+            let id = k.parse().map_err(|_| self.field_error("id2label", "an object keyed by integer ids"))?;
+            labels.push((id, v.as_str().unwrap_or_default().to_string()));
+        }
+        labels.sort();
+        if labels.iter().enumerate().any(|(i, (id, _))| i != *id) {
+            return Err(self.invalid("`id2label` ids must be 0..n without gaps"));
+        }
+        Ok(labels.into_iter().map(|(_, l)| l).collect())
+    }
+}

@@ -1,0 +1,66 @@
+//! Writing tensors to a safetensors file atomically: a temporary file in the
+//! same directory, fsync, then rename, so a reader never sees half a file.
+
+use super::error::WeightError;
+use crate::graph::{DType, NamedTensors};
+use safetensors::tensor::TensorView;
+use safetensors::Dtype as FileDtype;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+fn file_dtype(d: DType) -> FileDtype {
+    match d {
+        DType::F32 => FileDtype::F32,
+        DType::F16 => FileDtype::F16,
+        DType::BF16 => FileDtype::BF16,
+        DType::I32 => FileDtype::I32,
+        DType::I64 => FileDtype::I64,
+        DType::U32 => FileDtype::U32,
+        DType::Bool => FileDtype::BOOL,
+    }
+}
+
+/// Serialises `tensors` (names must be unique) with optional string
+/// metadata, and writes the result to `path` atomically.
+pub fn save_safetensors(
+    path: impl AsRef<Path>,
+    tensors: &NamedTensors,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<(), WeightError> {
+    let path = path.as_ref();
+    let io = |source| WeightError::Io { path: path.to_path_buf(), source };
+    let bytes: Vec<(String, Vec<u8>, DType, Vec<usize>)> =
+        tensors.iter().map(|(n, t)| (n.to_string(), t.to_le_bytes(), t.dtype(), t.shape().to_vec())).collect();
+    let mut seen = std::collections::HashSet::new();
+    if let Some((dup, ..)) = bytes.iter().find(|(n, ..)| !seen.insert(n.as_str())) {
+        return Err(WeightError::Duplicate { name: dup.clone(), first: path.into(), second: path.into() });
+    }
+    let views: Vec<(String, TensorView<'_>)> = bytes
+        .iter()
+        .map(|(n, b, d, s)| {
+            TensorView::new(file_dtype(*d), s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|source| WeightError::Parse { path: path.into(), source })
+        })
+        .collect::<Result<_, _>>()?;
+    let data =
+        safetensors::serialize(views, metadata).map_err(|source| WeightError::Parse { path: path.into(), source })?;
+
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file_name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
