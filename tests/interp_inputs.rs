@@ -13,7 +13,10 @@ fn graph() -> (Graph, Weights) {
     let x = ops::gather(&table, &ids, 0);
     let m = ops::unsqueeze(&ops::cast(&mask, DType::F32), -1);
     g.output_named([("pooled", ops::sum(&(&x * &m), 1, false))]).unwrap();
-    let w = Weights::from_tensors([("emb", Tensor::new([5, 2], vec![0f32, 1., 10., 11., 20., 21., 30., 31., 40., 41.]).unwrap())]);
+    let w = Weights::from_tensors([(
+        "emb",
+        Tensor::new([5, 2], vec![0f32, 1., 10., 11., 20., 21., 30., 31., 40., 41.]).unwrap(),
+    )]);
     (g, w)
 }
 
@@ -24,7 +27,9 @@ fn ids(shape: [usize; 2], v: Vec<i64>) -> Tensor {
 #[test]
 fn one_graph_runs_with_different_sequence_lengths() {
     let (g, w) = graph();
-    let run = |input: Tensor, mask: Tensor| Interpreter::new().run(&g, &w, [("input_ids", input), ("attention_mask", mask)]).unwrap();
+    let run = |input: Tensor, mask: Tensor| {
+        Interpreter::new().run(&g, &w, [("input_ids", input), ("attention_mask", mask)]).unwrap()
+    };
     let a = run(ids([1, 2], vec![1, 2]), ids([1, 2], vec![1, 1]));
     assert_eq!(a.get("pooled").unwrap().to_f32_vec(), [30.0, 32.0]);
     // seq = 3 with the last position masked out; any integer dtype is accepted.
@@ -48,7 +53,10 @@ fn bad_inputs_get_typed_errors() {
     let ok_ids = || ids([1, 2], vec![1, 2]);
     let e = bind_error(vec![("input_ids", ok_ids())]);
     assert!(matches!(&e, BindError::Missing { name, .. } if name == "attention_mask"), "{e}");
-    assert!(e.to_string().contains("the graph takes: input_ids: i64[batch, seq], attention_mask: i64[batch, seq]"), "{e}");
+    assert!(
+        e.to_string().contains("the graph takes: input_ids: i64[batch, seq], attention_mask: i64[batch, seq]"),
+        "{e}"
+    );
 
     let e = bind_error(vec![("input_ids", ok_ids()), ("attention_mask", ok_ids()), ("token_type_ids", ok_ids())]);
     assert!(matches!(&e, BindError::Unknown { name, .. } if name == "token_type_ids"), "{e}");
@@ -60,10 +68,7 @@ fn bad_inputs_get_typed_errors() {
     assert!(matches!(e, BindError::Rank { expected: 2, got: 1, .. }), "{e}");
 
     let e = bind_error(vec![("input_ids", ok_ids()), ("attention_mask", ids([1, 3], vec![1, 1, 1]))]);
-    assert_eq!(
-        e.to_string(),
-        "symbolic dim `seq` is 2 from `input_ids` but 3 from `attention_mask` (axis 1)"
-    );
+    assert_eq!(e.to_string(), "symbolic dim `seq` is 2 from `input_ids` but 3 from `attention_mask` (axis 1)");
 }
 
 #[test]
@@ -71,14 +76,17 @@ fn static_dims_are_checked() {
     let g = Graph::new("static");
     let x = g.input("x", DType::F32, [Dim::sym("n"), 4.into()]);
     g.output([ops::relu(&x)]).unwrap();
-    let err = Interpreter::new().run(&g, &Weights::new(), [("x", Tensor::new([2, 3], vec![0f32; 6]).unwrap())]).unwrap_err();
+    let err =
+        Interpreter::new().run(&g, &Weights::new(), [("x", Tensor::new([2, 3], vec![0f32; 6]).unwrap())]).unwrap_err();
     assert_eq!(err.to_string(), "input `x` axis 1 has size 3, expected 4 (shape [2, 3])");
 }
 
 #[test]
 fn out_of_range_token_ids_name_the_node() {
     let (g, w) = graph();
-    let err = Interpreter::new().run(&g, &w, [("input_ids", ids([1, 2], vec![1, 7])), ("attention_mask", ids([1, 2], vec![1, 1]))]).unwrap_err();
+    let err = Interpreter::new()
+        .run(&g, &w, [("input_ids", ids([1, 2], vec![1, 7])), ("attention_mask", ids([1, 2], vec![1, 1]))])
+        .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("(gather, built at tests/interp_inputs.rs:13:"), "{msg}");
     assert!(msg.ends_with("index 7 is out of range for axis 0 of size 5"), "{msg}");
@@ -87,7 +95,9 @@ fn out_of_range_token_ids_name_the_node() {
 #[test]
 fn missing_weights_stop_the_run_before_anything_executes() {
     let (g, _) = graph();
-    let err = Interpreter::new().run(&g, &Weights::new(), [("input_ids", ids([1, 1], vec![1])), ("attention_mask", ids([1, 1], vec![1]))]).unwrap_err();
+    let err = Interpreter::new()
+        .run(&g, &Weights::new(), [("input_ids", ids([1, 1], vec![1])), ("attention_mask", ids([1, 1], vec![1]))])
+        .unwrap_err();
     assert!(matches!(err, InterpError::Weights(_)), "{err}");
     assert!(err.to_string().contains("missing `emb` (f32[5, 2])"), "{err}");
 }
@@ -104,7 +114,14 @@ fn kv_cache_shapes_bind_compound_dims() {
     let low = ops::scalar(&g, -1e9, DType::F32);
     g.output_named([("p", ops::softmax(&ops::select(&mask, &scores, &low), -1))]).unwrap();
     let out = Interpreter::new()
-        .run(&g, &Weights::new(), [("past", Tensor::new([2, 1], vec![0f32, 0.]).unwrap()), ("new", Tensor::new([2, 1], vec![0f32, 0.]).unwrap())])
+        .run(
+            &g,
+            &Weights::new(),
+            [
+                ("past", Tensor::new([2, 1], vec![0f32, 0.]).unwrap()),
+                ("new", Tensor::new([2, 1], vec![0f32, 0.]).unwrap()),
+            ],
+        )
         .unwrap();
     // Row 0 (position 2) sees 3 keys, row 1 (position 3) sees all 4.
     let p = out.get("p").unwrap().to_f32_vec();

@@ -33,7 +33,7 @@ impl DistilBertConfig {
             activation: Activation::from_config(cfg, "activation", "gelu")?,
             labels: cfg.id2label()?,
         };
-        if c.n_heads == 0 || c.dim % c.n_heads != 0 {
+        if c.n_heads == 0 || !c.dim.is_multiple_of(c.n_heads) {
             return Err(cfg.invalid(format!("n_heads {} must divide dim {}", c.n_heads, c.dim)));
         }
         if cfg.bool_or("sinusoidal_pos_embds", false)? {
