@@ -147,6 +147,41 @@ fn bad_cases_report_clear_messages() {
         ("conv1d rank", ops::conv1d(&w, &w, None, Conv1dOptions::default())),
         ("foreign value", &x + &other),
         ("mean of ints", ops::mean(&ids, 0, false)),
+        ("rms_norm gamma", ops::rms_norm(&x, &gamma, 1e-6)),
+        ("not on floats", ops::not(&x)),
+        ("and on floats", ops::and(&x, &x)),
+        ("pow on ints", ops::pow(&ids, &ids)),
+        ("compare dtypes", ops::lt(&x, &ids)),
+        ("bool range", ops::range(&g, 0, 1, 4usize, DType::Bool)),
+        ("sum of bools", ops::sum(&ops::causal_mask(&g, 2, 2), 0, false)),
+        (
+            "strided conv on symbolic length",
+            ops::conv1d(
+                &ops::transpose(&x, 1, 2),
+                &g.weight("c", DType::F32, [8usize, 64, 3]),
+                None,
+                Conv1dOptions { stride: 2, ..Default::default() },
+            ),
+        ),
+        (
+            "conv kernel longer than input",
+            ops::conv1d(
+                &g.input("short", DType::F32, [1usize, 64, 2]),
+                &g.weight("c3", DType::F32, [8usize, 64, 5]),
+                None,
+                Conv1dOptions::default(),
+            ),
+        ),
+        (
+            "conv groups",
+            ops::conv1d(
+                &g.input("grp", DType::F32, [1usize, 6, 9]),
+                &g.weight("c4", DType::F32, [4usize, 3, 1]),
+                None,
+                Conv1dOptions { groups: 4, ..Default::default() },
+            ),
+        ),
+        ("empty concat", ops::concat(&[], 0)),
     ];
     let report: Vec<String> = bad
         .into_iter()

@@ -254,7 +254,7 @@ impl Graph {
             return detached.poison(GraphError::Op {
                 op: op_name,
                 location,
-                source: Box::new(ShapeError::Arity { expected: 1, got: 0 }),
+                source: Box::new(ShapeError::Invalid { what: op_name, detail: "needs at least one operand".into() }),
             });
         };
         let graph = first.graph.clone();

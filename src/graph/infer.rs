@@ -216,7 +216,9 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             Ok(TensorType::new(x.dtype, shape))
         }
         Op::Concat { axis } => {
-            let first = operands.first().ok_or(ShapeError::Arity { expected: 1, got: 0 })?;
+            let first = operands
+                .first()
+                .ok_or_else(|| ShapeError::Invalid { what: "concat", detail: "needs at least one operand".into() })?;
             check_axis(*axis, first.rank())?;
             let mut total = Dim::new(0);
             for o in operands {
@@ -300,10 +302,13 @@ fn conv1d(
     let c_in = static_of(&x.shape[1], "conv1d input channels")?;
     let c_out = static_of(&w.shape[0], "conv1d output channels")?;
     let k = static_of(&w.shape[2], "conv1d kernel size")?;
-    if c_in % groups != 0 || c_out % groups != 0 || w.shape[1] != Dim::new(c_in / groups) {
+    if !c_in.is_multiple_of(groups) || !c_out.is_multiple_of(groups) {
+        return Err(invalid(format!("groups {groups} must divide in_channels {c_in} and out_channels {c_out}")));
+    }
+    if w.shape[1] != Dim::new(c_in / groups) {
         return Err(ShapeError::OperandShape {
             operand: "the weight",
-            expected: vec![Dim::new(c_out), Dim::new(c_in / groups.max(1)), Dim::new(k)],
+            expected: vec![Dim::new(c_out), Dim::new(c_in / groups), Dim::new(k)],
             got: w.shape.clone(),
         });
     }
