@@ -4,13 +4,14 @@
 
 mod elementwise;
 mod error;
-mod exec;
+pub(crate) mod exec;
 mod layout;
 mod linalg;
 mod movement;
 mod reduce;
 
 pub use error::InterpError;
+pub use exec::{eval as eval_node, NodeCall};
 
 use crate::graph::{bind_inputs, Graph, Ir, NamedTensors, NodeId, Op, Tensor};
 use crate::weights::{check_ir, Weights};

@@ -1,0 +1,57 @@
+// Helpers every kernel may call. Written with explicit `select` and no
+// reliance on NaN/Inf propagation, which WGSL lets drivers assume away.
+
+fn sigmoid(x: f32) -> f32 {
+    // exp of a large positive argument overflows to inf; 1/(1+inf) = 0 is right.
+    let e = exp(-abs(x));
+    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
+
+fn tanh_safe(x: f32) -> f32 {
+    let e = exp(-2.0 * abs(x));
+    return sign(x) * (1.0 - e) / (1.0 + e);
+}
+
+// erfc for x >= 0 (Numerical Recipes `erfcc`, fractional error < 1.2e-7).
+fn erfc_pos(z: f32) -> f32 {
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let p = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+        + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+    return t * exp(p);
+}
+
+fn erf(x: f32) -> f32 {
+    let r = 1.0 - erfc_pos(abs(x));
+    return select(-r, r, x >= 0.0);
+}
+
+// GELU with erf. For x < 0 it is 0.5 * x * erfc(-x / sqrt(2)), computed
+// directly so the small negative tail keeps its relative precision.
+fn gelu_erf(x: f32) -> f32 {
+    let z = abs(x) * 0.70710678118654752;
+    let c = erfc_pos(z);
+    return select(0.5 * x * c, x - 0.5 * x * c, x >= 0.0);
+}
+
+fn gelu_tanh(x: f32) -> f32 {
+    let u = 0.79788456080286536 * (x + 0.044715 * x * x * x);
+    return 0.5 * x * (1.0 + tanh_safe(u));
+}
+
+// Python's floor division; division by zero gives 0 (no traps on GPUs).
+fn floor_div(a: i32, b: i32) -> i32 {
+    if (b == 0) {
+        return 0;
+    }
+    let q = a / b;
+    let adjust = (a % b != 0) && ((a < 0) != (b < 0));
+    return select(q, q - 1, adjust);
+}
+
+// pow with a negative base and an integral exponent, as PyTorch allows.
+fn pow_signed(a: f32, b: f32) -> f32 {
+    let m = pow(abs(a), b);
+    let odd = abs(b - 2.0 * floor(b * 0.5)) == 1.0;
+    let integral = floor(b) == b;
+    return select(m, select(m, -m, odd), a < 0.0 && integral);
+}

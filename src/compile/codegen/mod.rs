@@ -1,0 +1,9 @@
+//! WGSL generation: expressions for fused kernels, parameters, templates
+//! and one generator per kernel family.
+
+pub mod expr;
+pub mod kernels;
+pub mod params;
+pub mod shaders;
+
+pub use kernels::{Grid, KernelSpec, MatmulKernel};

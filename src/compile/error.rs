@@ -1,0 +1,29 @@
+//! Errors of the compiler: passes, lowering, shader validation, pipelines.
+
+use crate::graph::GraphError;
+use crate::runtime::RuntimeError;
+use crate::weights::WeightError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CompileError {
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error(transparent)]
+    Weights(#[from] WeightError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("pass `{pass}` broke the IR: {source}")]
+    PassBrokeIr { pass: &'static str, source: GraphError },
+    #[error("kernel `{kernel}` (node %{node}) failed naga validation:\n{error}\n--- WGSL ---\n{source_code}")]
+    Shader { kernel: String, node: usize, error: String, source_code: String },
+    #[error("kernel `{kernel}` (node %{node}): the driver refused the pipeline: {error}\n--- WGSL ---\n{source_code}")]
+    Pipeline { kernel: String, node: usize, error: String, source_code: String },
+    #[error(
+        "kernel `{kernel}` (node %{node}) needs {needed} storage buffers but this adapter allows {limit} per shader stage"
+    )]
+    TooManyBuffers { kernel: String, node: usize, needed: u32, limit: u32 },
+    #[error("node %{node} ({op}): {detail}")]
+    Unsupported { node: usize, op: &'static str, detail: String },
+}

@@ -1,0 +1,252 @@
+//! Fusion: decides which values live in GPU buffers ("materialised") and
+//! which are recomputed inside their readers' kernels. Elementwise ops,
+//! views (permute, reshape, expand, slice), gathers, concats and generated
+//! values (range, masks) fuse into one kernel; chains of single-use
+//! elementwise ops after a matmul become its epilogue.
+
+use crate::graph::{Ir, NodeId, Op};
+use std::collections::{HashMap, HashSet};
+
+/// The kernel family a node belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Graph inputs, weights and constants: buffers, no kernel.
+    Source,
+    /// Anything computable per output element from operand elements.
+    Elementwise,
+    MatMul,
+    /// Softmax, norms, reductions and argmax: one row per workgroup.
+    Row,
+    Conv1d,
+}
+
+pub fn family(op: &Op) -> Family {
+    match op {
+        Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. } => Family::Source,
+        Op::Range { .. }
+        | Op::BandMask { .. }
+        | Op::Unary(_)
+        | Op::Binary(_)
+        | Op::Compare(_)
+        | Op::Where
+        | Op::Cast(_)
+        | Op::Permute { .. }
+        | Op::Reshape { .. }
+        | Op::Expand { .. }
+        | Op::Gather { .. }
+        | Op::Slice { .. }
+        | Op::Concat { .. } => Family::Elementwise,
+        Op::MatMul => Family::MatMul,
+        Op::LayerNorm { .. } | Op::RmsNorm { .. } | Op::Softmax { .. } | Op::Reduce { .. } | Op::ArgMax { .. } => {
+            Family::Row
+        }
+        Op::Conv1d { .. } => Family::Conv1d,
+    }
+}
+
+/// Index-only ops: recomputing them in every reader costs a few integer
+/// instructions, less than a round trip through memory.
+fn is_cheap(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Permute { .. }
+            | Op::Reshape { .. }
+            | Op::Expand { .. }
+            | Op::Slice { .. }
+            | Op::Range { .. }
+            | Op::BandMask { .. }
+    )
+}
+
+/// The result of fusion.
+#[derive(Debug, Clone, Default)]
+pub struct FusionPlan {
+    /// Values that get a buffer: sources, kernel outputs, graph outputs.
+    pub materialised: HashSet<NodeId>,
+    /// Matmuls computed inside the kernel of an epilogue root: matmul -> root.
+    pub epilogue: HashMap<NodeId, NodeId>,
+}
+
+impl FusionPlan {
+    pub fn is_materialised(&self, id: NodeId) -> bool {
+        self.materialised.contains(&id)
+    }
+
+    /// Kernel roots in execution order: materialised non-source nodes.
+    pub fn roots(&self, ir: &Ir, order: &[NodeId]) -> Vec<NodeId> {
+        order
+            .iter()
+            .copied()
+            .filter(|&id| self.is_materialised(id) && family(&ir.node(id).op) != Family::Source)
+            .collect()
+    }
+}
+
+/// Options that change fusion (tests run everything unfused too).
+#[derive(Debug, Clone, Copy)]
+pub struct FuseOptions {
+    /// Fuse elementwise chains and matmul epilogues. When off, every op is
+    /// its own kernel (views still fold into index math).
+    pub fuse: bool,
+    /// Storage buffers one kernel may bind (output and params included).
+    pub max_buffers: u32,
+}
+
+/// Builds the plan. `keep` lists nodes that must be materialised whatever
+/// fusion would do (debug taps).
+pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<NodeId>) -> FusionPlan {
+    let mut m: HashSet<NodeId> = HashSet::new();
+    for (_, id) in &ir.outputs {
+        m.insert(*id);
+    }
+    m.extend(keep.iter().copied());
+    for &id in order {
+        let op = &ir.node(id).op;
+        match family(op) {
+            Family::Source => {
+                // Scalars are inlined as literals; anything else is a buffer.
+                let scalar = matches!(op, Op::Constant { value } if value.numel() == 1);
+                if !scalar {
+                    m.insert(id);
+                }
+            }
+            Family::MatMul | Family::Row | Family::Conv1d => {
+                m.insert(id);
+            }
+            Family::Elementwise => {
+                let users = ir.users(id);
+                let multi = users.len() > 1 || ir.outputs.iter().any(|(_, o)| *o == id);
+                let consumed_by_kernel = users.iter().any(|&u| family(&ir.node(u).op) != Family::Elementwise);
+                if !options.fuse && !is_cheap(op) {
+                    m.insert(id);
+                } else if consumed_by_kernel && !is_cheap(op) {
+                    m.insert(id);
+                } else if multi && !is_cheap(op) {
+                    m.insert(id);
+                }
+            }
+        }
+    }
+    // Operands of row and conv kernels must be plain buffers.
+    for &id in order {
+        if matches!(family(&ir.node(id).op), Family::Row | Family::Conv1d) {
+            m.extend(ir.operands(id));
+        }
+    }
+    // Matmul operands may be strided views of a buffer (see view.rs);
+    // anything else is materialised.
+    for &id in order {
+        if family(&ir.node(id).op) == Family::MatMul {
+            for o in ir.operands(id) {
+                match super::view::strided_base(ir, o, &m) {
+                    Some(base) => {
+                        m.insert(base);
+                    }
+                    None => {
+                        m.insert(o);
+                    }
+                }
+            }
+        }
+    }
+    let mut plan = FusionPlan { materialised: m, epilogue: HashMap::new() };
+    if options.fuse {
+        find_epilogues(ir, order, &mut plan);
+    }
+    split_wide_kernels(ir, order, options.max_buffers, &mut plan);
+    plan
+}
+
+/// A matmul whose only reader is a same-shaped elementwise chain moves into
+/// the chain's kernel: the matmul is no longer materialised, its result is
+/// consumed in registers.
+fn find_epilogues(ir: &Ir, order: &[NodeId], plan: &mut FusionPlan) {
+    for &id in order {
+        if family(&ir.node(id).op) != Family::MatMul || ir.outputs.iter().any(|(_, o)| *o == id) {
+            continue;
+        }
+        let shape = &ir.node(id).ty.shape;
+        let mut cur = id;
+        let mut root = None;
+        // Walk up single-user, same-shape elementwise arithmetic.
+        loop {
+            let users = ir.users(cur);
+            if users.len() != 1 || (cur != id && plan.is_materialised(cur)) {
+                break;
+            }
+            let u = users[0];
+            let uop = &ir.node(u).op;
+            let arithmetic = matches!(uop, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Compare(_));
+            if !arithmetic || &ir.node(u).ty.shape != shape {
+                break;
+            }
+            // The matmul value may appear only once in the user.
+            if ir.operands(u).iter().filter(|&&o| o == cur).count() != 1 {
+                break;
+            }
+            root = Some(u);
+            if plan.is_materialised(u) {
+                break;
+            }
+            cur = u;
+        }
+        if let Some(r) = root {
+            if plan.is_materialised(r) {
+                plan.materialised.remove(&id);
+                plan.epilogue.insert(id, r);
+            }
+        }
+    }
+}
+
+/// Leaves (buffers) a kernel rooted at `root` reads.
+pub fn leaves(ir: &Ir, root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
+    let mut out = Vec::new();
+    let mut stack = ir.operands(root);
+    if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
+        stack.extend(ir.operands(mm));
+    }
+    let mut seen = HashSet::new();
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        if plan.is_materialised(n) {
+            out.push(n);
+        } else if let Some(&mm_root) = plan.epilogue.get(&n) {
+            // The fused matmul reads its operands through strided views.
+            let _ = mm_root;
+            stack.extend(ir.operands(n));
+        } else {
+            stack.extend(ir.operands(n));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Keeps every kernel within the adapter's storage-buffer budget by
+/// materialising the inlined operand that brings in the most buffers.
+fn split_wide_kernels(ir: &Ir, order: &[NodeId], max_buffers: u32, plan: &mut FusionPlan) {
+    let budget = max_buffers.saturating_sub(2).max(1) as usize; // output and params
+    loop {
+        let mut changed = false;
+        for root in plan.roots(ir, order) {
+            if leaves(ir, root, plan).len() <= budget {
+                continue;
+            }
+            let candidate = ir
+                .operands(root)
+                .into_iter()
+                .filter(|o| !plan.is_materialised(*o) && !plan.epilogue.contains_key(o))
+                .max_by_key(|o| leaves(ir, *o, plan).len());
+            if let Some(c) = candidate {
+                plan.materialised.insert(c);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Memory planning: every materialised intermediate gets a slot; a slot is
+//! reused once the values in it are dead (lifetimes come from the kernel
+//! order). Slot sizes are symbolic, so the plan is made once and sized per
+//! set of bindings at run time.
+
+use super::codegen::KernelSpec;
+use crate::graph::{Bindings, Dim, Ir, NodeId, Op};
+use std::collections::{HashMap, HashSet};
+
+/// Where a materialised value lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// Uploaded per run from the caller's tensor.
+    Input,
+    /// Uploaded once at compile time (weights, constants).
+    Static,
+    /// A shared slot, reused across values with disjoint lifetimes.
+    Slot(usize),
+    /// Its own buffer, read back after the run (graph outputs, taps).
+    Own,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemoryPlan {
+    pub placement: HashMap<NodeId, Placement>,
+    /// The values sharing each slot.
+    pub slots: Vec<Vec<NodeId>>,
+}
+
+impl MemoryPlan {
+    /// Bytes of every slot under `bindings` (4-byte elements, at least 4).
+    pub fn slot_bytes(&self, ir: &Ir, bindings: &Bindings) -> Vec<u64> {
+        self.slots
+            .iter()
+            .map(|nodes| nodes.iter().map(|&n| element_bytes(ir, n, bindings)).max().unwrap_or(4).max(4))
+            .collect()
+    }
+
+    /// Peak bytes of intermediate slots plus own buffers under `bindings`.
+    pub fn peak_bytes(&self, ir: &Ir, bindings: &Bindings) -> u64 {
+        let slots: u64 = self.slot_bytes(ir, bindings).iter().sum();
+        let own: u64 = self
+            .placement
+            .iter()
+            .filter(|(_, p)| matches!(p, Placement::Own))
+            .map(|(&n, _)| element_bytes(ir, n, bindings))
+            .sum();
+        slots + own
+    }
+}
+
+/// Bytes a node's value takes on the GPU (every GPU element is 4 bytes).
+pub fn element_bytes(ir: &Ir, n: NodeId, bindings: &Bindings) -> u64 {
+    Dim::product(&ir.node(n).ty.shape).eval(bindings).unwrap_or(0) as u64 * 4
+}
+
+pub fn plan(ir: &Ir, kernels: &[KernelSpec], keep: &HashSet<NodeId>) -> MemoryPlan {
+    let mut placement = HashMap::new();
+    let outputs: HashSet<NodeId> = ir.outputs.iter().map(|(_, n)| *n).collect();
+    let mut last_use: HashMap<NodeId, usize> = HashMap::new();
+    for (i, k) in kernels.iter().enumerate() {
+        for &n in &k.inputs {
+            last_use.insert(n, i);
+            let p = match ir.node(n).op {
+                Op::Input { .. } => Some(Placement::Input),
+                Op::Weight { .. } | Op::Constant { .. } => Some(Placement::Static),
+                _ => None,
+            };
+            if let Some(p) = p {
+                placement.insert(n, p);
+            }
+        }
+    }
+    // Sources that are outputs themselves still need their buffers.
+    for &n in &outputs {
+        match ir.node(n).op {
+            Op::Input { .. } => {
+                placement.insert(n, Placement::Input);
+            }
+            Op::Weight { .. } | Op::Constant { .. } => {
+                placement.insert(n, Placement::Static);
+            }
+            _ => {}
+        }
+    }
+    let mut slots: Vec<Vec<NodeId>> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    for (i, k) in kernels.iter().enumerate() {
+        let out = k.root;
+        if outputs.contains(&out) || keep.contains(&out) {
+            placement.insert(out, Placement::Own);
+        } else {
+            // Prefer a free slot that already holds a value of the same size.
+            let size = Dim::product(&ir.node(out).ty.shape);
+            let same = free.iter().position(|&s| slots[s].iter().any(|&n| Dim::product(&ir.node(n).ty.shape) == size));
+            let slot = match same.or(if free.is_empty() { None } else { Some(free.len() - 1) }) {
+                Some(pos) => free.remove(pos),
+                None => {
+                    slots.push(Vec::new());
+                    slots.len() - 1
+                }
+            };
+            slots[slot].push(out);
+            placement.insert(out, Placement::Slot(slot));
+        }
+        // Inputs whose last reader is this kernel free their slots, after
+        // the output was placed so a kernel never reads and writes one buffer.
+        for &n in &k.inputs {
+            if last_use.get(&n) == Some(&i) {
+                if let Some(Placement::Slot(s)) = placement.get(&n) {
+                    if !free.contains(s) {
+                        free.push(*s);
+                    }
+                }
+            }
+        }
+    }
+    MemoryPlan { placement, slots }
+}

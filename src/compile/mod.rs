@@ -1,0 +1,148 @@
+//! The compiler: passes over the IR, fusion, scheduling, memory planning and
+//! lowering to WGSL kernels validated by naga, then pipelines on a device.
+
+pub mod codegen;
+mod cse;
+mod dce;
+mod error;
+mod fold;
+pub mod fuse;
+mod lower;
+pub mod memory;
+mod pass;
+pub mod validate;
+pub mod view;
+
+pub use codegen::{Grid, KernelSpec, MatmulKernel};
+pub use cse::CommonSubexpressions;
+pub use dce::DeadCode;
+pub use error::CompileError;
+pub use fold::ConstantFold;
+pub use pass::{run_passes, timed, Pass};
+
+use crate::graph::{Graph, Ir, NodeId};
+use crate::runtime::{AdapterKind, Device, Model};
+use crate::weights::{check_ir, Weights};
+use std::collections::HashSet;
+
+/// Knobs for compilation; the defaults are what a user wants.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Fuse elementwise chains and matmul epilogues (off: one kernel per op).
+    pub fuse: bool,
+    /// Matmul strategy; `None` picks by adapter (`WGRAPH_MATMUL=register|tiled` overrides).
+    pub matmul: Option<MatmulKernel>,
+    /// Values to keep in their own buffers and return from `run_with_taps`,
+    /// by node name (HF module path).
+    pub taps: Vec<String>,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions { fuse: true, matmul: None, taps: Vec::new() }
+    }
+}
+
+/// The device-independent result of compiling: the optimised IR and its kernels.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub ir: Ir,
+    pub plan: fuse::FusionPlan,
+    pub kernels: Vec<KernelSpec>,
+    pub memory: memory::MemoryPlan,
+    /// Tapped nodes by name, in execution order.
+    pub taps: Vec<(String, NodeId)>,
+}
+
+/// The register-blocked matmul for CPU drivers, tiles for real GPUs.
+pub fn default_matmul(kind: AdapterKind) -> MatmulKernel {
+    match std::env::var("WGRAPH_MATMUL").as_deref() {
+        Ok("register") => return REGISTER,
+        Ok("tiled") => return TILED,
+        _ => {}
+    }
+    match kind {
+        AdapterKind::Cpu => REGISTER,
+        _ => TILED,
+    }
+}
+
+pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 4, tn: 4, wx: 8, wy: 8 };
+pub const TILED: MatmulKernel = MatmulKernel::Tiled { tile: 32, tm: 4 };
+
+/// Builds a [`Program`] from an IR without a device (`max_buffers` is the
+/// adapter's storage-buffer limit per stage).
+pub fn build_program(
+    ir: &Ir,
+    options: &CompileOptions,
+    matmul: MatmulKernel,
+    max_buffers: u32,
+) -> Result<Program, CompileError> {
+    let mut ir = ir.clone();
+    ir.verify()?;
+    run_passes(&mut ir, &[&ConstantFold, &CommonSubexpressions, &DeadCode])?;
+    let order = timed("schedule", || ir.topo_order())?;
+    let taps: Vec<(String, NodeId)> = order
+        .iter()
+        .filter_map(|&n| ir.node(n).name.clone().map(|name| (name, n)))
+        .filter(|(name, _)| options.taps.iter().any(|t| t == "*" || t == name))
+        .collect();
+    let keep: HashSet<NodeId> = taps.iter().map(|(_, n)| *n).collect();
+    let fuse_options = fuse::FuseOptions { fuse: options.fuse, max_buffers };
+    let plan = timed("fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
+    let kernels = timed("lower", || lower::lower(&ir, &plan, &order, matmul));
+    timed("naga-validate", || kernels.iter().try_for_each(validate::validate_kernel))?;
+    for k in &kernels {
+        let needed = k.inputs.len() as u32 + 2;
+        if needed > max_buffers {
+            return Err(CompileError::TooManyBuffers {
+                kernel: k.name.clone(),
+                node: k.root.index(),
+                needed,
+                limit: max_buffers,
+            });
+        }
+    }
+    let memory = timed("plan-memory", || memory::plan(&ir, &kernels, &keep));
+    if crate::debug_level() >= 1 {
+        eprintln!(
+            "wgraph: {} nodes -> {} kernels, {} memory slots",
+            ir.graph.node_count(),
+            kernels.len(),
+            memory.slots.len()
+        );
+    }
+    Ok(Program { ir, plan, kernels, memory, taps })
+}
+
+/// Compiles graphs for one device.
+pub struct Compiler<'d> {
+    device: &'d Device,
+    options: CompileOptions,
+}
+
+impl<'d> Compiler<'d> {
+    pub fn new(device: &'d Device) -> Compiler<'d> {
+        Compiler { device, options: CompileOptions::default() }
+    }
+
+    pub fn with_options(mut self, options: CompileOptions) -> Compiler<'d> {
+        self.options = options;
+        self
+    }
+
+    /// Checks the weights, optimises, lowers and validates every kernel,
+    /// builds the pipelines and uploads the weights.
+    pub fn compile(&self, graph: &Graph, weights: &Weights) -> Result<Model, CompileError> {
+        let ir = graph.ir()?.clone();
+        self.compile_ir(&ir, weights)
+    }
+
+    pub fn compile_ir(&self, ir: &Ir, weights: &Weights) -> Result<Model, CompileError> {
+        timed("check-weights", || check_ir(ir, weights))?;
+        let matmul = self.options.matmul.unwrap_or_else(|| default_matmul(self.device.kind()));
+        let max_buffers = self.device.limits().max_storage_buffers_per_shader_stage;
+        let program = build_program(ir, &self.options, matmul, max_buffers)?;
+        Model::new(self.device, program, weights)
+    }
+}

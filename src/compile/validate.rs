@@ -1,0 +1,24 @@
+//! naga validation of every generated kernel at compile time, so a bad
+//! kernel is a typed error naming the node, never a driver crash later.
+
+use super::codegen::KernelSpec;
+use super::error::CompileError;
+
+/// Parses and validates WGSL; returns the module for translation to other
+/// shading languages.
+pub fn validate_wgsl(wgsl: &str) -> Result<(naga::Module, naga::valid::ModuleInfo), String> {
+    let module = naga::front::wgsl::parse_str(wgsl).map_err(|e| e.emit_to_string(wgsl))?;
+    let mut validator =
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default());
+    let info = validator.validate(&module).map_err(|e| e.emit_to_string(wgsl))?;
+    Ok((module, info))
+}
+
+pub fn validate_kernel(kernel: &KernelSpec) -> Result<(), CompileError> {
+    validate_wgsl(&kernel.wgsl).map(|_| ()).map_err(|error| CompileError::Shader {
+        kernel: kernel.name.clone(),
+        node: kernel.root.index(),
+        error,
+        source_code: kernel.wgsl.clone(),
+    })
+}

@@ -1,0 +1,126 @@
+//! Choosing a GPU: `WGRAPH_BACKEND=vulkan|metal|dx12|gl` or the best
+//! available adapter; the device's limits; an uncaptured-error handler that
+//! records errors instead of panicking.
+
+use super::error::RuntimeError;
+use std::sync::{Arc, Mutex};
+
+/// What kind of adapter we run on; kernel choices depend on it (a CPU
+/// driver such as lavapipe prefers register blocking over shared memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterKind {
+    Cpu,
+    Integrated,
+    Discrete,
+    Other,
+}
+
+/// A GPU device and queue with the facts the compiler needs.
+#[derive(Clone)]
+pub struct Device {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    /// Errors nobody captured in a scope (recorded, never a panic).
+    uncaptured: Arc<Mutex<Vec<String>>>,
+}
+
+fn backends_from_env() -> Result<wgpu::Backends, RuntimeError> {
+    match std::env::var("WGRAPH_BACKEND") {
+        Err(_) => Ok(wgpu::Backends::PRIMARY),
+        Ok(v) => match v.to_ascii_lowercase().as_str() {
+            "vulkan" | "vk" => Ok(wgpu::Backends::VULKAN),
+            "metal" => Ok(wgpu::Backends::METAL),
+            "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),
+            "gl" | "gles" | "opengl" => Ok(wgpu::Backends::GL),
+            _ => Err(RuntimeError::UnknownBackend { value: v }),
+        },
+    }
+}
+
+impl Device {
+    /// Opens the adapter `WGRAPH_BACKEND` names, or the best one available
+    /// (a discrete GPU before an integrated one before a CPU driver), and
+    /// logs which one it picked.
+    pub fn new() -> Result<Device, RuntimeError> {
+        let backends = backends_from_env()?;
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = backends;
+        let instance = wgpu::Instance::new(desc);
+        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        let rank = |a: &wgpu::Adapter| match a.get_info().device_type {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Cpu => 3,
+            wgpu::DeviceType::Other => 4,
+        };
+        let adapter = adapters.into_iter().min_by_key(rank).ok_or_else(|| RuntimeError::NoAdapter {
+            backends: format!("{backends:?}"),
+            detail: "the instance enumerated no adapters".into(),
+        })?;
+        let info = adapter.get_info();
+        // Ask for everything the adapter offers: big models need the largest
+        // bindings and buffers available.
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("wgraph"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| RuntimeError::NoDevice { adapter: info.name.clone(), detail: e.to_string() })?;
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            tracing::error!(error = %e, "uncaptured wgpu error");
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        tracing::info!(adapter = %info.name, backend = ?info.backend, kind = ?info.device_type, "wgraph device");
+        if crate::debug_level() >= 1 {
+            eprintln!(
+                "wgraph: using {} ({:?}, {:?}, driver {})",
+                info.name, info.backend, info.device_type, info.driver
+            );
+        }
+        Ok(Device { device, queue, info, limits, uncaptured })
+    }
+
+    /// Adapter name, backend and type, as one line.
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+
+    pub fn kind(&self) -> AdapterKind {
+        match self.info.device_type {
+            wgpu::DeviceType::Cpu => AdapterKind::Cpu,
+            wgpu::DeviceType::IntegratedGpu => AdapterKind::Integrated,
+            wgpu::DeviceType::DiscreteGpu => AdapterKind::Discrete,
+            _ => AdapterKind::Other,
+        }
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// Takes the errors no scope captured since the last call.
+    pub(crate) fn take_uncaptured(&self) -> Vec<String> {
+        self.uncaptured.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}

@@ -1,0 +1,10 @@
+//! The GPU runtime: device selection, buffers, execution, readback.
+
+mod device;
+mod error;
+mod model;
+mod transfer;
+
+pub use device::{AdapterKind, Device};
+pub use error::RuntimeError;
+pub use model::Model;
