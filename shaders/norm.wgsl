@@ -32,12 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let inv = inverseSqrt(reduce_sum(q, lid) / f32(n) + eps);
     if (valid) {
         for (var j = lid; j < n; j += WG) {
-            let y = (in0[base + j] - mean) * inv * in1[j];
-            if (RMS) {
-                out[base + j] = y;
-            } else {
-                out[base + j] = y + in2[j];
-            }
+            out[base + j] = (in0[base + j] - mean) * inv * in1[j] + {{BETA}};
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct Device {
     limits: wgpu::Limits,
     /// Errors nobody captured in a scope (recorded, never a panic).
     uncaptured: Arc<Mutex<Vec<String>>>,
+    /// Serialises submit-and-wait: wgpu's waits on submission indices race
+    /// when several threads share a queue.
+    submit: Arc<Mutex<()>>,
 }
 
 fn backends_from_env() -> Result<wgpu::Backends, RuntimeError> {
@@ -88,7 +91,7 @@ impl Device {
                 info.name, info.backend, info.device_type, info.driver
             );
         }
-        Ok(Device { device, queue, info, limits, uncaptured })
+        Ok(Device { device, queue, info, limits, uncaptured, submit: Arc::new(Mutex::new(())) })
     }
 
     /// Adapter name, backend and type, as one line.
@@ -111,6 +114,11 @@ impl Device {
 
     pub fn info(&self) -> &wgpu::AdapterInfo {
         &self.info
+    }
+
+    /// Held while one run uploads, submits, waits and reads back.
+    pub(crate) fn exclusive(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.submit.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Takes the errors no scope captured since the last call.

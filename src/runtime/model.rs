@@ -44,6 +44,7 @@ pub struct Model {
     device: Device,
     program: Program,
     pipelines: Vec<wgpu::ComputePipeline>,
+    layouts: Vec<wgpu::BindGroupLayout>,
     statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
     index_checks: Vec<IndexCheck>,
     instances: Mutex<Vec<(Bindings, Arc<Instance>)>>,
@@ -69,6 +70,7 @@ impl Model {
         // Pipelines, each created inside error scopes so a driver refusal is
         // a typed error naming the kernel.
         let mut pipelines = Vec::with_capacity(program.kernels.len());
+        let mut layouts = Vec::with_capacity(program.kernels.len());
         crate::compile::timed("create-pipelines", || -> Result<(), CompileError> {
             for k in &program.kernels {
                 if crate::debug_level() >= 4 {
@@ -80,9 +82,32 @@ impl Model {
                     label: Some(&k.name),
                     source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(&k.wgsl)),
                 });
+                // An explicit layout: automatic layouts drop bindings the
+                // shader never reads (an unused params buffer).
+                let entry = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+                    binding,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                };
+                let entries: Vec<wgpu::BindGroupLayoutEntry> =
+                    (0..k.inputs.len() as u32 + 2).map(|b| entry(b, b != 0)).collect();
+                let group = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some(&k.name),
+                    entries: &entries,
+                });
+                let layout = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(&k.name),
+                    bind_group_layouts: &[Some(&group)],
+                    immediate_size: 0,
+                });
                 let pipeline = dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(&k.name),
-                    layout: None,
+                    layout: Some(&layout),
                     module: &module,
                     entry_point: Some("main"),
                     compilation_options: Default::default(),
@@ -98,6 +123,7 @@ impl Model {
                     });
                 }
                 pipelines.push(pipeline);
+                layouts.push(group);
             }
             Ok(())
         })?;
@@ -153,6 +179,7 @@ impl Model {
             device: device.clone(),
             program,
             pipelines,
+            layouts,
             statics,
             index_checks,
             instances: Mutex::new(Vec::new()),
@@ -208,6 +235,7 @@ impl Model {
             }
         }
         let instance = self.instance(&bound.bindings)?;
+        let _exclusive = self.device.exclusive();
         let queue = &self.device.queue;
         for (&node, t) in &bound.tensors {
             if let Some(buf) = instance.buffers.get(&node) {
@@ -244,6 +272,10 @@ impl Model {
             }
         }
         let submission = queue.submit([encoder.finish()]);
+        let errors = self.device.take_uncaptured();
+        if !errors.is_empty() {
+            return Err(RuntimeError::Gpu { what: format!("submitting `{}`", ir.name), detail: errors.join("; ") });
+        }
         for (_, _, staging, bytes) in &instance.readback {
             if *bytes > 0 {
                 staging.slice(..*bytes).map_async(wgpu::MapMode::Read, |_| {});

@@ -277,6 +277,7 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId) -> KernelSpec {
                 ("N", l.as_str()),
                 ("RMS", rms.as_str()),
                 ("EPS", e.as_str()),
+                ("BETA", if operands.len() == 3 { "in2[j]" } else { "0.0" }),
             ];
             (rows, fill(shaders::NORM, &v))
         }
