@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command (README Quickstart, and CI through .ci/run):
-# formatting, lints, then every test in the workspace.
+# a Vulkan driver (lavapipe when there is no GPU), formatting, lints, then
+# every test in the workspace. GPU tests never skip: without an adapter
+# they fail and say why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+./scripts/setup.sh
+source scripts/env.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace

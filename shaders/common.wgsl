@@ -7,9 +7,15 @@ fn sigmoid(x: f32) -> f32 {
     return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
 }
 
+// tanh without cancellation near zero (Cephes `tanhf`: a polynomial below
+// 0.625, 1 - 2/(exp(2|x|)+1) above; relative error about 1e-7).
 fn tanh_safe(x: f32) -> f32 {
-    let e = exp(-2.0 * abs(x));
-    return sign(x) * (1.0 - e) / (1.0 + e);
+    let a = abs(x);
+    let z = x * x;
+    let small = ((((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z + 1.33314422036e-1) * z
+        - 3.33332819422e-1) * z * x + x;
+    let large = 1.0 - 2.0 / (exp(2.0 * a) + 1.0);
+    return select(sign(x) * large, small, a < 0.625);
 }
 
 // erfc for x >= 0 (Numerical Recipes `erfcc`, fractional error < 1.2e-7).

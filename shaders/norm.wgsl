@@ -23,6 +23,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             s += in0[base + j];
         }
         mean = reduce_sum(s, lid) / f32(n);
+        // One correction pass: the mean of the residuals is the rounding
+        // error of the first mean, so rows of equal values centre to zero.
+        var c = 0.0;
+        for (var j = lid; j < n; j += WG) {
+            c += in0[base + j] - mean;
+        }
+        mean += reduce_sum(c, lid) / f32(n);
     }
     var q = 0.0;
     for (var j = lid; j < n; j += WG) {

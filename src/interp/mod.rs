@@ -110,7 +110,11 @@ impl Interpreter {
                         bindings: &bound.bindings,
                     };
                     let v = exec::eval(call).map_err(fail)?;
-                    for o in operand_ids {
+                    // `users` counts each reader once, so each distinct operand is released once.
+                    let mut distinct = operand_ids;
+                    distinct.sort_unstable();
+                    distinct.dedup();
+                    for o in distinct {
                         let r = remaining.entry(o).or_default();
                         *r = r.saturating_sub(1);
                         if *r == 0 && !keep_all {
