@@ -361,6 +361,13 @@ impl Model {
             hint: Some("use a smaller batch or sequence length"),
         };
         let node_label = |n: NodeId| format!("%{}:{}", n.index(), ir.node(n).op.name());
+        // Errors name the HF module when there is one, else the op and the line that built it.
+        let describe = |n: NodeId| {
+            let node = ir.node(n);
+            node.name
+                .clone()
+                .unwrap_or_else(|| format!("%{} ({}, built at {})", n.index(), node.op.name(), node.location))
+        };
         let mut buffers: HashMap<NodeId, Arc<wgpu::Buffer>> = self.statics.clone();
         let slot_bytes = self.program.memory.slot_bytes(ir, bindings);
         let slot_buffers: Vec<Arc<wgpu::Buffer>> = slot_bytes
@@ -371,7 +378,7 @@ impl Model {
         for (&node, &p) in &self.program.memory.placement {
             let bytes = element_bytes(ir, node, bindings);
             if bytes > max_binding {
-                return Err(too_large(ir.node(node).name.clone().unwrap_or_else(|| node_label(node)), bytes));
+                return Err(too_large(describe(node), bytes));
             }
             match p {
                 Placement::Static => {}
@@ -407,10 +414,9 @@ impl Model {
             }
             entries
                 .push(wgpu::BindGroupEntry { binding: k.inputs.len() as u32 + 1, resource: pbuf.as_entire_binding() });
-            let layout = self.pipelines[i].get_bind_group_layout(0);
             bind_groups.push(dev.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(&k.name),
-                layout: &layout,
+                layout: &self.layouts[i],
                 entries: &entries,
             }));
             grids.push(grid(&k.name, &k.grid, &k.output_elements, bindings, max_dim)?);

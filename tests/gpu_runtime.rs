@@ -1,0 +1,137 @@
+//! The runtime: symbolic dims bound per call, typed errors for bad inputs,
+//! adapter limits, zero-size tensors and very large grids.
+
+mod common;
+
+use common::assert_close;
+use common::gpu::{device, Rng};
+use wgraph::graph::ops;
+use wgraph::{BindError, Compiler, DType, Dim, Graph, Interpreter, RuntimeError, Tensor, Weights};
+
+/// Embedding, a masked attention-like softmax and a projection, over
+/// symbolic batch and seq.
+fn encoder() -> (Graph, Weights) {
+    let g = Graph::new("encoder");
+    let (b, s) = (Dim::sym("batch"), Dim::sym("seq"));
+    let ids = g.input("input_ids", DType::I64, [b.clone(), s.clone()]);
+    let mask = g.input("attention_mask", DType::I64, [b, s]);
+    let emb = g.weight("emb", DType::F32, [11usize, 8]);
+    let w = g.weight("w", DType::F32, [8usize, 8]);
+    let x = ops::gather(&emb, &ids, 0);
+    let scores = ops::matmul(&x, &ops::transpose(&x, -1, -2)) * 0.3;
+    let keep = ops::unsqueeze(&ops::ne(&mask, &ops::scalar(&g, 0.0, DType::I64)), 1);
+    let p = ops::softmax(&ops::select(&keep, &scores, &ops::scalar(&g, f32::MIN as f64, DType::F32)), -1);
+    let y = ops::linear(&ops::matmul(&p, &x), &w, None);
+    g.output_named([("last_hidden_state", y)]).unwrap();
+    let mut rng = Rng(5);
+    let weights =
+        Weights::from_tensors([("emb", rng.floats(&[11, 8], -1.0, 1.0)), ("w", rng.floats(&[8, 8], -1.0, 1.0))]);
+    (g, weights)
+}
+
+fn ids(shape: [usize; 2], v: Vec<i64>) -> Tensor {
+    Tensor::new(shape, v).unwrap()
+}
+
+#[test]
+fn one_model_runs_two_sequence_lengths_and_matches_the_interpreter() {
+    let (g, w) = encoder();
+    let model = Compiler::new(device()).compile(&g, &w).unwrap();
+    let cases = [
+        (ids([1, 3], vec![1, 2, 3]), ids([1, 3], vec![1, 1, 1])),
+        (ids([2, 5], vec![4, 5, 6, 7, 8, 9, 10, 0, 0, 0]), ids([2, 5], vec![1, 1, 1, 1, 1, 1, 1, 0, 0, 0])),
+        (ids([1, 3], vec![3, 2, 1]), ids([1, 3], vec![1, 1, 0])),
+    ];
+    for (input, mask) in cases {
+        let feed = [("input_ids", input), ("attention_mask", mask)];
+        let got = model.run(feed.clone()).unwrap();
+        let want = Interpreter::new().run(&g, &w, feed).unwrap();
+        assert_close(
+            got.get("last_hidden_state").unwrap(),
+            want.get("last_hidden_state").unwrap(),
+            1e-4,
+            1e-5,
+            "encoder",
+        );
+    }
+}
+
+fn run_err(feed: Vec<(&str, Tensor)>) -> RuntimeError {
+    let (g, w) = encoder();
+    let model = Compiler::new(device()).compile(&g, &w).unwrap();
+    model.run(feed).unwrap_err()
+}
+
+#[test]
+fn wrong_inputs_get_typed_errors() {
+    let ok = || ids([1, 2], vec![1, 2]);
+    assert!(matches!(run_err(vec![("input_ids", ok())]), RuntimeError::Input(BindError::Missing { .. })));
+    let e = run_err(vec![("input_ids", ok()), ("attention_mask", Tensor::new([1, 2], vec![1f32, 1.]).unwrap())]);
+    assert!(matches!(e, RuntimeError::Input(BindError::DType { .. })), "{e}");
+    let e = run_err(vec![("input_ids", Tensor::new([2], vec![1i64, 2]).unwrap()), ("attention_mask", ok())]);
+    assert!(matches!(e, RuntimeError::Input(BindError::Rank { .. })), "{e}");
+    let e = run_err(vec![("input_ids", ok()), ("attention_mask", ids([1, 3], vec![1, 1, 1]))]);
+    assert!(matches!(e, RuntimeError::Input(BindError::Conflict { .. })), "{e}");
+    // Token ids outside the embedding table are caught before the GPU clamps them.
+    let e = run_err(vec![("input_ids", ids([1, 2], vec![1, 11])), ("attention_mask", ok())]);
+    assert_eq!(e.to_string(), "input `input_ids` index 11 is out of range for `emb` with 11 rows (node %4)");
+    // i64 values that do not fit the GPU's i32.
+    let e = run_err(vec![("input_ids", ok()), ("attention_mask", ids([1, 2], vec![1, 1 << 40]))]);
+    assert!(matches!(e, RuntimeError::IntegerRange { .. }), "{e}");
+}
+
+#[test]
+fn zero_sized_tensors_skip_their_dispatches() {
+    let g = Graph::new("empty");
+    let x = g.input("x", DType::F32, [Dim::sym("n"), 4.into()]);
+    g.output_named([("y", ops::softmax(&ops::relu(&x), -1))]).unwrap();
+    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let out = model.run([("x", Tensor::new([0, 4], Vec::<f32>::new()).unwrap())]).unwrap();
+    assert_eq!(out.get("y").unwrap().shape(), &[0, 4]);
+    // And the same model still works on real data afterwards.
+    let out = model.run([("x", Tensor::new([1, 4], vec![0f32, 0., 0., 0.]).unwrap())]).unwrap();
+    assert_eq!(out.get("y").unwrap().to_f32_vec(), [0.25; 4]);
+}
+
+#[test]
+fn grids_over_65535_workgroups_are_folded() {
+    // 256 * 65,536 + 3 elements: one more workgroup than a 1-D grid allows.
+    let n = 256 * 65_536 + 3;
+    let g = Graph::new("big");
+    let x = g.input("x", DType::F32, [Dim::sym("n")]);
+    g.output_named([("y", &x * 2.0)]).unwrap();
+    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let input: Vec<f32> = (0..n).map(|i| (i % 1000) as f32).collect();
+    let out = model.run([("x", Tensor::new([n], input).unwrap())]).unwrap();
+    let y = out.get("y").unwrap().to_f32_vec();
+    assert_eq!(y.len(), n);
+    assert!(
+        y.iter().enumerate().all(|(i, &v)| v == 2.0 * (i % 1000) as f32),
+        "every element, including the last grid row"
+    );
+}
+
+#[test]
+fn activations_over_the_binding_limit_are_refused_by_name() {
+    let g = Graph::new("wide");
+    let x = g.input("x", DType::F32, [Dim::sym("n"), 1.into()]);
+    let wide = ops::exp(&ops::expand(&x, [Dim::sym("n"), 4096.into()])).named("encoder.wide");
+    let line = line!() - 1;
+    let other = ops::exp(&ops::expand(&x, [Dim::sym("n"), 4096.into()]));
+    g.output_named([("y", ops::sum(&wide, -1, false)), ("z", ops::sum(&(&other * 2.0), -1, false))]).unwrap();
+    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let limit = device().limits().max_storage_buffer_binding_size as usize;
+    let n = limit / (4 * 4096) + 1;
+    let e = model.run([("x", Tensor::new([n, 1], vec![0f32; n]).unwrap())]).unwrap_err();
+    match e {
+        RuntimeError::BufferTooLarge { tensor, bytes, .. } => {
+            // Named values are reported by name, others by op and source line.
+            assert!(
+                tensor == "encoder.wide" || tensor.contains(&format!("built at {}:{}", file!(), line + 1)),
+                "{tensor}"
+            );
+            assert_eq!(bytes, (n * 4096 * 4) as u64);
+        }
+        other => panic!("expected BufferTooLarge, got {other}"),
+    }
+}
