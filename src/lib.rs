@@ -7,6 +7,7 @@
 pub mod compile;
 pub mod graph;
 pub mod interp;
+pub mod io;
 pub mod runtime;
 pub mod weights;
 

@@ -143,6 +143,14 @@ impl<'d> Compiler<'d> {
         let matmul = self.options.matmul.unwrap_or_else(|| default_matmul(self.device.kind()));
         let max_buffers = self.device.limits().max_storage_buffers_per_shader_stage;
         let program = build_program(ir, &self.options, matmul, max_buffers)?;
+        // WGRAPH_GRAPH=path.dot writes the optimised graph for Graphviz.
+        if let Ok(path) = std::env::var("WGRAPH_GRAPH") {
+            let dot = crate::graph::dump_dot(&program.ir);
+            if let Err(e) = crate::io::write_atomic(std::path::Path::new(&path), dot.as_bytes()) {
+                tracing::warn!(%path, error = %e, "cannot write WGRAPH_GRAPH");
+                eprintln!("wgraph: cannot write WGRAPH_GRAPH={path}: {e}");
+            }
+        }
         Model::new(self.device, program, weights)
     }
 }

@@ -1,12 +1,10 @@
-//! Writing tensors to a safetensors file atomically: a temporary file in the
-//! same directory, fsync, then rename, so a reader never sees half a file.
+//! Writing tensors to a safetensors file, atomically (see `crate::io`).
 
 use super::error::WeightError;
 use crate::graph::{DType, NamedTensors};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype as FileDtype;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 fn file_dtype(d: DType) -> FileDtype {
@@ -47,20 +45,5 @@ pub fn save_safetensors(
     let data =
         safetensors::serialize(views, metadata).map_err(|source| WeightError::Parse { path: path.into(), source })?;
 
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file_name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::io::write_atomic(path, &data).map_err(io)
 }

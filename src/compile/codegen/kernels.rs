@@ -175,13 +175,16 @@ pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: Matm
     let (template, extra, grid) = match kernel {
         MatmulKernel::Register { tm, tn, wx, wy } => (
             shaders::MATMUL_REGISTER,
-            vec![
-                ("TM", tm.to_string()),
-                ("TN", tn.to_string()),
-                ("WX", wx.to_string()),
-                ("WY", wy.to_string()),
-                ("TMN", (tm * tn).to_string()),
-            ],
+            {
+                let mut v = vec![
+                    ("TM", tm.to_string()),
+                    ("TN", tn.to_string()),
+                    ("WX", wx.to_string()),
+                    ("WY", wy.to_string()),
+                ];
+                v.extend(register_block(tm, tn, wx, wy, &call_coords));
+                v
+            },
             Grid::Tiles { x: n.clone(), x_per: wx * tn, y: m.clone(), y_per: wy * tm, z: batch },
         ),
         MatmulKernel::Tiled { tile, tm } => (
@@ -196,14 +199,43 @@ pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: Matm
             Grid::Tiles { x: n.clone(), x_per: tile, y: m.clone(), y_per: tile, z: batch },
         ),
     };
-    let mut values: Vec<(&str, &str)> = vec![("COMMON", shaders::COMMON)];
+    // The generated block may itself contain placeholders (`{{A}}`), so it goes in first.
+    let mut values: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    values.push(("COMMON", shaders::COMMON));
     values.extend(common.iter().map(|(k, v)| (*k, v.as_str())));
-    values.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
     let wgsl = fill(template, &values);
     let fused = epilogue_nodes(ir, mm, root);
     let name = label(ir, root, &fused);
     let output_elements = Dim::product(&ir.node(root).ty.shape);
     KernelSpec { name, root, wgsl, inputs, params: b.params.dims, grid, output_elements }
+}
+
+/// The unrolled body of the register-blocked matmul: per-row and
+/// per-column offsets, scalar accumulators, loads, FMAs and guarded stores.
+fn register_block(tm: u32, tn: u32, wx: u32, wy: u32, call_coords: &[String]) -> Vec<(&'static str, String)> {
+    let batch_args: String = call_coords[..call_coords.len() - 2].iter().map(|c| format!("{c}, ")).collect();
+    let (mut offsets, mut decl, mut loads, mut fmas, mut stores) =
+        (String::new(), String::new(), String::new(), String::new(), String::new());
+    for r in 0..tm {
+        offsets.push_str(&format!("    let row{r} = row_start + {}u;\n", r * wy));
+        offsets.push_str(&format!("    let ra{r} = a_base + min(row{r}, M - 1u) * {{{{SAM}}}};\n"));
+        loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n"));
+    }
+    for c in 0..tn {
+        offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
+        offsets.push_str(&format!("    let cb{c} = b_base + min(col{c}, N - 1u) * {{{{SBN}}}};\n"));
+        loads.push_str(&format!("        let b{c} = {{{{B}}}}[cb{c} + kb];\n"));
+    }
+    for r in 0..tm {
+        for c in 0..tn {
+            decl.push_str(&format!("    var acc{r}_{c} = 0.0;\n"));
+            fmas.push_str(&format!("        acc{r}_{c} = fma(a{r}, b{c}, acc{r}_{c});\n"));
+            stores.push_str(&format!(
+                "    if (row{r} < M && col{c} < N) {{ out[o_base + row{r} * N + col{c}] = epilogue(acc{r}_{c}, {batch_args}row{r}, col{c}); }}\n"
+            ));
+        }
+    }
+    vec![("OFFSETS", offsets), ("ACC_DECL", decl), ("LOADS", loads), ("FMAS", fmas), ("STORES", stores)]
 }
 
 /// The nodes between a fused matmul and its epilogue root, matmul first.

@@ -1,0 +1,47 @@
+//! Measures matmul GFLOP/s of each kernel configuration on this adapter,
+//! to choose the defaults: `cargo run --release --example matmul_tune [m k n]`.
+
+use std::time::Instant;
+use wgraph::compile::MatmulKernel;
+use wgraph::graph::ops;
+use wgraph::{CompileOptions, Compiler, DType, Device, Graph, Tensor, Weights};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let (m, k, n) = match args[..] {
+        [m, k, n] => (m, k, n),
+        _ => (1024, 1024, 1024),
+    };
+    let device = Device::new()?;
+    println!("{} — {m} x {k} x {n}", device.describe());
+    let g = Graph::new("matmul");
+    let a = g.weight("a", DType::F32, [m, k]);
+    let b = g.weight("b", DType::F32, [k, n]);
+    g.output_named([("c", ops::matmul(&a, &b))])?;
+    let fill = |len: usize| (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect::<Vec<f32>>();
+    let weights =
+        Weights::from_tensors([("a", Tensor::new([m, k], fill(m * k))?), ("b", Tensor::new([k, n], fill(k * n))?)]);
+    let configs = [
+        MatmulKernel::Register { tm: 4, tn: 4, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 4, tn: 8, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 8, tn: 8, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 16, tn: 32, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 4, tn: 16, wx: 16, wy: 4 },
+        MatmulKernel::Tiled { tile: 32, tm: 4 },
+        MatmulKernel::Tiled { tile: 16, tm: 2 },
+    ];
+    for config in configs {
+        let options = CompileOptions { matmul: Some(config), ..Default::default() };
+        let model = Compiler::new(&device).with_options(options).compile(&g, &weights)?;
+        model.run(Vec::<(String, Tensor)>::new())?;
+        let reps = 5;
+        let start = Instant::now();
+        for _ in 0..reps {
+            model.run(Vec::<(String, Tensor)>::new())?;
+        }
+        let secs = start.elapsed().as_secs_f64() / reps as f64;
+        println!("{config:?}: {:.1} GFLOP/s", 2.0 * (m * k * n) as f64 / secs / 1e9);
+    }
+    Ok(())
+}
