@@ -375,7 +375,11 @@ impl Model {
             .enumerate()
             .map(|(i, &b)| Arc::new(storage(dev, &format!("slot{i}"), b, wgpu::BufferUsages::empty())))
             .collect();
-        for (&node, &p) in &self.program.memory.placement {
+        // In node order, so the first value over a limit is reported deterministically.
+        let mut placements: Vec<(NodeId, Placement)> =
+            self.program.memory.placement.iter().map(|(&n, &p)| (n, p)).collect();
+        placements.sort_by_key(|(n, _)| *n);
+        for (node, p) in placements {
             let bytes = element_bytes(ir, node, bindings);
             if bytes > max_binding {
                 return Err(too_large(describe(node), bytes));
