@@ -116,3 +116,23 @@ fn every_template_is_used() {
         assert!(sources.contains(line), "template {name} is never used");
     }
 }
+
+#[test]
+fn wide_fusions_are_split_to_fit_the_storage_buffer_limit() {
+    let g = Graph::new("wide");
+    let inputs: Vec<_> = (0..20).map(|i| g.input(format!("x{i}"), DType::F32, [Dim::sym("n")])).collect();
+    let mut acc = ops::tanh(&inputs[0]);
+    for x in &inputs[1..] {
+        acc = ops::tanh(&(&acc + x));
+    }
+    g.output_named([("y", acc)]).unwrap();
+    for max_buffers in [4, 8, 32] {
+        let program = build_program(&g.ir().unwrap(), &CompileOptions::default(), REGISTER, max_buffers).unwrap();
+        for k in &program.kernels {
+            assert!(k.inputs.len() as u32 + 2 <= max_buffers, "{} binds {} inputs with a limit of {max_buffers}", k.name, k.inputs.len());
+        }
+        if max_buffers == 32 {
+            assert_eq!(program.kernels.len(), 1, "everything fuses when the limit allows");
+        }
+    }
+}

@@ -437,6 +437,14 @@ impl Model {
             });
             readback.push((name, node, staging, bytes));
         }
+        if crate::debug_level() >= 1 {
+            let peak = self.program.memory.peak_bytes(ir, bindings);
+            eprintln!(
+                "wgraph: buffers for {bindings:?}: {} activation slots, peak activation memory {:.2} MiB",
+                slot_bytes.len(),
+                peak as f64 / (1 << 20) as f64
+            );
+        }
         Ok(Instance { buffers, bind_groups, grids, readback })
     }
 }
