@@ -8,26 +8,34 @@ use wgraph::{CompileOptions, Compiler, DType, Device, Graph, Tensor, Weights};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    // --nt: B is a Linear weight stored [n, k] (read transposed in place).
+    let nt = std::env::args().any(|a| a == "--nt");
     let (m, k, n) = match args[..] {
         [m, k, n] => (m, k, n),
         _ => (1024, 1024, 1024),
     };
     let device = Device::new()?;
-    println!("{} — {m} x {k} x {n}", device.describe());
+    println!("{} — {m} x {k} x {n}{}", device.describe(), if nt { " (B transposed)" } else { "" });
     let g = Graph::new("matmul");
     let a = g.weight("a", DType::F32, [m, k]);
-    let b = g.weight("b", DType::F32, [k, n]);
-    g.output_named([("c", ops::matmul(&a, &b))])?;
+    let b = g.weight("b", DType::F32, if nt { [n, k] } else { [k, n] });
+    g.output_named([("c", if nt { ops::linear(&a, &b, None) } else { ops::matmul(&a, &b) })])?;
     let fill = |len: usize| (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect::<Vec<f32>>();
-    let weights =
-        Weights::from_tensors([("a", Tensor::new([m, k], fill(m * k))?), ("b", Tensor::new([k, n], fill(k * n))?)]);
+    let weights = Weights::from_tensors([
+        ("a", Tensor::new([m, k], fill(m * k))?),
+        ("b", Tensor::new(if nt { [n, k] } else { [k, n] }, fill(k * n))?),
+    ]);
     let configs = [
         MatmulKernel::Register { tm: 4, tn: 4, wx: 8, wy: 8 },
         MatmulKernel::Register { tm: 4, tn: 8, wx: 8, wy: 8 },
         MatmulKernel::Register { tm: 8, tn: 8, wx: 8, wy: 8 },
         MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 8, tn: 32, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 16, tn: 16, wx: 8, wy: 8 },
         MatmulKernel::Register { tm: 16, tn: 32, wx: 8, wy: 8 },
-        MatmulKernel::Register { tm: 4, tn: 16, wx: 16, wy: 4 },
+        MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 4 },
+        MatmulKernel::Register { tm: 8, tn: 16, wx: 16, wy: 4 },
+        MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 16 },
         MatmulKernel::Tiled { tile: 32, tm: 4 },
         MatmulKernel::Tiled { tile: 16, tm: 2 },
     ];

@@ -4,8 +4,10 @@
 // invocations (the SIMD lanes of a CPU driver) read neighbouring columns of
 // B and store neighbouring outputs. The block is unrolled by Rust
 // (src/compile/codegen/kernels.rs): no private arrays, which CPU drivers
-// would keep in memory. Operands are strided views (transposes are read in
-// place); the epilogue (bias, activation, residual) is fused.
+// would keep in memory. Where strides allow, operands are read as vec4
+// (along n for a row-major B, along k for a transposed one): a quarter of
+// the loads. Operands are strided views (transposes are read in place); the
+// epilogue (bias, activation, residual) is fused.
 
 {{COMMON}}
 {{BINDINGS}}
@@ -29,11 +31,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     // edge blocks read valid memory; their results are not stored.
 {{OFFSETS}}
 {{ACC_DECL}}
-    for (var k = 0u; k < K; k++) {
-        let ka = k * {{SAK}};
-        let kb = k * {{SBK}};
-{{LOADS}}
-{{FMAS}}
-    }
+{{LOOP}}
 {{STORES}}
 }

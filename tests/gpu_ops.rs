@@ -391,3 +391,32 @@ gpu_op!(
         ops::conv1d(&x[0], &x[1], None, Conv1dOptions { padding: 2, dilation: 2, groups: 2, ..Default::default() })
     }
 );
+// Multiples of four take the vec4 layouts (along n for a row-major B,
+// along k for a transposed one); odd m keeps edge blocks in play.
+gpu_op!(
+    matmul_vec_n,
+    ACCUMULATING,
+    |rng| {
+        let (b, m, k, n) = (rng.size(), rng.size(), rng.size() * 4, rng.size() * 4);
+        vec![rng.floats(&[b, m, k], -1.0, 1.0), rng.floats(&[k, n], -1.0, 1.0), rng.floats(&[n], -1.0, 1.0)]
+    },
+    |g, x| &ops::matmul(&x[0], &x[1]) + &x[2]
+);
+gpu_op!(
+    matmul_vec_k,
+    ACCUMULATING,
+    |rng| {
+        let (b, m, k, n) = (rng.size(), rng.size(), rng.size() * 4, rng.size() * 4 + 1);
+        vec![rng.floats(&[b, m, k], -1.0, 1.0), rng.floats(&[n, k], -1.0, 1.0)]
+    },
+    |g, x| ops::silu(&ops::linear(&x[0], &x[1], None))
+);
+gpu_op!(
+    matmul_vec_k_self,
+    ACCUMULATING,
+    |rng| {
+        let (b, s, d) = (rng.size(), rng.size(), rng.size() * 4);
+        vec![rng.floats(&[b, s, d], -1.0, 1.0)]
+    },
+    |g, x| &ops::matmul(&x[0], &ops::transpose(&x[0], -1, -2)) + &ops::sum(&x[0], -1, true)
+);

@@ -129,10 +129,36 @@ fn wide_fusions_are_split_to_fit_the_storage_buffer_limit() {
     for max_buffers in [4, 8, 32] {
         let program = build_program(&g.ir().unwrap(), &CompileOptions::default(), REGISTER, max_buffers).unwrap();
         for k in &program.kernels {
-            assert!(k.inputs.len() as u32 + 2 <= max_buffers, "{} binds {} inputs with a limit of {max_buffers}", k.name, k.inputs.len());
+            assert!(
+                k.inputs.len() as u32 + 2 <= max_buffers,
+                "{} binds {} inputs with a limit of {max_buffers}",
+                k.name,
+                k.inputs.len()
+            );
         }
         if max_buffers == 32 {
             assert_eq!(program.kernels.len(), 1, "everything fuses when the limit allows");
         }
     }
+}
+
+#[test]
+fn aligned_matmuls_read_operands_as_vec4() {
+    let layouts = |a_shape: [usize; 2], transpose_b: bool| {
+        let g = Graph::new("mm");
+        let x = g.input("x", DType::F32, [Dim::sym("m"), a_shape[1].into()]);
+        let w = g.weight("w", DType::F32, [a_shape[0], a_shape[1]]);
+        let y = if transpose_b {
+            ops::linear(&x, &w, None)
+        } else {
+            ops::matmul(&x, &ops::transpose(&ops::transpose(&w, 0, 1), 0, 1))
+        };
+        g.output_named([("y", y)]).unwrap();
+        kernels(&g, REGISTER, true).remove(0).wgsl
+    };
+    // A Linear: both operands contiguous along k.
+    assert!(layouts([64, 32], true).contains("in1: array<vec4<f32>>"));
+    assert!(layouts([64, 32], true).contains("in0: array<vec4<f32>>"));
+    // Odd k: scalar.
+    assert!(!layouts([64, 33], true).contains("vec4<f32>>"));
 }

@@ -117,11 +117,10 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
                 let users = ir.users(id);
                 let multi = users.len() > 1 || ir.outputs.iter().any(|(_, o)| *o == id);
                 let consumed_by_kernel = users.iter().any(|&u| family(&ir.node(u).op) != Family::Elementwise);
-                if !options.fuse && !is_cheap(op) {
-                    m.insert(id);
-                } else if consumed_by_kernel && !is_cheap(op) {
-                    m.insert(id);
-                } else if multi && !is_cheap(op) {
+                // Index-only ops are always recomputed by their readers.
+                // Anything else gets a buffer when fusion is off, when it
+                // feeds a non-elementwise kernel, or when several read it.
+                if !is_cheap(op) && (!options.fuse || consumed_by_kernel || multi) {
                     m.insert(id);
                 }
             }
@@ -213,10 +212,6 @@ pub fn leaves(ir: &Ir, root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
         }
         if plan.is_materialised(n) {
             out.push(n);
-        } else if let Some(&mm_root) = plan.epilogue.get(&n) {
-            // The fused matmul reads its operands through strided views.
-            let _ = mm_root;
-            stack.extend(ir.operands(n));
         } else {
             stack.extend(ir.operands(n));
         }

@@ -67,7 +67,7 @@ pub fn default_matmul(kind: AdapterKind) -> MatmulKernel {
     }
 }
 
-pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 4, tn: 4, wx: 8, wy: 8 };
+pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8 };
 pub const TILED: MatmulKernel = MatmulKernel::Tiled { tile: 32, tm: 4 };
 
 /// Builds a [`Program`] from an IR without a device (`max_buffers` is the

@@ -92,6 +92,12 @@ impl Dim {
         usize::try_from(total).ok()
     }
 
+    /// Whether every value this dim can take is a multiple of `n` (all
+    /// coefficients divisible by `n`).
+    pub fn divisible_by(&self, n: i64) -> bool {
+        n != 0 && self.terms.values().all(|c| c % n == 0)
+    }
+
     /// The product of several dims (the element count of a shape).
     pub fn product<'a>(dims: impl IntoIterator<Item = &'a Dim>) -> Dim {
         dims.into_iter().fold(Dim::new(1), |acc, d| &acc * d)

@@ -53,7 +53,8 @@ pub struct Model {
 fn storage(device: &wgpu::Device, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
-        size: bytes.max(4).next_multiple_of(4),
+        // 16-byte multiples: kernels may read any buffer as vec4.
+        size: bytes.max(16).next_multiple_of(16),
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC | extra,
         mapped_at_creation: false,
     })
@@ -142,11 +143,11 @@ impl Model {
                     _ => continue,
                 };
                 let bytes = to_gpu_bytes(&name, &tensor)?;
-                if bytes.len() as u64 > limit as u64 {
+                if bytes.len() as u64 > limit {
                     return Err(RuntimeError::BufferTooLarge {
                         tensor: name,
                         bytes: bytes.len() as u64,
-                        limit: limit as u64,
+                        limit,
                         hint: Some("this adapter cannot bind the tensor in one piece; run on an adapter with a larger max_storage_buffer_binding_size"),
                     }
                     .into());
@@ -353,7 +354,7 @@ impl Model {
         let ir = &self.program.ir;
         let dev = &self.device.device;
         let limits = self.device.limits();
-        let max_binding = limits.max_storage_buffer_binding_size as u64;
+        let max_binding = limits.max_storage_buffer_binding_size;
         let too_large = |tensor: String, bytes: u64| RuntimeError::BufferTooLarge {
             tensor,
             bytes,

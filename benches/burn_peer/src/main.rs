@@ -1,8 +1,7 @@
 //! Matmul GFLOP/s of wgraph and burn (wgpu backend) on the same adapter, in
 //! one run, printed as a table with the ratio wgraph / burn.
 
-use burn::backend::wgpu::{Wgpu, WgpuDevice};
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use std::time::{Duration, Instant};
 use wgraph::graph::ops;
 use wgraph::{Compiler, DType, Graph, Tensor as WTensor, Weights};
@@ -22,31 +21,50 @@ fn time(mut f: impl FnMut(), budget: Duration) -> f64 {
     samples[samples.len() / 2]
 }
 
-fn wgraph_seconds(device: &wgraph::Device, m: usize, k: usize, n: usize) -> f64 {
+fn wgraph_seconds(device: &wgraph::Device, m: usize, k: usize, n: usize) -> (f64, f32) {
     let g = Graph::new("matmul");
     let a = g.weight("a", DType::F32, [m, k]);
     let b = g.weight("b", DType::F32, [k, n]);
     g.output_named([("c", ops::matmul(&a, &b))]).expect("graph");
-    let fill = |len: usize| (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect::<Vec<f32>>();
     let weights = Weights::from_tensors([
         ("a", WTensor::new([m, k], fill(m * k)).expect("a")),
         ("b", WTensor::new([k, n], fill(k * n)).expect("b")),
     ]);
     let model = Compiler::new(device).compile(&g, &weights).expect("compile");
-    time(|| drop(model.run(Vec::<(String, WTensor)>::new()).expect("run")), Duration::from_secs(3))
+    let mut checksum = 0.0;
+    let secs = time(
+        || {
+            let out = model.run(Vec::<(String, WTensor)>::new()).expect("run");
+            checksum = out.get("c").map(|t| t.to_f32_vec().iter().sum::<f32>()).unwrap_or(f32::NAN);
+        },
+        Duration::from_secs(3),
+    );
+    (secs, checksum)
 }
 
-fn burn_seconds(device: &WgpuDevice, m: usize, k: usize, n: usize) -> f64 {
-    let a = Tensor::<Wgpu, 2>::random([m, k], Distribution::Uniform(-0.5, 0.5), device);
-    let b = Tensor::<Wgpu, 2>::random([k, n], Distribution::Uniform(-0.5, 0.5), device);
+fn fill(len: usize) -> Vec<f32> {
+    (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect()
+}
+
+fn burn_seconds(device: &Device, m: usize, k: usize, n: usize) -> (f64, f32) {
+    let a = Tensor::<2>::from_data(TensorData::new(fill(m * k), [m, k]), device);
+    let b = Tensor::<2>::from_data(TensorData::new(fill(k * n), [k, n]), device);
+    let mut checksum = 0.0;
     // Reading the result back includes synchronisation, like wgraph's run.
-    time(|| drop(a.clone().matmul(b.clone()).into_data()), Duration::from_secs(3))
+    let secs = time(
+        || {
+            let c = a.clone().matmul(b.clone()).into_data();
+            checksum = c.as_slice::<f32>().map(|v| v.iter().sum::<f32>()).unwrap_or(f32::NAN);
+        },
+        Duration::from_secs(3),
+    );
+    (secs, checksum)
 }
 
 fn main() {
     let device = wgraph::Device::new().expect("wgraph device");
-    let burn_device = WgpuDevice::default();
-    println!("adapter: {}", device.describe());
+    let burn_device = Device::wgpu(Default::default());
+    println!("adapter: {}; burn device: {burn_device:?}", device.describe());
     println!("{:<22} {:>14} {:>14} {:>8}", "shape (m x k x n)", "wgraph GFLOP/s", "burn GFLOP/s", "ratio");
     let shapes = [
         (256, 256, 256),
@@ -59,8 +77,18 @@ fn main() {
     ];
     for (m, k, n) in shapes {
         let flops = 2.0 * (m * k * n) as f64;
-        let ours = flops / wgraph_seconds(&device, m, k, n) / 1e9;
-        let theirs = flops / burn_seconds(&burn_device, m, k, n) / 1e9;
-        println!("{:<22} {:>14.2} {:>14.2} {:>7.2}x", format!("{m} x {k} x {n}"), ours, theirs, ours / theirs);
+        let (ours, our_sum) = wgraph_seconds(&device, m, k, n);
+        let (theirs, their_sum) = burn_seconds(&burn_device, m, k, n);
+        // Both computed the same product: the checksums must agree.
+        let agree = (our_sum - their_sum).abs() <= 1e-3 * their_sum.abs().max(1.0);
+        let (ours, theirs) = (flops / ours / 1e9, flops / theirs / 1e9);
+        println!(
+            "{:<22} {:>14.2} {:>14.2} {:>7.2}x  checksums {our_sum:.3} / {their_sum:.3}{}",
+            format!("{m} x {k} x {n}"),
+            ours,
+            theirs,
+            ours / theirs,
+            if agree { "" } else { "  MISMATCH" }
+        );
     }
 }

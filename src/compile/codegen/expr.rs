@@ -29,6 +29,8 @@ pub struct ExprBuilder<'a> {
     pub inputs: Vec<NodeId>,
     /// The node whose value is already in a register (a matmul accumulator).
     pub register: Option<(NodeId, String)>,
+    /// Every buffer element read emitted so far (to know what an epilogue reads).
+    pub reads: Vec<NodeId>,
     pub code: String,
     next: usize,
 }
@@ -41,6 +43,7 @@ impl<'a> ExprBuilder<'a> {
             params: ParamTable::default(),
             inputs: Vec::new(),
             register: None,
+            reads: Vec::new(),
             code: String::new(),
             next: 0,
         }
@@ -116,6 +119,7 @@ impl<'a> ExprBuilder<'a> {
         let shape = self.ir.node(node).ty.shape.clone();
         let offset = self.linearize(coords, &contiguous_strides(&shape));
         let buf = self.buffer(node);
+        self.reads.push(node);
         let v = self.fresh("v");
         self.line(format!("let {v} = {buf}[{offset}];"));
         v

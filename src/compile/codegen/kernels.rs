@@ -4,7 +4,7 @@
 use super::expr::{literal, wgsl_type, ExprBuilder};
 use super::shaders::{self, fill};
 use crate::compile::fuse::FusionPlan;
-use crate::compile::view::strided_view;
+use crate::compile::view::{strided_view, StridedView};
 use crate::graph::{DType, Dim, Ir, NodeId, Op, ReduceOp};
 
 /// How many workgroups a kernel needs, as a function of the bindings.
@@ -47,14 +47,17 @@ const WG: u32 = 256;
 const ROW_WG: u32 = 64;
 
 fn bindings(ir: &Ir, root: NodeId, inputs: &[NodeId]) -> String {
+    bindings_typed(ir, root, inputs, &[])
+}
+
+/// Bindings with some inputs read as `vec4<f32>` (buffers are sized in
+/// 16-byte multiples, so this is always in bounds).
+fn bindings_typed(ir: &Ir, root: NodeId, inputs: &[NodeId], vec4: &[NodeId]) -> String {
     let mut s =
         format!("@group(0) @binding(0) var<storage, read_write> out: array<{}>;\n", wgsl_type(ir.node(root).ty.dtype));
     for (i, &n) in inputs.iter().enumerate() {
-        s.push_str(&format!(
-            "@group(0) @binding({}) var<storage, read> in{i}: array<{}>;\n",
-            i + 1,
-            wgsl_type(ir.node(n).ty.dtype)
-        ));
+        let t = if vec4.contains(&n) { "vec4<f32>" } else { wgsl_type(ir.node(n).ty.dtype) };
+        s.push_str(&format!("@group(0) @binding({}) var<storage, read> in{i}: array<{t}>;\n", i + 1));
     }
     s.push_str(&format!("@group(0) @binding({}) var<storage, read> P: array<u32>;\n", inputs.len() + 1));
     s
@@ -147,14 +150,36 @@ pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: Matm
     epi_coords.push("row".into());
     epi_coords.push("col".into());
     b.register = Some((mm, "acc".into()));
+    b.reads.clear();
     let result = if root == mm { "acc".to_string() } else { b.compute(root, &epi_coords) };
     let epi_body = std::mem::take(&mut b.code);
     let epi_args: String = epi_coords.iter().map(|c| format!(", {c}: u32")).collect();
     let call_coords: Vec<String> = bc.iter().cloned().chain(["row".to_string(), "col".to_string()]).collect();
     let epi_call: String = call_coords.iter().map(|c| format!(", {c}")).collect();
 
+    // Operands read as vec4 need their own binding type; a buffer the
+    // epilogue also reads stays scalar.
+    let epilogue_reads = b.reads.clone();
+    let layout = match kernel {
+        MatmulKernel::Register { tn, .. } => {
+            let l = choose_layout(a, bv, &k, &n, a.base == bv.base);
+            let clash = epilogue_reads.iter().any(|&x| x == a.base || x == bv.base)
+                || (matches!(l, Layout::VecN | Layout::VecKN) && tn % 4 != 0);
+            if clash {
+                Layout::Scalar
+            } else {
+                l
+            }
+        }
+        MatmulKernel::Tiled { .. } => Layout::Scalar,
+    };
+    let vec4_buffers: Vec<NodeId> = match layout {
+        Layout::Scalar => vec![],
+        Layout::VecN => vec![bv.base],
+        Layout::VecK | Layout::VecKN => vec![a.base, bv.base],
+    };
     let inputs = b.inputs.clone();
-    let binds = bindings(ir, root, &inputs);
+    let binds = bindings_typed(ir, root, &inputs, &vec4_buffers);
     let common: Vec<(&str, String)> = vec![
         ("BINDINGS", binds),
         ("M", m_e),
@@ -182,7 +207,7 @@ pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: Matm
                     ("WX", wx.to_string()),
                     ("WY", wy.to_string()),
                 ];
-                v.extend(register_block(tm, tn, wx, wy, &call_coords));
+                v.extend(register_block(tm, tn, wx, wy, layout, &call_coords));
                 v
             },
             Grid::Tiles { x: n.clone(), x_per: wx * tn, y: m.clone(), y_per: wy * tm, z: batch },
@@ -210,32 +235,164 @@ pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: Matm
     KernelSpec { name, root, wgsl, inputs, params: b.params.dims, grid, output_elements }
 }
 
+/// How the register-blocked matmul reads its operands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Scalar loads, any strides.
+    Scalar,
+    /// B contiguous along n: B read as vec4 of 4 columns, A scalar.
+    VecN,
+    /// B contiguous along n and A along k: A read as vec4 of 4 k-steps,
+    /// B as vec4 of 4 columns per k-step.
+    VecKN,
+    /// A and B contiguous along k (a transposed Linear weight): both read
+    /// as vec4 of 4 k-steps, accumulated as vec4 and summed at the end.
+    VecK,
+}
+
+/// Picks the widest layout the (static) strides allow.
+fn choose_layout(a: &StridedView, b: &StridedView, k: &Dim, n: &Dim, same_buffer: bool) -> Layout {
+    let (ar, br) = (a.shape.len(), b.shape.len());
+    let four = |d: &Dim| d.divisible_by(4);
+    let batch_ok = |v: &StridedView, r: usize| v.strides[..r - 2].iter().all(four);
+    let one = Dim::new(1);
+    let vec_k = a.strides[ar - 1] == one
+        && b.strides[br - 2] == one
+        && four(k)
+        && four(&a.strides[ar - 2])
+        && four(&b.strides[br - 1])
+        && batch_ok(a, ar)
+        && batch_ok(b, br);
+    if vec_k {
+        return Layout::VecK;
+    }
+    let vec_n = !same_buffer && b.strides[br - 1] == one && four(n) && four(&b.strides[br - 2]) && batch_ok(b, br);
+    let a_along_k = a.strides[ar - 1] == one && four(k) && four(&a.strides[ar - 2]) && batch_ok(a, ar);
+    match (vec_n, a_along_k) {
+        (true, true) => Layout::VecKN,
+        (true, false) => Layout::VecN,
+        _ => Layout::Scalar,
+    }
+}
+
 /// The unrolled body of the register-blocked matmul: per-row and
-/// per-column offsets, scalar accumulators, loads, FMAs and guarded stores.
-fn register_block(tm: u32, tn: u32, wx: u32, wy: u32, call_coords: &[String]) -> Vec<(&'static str, String)> {
+/// per-column offsets, accumulators, the k loop with loads and FMAs, and
+/// guarded stores through the epilogue. Offsets of vec4 operands are in
+/// vec4 units.
+fn register_block(
+    tm: u32,
+    tn: u32,
+    wx: u32,
+    wy: u32,
+    layout: Layout,
+    call_coords: &[String],
+) -> Vec<(&'static str, String)> {
     let batch_args: String = call_coords[..call_coords.len() - 2].iter().map(|c| format!("{c}, ")).collect();
-    let (mut offsets, mut decl, mut loads, mut fmas, mut stores) =
-        (String::new(), String::new(), String::new(), String::new(), String::new());
+    let (mut offsets, mut decl, mut body, mut stores) = (String::new(), String::new(), String::new(), String::new());
+    let store = |r: u32, col: &str, value: &str| {
+        format!(
+            "    if (row{r} < M && {col} < N) {{ out[o_base + row{r} * N + {col}] = epilogue({value}, {batch_args}row{r}, {col}); }}\n"
+        )
+    };
     for r in 0..tm {
         offsets.push_str(&format!("    let row{r} = row_start + {}u;\n", r * wy));
-        offsets.push_str(&format!("    let ra{r} = a_base + min(row{r}, M - 1u) * {{{{SAM}}}};\n"));
-        loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n"));
+        let ra = format!("a_base + min(row{r}, M - 1u) * {{{{SAM}}}}");
+        offsets.push_str(&match layout {
+            Layout::VecK | Layout::VecKN => format!("    let ra{r} = ({ra}) / 4u;\n"),
+            _ => format!("    let ra{r} = {ra};\n"),
+        });
     }
-    for c in 0..tn {
-        offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
-        offsets.push_str(&format!("    let cb{c} = b_base + min(col{c}, N - 1u) * {{{{SBN}}}};\n"));
-        loads.push_str(&format!("        let b{c} = {{{{B}}}}[cb{c} + kb];\n"));
-    }
-    for r in 0..tm {
-        for c in 0..tn {
-            decl.push_str(&format!("    var acc{r}_{c} = 0.0;\n"));
-            fmas.push_str(&format!("        acc{r}_{c} = fma(a{r}, b{c}, acc{r}_{c});\n"));
-            stores.push_str(&format!(
-                "    if (row{r} < M && col{c} < N) {{ out[o_base + row{r} * N + col{c}] = epilogue(acc{r}_{c}, {batch_args}row{r}, col{c}); }}\n"
-            ));
+    let loop_head = match layout {
+        Layout::VecK | Layout::VecKN => "    for (var k = 0u; k < K / 4u; k++) {\n".to_string(),
+        _ => "    for (var k = 0u; k < K; k++) {\n        let ka = k * {{SAK}};\n        let kb = k * {{SBK}};\n"
+            .to_string(),
+    };
+    match layout {
+        Layout::Scalar => {
+            for c in 0..tn {
+                offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
+                offsets.push_str(&format!("    let cb{c} = b_base + min(col{c}, N - 1u) * {{{{SBN}}}};\n"));
+            }
+            (0..tm).for_each(|r| body.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
+            (0..tn).for_each(|c| body.push_str(&format!("        let b{c} = {{{{B}}}}[cb{c} + kb];\n")));
+            for r in 0..tm {
+                for c in 0..tn {
+                    decl.push_str(&format!("    var acc{r}_{c} = 0.0;\n"));
+                    body.push_str(&format!("        acc{r}_{c} = fma(a{r}, b{c}, acc{r}_{c});\n"));
+                    stores.push_str(&store(r, &format!("col{c}"), &format!("acc{r}_{c}")));
+                }
+            }
+        }
+        Layout::VecN => {
+            // Column groups of 4, interleaved across the workgroup.
+            let groups = tn / 4;
+            for g in 0..groups {
+                offsets
+                    .push_str(&format!("    let col{g} = (wid.x * {wx}u * {groups}u + lid.x + {}u) * 4u;\n", g * wx));
+                offsets.push_str(&format!("    let cb{g} = (b_base + min(col{g}, N - 4u)) / 4u;\n"));
+            }
+            (0..tm).for_each(|r| body.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
+            (0..groups).for_each(|g| body.push_str(&format!("        let b{g} = {{{{B}}}}[cb{g} + kb / 4u];\n")));
+            for r in 0..tm {
+                for g in 0..groups {
+                    decl.push_str(&format!("    var acc{r}_{g} = vec4<f32>(0.0);\n"));
+                    body.push_str(&format!("        acc{r}_{g} = fma(vec4<f32>(a{r}), b{g}, acc{r}_{g});\n"));
+                    for (j, lane) in ["x", "y", "z", "w"].iter().enumerate() {
+                        stores.push_str(&store(r, &format!("(col{g} + {j}u)"), &format!("acc{r}_{g}.{lane}")));
+                    }
+                }
+            }
+        }
+        Layout::VecKN => {
+            let groups = tn / 4;
+            for g in 0..groups {
+                offsets
+                    .push_str(&format!("    let col{g} = (wid.x * {wx}u * {groups}u + lid.x + {}u) * 4u;\n", g * wx));
+                offsets.push_str(&format!("    let cb{g} = (b_base + min(col{g}, N - 4u)) / 4u;\n"));
+            }
+            (0..tm).for_each(|r| body.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+            for kk in 0..4 {
+                body.push_str(&format!("        let kb{kk} = (k * 4u + {kk}u) * ({{{{SBK}}}} / 4u);\n"));
+                for g in 0..groups {
+                    body.push_str(&format!("        let b{g}_{kk} = {{{{B}}}}[cb{g} + kb{kk}];\n"));
+                }
+                for r in 0..tm {
+                    let lane = ["x", "y", "z", "w"][kk];
+                    for g in 0..groups {
+                        body.push_str(&format!(
+                            "        acc{r}_{g} = fma(vec4<f32>(a{r}.{lane}), b{g}_{kk}, acc{r}_{g});\n"
+                        ));
+                    }
+                }
+            }
+            for r in 0..tm {
+                for g in 0..groups {
+                    decl.push_str(&format!("    var acc{r}_{g} = vec4<f32>(0.0);\n"));
+                    for (j, lane) in ["x", "y", "z", "w"].iter().enumerate() {
+                        stores.push_str(&store(r, &format!("(col{g} + {j}u)"), &format!("acc{r}_{g}.{lane}")));
+                    }
+                }
+            }
+        }
+        Layout::VecK => {
+            for c in 0..tn {
+                offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
+                offsets.push_str(&format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {{{{SBN}}}}) / 4u;\n"));
+            }
+            (0..tm).for_each(|r| body.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+            (0..tn).for_each(|c| body.push_str(&format!("        let b{c} = {{{{B}}}}[cb{c} + k];\n")));
+            for r in 0..tm {
+                for c in 0..tn {
+                    decl.push_str(&format!("    var acc{r}_{c} = vec4<f32>(0.0);\n"));
+                    body.push_str(&format!("        acc{r}_{c} = fma(a{r}, b{c}, acc{r}_{c});\n"));
+                    let sum = format!("(acc{r}_{c}.x + acc{r}_{c}.y) + (acc{r}_{c}.z + acc{r}_{c}.w)");
+                    stores.push_str(&store(r, &format!("col{c}"), &sum));
+                }
+            }
         }
     }
-    vec![("OFFSETS", offsets), ("ACC_DECL", decl), ("LOADS", loads), ("FMAS", fmas), ("STORES", stores)]
+    let lp = format!("{loop_head}{body}    }}\n");
+    vec![("OFFSETS", offsets), ("ACC_DECL", decl), ("LOOP", lp), ("STORES", stores)]
 }
 
 /// The nodes between a fused matmul and its epilogue root, matmul first.
