@@ -6,19 +6,22 @@ use std::time::{Duration, Instant};
 use wgraph::graph::ops;
 use wgraph::{Compiler, DType, Graph, Tensor as WTensor, Weights};
 
-/// Median seconds of `f` over enough repetitions to fill `budget`.
+/// Best seconds of `f` over several runs after two warm-ups (pipeline
+/// creation, autotuning). The machine may be shared; the minimum is the
+/// kernel's own time.
 fn time(mut f: impl FnMut(), budget: Duration) -> f64 {
-    f(); // warm-up (pipeline creation, autotuning)
     f();
-    let mut samples = Vec::new();
+    f();
+    let mut best = f64::INFINITY;
     let start = Instant::now();
-    while samples.len() < 3 || (start.elapsed() < budget && samples.len() < 50) {
+    let mut runs = 0;
+    while runs < 5 || (start.elapsed() < budget && runs < 30) {
         let t = Instant::now();
         f();
-        samples.push(t.elapsed().as_secs_f64());
+        best = best.min(t.elapsed().as_secs_f64());
+        runs += 1;
     }
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[samples.len() / 2]
+    best
 }
 
 fn wgraph_seconds(device: &wgraph::Device, m: usize, k: usize, n: usize) -> (f64, f32) {
