@@ -1,8 +1,9 @@
 //! Build a small encoder block, check its weights, dump it, run it on the
-//! CPU reference interpreter. Run with `cargo run --example quickstart`.
+//! CPU reference interpreter and compiled on the GPU, and compare.
+//! Run with `./scripts/demo.sh` (or `cargo run --example quickstart`).
 
 use wgraph::graph::{ops, DumpFormat};
-use wgraph::{DType, Dim, Gelu, Graph, Interpreter, Tensor, WeightError, Weights};
+use wgraph::{Compiler, DType, Device, Dim, Gelu, Graph, Interpreter, Tensor, WeightError, Weights};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (vocab, hidden) = (16usize, 8usize);
@@ -46,8 +47,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let weights = Weights::from_tensors(tensors);
     let checked = g.check_weights(&weights)?;
     print!("{checked}");
-    let out = Interpreter::new().run(&g, &weights, [("input_ids", Tensor::new([1, 3], vec![1i64, 5, 9])?)])?;
-    let y = out.get("last_hidden_state").ok_or("no output")?;
-    println!("last_hidden_state {:?}: {:?}", y.shape(), &y.to_f32_vec()[..hidden]);
+    let ids = Tensor::new([1, 3], vec![1i64, 5, 9])?;
+    let out = Interpreter::new().run(&g, &weights, [("input_ids", ids.clone())])?;
+    let cpu = out.get("last_hidden_state").ok_or("no output")?;
+    println!("interpreter: last_hidden_state {:?}: {:?}", cpu.shape(), &cpu.to_f32_vec()[..hidden]);
+
+    // The same graph compiled for the GPU (lavapipe when there is none).
+    let device = Device::new()?;
+    let model = Compiler::new(&device).compile(&g, &weights)?;
+    let kernels: Vec<&str> = model.program().kernels.iter().map(|k| k.name.as_str()).collect();
+    println!("compiled for {} into {} kernels: {}", device.describe(), kernels.len(), kernels.join(", "));
+    let out = model.run([("input_ids", ids)])?;
+    let gpu = out.get("last_hidden_state").ok_or("no output")?;
+    println!("gpu:         last_hidden_state {:?}: {:?}", gpu.shape(), &gpu.to_f32_vec()[..hidden]);
+    let worst = cpu.to_f32_vec().iter().zip(gpu.to_f32_vec()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    println!("max |gpu - interpreter| = {worst:e}");
     Ok(())
 }
