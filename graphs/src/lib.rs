@@ -2,9 +2,12 @@
 //! key paths, configured from `config.json`.
 
 pub mod attention;
+pub mod bert;
 pub mod distilbert;
+pub mod embed;
 pub mod hf;
 pub mod nn;
+pub mod text;
 
 pub use hf::{HfConfig, ModelError};
 pub use wgraph::Gelu;

@@ -1,0 +1,132 @@
+//! BERT (`model_type: bert`), mirroring HF's `modeling_bert.py`: word,
+//! token-type and learned position embeddings, post-norm encoder layers.
+//! With the sentence-embedding head it reproduces sentence-transformers
+//! models such as all-MiniLM-L6-v2 (mean pooling over the mask, then L2
+//! normalisation).
+
+use crate::attention::{bidirectional_mask, multi_head_attention, AttentionShape};
+use crate::hf::{HfConfig, ModelError};
+use crate::nn::{self, Activation};
+use wgraph::graph::{ops, Scope};
+use wgraph::{DType, Dim, Graph, Value};
+
+/// The parts of `BertConfig` the forward pass uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    pub max_position_embeddings: usize,
+    pub type_vocab_size: usize,
+    pub layer_norm_eps: f64,
+    pub hidden_act: Activation,
+}
+
+impl BertConfig {
+    pub fn from_hf(cfg: &HfConfig) -> Result<BertConfig, ModelError> {
+        let c = BertConfig {
+            vocab_size: cfg.usize("vocab_size")?,
+            hidden_size: cfg.usize("hidden_size")?,
+            num_hidden_layers: cfg.usize("num_hidden_layers")?,
+            num_attention_heads: cfg.usize("num_attention_heads")?,
+            intermediate_size: cfg.usize("intermediate_size")?,
+            max_position_embeddings: cfg.usize_or("max_position_embeddings", 512)?,
+            type_vocab_size: cfg.usize_or("type_vocab_size", 2)?,
+            layer_norm_eps: cfg.f64_or("layer_norm_eps", 1e-12)?,
+            hidden_act: Activation::from_config(cfg, "hidden_act", "gelu")?,
+        };
+        if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
+            return Err(cfg.invalid(format!(
+                "num_attention_heads {} must divide hidden_size {}",
+                c.num_attention_heads, c.hidden_size
+            )));
+        }
+        let position = cfg.str_or("position_embedding_type", "absolute")?;
+        if position != "absolute" {
+            return Err(cfg.invalid(format!("position_embedding_type `{position}` is not supported (only `absolute`)")));
+        }
+        Ok(c)
+    }
+}
+
+/// What the graph outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BertHead {
+    /// `BertModel`: `last_hidden_state`.
+    Base,
+    /// sentence-transformers: `last_hidden_state` and `sentence_embedding`
+    /// (mean over unmasked tokens, L2-normalised).
+    SentenceEmbedding,
+}
+
+/// Builds the graph. Inputs: `input_ids`, `attention_mask` and
+/// `token_type_ids`, each `i64[batch, seq]`. `prefix` is the checkpoint's key
+/// prefix (`""` for `BertModel`, `"bert"` inside task models).
+pub fn build(cfg: &BertConfig, head: BertHead, prefix: &str) -> Result<Graph, ModelError> {
+    let g = Graph::new(match head {
+        BertHead::Base => "BertModel",
+        BertHead::SentenceEmbedding => "SentenceTransformer(BertModel)",
+    });
+    let (batch, seq) = (Dim::sym("batch"), Dim::sym("seq"));
+    let ids = g.input("input_ids", DType::I64, [batch.clone(), seq.clone()]);
+    let mask = g.input("attention_mask", DType::I64, [batch.clone(), seq.clone()]);
+    let types = g.input("token_type_ids", DType::I64, [batch, seq]);
+    let root = Scope::new(&g, prefix);
+    let hidden = encoder(&root, cfg, &ids, &mask, &types);
+    match head {
+        BertHead::Base => g.output_named([("last_hidden_state", hidden)])?,
+        BertHead::SentenceEmbedding => {
+            let pooled = mean_pool_normalized(&hidden, &mask);
+            g.output_named([("last_hidden_state", hidden), ("sentence_embedding", pooled)])?;
+        }
+    }
+    Ok(g)
+}
+
+/// sentence-transformers' `Pooling(mean)` then `Normalize`: the mean of the
+/// unmasked token vectors (count clamped at 1e-9), divided by its L2 norm
+/// (clamped at 1e-12, as `F.normalize`).
+pub fn mean_pool_normalized(hidden: &Value, attention_mask: &Value) -> Value {
+    let g = hidden.graph();
+    let m = ops::unsqueeze(&ops::cast(attention_mask, DType::F32), -1);
+    let summed = ops::sum(&(hidden * &m), 1, false);
+    let count = ops::maximum(&ops::sum(&m, 1, false), &ops::scalar(g, 1e-9, DType::F32));
+    let mean = &summed / &count;
+    let norm = ops::sqrt(&ops::sum(&(&mean * &mean), -1, true));
+    let norm = ops::maximum(&norm, &ops::scalar(g, 1e-12, DType::F32));
+    &mean / &norm
+}
+
+fn encoder(s: &Scope, cfg: &BertConfig, ids: &Value, mask: &Value, types: &Value) -> Value {
+    let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
+    let e = s.pp("embeddings");
+    let words = nn::embedding(&e.pp("word_embeddings"), ids, cfg.vocab_size, h);
+    let token_types = nn::embedding(&e.pp("token_type_embeddings"), types, cfg.type_vocab_size, h);
+    let positions = ops::range(s.graph(), 0, 1, "seq", DType::I64);
+    let pos = nn::embedding(&e.pp("position_embeddings"), &positions, cfg.max_position_embeddings, h);
+    // HF adds in this order: (words + token types) + positions.
+    let mut x = e.name(nn::layer_norm(&e.pp("LayerNorm"), &(&(&words + &token_types) + &pos), h, eps));
+
+    let allowed = bidirectional_mask(mask);
+    let shape = AttentionShape { dim: h, heads: cfg.num_attention_heads };
+    for i in 0..cfg.num_hidden_layers {
+        let l = s.pp(format!("encoder.layer.{i}"));
+        let a = l.pp("attention");
+        let sa = a.pp("self");
+        let proj = |name: &str, v: &Value| nn::linear(&sa.pp(name), v, h, h, true);
+        let (q, k, v) = (proj("query", &x), proj("key", &x), proj("value", &x));
+        let ctx = sa.name(multi_head_attention(&q, &k, &v, &allowed, shape));
+        let o = a.pp("output");
+        let attn_out = nn::linear(&o.pp("dense"), &ctx, h, h, true);
+        let attn = a.name(o.name(nn::layer_norm(&o.pp("LayerNorm"), &(&attn_out + &x), h, eps)));
+        let inter = l.pp("intermediate");
+        let up =
+            inter.name(cfg.hidden_act.apply(&nn::linear(&inter.pp("dense"), &attn, h, cfg.intermediate_size, true)));
+        let out = l.pp("output");
+        let down = nn::linear(&out.pp("dense"), &up, cfg.intermediate_size, h, true);
+        x = l.name(out.name(nn::layer_norm(&out.pp("LayerNorm"), &(&down + &attn), h, eps)));
+    }
+    x
+}

@@ -1,0 +1,62 @@
+//! Sentence embeddings with a sentence-transformers BERT checkpoint (such as
+//! all-MiniLM-L6-v2): tokenizer, compiled graph, mean pooling and L2
+//! normalisation, on the GPU.
+
+use crate::bert::{self, BertConfig, BertHead};
+use crate::hf::{HfConfig, ModelError};
+use crate::text::TextEncoder;
+use std::path::Path;
+use wgraph::{CompileError, Compiler, Device, Model, RuntimeError, Weights};
+
+/// Errors of the embedding pipeline.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmbedError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Weights(#[from] wgraph::WeightError),
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("the model produced no `{0}` output")]
+    MissingOutput(&'static str),
+}
+
+pub struct SentenceEmbedder {
+    text: TextEncoder,
+    model: Model,
+}
+
+impl SentenceEmbedder {
+    /// Loads the checkpoint directory (config.json, model.safetensors,
+    /// tokenizer.json), checks every weight and compiles for `device`.
+    pub fn open(dir: impl AsRef<Path>, device: &Device) -> Result<SentenceEmbedder, EmbedError> {
+        let dir = dir.as_ref();
+        let hf = HfConfig::from_dir(dir)?;
+        let cfg = BertConfig::from_hf(&hf)?;
+        let graph = bert::build(&cfg, BertHead::SentenceEmbedding, "")?;
+        let weights = Weights::from_dir(dir)?;
+        let model = Compiler::new(device).compile(&graph, &weights)?;
+        let text = TextEncoder::from_dir(dir, cfg.max_position_embeddings)?;
+        Ok(SentenceEmbedder { text, model })
+    }
+
+    /// One unit-length vector per text.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let batch = self.text.encode(texts)?;
+        let out = self.model.run(batch.named())?;
+        let e = out.get("sentence_embedding").ok_or(EmbedError::MissingOutput("sentence_embedding"))?;
+        let dim = e.shape().get(1).copied().unwrap_or(0);
+        Ok(e.to_f32_vec().chunks(dim.max(1)).map(|c| c.to_vec()).collect())
+    }
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    (dot / (na * nb).max(1e-30)) as f32
+}

@@ -1,0 +1,71 @@
+//! Text to model inputs with HF `tokenizers` (`tokenizer.json`): a padded
+//! batch of `input_ids`, `attention_mask` and `token_type_ids`.
+
+use crate::hf::ModelError;
+use std::path::Path;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use wgraph::Tensor;
+
+/// A tokenizer that pads batches to their longest sequence.
+pub struct TextEncoder {
+    tokenizer: Tokenizer,
+}
+
+/// One tokenized batch, every tensor `i64[batch, seq]`.
+#[derive(Debug, Clone)]
+pub struct TokenBatch {
+    pub input_ids: Tensor,
+    pub attention_mask: Tensor,
+    pub token_type_ids: Tensor,
+}
+
+impl TextEncoder {
+    /// Loads `<dir>/tokenizer.json`, padding to the longest sequence and
+    /// truncating at `max_len` tokens.
+    pub fn from_dir(dir: impl AsRef<Path>, max_len: usize) -> Result<TextEncoder, ModelError> {
+        let path = dir.as_ref().join("tokenizer.json");
+        let mut tokenizer = Tokenizer::from_file(&path).map_err(|e| ModelError::Config {
+            path: path.clone(),
+            detail: format!("cannot load the tokenizer: {e}"),
+        })?;
+        let pad_id = tokenizer.get_padding().map(|p| p.pad_id).unwrap_or(0);
+        let pad_token = tokenizer.get_padding().map(|p| p.pad_token.clone()).unwrap_or_else(|| "[PAD]".into());
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            pad_id,
+            pad_token,
+            ..Default::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length: max_len, ..Default::default() }))
+            .map_err(|e| ModelError::Config { path: path.clone(), detail: format!("truncation: {e}") })?;
+        Ok(TextEncoder { tokenizer })
+    }
+
+    pub fn encode(&self, texts: &[&str]) -> Result<TokenBatch, ModelError> {
+        let err = |detail: String| ModelError::Config { path: "tokenizer.json".into(), detail };
+        let encodings =
+            self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| err(format!("tokenizing: {e}")))?;
+        let seq = encodings.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
+        let collect = |f: &dyn Fn(&tokenizers::Encoding) -> Vec<i64>| -> Result<Tensor, ModelError> {
+            let data: Vec<i64> = encodings.iter().flat_map(f).collect();
+            Tensor::new([texts.len(), seq], data).map_err(|e| err(e.to_string()))
+        };
+        Ok(TokenBatch {
+            input_ids: collect(&|e| e.get_ids().iter().map(|&v| v as i64).collect())?,
+            attention_mask: collect(&|e| e.get_attention_mask().iter().map(|&v| v as i64).collect())?,
+            token_type_ids: collect(&|e| e.get_type_ids().iter().map(|&v| v as i64).collect())?,
+        })
+    }
+}
+
+impl TokenBatch {
+    /// The tensors named as the HF forward arguments.
+    pub fn named(&self) -> Vec<(&'static str, Tensor)> {
+        vec![
+            ("input_ids", self.input_ids.clone()),
+            ("attention_mask", self.attention_mask.clone()),
+            ("token_type_ids", self.token_type_ids.clone()),
+        ]
+    }
+}
