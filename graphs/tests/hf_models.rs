@@ -1,0 +1,83 @@
+//! Every model in tests/fixtures/models (small random HF models made by
+//! tests/fixtures/generate_models.py) against HF transformers' own forward,
+//! on the GPU and on the interpreter, padded batches included.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use wgraph::{Compiler, Device, Interpreter, Tensor, Weights};
+use wgraph_graphs::zoo;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models")
+}
+
+fn device() -> &'static Device {
+    static DEVICE: OnceLock<Device> = OnceLock::new();
+    DEVICE.get_or_init(|| Device::new().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}")))
+}
+
+fn read_all(path: &Path) -> Vec<(String, Tensor)> {
+    let w = Weights::open([path]).unwrap();
+    let names: Vec<String> = w.names().map(String::from).collect();
+    names.into_iter().map(|n| (n.clone(), w.read(&n).unwrap())).collect()
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    a.to_f32_vec().iter().zip(b.to_f32_vec()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Runs one fixture model and compares every HF output within `tol`.
+fn check(name: &str, tol: f32) {
+    let dir = fixtures().join(name);
+    let loaded = zoo::load(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let weights = Weights::from_dir(&dir).unwrap();
+    let checked = loaded.graph.check_weights(&weights).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(!checked.has_warnings(), "{name}: every weight is used: {checked}");
+    let inputs = read_all(&dir.join("inputs.safetensors"));
+    let expected = read_all(&dir.join("outputs.safetensors"));
+
+    let model = Compiler::new(device()).compile(&loaded.graph, &weights).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let gpu = model.run(inputs.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let cpu = Interpreter::new().run(&loaded.graph, &weights, inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (out, want) in &expected {
+        let g = gpu.get(out).unwrap_or_else(|| panic!("{name}: no output {out}"));
+        let c = cpu.get(out).unwrap();
+        let (dg, dc) = (max_abs_diff(g, want), max_abs_diff(c, want));
+        assert!(dg <= tol, "{name}: GPU `{out}` differs from HF by {dg} (tolerance {tol})");
+        assert!(dc <= tol, "{name}: interpreter `{out}` differs from HF by {dc} (tolerance {tol})");
+        // The fixture is far from zero, so agreement is meaningful.
+        let scale = want.to_f32_vec().iter().map(|v| v.abs()).fold(0.0, f32::max);
+        assert!(scale > 0.1, "{name}: reference `{out}` is too close to zero ({scale})");
+    }
+}
+
+#[test]
+fn distilbert_base_padded() {
+    check("distilbert_base", 1e-4);
+}
+
+#[test]
+fn distilbert_sequence_classification_padded() {
+    check("distilbert_classifier", 1e-4);
+    let loaded = zoo::load(fixtures().join("distilbert_classifier")).unwrap();
+    assert_eq!(loaded.labels, ["negative", "neutral", "positive"]);
+}
+
+#[test]
+fn bert_base_with_token_types() {
+    check("bert_base", 1e-4);
+}
+
+#[test]
+fn bert_wider_three_heads_gelu_new_eps_1e5() {
+    check("bert_wide_tanh_gelu", 1e-4);
+}
+
+#[test]
+fn unsupported_architectures_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt_neox"}"#).unwrap();
+    let err = zoo::load(dir.path()).err().unwrap().to_string();
+    assert_eq!(err, "model_type `gpt_neox` is not supported; wgraph builds: bert, distilbert");
+}
