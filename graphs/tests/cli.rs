@@ -1,0 +1,132 @@
+//! The `wgraph` command-line tool, run as a user would.
+
+use std::path::PathBuf;
+use std::process::Command;
+use wgraph::Weights;
+
+fn wgraph(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wgraph")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models").join(name)
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for cmd in ["run", "dump", "check-weights", "inspect", "embed", "classify"] {
+        let (code, out, _) = wgraph(&[cmd, "--help"]);
+        assert_eq!(code, 0, "{cmd}");
+        assert!(out.contains("Usage: wgraph"), "{cmd}: {out}");
+    }
+}
+
+#[test]
+fn run_writes_hf_named_outputs_and_a_dump_in_execution_order() {
+    let dir = fixture("distilbert_classifier");
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, dump) = (tmp.path().join("out.safetensors"), tmp.path().join("dump.safetensors"));
+    let inputs = dir.join("inputs.safetensors");
+    let (code, _, err) = wgraph(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--dump",
+        dump.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ours = Weights::open([&out]).unwrap().read("logits").unwrap().to_f32_vec();
+    let hf = Weights::open([dir.join("outputs.safetensors")]).unwrap().read("logits").unwrap().to_f32_vec();
+    let diff = ours.iter().zip(&hf).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(diff < 1e-4, "logits differ from HF by {diff}");
+
+    let (code, listing, _) = wgraph(&["inspect", dump.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let names: Vec<&str> = listing.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap_or_else(|| panic!("{n} not in {names:?}"));
+    assert!(pos("distilbert.embeddings") < pos("distilbert.transformer.layer.0.attention"));
+    assert!(pos("distilbert.transformer.layer.2") < pos("pre_classifier"));
+    assert!(pos("pre_classifier") < pos("classifier"));
+}
+
+#[test]
+fn run_fills_token_type_ids_with_zeros_like_hf() {
+    let dir = fixture("bert_base");
+    let tmp = tempfile::tempdir().unwrap();
+    // Inputs without token_type_ids, and with the ids as i32.
+    let full = Weights::open([dir.join("inputs.safetensors")]).unwrap();
+    let ids = full.read("input_ids").unwrap().cast(wgraph::DType::I32);
+    let mask = full.read("attention_mask").unwrap();
+    let inputs = tmp.path().join("in.safetensors");
+    wgraph::weights::save_safetensors(
+        &inputs,
+        &wgraph::NamedTensors(vec![("input_ids".into(), ids), ("attention_mask".into(), mask)]),
+        None,
+    )
+    .unwrap();
+    let out = tmp.path().join("out.safetensors");
+    let (code, _, err) = wgraph(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let y = Weights::open([&out]).unwrap().read("last_hidden_state").unwrap();
+    assert_eq!(y.shape(), &[2, 6, 32]);
+}
+
+#[test]
+fn check_weights_reports_every_problem_and_fails() {
+    let dir = fixture("bert_base");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.join("config.json"), tmp.path().join("config.json")).unwrap();
+    let w = Weights::from_dir(&dir).unwrap();
+    let mut tensors: Vec<(String, wgraph::Tensor)> = w.names().map(|n| (n.to_string(), w.read(n).unwrap())).collect();
+    for (name, _) in tensors.iter_mut() {
+        *name = format!("bert.{name}");
+    }
+    wgraph::weights::save_safetensors(tmp.path().join("model.safetensors"), &wgraph::NamedTensors(tensors), None)
+        .unwrap();
+    let (code, _, err) = wgraph(&["check-weights", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("37 weight problems"), "{err}");
+    assert!(err.contains("Weights::with_prefix(\"bert.\")"), "{err}");
+
+    let (code, out, _) = wgraph(&["check-weights", dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("all 37 weights of `BertModel` are present"), "{out}");
+}
+
+#[test]
+fn dump_prints_text_dot_and_json() {
+    let dir = fixture("distilbert_base");
+    let (code, text, _) = wgraph(&["dump", dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(text.starts_with("graph DistilBertModel\n"));
+    assert!(text.contains("\"transformer.layer.1.ffn.lin1\""));
+    let (_, dot, _) = wgraph(&["dump", dir.to_str().unwrap(), "--format", "dot"]);
+    assert!(dot.starts_with("digraph \"DistilBertModel\""));
+    let (_, json, _) = wgraph(&["dump", dir.to_str().unwrap(), "--format", "json"]);
+    assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok());
+}
+
+#[test]
+fn bad_paths_are_errors_not_panics() {
+    let (code, _, err) = wgraph(&["inspect", "/nonexistent.safetensors"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: cannot read /nonexistent.safetensors"), "{err}");
+    let (code, _, err) = wgraph(&["dump", "/nonexistent"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("config.json"), "{err}");
+}
