@@ -27,25 +27,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ]);
     let configs = [
         MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8 },
-        MatmulKernel::Register { tm: 8, tn: 16, wx: 64, wy: 1 },
-        MatmulKernel::Register { tm: 8, tn: 8, wx: 64, wy: 1 },
-        MatmulKernel::Register { tm: 16, tn: 8, wx: 32, wy: 1 },
-        MatmulKernel::Register { tm: 16, tn: 16, wx: 32, wy: 1 },
-        MatmulKernel::Register { tm: 4, tn: 16, wx: 64, wy: 1 },
         MatmulKernel::Register { tm: 8, tn: 16, wx: 16, wy: 1 },
-        MatmulKernel::Register { tm: 8, tn: 8, wx: 8, wy: 1 },
+        MatmulKernel::Register { tm: 8, tn: 8, wx: 16, wy: 1 },
+        MatmulKernel::Register { tm: 4, tn: 8, wx: 16, wy: 1 },
+        MatmulKernel::Register { tm: 4, tn: 4, wx: 32, wy: 1 },
+        MatmulKernel::Register { tm: 16, tn: 8, wx: 16, wy: 1 },
+        MatmulKernel::Register { tm: 8, tn: 4, wx: 32, wy: 1 },
+        MatmulKernel::Tiled { tile: 32, tm: 4 },
     ];
+    let mut models = Vec::new();
     for config in configs {
         let options = CompileOptions { matmul: Some(config), ..Default::default() };
-        let model = Compiler::new(&device).with_options(options).compile(&g, &weights)?;
-        model.run(Vec::<(String, Tensor)>::new())?;
-        // Best of several runs: the machine is shared, the minimum is the kernel.
-        let mut secs = f64::INFINITY;
-        for _ in 0..8 {
-            let start = Instant::now();
+        models.push((config, Compiler::new(&device).with_options(options).compile(&g, &weights)?));
+    }
+    // Interleaved rounds, best time per configuration: the machine is shared.
+    let mut best = vec![f64::INFINITY; models.len()];
+    for _round in 0..4 {
+        for (i, (_, model)) in models.iter().enumerate() {
             model.run(Vec::<(String, Tensor)>::new())?;
-            secs = secs.min(start.elapsed().as_secs_f64());
+            for _ in 0..2 {
+                let start = Instant::now();
+                model.run(Vec::<(String, Tensor)>::new())?;
+                best[i] = best[i].min(start.elapsed().as_secs_f64());
+            }
         }
+    }
+    for ((config, _), secs) in models.iter().zip(best) {
         println!("{config:?}: {:.1} GFLOP/s", 2.0 * (m * k * n) as f64 / secs / 1e9);
     }
     Ok(())

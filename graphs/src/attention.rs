@@ -38,13 +38,32 @@ pub fn bidirectional_mask(attention_mask: &Value) -> Value {
 /// masked scores become the lowest f32, exactly what HF adds.
 pub fn multi_head_attention(q: &Value, k: &Value, v: &Value, allowed: &Value, shape: AttentionShape) -> Value {
     let head_dim = shape.dim / shape.heads;
-    let (q, k, v) = (
-        split_heads(q, shape.heads, head_dim),
-        split_heads(k, shape.heads, head_dim),
-        split_heads(v, shape.heads, head_dim),
-    );
-    let scores = ops::matmul(&q, &ops::transpose(&k, -1, -2)) * (head_dim as f64).powf(-0.5);
-    let lowest = ops::scalar(q.graph(), f32::MIN as f64, DType::F32);
-    let probs = ops::softmax(&ops::select(allowed, &scores, &lowest), -1);
+    attention(q, k, v, Some(allowed), shape, Some((head_dim as f64).powf(-0.5)))
+}
+
+/// Attention over projected `q`, `k`, `v` (`[batch, seq, dim]`): heads
+/// split, `softmax(q k^T * scale)` with an optional bool mask (true =
+/// attend), heads merged. `scale: None` means the caller already scaled `q`
+/// (Whisper's order of operations).
+pub fn attention(
+    q: &Value,
+    k: &Value,
+    v: &Value,
+    allowed: Option<&Value>,
+    shape: AttentionShape,
+    scale: Option<f64>,
+) -> Value {
+    let head_dim = shape.dim / shape.heads;
+    let split = |x: &Value| split_heads(x, shape.heads, head_dim);
+    let (q, k, v) = (split(q), split(k), split(v));
+    let mut scores = ops::matmul(&q, &ops::transpose(&k, -1, -2));
+    if let Some(s) = scale {
+        scores = scores * s;
+    }
+    if let Some(allowed) = allowed {
+        let lowest = ops::scalar(q.graph(), f32::MIN as f64, DType::F32);
+        scores = ops::select(allowed, &scores, &lowest);
+    }
+    let probs = ops::softmax(&scores, -1);
     merge_heads(&ops::matmul(&probs, &v), shape.dim)
 }

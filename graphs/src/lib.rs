@@ -8,6 +8,7 @@ pub mod embed;
 pub mod hf;
 pub mod nn;
 pub mod text;
+pub mod whisper;
 pub mod zoo;
 
 pub use hf::{HfConfig, ModelError};

@@ -4,11 +4,12 @@
 use crate::bert::{self, BertConfig, BertHead};
 use crate::distilbert::{self, DistilBertConfig, DistilBertHead};
 use crate::hf::{HfConfig, ModelError};
+use crate::whisper::{self, WhisperEncoderConfig};
 use std::path::Path;
 use wgraph::Graph;
 
 /// The architectures `load` understands.
-pub const SUPPORTED: [&str; 2] = ["bert", "distilbert"];
+pub const SUPPORTED: [&str; 3] = ["bert", "distilbert", "whisper"];
 
 /// A graph for a checkpoint, with what a caller needs to feed and read it.
 pub struct LoadedGraph {
@@ -42,6 +43,13 @@ pub fn load(dir: impl AsRef<Path>) -> Result<LoadedGraph, ModelError> {
                 );
             }
             (bert::build(&cfg, BertHead::Base, "")?, Vec::new())
+        }
+        "whisper" => {
+            // The encoder of WhisperModel (`encoder.`) or of
+            // WhisperForConditionalGeneration (`model.encoder.`).
+            let cfg = WhisperEncoderConfig::from_hf(&config)?;
+            let prefix = if has("WhisperForConditionalGeneration") { "model.encoder" } else { "encoder" };
+            (whisper::build_encoder(&cfg, prefix)?, Vec::new())
         }
         other => return Err(ModelError::Unsupported { model_type: other.to_string(), supported: SUPPORTED.to_vec() }),
     };
