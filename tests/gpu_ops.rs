@@ -420,3 +420,14 @@ gpu_op!(
     },
     |g, x| &ops::matmul(&x[0], &ops::transpose(&x[0], -1, -2)) + &ops::sum(&x[0], -1, true)
 );
+// Two matmuls meeting in one elementwise root (a gated MLP): only one can
+// be that kernel's epilogue; the other keeps its buffer.
+gpu_op!(
+    gated_mlp_two_matmuls_one_root,
+    ACCUMULATING,
+    |rng| {
+        let (b, s, d, f) = (rng.size(), rng.size(), rng.size() * 4, rng.size() * 4);
+        vec![rng.floats(&[b, s, d], -1.0, 1.0), rng.floats(&[f, d], -1.0, 1.0), rng.floats(&[f, d], -1.0, 1.0)]
+    },
+    |g, x| &ops::silu(&ops::linear(&x[0], &x[1], None)) * &ops::linear(&x[0], &x[2], None)
+);

@@ -111,6 +111,25 @@ impl HfConfig {
         }
     }
 
+    /// A number at a nested path (`["rope_parameters", "rope_theta"]`).
+    pub fn json_f64(&self, path: &[&str]) -> Option<f64> {
+        path.iter().try_fold(&self.json, |v, k| v.get(k))?.as_f64()
+    }
+
+    /// A string at a nested path.
+    pub fn json_str(&self, path: &[&str]) -> Option<&str> {
+        path.iter().try_fold(&self.json, |v, k| v.get(k))?.as_str()
+    }
+
+    /// An integer or list of integers (`eos_token_id` is either); empty when absent.
+    pub fn int_list(&self, key: &str) -> Vec<i64> {
+        match self.json.get(key) {
+            Some(serde_json::Value::Number(n)) => n.as_i64().into_iter().collect(),
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_i64()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Labels ordered by id from `id2label` (`{"0": "NEGATIVE", "1": "POSITIVE"}`);
     /// empty when absent.
     pub fn id2label(&self) -> Result<Vec<String>, ModelError> {

@@ -4,12 +4,13 @@
 use crate::bert::{self, BertConfig, BertHead};
 use crate::distilbert::{self, DistilBertConfig, DistilBertHead};
 use crate::hf::{HfConfig, ModelError};
+use crate::llama::{self, LlamaConfig, LlamaGraph};
 use crate::whisper::{self, WhisperEncoderConfig};
 use std::path::Path;
 use wgraph::Graph;
 
 /// The architectures `load` understands.
-pub const SUPPORTED: [&str; 3] = ["bert", "distilbert", "whisper"];
+pub const SUPPORTED: [&str; 4] = ["bert", "distilbert", "llama", "whisper"];
 
 /// A graph for a checkpoint, with what a caller needs to feed and read it.
 pub struct LoadedGraph {
@@ -43,6 +44,10 @@ pub fn load(dir: impl AsRef<Path>) -> Result<LoadedGraph, ModelError> {
                 );
             }
             (bert::build(&cfg, BertHead::Base, "")?, Vec::new())
+        }
+        "llama" => {
+            let cfg = LlamaConfig::from_hf(&config)?;
+            (llama::build(&cfg, LlamaGraph::Forward)?, Vec::new())
         }
         "whisper" => {
             // The encoder of WhisperModel (`encoder.`) or of

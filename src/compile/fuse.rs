@@ -190,7 +190,10 @@ fn find_epilogues(ir: &Ir, order: &[NodeId], plan: &mut FusionPlan) {
             cur = u;
         }
         if let Some(r) = root {
-            if plan.is_materialised(r) {
+            // One matmul per kernel: a second matmul feeding the same root
+            // (the `up` of a gated MLP) keeps its own buffer.
+            let claimed = plan.epilogue.values().any(|&other| other == r);
+            if plan.is_materialised(r) && !claimed {
                 plan.materialised.remove(&id);
                 plan.epilogue.insert(id, r);
             }

@@ -1,0 +1,227 @@
+//! LLaMA-style decoders (`model_type: llama`; minimind-style models follow
+//! the same recipe), mirroring HF's `modeling_llama.py`: RMSNorm, rotary
+//! embeddings in HF's half-split layout with `rope_theta` from the config,
+//! grouped-query attention, SiLU-gated MLP, causal mask, tied or untied
+//! `lm_head`.
+
+use crate::hf::{HfConfig, ModelError};
+use crate::nn::{self, Activation};
+use wgraph::graph::{ops, Scope};
+use wgraph::{DType, Dim, Graph, Tensor, Value};
+
+/// The parts of `LlamaConfig` the forward pass uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: usize,
+    pub head_dim: usize,
+    pub rms_norm_eps: f64,
+    pub rope_theta: f64,
+    pub tie_word_embeddings: bool,
+    pub attention_bias: bool,
+    pub mlp_bias: bool,
+    pub hidden_act: Activation,
+    pub eos_token_ids: Vec<i64>,
+}
+
+impl LlamaConfig {
+    pub fn from_hf(cfg: &HfConfig) -> Result<LlamaConfig, ModelError> {
+        let hidden = cfg.usize("hidden_size")?;
+        let heads = cfg.usize("num_attention_heads")?;
+        if heads == 0 {
+            return Err(cfg.invalid("num_attention_heads must be positive"));
+        }
+        let kv = cfg.usize_or("num_key_value_heads", heads)?;
+        if kv == 0 || !heads.is_multiple_of(kv) {
+            return Err(cfg.invalid(format!("num_key_value_heads {kv} must divide num_attention_heads {heads}")));
+        }
+        let rope_theta = match cfg.json_f64(&["rope_parameters", "rope_theta"]) {
+            Some(t) => t,
+            None => cfg.f64_or("rope_theta", 10000.0)?,
+        };
+        let rope_type = cfg.json_str(&["rope_parameters", "rope_type"]).unwrap_or("default");
+        if rope_type != "default" {
+            return Err(cfg.invalid(format!("rope_type `{rope_type}` is not supported (only `default`)")));
+        }
+        Ok(LlamaConfig {
+            vocab_size: cfg.usize("vocab_size")?,
+            hidden_size: hidden,
+            intermediate_size: cfg.usize("intermediate_size")?,
+            num_hidden_layers: cfg.usize("num_hidden_layers")?,
+            num_attention_heads: heads,
+            num_key_value_heads: kv,
+            head_dim: cfg.usize_or("head_dim", hidden / heads)?,
+            rms_norm_eps: cfg.f64_or("rms_norm_eps", 1e-6)?,
+            rope_theta,
+            tie_word_embeddings: cfg.bool_or("tie_word_embeddings", false)?,
+            attention_bias: cfg.bool_or("attention_bias", false)?,
+            mlp_bias: cfg.bool_or("mlp_bias", false)?,
+            hidden_act: Activation::from_config(cfg, "hidden_act", "silu")?,
+            eos_token_ids: cfg.int_list("eos_token_id"),
+        })
+    }
+}
+
+/// Which graph to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlamaGraph {
+    /// HF's forward without a cache: inputs `input_ids` and
+    /// `attention_mask` (`[batch, seq]`), output `logits`.
+    Forward,
+    /// One generation step with a KV cache: inputs `input_ids`,
+    /// `position_ids` (`[batch, seq]`), `attention_mask` (`[batch, past +
+    /// seq]`) and `past.{i}.key` / `past.{i}.value` (`[batch, kv_heads,
+    /// past, head_dim]`); outputs `logits` and `present.{i}.key/value`.
+    Decode,
+}
+
+pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
+    let g = Graph::new(match kind {
+        LlamaGraph::Forward => "LlamaForCausalLM",
+        LlamaGraph::Decode => "LlamaForCausalLM.decode",
+    });
+    let (batch, seq, past) = (Dim::sym("batch"), Dim::sym("seq"), Dim::sym("past"));
+    let ids = g.input("input_ids", DType::I64, [batch.clone(), seq.clone()]);
+    let (positions, total) = match kind {
+        LlamaGraph::Forward => (ops::unsqueeze(&ops::range(&g, 0, 1, seq.clone(), DType::I64), 0), seq.clone()),
+        LlamaGraph::Decode => (g.input("position_ids", DType::I64, [batch.clone(), seq.clone()]), &past + &seq),
+    };
+    let mask = g.input("attention_mask", DType::I64, [batch.clone(), total.clone()]);
+    let kv_shape = |len: &Dim| [batch.clone(), cfg.num_key_value_heads.into(), len.clone(), cfg.head_dim.into()];
+    let caches: Vec<(Value, Value)> = match kind {
+        LlamaGraph::Forward => Vec::new(),
+        LlamaGraph::Decode => (0..cfg.num_hidden_layers)
+            .map(|i| {
+                (
+                    g.input(format!("past.{i}.key"), DType::F32, kv_shape(&past)),
+                    g.input(format!("past.{i}.value"), DType::F32, kv_shape(&past)),
+                )
+            })
+            .collect(),
+    };
+
+    let root = Scope::new(&g, "model");
+    let embed = root.pp("embed_tokens");
+    let table = embed.weight("weight", [cfg.vocab_size, cfg.hidden_size]);
+    let mut x = embed.name(ops::gather(&table, &ids, 0));
+    let (cos, sin) = rotary(&g, cfg, &positions);
+    // Query rows are the last `seq` of `total` positions; padding masks keys.
+    let causal = ops::causal_mask(&g, seq, total);
+    let keep = ops::ne(&mask, &ops::scalar(&g, 0.0, DType::I64));
+    let allowed = ops::and(&ops::unsqueeze(&causal, 0), &ops::unsqueeze(&keep, 1));
+    let allowed = ops::unsqueeze(&allowed, 1);
+
+    let mut presents = Vec::new();
+    for i in 0..cfg.num_hidden_layers {
+        let l = root.pp(format!("layers.{i}"));
+        let h = rms_norm(&l.pp("input_layernorm"), &x, cfg);
+        let cache = caches.get(i);
+        let (attn, k, v) = self_attention(&l.pp("self_attn"), cfg, &h, &cos, &sin, &allowed, cache);
+        presents.push((format!("present.{i}.key"), k));
+        presents.push((format!("present.{i}.value"), v));
+        x = &x + &attn;
+        let h = rms_norm(&l.pp("post_attention_layernorm"), &x, cfg);
+        let m = l.pp("mlp");
+        let gate = nn::linear(&m.pp("gate_proj"), &h, cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
+        let up = nn::linear(&m.pp("up_proj"), &h, cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
+        let down = nn::linear(
+            &m.pp("down_proj"),
+            &(&cfg.hidden_act.apply(&gate) * &up),
+            cfg.intermediate_size,
+            cfg.hidden_size,
+            cfg.mlp_bias,
+        );
+        x = l.name(&x + &m.name(down));
+    }
+    let x = rms_norm(&root.pp("norm"), &x, cfg);
+    let lm_head = if cfg.tie_word_embeddings {
+        table
+    } else {
+        g.weight("lm_head.weight", DType::F32, [cfg.vocab_size, cfg.hidden_size])
+    };
+    let logits = ops::linear(&x, &lm_head, None).named("lm_head");
+    let mut outputs = vec![("logits".to_string(), logits)];
+    if kind == LlamaGraph::Decode {
+        outputs.extend(presents);
+    }
+    g.output_named(outputs)?;
+    Ok(g)
+}
+
+/// `weight * x * rsqrt(mean(x^2) + eps)`, computed as HF does in f32.
+fn rms_norm(s: &Scope, x: &Value, cfg: &LlamaConfig) -> Value {
+    let w = s.weight("weight", [cfg.hidden_size]);
+    s.name(ops::rms_norm(x, &w, cfg.rms_norm_eps))
+}
+
+/// HF's rotary tables for `positions` (`[batch, seq]`): `cos` and `sin` of
+/// `positions * inv_freq`, the half-frequency table repeated twice, shaped
+/// `[batch, 1, seq, head_dim]` to broadcast over heads.
+fn rotary(g: &Graph, cfg: &LlamaConfig, positions: &Value) -> (Value, Value) {
+    let half = cfg.head_dim / 2;
+    // inv_freq in f32 exactly as HF: 1 / base^(2i / dim).
+    let base = cfg.rope_theta as f32;
+    let inv: Vec<f32> = (0..half).map(|i| 1.0 / base.powf((2 * i) as f32 / cfg.head_dim as f32)).collect();
+    let inv = ops::constant(g, Tensor::new([half], inv).unwrap_or_else(|_| Tensor::scalar(0f32)));
+    let freqs = &ops::unsqueeze(&ops::cast(positions, DType::F32), -1) * &inv;
+    let emb = ops::concat(&[&freqs, &freqs], -1);
+    (ops::unsqueeze(&ops::cos(&emb), 1), ops::unsqueeze(&ops::sin(&emb), 1))
+}
+
+/// `x * cos + rotate_half(x) * sin` with `rotate_half(x) = cat(-x2, x1)`.
+fn apply_rotary(x: &Value, cos: &Value, sin: &Value, head_dim: usize) -> Value {
+    let halves = ops::split(x, -1, &[head_dim / 2, head_dim / 2]);
+    let rotated = ops::concat(&[&ops::neg(&halves[1]), &halves[0]], -1);
+    &(x * cos) + &(&rotated * sin)
+}
+
+fn heads(x: &Value, n: usize, head_dim: usize) -> Value {
+    let s = x.shape();
+    let (b, t) = (s.first().cloned().unwrap_or_else(|| Dim::new(0)), s.get(1).cloned().unwrap_or_else(|| Dim::new(0)));
+    ops::permute(&ops::reshape(x, [b, t, n.into(), head_dim.into()]), &[0, 2, 1, 3])
+}
+
+/// `[batch, kv_heads, len, hd]` repeated to `[batch, kv_heads * n_rep, len, hd]` (HF `repeat_kv`).
+fn repeat_kv(x: &Value, n_rep: usize) -> Value {
+    if n_rep == 1 {
+        return x.clone();
+    }
+    let s = x.shape();
+    let expanded =
+        ops::expand(&ops::unsqueeze(x, 2), [s[0].clone(), s[1].clone(), n_rep.into(), s[2].clone(), s[3].clone()]);
+    ops::reshape(&expanded, [s[0].clone(), &s[1] * &Dim::new(n_rep), s[2].clone(), s[3].clone()])
+}
+
+fn self_attention(
+    s: &Scope,
+    cfg: &LlamaConfig,
+    x: &Value,
+    cos: &Value,
+    sin: &Value,
+    allowed: &Value,
+    cache: Option<&(Value, Value)>,
+) -> (Value, Value, Value) {
+    let (h, kvh, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
+    let q = nn::linear(&s.pp("q_proj"), x, cfg.hidden_size, h * hd, cfg.attention_bias);
+    let k = nn::linear(&s.pp("k_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
+    let v = nn::linear(&s.pp("v_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
+    let q = apply_rotary(&heads(&q, h, hd), cos, sin, hd);
+    let mut k = apply_rotary(&heads(&k, kvh, hd), cos, sin, hd);
+    let mut v = heads(&v, kvh, hd);
+    if let Some((pk, pv)) = cache {
+        k = ops::concat(&[pk, &k], 2);
+        v = ops::concat(&[pv, &v], 2);
+    }
+    let scores = ops::matmul(&q, &ops::transpose(&repeat_kv(&k, h / kvh), -1, -2)) * (hd as f64).powf(-0.5);
+    let lowest = ops::scalar(x.graph(), f32::MIN as f64, DType::F32);
+    let probs = ops::softmax(&ops::select(allowed, &scores, &lowest), -1);
+    let ctx = ops::matmul(&probs, &repeat_kv(&v, h / kvh));
+    let s_ = ctx.shape();
+    let merged = ops::reshape(&ops::permute(&ctx, &[0, 2, 1, 3]), [s_[0].clone(), s_[2].clone(), (h * hd).into()]);
+    let out = s.name(nn::linear(&s.pp("o_proj"), &merged, h * hd, cfg.hidden_size, cfg.attention_bias));
+    (out, k, v)
+}
