@@ -19,7 +19,7 @@ fn fixture(name: &str) -> PathBuf {
 
 #[test]
 fn every_subcommand_has_help() {
-    for cmd in ["run", "dump", "check-weights", "inspect", "embed", "classify"] {
+    for cmd in ["run", "dump", "check-weights", "inspect", "embed", "classify", "generate"] {
         let (code, out, _) = wgraph(&[cmd, "--help"]);
         assert_eq!(code, 0, "{cmd}");
         assert!(out.contains("Usage: wgraph"), "{cmd}: {out}");
@@ -129,4 +129,21 @@ fn bad_paths_are_errors_not_panics() {
     let (code, _, err) = wgraph(&["dump", "/nonexistent"]);
     assert_eq!(code, 1);
     assert!(err.contains("config.json"), "{err}");
+}
+
+#[test]
+fn generate_prints_hf_greedy_tokens() {
+    let dir = fixture("llama_gqa");
+    let want: Vec<i64> =
+        Weights::open([dir.join("outputs.safetensors")]).unwrap().read("generated_ids").unwrap().to_i64_vec();
+    let ids = Weights::open([dir.join("inputs.safetensors")]).unwrap().read("input_ids").unwrap().to_i64_vec();
+    let prompt: Vec<String> = ids[..5].iter().map(|i| i.to_string()).collect();
+    let n = (want.len() - 5).to_string();
+    let (code, out, err) =
+        wgraph(&["generate", dir.to_str().unwrap(), "--input-ids", &prompt.join(","), "--max-new-tokens", &n]);
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<i64> = out.trim().split(',').map(|t| t.parse().unwrap()).collect();
+    // HF stops at EOS (token 2) by default; the fixture was generated without stopping.
+    let stop = want[5..].iter().position(|&t| t == 2).map_or(want.len(), |p| 5 + p + 1);
+    assert_eq!(got, want[..stop]);
 }

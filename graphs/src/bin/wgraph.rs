@@ -74,6 +74,19 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
+    /// Greedy generation with a LLaMA-style checkpoint and a KV cache
+    /// (the same tokens as HF `generate(do_sample=False)`).
+    Generate {
+        model_dir: PathBuf,
+        /// Text prompt (needs tokenizer.json in the checkpoint).
+        #[arg(long, conflicts_with = "input_ids", required_unless_present = "input_ids")]
+        prompt: Option<String>,
+        /// Prompt token ids, comma separated (`1,2,3`).
+        #[arg(long, value_delimiter = ',')]
+        input_ids: Option<Vec<i64>>,
+        #[arg(long, default_value_t = 32)]
+        max_new_tokens: usize,
+    },
 }
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -168,6 +181,9 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Classify { model_dir, texts } => classify(&model_dir, &texts),
+        Command::Generate { model_dir, prompt, input_ids, max_new_tokens } => {
+            generate(&model_dir, prompt.as_deref(), input_ids, max_new_tokens)
+        }
     }
 }
 
@@ -293,6 +309,44 @@ fn classify(model_dir: &Path, texts: &[String]) -> Result<()> {
         let probs: Vec<String> =
             exp.iter().enumerate().map(|(i, v)| format!("{}={:.3}", label(i), v / total)).collect();
         say!("{t:?}: {} ({})", label(best), probs.join(", "));
+    }
+    Ok(())
+}
+
+fn generate(model_dir: &Path, prompt: Option<&str>, input_ids: Option<Vec<i64>>, max_new_tokens: usize) -> Result<()> {
+    let config = wgraph_graphs::HfConfig::from_dir(model_dir)?;
+    if config.model_type()? != "llama" {
+        return Err(format!("generate supports model_type `llama`, not `{}`", config.model_type()?).into());
+    }
+    let cfg = wgraph_graphs::llama::LlamaConfig::from_hf(&config)?;
+    let tokenizer = match prompt {
+        Some(_) => Some(
+            tokenizers::Tokenizer::from_file(model_dir.join("tokenizer.json"))
+                .map_err(|e| format!("--prompt needs {}: {e}", model_dir.join("tokenizer.json").display()))?,
+        ),
+        None => None,
+    };
+    let ids: Vec<i64> = match (prompt, input_ids, &tokenizer) {
+        (Some(text), _, Some(t)) => {
+            t.encode(text, true).map_err(|e| format!("tokenizing: {e}"))?.get_ids().iter().map(|&i| i as i64).collect()
+        }
+        (_, Some(ids), _) => ids,
+        _ => return Err("give --prompt or --input-ids".into()),
+    };
+    let weights = Weights::from_dir(model_dir)?;
+    let device = Device::new()?;
+    let bar = step("checking weights and compiling");
+    let generator = wgraph_graphs::generate::Generator::new(cfg, &weights, &device)?;
+    bar.finish_and_clear();
+    let stop = generator.eos_token_ids().to_vec();
+    let tokens = generator.greedy(&ids, max_new_tokens, &stop)?;
+    let list: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+    say!("{}", list.join(","));
+    if let Some(t) = tokenizer {
+        let text = t
+            .decode(&tokens.iter().map(|&i| i as u32).collect::<Vec<_>>(), true)
+            .map_err(|e| format!("decoding: {e}"))?;
+        say!("{text}");
     }
     Ok(())
 }
