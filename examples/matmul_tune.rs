@@ -27,12 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ]);
     let configs = [
         MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8 },
-        MatmulKernel::Register { tm: 8, tn: 16, wx: 16, wy: 1 },
-        MatmulKernel::Register { tm: 8, tn: 8, wx: 16, wy: 1 },
-        MatmulKernel::Register { tm: 4, tn: 8, wx: 16, wy: 1 },
-        MatmulKernel::Register { tm: 4, tn: 4, wx: 32, wy: 1 },
-        MatmulKernel::Register { tm: 16, tn: 8, wx: 16, wy: 1 },
-        MatmulKernel::Register { tm: 8, tn: 4, wx: 32, wy: 1 },
+        MatmulKernel::Register { tm: 12, tn: 16, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 10, tn: 16, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 12, tn: 12, wx: 8, wy: 8 },
+        MatmulKernel::Register { tm: 12, tn: 16, wx: 8, wy: 4 },
+        MatmulKernel::Register { tm: 12, tn: 8, wx: 8, wy: 8 },
         MatmulKernel::Tiled { tile: 32, tm: 4 },
     ];
     let mut models = Vec::new();
