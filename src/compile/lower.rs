@@ -1,6 +1,6 @@
 //! Lowering: one kernel per kernel root, in schedule order.
 
-use super::codegen::{kernels, KernelSpec, MatmulKernel};
+use super::codegen::{kernels, matmul, KernelSpec, MatmulKernel};
 use super::fuse::{family, Family, FusionPlan};
 use crate::graph::{Ir, NodeId};
 
@@ -9,10 +9,10 @@ pub fn lower(ir: &Ir, plan: &FusionPlan, order: &[NodeId], matmul: MatmulKernel)
         .into_iter()
         .map(|root| {
             if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
-                return kernels::matmul(ir, plan, mm, root, matmul);
+                return matmul::matmul(ir, plan, mm, root, matmul);
             }
             match family(&ir.node(root).op) {
-                Family::MatMul => kernels::matmul(ir, plan, root, root, matmul),
+                Family::MatMul => matmul::matmul(ir, plan, root, root, matmul),
                 Family::Row => kernels::row(ir, plan, root),
                 Family::Conv1d => kernels::conv1d(ir, plan, root),
                 Family::Elementwise | Family::Source => kernels::elementwise(ir, plan, root),

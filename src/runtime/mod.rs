@@ -2,6 +2,7 @@
 
 mod device;
 mod error;
+mod instance;
 mod model;
 mod transfer;
 

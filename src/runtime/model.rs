@@ -4,10 +4,11 @@
 
 use super::device::Device;
 use super::error::RuntimeError;
+use super::instance::{storage, Instance};
 use super::transfer::{from_gpu_bytes, to_gpu_bytes};
-use crate::compile::memory::{element_bytes, Placement};
-use crate::compile::{CompileError, Grid, Program};
-use crate::graph::{bind_inputs, Bindings, Dim, NamedTensors, NodeId, Op, Tensor};
+use crate::compile::memory::Placement;
+use crate::compile::{CompileError, Program};
+use crate::graph::{bind_inputs, Bindings, NamedTensors, NodeId, Op, Tensor};
 use crate::weights::Weights;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use std::time::Duration;
 /// How long a run may take before `run` gives up waiting for the GPU.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 /// Per-shape instances kept alive (each holds its own activation buffers).
-const CACHED_SHAPES: usize = 4;
+pub(super) const CACHED_SHAPES: usize = 4;
 
 /// Host-side check of token ids feeding an embedding lookup: GPUs clamp
 /// out-of-range reads silently, so the ids are checked before upload.
@@ -30,38 +31,15 @@ struct IndexCheck {
     gather: NodeId,
 }
 
-/// Buffers and bind groups for one set of bindings.
-struct Instance {
-    buffers: HashMap<NodeId, Arc<wgpu::Buffer>>,
-    bind_groups: Vec<wgpu::BindGroup>,
-    grids: Vec<Option<[u32; 3]>>,
-    /// Staging buffers for outputs and taps: (name, node, staging, bytes).
-    readback: Vec<(String, NodeId, wgpu::Buffer, u64)>,
-}
-
 /// A graph compiled for one device.
 pub struct Model {
-    device: Device,
-    program: Program,
-    pipelines: Vec<wgpu::ComputePipeline>,
-    layouts: Vec<wgpu::BindGroupLayout>,
-    statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
+    pub(super) device: Device,
+    pub(super) program: Program,
+    pub(super) pipelines: Vec<wgpu::ComputePipeline>,
+    pub(super) layouts: Vec<wgpu::BindGroupLayout>,
+    pub(super) statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
     index_checks: Vec<IndexCheck>,
-    instances: Mutex<Vec<(Bindings, Arc<Instance>)>>,
-}
-
-fn storage(device: &wgpu::Device, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        // 16-byte multiples: kernels may read any buffer as vec4.
-        size: bytes.max(16).next_multiple_of(16),
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC | extra,
-        mapped_at_creation: false,
-    })
-}
-
-fn ceil_div(a: usize, b: u32) -> u64 {
-    (a as u64).div_ceil(b as u64)
+    pub(super) instances: Mutex<Vec<(Bindings, Arc<Instance>)>>,
 }
 
 impl Model {
@@ -331,158 +309,6 @@ impl Model {
             }
         }
         Ok((NamedTensors(outputs), NamedTensors(tapped)))
-    }
-
-    /// The instance for `bindings`, creating it (and evicting the oldest) if needed.
-    fn instance(&self, bindings: &Bindings) -> Result<Arc<Instance>, RuntimeError> {
-        if let Ok(cache) = self.instances.lock() {
-            if let Some((_, inst)) = cache.iter().find(|(b, _)| b == bindings) {
-                return Ok(inst.clone());
-            }
-        }
-        let inst = Arc::new(self.create_instance(bindings)?);
-        if let Ok(mut cache) = self.instances.lock() {
-            if cache.len() >= CACHED_SHAPES {
-                cache.remove(0);
-            }
-            cache.push((bindings.clone(), inst.clone()));
-        }
-        Ok(inst)
-    }
-
-    fn create_instance(&self, bindings: &Bindings) -> Result<Instance, RuntimeError> {
-        let ir = &self.program.ir;
-        let dev = &self.device.device;
-        let limits = self.device.limits();
-        let max_binding = limits.max_storage_buffer_binding_size;
-        let too_large = |tensor: String, bytes: u64| RuntimeError::BufferTooLarge {
-            tensor,
-            bytes,
-            limit: max_binding,
-            hint: Some("use a smaller batch or sequence length"),
-        };
-        let node_label = |n: NodeId| format!("%{}:{}", n.index(), ir.node(n).op.name());
-        // Errors name the HF module when there is one, else the op and the line that built it.
-        let describe = |n: NodeId| {
-            let node = ir.node(n);
-            node.name
-                .clone()
-                .unwrap_or_else(|| format!("%{} ({}, built at {})", n.index(), node.op.name(), node.location))
-        };
-        let mut buffers: HashMap<NodeId, Arc<wgpu::Buffer>> = self.statics.clone();
-        let slot_bytes = self.program.memory.slot_bytes(ir, bindings);
-        let slot_buffers: Vec<Arc<wgpu::Buffer>> = slot_bytes
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| Arc::new(storage(dev, &format!("slot{i}"), b, wgpu::BufferUsages::empty())))
-            .collect();
-        // In node order, so the first value over a limit is reported deterministically.
-        let mut placements: Vec<(NodeId, Placement)> =
-            self.program.memory.placement.iter().map(|(&n, &p)| (n, p)).collect();
-        placements.sort_by_key(|(n, _)| *n);
-        for (node, p) in placements {
-            let bytes = element_bytes(ir, node, bindings);
-            if bytes > max_binding {
-                return Err(too_large(describe(node), bytes));
-            }
-            match p {
-                Placement::Static => {}
-                Placement::Slot(s) => {
-                    buffers.insert(node, slot_buffers[s].clone());
-                }
-                Placement::Input | Placement::Own => {
-                    buffers.insert(node, Arc::new(storage(dev, &node_label(node), bytes, wgpu::BufferUsages::empty())));
-                }
-            }
-        }
-        let mut bind_groups = Vec::with_capacity(self.program.kernels.len());
-        let mut grids = Vec::with_capacity(self.program.kernels.len());
-        let max_dim = limits.max_compute_workgroups_per_dimension;
-        for (i, k) in self.program.kernels.iter().enumerate() {
-            let params: Vec<u32> = k.params.iter().map(|d| d.eval(bindings).unwrap_or(0) as u32).collect();
-            let params = if params.is_empty() { vec![0u32] } else { params };
-            let pbuf =
-                storage(dev, &format!("{}:params", k.name), (params.len() * 4) as u64, wgpu::BufferUsages::empty());
-            self.device.queue.write_buffer(&pbuf, 0, bytemuck::cast_slice(&params));
-            let mut entries: Vec<wgpu::BindGroupEntry<'_>> = Vec::new();
-            let out = buffers.get(&k.root).ok_or_else(|| RuntimeError::Gpu {
-                what: format!("binding {}", k.name),
-                detail: "the output has no buffer (wgraph bug)".into(),
-            })?;
-            entries.push(wgpu::BindGroupEntry { binding: 0, resource: out.as_entire_binding() });
-            for (j, n) in k.inputs.iter().enumerate() {
-                let b = buffers.get(n).ok_or_else(|| RuntimeError::Gpu {
-                    what: format!("binding {}", k.name),
-                    detail: format!("input %{} has no buffer (wgraph bug)", n.index()),
-                })?;
-                entries.push(wgpu::BindGroupEntry { binding: j as u32 + 1, resource: b.as_entire_binding() });
-            }
-            entries
-                .push(wgpu::BindGroupEntry { binding: k.inputs.len() as u32 + 1, resource: pbuf.as_entire_binding() });
-            bind_groups.push(dev.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(&k.name),
-                layout: &self.layouts[i],
-                entries: &entries,
-            }));
-            grids.push(grid(&k.name, &k.grid, &k.output_elements, bindings, max_dim)?);
-        }
-        let mut readback = Vec::new();
-        let tap_nodes = self.program.taps.iter().map(|(n, id)| (n.clone(), *id));
-        for (name, node) in ir.outputs.iter().cloned().chain(tap_nodes) {
-            let bytes = element_bytes(ir, node, bindings);
-            let staging = dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("{name}:readback")),
-                size: bytes.max(4),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            readback.push((name, node, staging, bytes));
-        }
-        if crate::debug_level() >= 1 {
-            let peak = self.program.memory.peak_bytes(ir, bindings);
-            eprintln!(
-                "wgraph: buffers for {bindings:?}: {} activation slots, peak activation memory {:.2} MiB",
-                slot_bytes.len(),
-                peak as f64 / (1 << 20) as f64
-            );
-        }
-        Ok(Instance { buffers, bind_groups, grids, readback })
-    }
-}
-
-/// Workgroups for one kernel, or `None` when it writes nothing.
-fn grid(
-    name: &str,
-    g: &Grid,
-    elements: &Dim,
-    bindings: &Bindings,
-    max_dim: u32,
-) -> Result<Option<[u32; 3]>, RuntimeError> {
-    if elements.eval(bindings).unwrap_or(0) == 0 {
-        return Ok(None);
-    }
-    let eval = |d: &Dim| d.eval(bindings).unwrap_or(0);
-    let too_large = |workgroups: u64| RuntimeError::GridTooLarge { kernel: name.to_string(), workgroups, max: max_dim };
-    match g {
-        Grid::Linear { items, per_group } => {
-            let wg = ceil_div(eval(items), *per_group);
-            if wg <= max_dim as u64 {
-                Ok(Some([wg as u32, 1, 1]))
-            } else {
-                let y = wg.div_ceil(max_dim as u64);
-                if y > max_dim as u64 {
-                    return Err(too_large(wg));
-                }
-                Ok(Some([max_dim, y as u32, 1]))
-            }
-        }
-        Grid::Tiles { x, x_per, y, y_per, z } => {
-            let (gx, gy, gz) = (ceil_div(eval(x), *x_per), ceil_div(eval(y), *y_per), eval(z) as u64);
-            if gx > max_dim as u64 || gy > max_dim as u64 || gz > max_dim as u64 {
-                return Err(too_large(gx * gy * gz));
-            }
-            Ok(Some([gx as u32, gy as u32, gz as u32]))
-        }
     }
 }
 

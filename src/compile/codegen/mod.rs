@@ -3,7 +3,9 @@
 
 pub mod expr;
 pub mod kernels;
+pub mod matmul;
 pub mod params;
 pub mod shaders;
 
-pub use kernels::{Grid, KernelSpec, MatmulKernel};
+pub use kernels::{Grid, KernelSpec};
+pub use matmul::MatmulKernel;
