@@ -5,6 +5,7 @@
 //! CPU reference [`Interpreter`].
 
 pub mod compile;
+pub mod debug;
 pub mod graph;
 pub mod interp;
 pub mod io;

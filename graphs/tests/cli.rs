@@ -19,7 +19,7 @@ fn fixture(name: &str) -> PathBuf {
 
 #[test]
 fn every_subcommand_has_help() {
-    for cmd in ["run", "dump", "check-weights", "inspect", "embed", "classify", "generate"] {
+    for cmd in ["run", "dump", "check-weights", "inspect", "embed", "classify", "generate", "compare"] {
         let (code, out, _) = wgraph(&[cmd, "--help"]);
         assert_eq!(code, 0, "{cmd}");
         assert!(out.contains("Usage: wgraph"), "{cmd}: {out}");
@@ -146,4 +146,69 @@ fn generate_prints_hf_greedy_tokens() {
     // HF stops at EOS (token 2) by default; the fixture was generated without stopping.
     let stop = want[5..].iter().position(|&t| t == 2).map_or(want.len(), |p| 5 + p + 1);
     assert_eq!(got, want[..stop]);
+}
+
+/// The debugging loop end to end: a checkpoint with one Linear weight
+/// negated runs fine; `compare` against the PyTorch dump of the real
+/// checkpoint names that Linear as the first divergence and says why.
+#[test]
+fn compare_finds_the_first_wrong_module_and_diagnoses_it() {
+    let dir = fixture("distilbert_classifier");
+    let reference = dir.join("torch_dump.safetensors");
+    let tmp = tempfile::tempdir().unwrap();
+    let run_dump = |model: &std::path::Path, name: &str| {
+        let (out, dump) =
+            (tmp.path().join(format!("{name}.out.safetensors")), tmp.path().join(format!("{name}.dump.safetensors")));
+        let inputs = dir.join("inputs.safetensors");
+        let (code, _, err) = wgraph(&[
+            "run",
+            model.to_str().unwrap(),
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--dump",
+            dump.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        dump
+    };
+    let good = run_dump(&dir, "good");
+    let (code, out, _) = wgraph(&["compare", good.to_str().unwrap(), reference.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no divergence"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("logits ")), "graph outputs are compared too: {out}");
+
+    // Break one weight: layer 1's value projection, negated.
+    let broken = tmp.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::copy(dir.join("config.json"), broken.join("config.json")).unwrap();
+    let w = Weights::from_dir(&dir).unwrap();
+    let tensors: Vec<(String, wgraph::Tensor)> = w
+        .names()
+        .map(|n| {
+            let t = w.read(n).unwrap();
+            let t = if n == "distilbert.transformer.layer.1.attention.v_lin.weight"
+                || n == "distilbert.transformer.layer.1.attention.v_lin.bias"
+            {
+                wgraph::Tensor::new(t.shape().to_vec(), t.to_f32_vec().iter().map(|x| -x).collect::<Vec<f32>>())
+                    .unwrap()
+            } else {
+                t
+            };
+            (n.to_string(), t)
+        })
+        .collect();
+    wgraph::weights::save_safetensors(broken.join("model.safetensors"), &wgraph::NamedTensors(tensors), None).unwrap();
+    let bad = run_dump(&broken, "bad");
+    let (code, out, _) = wgraph(&["compare", bad.to_str().unwrap(), reference.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("first divergence: distilbert.transformer.layer.1.attention.v_lin\n  diagnosis: sign flip"),
+        "{out}"
+    );
+
+    // Bad input: exit status 2.
+    let (code, _, err) = wgraph(&["compare", "/nonexistent", reference.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
 }

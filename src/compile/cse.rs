@@ -58,9 +58,15 @@ pub fn replace_uses(ir: &mut Ir, old: NodeId, new: NodeId) {
             *out = new;
         }
     }
-    if ir.node(new).name.is_none() {
-        let name = ir.node(old).name.clone();
-        ir.graph[new].name = name;
+    // The surviving node keeps every name either had.
+    let names: Vec<String> = ir.node(old).names().map(String::from).collect();
+    for name in names {
+        let node = &mut ir.graph[new];
+        if node.name.is_none() {
+            node.name = Some(name);
+        } else if node.name.as_deref() != Some(name.as_str()) && !node.aliases.contains(&name) {
+            node.aliases.push(name);
+        }
     }
     ir.graph.remove_node(old);
 }

@@ -52,6 +52,7 @@ impl Pass for ConstantFold {
                 op: Op::Constant { value: Arc::new(value) },
                 ty: node.ty.clone(),
                 name: node.name.clone(),
+                aliases: node.aliases.clone(),
                 location: node.location,
             };
             let new = ir.add_node(folded, &[]);

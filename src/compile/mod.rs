@@ -84,7 +84,7 @@ pub fn build_program(
     let order = timed("schedule", || ir.topo_order())?;
     let taps: Vec<(String, NodeId)> = order
         .iter()
-        .filter_map(|&n| ir.node(n).name.clone().map(|name| (name, n)))
+        .flat_map(|&n| ir.node(n).names().map(move |name| (name.to_string(), n)).collect::<Vec<_>>())
         .filter(|(name, _)| options.taps.iter().any(|t| t == "*" || t == name))
         .collect();
     let keep: HashSet<NodeId> = taps.iter().map(|(_, n)| *n).collect();

@@ -223,7 +223,8 @@ impl Graph {
     }
 
     fn push(&self, op: Op, ty: TensorType, operands: &[NodeId], location: SourceLoc) -> Value {
-        let id = self.state.borrow_mut().ir.add_node(Node { op, ty, name: None, location }, operands);
+        let id =
+            self.state.borrow_mut().ir.add_node(Node { op, ty, name: None, aliases: Vec::new(), location }, operands);
         Value { graph: self.clone(), node: Ok(id) }
     }
 
@@ -344,9 +345,17 @@ impl Value {
 
     /// Names this value by the HF module path whose output it equals
     /// (`encoder.layer.0.attention`); dumps, taps and comparisons use it.
+    /// Naming a value twice keeps both names (the second is an alias): a
+    /// layer's output is also its last LayerNorm's output.
     pub fn named(self, name: impl Into<String>) -> Value {
         if let Ok(id) = self.node {
-            self.graph.state.borrow_mut().ir.graph[id].name = Some(name.into());
+            let name = name.into();
+            let node = &mut self.graph.state.borrow_mut().ir.graph[id];
+            match &node.name {
+                None => node.name = Some(name),
+                Some(first) if *first != name && !node.aliases.contains(&name) => node.aliases.push(name),
+                Some(_) => {}
+            }
         }
         self
     }

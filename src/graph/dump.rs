@@ -67,7 +67,7 @@ pub fn dump_text(ir: &Ir) -> String {
         .map(|id| {
             let node = ir.node(id);
             let mut tail = String::new();
-            if let Some(name) = &node.name {
+            for name in node.names() {
                 let _ = write!(tail, "\"{name}\" ");
             }
             let _ = write!(tail, "@ {}:{}", node.location.file(), node.location.line());
@@ -134,6 +134,7 @@ pub fn dump_json(ir: &Ir) -> String {
                 "dtype": node.ty.dtype,
                 "shape": node.ty.shape,
                 "name": node.name,
+                "aliases": node.aliases,
                 "location": node.location,
             })
         })

@@ -22,6 +22,9 @@ pub struct Node {
     /// The HF module path whose output this value equals (set with
     /// `Value::named`); taps and dumps use it.
     pub name: Option<String>,
+    /// Further module paths with the same output (a layer and its last
+    /// LayerNorm), so taps match every module a PyTorch hook sees.
+    pub aliases: Vec<String>,
     /// The Rust line that built this node.
     pub location: SourceLoc,
 }
@@ -39,6 +42,13 @@ pub struct Ir {
     pub graph: StableDiGraph<Node, Edge>,
     /// Output name (`logits`, `last_hidden_state`) to the node producing it.
     pub outputs: Vec<(String, NodeId)>,
+}
+
+impl Node {
+    /// The primary name followed by the aliases.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.name.iter().chain(&self.aliases).map(String::as_str)
+    }
 }
 
 impl Ir {

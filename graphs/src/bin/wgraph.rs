@@ -74,6 +74,20 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
+    /// Compare two dumps of intermediates (ours from `run --dump`, the
+    /// reference from tools/torch_dump.py) tensor by tensor in our
+    /// execution order and name the first divergence. Exit status: 0 when
+    /// all agree, 1 when something diverged, 2 on bad input.
+    Compare {
+        ours: PathBuf,
+        reference: PathBuf,
+        /// Relative tolerance.
+        #[arg(long, default_value_t = 1e-3)]
+        rtol: f64,
+        /// Absolute tolerance.
+        #[arg(long, default_value_t = 1e-4)]
+        atol: f64,
+    },
     /// Greedy generation with a LLaMA-style checkpoint and a KV cache
     /// (the same tokens as HF `generate(do_sample=False)`).
     Generate {
@@ -110,6 +124,21 @@ macro_rules! say_raw {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Compare { ours, reference, rtol, atol } = &cli.command {
+        return match compare(ours, reference, *rtol, *atol) {
+            Ok(true) => ExitCode::from(1),
+            Ok(false) => ExitCode::SUCCESS,
+            Err(e)
+                if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+            {
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
@@ -181,6 +210,8 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Classify { model_dir, texts } => classify(&model_dir, &texts),
+        // Handled in `main` for its exit status.
+        Command::Compare { .. } => Ok(()),
         Command::Generate { model_dir, prompt, input_ids, max_new_tokens } => {
             generate(&model_dir, prompt.as_deref(), input_ids, max_new_tokens)
         }
@@ -236,6 +267,13 @@ fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>
     save_safetensors(output, &outputs, None)?;
     eprintln!("wrote {} ({})", output.display(), outputs.names().collect::<Vec<_>>().join(", "));
     if let Some(path) = dump {
+        // The graph outputs belong in the dump too, under HF's output names.
+        let mut taps = taps;
+        for (name, t) in outputs.iter() {
+            if taps.get(name).is_none() {
+                taps.0.push((name.to_string(), t.clone()));
+            }
+        }
         let order: Vec<&str> = taps.names().collect();
         let metadata = HashMap::from([("execution_order".to_string(), serde_json::to_string(&order)?)]);
         save_safetensors(path, &taps, Some(metadata))?;
@@ -349,4 +387,38 @@ fn generate(model_dir: &Path, prompt: Option<&str>, input_ids: Option<Vec<i64>>,
         say!("{text}");
     }
     Ok(())
+}
+
+/// Reads a dump in execution order (its `execution_order` metadata), else
+/// in file order.
+fn read_dump(path: &Path) -> Result<NamedTensors> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| format!("{} is not a safetensors file: {e}", path.display()))?;
+    let order: Vec<String> = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("execution_order"))
+        .and_then(|o| serde_json::from_str(o).ok())
+        .unwrap_or_default();
+    let mut names: Vec<(usize, String)> = meta
+        .tensors()
+        .into_iter()
+        .map(|(n, i)| (order.iter().position(|o| *o == n).unwrap_or(order.len() + i.data_offsets.0), n))
+        .collect();
+    names.sort();
+    let w = Weights::open([path])?;
+    let tensors = names.into_iter().map(|(_, n)| Ok((n.clone(), w.read(&n)?))).collect::<Result<Vec<_>>>()?;
+    Ok(NamedTensors(tensors))
+}
+
+/// Prints the comparison; returns whether something diverged.
+fn compare(ours: &Path, reference: &Path, rtol: f64, atol: f64) -> Result<bool> {
+    let (a, b) = (read_dump(ours)?, read_dump(reference)?);
+    let result = wgraph::debug::compare(&a, &b, wgraph::debug::Tolerance { rtol, atol });
+    if result.rows.is_empty() {
+        return Err(format!("{} and {} have no tensor names in common", ours.display(), reference.display()).into());
+    }
+    say!("{result}");
+    Ok(result.diverged())
 }

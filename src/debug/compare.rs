@@ -1,0 +1,279 @@
+//! Comparing two dumps of named intermediates (ours from `wgraph run
+//! --dump`, the reference from `tools/torch_dump.py`): statistics per
+//! tensor in execution order, the first tensor beyond tolerance, and a
+//! one-line diagnosis when the numbers show a known pattern.
+
+use crate::graph::{NamedTensors, Tensor};
+use std::fmt;
+
+/// Tolerances: a tensor agrees when `|ours - ref| <= atol + rtol * |ref|` everywhere.
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerance {
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance { rtol: 1e-3, atol: 1e-4 }
+    }
+}
+
+/// Mean and standard deviation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moments {
+    pub mean: f64,
+    pub std: f64,
+}
+
+fn moments(v: &[f64]) -> Moments {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    Moments { mean, std: var.sqrt() }
+}
+
+/// One tensor present in both dumps.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: String,
+    pub ours_shape: Vec<usize>,
+    pub ref_shape: Vec<usize>,
+    pub max_abs: f64,
+    pub mean_abs: f64,
+    /// Max abs diff over max |ref|.
+    pub relative: f64,
+    pub cosine: f64,
+    pub ours: Moments,
+    pub reference: Moments,
+    pub agrees: bool,
+    /// Shapes differing only by size-1 axes are compared element by element.
+    pub note: Option<String>,
+}
+
+/// The comparison of two dumps.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub rows: Vec<Row>,
+    pub only_ours: Vec<String>,
+    pub only_reference: Vec<String>,
+    pub tolerance: Tolerance,
+    /// The first row that does not agree, and what it looks like.
+    pub first_divergence: Option<(String, Option<String>)>,
+}
+
+impl Comparison {
+    pub fn diverged(&self) -> bool {
+        self.first_divergence.is_some()
+    }
+}
+
+fn squeezed(shape: &[usize]) -> Vec<usize> {
+    shape.iter().copied().filter(|&d| d != 1).collect()
+}
+
+/// Compares every name present in both, in `ours`' order.
+pub fn compare(ours: &NamedTensors, reference: &NamedTensors, tolerance: Tolerance) -> Comparison {
+    let mut rows = Vec::new();
+    let mut first = None;
+    for (name, a) in ours.iter() {
+        let Some(b) = reference.get(name) else { continue };
+        let row = compare_one(name, a, b, tolerance);
+        if !row.agrees && first.is_none() {
+            first = Some((name.to_string(), diagnose(a, b, tolerance)));
+        }
+        rows.push(row);
+    }
+    let only_ours = ours.names().filter(|n| reference.get(n).is_none()).map(String::from).collect();
+    let only_reference = reference.names().filter(|n| ours.get(n).is_none()).map(String::from).collect();
+    Comparison { rows, only_ours, only_reference, tolerance, first_divergence: first }
+}
+
+fn compare_one(name: &str, a: &Tensor, b: &Tensor, tol: Tolerance) -> Row {
+    let (va, vb) = (a.to_f64_vec(), b.to_f64_vec());
+    let same_shape = a.shape() == b.shape();
+    let comparable = same_shape || squeezed(a.shape()) == squeezed(b.shape());
+    let note = match (same_shape, comparable) {
+        (true, _) => None,
+        (false, true) => Some("shapes differ only by size-1 axes".to_string()),
+        (false, false) => Some("shape mismatch".to_string()),
+    };
+    let (mut max_abs, mut sum_abs, mut dot, mut na, mut nb, mut max_ref) = (0.0f64, 0.0, 0.0, 0.0, 0.0, 0.0f64);
+    let mut agrees = comparable;
+    if comparable {
+        for (x, y) in va.iter().zip(&vb) {
+            let d = (x - y).abs();
+            if !(d <= tol.atol + tol.rtol * y.abs()) {
+                agrees = false; // NaN fails too
+            }
+            max_abs = max_abs.max(d);
+            sum_abs += d;
+            dot += x * y;
+            na += x * x;
+            nb += y * y;
+            max_ref = max_ref.max(y.abs());
+        }
+    }
+    let n = va.len().max(1) as f64;
+    let cosine = if na > 0.0 && nb > 0.0 {
+        dot / (na.sqrt() * nb.sqrt())
+    } else if na == nb {
+        1.0
+    } else {
+        0.0
+    };
+    Row {
+        name: name.to_string(),
+        ours_shape: a.shape().to_vec(),
+        ref_shape: b.shape().to_vec(),
+        max_abs,
+        mean_abs: sum_abs / n,
+        relative: if max_ref > 0.0 { max_abs / max_ref } else { max_abs },
+        cosine,
+        ours: moments(&va),
+        reference: moments(&vb),
+        agrees,
+        note,
+    }
+}
+
+fn close(a: &[f64], b: &[f64], tol: Tolerance) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol.atol + tol.rtol * y.abs())
+}
+
+/// Recognises the usual porting mistakes from the numbers alone.
+pub fn diagnose(a: &Tensor, b: &Tensor, tol: Tolerance) -> Option<String> {
+    let (va, vb) = (a.to_f64_vec(), b.to_f64_vec());
+    if va.len() != vb.len() {
+        return Some(format!("different element counts ({} vs {}): a missing or extra axis", va.len(), vb.len()));
+    }
+    if va.iter().any(|x| !x.is_finite()) && vb.iter().all(|x| x.is_finite()) {
+        return Some("ours has NaN or Inf where the reference is finite".into());
+    }
+    let neg: Vec<f64> = va.iter().map(|x| -x).collect();
+    if close(&neg, &vb, tol) {
+        return Some("sign flip: ours is the negation of the reference".into());
+    }
+    let (sa, sb): (f64, f64) =
+        (va.iter().map(|x| x * x).sum::<f64>().sqrt(), vb.iter().map(|x| x * x).sum::<f64>().sqrt());
+    if sa > 0.0 && sb > 0.0 {
+        let r = sa / sb;
+        let scaled: Vec<f64> = vb.iter().map(|y| y * r).collect();
+        if close(&va, &scaled, tol) {
+            return Some(format!("scale factor: ours is {r:.6} times the reference (a missing or extra scaling?)"));
+        }
+    }
+    let diff: Vec<f64> = va.iter().zip(&vb).map(|(x, y)| x - y).collect();
+    let m = moments(&diff);
+    if m.mean.abs() > tol.atol && m.std <= tol.atol.max(1e-3 * m.mean.abs()) {
+        return Some(format!("constant offset: ours is the reference plus {:.6}", m.mean));
+    }
+    let shape = b.shape();
+    if shape.len() >= 2 {
+        let (r, c) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+        let rows = va.len() / c.max(1);
+        if r == c && r > 1 {
+            let mut t = vec![0.0; va.len()];
+            for blk in 0..va.len() / (r * c) {
+                for i in 0..r {
+                    for j in 0..c {
+                        t[blk * r * c + j * c + i] = va[blk * r * c + i * c + j];
+                    }
+                }
+            }
+            if close(&t, &vb, tol) {
+                return Some("transposed: ours is the reference with its last two axes swapped".into());
+            }
+        }
+        // Rows (along the last axis) that are constant on one side only:
+        // attention with every key masked gives uniform rows.
+        let flat = |v: &[f64], i: usize| {
+            let row = &v[i * c..(i + 1) * c];
+            row.iter().all(|x| (x - row[0]).abs() <= tol.atol)
+        };
+        let uniform_ours = (0..rows).filter(|&i| flat(&va, i) && !flat(&vb, i)).count();
+        let uniform_ref = (0..rows).filter(|&i| flat(&vb, i) && !flat(&va, i)).count();
+        if uniform_ours > 0 || uniform_ref > 0 {
+            let side = if uniform_ours >= uniform_ref { "ours" } else { "the reference" };
+            return Some(format!(
+                "{} rows are constant in {side} only: all-masked rows (an attention mask applied differently)?",
+                uniform_ours.max(uniform_ref)
+            ));
+        }
+        // Same rows, different order.
+        let mut used = vec![false; rows];
+        let permuted = c > 1
+            && (0..rows).all(|i| {
+                let ra = &va[i * c..(i + 1) * c];
+                (0..rows).any(|j| {
+                    let hit = !used[j] && close(ra, &vb[j * c..(j + 1) * c], tol);
+                    if hit {
+                        used[j] = true;
+                    }
+                    hit
+                })
+            });
+        if permuted {
+            return Some("permuted rows: every row matches a reference row, in another order".into());
+        }
+    }
+    None
+}
+
+fn shape_str(s: &[usize]) -> String {
+    format!("{s:?}").replace(' ', "")
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(4).clamp(4, 70);
+        writeln!(
+            f,
+            "{:<width$}  {:<16} {:>10} {:>10} {:>9} {:>9}  {:>10} {:>10}  {:>10} {:>10}",
+            "name", "shape", "max|d|", "mean|d|", "rel", "cosine", "ours mean", "ours std", "ref mean", "ref std"
+        )?;
+        for r in &self.rows {
+            let mark = if r.agrees { " " } else { "!" };
+            let shape = if r.ours_shape == r.ref_shape {
+                shape_str(&r.ours_shape)
+            } else {
+                format!("{}/{}", shape_str(&r.ours_shape), shape_str(&r.ref_shape))
+            };
+            write!(
+                f,
+                "{:<width$}  {:<16} {:>10.3e} {:>10.3e} {:>9.2e} {:>9.6} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {mark}",
+                r.name,
+                shape,
+                r.max_abs,
+                r.mean_abs,
+                r.relative,
+                r.cosine,
+                r.ours.mean,
+                r.ours.std,
+                r.reference.mean,
+                r.reference.std
+            )?;
+            if let Some(note) = &r.note {
+                write!(f, "  ({note})")?;
+            }
+            writeln!(f)?;
+        }
+        if !self.only_ours.is_empty() {
+            writeln!(f, "only in ours ({}): {}", self.only_ours.len(), self.only_ours.join(", "))?;
+        }
+        if !self.only_reference.is_empty() {
+            writeln!(f, "only in the reference ({}): {}", self.only_reference.len(), self.only_reference.join(", "))?;
+        }
+        match &self.first_divergence {
+            Some((name, Some(why))) => write!(f, "first divergence: {name}\n  diagnosis: {why}"),
+            Some((name, None)) => write!(f, "first divergence: {name}"),
+            None => write!(
+                f,
+                "no divergence ({} tensors within rtol {} atol {})",
+                self.rows.len(),
+                self.tolerance.rtol,
+                self.tolerance.atol
+            ),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Dump every HF module's output for `wgraph compare`.
+
+    python3 tools/torch_dump.py MODEL_DIR --inputs IN.safetensors --output REF.safetensors
+
+Loads the checkpoint with transformers (AutoConfig picks the class from
+config.json `architectures`), registers a forward hook on every module
+that stores the module's first tensor output under its module path
+(`model.named_modules()` names, e.g. `distilbert.transformer.layer.0.attention`),
+runs one forward on the same inputs file `wgraph run` takes, and writes all
+of them to one safetensors file, in execution order (recorded in the
+metadata as `execution_order`). Top-level outputs are stored under HF's
+output names (`logits`, `last_hidden_state`).
+
+Needs: pip install torch transformers safetensors
+"""
+import argparse
+import json
+
+import torch
+import transformers
+from safetensors.torch import load_file, save_file
+
+
+def first_tensor(value):
+    """The first tensor in a module output (tensor, tuple, or ModelOutput)."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            t = first_tensor(v)
+            if t is not None:
+                return t
+    return None
+
+
+def load_model(model_dir):
+    config = transformers.AutoConfig.from_pretrained(model_dir)
+    arch = (config.architectures or [None])[0]
+    cls = getattr(transformers, arch) if arch and hasattr(transformers, arch) else transformers.AutoModel
+    return cls.from_pretrained(model_dir).eval()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir")
+    parser.add_argument("--inputs", required=True)
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args()
+
+    model = load_model(args.model_dir)
+    inputs = {k: (v.long() if not v.is_floating_point() else v) for k, v in load_file(args.inputs).items()}
+    if hasattr(model, "encoder") and "input_features" in inputs and hasattr(model, "decoder"):
+        model = model.encoder  # Whisper: the encoder is what wgraph builds
+        prefix = "encoder."
+    else:
+        prefix = ""
+
+    captured, order = {}, []
+
+    def hook(name):
+        def store(_module, _inputs, output):
+            t = first_tensor(output)
+            if t is not None and name not in captured:
+                captured[name] = t.detach().float().contiguous().clone()
+                order.append(name)
+        return store
+
+    for name, module in model.named_modules():
+        if name:
+            module.register_forward_hook(hook(prefix + name))
+    with torch.no_grad():
+        out = model(**inputs)
+    for key in ("logits", "last_hidden_state"):
+        value = getattr(out, key, None)
+        if isinstance(value, torch.Tensor):
+            captured[key] = value.detach().float().contiguous().clone()
+            order.append(key)
+    save_file(captured, args.output, metadata={"execution_order": json.dumps(order)})
+    print(f"wrote {len(captured)} tensors to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
