@@ -103,8 +103,10 @@ fn compare_one(name: &str, a: &Tensor, b: &Tensor, tol: Tolerance) -> Row {
     if comparable {
         for (x, y) in va.iter().zip(&vb) {
             let d = (x - y).abs();
-            if !(d <= tol.atol + tol.rtol * y.abs()) {
-                agrees = false; // NaN fails too
+            // Written so that a NaN on either side fails.
+            let within = d <= tol.atol + tol.rtol * y.abs();
+            if !within {
+                agrees = false;
             }
             max_abs = max_abs.max(d);
             sum_abs += d;
