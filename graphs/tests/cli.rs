@@ -19,7 +19,7 @@ fn fixture(name: &str) -> PathBuf {
 
 #[test]
 fn every_subcommand_has_help() {
-    for cmd in ["run", "dump", "check-weights", "inspect", "embed", "classify", "generate", "compare"] {
+    for cmd in ["run", "dump", "check-weights", "inspect", "embed", "classify", "generate", "compare", "check"] {
         let (code, out, _) = wgraph(&[cmd, "--help"]);
         assert_eq!(code, 0, "{cmd}");
         assert!(out.contains("Usage: wgraph"), "{cmd}: {out}");
@@ -211,4 +211,17 @@ fn compare_finds_the_first_wrong_module_and_diagnoses_it() {
     // Bad input: exit status 2.
     let (code, _, err) = wgraph(&["compare", "/nonexistent", reference.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn check_runs_gpu_and_interpreter_op_by_op() {
+    for name in ["distilbert_classifier", "whisper_tiny", "llama_gqa"] {
+        let dir = fixture(name);
+        let inputs = dir.join("inputs.safetensors");
+        let (code, out, err) = wgraph(&["check", dir.to_str().unwrap(), "--inputs", inputs.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {out}{err}");
+        assert!(out.starts_with("GPU and interpreter agree on all "), "{name}: {out}");
+    }
+    let (code, _, _) = wgraph(&["check", "/nonexistent", "--inputs", "/nonexistent"]);
+    assert_eq!(code, 2);
 }

@@ -35,11 +35,14 @@ pub struct CompileOptions {
     /// Values to keep in their own buffers and return from `run_with_taps`,
     /// by node name (HF module path).
     pub taps: Vec<String>,
+    /// Keep and return every computed node, named `%id:op` (the
+    /// op-by-op check against the interpreter; implies no fusion).
+    pub tap_every_node: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { fuse: true, matmul: None, taps: Vec::new() }
+        CompileOptions { fuse: true, matmul: None, taps: Vec::new(), tap_every_node: false }
     }
 }
 
@@ -82,13 +85,21 @@ pub fn build_program(
     ir.verify()?;
     run_passes(&mut ir, &[&ConstantFold, &CommonSubexpressions, &DeadCode])?;
     let order = timed("schedule", || ir.topo_order())?;
-    let taps: Vec<(String, NodeId)> = order
-        .iter()
-        .flat_map(|&n| ir.node(n).names().map(move |name| (name.to_string(), n)).collect::<Vec<_>>())
-        .filter(|(name, _)| options.taps.iter().any(|t| t == "*" || t == name))
-        .collect();
+    let taps: Vec<(String, NodeId)> = if options.tap_every_node {
+        order
+            .iter()
+            .filter(|&&n| !ir.node(n).op.is_source())
+            .map(|&n| (format!("%{}:{}", n.index(), ir.node(n).op.name()), n))
+            .collect()
+    } else {
+        order
+            .iter()
+            .flat_map(|&n| ir.node(n).names().map(move |name| (name.to_string(), n)).collect::<Vec<_>>())
+            .filter(|(name, _)| options.taps.iter().any(|t| t == "*" || t == name))
+            .collect()
+    };
     let keep: HashSet<NodeId> = taps.iter().map(|(_, n)| *n).collect();
-    let fuse_options = fuse::FuseOptions { fuse: options.fuse, max_buffers };
+    let fuse_options = fuse::FuseOptions { fuse: options.fuse && !options.tap_every_node, max_buffers };
     let plan = timed("fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
     let kernels = timed("lower", || lower::lower(&ir, &plan, &order, matmul));
     timed("naga-validate", || kernels.iter().try_for_each(validate::validate_kernel))?;

@@ -1,5 +1,7 @@
 //! Debugging numbers: comparing dumps of intermediates against a reference.
 
+pub mod check;
 pub mod compare;
 
+pub use check::{check_against_interpreter, CheckError, CheckReport};
 pub use compare::{compare, diagnose, Comparison, Tolerance};

@@ -88,6 +88,19 @@ enum Command {
         #[arg(long, default_value_t = 1e-4)]
         atol: f64,
     },
+    /// Run a checkpoint on the GPU and on the CPU interpreter side by side,
+    /// op by op, and name the first op whose GPU result differs (a kernel
+    /// bug, as opposed to a model bug). Exit status: 0 when all agree, 1 on
+    /// a difference, 2 on bad input.
+    Check {
+        model_dir: PathBuf,
+        #[arg(long)]
+        inputs: PathBuf,
+        #[arg(long, default_value_t = 1e-3)]
+        rtol: f64,
+        #[arg(long, default_value_t = 1e-4)]
+        atol: f64,
+    },
     /// Greedy generation with a LLaMA-style checkpoint and a KV cache
     /// (the same tokens as HF `generate(do_sample=False)`).
     Generate {
@@ -124,8 +137,13 @@ macro_rules! say_raw {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Compare { ours, reference, rtol, atol } = &cli.command {
-        return match compare(ours, reference, *rtol, *atol) {
+    let status = match &cli.command {
+        Command::Compare { ours, reference, rtol, atol } => Some(compare(ours, reference, *rtol, *atol)),
+        Command::Check { model_dir, inputs, rtol, atol } => Some(check(model_dir, inputs, *rtol, *atol)),
+        _ => None,
+    };
+    if let Some(status) = status {
+        return match status {
             Ok(true) => ExitCode::from(1),
             Ok(false) => ExitCode::SUCCESS,
             Err(e)
@@ -210,8 +228,8 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Classify { model_dir, texts } => classify(&model_dir, &texts),
-        // Handled in `main` for its exit status.
-        Command::Compare { .. } => Ok(()),
+        // Handled in `main` for their exit statuses.
+        Command::Compare { .. } | Command::Check { .. } => Ok(()),
         Command::Generate { model_dir, prompt, input_ids, max_new_tokens } => {
             generate(&model_dir, prompt.as_deref(), input_ids, max_new_tokens)
         }
@@ -232,31 +250,7 @@ fn read_file(path: &Path) -> Result<Vec<(String, Tensor)>> {
 fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>) -> Result<()> {
     let loaded = zoo::load(model_dir)?;
     let weights = Weights::from_dir(model_dir)?;
-    let mut feed = read_file(inputs)?;
-    // HF defaults token_type_ids to zeros; do the same when the file has none.
-    let takes: Vec<(String, Vec<wgraph::Dim>)> = loaded
-        .graph
-        .ir()?
-        .inputs()
-        .iter()
-        .filter_map(|&id| match &loaded.graph.ir().ok()?.node(id).op {
-            Op::Input { name, shape, .. } => Some((name.clone(), shape.clone())),
-            _ => None,
-        })
-        .collect();
-    let has = |n: &str, feed: &[(String, Tensor)]| feed.iter().any(|(f, _)| f == n);
-    if takes.iter().any(|(n, _)| n == "token_type_ids") && !has("token_type_ids", &feed) {
-        if let Some((_, ids)) = feed.iter().find(|(n, _)| n == "input_ids") {
-            let zeros = Tensor::zeros(DType::I64, ids.shape().to_vec())?;
-            feed.push(("token_type_ids".into(), zeros));
-        }
-    }
-    if takes.iter().any(|(n, _)| n == "attention_mask") && !has("attention_mask", &feed) {
-        if let Some((_, ids)) = feed.iter().find(|(n, _)| n == "input_ids") {
-            let ones = Tensor::from_f64(DType::I64, ids.shape().to_vec(), &vec![1.0; ids.numel()])?;
-            feed.push(("attention_mask".into(), ones));
-        }
-    }
+    let feed = prepare_inputs(&loaded.graph, inputs)?;
     let device = Device::new()?;
     let options =
         CompileOptions { taps: if dump.is_some() { vec!["*".into()] } else { Vec::new() }, ..Default::default() };
@@ -421,4 +415,53 @@ fn compare(ours: &Path, reference: &Path, rtol: f64, atol: f64) -> Result<bool> 
     }
     say!("{result}");
     Ok(result.diverged())
+}
+
+/// Reads an inputs file and fills what HF would default: `token_type_ids`
+/// (zeros) and `attention_mask` (ones) when the graph takes them.
+fn prepare_inputs(graph: &wgraph::Graph, inputs: &Path) -> Result<Vec<(String, Tensor)>> {
+    let mut feed = read_file(inputs)?;
+    // HF defaults token_type_ids to zeros; do the same when the file has none.
+    let takes: Vec<(String, Vec<wgraph::Dim>)> = graph
+        .ir()?
+        .inputs()
+        .iter()
+        .filter_map(|&id| match &graph.ir().ok()?.node(id).op {
+            Op::Input { name, shape, .. } => Some((name.clone(), shape.clone())),
+            _ => None,
+        })
+        .collect();
+    let has = |n: &str, feed: &[(String, Tensor)]| feed.iter().any(|(f, _)| f == n);
+    if takes.iter().any(|(n, _)| n == "token_type_ids") && !has("token_type_ids", &feed) {
+        if let Some((_, ids)) = feed.iter().find(|(n, _)| n == "input_ids") {
+            let zeros = Tensor::zeros(DType::I64, ids.shape().to_vec())?;
+            feed.push(("token_type_ids".into(), zeros));
+        }
+    }
+    if takes.iter().any(|(n, _)| n == "attention_mask") && !has("attention_mask", &feed) {
+        if let Some((_, ids)) = feed.iter().find(|(n, _)| n == "input_ids") {
+            let ones = Tensor::from_f64(DType::I64, ids.shape().to_vec(), &vec![1.0; ids.numel()])?;
+            feed.push(("attention_mask".into(), ones));
+        }
+    }
+    Ok(feed)
+}
+
+/// Prints the op-by-op check; returns whether a node differed.
+fn check(model_dir: &Path, inputs: &Path, rtol: f64, atol: f64) -> Result<bool> {
+    let loaded = zoo::load(model_dir)?;
+    let weights = Weights::from_dir(model_dir)?;
+    let feed = prepare_inputs(&loaded.graph, inputs)?;
+    let device = Device::new()?;
+    let bar = step("compiling with every node kept, running GPU and interpreter");
+    let report = wgraph::debug::check_against_interpreter(
+        &device,
+        &loaded.graph,
+        &weights,
+        feed,
+        wgraph::debug::Tolerance { rtol, atol },
+    )?;
+    bar.finish_and_clear();
+    say!("{report}");
+    Ok(report.first_mismatch.is_some())
 }
