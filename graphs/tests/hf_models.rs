@@ -134,3 +134,24 @@ fn llama_grouped_query_attention_untied_head() {
 fn llama_tied_embeddings_three_layers_rope_theta_500() {
     check_llama("llama_tied_mha");
 }
+
+/// Tapping every named value (for `--dump`) materialises those values but
+/// must not change the outputs of the untapped run, bit for bit.
+#[test]
+fn taps_do_not_change_the_numbers() {
+    for name in ["distilbert_classifier", "bert_base", "llama_gqa"] {
+        let dir = fixtures().join(name);
+        let loaded = zoo::load(&dir).unwrap();
+        let weights = Weights::from_dir(&dir).unwrap();
+        let inputs = read_all(&dir.join("inputs.safetensors"));
+        let plain = Compiler::new(device()).compile(&loaded.graph, &weights).unwrap();
+        let options = wgraph::CompileOptions { taps: vec!["*".into()], ..Default::default() };
+        let tapped = Compiler::new(device()).with_options(options).compile(&loaded.graph, &weights).unwrap();
+        let a = plain.run(inputs.clone()).unwrap();
+        let (b, taps) = tapped.run_with_taps(inputs).unwrap();
+        assert!(taps.len() > 10, "{name}: {} taps", taps.len());
+        for (out, t) in a.iter() {
+            assert_eq!(t.to_f32_vec(), b.get(out).unwrap().to_f32_vec(), "{name}: `{out}` changed when tapped");
+        }
+    }
+}
