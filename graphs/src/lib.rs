@@ -2,6 +2,7 @@
 //! key paths, configured from `config.json`.
 
 pub mod attention;
+pub mod audio;
 pub mod bert;
 pub mod distilbert;
 pub mod embed;

@@ -19,7 +19,9 @@ fn fixture(name: &str) -> PathBuf {
 
 #[test]
 fn every_subcommand_has_help() {
-    for cmd in ["run", "dump", "check-weights", "inspect", "embed", "classify", "generate", "compare", "check"] {
+    for cmd in
+        ["run", "dump", "check-weights", "inspect", "embed", "classify", "generate", "compare", "check", "features"]
+    {
         let (code, out, _) = wgraph(&[cmd, "--help"]);
         assert_eq!(code, 0, "{cmd}");
         assert!(out.contains("Usage: wgraph"), "{cmd}: {out}");
@@ -224,4 +226,18 @@ fn check_runs_gpu_and_interpreter_op_by_op() {
     }
     let (code, _, _) = wgraph(&["check", "/nonexistent", "--inputs", "/nonexistent"]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn features_turns_a_wav_into_whisper_input_features() {
+    let wav = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/audio/clip.wav");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("features.safetensors");
+    let (code, _, err) = wgraph(&["features", wav.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let f = Weights::open([&out]).unwrap().read("input_features").unwrap();
+    assert_eq!(f.shape(), &[1, 80, 3000]);
+    let (code, _, err) = wgraph(&["features", "/nonexistent.wav", "--output", out.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read /nonexistent.wav"), "{err}");
 }

@@ -101,6 +101,18 @@ enum Command {
         #[arg(long, default_value_t = 1e-4)]
         atol: f64,
     },
+    /// Whisper's log-mel front end: a 16 kHz WAV file to `input_features`
+    /// (`[1, n_mels, 3000]`, as HF's WhisperFeatureExtractor), ready for
+    /// `wgraph run` on a Whisper checkpoint.
+    Features {
+        wav: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+        /// Mel bins: 80 for most Whisper checkpoints, 128 for large-v3
+        /// (`num_mel_bins` in config.json).
+        #[arg(long, default_value_t = 80)]
+        n_mels: usize,
+    },
     /// Greedy generation with a LLaMA-style checkpoint and a KV cache
     /// (the same tokens as HF `generate(do_sample=False)`).
     Generate {
@@ -228,6 +240,18 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Classify { model_dir, texts } => classify(&model_dir, &texts),
+        Command::Features { wav, output, n_mels } => {
+            let samples = wgraph_graphs::audio::read_wav(&wav)?;
+            let features = wgraph_graphs::audio::log_mel(&samples, n_mels)?;
+            let features = features.reshape([1, n_mels, 3000])?;
+            save_safetensors(&output, &NamedTensors(vec![("input_features".into(), features)]), None)?;
+            eprintln!(
+                "wrote input_features [1, {n_mels}, 3000] for {:.2} s of audio to {}",
+                samples.len() as f64 / 16000.0,
+                output.display()
+            );
+            Ok(())
+        }
         // Handled in `main` for their exit statuses.
         Command::Compare { .. } | Command::Check { .. } => Ok(()),
         Command::Generate { model_dir, prompt, input_ids, max_new_tokens } => {
