@@ -241,3 +241,29 @@ fn features_turns_a_wav_into_whisper_input_features() {
     assert_eq!(code, 1);
     assert!(err.contains("cannot read /nonexistent.wav"), "{err}");
 }
+
+#[test]
+fn classify_prints_hf_label_probabilities() {
+    let dir = fixture("distilbert_classifier");
+    let bytes = std::fs::read(dir.join("classify.safetensors")).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let texts: Vec<String> = serde_json::from_str(&meta.metadata().as_ref().unwrap()["texts"]).unwrap();
+    let probs = Weights::open([dir.join("classify.safetensors")]).unwrap().read("probs").unwrap().to_f32_vec();
+    let mut args = vec!["classify", dir.to_str().unwrap()];
+    args.extend(texts.iter().map(String::as_str));
+    let (code, out, err) = wgraph(&args);
+    assert_eq!(code, 0, "{err}");
+    let labels = ["negative", "neutral", "positive"];
+    for (i, line) in out.lines().enumerate() {
+        for (j, label) in labels.iter().enumerate() {
+            let key = format!("{label}=");
+            let at = line.find(&key).unwrap_or_else(|| panic!("{line}")) + key.len();
+            let printed: f32 = line[at..at + 5].parse().unwrap();
+            assert!((printed - probs[i * 3 + j]).abs() < 6e-4, "{line}: HF says {label} {}", probs[i * 3 + j]);
+        }
+        // The predicted label is HF's argmax.
+        let best = (0..3).max_by(|&a, &b| probs[i * 3 + a].total_cmp(&probs[i * 3 + b])).unwrap();
+        assert!(line.contains(&format!(": {} (", labels[best])), "{line}");
+    }
+    assert_eq!(out.lines().count(), texts.len());
+}
