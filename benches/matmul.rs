@@ -11,7 +11,8 @@ fn bench(c: &mut Criterion) {
     let device = Device::new().expect("an adapter (run ./scripts/setup.sh)");
     let mut group = c.benchmark_group(format!("matmul on {}", device.describe()));
     group.sample_size(10);
-    let shapes = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (128, 768, 3072), (128, 3072, 768)];
+    let shapes =
+        [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048), (128, 768, 3072), (128, 3072, 768)];
     for (m, k, n) in shapes {
         let g = Graph::new("matmul");
         let a = g.weight("a", DType::F32, [m, k]);

@@ -72,6 +72,9 @@ pub enum LlamaGraph {
     /// HF's forward without a cache: inputs `input_ids` and
     /// `attention_mask` (`[batch, seq]`), output `logits`.
     Forward,
+    /// `LlamaModel` (no head; checkpoint keys without `model.`): inputs as
+    /// `Forward`, output `last_hidden_state` after the final norm.
+    Base,
     /// One generation step with a KV cache: inputs `input_ids`,
     /// `position_ids` (`[batch, seq]`), `attention_mask` (`[batch, past +
     /// seq]`) and `past.{i}.key` / `past.{i}.value` (`[batch, kv_heads,
@@ -81,19 +84,22 @@ pub enum LlamaGraph {
 
 pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
     let g = Graph::new(match kind {
+        LlamaGraph::Base => "LlamaModel",
         LlamaGraph::Forward => "LlamaForCausalLM",
         LlamaGraph::Decode => "LlamaForCausalLM.decode",
     });
     let (batch, seq, past) = (Dim::sym("batch"), Dim::sym("seq"), Dim::sym("past"));
     let ids = g.input("input_ids", DType::I64, [batch.clone(), seq.clone()]);
     let (positions, total) = match kind {
-        LlamaGraph::Forward => (ops::unsqueeze(&ops::range(&g, 0, 1, seq.clone(), DType::I64), 0), seq.clone()),
+        LlamaGraph::Forward | LlamaGraph::Base => {
+            (ops::unsqueeze(&ops::range(&g, 0, 1, seq.clone(), DType::I64), 0), seq.clone())
+        }
         LlamaGraph::Decode => (g.input("position_ids", DType::I64, [batch.clone(), seq.clone()]), &past + &seq),
     };
     let mask = g.input("attention_mask", DType::I64, [batch.clone(), total.clone()]);
     let kv_shape = |len: &Dim| [batch.clone(), cfg.num_key_value_heads.into(), len.clone(), cfg.head_dim.into()];
     let caches: Vec<(Value, Value)> = match kind {
-        LlamaGraph::Forward => Vec::new(),
+        LlamaGraph::Forward | LlamaGraph::Base => Vec::new(),
         LlamaGraph::Decode => (0..cfg.num_hidden_layers)
             .map(|i| {
                 (
@@ -104,7 +110,7 @@ pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
             .collect(),
     };
 
-    let root = Scope::new(&g, "model");
+    let root = Scope::new(&g, if kind == LlamaGraph::Base { "" } else { "model" });
     let embed = root.pp("embed_tokens");
     let table = embed.weight("weight", [cfg.vocab_size, cfg.hidden_size]);
     let mut x = embed.name(ops::gather(&table, &ids, 0));
@@ -138,6 +144,10 @@ pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
         x = l.name(&x + &m.name(down));
     }
     let x = rms_norm(&root.pp("norm"), &x, cfg);
+    if kind == LlamaGraph::Base {
+        g.output_named([("last_hidden_state", x)])?;
+        return Ok(g);
+    }
     let lm_head = if cfg.tie_word_embeddings {
         table
     } else {

@@ -47,7 +47,8 @@ pub fn load(dir: impl AsRef<Path>) -> Result<LoadedGraph, ModelError> {
         }
         "llama" => {
             let cfg = LlamaConfig::from_hf(&config)?;
-            (llama::build(&cfg, LlamaGraph::Forward)?, Vec::new())
+            let kind = if has("LlamaModel") { LlamaGraph::Base } else { LlamaGraph::Forward };
+            (llama::build(&cfg, kind)?, Vec::new())
         }
         "whisper" => {
             // The encoder of WhisperModel (`encoder.`) or of

@@ -155,3 +155,14 @@ fn taps_do_not_change_the_numbers() {
         }
     }
 }
+
+#[test]
+fn whisper_for_conditional_generation_checkpoint() {
+    // Keys under `model.encoder.`; the decoder and the tied head stay unused.
+    check_allowing_unused("whisper_conditional", 1e-4, Some("model.decoder."));
+}
+
+#[test]
+fn llama_base_model_multi_query_attention() {
+    check("llama_base_mqa", 1e-4);
+}
