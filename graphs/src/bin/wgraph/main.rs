@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use wgraph::graph::{DumpFormat, NamedTensors, Op};
+use wgraph::graph::{DumpFormat, NamedTensors};
 use wgraph::weights::save_safetensors;
-use wgraph::{CompileOptions, Compiler, DType, Device, Tensor, Weights};
+use wgraph::{CompileOptions, Compiler, Device, Weights};
 use wgraph_graphs::embed::{cosine, SentenceEmbedder};
-use wgraph_graphs::text::TextEncoder;
 use wgraph_graphs::zoo;
 
 #[derive(Parser)]
@@ -147,6 +146,14 @@ macro_rules! say_raw {
     }};
 }
 
+mod debug;
+mod inputs;
+mod text;
+
+use debug::{check, compare, inspect};
+use inputs::prepare_inputs;
+use text::{classify, generate};
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match &cli.command {
@@ -264,13 +271,6 @@ fn weight_count(g: &wgraph::Graph) -> usize {
     g.ir().map(|ir| ir.weights().len()).unwrap_or(0)
 }
 
-/// Reads every tensor of a safetensors file, in its stored dtype.
-fn read_file(path: &Path) -> Result<Vec<(String, Tensor)>> {
-    let w = Weights::open([path])?;
-    let names: Vec<String> = w.names().map(String::from).collect();
-    names.into_iter().map(|n| Ok((n.clone(), w.read(&n)?))).collect()
-}
-
 fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>) -> Result<()> {
     let loaded = zoo::load(model_dir)?;
     let weights = Weights::from_dir(model_dir)?;
@@ -298,194 +298,4 @@ fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>
         eprintln!("wrote {} intermediates to {}", taps.len(), path.display());
     }
     Ok(())
-}
-
-fn inspect(file: &Path) -> Result<()> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| format!("{} is not a safetensors file: {e}", file.display()))?;
-    // Execution order for `--dump` files (recorded in their metadata), else file order.
-    let order: Vec<String> = meta
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("execution_order"))
-        .and_then(|o| serde_json::from_str(o).ok())
-        .unwrap_or_default();
-    let rank = |name: &str, offset: usize| order.iter().position(|o| o == name).unwrap_or(order.len() + offset);
-    let mut tensors: Vec<(usize, String, String, Vec<usize>)> = meta
-        .tensors()
-        .into_iter()
-        .map(|(n, i)| (rank(&n, i.data_offsets.0), n, format!("{:?}", i.dtype), i.shape.clone()))
-        .collect();
-    tensors.sort();
-    let tensors: Vec<(String, String, Vec<usize>)> = tensors.into_iter().map(|(_, n, d, s)| (n, d, s)).collect();
-    let total: usize = tensors.iter().map(|(_, _, s)| s.iter().product::<usize>()).sum();
-    say!("{}: {} tensors, {total} elements", file.display(), tensors.len());
-    for (name, dtype, shape) in &tensors {
-        say!("  {name:<60} {dtype:<5} {shape:?}");
-    }
-    if let Some(m) = meta.metadata() {
-        let mut m: Vec<_> = m.iter().collect();
-        m.sort();
-        say!("metadata:");
-        for (k, v) in m {
-            say!("  {k} = {v}");
-        }
-    }
-    Ok(())
-}
-
-fn classify(model_dir: &Path, texts: &[String]) -> Result<()> {
-    let loaded = zoo::load(model_dir)?;
-    if !loaded.graph.ir()?.outputs.iter().any(|(n, _)| n == "logits") {
-        return Err(
-            format!("{} is not a classification checkpoint (its graph has no `logits`)", model_dir.display()).into()
-        );
-    }
-    let weights = Weights::from_dir(model_dir)?;
-    let device = Device::new()?;
-    let bar = step("checking weights and compiling");
-    let model = Compiler::new(&device).compile(&loaded.graph, &weights)?;
-    bar.finish_and_clear();
-    let text = TextEncoder::from_dir(model_dir, 512)?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let batch = text.encode(&refs)?;
-    let takes_types = loaded.graph.ir()?.inputs().iter().any(|&id| matches!(&loaded.graph.ir().map(|ir| ir.node(id).op.clone()), Ok(Op::Input { name, .. }) if name == "token_type_ids"));
-    let feed: Vec<(&str, Tensor)> =
-        batch.named().into_iter().filter(|(n, _)| *n != "token_type_ids" || takes_types).collect();
-    let out: NamedTensors = model.run(feed)?;
-    let logits = out.get("logits").ok_or("no logits")?;
-    let n = logits.shape().get(1).copied().unwrap_or(0);
-    for (t, row) in texts.iter().zip(logits.to_f32_vec().chunks(n.max(1))) {
-        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exp: Vec<f32> = row.iter().map(|v| (v - m).exp()).collect();
-        let total: f32 = exp.iter().sum();
-        let (best, _) = exp.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-        let label = |i: usize| loaded.labels.get(i).cloned().unwrap_or_else(|| format!("LABEL_{i}"));
-        let probs: Vec<String> =
-            exp.iter().enumerate().map(|(i, v)| format!("{}={:.3}", label(i), v / total)).collect();
-        say!("{t:?}: {} ({})", label(best), probs.join(", "));
-    }
-    Ok(())
-}
-
-fn generate(model_dir: &Path, prompt: Option<&str>, input_ids: Option<Vec<i64>>, max_new_tokens: usize) -> Result<()> {
-    let config = wgraph_graphs::HfConfig::from_dir(model_dir)?;
-    if config.model_type()? != "llama" {
-        return Err(format!("generate supports model_type `llama`, not `{}`", config.model_type()?).into());
-    }
-    let cfg = wgraph_graphs::llama::LlamaConfig::from_hf(&config)?;
-    let tokenizer = match prompt {
-        Some(_) => Some(
-            tokenizers::Tokenizer::from_file(model_dir.join("tokenizer.json"))
-                .map_err(|e| format!("--prompt needs {}: {e}", model_dir.join("tokenizer.json").display()))?,
-        ),
-        None => None,
-    };
-    let ids: Vec<i64> = match (prompt, input_ids, &tokenizer) {
-        (Some(text), _, Some(t)) => {
-            t.encode(text, true).map_err(|e| format!("tokenizing: {e}"))?.get_ids().iter().map(|&i| i as i64).collect()
-        }
-        (_, Some(ids), _) => ids,
-        _ => return Err("give --prompt or --input-ids".into()),
-    };
-    let weights = Weights::from_dir(model_dir)?;
-    let device = Device::new()?;
-    let bar = step("checking weights and compiling");
-    let generator = wgraph_graphs::generate::Generator::new(cfg, &weights, &device)?;
-    bar.finish_and_clear();
-    let stop = generator.eos_token_ids().to_vec();
-    let tokens = generator.greedy(&ids, max_new_tokens, &stop)?;
-    let list: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
-    say!("{}", list.join(","));
-    if let Some(t) = tokenizer {
-        let text = t
-            .decode(&tokens.iter().map(|&i| i as u32).collect::<Vec<_>>(), true)
-            .map_err(|e| format!("decoding: {e}"))?;
-        say!("{text}");
-    }
-    Ok(())
-}
-
-/// Reads a dump in execution order (its `execution_order` metadata), else
-/// in file order.
-fn read_dump(path: &Path) -> Result<NamedTensors> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| format!("{} is not a safetensors file: {e}", path.display()))?;
-    let order: Vec<String> = meta
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("execution_order"))
-        .and_then(|o| serde_json::from_str(o).ok())
-        .unwrap_or_default();
-    let mut names: Vec<(usize, String)> = meta
-        .tensors()
-        .into_iter()
-        .map(|(n, i)| (order.iter().position(|o| *o == n).unwrap_or(order.len() + i.data_offsets.0), n))
-        .collect();
-    names.sort();
-    let w = Weights::open([path])?;
-    let tensors = names.into_iter().map(|(_, n)| Ok((n.clone(), w.read(&n)?))).collect::<Result<Vec<_>>>()?;
-    Ok(NamedTensors(tensors))
-}
-
-/// Prints the comparison; returns whether something diverged.
-fn compare(ours: &Path, reference: &Path, rtol: f64, atol: f64) -> Result<bool> {
-    let (a, b) = (read_dump(ours)?, read_dump(reference)?);
-    let result = wgraph::debug::compare(&a, &b, wgraph::debug::Tolerance { rtol, atol });
-    if result.rows.is_empty() {
-        return Err(format!("{} and {} have no tensor names in common", ours.display(), reference.display()).into());
-    }
-    say!("{result}");
-    Ok(result.diverged())
-}
-
-/// Reads an inputs file and fills what HF would default: `token_type_ids`
-/// (zeros) and `attention_mask` (ones) when the graph takes them.
-fn prepare_inputs(graph: &wgraph::Graph, inputs: &Path) -> Result<Vec<(String, Tensor)>> {
-    let mut feed = read_file(inputs)?;
-    // HF defaults token_type_ids to zeros; do the same when the file has none.
-    let takes: Vec<(String, Vec<wgraph::Dim>)> = graph
-        .ir()?
-        .inputs()
-        .iter()
-        .filter_map(|&id| match &graph.ir().ok()?.node(id).op {
-            Op::Input { name, shape, .. } => Some((name.clone(), shape.clone())),
-            _ => None,
-        })
-        .collect();
-    let has = |n: &str, feed: &[(String, Tensor)]| feed.iter().any(|(f, _)| f == n);
-    if takes.iter().any(|(n, _)| n == "token_type_ids") && !has("token_type_ids", &feed) {
-        if let Some((_, ids)) = feed.iter().find(|(n, _)| n == "input_ids") {
-            let zeros = Tensor::zeros(DType::I64, ids.shape().to_vec())?;
-            feed.push(("token_type_ids".into(), zeros));
-        }
-    }
-    if takes.iter().any(|(n, _)| n == "attention_mask") && !has("attention_mask", &feed) {
-        if let Some((_, ids)) = feed.iter().find(|(n, _)| n == "input_ids") {
-            let ones = Tensor::from_f64(DType::I64, ids.shape().to_vec(), &vec![1.0; ids.numel()])?;
-            feed.push(("attention_mask".into(), ones));
-        }
-    }
-    Ok(feed)
-}
-
-/// Prints the op-by-op check; returns whether a node differed.
-fn check(model_dir: &Path, inputs: &Path, rtol: f64, atol: f64) -> Result<bool> {
-    let loaded = zoo::load(model_dir)?;
-    let weights = Weights::from_dir(model_dir)?;
-    let feed = prepare_inputs(&loaded.graph, inputs)?;
-    let device = Device::new()?;
-    let bar = step("compiling with every node kept, running GPU and interpreter");
-    let report = wgraph::debug::check_against_interpreter(
-        &device,
-        &loaded.graph,
-        &weights,
-        feed,
-        wgraph::debug::Tolerance { rtol, atol },
-    )?;
-    bar.finish_and_clear();
-    say!("{report}");
-    Ok(report.first_mismatch.is_some())
 }
