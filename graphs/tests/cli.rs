@@ -267,3 +267,12 @@ fn classify_prints_hf_label_probabilities() {
     }
     assert_eq!(out.lines().count(), texts.len());
 }
+
+#[test]
+fn find_nan_reports_finite_models_as_clean() {
+    let dir = fixture("bert_base");
+    let inputs = dir.join("inputs.safetensors");
+    let (code, out, err) = wgraph(&["find-nan", dir.to_str().unwrap(), "--inputs", inputs.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "every value is finite");
+}

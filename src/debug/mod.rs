@@ -2,6 +2,8 @@
 
 pub mod check;
 pub mod compare;
+pub mod nonfinite;
 
 pub use check::{check_against_interpreter, CheckError, CheckReport};
 pub use compare::{compare, diagnose, Comparison, Tolerance};
+pub use nonfinite::{find_non_finite, NonFinite, Stats};

@@ -90,3 +90,24 @@ pub(crate) fn listing(path: &Path) -> Result<(Vec<(String, String, Vec<usize>)>,
     tensors.sort();
     Ok((tensors.into_iter().map(|(_, n, d, s)| (n, d, s)).collect(), meta.metadata().clone()))
 }
+
+/// Prints the first non-finite op; returns whether there was one.
+pub(crate) fn find_nan(model_dir: &Path, inputs: &Path) -> Result<bool> {
+    let loaded = zoo::load(model_dir)?;
+    let weights = Weights::from_dir(model_dir)?;
+    let feed = prepare_inputs(&loaded.graph, inputs)?;
+    let device = Device::new()?;
+    let bar = step("compiling with every node kept and running");
+    let found = wgraph::debug::find_non_finite(&device, &loaded.graph, &weights, feed)?;
+    bar.finish_and_clear();
+    match found {
+        Some(report) => {
+            say_raw!("{report}");
+            Ok(true)
+        }
+        None => {
+            say!("every value is finite");
+            Ok(false)
+        }
+    }
+}

@@ -112,6 +112,14 @@ enum Command {
         #[arg(long, default_value_t = 80)]
         n_mels: usize,
     },
+    /// Run a checkpoint with every node kept and report the first op that
+    /// produces NaN or Inf, with its inputs' statistics. Exit status: 0 when
+    /// every value is finite, 1 when one is not, 2 on bad input.
+    FindNan {
+        model_dir: PathBuf,
+        #[arg(long)]
+        inputs: PathBuf,
+    },
     /// Greedy generation with a LLaMA-style checkpoint and a KV cache
     /// (the same tokens as HF `generate(do_sample=False)`).
     Generate {
@@ -150,7 +158,7 @@ mod debug;
 mod inputs;
 mod text;
 
-use debug::{check, compare, inspect};
+use debug::{check, compare, find_nan, inspect};
 use inputs::prepare_inputs;
 use text::{classify, generate};
 
@@ -159,6 +167,7 @@ fn main() -> ExitCode {
     let status = match &cli.command {
         Command::Compare { ours, reference, rtol, atol } => Some(compare(ours, reference, *rtol, *atol)),
         Command::Check { model_dir, inputs, rtol, atol } => Some(check(model_dir, inputs, *rtol, *atol)),
+        Command::FindNan { model_dir, inputs } => Some(find_nan(model_dir, inputs)),
         _ => None,
     };
     if let Some(status) = status {
@@ -260,7 +269,7 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         // Handled in `main` for their exit statuses.
-        Command::Compare { .. } | Command::Check { .. } => Ok(()),
+        Command::Compare { .. } | Command::Check { .. } | Command::FindNan { .. } => Ok(()),
         Command::Generate { model_dir, prompt, input_ids, max_new_tokens } => {
             generate(&model_dir, prompt.as_deref(), input_ids, max_new_tokens)
         }

@@ -1,0 +1,130 @@
+//! The non-finite finder: runs the compiled graph with every node kept and
+//! reports the first op whose output holds NaN or Inf, with statistics of
+//! its inputs, so "the loss is NaN" becomes "this exp overflowed on inputs
+//! up to 120".
+
+use super::check::CheckError;
+use crate::compile::{CompileOptions, Compiler};
+use crate::graph::{Graph, NodeId, Op, Tensor};
+use crate::runtime::Device;
+use crate::weights::Weights;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Summary statistics of a tensor, NaN and Inf counted apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub nan: usize,
+    pub inf: usize,
+    pub count: usize,
+}
+
+impl Stats {
+    pub fn of(t: &Tensor) -> Stats {
+        let v = t.to_f64_vec();
+        let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        let n = finite.len().max(1) as f64;
+        Stats {
+            min: finite.iter().copied().fold(f64::INFINITY, f64::min),
+            max: finite.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            mean: finite.iter().sum::<f64>() / n,
+            nan: v.iter().filter(|x| x.is_nan()).count(),
+            inf: v.iter().filter(|x| x.is_infinite()).count(),
+            count: v.len(),
+        }
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "min {:.4e} max {:.4e} mean {:.4e}", self.min, self.max, self.mean)?;
+        if self.nan > 0 || self.inf > 0 {
+            write!(f, ", {} NaN and {} Inf of {}", self.nan, self.inf, self.count)?;
+        }
+        Ok(())
+    }
+}
+
+/// The first node that produced a non-finite value.
+#[derive(Debug, Clone)]
+pub struct NonFinite {
+    pub node: usize,
+    pub op: &'static str,
+    pub location: String,
+    pub name: Option<String>,
+    pub output: Stats,
+    /// Each operand: a description and its statistics.
+    pub inputs: Vec<(String, Stats)>,
+}
+
+impl fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "first non-finite value: %{} {}{} built at {}",
+            self.node,
+            self.op,
+            self.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),
+            self.location
+        )?;
+        writeln!(f, "  output: {}", self.output)?;
+        for (what, s) in &self.inputs {
+            writeln!(f, "  input {what}: {s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `graph` with every node kept; `None` when every value is finite.
+pub fn find_non_finite(
+    device: &Device,
+    graph: &Graph,
+    weights: &Weights,
+    inputs: Vec<(String, Tensor)>,
+) -> Result<Option<NonFinite>, CheckError> {
+    let options = CompileOptions { tap_every_node: true, ..Default::default() };
+    let model = Compiler::new(device).with_options(options).compile(graph, weights)?;
+    let (_, taps) = model.run_with_taps(inputs.clone())?;
+    let ir = &model.program().ir;
+    let values: HashMap<NodeId, &Tensor> =
+        model.program().taps.iter().zip(taps.iter()).map(|((_, id), (_, t))| (*id, t)).collect();
+    let sources: HashMap<String, Tensor> = inputs.into_iter().collect();
+    for (_, id) in &model.program().taps {
+        let Some(t) = values.get(id) else { continue };
+        if !t.dtype().is_float() {
+            continue;
+        }
+        let output = Stats::of(t);
+        if output.nan == 0 && output.inf == 0 {
+            continue;
+        }
+        let node = ir.node(*id);
+        let inputs = ir
+            .operands(*id)
+            .into_iter()
+            .filter_map(|o| {
+                let on = ir.node(o);
+                let value = match &on.op {
+                    Op::Input { name, .. } => sources.get(name).cloned(),
+                    Op::Weight { name, dtype, .. } => weights.get(name, *dtype).ok(),
+                    Op::Constant { value } => Some((**value).clone()),
+                    _ => values.get(&o).map(|t| (*t).clone()),
+                }?;
+                let what = on.name.clone().unwrap_or_else(|| format!("%{} {}", o.index(), on.op.name()));
+                Some((what, Stats::of(&value)))
+            })
+            .collect();
+        return Ok(Some(NonFinite {
+            node: id.index(),
+            op: node.op.name(),
+            location: node.location.to_string(),
+            name: node.name.clone(),
+            output,
+            inputs,
+        }));
+    }
+    Ok(None)
+}
