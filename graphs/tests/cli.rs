@@ -276,3 +276,24 @@ fn find_nan_reports_finite_models_as_clean() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "every value is finite");
 }
+
+#[test]
+fn dump_compiled_writes_the_program() {
+    let dir = fixture("distilbert_base");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("compiled");
+    let (code, stdout, err) = wgraph(&["dump", dir.to_str().unwrap(), "--compiled", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.starts_with("wrote "), "{stdout}");
+    for f in ["graph.txt", "graph.dot", "schedule.txt", "memory.txt"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let dot = std::fs::read_to_string(out.join("graph.dot")).unwrap();
+    assert!(dot.contains("subgraph cluster_0"), "kernels are clusters");
+    let schedule = std::fs::read_to_string(out.join("schedule.txt")).unwrap();
+    assert!(schedule.contains("matmul+add"), "{schedule}");
+    let memory = std::fs::read_to_string(out.join("memory.txt")).unwrap();
+    assert!(memory.contains("Slot(") && memory.contains("kernels "), "{memory}");
+    let kernels = std::fs::read_dir(out.join("kernels")).unwrap().count();
+    assert!(kernels > 5, "{kernels} kernels");
+}

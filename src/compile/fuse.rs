@@ -248,3 +248,25 @@ fn split_wide_kernels(ir: &Ir, order: &[NodeId], max_buffers: u32, plan: &mut Fu
         }
     }
 }
+
+/// Every node a kernel rooted at `root` computes: the root, its fused
+/// (non-materialised) operands, and an epilogue's matmul with its views.
+pub fn members(ir: &Ir, root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
+    let mut out = vec![root];
+    let mut stack = ir.operands(root);
+    let mut seen = HashSet::from([root]);
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) || plan.is_materialised(n) {
+            continue;
+        }
+        let op = &ir.node(n).op;
+        // Scalar constants are inlined literals, not computed.
+        if matches!(op, Op::Constant { .. }) {
+            continue;
+        }
+        out.push(n);
+        stack.extend(ir.operands(n));
+    }
+    out.sort();
+    out
+}

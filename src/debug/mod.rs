@@ -3,7 +3,9 @@
 pub mod check;
 pub mod compare;
 pub mod nonfinite;
+pub mod program_dump;
 
 pub use check::{check_against_interpreter, CheckError, CheckReport};
 pub use compare::{compare, diagnose, Comparison, Tolerance};
 pub use nonfinite::{find_non_finite, NonFinite, Stats};
+pub use program_dump::write_program_dump;

@@ -52,6 +52,11 @@ enum Command {
         model_dir: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Instead, compile for this machine's adapter and write the
+        /// compiled program to this directory: graph.txt, graph.dot (each
+        /// kernel a cluster), schedule.txt, memory.txt, kernels/*.wgsl.
+        #[arg(long, value_name = "DIR")]
+        compiled: Option<PathBuf>,
     },
     /// Check every weight the graph needs against the checkpoint: missing
     /// names, shapes, dtypes and unused tensors, in one report.
@@ -215,7 +220,19 @@ fn step(message: &str) -> ProgressBar {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Run { model_dir, inputs, output, dump } => run_model(&model_dir, &inputs, &output, dump.as_deref()),
-        Command::Dump { model_dir, format } => {
+        Command::Dump { model_dir, format, compiled: Some(dir) } => {
+            let _ = format;
+            let loaded = zoo::load(&model_dir)?;
+            let weights = Weights::from_dir(&model_dir)?;
+            let device = Device::new()?;
+            let bar = step("checking weights and compiling");
+            let model = Compiler::new(&device).compile(&loaded.graph, &weights)?;
+            bar.finish_and_clear();
+            let files = wgraph::debug::write_program_dump(model.program(), &dir)?;
+            say!("wrote {} files to {} ({} kernels)", files.len(), dir.display(), model.program().kernels.len());
+            Ok(())
+        }
+        Command::Dump { model_dir, format, compiled: None } => {
             let loaded = zoo::load(&model_dir)?;
             let format = match format {
                 Format::Text => DumpFormat::Text,
