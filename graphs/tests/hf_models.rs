@@ -148,8 +148,17 @@ fn taps_do_not_change_the_numbers() {
         let options = wgraph::CompileOptions { taps: vec!["*".into()], ..Default::default() };
         let tapped = Compiler::new(device()).with_options(options).compile(&loaded.graph, &weights).unwrap();
         let a = plain.run(inputs.clone()).unwrap();
-        let (b, taps) = tapped.run_with_taps(inputs).unwrap();
+        let (b, taps) = tapped.run_with_taps(inputs.clone()).unwrap();
         assert!(taps.len() > 10, "{name}: {} taps", taps.len());
+        // Every tapped value is the value the interpreter computes for it.
+        let trace = wgraph::Interpreter::new().run_traced(&loaded.graph, &weights, inputs).unwrap();
+        let ir = loaded.graph.ir().unwrap();
+        for (tap, t) in taps.iter() {
+            let id = ir.graph.node_indices().find(|&n| ir.node(n).names().any(|x| x == tap)).unwrap();
+            let want = &trace.values.iter().find(|(n, _)| *n == id).unwrap().1;
+            let d = max_abs_diff(t, want);
+            assert!(d < 1e-4, "{name}: tap `{tap}` differs from the interpreter by {d}");
+        }
         for (out, t) in a.iter() {
             assert_eq!(t.to_f32_vec(), b.get(out).unwrap().to_f32_vec(), "{name}: `{out}` changed when tapped");
         }

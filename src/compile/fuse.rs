@@ -150,7 +150,7 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
     }
     let mut plan = FusionPlan { materialised: m, epilogue: HashMap::new() };
     if options.fuse {
-        find_epilogues(ir, order, &mut plan);
+        find_epilogues(ir, order, keep, &mut plan);
     }
     split_wide_kernels(ir, order, options.max_buffers, &mut plan);
     plan
@@ -159,9 +159,10 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
 /// A matmul whose only reader is a same-shaped elementwise chain moves into
 /// the chain's kernel: the matmul is no longer materialised, its result is
 /// consumed in registers.
-fn find_epilogues(ir: &Ir, order: &[NodeId], plan: &mut FusionPlan) {
+fn find_epilogues(ir: &Ir, order: &[NodeId], keep: &HashSet<NodeId>, plan: &mut FusionPlan) {
     for &id in order {
-        if family(&ir.node(id).op) != Family::MatMul || ir.outputs.iter().any(|(_, o)| *o == id) {
+        // Outputs and taps need the matmul's own value in a buffer.
+        if family(&ir.node(id).op) != Family::MatMul || ir.outputs.iter().any(|(_, o)| *o == id) || keep.contains(&id) {
             continue;
         }
         let shape = &ir.node(id).ty.shape;
