@@ -131,3 +131,30 @@ fn activations_over_the_binding_limit_are_refused_by_name() {
         other => panic!("expected BufferTooLarge, got {other}"),
     }
 }
+
+#[test]
+fn symbols_bound_only_by_weights_are_known_at_run_time() {
+    // The embedding table's row count is symbolic; the checkpoint binds it.
+    let g = Graph::new("vocab");
+    let ids = g.input("ids", DType::I64, [Dim::sym("n")]);
+    let table = g.weight("emb", DType::F32, [Dim::sym("vocab"), 2.into()]);
+    let rows = ops::range(&g, 0, 1, "vocab", DType::I64);
+    g.output_named([("picked", ops::gather(&table, &ids, 0)), ("rows", rows)]).unwrap();
+    let w = Weights::from_tensors([("emb", Tensor::new([3, 2], vec![1f32, 2., 3., 4., 5., 6.]).unwrap())]);
+    let model = Compiler::new(device()).compile(&g, &w).unwrap();
+    let out = model.run([("ids", Tensor::new([2], vec![2i64, 0]).unwrap())]).unwrap();
+    assert_eq!(out.get("picked").unwrap().to_f32_vec(), [5.0, 6.0, 1.0, 2.0]);
+    assert_eq!(out.get("rows").unwrap().to_i64_vec(), [0, 1, 2]);
+}
+
+#[test]
+fn a_symbol_nothing_binds_is_a_typed_error() {
+    let g = Graph::new("unbound");
+    let x = g.input("x", DType::F32, [Dim::sym("n")]);
+    let r = ops::cast(&ops::range(&g, 0, 1, "m", DType::I64), DType::F32);
+    g.output_named([("y", ops::sum(&x, 0, true)), ("r", r)]).unwrap();
+    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let err = model.run([("x", Tensor::new([2], vec![1f32, 2.]).unwrap())]).unwrap_err();
+    assert!(matches!(err, RuntimeError::Input(BindError::Unbound { .. })), "{err}");
+    assert_eq!(err.to_string(), "symbol `m` used by the graph is bound by no input");
+}

@@ -128,3 +128,16 @@ fn kv_cache_shapes_bind_compound_dims() {
     let third = 1.0 / 3.0;
     assert_eq!(p, [third, third, third, 0.0, 0.25, 0.25, 0.25, 0.25]);
 }
+
+#[test]
+fn symbols_bound_by_weights_are_known_to_the_interpreter() {
+    let g = Graph::new("vocab");
+    let ids = g.input("ids", DType::I64, [Dim::sym("n")]);
+    let table = g.weight("emb", DType::F32, [Dim::sym("vocab"), 1.into()]);
+    g.output_named([("picked", ops::gather(&table, &ids, 0)), ("rows", ops::range(&g, 0, 1, "vocab", DType::I64))])
+        .unwrap();
+    let w = Weights::from_tensors([("emb", Tensor::new([3, 1], vec![1f32, 2., 3.]).unwrap())]);
+    let out = Interpreter::new().run(&g, &w, [("ids", Tensor::new([1], vec![2i64]).unwrap())]).unwrap();
+    assert_eq!(out.get("picked").unwrap().to_f32_vec(), [3.0]);
+    assert_eq!(out.get("rows").unwrap().to_i64_vec(), [0, 1, 2]);
+}

@@ -205,10 +205,9 @@ fn find_epilogues(ir: &Ir, order: &[NodeId], keep: &HashSet<NodeId>, plan: &mut 
 /// Leaves (buffers) a kernel rooted at `root` reads.
 pub fn leaves(ir: &Ir, root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
     let mut out = Vec::new();
+    // A fused epilogue matmul is not materialised, so the walk reaches its
+    // operands' buffers like any other fused operand's.
     let mut stack = ir.operands(root);
-    if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
-        stack.extend(ir.operands(mm));
-    }
     let mut seen = HashSet::new();
     while let Some(n) = stack.pop() {
         if !seen.insert(n) {

@@ -150,7 +150,7 @@ impl<'d> Compiler<'d> {
     }
 
     pub fn compile_ir(&self, ir: &Ir, weights: &Weights) -> Result<Model, CompileError> {
-        timed("check-weights", || check_ir(ir, weights))?;
+        let checked = timed("check-weights", || check_ir(ir, weights))?;
         let matmul = self.options.matmul.unwrap_or_else(|| default_matmul(self.device.kind()));
         let max_buffers = self.device.limits().max_storage_buffers_per_shader_stage;
         let program = build_program(ir, &self.options, matmul, max_buffers)?;
@@ -162,6 +162,7 @@ impl<'d> Compiler<'d> {
                 eprintln!("wgraph: cannot write WGRAPH_GRAPH={path}: {e}");
             }
         }
-        Model::new(self.device, program, weights)
+        // Symbols only weights bind (a `vocab` dim) are fixed from here on.
+        Model::new(self.device, program, weights, checked.bindings)
     }
 }

@@ -67,8 +67,12 @@ impl Interpreter {
         keep_all: bool,
     ) -> Result<Trace, InterpError> {
         ir.verify()?;
-        check_ir(ir, weights)?;
-        let bound = bind_inputs(ir, inputs)?;
+        let checked = check_ir(ir, weights)?;
+        let mut bound = bind_inputs(ir, inputs)?;
+        // Symbols only the weights bind (a symbolic `vocab`).
+        for (s, v) in checked.bindings {
+            bound.bindings.entry(s).or_insert(v);
+        }
         let order = ir.topo_order()?;
 
         // Values are dropped after their last reader unless kept.

@@ -8,7 +8,7 @@ use super::instance::{storage, Instance};
 use super::transfer::{from_gpu_bytes, to_gpu_bytes};
 use crate::compile::memory::Placement;
 use crate::compile::{CompileError, Program};
-use crate::graph::{bind_inputs, Bindings, NamedTensors, NodeId, Op, Tensor};
+use crate::graph::{bind_inputs, BindError, Bindings, NamedTensors, NodeId, Op, Tensor};
 use crate::weights::Weights;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -40,10 +40,19 @@ pub struct Model {
     pub(super) statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
     index_checks: Vec<IndexCheck>,
     pub(super) instances: Mutex<Vec<(Bindings, Arc<Instance>)>>,
+    /// Sizes of symbols bound by the weights' shapes.
+    weight_bindings: Bindings,
+    /// Every symbol the program's shapes mention, checked bound before a run.
+    symbols: Vec<crate::graph::Symbol>,
 }
 
 impl Model {
-    pub(crate) fn new(device: &Device, program: Program, weights: &Weights) -> Result<Model, CompileError> {
+    pub(crate) fn new(
+        device: &Device,
+        program: Program,
+        weights: &Weights,
+        weight_bindings: Bindings,
+    ) -> Result<Model, CompileError> {
         let dev = &device.device;
         let limit = device.limits().max_storage_buffer_binding_size;
         // Pipelines, each created inside error scopes so a driver refusal is
@@ -154,6 +163,12 @@ impl Model {
                 Some(IndexCheck { input: idx, input_name: name.clone(), table: table_name, rows, gather: g })
             })
             .collect();
+        let mut symbols = std::collections::BTreeSet::new();
+        for n in program.ir.graph.node_indices() {
+            for d in &program.ir.node(n).ty.shape {
+                symbols.extend(d.symbols());
+            }
+        }
         Ok(Model {
             device: device.clone(),
             program,
@@ -162,6 +177,8 @@ impl Model {
             statics,
             index_checks,
             instances: Mutex::new(Vec::new()),
+            symbols: symbols.into_iter().collect(),
+            weight_bindings,
         })
     }
 
@@ -199,7 +216,14 @@ impl Model {
         taps: bool,
     ) -> Result<(NamedTensors, NamedTensors), RuntimeError> {
         let ir = &self.program.ir;
-        let bound = bind_inputs(ir, inputs.into_iter().map(|(n, t)| (n.into(), t)).collect())?;
+        let mut bound = bind_inputs(ir, inputs.into_iter().map(|(n, t)| (n.into(), t)).collect())?;
+        for (s, v) in &self.weight_bindings {
+            bound.bindings.entry(s.clone()).or_insert(*v);
+        }
+        // A size nothing binds would silently become zero on the GPU.
+        if let Some(s) = self.symbols.iter().find(|s| !bound.bindings.contains_key(*s)) {
+            return Err(BindError::Unbound { symbol: s.to_string() }.into());
+        }
         for check in &self.index_checks {
             if let Some(t) = bound.tensors.get(&check.input) {
                 if let Some(&bad) = t.to_i64_vec().iter().find(|&&v| v < 0 || v as u64 >= check.rows as u64) {
