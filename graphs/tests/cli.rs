@@ -297,3 +297,19 @@ fn dump_compiled_writes_the_program() {
     let kernels = std::fs::read_dir(out.join("kernels")).unwrap().count();
     assert!(kernels > 5, "{kernels} kernels");
 }
+
+#[test]
+fn compare_refuses_dumps_without_common_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a.safetensors"), tmp.path().join("b.safetensors"));
+    let t = || wgraph::Tensor::new([2], vec![1f32, 2.]).unwrap();
+    wgraph::weights::save_safetensors(&a, &wgraph::NamedTensors(vec![("encoder.layer.0".into(), t())]), None).unwrap();
+    wgraph::weights::save_safetensors(&b, &wgraph::NamedTensors(vec![("model.layers.0".into(), t())]), None).unwrap();
+    let (code, _, err) = wgraph(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("have no tensor names in common"), "{err}");
+    std::fs::write(&b, b"garbage").unwrap();
+    let (code, _, err) = wgraph(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is not a safetensors file"), "{err}");
+}
