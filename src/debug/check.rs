@@ -95,10 +95,11 @@ pub fn check_against_interpreter(
     let (_, taps) = model.run_with_taps(inputs.clone())?;
     let ir = &model.program().ir;
     let trace = Interpreter::new().execute(ir, weights, inputs, true)?;
+    let cpu_values: std::collections::HashMap<_, _> = trace.values.iter().map(|(n, t)| (*n, t)).collect();
     let mut compared = 0;
     for ((_, gpu), (_, id)) in taps.iter().zip(&model.program().taps) {
         let id = *id;
-        let Some((_, cpu)) = trace.values.iter().find(|(n, _)| *n == id) else { continue };
+        let Some(cpu) = cpu_values.get(&id) else { continue };
         compared += 1;
         if let Some((max_abs, worst_index, g, c)) = worst(gpu, cpu, tol) {
             let node = ir.node(id);

@@ -112,88 +112,57 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId) -> KernelSpec {
     let wg = ROW_WG.to_string();
     let row_common = |t: &str| fill(shaders::ROW_COMMON, &[("WG", &wg), ("T", t)]);
     let binds = bindings(ir, node, &b.inputs);
-    let (rows, wgsl) = match &n.op {
-        Op::Softmax { axis } => {
-            let (rows, len, inner) = around(&in_shape, *axis);
-            let (r, l, i) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
-            let rc = row_common("f32");
-            let v = [
-                ("COMMON", shaders::COMMON),
-                ("BINDINGS", binds.as_str()),
-                ("ROW_COMMON", rc.as_str()),
-                ("WG", wg.as_str()),
-                ("ROWS", r.as_str()),
-                ("N", l.as_str()),
-                ("INNER", i.as_str()),
-            ];
-            (rows, fill(shaders::SOFTMAX, &v))
-        }
-        Op::LayerNorm { eps } | Op::RmsNorm { eps } => {
-            let last = in_shape.len() - 1;
-            let (rows, len, _) = around(&in_shape, last);
-            let (r, l) = (b.dim(&rows), b.dim(&len));
-            let rms = matches!(n.op, Op::RmsNorm { .. }).to_string();
-            let e = literal(*eps, DType::F32);
-            let rc = row_common("f32");
-            let v = [
-                ("COMMON", shaders::COMMON),
-                ("BINDINGS", binds.as_str()),
-                ("ROW_COMMON", rc.as_str()),
-                ("WG", wg.as_str()),
-                ("ROWS", r.as_str()),
-                ("N", l.as_str()),
-                ("RMS", rms.as_str()),
-                ("EPS", e.as_str()),
-                ("BETA", if operands.len() == 3 { "in2[j]" } else { "0.0" }),
-            ];
-            (rows, fill(shaders::NORM, &v))
-        }
-        Op::Reduce { op, axis, .. } => {
-            let (rows, len, inner) = around(&in_shape, *axis);
-            let (r, l, i) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
-            let dtype = ir.node(operands[0]).ty.dtype;
-            let (init, combine, reduce, fin) = match op {
-                ReduceOp::Sum => (format!("{in_type}(0)"), "acc + x", "reduce_sum", "total".to_string()),
-                ReduceOp::Mean => (format!("{in_type}(0)"), "acc + x", "reduce_sum", "total / f32(n)".to_string()),
-                ReduceOp::Max => (lowest(dtype), "select(acc, x, x > acc)", "reduce_max", "total".to_string()),
-                ReduceOp::Min => (highest(dtype), "select(acc, x, x < acc)", "reduce_min", "total".to_string()),
-            };
-            let rc = row_common(in_type);
-            let v = [
-                ("COMMON", shaders::COMMON),
-                ("BINDINGS", binds.as_str()),
-                ("ROW_COMMON", rc.as_str()),
-                ("WG", wg.as_str()),
-                ("ROWS", r.as_str()),
-                ("N", l.as_str()),
-                ("INNER", i.as_str()),
-                ("T", in_type),
-                ("INIT", init.as_str()),
-                ("COMBINE", combine),
-                ("REDUCE", reduce),
-                ("FINISH", fin.as_str()),
-            ];
-            (rows, fill(shaders::REDUCE, &v))
-        }
-        Op::ArgMax { axis, .. } => {
-            let (rows, len, inner) = around(&in_shape, *axis);
-            let (r, l, i) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
-            let low = lowest(ir.node(operands[0]).ty.dtype);
-            let v = [
-                ("COMMON", shaders::COMMON),
-                ("BINDINGS", binds.as_str()),
-                ("WG", wg.as_str()),
-                ("ROWS", r.as_str()),
-                ("N", l.as_str()),
-                ("INNER", i.as_str()),
-                ("T", in_type),
-                ("LOWEST", low.as_str()),
-            ];
-            (rows, fill(shaders::ARGMAX, &v))
-        }
-        // Fusion routes only row ops here.
-        _ => (Dim::new(0), String::new()),
+    // Every row kernel reduces along one axis: norms along the last.
+    let axis = match &n.op {
+        Op::Softmax { axis } | Op::Reduce { axis, .. } | Op::ArgMax { axis, .. } => *axis,
+        _ => in_shape.len() - 1,
     };
+    let (rows, len, inner) = around(&in_shape, axis);
+    let (r, l, i) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
+    let rc = row_common(in_type);
+    let dtype = ir.node(operands[0]).ty.dtype;
+    // The placeholders particular to each kernel; the shared ones follow.
+    let (template, own): (&str, Vec<(&str, String)>) = match &n.op {
+        Op::Softmax { .. } => (shaders::SOFTMAX, vec![]),
+        Op::LayerNorm { eps } | Op::RmsNorm { eps } => (
+            shaders::NORM,
+            vec![
+                ("RMS", matches!(n.op, Op::RmsNorm { .. }).to_string()),
+                ("EPS", literal(*eps, DType::F32)),
+                ("BETA", if operands.len() == 3 { "in2[j]" } else { "0.0" }.to_string()),
+            ],
+        ),
+        Op::Reduce { op, .. } => {
+            let (init, combine, reduce, fin) = match op {
+                ReduceOp::Sum => (format!("{in_type}(0)"), "acc + x", "reduce_sum", "total"),
+                ReduceOp::Mean => (format!("{in_type}(0)"), "acc + x", "reduce_sum", "total / f32(n)"),
+                ReduceOp::Max => (lowest(dtype), "select(acc, x, x > acc)", "reduce_max", "total"),
+                ReduceOp::Min => (highest(dtype), "select(acc, x, x < acc)", "reduce_min", "total"),
+            };
+            let own = vec![
+                ("INIT", init),
+                ("COMBINE", combine.to_string()),
+                ("REDUCE", reduce.to_string()),
+                ("FINISH", fin.to_string()),
+            ];
+            (shaders::REDUCE, own)
+        }
+        Op::ArgMax { .. } => (shaders::ARGMAX, vec![("LOWEST", lowest(dtype))]),
+        // Fusion routes only row ops here.
+        _ => ("", vec![]),
+    };
+    let mut values: Vec<(&str, &str)> = vec![
+        ("COMMON", shaders::COMMON),
+        ("BINDINGS", binds.as_str()),
+        ("ROW_COMMON", rc.as_str()),
+        ("WG", wg.as_str()),
+        ("ROWS", r.as_str()),
+        ("N", l.as_str()),
+        ("INNER", i.as_str()),
+        ("T", in_type),
+    ];
+    values.extend(own.iter().map(|(k, v)| (*k, v.as_str())));
+    let wgsl = fill(template, &values);
     let name = format!("%{}:{}", node.index(), n.op.name());
     finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group: 1 })
 }
