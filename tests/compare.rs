@@ -48,6 +48,11 @@ fn diagnoses_name_the_pattern() {
     let swapped: Vec<f32> = m[3..6].iter().chain(&m[0..3]).chain(&m[6..9]).copied().collect();
     let (_, why) = first(t(&[3, 3], swapped), t(&[3, 3], m));
     assert!(why.unwrap().starts_with("permuted rows"));
+    // Features (last axis) in another order: interleaved vs half-split.
+    let half_split = base();
+    let interleaved: Vec<f32> = (0..12).map(|k| half_split[(k / 4) * 4 + [0, 2, 1, 3][k % 4]]).collect();
+    let (_, why) = first(t(&[3, 4], interleaved), t(&[3, 4], half_split));
+    assert!(why.unwrap().starts_with("permuted features"));
     // Attention rows that are uniform on one side (every key masked).
     let probs = vec![0.7f32, 0.2, 0.1, 0.5, 0.25, 0.25];
     let uniform = vec![0.7f32, 0.2, 0.1, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0];
@@ -68,4 +73,25 @@ fn shapes_differing_by_unit_axes_compare_and_others_diverge() {
     let c = compare(&a, &b, Tolerance::default());
     assert!(c.rows[0].agrees);
     assert_eq!(c.first_divergence.as_ref().unwrap().0, "bad");
+}
+
+/// A port that leaves out a module: its next tensor equals the reference's
+/// tensor before the missing module, which is listed as unchecked.
+#[test]
+fn a_skipped_module_is_listed_and_recognised() {
+    let layer: Vec<f32> = base();
+    let normed: Vec<f32> = layer.iter().map(|x| (x - 0.6) * 1.7).collect();
+    let reference = NamedTensors(vec![
+        ("layers.0".into(), t(&[3, 4], layer.clone())),
+        ("dropout".into(), t(&[3, 4], layer.clone())),
+        ("norm".into(), t(&[3, 4], normed.clone())),
+        ("out".into(), t(&[3, 4], normed)),
+    ]);
+    let ours = NamedTensors(vec![("layers.0".into(), t(&[3, 4], layer.clone())), ("out".into(), t(&[3, 4], layer))]);
+    let c = compare(&ours, &reference, Tolerance::default());
+    assert_eq!(c.unchecked_before_divergence, ["dropout", "norm"]);
+    let (name, why) = c.first_divergence.clone().unwrap();
+    assert_eq!(name, "out");
+    assert_eq!(why.unwrap(), "ours equals the reference's `dropout`: the port skips what comes after it (norm)");
+    assert!(c.to_string().contains("unchecked just before it (reference tensors ours lacks): dropout, norm"));
 }

@@ -1,8 +1,8 @@
 //! LLaMA-style decoders (`model_type: llama`; minimind-style models follow
 //! the same recipe), mirroring HF's `modeling_llama.py`: RMSNorm, rotary
-//! embeddings in HF's half-split layout with `rope_theta` from the config,
-//! grouped-query attention, SiLU-gated MLP, causal mask, tied or untied
-//! `lm_head`.
+//! embeddings (HF's half-split layout unless the config says otherwise)
+//! with `rope_theta` from the config, grouped-query attention, SiLU-gated
+//! MLP, causal mask, tied or untied `lm_head`.
 
 use crate::hf::{HfConfig, ModelError};
 use crate::nn::{self, Activation};
@@ -21,11 +21,25 @@ pub struct LlamaConfig {
     pub head_dim: usize,
     pub rms_norm_eps: f64,
     pub rope_theta: f64,
+    pub rope_layout: RopeLayout,
     pub tie_word_embeddings: bool,
     pub attention_bias: bool,
     pub mlp_bias: bool,
     pub hidden_act: Activation,
     pub eos_token_ids: Vec<i64>,
+}
+
+/// How rotary embeddings pair up the features of a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RopeLayout {
+    /// HF's `rotate_half`: feature `i` rotates with `i + head_dim/2`. HF
+    /// checkpoints expect this (their conversion script permutes q/k).
+    #[default]
+    HalfSplit,
+    /// GPT-J / Meta's original layout (MLX's `rope_traditional`): features
+    /// `2i` and `2i+1` rotate together. Right for checkpoints whose q/k
+    /// rows were never permuted; wrong for HF ones, and a classic bug.
+    Interleaved,
 }
 
 impl LlamaConfig {
@@ -57,6 +71,13 @@ impl LlamaConfig {
             head_dim: cfg.usize_or("head_dim", hidden / heads)?,
             rms_norm_eps: cfg.f64_or("rms_norm_eps", 1e-6)?,
             rope_theta,
+            // MLX-converted configs say `rope_traditional: true` for the
+            // interleaved layout; HF configs never set it.
+            rope_layout: if cfg.bool_or("rope_traditional", false)? {
+                RopeLayout::Interleaved
+            } else {
+                RopeLayout::HalfSplit
+            },
             tie_word_embeddings: cfg.bool_or("tie_word_embeddings", false)?,
             attention_bias: cfg.bool_or("attention_bias", false)?,
             mlp_bias: cfg.bool_or("mlp_bias", false)?,
@@ -114,7 +135,7 @@ pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
     let embed = root.pp("embed_tokens");
     let table = embed.weight("weight", [cfg.vocab_size, cfg.hidden_size]);
     let mut x = embed.name(ops::gather(&table, &ids, 0));
-    let (cos, sin) = rotary(&g, cfg, &positions);
+    let (cos, sin) = rotary(&root.pp("rotary_emb"), cfg, &positions);
     // Query rows are the last `seq` of `total` positions; padding masks keys.
     let causal = ops::causal_mask(&g, seq, total);
     let keep = ops::ne(&mask, &ops::scalar(&g, 0.0, DType::I64));
@@ -144,6 +165,8 @@ pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
         x = l.name(&x + &m.name(down));
     }
     let x = rms_norm(&root.pp("norm"), &x, cfg);
+    // `model`'s own output (LlamaModel inside LlamaForCausalLM) is the normed state.
+    let x = if root.path().is_empty() { x } else { root.name(x) };
     if kind == LlamaGraph::Base {
         g.output_named([("last_hidden_state", x)])?;
         return Ok(g);
@@ -169,23 +192,52 @@ fn rms_norm(s: &Scope, x: &Value, cfg: &LlamaConfig) -> Value {
 }
 
 /// HF's rotary tables for `positions` (`[batch, seq]`): `cos` and `sin` of
-/// `positions * inv_freq`, the half-frequency table repeated twice, shaped
-/// `[batch, 1, seq, head_dim]` to broadcast over heads.
-fn rotary(g: &Graph, cfg: &LlamaConfig, positions: &Value) -> (Value, Value) {
+/// `positions * inv_freq`, each frequency used by the two features it
+/// rotates (the table repeated twice for half-split, each entry twice for
+/// interleaved), shaped `[batch, 1, seq, head_dim]` to broadcast over
+/// heads. `cos` before the head axis is what HF's `rotary_emb` returns.
+fn rotary(s: &Scope, cfg: &LlamaConfig, positions: &Value) -> (Value, Value) {
+    let g = s.graph();
     let half = cfg.head_dim / 2;
     // inv_freq in f32 exactly as HF: 1 / base^(2i / dim).
     let base = cfg.rope_theta as f32;
     let inv: Vec<f32> = (0..half).map(|i| 1.0 / base.powf((2 * i) as f32 / cfg.head_dim as f32)).collect();
     let inv = ops::constant(g, Tensor::new([half], inv).unwrap_or_else(|_| Tensor::scalar(0f32)));
     let freqs = &ops::unsqueeze(&ops::cast(positions, DType::F32), -1) * &inv;
-    let emb = ops::concat(&[&freqs, &freqs], -1);
-    (ops::unsqueeze(&ops::cos(&emb), 1), ops::unsqueeze(&ops::sin(&emb), 1))
+    let emb = match cfg.rope_layout {
+        RopeLayout::HalfSplit => ops::concat(&[&freqs, &freqs], -1),
+        RopeLayout::Interleaved => {
+            let pairs = ops::unsqueeze(&freqs, -1);
+            reshape_tail(&ops::concat(&[&pairs, &pairs], -1), 2, &[cfg.head_dim])
+        }
+    };
+    let cos = s.name(ops::cos(&emb));
+    (ops::unsqueeze(&cos, 1), ops::unsqueeze(&ops::sin(&emb), 1))
 }
 
-/// `x * cos + rotate_half(x) * sin` with `rotate_half(x) = cat(-x2, x1)`.
-fn apply_rotary(x: &Value, cos: &Value, sin: &Value, head_dim: usize) -> Value {
-    let halves = ops::split(x, -1, &[head_dim / 2, head_dim / 2]);
-    let rotated = ops::concat(&[&ops::neg(&halves[1]), &halves[0]], -1);
+/// `x` with its last `replaced` dims reshaped into `tail`: `[..., 2n]` to
+/// `[..., n, 2]` and back.
+fn reshape_tail(x: &Value, replaced: usize, tail: &[usize]) -> Value {
+    let shape = x.shape();
+    let keep = shape.len().saturating_sub(replaced);
+    let dims: Vec<Dim> = shape[..keep].iter().cloned().chain(tail.iter().map(|&d| Dim::new(d))).collect();
+    ops::reshape(x, dims)
+}
+
+/// `x * cos + rotate(x) * sin`: half-split `rotate_half(x) = cat(-x2, x1)`,
+/// or interleaved, each pair `(a, b)` becoming `(-b, a)`.
+fn apply_rotary(x: &Value, cos: &Value, sin: &Value, cfg: &LlamaConfig) -> Value {
+    let half = cfg.head_dim / 2;
+    let rotated = match cfg.rope_layout {
+        RopeLayout::HalfSplit => {
+            let halves = ops::split(x, -1, &[half, half]);
+            ops::concat(&[&ops::neg(&halves[1]), &halves[0]], -1)
+        }
+        RopeLayout::Interleaved => {
+            let pairs = ops::split(&reshape_tail(x, 1, &[half, 2]), -1, &[1, 1]);
+            reshape_tail(&ops::concat(&[&ops::neg(&pairs[1]), &pairs[0]], -1), 2, &[cfg.head_dim])
+        }
+    };
     &(x * cos) + &(&rotated * sin)
 }
 
@@ -219,8 +271,8 @@ fn self_attention(
     let q = nn::linear(&s.pp("q_proj"), x, cfg.hidden_size, h * hd, cfg.attention_bias);
     let k = nn::linear(&s.pp("k_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
     let v = nn::linear(&s.pp("v_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
-    let q = apply_rotary(&heads(&q, h, hd), cos, sin, hd);
-    let mut k = apply_rotary(&heads(&k, kvh, hd), cos, sin, hd);
+    let q = apply_rotary(&heads(&q, h, hd), cos, sin, cfg);
+    let mut k = apply_rotary(&heads(&k, kvh, hd), cos, sin, cfg);
     let mut v = heads(&v, kvh, hd);
     if let Some((pk, pv)) = cache {
         k = ops::concat(&[pk, &k], 2);
@@ -234,4 +286,74 @@ fn self_attention(
     let merged = ops::reshape(&ops::permute(&ctx, &[0, 2, 1, 3]), [s_[0].clone(), s_[2].clone(), (h * hd).into()]);
     let out = s.name(nn::linear(&s.pp("o_proj"), &merged, h * hd, cfg.hidden_size, cfg.attention_bias));
     (out, k, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wgraph::{Interpreter, Weights};
+
+    fn config(head_dim: usize, layout: RopeLayout) -> LlamaConfig {
+        LlamaConfig {
+            vocab_size: 1,
+            hidden_size: head_dim,
+            intermediate_size: 1,
+            num_hidden_layers: 0,
+            num_attention_heads: 1,
+            num_key_value_heads: 1,
+            head_dim,
+            rms_norm_eps: 1e-6,
+            rope_theta: 100.0,
+            rope_layout: layout,
+            tie_word_embeddings: true,
+            attention_bias: false,
+            mlp_bias: false,
+            hidden_act: Activation::Silu,
+            eos_token_ids: Vec::new(),
+        }
+    }
+
+    /// Rotates `x` (`[seq, head_dim]`, position = row) through the graph.
+    fn rotate(x: &[f32], seq: usize, cfg: &LlamaConfig) -> Vec<f32> {
+        let g = Graph::new("rope");
+        let input = g.input("x", DType::F32, [1, 1, seq, cfg.head_dim]);
+        let positions = ops::unsqueeze(&ops::range(&g, 0, 1, Dim::new(seq), DType::I64), 0);
+        let (cos, sin) = rotary(&Scope::new(&g, "rotary_emb"), cfg, &positions);
+        g.output([apply_rotary(&input, &cos, &sin, cfg)]).unwrap();
+        let x = Tensor::new([1, 1, seq, cfg.head_dim], x.to_vec()).unwrap();
+        let out = Interpreter::new().run(&g, &Weights::new(), [("x", x)]).unwrap();
+        out.0[0].1.to_f32_vec()
+    }
+
+    /// Each feature pair `(i, j)` turned by `pos / theta^(2k / head_dim)`,
+    /// written out directly.
+    fn by_hand(x: &[f32], seq: usize, hd: usize, pair: impl Fn(usize) -> (usize, usize)) -> Vec<f32> {
+        let mut out = x.to_vec();
+        for p in 0..seq {
+            for k in 0..hd / 2 {
+                let angle = p as f64 / 100f64.powf(2.0 * k as f64 / hd as f64);
+                let (i, j) = pair(k);
+                let (a, b) = (x[p * hd + i] as f64, x[p * hd + j] as f64);
+                out[p * hd + i] = (a * angle.cos() - b * angle.sin()) as f32;
+                out[p * hd + j] = (a * angle.sin() + b * angle.cos()) as f32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn both_rope_layouts_turn_the_right_feature_pairs() {
+        let (seq, hd) = (3, 8);
+        let x: Vec<f32> = (0..seq * hd).map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0).collect();
+        type Pairing = fn(usize) -> (usize, usize);
+        let cases: [(RopeLayout, Pairing); 2] =
+            [(RopeLayout::HalfSplit, |k| (k, k + 4)), (RopeLayout::Interleaved, |k| (2 * k, 2 * k + 1))];
+        for (layout, pair) in cases {
+            let got = rotate(&x, seq, &config(hd, layout));
+            let want = by_hand(&x, seq, hd, pair);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-5, "{layout:?}: got {got:?}\nwant {want:?}");
+            }
+        }
+    }
 }

@@ -1,14 +1,17 @@
-//! The bug zoo: classic porting bugs seeded into small DistilBERT and LLaMA
-//! checkpoints (or their inputs), each run through wgraph with every named
-//! module tapped and compared with PyTorch's dump of the correct model
+//! The bug zoo: classic porting bugs seeded into small DistilBERT, Whisper
+//! encoder and LLaMA checkpoints, their configs, their inputs, or the built
+//! graph itself (a port that skips a module or softmaxes the wrong axis),
+//! each run through wgraph with every named module tapped and compared with
+//! PyTorch's dump of the correct model
 //! (tests/fixtures/models/*/torch_dump.safetensors, made by
 //! tools/torch_dump.py). `compare` must name the module where the bug first
 //! shows, every time.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use wgraph::debug::{compare, Tolerance};
-use wgraph::{CompileOptions, Compiler, Device, NamedTensors, Tensor, Weights};
+use wgraph::debug::{compare, read_dump, Comparison, Tolerance};
+use wgraph::graph::{Ir, Op};
+use wgraph::{CompileOptions, Compiler, Device, Tensor, Weights};
 use wgraph_graphs::{zoo, HfConfig};
 
 fn fixture(name: &str) -> PathBuf {
@@ -32,6 +35,8 @@ struct Bug {
     weights: fn(&mut Vec<(String, Tensor)>),
     config: fn(&mut serde_json::Value),
     inputs: fn(&mut Vec<(String, Tensor)>),
+    /// What it does to the graph the zoo builds (the port's own code).
+    graph: fn(&mut Ir),
     /// Modules `compare` may name (the first module output the bug changes).
     expect: &'static [&'static str],
 }
@@ -39,6 +44,24 @@ struct Bug {
 fn no_weights(_: &mut Vec<(String, Tensor)>) {}
 fn no_config(_: &mut serde_json::Value) {}
 fn no_inputs(_: &mut Vec<(String, Tensor)>) {}
+fn no_edit(_: &mut Ir) {}
+
+/// The port softmaxes attention scores `[batch, heads, query, key]` over
+/// the query axis in its first attention block.
+fn softmax_over_queries(ir: &mut Ir) {
+    let order = ir.topo_order().unwrap();
+    let first = order.into_iter().find(|&id| matches!(ir.node(id).op, Op::Softmax { .. })).unwrap();
+    let rank = ir.node(first).ty.shape.len();
+    ir.graph[first].op = Op::Softmax { axis: rank - 2 };
+    ir.verify().unwrap();
+}
+
+/// The port uses LayerNorm epsilon `eps` in the module `name`.
+fn layer_norm_eps(ir: &mut Ir, name: &str, eps: f64) {
+    let id = ir.find_named(name).unwrap();
+    assert!(matches!(ir.node(id).op, Op::LayerNorm { .. }));
+    ir.graph[id].op = Op::LayerNorm { eps };
+}
 
 fn swap(tensors: &mut [(String, Tensor)], a: &str, b: &str) {
     let ia = tensors.iter().position(|(n, _)| n == a).unwrap();
@@ -62,7 +85,7 @@ fn map_mask(inputs: &mut [(String, Tensor)], f: fn(i64) -> i64) {
 }
 
 /// Runs the bugged port with every module tapped, compares with PyTorch.
-fn first_divergence(model: &str, bug: &Bug) -> (String, Option<String>) {
+fn run_bugged(model: &str, bug: &Bug) -> Comparison {
     let dir = fixture(model);
     let tmp = tempfile::tempdir().unwrap();
     let mut config: serde_json::Value =
@@ -70,28 +93,35 @@ fn first_divergence(model: &str, bug: &Bug) -> (String, Option<String>) {
     (bug.config)(&mut config);
     std::fs::write(tmp.path().join("config.json"), config.to_string()).unwrap();
     let loaded = zoo::load(tmp.path()).unwrap();
+    let mut ir = loaded.graph.ir().unwrap().clone();
+    (bug.graph)(&mut ir);
     let mut tensors = read_all(&dir.join("model.safetensors"));
     (bug.weights)(&mut tensors);
     let weights = Weights::from_tensors(tensors);
     let mut inputs = read_all(&dir.join("inputs.safetensors"));
     (bug.inputs)(&mut inputs);
     let options = CompileOptions { taps: vec!["*".into()], ..Default::default() };
-    let model_ = Compiler::new(device()).with_options(options).compile(&loaded.graph, &weights).unwrap();
+    let model_ = Compiler::new(device()).with_options(options).compile_ir(&ir, &weights).unwrap();
     let (outputs, mut taps) = model_.run_with_taps(inputs).unwrap();
     taps.0.extend(outputs);
-    let reference = NamedTensors(read_all(&dir.join("torch_dump.safetensors")));
-    let result = compare(&taps, &reference, Tolerance::default());
-    let text = result.to_string();
-    result.first_divergence.unwrap_or_else(|| panic!("{}: no divergence found\n{text}", bug.what))
+    compare(&taps, &read_dump(dir.join("torch_dump.safetensors")).unwrap(), Tolerance::default())
 }
 
 fn check(model: &str, bugs: &[Bug]) {
     let _ = HfConfig::from_dir(fixture(model)).unwrap();
+    // The unbugged port agrees everywhere: each divergence below is the bug's.
+    let clean =
+        Bug { what: "none", weights: no_weights, config: no_config, inputs: no_inputs, graph: no_edit, expect: &[] };
+    let result = run_bugged(model, &clean);
+    assert!(!result.diverged(), "{model} without bugs diverges:\n{result}");
     for bug in bugs {
-        let (name, why) = first_divergence(model, bug);
+        let result = run_bugged(model, bug);
+        let text = result.to_string();
+        let (name, why) =
+            result.first_divergence.unwrap_or_else(|| panic!("{model}, {}: no divergence found\n{text}", bug.what));
         assert!(
             bug.expect.contains(&name.as_str()),
-            "{model}, {}: compare named `{name}` ({why:?}), expected one of {:?}",
+            "{model}, {}: compare named `{name}` ({why:?}), expected one of {:?}\n{text}",
             bug.what,
             bug.expect
         );
@@ -119,6 +149,7 @@ fn distilbert_bugs_are_found_where_they_are() {
                 },
                 config: no_config,
                 inputs: no_inputs,
+                graph: no_edit,
                 expect: &["distilbert.transformer.layer.1.attention.q_lin"],
             },
             Bug {
@@ -126,6 +157,7 @@ fn distilbert_bugs_are_found_where_they_are() {
                 weights: |t| transpose_square(t, "distilbert.transformer.layer.0.attention.out_lin.weight"),
                 config: no_config,
                 inputs: no_inputs,
+                graph: no_edit,
                 expect: &["distilbert.transformer.layer.0.attention.out_lin"],
             },
             Bug {
@@ -133,6 +165,7 @@ fn distilbert_bugs_are_found_where_they_are() {
                 weights: no_weights,
                 config: no_config,
                 inputs: |i| map_mask(i, |_| 1),
+                graph: no_edit,
                 expect: &[
                     "distilbert.transformer.layer.0.attention.out_lin",
                     "distilbert.transformer.layer.0.attention",
@@ -143,6 +176,18 @@ fn distilbert_bugs_are_found_where_they_are() {
                 weights: no_weights,
                 config: no_config,
                 inputs: |i| map_mask(i, |m| 1 - m),
+                graph: no_edit,
+                expect: &[
+                    "distilbert.transformer.layer.0.attention.out_lin",
+                    "distilbert.transformer.layer.0.attention",
+                ],
+            },
+            Bug {
+                what: "softmax over the query axis",
+                weights: no_weights,
+                config: no_config,
+                inputs: no_inputs,
+                graph: softmax_over_queries,
                 expect: &[
                     "distilbert.transformer.layer.0.attention.out_lin",
                     "distilbert.transformer.layer.0.attention",
@@ -164,6 +209,7 @@ fn llama_bugs_are_found_where_they_are() {
                 },
                 config: no_config,
                 inputs: no_inputs,
+                graph: no_edit,
                 expect: &["model.layers.1.self_attn.q_proj"],
             },
             Bug {
@@ -171,6 +217,7 @@ fn llama_bugs_are_found_where_they_are() {
                 weights: no_weights,
                 config: |c| c["rms_norm_eps"] = serde_json::json!(0.5),
                 inputs: no_inputs,
+                graph: no_edit,
                 expect: &["model.layers.0.input_layernorm"],
             },
             Bug {
@@ -178,15 +225,112 @@ fn llama_bugs_are_found_where_they_are() {
                 weights: no_weights,
                 config: |c| c["rope_parameters"]["rope_theta"] = serde_json::json!(10000.0),
                 inputs: no_inputs,
-                expect: &["model.layers.0.self_attn.o_proj", "model.layers.0.self_attn"],
+                graph: no_edit,
+                expect: &["model.rotary_emb"],
             },
             Bug {
                 what: "an MLP Linear read transposed",
                 weights: |t| transpose_square(t, "model.layers.2.mlp.down_proj.weight"),
                 config: no_config,
                 inputs: no_inputs,
+                graph: no_edit,
                 expect: &["model.layers.2.mlp.down_proj", "model.layers.2.mlp"],
+            },
+            Bug {
+                what: "RoPE interleaved instead of half-split",
+                weights: no_weights,
+                config: |c| c["rope_traditional"] = serde_json::json!(true),
+                inputs: no_inputs,
+                graph: no_edit,
+                expect: &["model.rotary_emb"],
+            },
+            Bug {
+                what: "softmax over the query axis",
+                weights: no_weights,
+                config: no_config,
+                inputs: no_inputs,
+                graph: softmax_over_queries,
+                expect: &["model.layers.0.self_attn.o_proj", "model.layers.0.self_attn"],
+            },
+            Bug {
+                what: "final RMSNorm missing",
+                weights: no_weights,
+                config: no_config,
+                inputs: no_inputs,
+                graph: |ir| ir.bypass("model.norm", 0).unwrap(),
+                expect: &["lm_head"],
             },
         ],
     );
+}
+
+#[test]
+fn whisper_encoder_bugs_are_found_where_they_are() {
+    check(
+        "whisper_tiny",
+        &[
+            Bug {
+                what: "q and k projections swapped in layer 1",
+                weights: |t| {
+                    swap(t, "encoder.layers.1.self_attn.q_proj.weight", "encoder.layers.1.self_attn.k_proj.weight")
+                },
+                config: no_config,
+                inputs: no_inputs,
+                graph: no_edit,
+                expect: &["encoder.layers.1.self_attn.q_proj"],
+            },
+            Bug {
+                what: "an attention output Linear read transposed",
+                weights: |t| transpose_square(t, "encoder.layers.0.self_attn.out_proj.weight"),
+                config: no_config,
+                inputs: no_inputs,
+                graph: no_edit,
+                expect: &["encoder.layers.0.self_attn.out_proj", "encoder.layers.0.self_attn"],
+            },
+            Bug {
+                what: "wrong LayerNorm epsilon",
+                weights: no_weights,
+                config: no_config,
+                inputs: no_inputs,
+                graph: |ir| layer_norm_eps(ir, "encoder.layers.1.final_layer_norm", 0.5),
+                expect: &["encoder.layers.1.final_layer_norm"],
+            },
+            Bug {
+                what: "softmax over the query axis",
+                weights: no_weights,
+                config: no_config,
+                inputs: no_inputs,
+                graph: softmax_over_queries,
+                expect: &["encoder.layers.0.self_attn.out_proj", "encoder.layers.0.self_attn"],
+            },
+            Bug {
+                what: "final layer norm missing",
+                weights: no_weights,
+                config: no_config,
+                inputs: no_inputs,
+                graph: |ir| ir.bypass("encoder.layer_norm", 0).unwrap(),
+                expect: &["last_hidden_state"],
+            },
+        ],
+    );
+}
+
+/// A skipped module is named as such: the divergence equals the
+/// reference's previous module and the missing one is listed as unchecked.
+#[test]
+fn a_skipped_final_layer_norm_is_named() {
+    let bug = Bug {
+        what: "final layer norm missing",
+        weights: no_weights,
+        config: no_config,
+        inputs: no_inputs,
+        graph: |ir| ir.bypass("encoder.layer_norm", 0).unwrap(),
+        expect: &[],
+    };
+    let result = run_bugged("whisper_tiny", &bug);
+    assert_eq!(result.unchecked_before_divergence, ["encoder.layer_norm"], "{result}");
+    let why = result.first_divergence.as_ref().and_then(|(_, why)| why.clone()).unwrap_or_default();
+    assert!(why.contains("equals the reference's `encoder.layers.1`") && why.contains("encoder.layer_norm"), "{why}");
+    let llama = run_bugged("llama_tied_mha", &Bug { graph: |ir| ir.bypass("model.norm", 0).unwrap(), ..bug });
+    assert!(llama.unchecked_before_divergence.contains(&"model.norm".to_string()), "{llama}");
 }

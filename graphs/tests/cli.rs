@@ -311,5 +311,5 @@ fn compare_refuses_dumps_without_common_names() {
     std::fs::write(&b, b"garbage").unwrap();
     let (code, _, err) = wgraph(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(err.contains("is not a safetensors file"), "{err}");
+    assert!(err.contains("is not a valid safetensors file"), "{err}");
 }

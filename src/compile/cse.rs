@@ -3,9 +3,7 @@
 
 use super::error::CompileError;
 use super::pass::Pass;
-use crate::graph::{Edge, Ir, NodeId, Op};
-use petgraph::visit::EdgeRef;
-use petgraph::Direction;
+use crate::graph::{Ir, NodeId, Op};
 use std::collections::HashMap;
 
 pub struct CommonSubexpressions;
@@ -37,36 +35,11 @@ impl Pass for CommonSubexpressions {
                     seen.insert(k, id);
                 }
                 Some(&keep) => {
-                    replace_uses(ir, id, keep);
+                    ir.replace_uses(id, keep);
                     changed = true;
                 }
             }
         }
         Ok(changed)
     }
-}
-
-/// Points every reader of `old` (and any output) at `new`, then removes `old`.
-pub fn replace_uses(ir: &mut Ir, old: NodeId, new: NodeId) {
-    let uses: Vec<(NodeId, Edge)> =
-        ir.graph.edges_directed(old, Direction::Outgoing).map(|e| (e.target(), *e.weight())).collect();
-    for (target, edge) in uses {
-        ir.graph.add_edge(new, target, edge);
-    }
-    for (_, out) in ir.outputs.iter_mut() {
-        if *out == old {
-            *out = new;
-        }
-    }
-    // The surviving node keeps every name either had.
-    let names: Vec<String> = ir.node(old).names().map(String::from).collect();
-    for name in names {
-        let node = &mut ir.graph[new];
-        if node.name.is_none() {
-            node.name = Some(name);
-        } else if node.name.as_deref() != Some(name.as_str()) && !node.aliases.contains(&name) {
-            node.aliases.push(name);
-        }
-    }
-    ir.graph.remove_node(old);
 }

@@ -2,7 +2,6 @@
 //! constant, computed by the reference interpreter's own kernels (so folding
 //! can never disagree with the oracle).
 
-use super::cse::replace_uses;
 use super::error::CompileError;
 use super::pass::Pass;
 use crate::graph::{Bindings, Ir, Node, Op, Tensor};
@@ -56,7 +55,7 @@ impl Pass for ConstantFold {
                 location: node.location,
             };
             let new = ir.add_node(folded, &[]);
-            replace_uses(ir, id, new);
+            ir.replace_uses(id, new);
             changed = true;
         }
         Ok(changed)

@@ -60,6 +60,11 @@ pub struct Comparison {
     pub tolerance: Tolerance,
     /// The first row that does not agree, and what it looks like.
     pub first_divergence: Option<(String, Option<String>)>,
+    /// Reference tensors without a counterpart in ours that the reference
+    /// computed after the last agreeing tensor and before the first
+    /// divergence: the stretch nothing checked, where the bug must be (a
+    /// module the port skips shows up here).
+    pub unchecked_before_divergence: Vec<String>,
 }
 
 impl Comparison {
@@ -74,19 +79,57 @@ fn squeezed(shape: &[usize]) -> Vec<usize> {
 
 /// Compares every name present in both, in `ours`' order.
 pub fn compare(ours: &NamedTensors, reference: &NamedTensors, tolerance: Tolerance) -> Comparison {
-    let mut rows = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut first = None;
+    let mut unchecked = Vec::new();
     for (name, a) in ours.iter() {
         let Some(b) = reference.get(name) else { continue };
         let row = compare_one(name, a, b, tolerance);
         if !row.agrees && first.is_none() {
-            first = Some((name.to_string(), diagnose(a, b, tolerance)));
+            let last_agreeing = rows.iter().rev().find(|r| r.agrees).map(|r| r.name.as_str());
+            let stretch = reference_between(reference, last_agreeing, name);
+            let why = diagnose(a, b, tolerance).or_else(|| skipped_steps(a, &stretch, tolerance));
+            unchecked = stretch.iter().filter(|(n, _)| ours.get(n).is_none()).map(|(n, _)| n.to_string()).collect();
+            first = Some((name.to_string(), why));
         }
         rows.push(row);
     }
     let only_ours = ours.names().filter(|n| reference.get(n).is_none()).map(String::from).collect();
     let only_reference = reference.names().filter(|n| ours.get(n).is_none()).map(String::from).collect();
-    Comparison { rows, only_ours, only_reference, tolerance, first_divergence: first }
+    Comparison {
+        rows,
+        only_ours,
+        only_reference,
+        tolerance,
+        first_divergence: first,
+        unchecked_before_divergence: unchecked,
+    }
+}
+
+/// The reference's tensors strictly between `after` (or the start) and
+/// `before`, in its order, `after` itself included first when present.
+fn reference_between<'a>(reference: &'a NamedTensors, after: Option<&str>, before: &str) -> Vec<(&'a str, &'a Tensor)> {
+    let names: Vec<&str> = reference.names().collect();
+    let end = names.iter().position(|&n| n == before).unwrap_or(names.len());
+    let start = after.and_then(|a| names[..end].iter().position(|&n| n == a)).unwrap_or(0);
+    reference.iter().skip(start).take(end.saturating_sub(start)).collect()
+}
+
+/// Ours equals a reference tensor computed before the diverging one: the
+/// port left out what the reference does after it (a final LayerNorm).
+fn skipped_steps(a: &Tensor, stretch: &[(&str, &Tensor)], tol: Tolerance) -> Option<String> {
+    let va = a.to_f64_vec();
+    let (i, (hit, _)) = stretch
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, (_, t))| squeezed(t.shape()) == squeezed(a.shape()) && close(&va, &t.to_f64_vec(), tol))?;
+    let after: Vec<&str> = stretch[i + 1..].iter().map(|(n, _)| *n).collect();
+    Some(if after.is_empty() {
+        format!("ours equals the reference's `{hit}`")
+    } else {
+        format!("ours equals the reference's `{hit}`: the port skips what comes after it ({})", after.join(", "))
+    })
 }
 
 fn compare_one(name: &str, a: &Tensor, b: &Tensor, tol: Tolerance) -> Row {
@@ -203,23 +246,37 @@ pub fn diagnose(a: &Tensor, b: &Tensor, tol: Tolerance) -> Option<String> {
             ));
         }
         // Same rows, different order.
-        let mut used = vec![false; rows];
-        let permuted = c > 1
-            && (0..rows).all(|i| {
-                let ra = &va[i * c..(i + 1) * c];
-                (0..rows).any(|j| {
-                    let hit = !used[j] && close(ra, &vb[j * c..(j + 1) * c], tol);
-                    if hit {
-                        used[j] = true;
-                    }
-                    hit
-                })
-            });
-        if permuted {
+        if c > 1 && permutation_of(rows, |i, j| close(&va[i * c..(i + 1) * c], &vb[j * c..(j + 1) * c], tol)) {
             return Some("permuted rows: every row matches a reference row, in another order".into());
+        }
+        // Same features (last axis), different order. Quadratic in the
+        // width, so only for tensors where that stays cheap.
+        let column = |v: &[f64], j: usize| (0..rows).map(|i| v[i * c + j]).collect::<Vec<f64>>();
+        if c > 1 && c * c * rows <= 20_000_000 {
+            let (ca, cb): (Vec<_>, Vec<_>) = (0..c).map(|j| (column(&va, j), column(&vb, j))).unzip();
+            if permutation_of(c, |i, j| close(&ca[i], &cb[j], tol)) {
+                return Some(
+                    "permuted features: the last axis holds the reference's values in another order \
+                     (interleaved vs half-split RoPE, or heads split differently?)"
+                        .into(),
+                );
+            }
         }
     }
     None
+}
+
+/// Whether each of `n` slices of ours matches a distinct reference slice
+/// (`same(ours, reference)`), matched greedily.
+fn permutation_of(n: usize, same: impl Fn(usize, usize) -> bool) -> bool {
+    let mut used = vec![false; n];
+    (0..n).all(|i| match (0..n).find(|&j| !used[j] && same(i, j)) {
+        Some(j) => {
+            used[j] = true;
+            true
+        }
+        None => false,
+    })
 }
 
 fn shape_str(s: &[usize]) -> String {
@@ -266,9 +323,17 @@ impl fmt::Display for Comparison {
         if !self.only_reference.is_empty() {
             writeln!(f, "only in the reference ({}): {}", self.only_reference.len(), self.only_reference.join(", "))?;
         }
+        let unchecked = if self.unchecked_before_divergence.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\n  unchecked just before it (reference tensors ours lacks): {}",
+                self.unchecked_before_divergence.join(", ")
+            )
+        };
         match &self.first_divergence {
-            Some((name, Some(why))) => write!(f, "first divergence: {name}\n  diagnosis: {why}"),
-            Some((name, None)) => write!(f, "first divergence: {name}"),
+            Some((name, Some(why))) => write!(f, "first divergence: {name}\n  diagnosis: {why}{unchecked}"),
+            Some((name, None)) => write!(f, "first divergence: {name}{unchecked}"),
             None => write!(
                 f,
                 "no divergence ({} tensors within rtol {} atol {})",

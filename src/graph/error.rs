@@ -133,6 +133,8 @@ pub enum GraphError {
     Constant { location: SourceLoc, source: TensorError },
     #[error("graph `{graph}` has no outputs; declare them with Graph::output")]
     NoOutputs { graph: String },
+    #[error("graph edit: {detail}")]
+    Edit { detail: String },
     #[error("{} while building graph `{graph}`:\n{}", plural(errors.len()), list(errors))]
     Build { graph: String, errors: Vec<GraphError> },
     #[error("verifier: node %{node} ({op}, built at {location}): {detail}")]

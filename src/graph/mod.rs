@@ -6,6 +6,7 @@ mod builder;
 pub mod dim;
 mod dtype;
 mod dump;
+mod edit;
 mod error;
 mod infer;
 mod ir;

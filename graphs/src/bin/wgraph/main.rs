@@ -4,7 +4,6 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -318,9 +317,7 @@ fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>
                 taps.0.push((name.to_string(), t.clone()));
             }
         }
-        let order: Vec<&str> = taps.names().collect();
-        let metadata = HashMap::from([("execution_order".to_string(), serde_json::to_string(&order)?)]);
-        save_safetensors(path, &taps, Some(metadata))?;
+        wgraph::debug::write_dump(path, &taps)?;
         eprintln!("wrote {} intermediates to {}", taps.len(), path.display());
     }
     Ok(())
