@@ -7,7 +7,9 @@
 // would keep in memory. Where strides allow, operands are read as vec4
 // (along n for a row-major B, along k for a transposed one): a quarter of
 // the loads. Operands are strided views (transposes are read in place); the
-// epilogue (bias, activation, residual) is fused.
+// epilogue (bias, activation, residual) is fused. With subgroups, the
+// lanes of a row share A's values: each lane loads a different vec4 of k
+// and `subgroupBroadcast` hands it to the others, an eighth of A's loads.
 
 {{COMMON}}
 {{BINDINGS}}
@@ -18,8 +20,11 @@ fn epilogue(acc: f32{{EPI_ARGS}}) -> f32 {
     return {{EPI_RESULT}};
 }
 
-@compute @workgroup_size({{WX}}, {{WY}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32{{LANE_ARG}}) {
+    // A one-dimensional workgroup: subgroups are runs of consecutive
+    // invocations, so a subgroup of WX lanes is one row of it.
+    let lid = vec2<u32>(li % {{WX}}u, li / {{WX}}u);
     let M = {{M}};
     let N = {{N}};
     let K = {{K}};

@@ -4,7 +4,7 @@
 //! without their hardware.
 
 use wgraph::compile::validate::validate_wgsl;
-use wgraph::compile::{build_program, CompileOptions, KernelSpec, MatmulKernel, REGISTER, TILED};
+use wgraph::compile::{build_program, CompileOptions, KernelSpec, MatmulKernel, REGISTER, REGISTER_SUBGROUP, TILED};
 use wgraph::graph::ops::{self, Conv1dOptions, Gelu};
 use wgraph::{DType, Dim, Graph};
 
@@ -72,13 +72,15 @@ fn translate(k: &KernelSpec) {
     let (msl, _) = naga::back::msl::write_string(
         &module,
         &info,
-        &naga::back::msl::Options::default(),
+        // Subgroup operations need MSL 2.1 and HLSL shader model 6, which
+        // wgpu targets on current systems anyway.
+        &naga::back::msl::Options { lang_version: (2, 4), ..Default::default() },
         &naga::back::msl::PipelineOptions::default(),
     )
     .unwrap_or_else(|e| panic!("{} to MSL: {e}", k.name));
     assert!(msl.contains("kernel void"), "{}: MSL has a kernel", k.name);
     let mut hlsl = String::new();
-    let options = naga::back::hlsl::Options::default();
+    let options = naga::back::hlsl::Options { shader_model: naga::back::hlsl::ShaderModel::V6_0, ..Default::default() };
     let pipeline = naga::back::hlsl::PipelineOptions { entry_point: Some(entry) };
     naga::back::hlsl::Writer::new(&mut hlsl, &options, &pipeline)
         .write(&module, &info, None)
@@ -90,7 +92,7 @@ fn translate(k: &KernelSpec) {
 fn every_kernel_translates_to_spirv_msl_and_hlsl() {
     let g = sample_graph();
     let mut count = 0;
-    for matmul in [REGISTER, TILED] {
+    for matmul in [REGISTER, REGISTER_SUBGROUP, TILED] {
         for fuse in [true, false] {
             for k in kernels(&g, matmul, fuse) {
                 translate(&k);

@@ -24,6 +24,12 @@ pub enum CompileError {
         "kernel `{kernel}` (node %{node}) needs {needed} storage buffers but this adapter allows {limit} per shader stage"
     )]
     TooManyBuffers { kernel: String, node: usize, needed: u32, limit: u32 },
+    #[error(
+        "the matmul kernel shares A across subgroups of {lanes} lanes, but this device {}; \
+         use `subgroup_a: false` or leave `CompileOptions::matmul` unset",
+        match subgroup_size { Some(n) => format!("has subgroups of {n}"), None => "has no fixed-size subgroups".to_string() }
+    )]
+    SubgroupsUnavailable { lanes: u32, subgroup_size: Option<u32> },
     #[error("node %{node} ({op}): {detail}")]
     Unsupported { node: usize, op: &'static str, detail: String },
 }

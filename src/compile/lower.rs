@@ -1,18 +1,19 @@
 //! Lowering: one kernel per kernel root, in schedule order.
 
-use super::codegen::{kernels, matmul, KernelSpec, MatmulKernel};
+use super::codegen::{kernels, matmul, KernelSpec};
 use super::fuse::{family, Family, FusionPlan};
+use super::matmul_choice::MatmulPolicy;
 use crate::graph::{Ir, NodeId};
 
-pub fn lower(ir: &Ir, plan: &FusionPlan, order: &[NodeId], matmul: MatmulKernel) -> Vec<KernelSpec> {
+pub fn lower(ir: &Ir, plan: &FusionPlan, order: &[NodeId], matmul: MatmulPolicy) -> Vec<KernelSpec> {
     plan.roots(ir, order)
         .into_iter()
         .map(|root| {
             if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
-                return matmul::matmul(ir, plan, mm, root, matmul);
+                return matmul::matmul(ir, plan, mm, root, matmul.pick(ir, mm));
             }
             match family(&ir.node(root).op) {
-                Family::MatMul => matmul::matmul(ir, plan, root, root, matmul),
+                Family::MatMul => matmul::matmul(ir, plan, root, root, matmul.pick(ir, root)),
                 Family::Row => kernels::row(ir, plan, root),
                 Family::Conv1d => kernels::conv1d(ir, plan, root),
                 Family::Elementwise | Family::Source => kernels::elementwise(ir, plan, root),

@@ -8,6 +8,7 @@ mod error;
 mod fold;
 pub mod fuse;
 mod lower;
+mod matmul_choice;
 pub mod memory;
 mod pass;
 pub mod validate;
@@ -18,10 +19,11 @@ pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;
 pub use error::CompileError;
 pub use fold::ConstantFold;
+pub use matmul_choice::{MatmulPolicy, REGISTER, REGISTER_SUBGROUP, TILED};
 pub use pass::{run_passes, timed, Pass};
 
 use crate::graph::{Graph, Ir, NodeId};
-use crate::runtime::{AdapterKind, Device, Model};
+use crate::runtime::{Device, Model};
 use crate::weights::{check_ir, Weights};
 use std::collections::HashSet;
 
@@ -57,28 +59,12 @@ pub struct Program {
     pub taps: Vec<(String, NodeId)>,
 }
 
-/// The register-blocked matmul for CPU drivers, tiles for real GPUs.
-pub fn default_matmul(kind: AdapterKind) -> MatmulKernel {
-    match std::env::var("WGRAPH_MATMUL").as_deref() {
-        Ok("register") => return REGISTER,
-        Ok("tiled") => return TILED,
-        _ => {}
-    }
-    match kind {
-        AdapterKind::Cpu => REGISTER,
-        _ => TILED,
-    }
-}
-
-pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8 };
-pub const TILED: MatmulKernel = MatmulKernel::Tiled { tile: 32, tm: 4 };
-
 /// Builds a [`Program`] from an IR without a device (`max_buffers` is the
 /// adapter's storage-buffer limit per stage).
 pub fn build_program(
     ir: &Ir,
     options: &CompileOptions,
-    matmul: MatmulKernel,
+    matmul: impl Into<MatmulPolicy>,
     max_buffers: u32,
 ) -> Result<Program, CompileError> {
     let mut ir = ir.clone();
@@ -101,7 +87,7 @@ pub fn build_program(
     let keep: HashSet<NodeId> = taps.iter().map(|(_, n)| *n).collect();
     let fuse_options = fuse::FuseOptions { fuse: options.fuse && !options.tap_every_node, max_buffers };
     let plan = timed("fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
-    let kernels = timed("lower", || lower::lower(&ir, &plan, &order, matmul));
+    let kernels = timed("lower", || lower::lower(&ir, &plan, &order, matmul.into()));
     timed("naga-validate", || kernels.iter().try_for_each(validate::validate_kernel))?;
     for k in &kernels {
         let needed = k.inputs.len() as u32 + 2;
@@ -151,7 +137,14 @@ impl<'d> Compiler<'d> {
 
     pub fn compile_ir(&self, ir: &Ir, weights: &Weights) -> Result<Model, CompileError> {
         let checked = timed("check-weights", || check_ir(ir, weights))?;
-        let matmul = self.options.matmul.unwrap_or_else(|| default_matmul(self.device.kind()));
+        let subgroup_size = self.device.subgroup_size();
+        let matmul = match self.options.matmul {
+            Some(MatmulKernel::Register { wx, subgroup_a: true, .. }) if subgroup_size != Some(wx) => {
+                return Err(CompileError::SubgroupsUnavailable { lanes: wx, subgroup_size });
+            }
+            Some(kernel) => MatmulPolicy::Fixed(kernel),
+            None => MatmulPolicy::for_adapter(self.device.kind(), subgroup_size),
+        };
         let max_buffers = self.device.limits().max_storage_buffers_per_shader_stage;
         let program = build_program(ir, &self.options, matmul, max_buffers)?;
         // WGRAPH_GRAPH=path.dot writes the optimised graph for Graphviz.

@@ -8,8 +8,13 @@ use super::error::CompileError;
 /// shading languages.
 pub fn validate_wgsl(wgsl: &str) -> Result<(naga::Module, naga::valid::ModuleInfo), String> {
     let module = naga::front::wgsl::parse_str(wgsl).map_err(|e| e.emit_to_string(wgsl))?;
+    // Subgroup operations are allowed here; a kernel only uses them when the
+    // device has them (see `MatmulKernel::Register::subgroup_a`).
     let mut validator =
-        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default());
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::SUBGROUP);
+    validator
+        .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+        .subgroup_operations(naga::valid::SubgroupOperationSet::all());
     let info = validator.validate(&module).map_err(|e| e.emit_to_string(wgsl))?;
     Ok((module, info))
 }

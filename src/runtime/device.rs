@@ -3,6 +3,7 @@
 //! records errors instead of panicking.
 
 use super::error::RuntimeError;
+use super::pipelines::PipelineCache;
 use std::sync::{Arc, Mutex};
 
 /// What kind of adapter we run on; kernel choices depend on it (a CPU
@@ -27,6 +28,8 @@ pub struct Device {
     /// Serialises submit-and-wait: wgpu's waits on submission indices race
     /// when several threads share a queue.
     submit: Arc<Mutex<()>>,
+    /// Pipelines by WGSL, shared by every model compiled for this device.
+    pub(crate) pipelines: PipelineCache,
 }
 
 fn backends_from_env() -> Result<wgpu::Backends, RuntimeError> {
@@ -67,9 +70,11 @@ impl Device {
         // Ask for everything the adapter offers: big models need the largest
         // bindings and buffers available.
         let limits = adapter.limits();
+        // Subgroup operations let the CPU matmul load A once per SIMD row.
+        let features = adapter.features() & wgpu::Features::SUBGROUP;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgraph"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -91,7 +96,15 @@ impl Device {
                 info.name, info.backend, info.device_type, info.driver
             );
         }
-        Ok(Device { device, queue, info, limits, uncaptured, submit: Arc::new(Mutex::new(())) })
+        Ok(Device {
+            device,
+            queue,
+            info,
+            limits,
+            uncaptured,
+            submit: Arc::new(Mutex::new(())),
+            pipelines: PipelineCache::default(),
+        })
     }
 
     /// Adapter name, backend and type, as one line.
@@ -106,6 +119,13 @@ impl Device {
             wgpu::DeviceType::DiscreteGpu => AdapterKind::Discrete,
             _ => AdapterKind::Other,
         }
+    }
+
+    /// The subgroup size when subgroup operations are enabled and the
+    /// adapter has exactly one size (lavapipe: 8, the AVX2 SIMD width).
+    pub fn subgroup_size(&self) -> Option<u32> {
+        let fixed = self.info.subgroup_min_size == self.info.subgroup_max_size;
+        (self.device.features().contains(wgpu::Features::SUBGROUP) && fixed).then_some(self.info.subgroup_min_size)
     }
 
     pub fn limits(&self) -> &wgpu::Limits {

@@ -4,6 +4,7 @@ mod device;
 mod error;
 mod instance;
 mod model;
+mod pipelines;
 mod transfer;
 
 pub use device::{AdapterKind, Device};

@@ -5,12 +5,12 @@
 use super::device::Device;
 use super::error::RuntimeError;
 use super::instance::{storage, Instance};
+use super::pipelines::pipeline_for;
 use super::transfer::{from_gpu_bytes, to_gpu_bytes};
 use crate::compile::memory::Placement;
 use crate::compile::{CompileError, Program};
 use crate::graph::{bind_inputs, BindError, Bindings, NamedTensors, NodeId, Op, Tensor};
 use crate::weights::Weights;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,63 +55,13 @@ impl Model {
     ) -> Result<Model, CompileError> {
         let dev = &device.device;
         let limit = device.limits().max_storage_buffer_binding_size;
-        // Pipelines, each created inside error scopes so a driver refusal is
-        // a typed error naming the kernel.
         let mut pipelines = Vec::with_capacity(program.kernels.len());
         let mut layouts = Vec::with_capacity(program.kernels.len());
         crate::compile::timed("create-pipelines", || -> Result<(), CompileError> {
             for k in &program.kernels {
-                if crate::debug_level() >= 4 {
-                    dump_kernel(&k.name, &k.wgsl);
-                }
-                let validation = dev.push_error_scope(wgpu::ErrorFilter::Validation);
-                let internal = dev.push_error_scope(wgpu::ErrorFilter::Internal);
-                let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(&k.name),
-                    source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(&k.wgsl)),
-                });
-                // An explicit layout: automatic layouts drop bindings the
-                // shader never reads (an unused params buffer).
-                let entry = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
-                    binding,
-                    visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Storage { read_only },
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    count: None,
-                };
-                let entries: Vec<wgpu::BindGroupLayoutEntry> =
-                    (0..k.inputs.len() as u32 + 2).map(|b| entry(b, b != 0)).collect();
-                let group = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                    label: Some(&k.name),
-                    entries: &entries,
-                });
-                let layout = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some(&k.name),
-                    bind_group_layouts: &[Some(&group)],
-                    immediate_size: 0,
-                });
-                let pipeline = dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&k.name),
-                    layout: Some(&layout),
-                    module: &module,
-                    entry_point: Some("main"),
-                    compilation_options: Default::default(),
-                    cache: None,
-                });
-                let errors = [pollster::block_on(internal.pop()), pollster::block_on(validation.pop())];
-                if let Some(e) = errors.into_iter().flatten().next() {
-                    return Err(CompileError::Pipeline {
-                        kernel: k.name.clone(),
-                        node: k.root.index(),
-                        error: e.to_string(),
-                        source_code: k.wgsl.clone(),
-                    });
-                }
+                let (pipeline, layout) = pipeline_for(device, k)?;
                 pipelines.push(pipeline);
-                layouts.push(group);
+                layouts.push(layout);
             }
             Ok(())
         })?;
@@ -333,16 +283,5 @@ impl Model {
             }
         }
         Ok((NamedTensors(outputs), NamedTensors(tapped)))
-    }
-}
-
-/// `WGRAPH_DEBUG=4`: every kernel's WGSL, printed and written to the dump
-/// directory (`WGRAPH_DUMP_DIR`, default `wgraph-dump/`).
-fn dump_kernel(name: &str, wgsl: &str) {
-    eprintln!("wgraph: kernel {name}:\n{wgsl}");
-    let dir = std::env::var("WGRAPH_DUMP_DIR").unwrap_or_else(|_| "wgraph-dump".into());
-    let file: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '+' { c } else { '_' }).collect();
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(std::path::Path::new(&dir).join(format!("{file}.wgsl")), wgsl);
     }
 }

@@ -12,8 +12,11 @@ use crate::graph::{Dim, Ir, NodeId};
 /// Matmul strategies; which is faster depends on the adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatmulKernel {
-    /// Register blocking, no workgroup memory (CPU drivers such as lavapipe).
-    Register { tm: u32, tn: u32, wx: u32, wy: u32 },
+    /// Register blocking, no workgroup memory (CPU drivers such as lavapipe):
+    /// a `tm x tn` block per invocation, `wx x wy` invocations. With
+    /// `subgroup_a`, A's values (when read as vec4 along k) are loaded once
+    /// per subgroup and broadcast; it needs subgroups of exactly `wx` lanes.
+    Register { tm: u32, tn: u32, wx: u32, wy: u32, subgroup_a: bool },
     /// Workgroup-memory tiles (discrete GPUs).
     Tiled { tile: u32, tm: u32 },
 }
@@ -116,16 +119,22 @@ pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: Matm
         ("EPI_CALL", epi_call),
     ];
     let (template, extra, grid) = match kernel {
-        MatmulKernel::Register { tm, tn, wx, wy } => (
+        MatmulKernel::Register { tm, tn, wx, wy, subgroup_a } => (
             shaders::MATMUL_REGISTER,
             {
+                let subgroup_a = subgroup_a && matches!(layout, Layout::VecK | Layout::VecKN);
                 let mut v = vec![
                     ("TM", tm.to_string()),
                     ("TN", tn.to_string()),
                     ("WX", wx.to_string()),
                     ("WY", wy.to_string()),
+                    ("WG", (wx * wy).to_string()),
+                    (
+                        "LANE_ARG",
+                        if subgroup_a { ", @builtin(subgroup_invocation_id) lane: u32" } else { "" }.to_string(),
+                    ),
                 ];
-                v.extend(register_block(tm, tn, wx, wy, layout, &call_coords));
+                v.extend(register_block(tm, tn, wx, wy, layout, subgroup_a, &call_coords));
                 v
             },
             Grid::Tiles { x: n.clone(), x_per: wx * tn, y: m.clone(), y_per: wy * tm, z: batch },
@@ -203,10 +212,13 @@ fn register_block(
     wx: u32,
     wy: u32,
     layout: Layout,
+    subgroup_a: bool,
     call_coords: &[String],
 ) -> Vec<(&'static str, String)> {
     let batch_args: String = call_coords[..call_coords.len() - 2].iter().map(|c| format!("{c}, ")).collect();
-    let (mut offsets, mut decl, mut body, mut stores) = (String::new(), String::new(), String::new(), String::new());
+    // The k loop's body: A's loads, then everything else (B's loads and the FMAs).
+    let (mut offsets, mut decl, mut a_loads, mut body, mut stores) =
+        (String::new(), String::new(), String::new(), String::new(), String::new());
     let store = |r: u32, col: &str, value: &str| {
         format!(
             "    if (row{r} < M && {col} < N) {{ out[o_base + row{r} * N + {col}] = epilogue({value}, {batch_args}row{r}, {col}); }}\n"
@@ -231,7 +243,7 @@ fn register_block(
                 offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
                 offsets.push_str(&format!("    let cb{c} = b_base + min(col{c}, N - 1u) * {{{{SBN}}}};\n"));
             }
-            (0..tm).for_each(|r| body.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
             (0..tn).for_each(|c| body.push_str(&format!("        let b{c} = {{{{B}}}}[cb{c} + kb];\n")));
             for r in 0..tm {
                 for c in 0..tn {
@@ -243,7 +255,7 @@ fn register_block(
         }
         Layout::VecN => {
             let groups = column_groups(tn, wx, &mut offsets);
-            (0..tm).for_each(|r| body.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
             (0..groups).for_each(|g| body.push_str(&format!("        let b{g} = {{{{B}}}}[cb{g} + kb / 4u];\n")));
             for r in 0..tm {
                 for g in 0..groups {
@@ -254,7 +266,7 @@ fn register_block(
         }
         Layout::VecKN => {
             let groups = column_groups(tn, wx, &mut offsets);
-            (0..tm).for_each(|r| body.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
             for (kk, lane) in ["x", "y", "z", "w"].iter().enumerate() {
                 body.push_str(&format!("        let kb{kk} = (k * 4u + {kk}u) * ({{{{SBK}}}} / 4u);\n"));
                 for g in 0..groups {
@@ -275,7 +287,7 @@ fn register_block(
                 offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
                 offsets.push_str(&format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {{{{SBN}}}}) / 4u;\n"));
             }
-            (0..tm).for_each(|r| body.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
             (0..tn).for_each(|c| body.push_str(&format!("        let b{c} = {{{{B}}}}[cb{c} + k];\n")));
             for r in 0..tm {
                 for c in 0..tn {
@@ -287,8 +299,29 @@ fn register_block(
             }
         }
     }
-    let lp = format!("{loop_head}{body}    }}\n");
+    let lp = if subgroup_a { subgroup_loop(tm, wx, &body) } else { format!("{loop_head}{a_loads}{body}    }}\n") };
     vec![("OFFSETS", offsets), ("ACC_DECL", decl), ("LOOP", lp), ("STORES", stores)]
+}
+
+/// The k loop (in vec4 steps along k) with A shared across a subgroup of
+/// `lanes`: in each run of `lanes` steps, lane `j` loads step `j` of every
+/// row and `subgroupBroadcast` gives it to all; the steps past the last
+/// full run load A directly.
+fn subgroup_loop(tm: u32, lanes: u32, body: &str) -> String {
+    let mut lp = format!("    let full = (K / 4u) / {lanes}u * {lanes}u;\n");
+    lp.push_str(&format!("    for (var k0 = 0u; k0 < full; k0 += {lanes}u) {{\n"));
+    (0..tm).for_each(|r| lp.push_str(&format!("        let s{r} = {{{{A}}}}[ra{r} + k0 + lane];\n")));
+    for j in 0..lanes {
+        lp.push_str(&format!("        {{\n        let k = k0 + {j}u;\n"));
+        (0..tm).for_each(|r| lp.push_str(&format!("        let a{r} = subgroupBroadcast(s{r}, {j}u);\n")));
+        lp.push_str(body);
+        lp.push_str("        }\n");
+    }
+    lp.push_str("    }\n    for (var k = full; k < K / 4u; k++) {\n");
+    (0..tm).for_each(|r| lp.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+    lp.push_str(body);
+    lp.push_str("    }\n");
+    lp
 }
 
 /// Column groups of 4 (vec4 of B), interleaved across the workgroup: their

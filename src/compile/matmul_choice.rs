@@ -1,0 +1,85 @@
+//! Which kernel each matmul gets: one the user fixed, or one chosen per
+//! adapter and per shape. Measured on lavapipe (examples/matmul_tune.rs,
+//! BENCHMARKS.md): register blocking without workgroup memory on CPU
+//! drivers, and there, when subgroups match the SIMD width, a tall block
+//! sharing A across the subgroup for the large products it pays off on
+//! (it takes seconds, not tenths, to compile); workgroup tiles on GPUs.
+
+use super::codegen::MatmulKernel;
+use crate::graph::{Dim, Ir, NodeId};
+use crate::runtime::AdapterKind;
+
+/// Small blocks: quick to compile, right for small products.
+pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false };
+/// A shared across subgroups of 8 lanes (lavapipe on AVX2).
+pub const REGISTER_SUBGROUP: MatmulKernel = MatmulKernel::Register { tm: 32, tn: 8, wx: 8, wy: 2, subgroup_a: true };
+/// Workgroup-memory tiles for GPUs.
+pub const TILED: MatmulKernel = MatmulKernel::Tiled { tile: 32, tm: 4 };
+
+/// How matmul kernels are picked for one compilation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulPolicy {
+    /// Every matmul uses this kernel.
+    Fixed(MatmulKernel),
+    /// Register blocking, with the subgroup kernel for large products when
+    /// the device has subgroups of `subgroup_size` lanes.
+    Register { subgroup_size: Option<u32> },
+    /// Workgroup tiles.
+    Tiled,
+}
+
+impl From<MatmulKernel> for MatmulPolicy {
+    fn from(kernel: MatmulKernel) -> MatmulPolicy {
+        MatmulPolicy::Fixed(kernel)
+    }
+}
+
+impl MatmulPolicy {
+    /// The default for an adapter; `WGRAPH_MATMUL=register|tiled` overrides
+    /// the family.
+    pub fn for_adapter(kind: AdapterKind, subgroup_size: Option<u32>) -> MatmulPolicy {
+        let register = match std::env::var("WGRAPH_MATMUL").as_deref() {
+            Ok("register") => true,
+            Ok("tiled") => false,
+            _ => kind == AdapterKind::Cpu,
+        };
+        if register {
+            MatmulPolicy::Register { subgroup_size }
+        } else {
+            MatmulPolicy::Tiled
+        }
+    }
+
+    /// The kernel for the matmul node `mm`.
+    pub fn pick(&self, ir: &Ir, mm: NodeId) -> MatmulKernel {
+        match *self {
+            MatmulPolicy::Fixed(kernel) => kernel,
+            MatmulPolicy::Tiled => TILED,
+            MatmulPolicy::Register { subgroup_size } => {
+                let lanes = match REGISTER_SUBGROUP {
+                    MatmulKernel::Register { wx, .. } => wx,
+                    MatmulKernel::Tiled { .. } => 0,
+                };
+                if subgroup_size == Some(lanes) && large(ir, mm) {
+                    REGISTER_SUBGROUP
+                } else {
+                    REGISTER
+                }
+            }
+        }
+    }
+}
+
+/// Whether a matmul is big enough in every direction for the tall
+/// subgroup block: symbolic sizes count as a typical sequence length.
+fn large(ir: &Ir, mm: NodeId) -> bool {
+    let estimate = |d: &Dim| d.as_static().unwrap_or(256);
+    let out = &ir.node(mm).ty.shape;
+    let Some(&a) = ir.operands(mm).first() else { return false };
+    let (r, a_shape) = (out.len(), &ir.node(a).ty.shape);
+    if r < 2 || a_shape.is_empty() {
+        return false;
+    }
+    let (m, n, k) = (estimate(&out[r - 2]), estimate(&out[r - 1]), estimate(&a_shape[a_shape.len() - 1]));
+    m >= 64 && n >= 64 && k >= 64 && m * n * k >= 1 << 21
+}

@@ -1,0 +1,98 @@
+//! Compute pipelines: each created inside error scopes, so a driver
+//! refusal is a typed error naming the kernel, and cached on the device by
+//! WGSL source. Layers of the same shape share their kernels, and compiling
+//! a model again costs nothing: CPU drivers take seconds for the large
+//! matmul kernels.
+
+use super::device::Device;
+use crate::compile::{CompileError, KernelSpec};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A pipeline and the layout its bind groups are made with.
+pub(crate) type Compiled = (wgpu::ComputePipeline, wgpu::BindGroupLayout);
+
+/// Pipelines by WGSL source (the source fixes the bindings too).
+#[derive(Clone, Default)]
+pub(crate) struct PipelineCache(Arc<Mutex<HashMap<String, Compiled>>>);
+
+impl PipelineCache {
+    fn get(&self, wgsl: &str) -> Option<Compiled> {
+        self.0.lock().ok().and_then(|cache| cache.get(wgsl).cloned())
+    }
+
+    fn insert(&self, wgsl: &str, compiled: &Compiled) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.insert(wgsl.to_string(), compiled.clone());
+        }
+    }
+}
+
+/// The pipeline for kernel `k`, from the device's cache or created now.
+pub(super) fn pipeline_for(device: &Device, k: &KernelSpec) -> Result<Compiled, CompileError> {
+    if crate::debug_level() >= 4 {
+        dump_kernel(&k.name, &k.wgsl);
+    }
+    if let Some(hit) = device.pipelines.get(&k.wgsl) {
+        return Ok(hit);
+    }
+    let dev = &device.device;
+    let validation = dev.push_error_scope(wgpu::ErrorFilter::Validation);
+    let internal = dev.push_error_scope(wgpu::ErrorFilter::Internal);
+    let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(&k.name),
+        source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(&k.wgsl)),
+    });
+    // An explicit layout: automatic layouts drop bindings the shader never
+    // reads (an unused params buffer).
+    let entry = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..k.inputs.len() as u32 + 2).map(|b| entry(b, b != 0)).collect();
+    let group =
+        dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&k.name), entries: &entries });
+    let layout = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(&k.name),
+        bind_group_layouts: &[Some(&group)],
+        immediate_size: 0,
+    });
+    let pipeline = dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(&k.name),
+        layout: Some(&layout),
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let errors = [pollster::block_on(internal.pop()), pollster::block_on(validation.pop())];
+    if let Some(e) = errors.into_iter().flatten().next() {
+        return Err(CompileError::Pipeline {
+            kernel: k.name.clone(),
+            node: k.root.index(),
+            error: e.to_string(),
+            source_code: k.wgsl.clone(),
+        });
+    }
+    let compiled = (pipeline, group);
+    device.pipelines.insert(&k.wgsl, &compiled);
+    Ok(compiled)
+}
+
+/// `WGRAPH_DEBUG=4`: every kernel's WGSL, printed and written to the dump
+/// directory (`WGRAPH_DUMP_DIR`, default `wgraph-dump/`).
+fn dump_kernel(name: &str, wgsl: &str) {
+    eprintln!("wgraph: kernel {name}:\n{wgsl}");
+    let dir = std::env::var("WGRAPH_DUMP_DIR").unwrap_or_else(|_| "wgraph-dump".into());
+    let file: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '+' { c } else { '_' }).collect();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(std::path::Path::new(&dir).join(format!("{file}.wgsl")), wgsl);
+    }
+}
