@@ -2,7 +2,7 @@
 //! to choose the defaults: `cargo run --release --example matmul_tune [m k n]`.
 
 use std::time::Instant;
-use wgraph::compile::MatmulKernel;
+use wgraph::compile::{MatmulKernel, REGISTER, REGISTER_SUBGROUP};
 use wgraph::graph::ops;
 use wgraph::{CompileOptions, Compiler, DType, Device, Graph, Tensor, Weights};
 
@@ -26,10 +26,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("b", Tensor::new(if nt { [n, k] } else { [k, n] }, fill(k * n))?),
     ]);
     let reg = |tm, tn, wx, wy, subgroup_a| MatmulKernel::Register { tm, tn, wx, wy, subgroup_a };
-    let mut configs = vec![reg(8, 16, 8, 8, false), reg(12, 16, 8, 8, false)];
+    let mut configs = vec![REGISTER, reg(12, 16, 8, 8, false)];
     // Sharing A across a subgroup needs subgroups of `wx` lanes.
     if device.subgroup_size() == Some(8) {
-        configs.extend([reg(32, 16, 8, 2, true), reg(48, 8, 8, 2, true), reg(32, 8, 8, 2, true)]);
+        configs.extend([REGISTER_SUBGROUP, reg(32, 8, 8, 4, true), reg(48, 8, 8, 2, true), reg(32, 16, 8, 2, true)]);
     }
     configs.push(MatmulKernel::Tiled { tile: 32, tm: 4 });
     let mut models = Vec::new();

@@ -69,3 +69,46 @@ fn every_matmul_kernel_agrees_with_the_interpreter() {
         }
     }
 }
+
+/// Weights as B: read from textures where the kernel can (2-D, rows a
+/// whole number of texels), from buffers otherwise, and the same numbers
+/// either way. (m, k, n, weight stored [n, k])
+#[test]
+fn weights_read_as_textures_agree_with_the_interpreter() {
+    let mut rng = Rng(7);
+    let shapes = [(37, 64, 40, true), (5, 44, 24, false), (70, 96, 36, true), (9, 12, 10, false), (3, 40, 6, true)];
+    for (m, k, n, transposed) in shapes {
+        let g = Graph::new("linear");
+        let x = g.input("x", wgraph::DType::F32, [Dim::new(2), Dim::new(m), Dim::new(k)]);
+        let w_shape = if transposed { [n, k] } else { [k, n] };
+        let w = g.weight("w", wgraph::DType::F32, w_shape);
+        let y = if transposed { ops::linear(&x, &w, None) } else { ops::matmul(&x, &w) };
+        g.output_named([("y", y)]).unwrap();
+        let weights = Weights::from_tensors([("w", rng.floats(&w_shape, -1.0, 1.0))]);
+        let feed = vec![("x".to_string(), rng.floats(&[2, m, k], -1.0, 1.0))];
+        let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
+        for kernel in [KERNELS[0], KERNELS[1], KERNELS[3], KERNELS[4]] {
+            if let MatmulKernel::Register { wx, subgroup_a: true, .. } = kernel {
+                if device().subgroup_size() != Some(wx) {
+                    continue; // refused by name, checked above
+                }
+            }
+            for texture_weights in [true, false] {
+                let options = CompileOptions { matmul: Some(kernel), texture_weights, ..Default::default() };
+                let model = Compiler::new(device()).with_options(options).compile(&g, &weights).unwrap();
+                let textured = model.program().kernels.iter().any(|k| !k.textures.is_empty());
+                // Rows of whole texels go to textures when allowed, and only then.
+                let whole_texels = if transposed { k % 4 == 0 } else { n % 4 == 0 };
+                // A row-major B is read as vec4 of columns only when the block's columns come in fours.
+                let vec4 = match kernel {
+                    MatmulKernel::Register { tn, .. } => transposed || tn % 4 == 0,
+                    MatmulKernel::Tiled { .. } => false,
+                };
+                assert_eq!(textured, texture_weights && whole_texels && vec4, "{kernel:?} {m}x{k}x{n}");
+                let got = model.run(feed.clone()).unwrap().get("y").unwrap().clone();
+                let what = format!("{kernel:?} on {m}x{k}x{n} (transposed {transposed}, textures {textured})");
+                assert_close(&got, want.get("y").unwrap(), 1e-4, 1e-5, &what);
+            }
+        }
+    }
+}

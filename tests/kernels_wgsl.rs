@@ -4,7 +4,9 @@
 //! without their hardware.
 
 use wgraph::compile::validate::validate_wgsl;
-use wgraph::compile::{build_program, CompileOptions, KernelSpec, MatmulKernel, REGISTER, REGISTER_SUBGROUP, TILED};
+use wgraph::compile::{
+    build_program, CompileOptions, KernelSpec, MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SUBGROUP, TILED,
+};
 use wgraph::graph::ops::{self, Conv1dOptions, Gelu};
 use wgraph::{DType, Dim, Graph};
 
@@ -36,7 +38,7 @@ fn sample_graph() -> Graph {
     g
 }
 
-fn kernels(g: &Graph, matmul: MatmulKernel, fuse: bool) -> Vec<KernelSpec> {
+fn kernels(g: &Graph, matmul: impl Into<MatmulPolicy>, fuse: bool) -> Vec<KernelSpec> {
     let options = CompileOptions { fuse, ..Default::default() };
     build_program(&g.ir().unwrap(), &options, matmul, 8).unwrap().kernels
 }
@@ -92,14 +94,21 @@ fn translate(k: &KernelSpec) {
 fn every_kernel_translates_to_spirv_msl_and_hlsl() {
     let g = sample_graph();
     let mut count = 0;
-    for matmul in [REGISTER, REGISTER_SUBGROUP, TILED] {
+    // The register kernels also with 2-D weights read from textures.
+    let textured = |kernel| MatmulPolicy { choice: MatmulChoice::Fixed(kernel), max_texture_side: 8192 };
+    let policies =
+        [REGISTER.into(), REGISTER_SUBGROUP.into(), TILED.into(), textured(REGISTER), textured(REGISTER_SUBGROUP)];
+    let mut textures = 0;
+    for matmul in policies {
         for fuse in [true, false] {
             for k in kernels(&g, matmul, fuse) {
                 translate(&k);
                 count += 1;
+                textures += k.textures.len();
             }
         }
     }
+    assert!(textures >= 4, "{textures} texture bindings translated");
     assert!(count >= 30, "translated {count} kernels");
 }
 

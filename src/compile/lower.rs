@@ -10,10 +10,10 @@ pub fn lower(ir: &Ir, plan: &FusionPlan, order: &[NodeId], matmul: MatmulPolicy)
         .into_iter()
         .map(|root| {
             if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
-                return matmul::matmul(ir, plan, mm, root, matmul.pick(ir, mm));
+                return matmul::matmul(ir, plan, mm, root, matmul.pick(ir, mm), matmul.max_texture_side);
             }
             match family(&ir.node(root).op) {
-                Family::MatMul => matmul::matmul(ir, plan, root, root, matmul.pick(ir, root)),
+                Family::MatMul => matmul::matmul(ir, plan, root, root, matmul.pick(ir, root), matmul.max_texture_side),
                 Family::Row => kernels::row(ir, plan, root),
                 Family::Conv1d => kernels::conv1d(ir, plan, root),
                 Family::Elementwise | Family::Source => kernels::elementwise(ir, plan, root),

@@ -16,9 +16,9 @@ pub const REGISTER_SUBGROUP: MatmulKernel = MatmulKernel::Register { tm: 32, tn:
 /// Workgroup-memory tiles for GPUs.
 pub const TILED: MatmulKernel = MatmulKernel::Tiled { tile: 32, tm: 4 };
 
-/// How matmul kernels are picked for one compilation.
+/// Which kernel family, or one fixed kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatmulPolicy {
+pub enum MatmulChoice {
     /// Every matmul uses this kernel.
     Fixed(MatmulKernel),
     /// Register blocking, with the subgroup kernel for large products when
@@ -28,34 +28,40 @@ pub enum MatmulPolicy {
     Tiled,
 }
 
+/// How matmul kernels are picked for one compilation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatmulPolicy {
+    pub choice: MatmulChoice,
+    /// Largest texture side the device allows for a weight read as a
+    /// texture by the register kernels (0: weights stay buffers).
+    pub max_texture_side: u32,
+}
+
 impl From<MatmulKernel> for MatmulPolicy {
     fn from(kernel: MatmulKernel) -> MatmulPolicy {
-        MatmulPolicy::Fixed(kernel)
+        MatmulPolicy { choice: MatmulChoice::Fixed(kernel), max_texture_side: 0 }
     }
 }
 
 impl MatmulPolicy {
     /// The default for an adapter; `WGRAPH_MATMUL=register|tiled` overrides
     /// the family.
-    pub fn for_adapter(kind: AdapterKind, subgroup_size: Option<u32>) -> MatmulPolicy {
+    pub fn for_adapter(kind: AdapterKind, subgroup_size: Option<u32>, max_texture_side: u32) -> MatmulPolicy {
         let register = match std::env::var("WGRAPH_MATMUL").as_deref() {
             Ok("register") => true,
             Ok("tiled") => false,
             _ => kind == AdapterKind::Cpu,
         };
-        if register {
-            MatmulPolicy::Register { subgroup_size }
-        } else {
-            MatmulPolicy::Tiled
-        }
+        let choice = if register { MatmulChoice::Register { subgroup_size } } else { MatmulChoice::Tiled };
+        MatmulPolicy { choice, max_texture_side }
     }
 
     /// The kernel for the matmul node `mm`.
     pub fn pick(&self, ir: &Ir, mm: NodeId) -> MatmulKernel {
-        match *self {
-            MatmulPolicy::Fixed(kernel) => kernel,
-            MatmulPolicy::Tiled => TILED,
-            MatmulPolicy::Register { subgroup_size } => {
+        match self.choice {
+            MatmulChoice::Fixed(kernel) => kernel,
+            MatmulChoice::Tiled => TILED,
+            MatmulChoice::Register { subgroup_size } => {
                 let lanes = match REGISTER_SUBGROUP {
                     MatmulKernel::Register { wx, .. } => wx,
                     MatmulKernel::Tiled { .. } => 0,

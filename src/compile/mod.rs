@@ -19,7 +19,7 @@ pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;
 pub use error::CompileError;
 pub use fold::ConstantFold;
-pub use matmul_choice::{MatmulPolicy, REGISTER, REGISTER_SUBGROUP, TILED};
+pub use matmul_choice::{MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SUBGROUP, TILED};
 pub use pass::{run_passes, timed, Pass};
 
 use crate::graph::{Graph, Ir, NodeId};
@@ -40,11 +40,15 @@ pub struct CompileOptions {
     /// Keep and return every computed node, named `%id:op` (the
     /// op-by-op check against the interpreter; implies no fusion).
     pub tap_every_node: bool,
+    /// Let the register matmul kernels read 2-D weights from textures,
+    /// which CPU drivers fetch with vector loads (the weights are then
+    /// uploaded as textures, once).
+    pub texture_weights: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { fuse: true, matmul: None, taps: Vec::new(), tap_every_node: false }
+        CompileOptions { fuse: true, matmul: None, taps: Vec::new(), tap_every_node: false, texture_weights: true }
     }
 }
 
@@ -138,12 +142,14 @@ impl<'d> Compiler<'d> {
     pub fn compile_ir(&self, ir: &Ir, weights: &Weights) -> Result<Model, CompileError> {
         let checked = timed("check-weights", || check_ir(ir, weights))?;
         let subgroup_size = self.device.subgroup_size();
+        let max_texture_side =
+            if self.options.texture_weights { self.device.limits().max_texture_dimension_2d } else { 0 };
         let matmul = match self.options.matmul {
             Some(MatmulKernel::Register { wx, subgroup_a: true, .. }) if subgroup_size != Some(wx) => {
                 return Err(CompileError::SubgroupsUnavailable { lanes: wx, subgroup_size });
             }
-            Some(kernel) => MatmulPolicy::Fixed(kernel),
-            None => MatmulPolicy::for_adapter(self.device.kind(), subgroup_size),
+            Some(kernel) => MatmulPolicy { choice: MatmulChoice::Fixed(kernel), max_texture_side },
+            None => MatmulPolicy::for_adapter(self.device.kind(), subgroup_size, max_texture_side),
         };
         let max_buffers = self.device.limits().max_storage_buffers_per_shader_stage;
         let program = build_program(ir, &self.options, matmul, max_buffers)?;

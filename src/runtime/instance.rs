@@ -112,6 +112,17 @@ impl Model {
             })?;
             entries.push(wgpu::BindGroupEntry { binding: 0, resource: out.as_entire_binding() });
             for (j, n) in k.inputs.iter().enumerate() {
+                if k.textures.contains(n) {
+                    let view = self.textures.get(n).ok_or_else(|| RuntimeError::Gpu {
+                        what: format!("binding {}", k.name),
+                        detail: format!("input %{} has no texture (wgraph bug)", n.index()),
+                    })?;
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: j as u32 + 1,
+                        resource: wgpu::BindingResource::TextureView(view),
+                    });
+                    continue;
+                }
                 let b = buffers.get(n).ok_or_else(|| RuntimeError::Gpu {
                     what: format!("binding {}", k.name),
                     detail: format!("input %{} has no buffer (wgraph bug)", n.index()),

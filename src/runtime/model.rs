@@ -11,7 +11,7 @@ use crate::compile::memory::Placement;
 use crate::compile::{CompileError, Program};
 use crate::graph::{bind_inputs, BindError, Bindings, NamedTensors, NodeId, Op, Tensor};
 use crate::weights::Weights;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub struct Model {
     pub(super) pipelines: Vec<wgpu::ComputePipeline>,
     pub(super) layouts: Vec<wgpu::BindGroupLayout>,
     pub(super) statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
+    /// 2-D weights kernels read as textures (`KernelSpec::textures`).
+    pub(super) textures: HashMap<NodeId, wgpu::TextureView>,
     index_checks: Vec<IndexCheck>,
     pub(super) instances: Mutex<Vec<(Bindings, Arc<Instance>)>>,
     /// Sizes of symbols bound by the weights' shapes.
@@ -66,8 +68,15 @@ impl Model {
             Ok(())
         })?;
 
-        // Weights and constants, uploaded once.
+        // Weights and constants, uploaded once: as textures for the kernels
+        // that read them so, as buffers for the rest.
+        let as_texture: HashSet<NodeId> = program.kernels.iter().flat_map(|k| k.textures.iter().copied()).collect();
+        let mut as_buffer: HashSet<NodeId> =
+            program.kernels.iter().flat_map(|k| k.inputs.iter().filter(|n| !k.textures.contains(n)).copied()).collect();
+        as_buffer.extend(program.ir.outputs.iter().map(|(_, n)| *n));
+        as_buffer.extend(program.taps.iter().map(|(_, n)| *n));
         let mut statics = HashMap::new();
+        let mut textures = HashMap::new();
         crate::compile::timed("upload-weights", || -> Result<(), CompileError> {
             for (&node, &p) in &program.memory.placement {
                 if p != Placement::Static {
@@ -88,6 +97,13 @@ impl Model {
                         hint: Some("this adapter cannot bind the tensor in one piece; run on an adapter with a larger max_storage_buffer_binding_size"),
                     }
                     .into());
+                }
+                if as_texture.contains(&node) {
+                    let shape: Vec<usize> = tensor.shape().to_vec();
+                    textures.insert(node, weight_texture(device, &name, &bytes, &shape));
+                    if !as_buffer.contains(&node) {
+                        continue;
+                    }
                 }
                 let buf = storage(dev, &name, bytes.len() as u64, wgpu::BufferUsages::empty());
                 device.queue.write_buffer(&buf, 0, &bytes);
@@ -125,6 +141,7 @@ impl Model {
             pipelines,
             layouts,
             statics,
+            textures,
             index_checks,
             instances: Mutex::new(Vec::new()),
             symbols: symbols.into_iter().collect(),
@@ -284,4 +301,37 @@ impl Model {
         }
         Ok((NamedTensors(outputs), NamedTensors(tapped)))
     }
+}
+
+/// A 2-D f32 weight `[rows, cols]` as an rgba32float texture of `cols / 4`
+/// texels by `rows` (the compiler only asks for weights that fit).
+fn weight_texture(device: &Device, name: &str, bytes: &[u8], shape: &[usize]) -> wgpu::TextureView {
+    let (rows, cols) = (shape.first().copied().unwrap_or(1), shape.get(1).copied().unwrap_or(4));
+    let size = wgpu::Extent3d { width: (cols / 4) as u32, height: rows as u32, depth_or_array_layers: 1 };
+    let texture = device.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(name),
+        size,
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba32Float,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    device.queue.write_texture(
+        wgpu::TexelCopyTextureInfo {
+            texture: &texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d::ZERO,
+            aspect: wgpu::TextureAspect::All,
+        },
+        bytes,
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(cols as u32 * 4),
+            rows_per_image: Some(rows as u32),
+        },
+        size,
+    );
+    texture.create_view(&Default::default())
 }

@@ -56,7 +56,17 @@ pub(super) fn pipeline_for(device: &Device, k: &KernelSpec) -> Result<Compiled, 
         },
         count: None,
     };
-    let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..k.inputs.len() as u32 + 2).map(|b| entry(b, b != 0)).collect();
+    let mut entries: Vec<wgpu::BindGroupLayoutEntry> =
+        (0..k.inputs.len() as u32 + 2).map(|b| entry(b, b != 0)).collect();
+    for (j, n) in k.inputs.iter().enumerate() {
+        if k.textures.contains(n) {
+            entries[j + 1].ty = wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            };
+        }
+    }
     let group =
         dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&k.name), entries: &entries });
     let layout = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {

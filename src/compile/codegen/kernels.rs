@@ -24,8 +24,14 @@ pub struct KernelSpec {
     /// The node whose value the kernel writes (binding 0).
     pub root: NodeId,
     pub wgsl: String,
-    /// Buffers read, bindings 1..=n.
+    /// Values read, bindings 1..=n: storage buffers, except those in
+    /// `textures`.
     pub inputs: Vec<NodeId>,
+    /// Inputs bound as `texture_2d<f32>` of rgba32float texels instead: 2-D
+    /// weights, each texel four consecutive values of a row (the matmul's
+    /// B operand on CPU drivers, where texel fetches are vectorised and
+    /// storage-buffer loads are not).
+    pub textures: Vec<NodeId>,
     /// Sizes written to the params buffer (binding n+1) per run.
     pub params: Vec<Dim>,
     pub grid: Grid,
@@ -37,15 +43,19 @@ const WG: u32 = 256;
 const ROW_WG: u32 = 64;
 
 fn bindings(ir: &Ir, root: NodeId, inputs: &[NodeId]) -> String {
-    bindings_typed(ir, root, inputs, &[])
+    bindings_typed(ir, root, inputs, &[], &[])
 }
 
 /// Bindings with some inputs read as `vec4<f32>` (buffers are sized in
-/// 16-byte multiples, so this is always in bounds).
-pub(super) fn bindings_typed(ir: &Ir, root: NodeId, inputs: &[NodeId], vec4: &[NodeId]) -> String {
+/// 16-byte multiples, so this is always in bounds) and some as textures.
+pub(super) fn bindings_typed(ir: &Ir, root: NodeId, inputs: &[NodeId], vec4: &[NodeId], textures: &[NodeId]) -> String {
     let mut s =
         format!("@group(0) @binding(0) var<storage, read_write> out: array<{}>;\n", wgsl_type(ir.node(root).ty.dtype));
     for (i, &n) in inputs.iter().enumerate() {
+        if textures.contains(&n) {
+            s.push_str(&format!("@group(0) @binding({}) var in{i}: texture_2d<f32>;\n", i + 1));
+            continue;
+        }
         let t = if vec4.contains(&n) { "vec4<f32>" } else { wgsl_type(ir.node(n).ty.dtype) };
         s.push_str(&format!("@group(0) @binding({}) var<storage, read> in{i}: array<{t}>;\n", i + 1));
     }
@@ -63,7 +73,16 @@ pub(super) fn label(ir: &Ir, root: NodeId, fused: &[NodeId]) -> String {
 
 fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: String, grid: Grid) -> KernelSpec {
     let output_elements = Dim::product(&b.ir.node(root).ty.shape);
-    KernelSpec { name, root, wgsl, inputs: b.inputs, params: b.params.dims, grid, output_elements }
+    KernelSpec {
+        name,
+        root,
+        wgsl,
+        inputs: b.inputs,
+        textures: Vec::new(),
+        params: b.params.dims,
+        grid,
+        output_elements,
+    }
 }
 
 /// A fused elementwise kernel rooted at `root`.

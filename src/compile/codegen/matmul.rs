@@ -23,7 +23,16 @@ pub enum MatmulKernel {
 
 /// A matmul `mm` whose result flows through the epilogue ending at `root`
 /// (`root == mm` when nothing is fused).
-pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: MatmulKernel) -> KernelSpec {
+/// `max_texture_side` is the largest texture the device allows for a B
+/// weight read as a texture (0: never).
+pub fn matmul(
+    ir: &Ir,
+    plan: &FusionPlan,
+    mm: NodeId,
+    root: NodeId,
+    kernel: MatmulKernel,
+    max_texture_side: u32,
+) -> KernelSpec {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(mm);
     let views: Vec<_> = operands
@@ -99,8 +108,12 @@ pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: Matm
         Layout::VecN => vec![bv.base],
         Layout::VecK | Layout::VecKN => vec![a.base, bv.base],
     };
+    let b_texture = matches!(kernel, MatmulKernel::Register { .. })
+        && a.base != bv.base
+        && texture_weight(ir, bv, layout, max_texture_side);
+    let textures = if b_texture { vec![bv.base] } else { Vec::new() };
     let inputs = b.inputs.clone();
-    let binds = bindings_typed(ir, root, &inputs, &vec4_buffers);
+    let binds = bindings_typed(ir, root, &inputs, &vec4_buffers, &textures);
     let common: Vec<(&str, String)> = vec![
         ("BINDINGS", binds),
         ("M", m_e),
@@ -134,7 +147,8 @@ pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: Matm
                         if subgroup_a { ", @builtin(subgroup_invocation_id) lane: u32" } else { "" }.to_string(),
                     ),
                 ];
-                v.extend(register_block(tm, tn, wx, wy, layout, subgroup_a, &call_coords));
+                let block = Block { tm, tn, wx, wy, layout, subgroup_a, b_texture };
+                v.extend(register_block(block, &call_coords));
                 v
             },
             Grid::Tiles { x: n.clone(), x_per: wx * tn, y: m.clone(), y_per: wy * tm, z: batch },
@@ -159,7 +173,27 @@ pub fn matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, kernel: Matm
     let fused = epilogue_nodes(ir, mm, root);
     let name = label(ir, root, &fused);
     let output_elements = Dim::product(&ir.node(root).ty.shape);
-    KernelSpec { name, root, wgsl, inputs, params: b.params.dims, grid, output_elements }
+    KernelSpec { name, root, wgsl, inputs, textures, params: b.params.dims, grid, output_elements }
+}
+
+/// Whether B can be read from a texture: a 2-D weight (uploaded once, so
+/// the texture copy is free at run time) read whole, row-major for `VecKN`
+/// or transposed in place for `VecK`, its rows a whole number of texels and
+/// both texture sides within the device's limit.
+fn texture_weight(ir: &Ir, b: &StridedView, layout: Layout, max_side: u32) -> bool {
+    let node = ir.node(b.base);
+    let (true, [rows, cols]) = (matches!(node.op, crate::graph::Op::Weight { .. }), node.ty.shape.as_slice()) else {
+        return false;
+    };
+    let (Some(r), Some(c)) = (rows.as_static(), cols.as_static()) else { return false };
+    let fits = max_side > 0 && c % 4 == 0 && c / 4 <= max_side as usize && r <= max_side as usize;
+    let (rows, cols, one) = (rows.clone(), cols.clone(), Dim::new(1));
+    let whole = match layout {
+        Layout::VecKN => b.shape == [rows, cols.clone()] && b.strides == [cols, one],
+        Layout::VecK => b.shape == [cols.clone(), rows] && b.strides == [one, cols],
+        Layout::Scalar | Layout::VecN => false,
+    };
+    fits && whole
 }
 
 /// How the register-blocked matmul reads its operands.
@@ -202,19 +236,26 @@ fn choose_layout(a: &StridedView, b: &StridedView, k: &Dim, n: &Dim, same_buffer
     }
 }
 
-/// The unrolled body of the register-blocked matmul: per-row and
-/// per-column offsets, accumulators, the k loop with loads and FMAs, and
-/// guarded stores through the epilogue. Offsets of vec4 operands are in
-/// vec4 units.
-fn register_block(
+/// What one register-blocked kernel is generated for.
+#[derive(Debug, Clone, Copy)]
+struct Block {
     tm: u32,
     tn: u32,
     wx: u32,
     wy: u32,
     layout: Layout,
+    /// A shared across the subgroup (see `subgroup_loop`).
     subgroup_a: bool,
-    call_coords: &[String],
-) -> Vec<(&'static str, String)> {
+    /// B read from a texture (see `texture_weight`).
+    b_texture: bool,
+}
+
+/// The unrolled body of the register-blocked matmul: per-row and
+/// per-column offsets, accumulators, the k loop with loads and FMAs, and
+/// guarded stores through the epilogue. Offsets of vec4 operands are in
+/// vec4 units.
+fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'static str, String)> {
+    let Block { tm, tn, wx, wy, layout, subgroup_a, b_texture } = block;
     let batch_args: String = call_coords[..call_coords.len() - 2].iter().map(|c| format!("{c}, ")).collect();
     // The k loop's body: A's loads, then everything else (B's loads and the FMAs).
     let (mut offsets, mut decl, mut a_loads, mut body, mut stores) =
@@ -268,9 +309,17 @@ fn register_block(
             let groups = column_groups(tn, wx, &mut offsets);
             (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
             for (kk, lane) in ["x", "y", "z", "w"].iter().enumerate() {
-                body.push_str(&format!("        let kb{kk} = (k * 4u + {kk}u) * ({{{{SBK}}}} / 4u);\n"));
-                for g in 0..groups {
-                    body.push_str(&format!("        let b{g}_{kk} = {{{{B}}}}[cb{g} + kb{kk}];\n"));
+                if b_texture {
+                    for g in 0..groups {
+                        body.push_str(&format!(
+                            "        let b{g}_{kk} = textureLoad({{{{B}}}}, vec2<u32>(cb{g}, k * 4u + {kk}u), 0);\n"
+                        ));
+                    }
+                } else {
+                    body.push_str(&format!("        let kb{kk} = (k * 4u + {kk}u) * ({{{{SBK}}}} / 4u);\n"));
+                    for g in 0..groups {
+                        body.push_str(&format!("        let b{g}_{kk} = {{{{B}}}}[cb{g} + kb{kk}];\n"));
+                    }
                 }
                 for r in 0..tm {
                     for g in 0..groups {
@@ -285,10 +334,20 @@ fn register_block(
         Layout::VecK => {
             for c in 0..tn {
                 offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
-                offsets.push_str(&format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {{{{SBN}}}}) / 4u;\n"));
+                offsets.push_str(&if b_texture {
+                    format!("    let cb{c} = min(col{c}, N - 1u);\n")
+                } else {
+                    format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {{{{SBN}}}}) / 4u;\n")
+                });
             }
             (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
-            (0..tn).for_each(|c| body.push_str(&format!("        let b{c} = {{{{B}}}}[cb{c} + k];\n")));
+            for c in 0..tn {
+                body.push_str(&if b_texture {
+                    format!("        let b{c} = textureLoad({{{{B}}}}, vec2<u32>(k, cb{c}), 0);\n")
+                } else {
+                    format!("        let b{c} = {{{{B}}}}[cb{c} + k];\n")
+                });
+            }
             for r in 0..tm {
                 for c in 0..tn {
                     decl.push_str(&format!("    var acc{r}_{c} = vec4<f32>(0.0);\n"));
