@@ -1,5 +1,6 @@
 //! Measures matmul GFLOP/s of each kernel configuration on this adapter,
-//! to choose the defaults: `cargo run --release --example matmul_tune [m k n]`.
+//! to choose the defaults: `cargo run --release --example matmul_tune [m k n]
+//! [--nt] [--buffers]`.
 
 use std::time::Instant;
 use wgraph::compile::{MatmulKernel, REGISTER, REGISTER_SUBGROUP};
@@ -10,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     // --nt: B is a Linear weight stored [n, k] (read transposed in place).
     let nt = std::env::args().any(|a| a == "--nt");
+    // --buffers: B stays a storage buffer instead of a texture.
+    let texture_weights = !std::env::args().any(|a| a == "--buffers");
     let (m, k, n) = match args[..] {
         [m, k, n] => (m, k, n),
         _ => (1024, 1024, 1024),
@@ -34,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     configs.push(MatmulKernel::Tiled { tile: 32, tm: 4 });
     let mut models = Vec::new();
     for config in configs {
-        let options = CompileOptions { matmul: Some(config), ..Default::default() };
+        let options = CompileOptions { matmul: Some(config), texture_weights, ..Default::default() };
         let start = Instant::now();
         let model = Compiler::new(&device).with_options(options).compile(&g, &weights)?;
         model.run(Vec::<(String, Tensor)>::new())?; // drivers may compile lazily

@@ -260,10 +260,15 @@ fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'static str, St
     // The k loop's body: A's loads, then everything else (B's loads and the FMAs).
     let (mut offsets, mut decl, mut a_loads, mut body, mut stores) =
         (String::new(), String::new(), String::new(), String::new(), String::new());
-    let store = |r: u32, col: &str, value: &str| {
-        format!(
-            "    if (row{r} < M && {col} < N) {{ out[o_base + row{r} * N + {col}] = epilogue({value}, {batch_args}row{r}, {col}); }}\n"
-        )
+    // Results go to a private array in block order (row-major, tn per
+    // row), then one loop stores them through the epilogue: the epilogue
+    // is generated once, not tm * tn times, which keeps large fused blocks
+    // quick to compile; the loop runs once per invocation.
+    let next = std::cell::Cell::new(0u32);
+    let store = |value: &str| {
+        let i = next.get();
+        next.set(i + 1);
+        format!("    res[{i}] = {value};\n")
     };
     for r in 0..tm {
         offsets.push_str(&format!("    let row{r} = row_start + {}u;\n", r * wy));
@@ -290,7 +295,7 @@ fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'static str, St
                 for c in 0..tn {
                     decl.push_str(&format!("    var acc{r}_{c} = 0.0;\n"));
                     body.push_str(&format!("        acc{r}_{c} = fma(a{r}, b{c}, acc{r}_{c});\n"));
-                    stores.push_str(&store(r, &format!("col{c}"), &format!("acc{r}_{c}")));
+                    stores.push_str(&store(&format!("acc{r}_{c}")));
                 }
             }
         }
@@ -353,12 +358,25 @@ fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'static str, St
                     decl.push_str(&format!("    var acc{r}_{c} = vec4<f32>(0.0);\n"));
                     body.push_str(&format!("        acc{r}_{c} = fma(a{r}, b{c}, acc{r}_{c});\n"));
                     let sum = format!("(acc{r}_{c}.x + acc{r}_{c}.y) + (acc{r}_{c}.z + acc{r}_{c}.w)");
-                    stores.push_str(&store(r, &format!("col{c}"), &sum));
+                    stores.push_str(&store(&sum));
                 }
             }
         }
     }
     let lp = if subgroup_a { subgroup_loop(tm, wx, &body) } else { format!("{loop_head}{a_loads}{body}    }}\n") };
+    let count = tm * tn;
+    let col = match layout {
+        Layout::Scalar | Layout::VecK => format!("col_start + c * {wx}u"),
+        Layout::VecN | Layout::VecKN => {
+            format!("(wid.x * {wx}u * {groups}u + lid.x + (c / 4u) * {wx}u) * 4u + c % 4u", groups = tn / 4)
+        }
+    };
+    let stores = format!(
+        "    var res: array<f32, {count}>;\n{stores}    for (var i = 0u; i < {count}u; i++) {{\n        \
+         let r = i / {tn}u;\n        let c = i % {tn}u;\n        let row = row_start + r * {wy}u;\n        \
+         let col = {col};\n        if (row < M && col < N) {{ out[o_base + row * N + col] = \
+         epilogue(res[i], {batch_args}row, col); }}\n    }}\n"
+    );
     vec![("OFFSETS", offsets), ("ACC_DECL", decl), ("LOOP", lp), ("STORES", stores)]
 }
 
@@ -394,19 +412,13 @@ fn column_groups(tn: u32, wx: u32, offsets: &mut String) -> u32 {
     groups
 }
 
-/// vec4 accumulators per (row, column group) and their four guarded stores.
-fn group_accumulators(
-    tm: u32,
-    groups: u32,
-    store: &dyn Fn(u32, &str, &str) -> String,
-    decl: &mut String,
-    stores: &mut String,
-) {
+/// vec4 accumulators per (row, column group), each lane to the results.
+fn group_accumulators(tm: u32, groups: u32, store: &dyn Fn(&str) -> String, decl: &mut String, stores: &mut String) {
     for r in 0..tm {
         for g in 0..groups {
             decl.push_str(&format!("    var acc{r}_{g} = vec4<f32>(0.0);\n"));
-            for (j, lane) in ["x", "y", "z", "w"].iter().enumerate() {
-                stores.push_str(&store(r, &format!("(col{g} + {j}u)"), &format!("acc{r}_{g}.{lane}")));
+            for lane in ["x", "y", "z", "w"] {
+                stores.push_str(&store(&format!("acc{r}_{g}.{lane}")));
             }
         }
     }
