@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure wgpu finds a Vulkan device. Machines without a GPU get Mesa's
-# CPU Vulkan driver, lavapipe (Debian package mesa-vulkan-drivers).
+# CPU Vulkan driver, lavapipe (Debian package mesa-vulkan-drivers); and a
+# TrueType font for `wgraph compare --plot` (fonts-dejavu-core).
 set -euo pipefail
 
 have_vulkan_driver() {
@@ -13,18 +14,27 @@ have_vulkan_driver() {
     [ -n "$icds" ]
 }
 
-if have_vulkan_driver; then
+# `wgraph compare --plot` labels its charts with a system TrueType font.
+have_font() {
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]
+}
+
+if have_vulkan_driver && have_font; then
     exit 0
 fi
 
-echo "setup: no Vulkan driver found; installing Mesa's lavapipe (mesa-vulkan-drivers)" >&2
+packages=()
+have_vulkan_driver || packages+=(mesa-vulkan-drivers libvulkan1)
+have_font || packages+=(fonts-dejavu-core)
+echo "setup: installing ${packages[*]} (no Vulkan driver or no DejaVu font found)" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get install -y --no-install-recommends mesa-vulkan-drivers libvulkan1 >/dev/null 2>&1 || {
+$SUDO apt-get install -y --no-install-recommends "${packages[@]}" >/dev/null 2>&1 || {
     $SUDO apt-get update >/dev/null
-    $SUDO apt-get install -y --no-install-recommends mesa-vulkan-drivers libvulkan1 >/dev/null
+    $SUDO apt-get install -y --no-install-recommends "${packages[@]}" >/dev/null
 }
 have_vulkan_driver || { echo "setup: Vulkan driver still missing after install" >&2; exit 1; }
+have_font || { echo "setup: DejaVu font still missing after install" >&2; exit 1; }

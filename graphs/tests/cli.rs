@@ -313,3 +313,32 @@ fn compare_refuses_dumps_without_common_names() {
     assert_eq!(code, 2);
     assert!(err.contains("is not a valid safetensors file"), "{err}");
 }
+
+#[test]
+fn compare_plots_the_differences_to_png_and_svg() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a.safetensors"), tmp.path().join("b.safetensors"));
+    let t = |v: Vec<f32>| wgraph::Tensor::new([3], v).unwrap();
+    let ours = vec![("embed".into(), t(vec![1., 2., 3.])), ("layer.0".into(), t(vec![1., 2., 4.]))];
+    let reference = vec![("embed".into(), t(vec![1., 2., 3.])), ("layer.0".into(), t(vec![1., 2., 3.]))];
+    wgraph::debug::write_dump(&a, &wgraph::NamedTensors(ours)).unwrap();
+    wgraph::debug::write_dump(&b, &wgraph::NamedTensors(reference)).unwrap();
+    let png = tmp.path().join("diff.png");
+    let (code, out, err) =
+        wgraph(&["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--plot", png.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("first divergence: layer.0"), "{out}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5000, "a PNG of {} bytes", bytes.len());
+    let svg = tmp.path().join("diff.svg");
+    let (code, ..) = wgraph(&["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--plot", svg.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<svg") && text.contains("first divergence: layer.0"), "{text}");
+    // Anything else is refused before a file is written.
+    let jpg = tmp.path().join("diff.jpg");
+    let (code, _, err) =
+        wgraph(&["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--plot", jpg.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("must end in .png or .svg") && !jpg.exists(), "{err}");
+}

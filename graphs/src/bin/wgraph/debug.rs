@@ -28,13 +28,20 @@ pub(crate) fn inspect(file: &Path) -> Result<()> {
 }
 
 /// Prints the comparison; returns whether something diverged.
-pub(crate) fn compare(ours: &Path, reference: &Path, rtol: f64, atol: f64) -> Result<bool> {
+pub(crate) fn compare(ours: &Path, reference: &Path, rtol: f64, atol: f64, plot: Option<&Path>) -> Result<bool> {
+    if let Some(path) = plot {
+        crate::plot::format_of(path)?;
+    }
     let (a, b) = (wgraph::debug::read_dump(ours)?, wgraph::debug::read_dump(reference)?);
     let result = wgraph::debug::compare(&a, &b, wgraph::debug::Tolerance { rtol, atol });
     if result.rows.is_empty() {
         return Err(format!("{} and {} have no tensor names in common", ours.display(), reference.display()).into());
     }
     say!("{result}");
+    if let Some(path) = plot {
+        crate::plot::plot(path, &result)?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(result.diverged())
 }
 

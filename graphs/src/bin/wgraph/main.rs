@@ -90,6 +90,10 @@ enum Command {
         /// Absolute tolerance.
         #[arg(long, default_value_t = 1e-4)]
         atol: f64,
+        /// Also draw max |ours - reference| per tensor along the execution
+        /// order (log scale, first divergence marked) to this .png or .svg.
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
     /// Run a checkpoint on the GPU and on the CPU interpreter side by side,
     /// op by op, and name the first op whose GPU result differs (a kernel
@@ -160,6 +164,7 @@ macro_rules! say_raw {
 
 mod debug;
 mod inputs;
+mod plot;
 mod text;
 
 use debug::{check, compare, find_nan, inspect};
@@ -169,7 +174,9 @@ use text::{classify, generate};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match &cli.command {
-        Command::Compare { ours, reference, rtol, atol } => Some(compare(ours, reference, *rtol, *atol)),
+        Command::Compare { ours, reference, rtol, atol, plot } => {
+            Some(compare(ours, reference, *rtol, *atol, plot.as_deref()))
+        }
         Command::Check { model_dir, inputs, rtol, atol } => Some(check(model_dir, inputs, *rtol, *atol)),
         Command::FindNan { model_dir, inputs } => Some(find_nan(model_dir, inputs)),
         _ => None,

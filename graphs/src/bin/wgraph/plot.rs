@@ -1,0 +1,136 @@
+//! `compare --plot FILE`: the max |ours - reference| of every compared
+//! tensor along our execution order, log scale, agreeing tensors in blue,
+//! the others in red, the first divergence marked. `.png` or `.svg` by the
+//! file's extension; drawn in memory and written atomically.
+
+use crate::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::OnceLock;
+use wgraph::debug::Comparison;
+
+const SIZE: (u32, u32) = (1200, 560);
+/// Where Debian (`fonts-dejavu-core`) and other systems keep a sans font.
+const FONTS: [&str; 4] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/Library/Fonts/Arial.ttf",
+];
+
+/// Registers a system font as plotters' "sans-serif" (labels need one).
+fn register_font() -> std::result::Result<(), String> {
+    static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        let bytes = FONTS.iter().find_map(|p| std::fs::read(p).ok()).ok_or_else(|| {
+            format!(
+                "--plot needs a TrueType font for its labels and found none of {}; \
+                 install one (Debian: apt-get install fonts-dejavu-core)",
+                FONTS.join(", ")
+            )
+        })?;
+        // plotters keeps fonts for the whole process.
+        plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(bytes.into_boxed_slice()))
+            .map_err(|_| "the system font could not be parsed".to_string())
+    })
+    .clone()
+}
+
+/// The image formats `--plot` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Png,
+    Svg,
+}
+
+/// The format `path`'s extension names; checked before any work is done.
+pub(crate) fn format_of(path: &Path) -> Result<Format> {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("png") => Ok(Format::Png),
+        Some("svg") => Ok(Format::Svg),
+        _ => Err(format!("--plot {}: the file must end in .png or .svg", path.display()).into()),
+    }
+}
+
+pub(crate) fn plot(path: &Path, result: &Comparison) -> Result<()> {
+    let bytes = match format_of(path)? {
+        Format::Png => {
+            register_font()?;
+            let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+                draw(&root, result).map_err(|e| format!("drawing {}: {e}", path.display()))?;
+                root.present().map_err(|e| format!("drawing {}: {e}", path.display()))?;
+            }
+            let image = image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb).ok_or("plot buffer has the wrong size")?;
+            let mut png = std::io::Cursor::new(Vec::new());
+            image.write_to(&mut png, image::ImageFormat::Png)?;
+            png.into_inner()
+        }
+        Format::Svg => {
+            register_font()?;
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+                draw(&root, result).map_err(|e| format!("drawing {}: {e}", path.display()))?;
+                root.present().map_err(|e| format!("drawing {}: {e}", path.display()))?;
+            }
+            svg.into_bytes()
+        }
+    };
+    wgraph::io::write_atomic(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+type DrawResult<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, result: &Comparison) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    // Exact agreement has no logarithm: such tensors sit on the floor.
+    let floor = 1e-10;
+    let points: Vec<(f64, f64, bool)> =
+        result.rows.iter().enumerate().map(|(i, r)| (i as f64, r.max_abs.max(floor), r.agrees)).collect();
+    let top = points.iter().map(|p| p.1).fold(result.tolerance.atol.max(floor), f64::max) * 10.0;
+    let n = points.len().max(1) as f64;
+    let caption = match &result.first_divergence {
+        Some((name, _)) => format!("max |ours - reference| per tensor; first divergence: {name}"),
+        None => format!("max |ours - reference| per tensor; all {} agree", result.rows.len()),
+    };
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5..n - 0.5, (floor..top).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("tensor, in our execution order")
+        .y_desc("max |ours - reference|")
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .disable_x_mesh()
+        .light_line_style(WHITE)
+        .draw()?;
+    chart.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLACK.mix(0.3)))?;
+    chart.draw_series(
+        points.iter().map(|&(x, y, agrees)| Circle::new((x, y), 4, if agrees { BLUE.filled() } else { RED.filled() })),
+    )?;
+    // The tolerance every tensor is held to (its absolute part).
+    let atol = result.tolerance.atol.max(floor);
+    chart
+        .draw_series(std::iter::once(PathElement::new(vec![(-0.5, atol), (n - 0.5, atol)], GREEN.stroke_width(2))))?
+        .label(format!("atol {}", result.tolerance.atol))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN.stroke_width(2)));
+    if let Some((name, _)) = &result.first_divergence {
+        if let Some(i) = result.rows.iter().position(|r| &r.name == name) {
+            let x = i as f64;
+            chart
+                .draw_series(std::iter::once(PathElement::new(vec![(x, floor), (x, top)], RED.stroke_width(2))))?
+                .label(format!("first divergence: {name}"))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        }
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
+    Ok(())
+}
