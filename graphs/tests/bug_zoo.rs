@@ -41,6 +41,25 @@ struct Bug {
     expect: &'static [&'static str],
 }
 
+impl Bug {
+    /// A bug in the checkpoint's tensors.
+    fn weights(what: &'static str, f: fn(&mut Vec<(String, Tensor)>), expect: &'static [&'static str]) -> Bug {
+        Bug { what, weights: f, config: no_config, inputs: no_inputs, graph: no_edit, expect }
+    }
+    /// A bug in `config.json`.
+    fn config(what: &'static str, f: fn(&mut serde_json::Value), expect: &'static [&'static str]) -> Bug {
+        Bug { what, weights: no_weights, config: f, inputs: no_inputs, graph: no_edit, expect }
+    }
+    /// A bug in how the inputs are prepared.
+    fn inputs(what: &'static str, f: fn(&mut Vec<(String, Tensor)>), expect: &'static [&'static str]) -> Bug {
+        Bug { what, weights: no_weights, config: no_config, inputs: f, graph: no_edit, expect }
+    }
+    /// A bug in the port's own graph code.
+    fn graph(what: &'static str, f: fn(&mut Ir), expect: &'static [&'static str]) -> Bug {
+        Bug { what, weights: no_weights, config: no_config, inputs: no_inputs, graph: f, expect }
+    }
+}
+
 fn no_weights(_: &mut Vec<(String, Tensor)>) {}
 fn no_config(_: &mut serde_json::Value) {}
 fn no_inputs(_: &mut Vec<(String, Tensor)>) {}
@@ -110,8 +129,7 @@ fn run_bugged(model: &str, bug: &Bug) -> Comparison {
 fn check(model: &str, bugs: &[Bug]) {
     let _ = HfConfig::from_dir(fixture(model)).unwrap();
     // The unbugged port agrees everywhere: each divergence below is the bug's.
-    let clean =
-        Bug { what: "none", weights: no_weights, config: no_config, inputs: no_inputs, graph: no_edit, expect: &[] };
+    let clean = Bug::graph("none", no_edit, &[]);
     let result = run_bugged(model, &clean);
     assert!(!result.diverged(), "{model} without bugs diverges:\n{result}");
     for bug in bugs {
@@ -133,9 +151,9 @@ fn distilbert_bugs_are_found_where_they_are() {
     check(
         "distilbert_classifier",
         &[
-            Bug {
-                what: "q and k weights swapped in layer 1",
-                weights: |t| {
+            Bug::weights(
+                "q and k weights swapped in layer 1",
+                |t| {
                     swap(
                         t,
                         "distilbert.transformer.layer.1.attention.q_lin.weight",
@@ -147,52 +165,28 @@ fn distilbert_bugs_are_found_where_they_are() {
                         "distilbert.transformer.layer.1.attention.k_lin.bias",
                     );
                 },
-                config: no_config,
-                inputs: no_inputs,
-                graph: no_edit,
-                expect: &["distilbert.transformer.layer.1.attention.q_lin"],
-            },
-            Bug {
-                what: "a Linear weight read transposed",
-                weights: |t| transpose_square(t, "distilbert.transformer.layer.0.attention.out_lin.weight"),
-                config: no_config,
-                inputs: no_inputs,
-                graph: no_edit,
-                expect: &["distilbert.transformer.layer.0.attention.out_lin"],
-            },
-            Bug {
-                what: "attention mask ignored",
-                weights: no_weights,
-                config: no_config,
-                inputs: |i| map_mask(i, |_| 1),
-                graph: no_edit,
-                expect: &[
-                    "distilbert.transformer.layer.0.attention.out_lin",
-                    "distilbert.transformer.layer.0.attention",
-                ],
-            },
-            Bug {
-                what: "attention mask inverted",
-                weights: no_weights,
-                config: no_config,
-                inputs: |i| map_mask(i, |m| 1 - m),
-                graph: no_edit,
-                expect: &[
-                    "distilbert.transformer.layer.0.attention.out_lin",
-                    "distilbert.transformer.layer.0.attention",
-                ],
-            },
-            Bug {
-                what: "softmax over the query axis",
-                weights: no_weights,
-                config: no_config,
-                inputs: no_inputs,
-                graph: softmax_over_queries,
-                expect: &[
-                    "distilbert.transformer.layer.0.attention.out_lin",
-                    "distilbert.transformer.layer.0.attention",
-                ],
-            },
+                &["distilbert.transformer.layer.1.attention.q_lin"],
+            ),
+            Bug::weights(
+                "a Linear weight read transposed",
+                |t| transpose_square(t, "distilbert.transformer.layer.0.attention.out_lin.weight"),
+                &["distilbert.transformer.layer.0.attention.out_lin"],
+            ),
+            Bug::inputs(
+                "attention mask ignored",
+                |i| map_mask(i, |_| 1),
+                &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
+            ),
+            Bug::inputs(
+                "attention mask inverted",
+                |i| map_mask(i, |m| 1 - m),
+                &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
+            ),
+            Bug::graph(
+                "softmax over the query axis",
+                softmax_over_queries,
+                &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
+            ),
         ],
     );
 }
@@ -202,64 +196,37 @@ fn llama_bugs_are_found_where_they_are() {
     check(
         "llama_tied_mha",
         &[
-            Bug {
-                what: "q and k projections swapped in layer 1",
-                weights: |t| {
-                    swap(t, "model.layers.1.self_attn.q_proj.weight", "model.layers.1.self_attn.k_proj.weight")
-                },
-                config: no_config,
-                inputs: no_inputs,
-                graph: no_edit,
-                expect: &["model.layers.1.self_attn.q_proj"],
-            },
-            Bug {
-                what: "wrong RMSNorm epsilon",
-                weights: no_weights,
-                config: |c| c["rms_norm_eps"] = serde_json::json!(0.5),
-                inputs: no_inputs,
-                graph: no_edit,
-                expect: &["model.layers.0.input_layernorm"],
-            },
-            Bug {
-                what: "wrong rope_theta",
-                weights: no_weights,
-                config: |c| c["rope_parameters"]["rope_theta"] = serde_json::json!(10000.0),
-                inputs: no_inputs,
-                graph: no_edit,
-                expect: &["model.rotary_emb"],
-            },
-            Bug {
-                what: "an MLP Linear read transposed",
-                weights: |t| transpose_square(t, "model.layers.2.mlp.down_proj.weight"),
-                config: no_config,
-                inputs: no_inputs,
-                graph: no_edit,
-                expect: &["model.layers.2.mlp.down_proj", "model.layers.2.mlp"],
-            },
-            Bug {
-                what: "RoPE interleaved instead of half-split",
-                weights: no_weights,
-                config: |c| c["rope_traditional"] = serde_json::json!(true),
-                inputs: no_inputs,
-                graph: no_edit,
-                expect: &["model.rotary_emb"],
-            },
-            Bug {
-                what: "softmax over the query axis",
-                weights: no_weights,
-                config: no_config,
-                inputs: no_inputs,
-                graph: softmax_over_queries,
-                expect: &["model.layers.0.self_attn.o_proj", "model.layers.0.self_attn"],
-            },
-            Bug {
-                what: "final RMSNorm missing",
-                weights: no_weights,
-                config: no_config,
-                inputs: no_inputs,
-                graph: |ir| ir.bypass("model.norm", 0).unwrap(),
-                expect: &["lm_head"],
-            },
+            Bug::weights(
+                "q and k projections swapped in layer 1",
+                |t| swap(t, "model.layers.1.self_attn.q_proj.weight", "model.layers.1.self_attn.k_proj.weight"),
+                &["model.layers.1.self_attn.q_proj"],
+            ),
+            Bug::config(
+                "wrong RMSNorm epsilon",
+                |c| c["rms_norm_eps"] = serde_json::json!(0.5),
+                &["model.layers.0.input_layernorm"],
+            ),
+            Bug::config(
+                "wrong rope_theta",
+                |c| c["rope_parameters"]["rope_theta"] = serde_json::json!(10000.0),
+                &["model.rotary_emb"],
+            ),
+            Bug::weights(
+                "an MLP Linear read transposed",
+                |t| transpose_square(t, "model.layers.2.mlp.down_proj.weight"),
+                &["model.layers.2.mlp.down_proj", "model.layers.2.mlp"],
+            ),
+            Bug::config(
+                "RoPE interleaved instead of half-split",
+                |c| c["rope_traditional"] = serde_json::json!(true),
+                &["model.rotary_emb"],
+            ),
+            Bug::graph(
+                "softmax over the query axis",
+                softmax_over_queries,
+                &["model.layers.0.self_attn.o_proj", "model.layers.0.self_attn"],
+            ),
+            Bug::graph("final RMSNorm missing", |ir| ir.bypass("model.norm", 0).unwrap(), &["lm_head"]),
         ],
     );
 }
@@ -269,48 +236,31 @@ fn whisper_encoder_bugs_are_found_where_they_are() {
     check(
         "whisper_tiny",
         &[
-            Bug {
-                what: "q and k projections swapped in layer 1",
-                weights: |t| {
-                    swap(t, "encoder.layers.1.self_attn.q_proj.weight", "encoder.layers.1.self_attn.k_proj.weight")
-                },
-                config: no_config,
-                inputs: no_inputs,
-                graph: no_edit,
-                expect: &["encoder.layers.1.self_attn.q_proj"],
-            },
-            Bug {
-                what: "an attention output Linear read transposed",
-                weights: |t| transpose_square(t, "encoder.layers.0.self_attn.out_proj.weight"),
-                config: no_config,
-                inputs: no_inputs,
-                graph: no_edit,
-                expect: &["encoder.layers.0.self_attn.out_proj", "encoder.layers.0.self_attn"],
-            },
-            Bug {
-                what: "wrong LayerNorm epsilon",
-                weights: no_weights,
-                config: no_config,
-                inputs: no_inputs,
-                graph: |ir| layer_norm_eps(ir, "encoder.layers.1.final_layer_norm", 0.5),
-                expect: &["encoder.layers.1.final_layer_norm"],
-            },
-            Bug {
-                what: "softmax over the query axis",
-                weights: no_weights,
-                config: no_config,
-                inputs: no_inputs,
-                graph: softmax_over_queries,
-                expect: &["encoder.layers.0.self_attn.out_proj", "encoder.layers.0.self_attn"],
-            },
-            Bug {
-                what: "final layer norm missing",
-                weights: no_weights,
-                config: no_config,
-                inputs: no_inputs,
-                graph: |ir| ir.bypass("encoder.layer_norm", 0).unwrap(),
-                expect: &["last_hidden_state"],
-            },
+            Bug::weights(
+                "q and k projections swapped in layer 1",
+                |t| swap(t, "encoder.layers.1.self_attn.q_proj.weight", "encoder.layers.1.self_attn.k_proj.weight"),
+                &["encoder.layers.1.self_attn.q_proj"],
+            ),
+            Bug::weights(
+                "an attention output Linear read transposed",
+                |t| transpose_square(t, "encoder.layers.0.self_attn.out_proj.weight"),
+                &["encoder.layers.0.self_attn.out_proj", "encoder.layers.0.self_attn"],
+            ),
+            Bug::graph(
+                "wrong LayerNorm epsilon",
+                |ir| layer_norm_eps(ir, "encoder.layers.1.final_layer_norm", 0.5),
+                &["encoder.layers.1.final_layer_norm"],
+            ),
+            Bug::graph(
+                "softmax over the query axis",
+                softmax_over_queries,
+                &["encoder.layers.0.self_attn.out_proj", "encoder.layers.0.self_attn"],
+            ),
+            Bug::graph(
+                "final layer norm missing",
+                |ir| ir.bypass("encoder.layer_norm", 0).unwrap(),
+                &["last_hidden_state"],
+            ),
         ],
     );
 }
@@ -319,18 +269,12 @@ fn whisper_encoder_bugs_are_found_where_they_are() {
 /// reference's previous module and the missing one is listed as unchecked.
 #[test]
 fn a_skipped_final_layer_norm_is_named() {
-    let bug = Bug {
-        what: "final layer norm missing",
-        weights: no_weights,
-        config: no_config,
-        inputs: no_inputs,
-        graph: |ir| ir.bypass("encoder.layer_norm", 0).unwrap(),
-        expect: &[],
-    };
+    let bug = Bug::graph("final layer norm missing", |ir| ir.bypass("encoder.layer_norm", 0).unwrap(), &[]);
     let result = run_bugged("whisper_tiny", &bug);
     assert_eq!(result.unchecked_before_divergence, ["encoder.layer_norm"], "{result}");
     let why = result.first_divergence.as_ref().and_then(|(_, why)| why.clone()).unwrap_or_default();
     assert!(why.contains("equals the reference's `encoder.layers.1`") && why.contains("encoder.layer_norm"), "{why}");
-    let llama = run_bugged("llama_tied_mha", &Bug { graph: |ir| ir.bypass("model.norm", 0).unwrap(), ..bug });
+    let llama =
+        run_bugged("llama_tied_mha", &Bug::graph("final norm missing", |ir| ir.bypass("model.norm", 0).unwrap(), &[]));
     assert!(llama.unchecked_before_divergence.contains(&"model.norm".to_string()), "{llama}");
 }
