@@ -7,20 +7,18 @@
 //! tools/torch_dump.py). `compare` must name the module where the bug first
 //! shows, every time.
 
+mod common;
+
+use common::device;
+
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use wgraph::debug::{compare, read_dump, Comparison, Tolerance};
 use wgraph::graph::{Ir, Op};
-use wgraph::{CompileOptions, Compiler, Device, Tensor, Weights};
+use wgraph::{CompileOptions, Compiler, Tensor, Weights};
 use wgraph_graphs::{zoo, HfConfig};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models").join(name)
-}
-
-fn device() -> &'static Device {
-    static DEVICE: OnceLock<Device> = OnceLock::new();
-    DEVICE.get_or_init(|| Device::new().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}")))
 }
 
 fn read_all(path: &std::path::Path) -> Vec<(String, Tensor)> {

@@ -2,18 +2,16 @@
 //! tests/fixtures/generate_models.py) against HF transformers' own forward,
 //! on the GPU and on the interpreter, padded batches included.
 
+mod common;
+
+use common::device;
+
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use wgraph::{Compiler, Device, Interpreter, Tensor, Weights};
+use wgraph::{Compiler, Interpreter, Tensor, Weights};
 use wgraph_graphs::zoo;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models")
-}
-
-fn device() -> &'static Device {
-    static DEVICE: OnceLock<Device> = OnceLock::new();
-    DEVICE.get_or_init(|| Device::new().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}")))
 }
 
 fn read_all(path: &Path) -> Vec<(String, Tensor)> {

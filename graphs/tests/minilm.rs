@@ -4,9 +4,12 @@
 //! package: scripts/test.sh runs scripts/fetch_minilm.sh first. Without it
 //! this test fails and says so; it never skips.
 
+mod common;
+
+use common::device;
+
 use std::path::PathBuf;
-use std::sync::OnceLock;
-use wgraph::{Device, Weights};
+use wgraph::Weights;
 use wgraph_graphs::embed::{cosine, SentenceEmbedder};
 use wgraph_graphs::text::TextEncoder;
 
@@ -24,11 +27,6 @@ fn model_dir() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-fn device() -> &'static Device {
-    static DEVICE: OnceLock<Device> = OnceLock::new();
-    DEVICE.get_or_init(|| Device::new().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}")))
 }
 
 fn reference() -> (Vec<String>, Weights) {
