@@ -33,3 +33,20 @@ pub enum CompileError {
     #[error("node %{node} ({op}): {detail}")]
     Unsupported { node: usize, op: &'static str, detail: String },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CompileError;
+
+    #[test]
+    fn a_subgroup_kernel_on_the_wrong_device_says_what_to_change() {
+        let none = CompileError::SubgroupsUnavailable { lanes: 8, subgroup_size: None };
+        assert_eq!(
+            none.to_string(),
+            "the matmul kernel shares A across subgroups of 8 lanes, but this device has no fixed-size subgroups; \
+             use `subgroup_a: false` or leave `CompileOptions::matmul` unset"
+        );
+        let other = CompileError::SubgroupsUnavailable { lanes: 8, subgroup_size: Some(32) };
+        assert!(other.to_string().contains("but this device has subgroups of 32;"), "{other}");
+    }
+}

@@ -2,7 +2,8 @@
 //! refusal is a typed error naming the kernel, and cached on the device by
 //! WGSL source. Layers of the same shape share their kernels, and compiling
 //! a model again costs nothing: CPU drivers take seconds for the large
-//! matmul kernels.
+//! matmul kernels. A shared pipeline keeps the label of the kernel that
+//! created it; errors at creation always name the kernel being compiled.
 
 use super::device::Device;
 use crate::compile::{CompileError, KernelSpec};
