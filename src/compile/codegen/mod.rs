@@ -5,6 +5,7 @@ pub mod expr;
 pub mod kernels;
 pub mod matmul;
 pub mod params;
+mod register_block;
 pub mod shaders;
 
 pub use kernels::{Grid, KernelSpec};

@@ -1,0 +1,206 @@
+//! The register-blocked matmul's unrolled body: per-row and per-column
+//! offsets, accumulators, the k loop (with A shared across a subgroup, B
+//! from a buffer or a texture) and the stores through the epilogue.
+
+/// How the register-blocked matmul reads its operands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// Scalar loads, any strides.
+    Scalar,
+    /// B contiguous along n: B read as vec4 of 4 columns, A scalar.
+    VecN,
+    /// B contiguous along n and A along k: A read as vec4 of 4 k-steps,
+    /// B as vec4 of 4 columns per k-step.
+    VecKN,
+    /// A and B contiguous along k (a transposed Linear weight): both read
+    /// as vec4 of 4 k-steps, accumulated as vec4 and summed at the end.
+    VecK,
+}
+
+/// What one register-blocked kernel is generated for.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Block {
+    pub(super) tm: u32,
+    pub(super) tn: u32,
+    pub(super) wx: u32,
+    pub(super) wy: u32,
+    pub(super) layout: Layout,
+    /// A shared across the subgroup (see `subgroup_loop`).
+    pub(super) subgroup_a: bool,
+    /// B read from a texture (see `texture_weight`).
+    pub(super) b_texture: bool,
+}
+
+/// The unrolled body of the register-blocked matmul: per-row and
+/// per-column offsets, accumulators, the k loop with loads and FMAs, and
+/// guarded stores through the epilogue. Offsets of vec4 operands are in
+/// vec4 units.
+pub(super) fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'static str, String)> {
+    let Block { tm, tn, wx, wy, layout, subgroup_a, b_texture } = block;
+    let batch_args: String = call_coords[..call_coords.len() - 2].iter().map(|c| format!("{c}, ")).collect();
+    // The k loop's body: A's loads, then everything else (B's loads and the FMAs).
+    let (mut offsets, mut decl, mut a_loads, mut body, mut stores) =
+        (String::new(), String::new(), String::new(), String::new(), String::new());
+    // Results go to a private array in block order (row-major, tn per
+    // row), then one loop stores them through the epilogue: the epilogue
+    // is generated once, not tm * tn times, which keeps large fused blocks
+    // quick to compile; the loop runs once per invocation.
+    let next = std::cell::Cell::new(0u32);
+    let store = |value: &str| {
+        let i = next.get();
+        next.set(i + 1);
+        format!("    res[{i}] = {value};\n")
+    };
+    for r in 0..tm {
+        offsets.push_str(&format!("    let row{r} = row_start + {}u;\n", r * wy));
+        let ra = format!("a_base + min(row{r}, M - 1u) * {{{{SAM}}}}");
+        offsets.push_str(&match layout {
+            Layout::VecK | Layout::VecKN => format!("    let ra{r} = ({ra}) / 4u;\n"),
+            _ => format!("    let ra{r} = {ra};\n"),
+        });
+    }
+    let loop_head = match layout {
+        Layout::VecK | Layout::VecKN => "    for (var k = 0u; k < K / 4u; k++) {\n".to_string(),
+        _ => "    for (var k = 0u; k < K; k++) {\n        let ka = k * {{SAK}};\n        let kb = k * {{SBK}};\n"
+            .to_string(),
+    };
+    match layout {
+        Layout::Scalar => {
+            for c in 0..tn {
+                offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
+                offsets.push_str(&format!("    let cb{c} = b_base + min(col{c}, N - 1u) * {{{{SBN}}}};\n"));
+            }
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
+            (0..tn).for_each(|c| body.push_str(&format!("        let b{c} = {{{{B}}}}[cb{c} + kb];\n")));
+            for r in 0..tm {
+                for c in 0..tn {
+                    decl.push_str(&format!("    var acc{r}_{c} = 0.0;\n"));
+                    body.push_str(&format!("        acc{r}_{c} = fma(a{r}, b{c}, acc{r}_{c});\n"));
+                    stores.push_str(&store(&format!("acc{r}_{c}")));
+                }
+            }
+        }
+        Layout::VecN => {
+            let groups = column_groups(tn, wx, &mut offsets);
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
+            (0..groups).for_each(|g| body.push_str(&format!("        let b{g} = {{{{B}}}}[cb{g} + kb / 4u];\n")));
+            for r in 0..tm {
+                for g in 0..groups {
+                    body.push_str(&format!("        acc{r}_{g} = fma(vec4<f32>(a{r}), b{g}, acc{r}_{g});\n"));
+                }
+            }
+            group_accumulators(tm, groups, &store, &mut decl, &mut stores);
+        }
+        Layout::VecKN => {
+            let groups = column_groups(tn, wx, &mut offsets);
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+            for (kk, lane) in ["x", "y", "z", "w"].iter().enumerate() {
+                if b_texture {
+                    for g in 0..groups {
+                        body.push_str(&format!(
+                            "        let b{g}_{kk} = textureLoad({{{{B}}}}, vec2<u32>(cb{g}, k * 4u + {kk}u), 0);\n"
+                        ));
+                    }
+                } else {
+                    body.push_str(&format!("        let kb{kk} = (k * 4u + {kk}u) * ({{{{SBK}}}} / 4u);\n"));
+                    for g in 0..groups {
+                        body.push_str(&format!("        let b{g}_{kk} = {{{{B}}}}[cb{g} + kb{kk}];\n"));
+                    }
+                }
+                for r in 0..tm {
+                    for g in 0..groups {
+                        body.push_str(&format!(
+                            "        acc{r}_{g} = fma(vec4<f32>(a{r}.{lane}), b{g}_{kk}, acc{r}_{g});\n"
+                        ));
+                    }
+                }
+            }
+            group_accumulators(tm, groups, &store, &mut decl, &mut stores);
+        }
+        Layout::VecK => {
+            for c in 0..tn {
+                offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
+                offsets.push_str(&if b_texture {
+                    format!("    let cb{c} = min(col{c}, N - 1u);\n")
+                } else {
+                    format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {{{{SBN}}}}) / 4u;\n")
+                });
+            }
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+            for c in 0..tn {
+                body.push_str(&if b_texture {
+                    format!("        let b{c} = textureLoad({{{{B}}}}, vec2<u32>(k, cb{c}), 0);\n")
+                } else {
+                    format!("        let b{c} = {{{{B}}}}[cb{c} + k];\n")
+                });
+            }
+            for r in 0..tm {
+                for c in 0..tn {
+                    decl.push_str(&format!("    var acc{r}_{c} = vec4<f32>(0.0);\n"));
+                    body.push_str(&format!("        acc{r}_{c} = fma(a{r}, b{c}, acc{r}_{c});\n"));
+                    let sum = format!("(acc{r}_{c}.x + acc{r}_{c}.y) + (acc{r}_{c}.z + acc{r}_{c}.w)");
+                    stores.push_str(&store(&sum));
+                }
+            }
+        }
+    }
+    let lp = if subgroup_a { subgroup_loop(tm, wx, &body) } else { format!("{loop_head}{a_loads}{body}    }}\n") };
+    let count = tm * tn;
+    let col = match layout {
+        Layout::Scalar | Layout::VecK => format!("col_start + c * {wx}u"),
+        Layout::VecN | Layout::VecKN => {
+            format!("(wid.x * {wx}u * {groups}u + lid.x + (c / 4u) * {wx}u) * 4u + c % 4u", groups = tn / 4)
+        }
+    };
+    let stores = format!(
+        "    var res: array<f32, {count}>;\n{stores}    for (var i = 0u; i < {count}u; i++) {{\n        \
+         let r = i / {tn}u;\n        let c = i % {tn}u;\n        let row = row_start + r * {wy}u;\n        \
+         let col = {col};\n        if (row < M && col < N) {{ out[o_base + row * N + col] = \
+         epilogue(res[i], {batch_args}row, col); }}\n    }}\n"
+    );
+    vec![("OFFSETS", offsets), ("ACC_DECL", decl), ("LOOP", lp), ("STORES", stores)]
+}
+
+/// The k loop (in vec4 steps along k) with A shared across a subgroup of
+/// `lanes`: in each run of `lanes` steps, lane `j` loads step `j` of every
+/// row and `subgroupBroadcast` gives it to all; the steps past the last
+/// full run load A directly.
+fn subgroup_loop(tm: u32, lanes: u32, body: &str) -> String {
+    let mut lp = format!("    let full = (K / 4u) / {lanes}u * {lanes}u;\n");
+    lp.push_str(&format!("    for (var k0 = 0u; k0 < full; k0 += {lanes}u) {{\n"));
+    (0..tm).for_each(|r| lp.push_str(&format!("        let s{r} = {{{{A}}}}[ra{r} + k0 + lane];\n")));
+    for j in 0..lanes {
+        lp.push_str(&format!("        {{\n        let k = k0 + {j}u;\n"));
+        (0..tm).for_each(|r| lp.push_str(&format!("        let a{r} = subgroupBroadcast(s{r}, {j}u);\n")));
+        lp.push_str(body);
+        lp.push_str("        }\n");
+    }
+    lp.push_str("    }\n    for (var k = full; k < K / 4u; k++) {\n");
+    (0..tm).for_each(|r| lp.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+    lp.push_str(body);
+    lp.push_str("    }\n");
+    lp
+}
+
+/// Column groups of 4 (vec4 of B), interleaved across the workgroup: their
+/// offsets in vec4 units. Returns the number of groups.
+fn column_groups(tn: u32, wx: u32, offsets: &mut String) -> u32 {
+    let groups = tn / 4;
+    for g in 0..groups {
+        offsets.push_str(&format!("    let col{g} = (wid.x * {wx}u * {groups}u + lid.x + {}u) * 4u;\n", g * wx));
+        offsets.push_str(&format!("    let cb{g} = (b_base + min(col{g}, N - 4u)) / 4u;\n"));
+    }
+    groups
+}
+
+/// vec4 accumulators per (row, column group), each lane to the results.
+fn group_accumulators(tm: u32, groups: u32, store: &dyn Fn(&str) -> String, decl: &mut String, stores: &mut String) {
+    for r in 0..tm {
+        for g in 0..groups {
+            decl.push_str(&format!("    var acc{r}_{g} = vec4<f32>(0.0);\n"));
+            for lane in ["x", "y", "z", "w"] {
+                stores.push_str(&store(&format!("acc{r}_{g}.{lane}")));
+            }
+        }
+    }
+}
