@@ -53,6 +53,10 @@ impl LlamaConfig {
         if kv == 0 || !heads.is_multiple_of(kv) {
             return Err(cfg.invalid(format!("num_key_value_heads {kv} must divide num_attention_heads {heads}")));
         }
+        let head_dim = cfg.usize_or("head_dim", hidden / heads)?;
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
+            return Err(cfg.invalid(format!("head_dim {head_dim} must be even: rotary embeddings turn feature pairs")));
+        }
         let rope_theta = match cfg.json_f64(&["rope_parameters", "rope_theta"]) {
             Some(t) => t,
             None => cfg.f64_or("rope_theta", 10000.0)?,
@@ -68,7 +72,7 @@ impl LlamaConfig {
             num_hidden_layers: cfg.usize("num_hidden_layers")?,
             num_attention_heads: heads,
             num_key_value_heads: kv,
-            head_dim: cfg.usize_or("head_dim", hidden / heads)?,
+            head_dim,
             rms_norm_eps: cfg.f64_or("rms_norm_eps", 1e-6)?,
             rope_theta,
             // MLX-converted configs say `rope_traditional: true` for the

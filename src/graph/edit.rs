@@ -72,3 +72,40 @@ impl Ir {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::{ops, DType, Graph, GraphError, Op};
+
+    fn graph() -> Graph {
+        let g = Graph::new("g");
+        let x = g.input("x", DType::F32, [2usize, 4]);
+        let (w, b) = (g.weight("ln.weight", DType::F32, [4usize]), g.weight("ln.bias", DType::F32, [4usize]));
+        let y = ops::layer_norm(&x, &w, &b, 1e-5).named("ln");
+        let s = ops::sum(&y, 1, false).named("pool");
+        g.output_named([("y", ops::tanh(&y)), ("s", s)]).unwrap();
+        g
+    }
+
+    #[test]
+    fn bypass_reroutes_every_reader_and_output_and_drops_the_name() {
+        let mut ir = graph().ir().unwrap().clone();
+        ir.bypass("ln", 0).unwrap();
+        assert!(ir.find_named("ln").is_none());
+        let x = ir.inputs()[0];
+        let pool = ir.find_named("pool").unwrap();
+        assert_eq!(ir.operands(pool), [x], "the sum now reads the input");
+        assert!(ir.graph.node_indices().all(|n| !matches!(ir.node(n).op, Op::LayerNorm { .. })));
+    }
+
+    #[test]
+    fn bypass_refuses_unknown_names_missing_operands_and_type_changes() {
+        let mut ir = graph().ir().unwrap().clone();
+        let err = |e: GraphError| e.to_string();
+        assert_eq!(err(ir.bypass("lm", 0).unwrap_err()), "graph edit: no value is named `lm`");
+        assert!(err(ir.bypass("ln", 3).unwrap_err()).contains("there is no operand 3"));
+        // The sum's input is [2, 4]; the sum is [2]: passing it through would change the type.
+        assert!(err(ir.bypass("pool", 0).unwrap_err()).contains("would change the type"));
+        ir.verify().unwrap();
+    }
+}

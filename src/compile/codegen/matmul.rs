@@ -183,7 +183,8 @@ pub fn matmul(
 /// both texture sides within the device's limit.
 fn texture_weight(ir: &Ir, b: &StridedView, layout: Layout, max_side: u32) -> bool {
     let node = ir.node(b.base);
-    let (true, [rows, cols]) = (matches!(node.op, crate::graph::Op::Weight { .. }), node.ty.shape.as_slice()) else {
+    let weight = matches!(node.op, crate::graph::Op::Weight { .. }) && node.ty.dtype == crate::graph::DType::F32;
+    let (true, [rows, cols]) = (weight, node.ty.shape.as_slice()) else {
         return false;
     };
     let (Some(r), Some(c)) = (rows.as_static(), cols.as_static()) else { return false };
