@@ -89,3 +89,38 @@ fn large(ir: &Ir, mm: NodeId) -> bool {
     let (m, n, k) = (estimate(&out[r - 2]), estimate(&out[r - 1]), estimate(&a_shape[a_shape.len() - 1]));
     m >= 64 && n >= 64 && k >= 64 && m * n * k >= 1 << 21
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{ops, DType, Graph};
+
+    /// The matmul node of `[m, k] @ [k, n]` (`m` may be symbolic).
+    fn matmul_ir(m: Dim, k: usize, n: usize) -> (Ir, NodeId) {
+        let g = Graph::new("mm");
+        let a = g.input("a", DType::F32, [m, Dim::new(k)]);
+        let b = g.weight("b", DType::F32, [k, n]);
+        let y = ops::matmul(&a, &b);
+        g.output([y.clone()]).unwrap();
+        let ir = g.ir().unwrap().clone();
+        (ir, y.node_id().unwrap())
+    }
+
+    #[test]
+    fn the_subgroup_kernel_goes_to_large_products_on_matching_devices_only() {
+        let lavapipe = MatmulPolicy { choice: MatmulChoice::Register { subgroup_size: Some(8) }, max_texture_side: 0 };
+        let no_subgroups = MatmulPolicy { choice: MatmulChoice::Register { subgroup_size: None }, max_texture_side: 0 };
+        let gpu = MatmulPolicy { choice: MatmulChoice::Tiled, max_texture_side: 0 };
+        let (big, big_mm) = matmul_ir(Dim::new(1024), 1024, 1024);
+        let (linear, linear_mm) = matmul_ir(Dim::sym("tokens"), 384, 384);
+        let (small, small_mm) = matmul_ir(Dim::new(16), 64, 64);
+        let (heads, heads_mm) = matmul_ir(Dim::sym("seq"), 32, 256);
+        assert_eq!(lavapipe.pick(&big, big_mm), REGISTER_SUBGROUP);
+        assert_eq!(lavapipe.pick(&linear, linear_mm), REGISTER_SUBGROUP, "symbolic rows count as a sequence");
+        assert_eq!(lavapipe.pick(&small, small_mm), REGISTER);
+        assert_eq!(lavapipe.pick(&heads, heads_mm), REGISTER, "k = head_dim 32 is too short");
+        assert_eq!(no_subgroups.pick(&big, big_mm), REGISTER);
+        assert_eq!(gpu.pick(&big, big_mm), TILED);
+        assert_eq!(MatmulPolicy::from(REGISTER).pick(&big, big_mm), REGISTER, "a fixed kernel is kept");
+    }
+}
