@@ -1,6 +1,18 @@
 // Helpers every kernel may call. Written with explicit `select` and no
 // reliance on NaN/Inf propagation, which WGSL lets drivers assume away.
 
+// The workgroup's number in a grid the runtime folds into two dimensions
+// past 65,535 workgroups (src/runtime/instance.rs, `grid`).
+fn flat_workgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.x + wid.y * nwg.x;
+}
+
+// Where a row of a reduction along one axis starts: `n` elements along the
+// axis, `inner` elements after it (its stride); row `r` counts the others.
+fn row_start(r: u32, n: u32, inner: u32) -> u32 {
+    return (r / inner) * n * inner + r % inner;
+}
+
 fn sigmoid(x: f32) -> f32 {
     // exp of a large positive argument overflows to inf; 1/(1+inf) = 0 is right.
     let e = exp(-abs(x));

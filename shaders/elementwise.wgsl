@@ -8,8 +8,7 @@
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    // Grids over 65,535 workgroups are folded into two dimensions.
-    let i = (wid.x + wid.y * nwg.x) * {{WG}}u + lid;
+    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
     if (i >= {{COUNT}}) {
         return;
     }

@@ -13,7 +13,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let rows = {{ROWS}};
     let n = {{N}};
     let eps = {{EPS}};
-    let row_id = wid.x + wid.y * nwg.x;
+    let row_id = flat_workgroup(wid, nwg);
     let valid = row_id < rows;
     let base = min(row_id, rows - 1u) * n;
     var mean = 0.0;

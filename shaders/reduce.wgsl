@@ -10,9 +10,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let rows = {{ROWS}};
     let n = {{N}};
     let inner = {{INNER}};
-    let row_id = wid.x + wid.y * nwg.x;
+    let row_id = flat_workgroup(wid, nwg);
     let row = min(row_id, rows - 1u);
-    let base = (row / inner) * n * inner + row % inner;
+    let base = row_start(row, n, inner);
     var acc: {{T}} = {{INIT}};
     for (var j = lid; j < n; j += WG) {
         let x = in0[base + j * inner];
