@@ -1,6 +1,6 @@
 //! The `wgraph` command-line tool, run as a user would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use wgraph::Weights;
 
@@ -11,6 +11,14 @@ fn wgraph(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into(),
         String::from_utf8_lossy(&out.stderr).into(),
     )
+}
+
+/// `wgraph run MODEL --inputs IN --output OUT --dump DUMP`, which must succeed.
+fn run_with_dump(model: &Path, inputs: &Path, out: &Path, dump: &Path) {
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let args = ["run", &path(model), "--inputs", &path(inputs), "--output", &path(out), "--dump", &path(dump)];
+    let (code, _, err) = wgraph(&args);
+    assert_eq!(code, 0, "{err}");
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -33,18 +41,7 @@ fn run_writes_hf_named_outputs_and_a_dump_in_execution_order() {
     let dir = fixture("distilbert_classifier");
     let tmp = tempfile::tempdir().unwrap();
     let (out, dump) = (tmp.path().join("out.safetensors"), tmp.path().join("dump.safetensors"));
-    let inputs = dir.join("inputs.safetensors");
-    let (code, _, err) = wgraph(&[
-        "run",
-        dir.to_str().unwrap(),
-        "--inputs",
-        inputs.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--dump",
-        dump.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
+    run_with_dump(&dir, &dir.join("inputs.safetensors"), &out, &dump);
     let ours = Weights::open([&out]).unwrap().read("logits").unwrap().to_f32_vec();
     let hf = Weights::open([dir.join("outputs.safetensors")]).unwrap().read("logits").unwrap().to_f32_vec();
     let diff = ours.iter().zip(&hf).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -158,21 +155,10 @@ fn compare_finds_the_first_wrong_module_and_diagnoses_it() {
     let dir = fixture("distilbert_classifier");
     let reference = dir.join("torch_dump.safetensors");
     let tmp = tempfile::tempdir().unwrap();
-    let run_dump = |model: &std::path::Path, name: &str| {
+    let run_dump = |model: &Path, name: &str| {
         let (out, dump) =
             (tmp.path().join(format!("{name}.out.safetensors")), tmp.path().join(format!("{name}.dump.safetensors")));
-        let inputs = dir.join("inputs.safetensors");
-        let (code, _, err) = wgraph(&[
-            "run",
-            model.to_str().unwrap(),
-            "--inputs",
-            inputs.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--dump",
-            dump.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 0, "{err}");
+        run_with_dump(model, &dir.join("inputs.safetensors"), &out, &dump);
         dump
     };
     let good = run_dump(&dir, "good");
