@@ -11,8 +11,11 @@ use crate::runtime::AdapterKind;
 
 /// Small blocks: quick to compile, right for small products.
 pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false };
-/// A shared across subgroups of 8 lanes (lavapipe on AVX2).
-pub const REGISTER_SUBGROUP: MatmulKernel = MatmulKernel::Register { tm: 32, tn: 8, wx: 8, wy: 2, subgroup_a: true };
+/// The subgroup size `REGISTER_SUBGROUP` needs (lavapipe on AVX2).
+const SUBGROUP_LANES: u32 = 8;
+/// A shared across subgroups of `SUBGROUP_LANES` lanes, one per row of the workgroup.
+pub const REGISTER_SUBGROUP: MatmulKernel =
+    MatmulKernel::Register { tm: 32, tn: 8, wx: SUBGROUP_LANES, wy: 2, subgroup_a: true };
 /// Workgroup-memory tiles for GPUs.
 pub const TILED: MatmulKernel = MatmulKernel::Tiled { tile: 32, tm: 4 };
 
@@ -62,11 +65,7 @@ impl MatmulPolicy {
             MatmulChoice::Fixed(kernel) => kernel,
             MatmulChoice::Tiled => TILED,
             MatmulChoice::Register { subgroup_size } => {
-                let lanes = match REGISTER_SUBGROUP {
-                    MatmulKernel::Register { wx, .. } => wx,
-                    MatmulKernel::Tiled { .. } => 0,
-                };
-                if subgroup_size == Some(lanes) && large(ir, mm) {
+                if subgroup_size == Some(SUBGROUP_LANES) && large(ir, mm) {
                     REGISTER_SUBGROUP
                 } else {
                     REGISTER
