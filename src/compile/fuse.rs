@@ -4,59 +4,8 @@
 //! values (range, masks) fuse into one kernel; chains of single-use
 //! elementwise ops after a matmul become its epilogue.
 
-use crate::graph::{Ir, NodeId, Op};
+use crate::graph::{Ir, NodeId, Op, OpFamily};
 use std::collections::{HashMap, HashSet};
-
-/// The kernel family a node belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    /// Graph inputs, weights and constants: buffers, no kernel.
-    Source,
-    /// Anything computable per output element from operand elements.
-    Elementwise,
-    MatMul,
-    /// Softmax, norms, reductions and argmax: one row per workgroup.
-    Row,
-    Conv1d,
-}
-
-pub fn family(op: &Op) -> Family {
-    match op {
-        Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. } => Family::Source,
-        Op::Range { .. }
-        | Op::BandMask { .. }
-        | Op::Unary(_)
-        | Op::Binary(_)
-        | Op::Compare(_)
-        | Op::Where
-        | Op::Cast(_)
-        | Op::Permute { .. }
-        | Op::Reshape { .. }
-        | Op::Expand { .. }
-        | Op::Gather { .. }
-        | Op::Slice { .. }
-        | Op::Concat { .. } => Family::Elementwise,
-        Op::MatMul => Family::MatMul,
-        Op::LayerNorm { .. } | Op::RmsNorm { .. } | Op::Softmax { .. } | Op::Reduce { .. } | Op::ArgMax { .. } => {
-            Family::Row
-        }
-        Op::Conv1d { .. } => Family::Conv1d,
-    }
-}
-
-/// Index-only ops: recomputing them in every reader costs a few integer
-/// instructions, less than a round trip through memory.
-fn is_cheap(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Permute { .. }
-            | Op::Reshape { .. }
-            | Op::Expand { .. }
-            | Op::Slice { .. }
-            | Op::Range { .. }
-            | Op::BandMask { .. }
-    )
-}
 
 /// The result of fusion.
 #[derive(Debug, Clone, Default)]
@@ -77,7 +26,7 @@ impl FusionPlan {
         order
             .iter()
             .copied()
-            .filter(|&id| self.is_materialised(id) && family(&ir.node(id).op) != Family::Source)
+            .filter(|&id| self.is_materialised(id) && ir.node(id).op.family() != OpFamily::Source)
             .collect()
     }
 }
@@ -102,25 +51,25 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
     m.extend(keep.iter().copied());
     for &id in order {
         let op = &ir.node(id).op;
-        match family(op) {
-            Family::Source => {
+        match op.family() {
+            OpFamily::Source => {
                 // Scalars are inlined as literals; anything else is a buffer.
                 let scalar = matches!(op, Op::Constant { value } if value.numel() == 1);
                 if !scalar {
                     m.insert(id);
                 }
             }
-            Family::MatMul | Family::Row | Family::Conv1d => {
+            OpFamily::MatMul | OpFamily::Row | OpFamily::Convolution => {
                 m.insert(id);
             }
-            Family::Elementwise => {
+            OpFamily::Generator | OpFamily::Elementwise | OpFamily::Movement => {
                 let users = ir.users(id);
                 let multi = users.len() > 1 || ir.outputs.iter().any(|(_, o)| *o == id);
-                let consumed_by_kernel = users.iter().any(|&u| family(&ir.node(u).op) != Family::Elementwise);
+                let consumed_by_kernel = users.iter().any(|&u| !ir.node(u).op.family().is_fusible());
                 // Index-only ops are always recomputed by their readers.
                 // Anything else gets a buffer when fusion is off, when it
                 // feeds a non-elementwise kernel, or when several read it.
-                if !is_cheap(op) && (!options.fuse || consumed_by_kernel || multi) {
+                if !op.is_index_only() && (!options.fuse || consumed_by_kernel || multi) {
                     m.insert(id);
                 }
             }
@@ -128,14 +77,14 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
     }
     // Operands of row and conv kernels must be plain buffers.
     for &id in order {
-        if matches!(family(&ir.node(id).op), Family::Row | Family::Conv1d) {
+        if matches!(ir.node(id).op.family(), OpFamily::Row | OpFamily::Convolution) {
             m.extend(ir.operands(id));
         }
     }
     // Matmul operands may be strided views of a buffer (see view.rs);
     // anything else is materialised.
     for &id in order {
-        if family(&ir.node(id).op) == Family::MatMul {
+        if ir.node(id).op.family() == OpFamily::MatMul {
             for o in ir.operands(id) {
                 match super::view::strided_base(ir, o, &m) {
                     Some(base) => {
@@ -162,7 +111,7 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
 fn find_epilogues(ir: &Ir, order: &[NodeId], keep: &HashSet<NodeId>, plan: &mut FusionPlan) {
     for &id in order {
         // Outputs and taps need the matmul's own value in a buffer.
-        if family(&ir.node(id).op) != Family::MatMul || ir.outputs.iter().any(|(_, o)| *o == id) || keep.contains(&id) {
+        if ir.node(id).op.family() != OpFamily::MatMul || ir.outputs.iter().any(|(_, o)| *o == id) || keep.contains(&id) {
             continue;
         }
         let shape = &ir.node(id).ty.shape;
@@ -176,7 +125,7 @@ fn find_epilogues(ir: &Ir, order: &[NodeId], keep: &HashSet<NodeId>, plan: &mut 
             }
             let u = users[0];
             let uop = &ir.node(u).op;
-            let arithmetic = matches!(uop, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Compare(_));
+            let arithmetic = uop.family() == OpFamily::Elementwise && !matches!(uop, Op::Cast(_));
             if !arithmetic || &ir.node(u).ty.shape != shape {
                 break;
             }

@@ -1,9 +1,9 @@
 //! Lowering: one kernel per kernel root, in schedule order.
 
 use super::codegen::{kernels, matmul, KernelSpec};
-use super::fuse::{family, Family, FusionPlan};
+use super::fuse::FusionPlan;
 use super::matmul_choice::MatmulPolicy;
-use crate::graph::{Ir, NodeId};
+use crate::graph::{Ir, NodeId, OpFamily};
 
 pub fn lower(ir: &Ir, plan: &FusionPlan, order: &[NodeId], matmul: MatmulPolicy) -> Vec<KernelSpec> {
     plan.roots(ir, order)
@@ -12,11 +12,13 @@ pub fn lower(ir: &Ir, plan: &FusionPlan, order: &[NodeId], matmul: MatmulPolicy)
             if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
                 return matmul::matmul(ir, plan, mm, root, matmul.pick(ir, mm), matmul.max_texture_side);
             }
-            match family(&ir.node(root).op) {
-                Family::MatMul => matmul::matmul(ir, plan, root, root, matmul.pick(ir, root), matmul.max_texture_side),
-                Family::Row => kernels::row(ir, plan, root),
-                Family::Conv1d => kernels::conv1d(ir, plan, root),
-                Family::Elementwise | Family::Source => kernels::elementwise(ir, plan, root),
+            match ir.node(root).op.family() {
+                OpFamily::MatMul => matmul::matmul(ir, plan, root, root, matmul.pick(ir, root), matmul.max_texture_side),
+                OpFamily::Row => kernels::row(ir, plan, root),
+                OpFamily::Convolution => kernels::conv1d(ir, plan, root),
+                OpFamily::Source | OpFamily::Generator | OpFamily::Elementwise | OpFamily::Movement => {
+                    kernels::elementwise(ir, plan, root)
+                }
             }
         })
         .collect()

@@ -73,6 +73,7 @@ pub fn build_program(
 ) -> Result<Program, CompileError> {
     let mut ir = ir.clone();
     ir.verify()?;
+    refuse_host_only_dtypes(&ir)?;
     run_passes(&mut ir, &[&ConstantFold, &CommonSubexpressions, &DeadCode])?;
     let order = timed("schedule", || ir.topo_order())?;
     let taps: Vec<(String, NodeId)> = if options.tap_every_node {
@@ -114,6 +115,25 @@ pub fn build_program(
         );
     }
     Ok(Program { ir, plan, kernels, memory, taps })
+}
+
+/// f64 exists for the interpreter (gradient checks); WGSL has no f64.
+fn refuse_host_only_dtypes(ir: &Ir) -> Result<(), CompileError> {
+    for id in ir.graph.node_indices() {
+        let node = ir.node(id);
+        if node.ty.dtype == crate::graph::DType::F64 {
+            return Err(CompileError::Unsupported {
+                node: id.index(),
+                op: node.op.name(),
+                detail: format!(
+                    "f64 has no GPU representation (WGSL has no 64-bit floats); \
+                     cast to f32 before the GPU part, or run this graph on the interpreter (built at {})",
+                    node.location
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Compiles graphs for one device.

@@ -11,6 +11,9 @@ use std::fmt;
 #[serde(rename_all = "lowercase")]
 pub enum DType {
     F32,
+    /// Host and interpreter only (gradient checks in double precision);
+    /// GPUs have no f64 in WGSL, so the compiler refuses it.
+    F64,
     F16,
     BF16,
     I32,
@@ -21,10 +24,10 @@ pub enum DType {
 
 impl DType {
     /// Every dtype, in a stable order (used by tests and dumps).
-    pub const ALL: [DType; 7] = [DType::F32, DType::F16, DType::BF16, DType::I32, DType::I64, DType::U32, DType::Bool];
+    pub const ALL: [DType; 8] = [DType::F32, DType::F64, DType::F16, DType::BF16, DType::I32, DType::I64, DType::U32, DType::Bool];
 
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F32 | DType::F16 | DType::BF16)
+        matches!(self, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
     }
 
     pub fn is_int(self) -> bool {
@@ -40,7 +43,7 @@ impl DType {
         match self {
             DType::F32 | DType::I32 | DType::U32 => 4,
             DType::F16 | DType::BF16 => 2,
-            DType::I64 => 8,
+            DType::I64 | DType::F64 => 8,
             DType::Bool => 1,
         }
     }
@@ -49,6 +52,7 @@ impl DType {
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
+            DType::F64 => "f64",
             DType::F16 => "f16",
             DType::BF16 => "bf16",
             DType::I32 => "i32",

@@ -172,7 +172,94 @@ pub enum Op {
     },
 }
 
+/// What kind of computation an op is. Fusion, code generation, the
+/// interpreter, autodiff and the dumps all ask the op for its family
+/// instead of keeping their own lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpFamily {
+    /// Graph inputs, weights and constants: values held in buffers.
+    Source,
+    /// Values computed from their coordinates alone (`range`, `band_mask`).
+    Generator,
+    /// One output element from the same element of each (broadcast) operand.
+    Elementwise,
+    /// Index remapping: each output element is one operand element
+    /// (`permute`, `reshape`, `expand`, `slice`, `concat`, `gather`).
+    Movement,
+    /// `[..., m, k] x [..., k, n]`.
+    MatMul,
+    /// Sliding-window contraction (`conv1d`).
+    Convolution,
+    /// Reads a whole row along one axis: reductions, scans, softmax, norms.
+    Row,
+}
+
+impl OpFamily {
+    /// Whether a kernel can compute this op per output element inside an
+    /// index expression (and so fuse it into its readers).
+    pub fn is_fusible(self) -> bool {
+        match self {
+            OpFamily::Generator | OpFamily::Elementwise | OpFamily::Movement => true,
+            OpFamily::Source | OpFamily::MatMul | OpFamily::Convolution | OpFamily::Row => false,
+        }
+    }
+}
+
 impl Op {
+    /// The op's family (see [`OpFamily`]).
+    pub fn family(&self) -> OpFamily {
+        match self {
+            Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. } => OpFamily::Source,
+            Op::Range { .. } | Op::BandMask { .. } => OpFamily::Generator,
+            Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Where | Op::Cast(_) => OpFamily::Elementwise,
+            Op::Permute { .. }
+            | Op::Reshape { .. }
+            | Op::Expand { .. }
+            | Op::Gather { .. }
+            | Op::Slice { .. }
+            | Op::Concat { .. } => OpFamily::Movement,
+            Op::MatMul => OpFamily::MatMul,
+            Op::Conv1d { .. } => OpFamily::Convolution,
+            Op::LayerNorm { .. } | Op::RmsNorm { .. } | Op::Softmax { .. } | Op::Reduce { .. } | Op::ArgMax { .. } => {
+                OpFamily::Row
+            }
+        }
+    }
+
+    /// The axis a row op works along (norms: the last axis of `rank`);
+    /// `None` for ops of other families.
+    pub fn row_axis(&self, rank: usize) -> Option<usize> {
+        match self {
+            Op::Softmax { axis } | Op::Reduce { axis, .. } | Op::ArgMax { axis, .. } => Some(*axis),
+            Op::LayerNorm { .. } | Op::RmsNorm { .. } => Some(rank.saturating_sub(1)),
+            Op::Input { .. }
+            | Op::Weight { .. }
+            | Op::Constant { .. }
+            | Op::Range { .. }
+            | Op::BandMask { .. }
+            | Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Compare(_)
+            | Op::Where
+            | Op::Cast(_)
+            | Op::MatMul
+            | Op::Permute { .. }
+            | Op::Reshape { .. }
+            | Op::Expand { .. }
+            | Op::Gather { .. }
+            | Op::Slice { .. }
+            | Op::Concat { .. }
+            | Op::Conv1d { .. } => None,
+        }
+    }
+
+    /// Index-only ops: recomputing them in every reader costs a few integer
+    /// instructions, less than a round trip through memory.
+    pub fn is_index_only(&self) -> bool {
+        matches!(self.family(), OpFamily::Generator)
+            || matches!(self, Op::Permute { .. } | Op::Reshape { .. } | Op::Expand { .. } | Op::Slice { .. })
+    }
+
     /// A short stable name (`matmul`, `layer_norm`, `add`), used in dumps,
     /// error messages and GPU object labels.
     pub fn name(&self) -> &'static str {
@@ -245,10 +332,7 @@ impl Op {
 
     /// Whether this op reads no operands (a leaf of the graph).
     pub fn is_source(&self) -> bool {
-        matches!(
-            self,
-            Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. } | Op::Range { .. } | Op::BandMask { .. }
-        )
+        matches!(self.family(), OpFamily::Source | OpFamily::Generator)
     }
 
     /// The attributes as `key=value` pairs, in a stable order, for dumps.

@@ -9,6 +9,7 @@ use thiserror::Error;
 #[derive(Clone, Debug, PartialEq)]
 pub enum TensorData {
     F32(Vec<f32>),
+    F64(Vec<f64>),
     F16(Vec<f16>),
     BF16(Vec<bf16>),
     I32(Vec<i32>),
@@ -53,6 +54,7 @@ macro_rules! element {
     };
 }
 element!(f32, F32);
+element!(f64, F64);
 element!(f16, F16);
 element!(bf16, BF16);
 element!(i32, I32);
@@ -109,6 +111,7 @@ impl Tensor {
         let it = values.iter().copied();
         let data = match dtype {
             DType::F32 => TensorData::F32(it.map(|v| v as f32).collect()),
+            DType::F64 => TensorData::F64(values.to_vec()),
             DType::F16 => TensorData::F16(it.map(f16::from_f64).collect()),
             DType::BF16 => TensorData::BF16(it.map(bf16::from_f64).collect()),
             DType::I32 => TensorData::I32(it.map(|v| v as i32).collect()),
@@ -160,6 +163,7 @@ impl Tensor {
         }
         let data = match dtype {
             DType::F32 => TensorData::F32(chunks(bytes, f32::from_le_bytes)),
+            DType::F64 => TensorData::F64(chunks(bytes, f64::from_le_bytes)),
             DType::F16 => TensorData::F16(chunks(bytes, f16::from_le_bytes)),
             DType::BF16 => TensorData::BF16(chunks(bytes, bf16::from_le_bytes)),
             DType::I32 => TensorData::I32(chunks(bytes, i32::from_le_bytes)),
@@ -174,6 +178,7 @@ impl Tensor {
     pub fn to_le_bytes(&self) -> Vec<u8> {
         match &self.data {
             TensorData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             TensorData::F16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             TensorData::BF16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             TensorData::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
@@ -186,6 +191,7 @@ impl Tensor {
     pub fn dtype(&self) -> DType {
         match &self.data {
             TensorData::F32(_) => DType::F32,
+            TensorData::F64(_) => DType::F64,
             TensorData::F16(_) => DType::F16,
             TensorData::BF16(_) => DType::BF16,
             TensorData::I32(_) => DType::I32,
@@ -202,6 +208,7 @@ impl Tensor {
     pub fn numel(&self) -> usize {
         match &self.data {
             TensorData::F32(v) => v.len(),
+            TensorData::F64(v) => v.len(),
             TensorData::F16(v) => v.len(),
             TensorData::BF16(v) => v.len(),
             TensorData::I32(v) => v.len(),
@@ -224,6 +231,7 @@ impl Tensor {
     pub fn to_f64_vec(&self) -> Vec<f64> {
         match &self.data {
             TensorData::F32(v) => v.iter().map(|&x| x as f64).collect(),
+            TensorData::F64(v) => v.clone(),
             TensorData::F16(v) => v.iter().map(|x| x.to_f64()).collect(),
             TensorData::BF16(v) => v.iter().map(|x| x.to_f64()).collect(),
             TensorData::I32(v) => v.iter().map(|&x| x as f64).collect(),

@@ -12,6 +12,7 @@ pub fn pick(t: &Tensor, offsets: &[usize], shape: Vec<usize>) -> Tensor {
     }
     let data = match t.data() {
         TensorData::F32(v) => TensorData::F32(take(v, offsets)),
+        TensorData::F64(v) => TensorData::F64(take(v, offsets)),
         TensorData::F16(v) => TensorData::F16(take(v, offsets)),
         TensorData::BF16(v) => TensorData::BF16(take(v, offsets)),
         TensorData::I32(v) => TensorData::I32(take(v, offsets)),
@@ -111,6 +112,7 @@ pub fn concat(parts: &[&Tensor], axis: usize, out_shape: &[usize]) -> Tensor {
     // Inference guarantees every part has the first part's dtype.
     let data = match parts[0].data() {
         TensorData::F32(_) => joined!(F32),
+        TensorData::F64(_) => joined!(F64),
         TensorData::F16(_) => joined!(F16),
         TensorData::BF16(_) => joined!(BF16),
         TensorData::I32(_) => joined!(I32),

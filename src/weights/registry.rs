@@ -40,8 +40,7 @@ pub struct TensorInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StoredDtype {
     Known(DType),
-    /// Wider types we read by converting on load.
-    F64,
+    /// Integer types we read by converting on load.
     I8,
     I16,
     U8,
@@ -61,7 +60,7 @@ impl StoredDtype {
             FileDtype::I64 => StoredDtype::Known(DType::I64),
             FileDtype::U32 => StoredDtype::Known(DType::U32),
             FileDtype::BOOL => StoredDtype::Known(DType::Bool),
-            FileDtype::F64 => StoredDtype::F64,
+            FileDtype::F64 => StoredDtype::Known(DType::F64),
             FileDtype::I8 => StoredDtype::I8,
             FileDtype::I16 => StoredDtype::I16,
             FileDtype::U8 => StoredDtype::U8,
@@ -72,7 +71,7 @@ impl StoredDtype {
     }
 
     fn is_float(self) -> bool {
-        matches!(self, StoredDtype::Known(d) if d.is_float()) || self == StoredDtype::F64
+        matches!(self, StoredDtype::Known(d) if d.is_float())
     }
 
     fn is_int(self) -> bool {
@@ -262,8 +261,7 @@ impl Weights {
     }
 
     /// Reads a stored tensor by its stored name, in the dtype it is stored
-    /// in (formats wgraph has no dtype for are widened: f64 to f32, narrow
-    /// and u64 integers to i64).
+    /// in (integer formats wgraph has no dtype for are widened to i64).
     pub fn read(&self, stored_name: &str) -> Result<Tensor, WeightError> {
         let info = self.entries.get(stored_name).ok_or_else(|| WeightError::NotFound {
             closest: closest_names(stored_name, self.names(), 3),
@@ -324,11 +322,6 @@ fn decode(dtype: StoredDtype, shape: &[usize], bytes: &[u8]) -> Result<Tensor, c
     let ints = |v: Vec<i64>| Tensor::new(shape.to_vec(), v);
     match dtype {
         StoredDtype::Known(d) => Tensor::from_le_bytes(d, shape.to_vec(), bytes),
-        StoredDtype::F64 => {
-            expect(8)?;
-            let v: Vec<f64> = le::<8>(bytes).map(f64::from_le_bytes).collect();
-            Tensor::from_f64(DType::F32, shape.to_vec(), &v)
-        }
         StoredDtype::I8 => ints(bytes.iter().map(|&b| b as i8 as i64).collect()),
         StoredDtype::U8 => ints(bytes.iter().map(|&b| b as i64).collect()),
         StoredDtype::I16 => {

@@ -10,6 +10,7 @@ use std::path::Path;
 fn file_dtype(d: DType) -> FileDtype {
     match d {
         DType::F32 => FileDtype::F32,
+        DType::F64 => FileDtype::F64,
         DType::F16 => FileDtype::F16,
         DType::BF16 => FileDtype::BF16,
         DType::I32 => FileDtype::I32,
