@@ -5,9 +5,10 @@
 
 use wgraph::compile::validate::validate_wgsl;
 use wgraph::compile::{
-    build_program, CompileOptions, KernelSpec, MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SUBGROUP, TILED,
+    compile, CompileOptions, KernelSpec, MatmulKernel, Program, Target, REGISTER, REGISTER_SUBGROUP, TILED,
 };
 use wgraph::graph::ops::{self, Conv1dOptions, Gelu};
+use wgraph::Settings;
 use wgraph::{DType, Dim, Graph};
 
 /// A small encoder layer plus one of each remaining kernel family.
@@ -38,9 +39,22 @@ fn sample_graph() -> Graph {
     g
 }
 
-fn kernels(g: &Graph, matmul: impl Into<MatmulPolicy>, fuse: bool) -> Vec<KernelSpec> {
-    let options = CompileOptions { fuse, ..Default::default() };
-    build_program(&g.ir().unwrap(), &options, matmul, 8).unwrap().kernels
+/// Compiles without a device for a lavapipe-like target with `max_buffers`
+/// storage buffers per stage, every matmul using `matmul`, 2-D weights read
+/// as textures when `textures` is set.
+fn program(g: &Graph, matmul: MatmulKernel, fuse: bool, textures: bool, max_buffers: u32) -> Program {
+    let options =
+        CompileOptions { fuse, matmul: Some(matmul), settings: Settings::default(), ..CompileOptions::default() };
+    let target = Target {
+        max_storage_buffers_per_stage: max_buffers,
+        max_texture_side: if textures { 8192 } else { 0 },
+        ..Target::cpu_driver()
+    };
+    compile(&g.ir().unwrap(), &options, &target).unwrap()
+}
+
+fn kernels(g: &Graph, matmul: MatmulKernel, fuse: bool) -> Vec<KernelSpec> {
+    program(g, matmul, fuse, false, 8).kernels
 }
 
 #[test]
@@ -95,13 +109,12 @@ fn every_kernel_translates_to_spirv_msl_and_hlsl() {
     let g = sample_graph();
     let mut count = 0;
     // The register kernels also with 2-D weights read from textures.
-    let textured = |kernel| MatmulPolicy { choice: MatmulChoice::Fixed(kernel), max_texture_side: 8192 };
     let policies =
-        [REGISTER.into(), REGISTER_SUBGROUP.into(), TILED.into(), textured(REGISTER), textured(REGISTER_SUBGROUP)];
+        [(REGISTER, false), (REGISTER_SUBGROUP, false), (TILED, false), (REGISTER, true), (REGISTER_SUBGROUP, true)];
     let mut textures = 0;
-    for matmul in policies {
+    for (matmul, texture_weights) in policies {
         for fuse in [true, false] {
-            for k in kernels(&g, matmul, fuse) {
+            for k in program(&g, matmul, fuse, texture_weights, 8).kernels {
                 translate(&k);
                 count += 1;
                 textures += k.textures.len();
@@ -121,10 +134,10 @@ fn every_template_is_used() {
             sources.push_str(&k.wgsl);
         }
     }
-    for (name, template) in wgraph::compile::codegen::shaders::ALL {
+    for template in wgraph::compile::codegen::shaders::ALL {
         // A distinctive line of each template must appear in some kernel.
-        let line = template.lines().find(|l| l.starts_with("// ")).unwrap_or_default();
-        assert!(sources.contains(line), "template {name} is never used");
+        let line = template.source.lines().find(|l| l.starts_with("// ")).unwrap_or_default();
+        assert!(sources.contains(line), "template {} is never used", template.name);
     }
 }
 
@@ -138,7 +151,7 @@ fn wide_fusions_are_split_to_fit_the_storage_buffer_limit() {
     }
     g.output_named([("y", acc)]).unwrap();
     for max_buffers in [4, 8, 32] {
-        let program = build_program(&g.ir().unwrap(), &CompileOptions::default(), REGISTER, max_buffers).unwrap();
+        let program = program(&g, REGISTER, true, false, max_buffers);
         for k in &program.kernels {
             assert!(
                 k.inputs.len() as u32 + 2 <= max_buffers,

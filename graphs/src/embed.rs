@@ -6,7 +6,7 @@ use crate::bert::{self, BertConfig, BertHead};
 use crate::hf::{HfConfig, ModelError};
 use crate::text::TextEncoder;
 use std::path::Path;
-use wgraph::{CompileError, Compiler, Device, Model, RuntimeError, Weights};
+use wgraph::{Compiler, Device, LoadError, Model, RuntimeError, Weights};
 
 /// Errors of the embedding pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +17,7 @@ pub enum EmbedError {
     #[error(transparent)]
     Weights(#[from] wgraph::WeightError),
     #[error(transparent)]
-    Compile(#[from] CompileError),
+    Load(#[from] LoadError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("the model produced no `{0}` output")]

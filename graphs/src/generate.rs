@@ -3,7 +3,7 @@
 //! `seq` and `past` dims change per step), the cache carried between steps.
 
 use crate::llama::{self, LlamaConfig, LlamaGraph};
-use wgraph::{CompileError, Compiler, Device, Model, RuntimeError, Tensor, Weights};
+use wgraph::{Compiler, Device, LoadError, Model, RuntimeError, Tensor, Weights};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -11,7 +11,7 @@ pub enum GenerateError {
     #[error(transparent)]
     Model(#[from] crate::hf::ModelError),
     #[error(transparent)]
-    Compile(#[from] CompileError),
+    Load(#[from] LoadError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("the prompt is empty")]

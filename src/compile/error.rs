@@ -1,8 +1,6 @@
 //! Errors of the compiler: passes, lowering, shader validation, pipelines.
 
 use crate::graph::GraphError;
-use crate::runtime::RuntimeError;
-use crate::weights::WeightError;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -10,16 +8,10 @@ use thiserror::Error;
 pub enum CompileError {
     #[error(transparent)]
     Graph(#[from] GraphError),
-    #[error(transparent)]
-    Weights(#[from] WeightError),
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
     #[error("pass `{pass}` broke the IR: {source}")]
     PassBrokeIr { pass: &'static str, source: GraphError },
     #[error("kernel `{kernel}` (node %{node}) failed naga validation:\n{error}\n--- WGSL ---\n{source_code}")]
     Shader { kernel: String, node: usize, error: String, source_code: String },
-    #[error("kernel `{kernel}` (node %{node}): the driver refused the pipeline: {error}\n--- WGSL ---\n{source_code}")]
-    Pipeline { kernel: String, node: usize, error: String, source_code: String },
     #[error(
         "kernel `{kernel}` (node %{node}) needs {needed} storage buffers but this adapter allows {limit} per shader stage"
     )]
@@ -32,6 +24,11 @@ pub enum CompileError {
     SubgroupsUnavailable { lanes: u32, subgroup_size: Option<u32> },
     #[error("node %{node} ({op}): {detail}")]
     Unsupported { node: usize, op: &'static str, detail: String },
+    /// A template and its generator disagree (a wgraph bug).
+    #[error("template `{template}`: {detail}")]
+    Template { template: &'static str, detail: String },
+    #[error("WGRAPH_MATMUL={value} is not one of register, tiled")]
+    UnknownMatmulFamily { value: String },
 }
 
 #[cfg(test)]

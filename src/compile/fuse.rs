@@ -111,7 +111,8 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
 fn find_epilogues(ir: &Ir, order: &[NodeId], keep: &HashSet<NodeId>, plan: &mut FusionPlan) {
     for &id in order {
         // Outputs and taps need the matmul's own value in a buffer.
-        if ir.node(id).op.family() != OpFamily::MatMul || ir.outputs.iter().any(|(_, o)| *o == id) || keep.contains(&id) {
+        if ir.node(id).op.family() != OpFamily::MatMul || ir.outputs.iter().any(|(_, o)| *o == id) || keep.contains(&id)
+        {
             continue;
         }
         let shape = &ir.node(id).ty.shape;

@@ -1,25 +1,58 @@
-//! Lowering: one kernel per kernel root, in schedule order.
+//! Lowering: one kernel per kernel root, in schedule order. The match is
+//! over every op, so a new op cannot be forgotten here.
 
-use super::codegen::{kernels, matmul, KernelSpec};
+use super::codegen::kernels::{self, RowKind};
+use super::codegen::{matmul, KernelSpec};
+use super::error::CompileError;
 use super::fuse::FusionPlan;
 use super::matmul_choice::MatmulPolicy;
-use crate::graph::{Ir, NodeId, OpFamily};
+use crate::graph::{Ir, NodeId, Op};
 
-pub fn lower(ir: &Ir, plan: &FusionPlan, order: &[NodeId], matmul: MatmulPolicy) -> Vec<KernelSpec> {
-    plan.roots(ir, order)
-        .into_iter()
-        .map(|root| {
-            if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
-                return matmul::matmul(ir, plan, mm, root, matmul.pick(ir, mm), matmul.max_texture_side);
-            }
-            match ir.node(root).op.family() {
-                OpFamily::MatMul => matmul::matmul(ir, plan, root, root, matmul.pick(ir, root), matmul.max_texture_side),
-                OpFamily::Row => kernels::row(ir, plan, root),
-                OpFamily::Convolution => kernels::conv1d(ir, plan, root),
-                OpFamily::Source | OpFamily::Generator | OpFamily::Elementwise | OpFamily::Movement => {
-                    kernels::elementwise(ir, plan, root)
-                }
-            }
-        })
-        .collect()
+pub fn lower(
+    ir: &Ir,
+    plan: &FusionPlan,
+    order: &[NodeId],
+    policy: MatmulPolicy,
+) -> Result<Vec<KernelSpec>, CompileError> {
+    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, policy)).collect()
+}
+
+fn lower_root(ir: &Ir, plan: &FusionPlan, root: NodeId, policy: MatmulPolicy) -> Result<KernelSpec, CompileError> {
+    let texture_side = policy.max_texture_side;
+    // A matmul fused into the elementwise chain rooted here.
+    if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
+        return matmul::matmul(ir, plan, mm, root, policy.pick(ir, mm), texture_side);
+    }
+    let row = |kind: RowKind| kernels::row(ir, plan, root, kind);
+    match &ir.node(root).op {
+        Op::MatMul => matmul::matmul(ir, plan, root, root, policy.pick(ir, root), texture_side),
+        Op::Conv1d { stride, padding, dilation, groups } => kernels::conv1d(
+            ir,
+            plan,
+            root,
+            kernels::ConvShape { stride: *stride, padding: *padding, dilation: *dilation, groups: *groups },
+        ),
+        Op::Softmax { axis } => row(RowKind::Softmax { axis: *axis }),
+        Op::LayerNorm { eps } => row(RowKind::Norm { eps: *eps, rms: false }),
+        Op::RmsNorm { eps } => row(RowKind::Norm { eps: *eps, rms: true }),
+        Op::Reduce { op, axis, .. } => row(RowKind::Reduce { op: *op, axis: *axis }),
+        Op::ArgMax { axis, .. } => row(RowKind::ArgMax { axis: *axis }),
+        // Everything computable per output element: one fused expression.
+        Op::Input { .. }
+        | Op::Weight { .. }
+        | Op::Constant { .. }
+        | Op::Range { .. }
+        | Op::BandMask { .. }
+        | Op::Unary(_)
+        | Op::Binary(_)
+        | Op::Compare(_)
+        | Op::Where
+        | Op::Cast(_)
+        | Op::Permute { .. }
+        | Op::Reshape { .. }
+        | Op::Expand { .. }
+        | Op::Gather { .. }
+        | Op::Slice { .. }
+        | Op::Concat { .. } => kernels::elementwise(ir, plan, root),
+    }
 }

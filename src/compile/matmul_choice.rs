@@ -6,8 +6,9 @@
 //! (it takes seconds, not tenths, to compile); workgroup tiles on GPUs.
 
 use super::codegen::MatmulKernel;
+use super::error::CompileError;
+use super::target::{AdapterKind, Target};
 use crate::graph::{Dim, Ir, NodeId};
-use crate::runtime::AdapterKind;
 
 /// Small blocks: quick to compile, right for small products.
 pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false };
@@ -47,16 +48,22 @@ impl From<MatmulKernel> for MatmulPolicy {
 }
 
 impl MatmulPolicy {
-    /// The default for an adapter; `WGRAPH_MATMUL=register|tiled` overrides
-    /// the family.
-    pub fn for_adapter(kind: AdapterKind, subgroup_size: Option<u32>, max_texture_side: u32) -> MatmulPolicy {
-        let register = match std::env::var("WGRAPH_MATMUL").as_deref() {
-            Ok("register") => true,
-            Ok("tiled") => false,
-            _ => kind == AdapterKind::Cpu,
+    /// The default for a target; `family` (`WGRAPH_MATMUL`: `register` or
+    /// `tiled`) overrides the kernel family.
+    pub fn for_target(
+        target: &Target,
+        family: Option<&str>,
+        max_texture_side: u32,
+    ) -> Result<MatmulPolicy, CompileError> {
+        let register = match family {
+            Some("register") => true,
+            Some("tiled") => false,
+            Some(other) => return Err(CompileError::UnknownMatmulFamily { value: other.to_string() }),
+            None => target.kind == AdapterKind::Cpu,
         };
+        let subgroup_size = target.subgroup_size;
         let choice = if register { MatmulChoice::Register { subgroup_size } } else { MatmulChoice::Tiled };
-        MatmulPolicy { choice, max_texture_side }
+        Ok(MatmulPolicy { choice, max_texture_side })
     }
 
     /// The kernel for the matmul node `mm`.

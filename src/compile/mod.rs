@@ -1,5 +1,7 @@
 //! The compiler: passes over the IR, fusion, scheduling, memory planning and
-//! lowering to WGSL kernels validated by naga, then pipelines on a device.
+//! lowering to WGSL kernels validated by naga. Device-free: a [`Target`]
+//! describing the adapter goes in, a [`Program`] of plain data comes out;
+//! `runtime` turns a program into pipelines and buffers on a device.
 
 pub mod codegen;
 mod cse;
@@ -11,6 +13,7 @@ mod lower;
 mod matmul_choice;
 pub mod memory;
 mod pass;
+mod target;
 pub mod validate;
 pub mod view;
 
@@ -21,10 +24,10 @@ pub use error::CompileError;
 pub use fold::ConstantFold;
 pub use matmul_choice::{MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SUBGROUP, TILED};
 pub use pass::{run_passes, timed, Pass};
+pub use target::{AdapterKind, Target};
 
-use crate::graph::{Graph, Ir, NodeId};
-use crate::runtime::{Device, Model};
-use crate::weights::{check_ir, Weights};
+use crate::graph::{Ir, NodeId};
+use crate::settings::{level, Settings};
 use std::collections::HashSet;
 
 /// Knobs for compilation; the defaults are what a user wants.
@@ -32,7 +35,8 @@ use std::collections::HashSet;
 pub struct CompileOptions {
     /// Fuse elementwise chains and matmul epilogues (off: one kernel per op).
     pub fuse: bool,
-    /// Matmul strategy; `None` picks by adapter (`WGRAPH_MATMUL=register|tiled` overrides).
+    /// Matmul kernel for every matmul; `None` picks per matmul from the
+    /// target (`WGRAPH_MATMUL=register|tiled` overrides the family).
     pub matmul: Option<MatmulKernel>,
     /// Values to keep in their own buffers and return from `run_with_taps`,
     /// by node name (HF module path).
@@ -44,11 +48,20 @@ pub struct CompileOptions {
     /// which CPU drivers fetch with vector loads (the weights are then
     /// uploaded as textures, once).
     pub texture_weights: bool,
+    /// Debug output and overrides (read from the environment by `default()`).
+    pub settings: Settings,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { fuse: true, matmul: None, taps: Vec::new(), tap_every_node: false, texture_weights: true }
+        CompileOptions {
+            fuse: true,
+            matmul: None,
+            taps: Vec::new(),
+            tap_every_node: false,
+            texture_weights: true,
+            settings: Settings::from_env(),
+        }
     }
 }
 
@@ -63,19 +76,24 @@ pub struct Program {
     pub taps: Vec<(String, NodeId)>,
 }
 
-/// Builds a [`Program`] from an IR without a device (`max_buffers` is the
-/// adapter's storage-buffer limit per stage).
-pub fn build_program(
-    ir: &Ir,
-    options: &CompileOptions,
-    matmul: impl Into<MatmulPolicy>,
-    max_buffers: u32,
-) -> Result<Program, CompileError> {
+/// Compiles an IR for `target`: verifies it, runs the passes, fuses,
+/// lowers every kernel to WGSL validated by naga, and plans memory.
+pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Program, CompileError> {
+    let settings = &options.settings;
+    let max_texture_side = if options.texture_weights { target.max_texture_side } else { 0 };
+    let matmul = match options.matmul {
+        Some(MatmulKernel::Register { wx, subgroup_a: true, .. }) if target.subgroup_size != Some(wx) => {
+            return Err(CompileError::SubgroupsUnavailable { lanes: wx, subgroup_size: target.subgroup_size });
+        }
+        Some(kernel) => MatmulPolicy { choice: MatmulChoice::Fixed(kernel), max_texture_side },
+        None => MatmulPolicy::for_target(target, settings.matmul.as_deref(), max_texture_side)?,
+    };
+    let max_buffers = target.max_storage_buffers_per_stage;
     let mut ir = ir.clone();
     ir.verify()?;
     refuse_host_only_dtypes(&ir)?;
-    run_passes(&mut ir, &[&ConstantFold, &CommonSubexpressions, &DeadCode])?;
-    let order = timed("schedule", || ir.topo_order())?;
+    run_passes(&mut ir, &[&ConstantFold, &CommonSubexpressions, &DeadCode], settings)?;
+    let order = timed(settings, "schedule", || ir.topo_order())?;
     let taps: Vec<(String, NodeId)> = if options.tap_every_node {
         order
             .iter()
@@ -91,9 +109,9 @@ pub fn build_program(
     };
     let keep: HashSet<NodeId> = taps.iter().map(|(_, n)| *n).collect();
     let fuse_options = fuse::FuseOptions { fuse: options.fuse && !options.tap_every_node, max_buffers };
-    let plan = timed("fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
-    let kernels = timed("lower", || lower::lower(&ir, &plan, &order, matmul.into()));
-    timed("naga-validate", || kernels.iter().try_for_each(validate::validate_kernel))?;
+    let plan = timed(settings, "fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
+    let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, matmul))?;
+    timed(settings, "naga-validate", || kernels.iter().try_for_each(validate::validate_kernel))?;
     for k in &kernels {
         let needed = k.inputs.len() as u32 + 2;
         if needed > max_buffers {
@@ -105,8 +123,8 @@ pub fn build_program(
             });
         }
     }
-    let memory = timed("plan-memory", || memory::plan(&ir, &kernels, &keep));
-    if crate::debug_level() >= 1 {
+    let memory = timed(settings, "plan-memory", || memory::plan(&ir, &kernels, &keep));
+    if settings.shows(level::PASSES) {
         eprintln!(
             "wgraph: {} nodes -> {} kernels, {} memory slots",
             ir.graph.node_count(),
@@ -134,54 +152,4 @@ fn refuse_host_only_dtypes(ir: &Ir) -> Result<(), CompileError> {
         }
     }
     Ok(())
-}
-
-/// Compiles graphs for one device.
-pub struct Compiler<'d> {
-    device: &'d Device,
-    options: CompileOptions,
-}
-
-impl<'d> Compiler<'d> {
-    pub fn new(device: &'d Device) -> Compiler<'d> {
-        Compiler { device, options: CompileOptions::default() }
-    }
-
-    pub fn with_options(mut self, options: CompileOptions) -> Compiler<'d> {
-        self.options = options;
-        self
-    }
-
-    /// Checks the weights, optimises, lowers and validates every kernel,
-    /// builds the pipelines and uploads the weights.
-    pub fn compile(&self, graph: &Graph, weights: &Weights) -> Result<Model, CompileError> {
-        let ir = graph.ir()?.clone();
-        self.compile_ir(&ir, weights)
-    }
-
-    pub fn compile_ir(&self, ir: &Ir, weights: &Weights) -> Result<Model, CompileError> {
-        let checked = timed("check-weights", || check_ir(ir, weights))?;
-        let subgroup_size = self.device.subgroup_size();
-        let max_texture_side =
-            if self.options.texture_weights { self.device.limits().max_texture_dimension_2d } else { 0 };
-        let matmul = match self.options.matmul {
-            Some(MatmulKernel::Register { wx, subgroup_a: true, .. }) if subgroup_size != Some(wx) => {
-                return Err(CompileError::SubgroupsUnavailable { lanes: wx, subgroup_size });
-            }
-            Some(kernel) => MatmulPolicy { choice: MatmulChoice::Fixed(kernel), max_texture_side },
-            None => MatmulPolicy::for_adapter(self.device.kind(), subgroup_size, max_texture_side),
-        };
-        let max_buffers = self.device.limits().max_storage_buffers_per_shader_stage;
-        let program = build_program(ir, &self.options, matmul, max_buffers)?;
-        // WGRAPH_GRAPH=path.dot writes the optimised graph for Graphviz.
-        if let Ok(path) = std::env::var("WGRAPH_GRAPH") {
-            let dot = crate::graph::dump_dot(&program.ir);
-            if let Err(e) = crate::io::write_atomic(std::path::Path::new(&path), dot.as_bytes()) {
-                tracing::warn!(%path, error = %e, "cannot write WGRAPH_GRAPH");
-                eprintln!("wgraph: cannot write WGRAPH_GRAPH={path}: {e}");
-            }
-        }
-        // Symbols only weights bind (a `vocab` dim) are fixed from here on.
-        Model::new(self.device, program, weights, checked.bindings)
-    }
 }

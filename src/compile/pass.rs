@@ -4,6 +4,7 @@
 
 use super::error::CompileError;
 use crate::graph::{dump_text, Ir};
+use crate::settings::{level, Settings};
 use std::time::Instant;
 
 /// One IR-to-IR rewrite.
@@ -14,21 +15,21 @@ pub trait Pass {
 }
 
 /// Runs `f`, printing its name and time at debug level 1.
-pub fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
+pub fn timed<T>(settings: &Settings, name: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let out = f();
-    if crate::debug_level() >= 1 {
+    if settings.shows(level::PASSES) {
         eprintln!("wgraph: {name:<24} {:>9.3} ms", start.elapsed().as_secs_f64() * 1e3);
     }
     out
 }
 
 /// Runs the passes in order, verifying after each.
-pub fn run_passes(ir: &mut Ir, passes: &[&dyn Pass]) -> Result<(), CompileError> {
+pub fn run_passes(ir: &mut Ir, passes: &[&dyn Pass], settings: &Settings) -> Result<(), CompileError> {
     for pass in passes {
-        let changed = timed(pass.name(), || pass.run(ir))?;
+        let changed = timed(settings, pass.name(), || pass.run(ir))?;
         ir.verify().map_err(|source| CompileError::PassBrokeIr { pass: pass.name(), source })?;
-        if crate::debug_level() >= 3 {
+        if settings.shows(level::IR) {
             eprintln!("wgraph: IR after {} (changed: {changed}):\n{}", pass.name(), dump_text(ir));
         }
     }

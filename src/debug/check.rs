@@ -4,10 +4,10 @@
 //! against PyTorch) from "the compiler is wrong" (this check).
 
 use super::compare::Tolerance;
-use crate::compile::{CompileError, CompileOptions, Compiler};
+use crate::compile::CompileOptions;
 use crate::graph::{Graph, Tensor};
 use crate::interp::{InterpError, Interpreter};
-use crate::runtime::{Device, RuntimeError};
+use crate::runtime::{Compiler, Device, LoadError, RuntimeError};
 use crate::weights::Weights;
 use std::fmt;
 
@@ -15,7 +15,7 @@ use std::fmt;
 #[non_exhaustive]
 pub enum CheckError {
     #[error(transparent)]
-    Compile(#[from] CompileError),
+    Load(#[from] LoadError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
@@ -90,7 +90,7 @@ pub fn check_against_interpreter(
     inputs: Vec<(String, Tensor)>,
     tol: Tolerance,
 ) -> Result<CheckReport, CheckError> {
-    let options = CompileOptions { tap_every_node: true, ..Default::default() };
+    let options = CompileOptions { tap_every_node: true, settings: device.settings().clone(), ..Default::default() };
     let model = Compiler::new(device).with_options(options).compile(graph, weights)?;
     let (_, taps) = model.run_with_taps(inputs.clone())?;
     let ir = &model.program().ir;

@@ -4,8 +4,9 @@
 //! up to 120".
 
 use super::check::CheckError;
-use crate::compile::{CompileOptions, Compiler};
+use crate::compile::CompileOptions;
 use crate::graph::{Graph, NodeId, Op, Tensor};
+use crate::runtime::Compiler;
 use crate::runtime::Device;
 use crate::weights::Weights;
 use std::collections::HashMap;
@@ -85,7 +86,7 @@ pub fn find_non_finite(
     weights: &Weights,
     inputs: Vec<(String, Tensor)>,
 ) -> Result<Option<NonFinite>, CheckError> {
-    let options = CompileOptions { tap_every_node: true, ..Default::default() };
+    let options = CompileOptions { tap_every_node: true, settings: device.settings().clone(), ..Default::default() };
     let model = Compiler::new(device).with_options(options).compile(graph, weights)?;
     let (_, taps) = model.run_with_taps(inputs.clone())?;
     let ir = &model.program().ir;
@@ -107,11 +108,9 @@ pub fn find_non_finite(
             .into_iter()
             .filter_map(|o| {
                 let on = ir.node(o);
-                let value = match &on.op {
-                    Op::Input { name, .. } => sources.get(name).cloned(),
-                    Op::Weight { name, dtype, .. } => weights.get(name, *dtype).ok(),
-                    Op::Constant { value } => Some((**value).clone()),
-                    _ => values.get(&o).map(|t| (*t).clone()),
+                let value = match on.op.source_kind() {
+                    Some(_) => stored_value(&on.op, &sources, weights),
+                    None => values.get(&o).map(|t| (*t).clone()),
                 }?;
                 let what = on.name.clone().unwrap_or_else(|| format!("%{} {}", o.index(), on.op.name()));
                 Some((what, Stats::of(&value)))
@@ -127,4 +126,18 @@ pub fn find_non_finite(
         }));
     }
     Ok(None)
+}
+
+/// The value of a source node: the input given, the weight, or the constant.
+fn stored_value(op: &Op, inputs: &HashMap<String, Tensor>, weights: &Weights) -> Option<Tensor> {
+    if let Op::Input { name, .. } = op {
+        return inputs.get(name).cloned();
+    }
+    if let Op::Weight { name, dtype, .. } = op {
+        return weights.get(name, *dtype).ok();
+    }
+    if let Op::Constant { value } = op {
+        return Some((**value).clone());
+    }
+    None
 }

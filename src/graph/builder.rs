@@ -339,7 +339,7 @@ impl Value {
     /// One dim; negative axes count from the end. Out of range gives `None`.
     pub fn dim(&self, axis: isize) -> Option<Dim> {
         let shape = self.shape();
-        let a = super::ops::resolve_axis(axis, shape.len()).ok()?;
+        let a = super::axis::resolve_axis(axis, shape.len()).ok()?;
         Some(shape[a].clone())
     }
 

@@ -1,6 +1,7 @@
 //! The graph IR and its builder. Free of any GPU dependency.
 
 mod arith;
+mod axis;
 mod bind;
 mod builder;
 pub mod dim;
@@ -25,6 +26,6 @@ pub use error::{BindError, GraphError, ShapeError, SourceLoc};
 pub use infer::{broadcast, infer, TensorType};
 pub use ir::{Edge, Ir, Node, NodeId};
 pub use named::NamedTensors;
-pub use op::{BinaryOp, CompareOp, Gelu, Op, OpFamily, ReduceOp, UnaryOp};
+pub use op::{BinaryOp, CompareOp, Gelu, Op, OpFamily, ReduceOp, SourceKind, UnaryOp};
 pub use scope::Scope;
 pub use tensor::{Element, Tensor, TensorData, TensorError};

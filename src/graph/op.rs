@@ -205,7 +205,48 @@ impl OpFamily {
     }
 }
 
+/// Which kind of stored value a source op is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceKind {
+    /// A runtime input.
+    Input,
+    /// A checkpoint weight.
+    Weight,
+    /// A literal embedded in the graph.
+    Constant,
+}
+
 impl Op {
+    /// For the ops whose value is stored rather than computed (the
+    /// [`OpFamily::Source`] family), which kind; `None` for every other op.
+    pub fn source_kind(&self) -> Option<SourceKind> {
+        match self {
+            Op::Input { .. } => Some(SourceKind::Input),
+            Op::Weight { .. } => Some(SourceKind::Weight),
+            Op::Constant { .. } => Some(SourceKind::Constant),
+            Op::Range { .. }
+            | Op::BandMask { .. }
+            | Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Compare(_)
+            | Op::Where
+            | Op::Cast(_)
+            | Op::MatMul
+            | Op::Permute { .. }
+            | Op::Reshape { .. }
+            | Op::Expand { .. }
+            | Op::Gather { .. }
+            | Op::Slice { .. }
+            | Op::Concat { .. }
+            | Op::LayerNorm { .. }
+            | Op::RmsNorm { .. }
+            | Op::Softmax { .. }
+            | Op::Reduce { .. }
+            | Op::ArgMax { .. }
+            | Op::Conv1d { .. } => None,
+        }
+    }
+
     /// The op's family (see [`OpFamily`]).
     pub fn family(&self) -> OpFamily {
         match self {

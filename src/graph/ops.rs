@@ -2,6 +2,7 @@
 //! error with the caller's line (see [`Graph`](super::Graph) for how errors
 //! flow). Axes may be negative, counting from the end.
 
+use super::axis::resolve_axis;
 use super::builder::{Graph, Value};
 use super::dim::Dim;
 use super::dtype::DType;
@@ -10,17 +11,6 @@ use super::op::{BinaryOp, CompareOp, Op, ReduceOp, UnaryOp};
 use super::tensor::Tensor;
 
 pub use super::op::Gelu;
-
-/// Resolves a possibly negative axis against a rank.
-pub(crate) fn resolve_axis(axis: isize, rank: usize) -> Result<usize, ShapeError> {
-    let r = rank as isize;
-    let a = if axis < 0 { axis + r } else { axis };
-    if (0..r).contains(&a) {
-        Ok(a as usize)
-    } else {
-        Err(ShapeError::Axis { axis, rank })
-    }
-}
 
 fn dims(shape: impl IntoIterator<Item = impl Into<Dim>>) -> Vec<Dim> {
     shape.into_iter().map(Into::into).collect()

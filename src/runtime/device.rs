@@ -3,18 +3,10 @@
 //! records errors instead of panicking.
 
 use super::error::RuntimeError;
-use super::pipelines::PipelineCache;
+use super::pipeline_cache::PipelineCache;
+use crate::compile::{AdapterKind, Target};
+use crate::settings::{level, Settings};
 use std::sync::{Arc, Mutex};
-
-/// What kind of adapter we run on; kernel choices depend on it (a CPU
-/// driver such as lavapipe prefers register blocking over shared memory).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdapterKind {
-    Cpu,
-    Integrated,
-    Discrete,
-    Other,
-}
 
 /// A GPU device and queue with the facts the compiler needs.
 #[derive(Clone)]
@@ -30,17 +22,19 @@ pub struct Device {
     submit: Arc<Mutex<()>>,
     /// Pipelines by WGSL, shared by every model compiled for this device.
     pub(crate) pipelines: PipelineCache,
+    /// The environment settings, read once when the device was opened.
+    settings: Settings,
 }
 
-fn backends_from_env() -> Result<wgpu::Backends, RuntimeError> {
-    match std::env::var("WGRAPH_BACKEND") {
-        Err(_) => Ok(wgpu::Backends::PRIMARY),
-        Ok(v) => match v.to_ascii_lowercase().as_str() {
+fn backends(choice: Option<&str>) -> Result<wgpu::Backends, RuntimeError> {
+    match choice {
+        None => Ok(wgpu::Backends::PRIMARY),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
             "vulkan" | "vk" => Ok(wgpu::Backends::VULKAN),
             "metal" => Ok(wgpu::Backends::METAL),
             "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),
             "gl" | "gles" | "opengl" => Ok(wgpu::Backends::GL),
-            _ => Err(RuntimeError::UnknownBackend { value: v }),
+            _ => Err(RuntimeError::UnknownBackend { value: v.to_string() }),
         },
     }
 }
@@ -50,7 +44,12 @@ impl Device {
     /// (a discrete GPU before an integrated one before a CPU driver), and
     /// logs which one it picked.
     pub fn new() -> Result<Device, RuntimeError> {
-        let backends = backends_from_env()?;
+        Device::with_settings(Settings::from_env())
+    }
+
+    /// Like [`Device::new`], with settings given instead of read from the environment.
+    pub fn with_settings(settings: Settings) -> Result<Device, RuntimeError> {
+        let backends = backends(settings.backend.as_deref())?;
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = backends;
         let instance = wgpu::Instance::new(desc);
@@ -90,7 +89,7 @@ impl Device {
             }
         }));
         tracing::info!(adapter = %info.name, backend = ?info.backend, kind = ?info.device_type, "wgraph device");
-        if crate::debug_level() >= 1 {
+        if settings.shows(level::PASSES) {
             eprintln!(
                 "wgraph: using {} ({:?}, {:?}, driver {})",
                 info.name, info.backend, info.device_type, info.driver
@@ -104,6 +103,7 @@ impl Device {
             uncaptured,
             submit: Arc::new(Mutex::new(())),
             pipelines: PipelineCache::default(),
+            settings,
         })
     }
 
@@ -130,6 +130,23 @@ impl Device {
 
     pub fn limits(&self) -> &wgpu::Limits {
         &self.limits
+    }
+
+    /// The settings read when the device was opened.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// What the compiler needs to know about this device.
+    pub fn target(&self) -> Target {
+        Target {
+            kind: self.kind(),
+            subgroup_size: self.subgroup_size(),
+            max_storage_buffers_per_stage: self.limits.max_storage_buffers_per_shader_stage,
+            max_storage_buffer_binding_size: self.limits.max_storage_buffer_binding_size,
+            max_texture_side: self.limits.max_texture_dimension_2d,
+            max_workgroups_per_dimension: self.limits.max_compute_workgroups_per_dimension,
+        }
     }
 
     pub fn info(&self) -> &wgpu::AdapterInfo {

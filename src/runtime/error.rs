@@ -1,6 +1,7 @@
 //! Errors of the GPU runtime: finding a device, moving data, running.
 
 use crate::graph::{BindError, DType};
+use crate::weights::WeightError;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -35,4 +36,9 @@ pub enum RuntimeError {
     Readback { tensor: String, detail: String },
     #[error("dtype {dtype} of `{tensor}` has no GPU representation")]
     UnsupportedDType { tensor: String, dtype: DType },
+    #[error("kernel `{kernel}` (node %{node}): the driver refused the pipeline: {error}\n--- WGSL ---\n{source_code}")]
+    Pipeline { kernel: String, node: usize, error: String, source_code: String },
+    /// A weight could not be read while uploading it.
+    #[error(transparent)]
+    Weights(#[from] WeightError),
 }

@@ -2,13 +2,17 @@
 //! of symbolic bindings, the params written, bind groups and grids made.
 //! Cached by the model so repeated shapes cost nothing.
 
+use super::device::Device;
 use super::error::RuntimeError;
-use super::model::{Model, CACHED_SHAPES};
 use crate::compile::memory::{element_bytes, Placement};
-use crate::compile::Grid;
+use crate::compile::{Grid, Program};
 use crate::graph::{Bindings, Dim, NodeId};
+use crate::settings::level;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// Per-shape instances kept alive (each holds its own activation buffers).
+const CACHED_SHAPES: usize = 4;
 
 /// Buffers and bind groups for one set of bindings.
 pub(super) struct Instance {
@@ -33,16 +37,29 @@ fn ceil_div(a: usize, b: u32) -> u64 {
     (a as u64).div_ceil(b as u64)
 }
 
-impl Model {
+/// What a model has uploaded once, which every instance binds.
+pub(super) struct Loaded<'a> {
+    pub(super) device: &'a Device,
+    pub(super) program: &'a Program,
+    pub(super) layouts: &'a [wgpu::BindGroupLayout],
+    pub(super) statics: &'a HashMap<NodeId, Arc<wgpu::Buffer>>,
+    pub(super) textures: &'a HashMap<NodeId, wgpu::TextureView>,
+}
+
+/// The most recently used instances, by bindings.
+#[derive(Default)]
+pub(super) struct InstanceCache(Mutex<Vec<(Bindings, Arc<Instance>)>>);
+
+impl InstanceCache {
     /// The instance for `bindings`, creating it (and evicting the oldest) if needed.
-    pub(super) fn instance(&self, bindings: &Bindings) -> Result<Arc<Instance>, RuntimeError> {
-        if let Ok(cache) = self.instances.lock() {
+    pub(super) fn get(&self, loaded: &Loaded<'_>, bindings: &Bindings) -> Result<Arc<Instance>, RuntimeError> {
+        if let Ok(cache) = self.0.lock() {
             if let Some((_, inst)) = cache.iter().find(|(b, _)| b == bindings) {
                 return Ok(inst.clone());
             }
         }
-        let inst = Arc::new(self.create_instance(bindings)?);
-        if let Ok(mut cache) = self.instances.lock() {
+        let inst = Arc::new(loaded.create_instance(bindings)?);
+        if let Ok(mut cache) = self.0.lock() {
             if cache.len() >= CACHED_SHAPES {
                 cache.remove(0);
             }
@@ -50,7 +67,9 @@ impl Model {
         }
         Ok(inst)
     }
+}
 
+impl Loaded<'_> {
     fn create_instance(&self, bindings: &Bindings) -> Result<Instance, RuntimeError> {
         let ir = &self.program.ir;
         let dev = &self.device.device;
@@ -150,7 +169,7 @@ impl Model {
             });
             readback.push((name, node, staging, bytes));
         }
-        if crate::debug_level() >= 1 {
+        if self.device.settings().shows(level::PASSES) {
             let peak = self.program.memory.peak_bytes(ir, bindings);
             eprintln!(
                 "wgraph: buffers for {bindings:?}: {} activation slots, peak activation memory {:.2} MiB",

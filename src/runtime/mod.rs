@@ -1,12 +1,17 @@
-//! The GPU runtime: device selection, buffers, execution, readback.
+//! The GPU runtime: a compiled [`Program`](crate::compile::Program) on a
+//! [`Device`]: device selection, pipelines, buffers, execution, readback.
 
+mod compiler;
 mod device;
 mod error;
 mod instance;
 mod model;
+mod pipeline_cache;
 mod pipelines;
 mod transfer;
 
-pub use device::{AdapterKind, Device};
+pub use crate::compile::AdapterKind;
+pub use compiler::{Compiler, LoadError};
+pub use device::Device;
 pub use error::RuntimeError;
 pub use model::Model;

@@ -4,21 +4,20 @@
 
 use super::device::Device;
 use super::error::RuntimeError;
-use super::instance::{storage, Instance};
+use super::instance::{storage, InstanceCache, Loaded};
 use super::pipelines::pipeline_for;
 use super::transfer::{from_gpu_bytes, to_gpu_bytes};
 use crate::compile::memory::Placement;
-use crate::compile::{CompileError, Program};
+use crate::compile::{timed, Program};
 use crate::graph::{bind_inputs, BindError, Bindings, NamedTensors, NodeId, Op, Tensor};
+use crate::settings::level;
 use crate::weights::Weights;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a run may take before `run` gives up waiting for the GPU.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
-/// Per-shape instances kept alive (each holds its own activation buffers).
-pub(super) const CACHED_SHAPES: usize = 4;
 
 /// Host-side check of token ids feeding an embedding lookup: GPUs clamp
 /// out-of-range reads silently, so the ids are checked before upload.
@@ -33,15 +32,15 @@ struct IndexCheck {
 
 /// A graph compiled for one device.
 pub struct Model {
-    pub(super) device: Device,
-    pub(super) program: Program,
-    pub(super) pipelines: Vec<wgpu::ComputePipeline>,
-    pub(super) layouts: Vec<wgpu::BindGroupLayout>,
-    pub(super) statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
+    device: Device,
+    program: Program,
+    pipelines: Vec<wgpu::ComputePipeline>,
+    layouts: Vec<wgpu::BindGroupLayout>,
+    statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
     /// 2-D weights kernels read as textures (`KernelSpec::textures`).
-    pub(super) textures: HashMap<NodeId, wgpu::TextureView>,
+    textures: HashMap<NodeId, wgpu::TextureView>,
     index_checks: Vec<IndexCheck>,
-    pub(super) instances: Mutex<Vec<(Bindings, Arc<Instance>)>>,
+    instances: InstanceCache,
     /// Sizes of symbols bound by the weights' shapes.
     weight_bindings: Bindings,
     /// Every symbol the program's shapes mention, checked bound before a run.
@@ -49,17 +48,21 @@ pub struct Model {
 }
 
 impl Model {
-    pub(crate) fn new(
+    /// Creates the program's pipelines on `device` and uploads its weights
+    /// and constants; `weight_bindings` are the sizes of symbols only the
+    /// weights' shapes fix (a symbolic `vocab`).
+    pub fn new(
         device: &Device,
         program: Program,
         weights: &Weights,
         weight_bindings: Bindings,
-    ) -> Result<Model, CompileError> {
+    ) -> Result<Model, RuntimeError> {
+        let settings = device.settings();
         let dev = &device.device;
         let limit = device.limits().max_storage_buffer_binding_size;
         let mut pipelines = Vec::with_capacity(program.kernels.len());
         let mut layouts = Vec::with_capacity(program.kernels.len());
-        crate::compile::timed("create-pipelines", || -> Result<(), CompileError> {
+        timed(settings, "create-pipelines", || -> Result<(), RuntimeError> {
             for k in &program.kernels {
                 let (pipeline, layout) = pipeline_for(device, k)?;
                 pipelines.push(pipeline);
@@ -77,7 +80,7 @@ impl Model {
         as_buffer.extend(program.taps.iter().map(|(_, n)| *n));
         let mut statics = HashMap::new();
         let mut textures = HashMap::new();
-        crate::compile::timed("upload-weights", || -> Result<(), CompileError> {
+        timed(settings, "upload-weights", || -> Result<(), RuntimeError> {
             for (&node, &p) in &program.memory.placement {
                 if p != Placement::Static {
                     continue;
@@ -86,7 +89,13 @@ impl Model {
                 let (name, tensor) = match &n.op {
                     Op::Weight { name, dtype, .. } => (name.clone(), weights.get(name, *dtype)?),
                     Op::Constant { value } => (format!("%{}:constant", node.index()), (**value).clone()),
-                    _ => continue,
+                    Op::Input { .. } => continue,
+                    other => {
+                        return Err(RuntimeError::Gpu {
+                            what: format!("uploading %{}", node.index()),
+                            detail: format!("a `{}` node was planned as a static buffer (wgraph bug)", other.name()),
+                        })
+                    }
                 };
                 let bytes = to_gpu_bytes(&name, &tensor)?;
                 if bytes.len() as u64 > limit {
@@ -95,8 +104,7 @@ impl Model {
                         bytes: bytes.len() as u64,
                         limit,
                         hint: Some("this adapter cannot bind the tensor in one piece; run on an adapter with a larger max_storage_buffer_binding_size"),
-                    }
-                    .into());
+                    });
                 }
                 if as_texture.contains(&node) {
                     let shape: Vec<usize> = tensor.shape().to_vec();
@@ -143,7 +151,7 @@ impl Model {
             statics,
             textures,
             index_checks,
-            instances: Mutex::new(Vec::new()),
+            instances: InstanceCache::default(),
             symbols: symbols.into_iter().collect(),
             weight_bindings,
         })
@@ -204,7 +212,15 @@ impl Model {
                 }
             }
         }
-        let instance = self.instance(&bound.bindings)?;
+        let loaded = Loaded {
+            device: &self.device,
+            program: &self.program,
+            layouts: &self.layouts,
+            statics: &self.statics,
+            textures: &self.textures,
+        };
+        let instance = self.instances.get(&loaded, &bound.bindings)?;
+        let show_dispatches = self.device.settings().shows(level::DISPATCHES);
         let _exclusive = self.device.exclusive();
         let queue = &self.device.queue;
         for (&node, t) in &bound.tensors {
@@ -226,7 +242,7 @@ impl Model {
                 .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&ir.name), timestamp_writes: None });
             for (i, k) in self.program.kernels.iter().enumerate() {
                 let Some([x, y, z]) = instance.grids[i] else { continue };
-                if crate::debug_level() >= 2 {
+                if show_dispatches {
                     eprintln!("wgraph: dispatch {:<40} grid {x}x{y}x{z}", k.name);
                 }
                 pass.set_pipeline(&self.pipelines[i]);

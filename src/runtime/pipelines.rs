@@ -6,34 +6,16 @@
 //! created it; errors at creation always name the kernel being compiled.
 
 use super::device::Device;
-use crate::compile::{CompileError, KernelSpec};
+use super::error::RuntimeError;
+use super::pipeline_cache::Compiled;
+use crate::compile::KernelSpec;
+use crate::settings::{level, Settings};
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-/// A pipeline and the layout its bind groups are made with.
-pub(crate) type Compiled = (wgpu::ComputePipeline, wgpu::BindGroupLayout);
-
-/// Pipelines by WGSL source (the source fixes the bindings too).
-#[derive(Clone, Default)]
-pub(crate) struct PipelineCache(Arc<Mutex<HashMap<String, Compiled>>>);
-
-impl PipelineCache {
-    fn get(&self, wgsl: &str) -> Option<Compiled> {
-        self.0.lock().ok().and_then(|cache| cache.get(wgsl).cloned())
-    }
-
-    fn insert(&self, wgsl: &str, compiled: &Compiled) {
-        if let Ok(mut cache) = self.0.lock() {
-            cache.insert(wgsl.to_string(), compiled.clone());
-        }
-    }
-}
 
 /// The pipeline for kernel `k`, from the device's cache or created now.
-pub(super) fn pipeline_for(device: &Device, k: &KernelSpec) -> Result<Compiled, CompileError> {
-    if crate::debug_level() >= 4 {
-        dump_kernel(&k.name, &k.wgsl);
+pub(super) fn pipeline_for(device: &Device, k: &KernelSpec) -> Result<Compiled, RuntimeError> {
+    if device.settings().shows(level::KERNELS) {
+        dump_kernel(device.settings(), &k.name, &k.wgsl);
     }
     if let Some(hit) = device.pipelines.get(&k.wgsl) {
         return Ok(hit);
@@ -85,7 +67,7 @@ pub(super) fn pipeline_for(device: &Device, k: &KernelSpec) -> Result<Compiled, 
     });
     let errors = [pollster::block_on(internal.pop()), pollster::block_on(validation.pop())];
     if let Some(e) = errors.into_iter().flatten().next() {
-        return Err(CompileError::Pipeline {
+        return Err(RuntimeError::Pipeline {
             kernel: k.name.clone(),
             node: k.root.index(),
             error: e.to_string(),
@@ -99,11 +81,11 @@ pub(super) fn pipeline_for(device: &Device, k: &KernelSpec) -> Result<Compiled, 
 
 /// `WGRAPH_DEBUG=4`: every kernel's WGSL, printed and written to the dump
 /// directory (`WGRAPH_DUMP_DIR`, default `wgraph-dump/`).
-fn dump_kernel(name: &str, wgsl: &str) {
+fn dump_kernel(settings: &Settings, name: &str, wgsl: &str) {
     eprintln!("wgraph: kernel {name}:\n{wgsl}");
-    let dir = std::env::var("WGRAPH_DUMP_DIR").unwrap_or_else(|_| "wgraph-dump".into());
+    let dir = &settings.dump_dir;
     let file: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '+' { c } else { '_' }).collect();
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(std::path::Path::new(&dir).join(format!("{file}.wgsl")), wgsl);
+    if std::fs::create_dir_all(dir).is_ok() {
+        let _ = std::fs::write(dir.join(format!("{file}.wgsl")), wgsl);
     }
 }

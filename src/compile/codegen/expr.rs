@@ -3,22 +3,11 @@
 //! arithmetic. Materialised operands become buffer reads.
 
 use super::params::ParamTable;
+use super::wgsl::Scalar;
 use crate::compile::fuse::FusionPlan;
 use crate::compile::view::contiguous_strides;
 use crate::graph::{BinaryOp, CompareOp, DType, Dim, Gelu, Ir, NodeId, Op, UnaryOp};
 use std::fmt::Write;
-
-/// The WGSL scalar type a dtype computes in on the GPU (GPUs have no 64-bit
-/// integers and no bool buffers).
-pub fn wgsl_type(d: DType) -> &'static str {
-    if d.is_float() {
-        "f32"
-    } else if matches!(d, DType::I32 | DType::I64) {
-        "i32"
-    } else {
-        "u32"
-    }
-}
 
 /// Builds the body of one kernel.
 pub struct ExprBuilder<'a> {
@@ -151,7 +140,7 @@ impl<'a> ExprBuilder<'a> {
         let op = n.op.clone();
         let ty = n.ty.clone();
         let operands = self.ir.operands(node);
-        let t = wgsl_type(ty.dtype);
+        let t = Scalar::of(ty.dtype);
         match &op {
             Op::Input { .. } | Op::Weight { .. } | Op::Constant { .. } => self.read(node, coords),
             Op::Range { start, step, .. } => {
@@ -330,8 +319,8 @@ impl<'a> ExprBuilder<'a> {
 
 /// A WGSL literal of the dtype's GPU type.
 pub fn literal(v: f64, dtype: DType) -> String {
-    match wgsl_type(dtype) {
-        "f32" => {
+    match Scalar::of(dtype) {
+        Scalar::F32 => {
             let f = v as f32;
             if f.is_finite() {
                 format!("f32({f:e})")
@@ -344,19 +333,19 @@ pub fn literal(v: f64, dtype: DType) -> String {
                 "bitcast<f32>(0xff800000u)".into()
             }
         }
-        "i32" => {
+        Scalar::I32 => {
             let i = (v as i64).clamp(i32::MIN as i64 + 1, i32::MAX as i64);
             format!("i32({i})")
         }
-        _ => format!("{}u", (v as i64).clamp(0, u32::MAX as i64)),
+        Scalar::U32 => format!("{}u", (v as i64).clamp(0, u32::MAX as i64)),
     }
 }
 
-fn unary(op: UnaryOp, x: &str, t: &str) -> String {
+fn unary(op: UnaryOp, x: &str, t: Scalar) -> String {
     match op {
-        UnaryOp::Neg if t == "u32" => format!("(0u - {x})"),
+        UnaryOp::Neg if t == Scalar::U32 => format!("(0u - {x})"),
         UnaryOp::Neg => format!("-{x}"),
-        UnaryOp::Abs if t == "u32" => x.to_string(),
+        UnaryOp::Abs if t == Scalar::U32 => x.to_string(),
         UnaryOp::Abs => format!("abs({x})"),
         UnaryOp::Exp => format!("exp({x})"),
         UnaryOp::Log => format!("log({x})"),
@@ -376,14 +365,14 @@ fn unary(op: UnaryOp, x: &str, t: &str) -> String {
     }
 }
 
-fn binary(op: BinaryOp, a: &str, b: &str, t: &str) -> String {
+fn binary(op: BinaryOp, a: &str, b: &str, t: Scalar) -> String {
     match (op, t) {
         (BinaryOp::Add, _) => format!("({a} + {b})"),
         (BinaryOp::Sub, _) => format!("({a} - {b})"),
         (BinaryOp::Mul, _) => format!("({a} * {b})"),
-        (BinaryOp::Div, "f32") => format!("({a} / {b})"),
-        (BinaryOp::Div, "i32") => format!("floor_div({a}, {b})"),
-        (BinaryOp::Div, _) => format!("select(0u, {a} / {b}, {b} != 0u)"),
+        (BinaryOp::Div, Scalar::F32) => format!("({a} / {b})"),
+        (BinaryOp::Div, Scalar::I32) => format!("floor_div({a}, {b})"),
+        (BinaryOp::Div, Scalar::U32) => format!("select(0u, {a} / {b}, {b} != 0u)"),
         (BinaryOp::Pow, _) => format!("pow_signed({a}, {b})"),
         (BinaryOp::Max, _) => format!("max({a}, {b})"),
         (BinaryOp::Min, _) => format!("min({a}, {b})"),
@@ -393,14 +382,9 @@ fn binary(op: BinaryOp, a: &str, b: &str, t: &str) -> String {
 }
 
 fn cast(x: &str, from: DType, to: DType) -> String {
-    let (f, t) = (wgsl_type(from), wgsl_type(to));
+    let (f, t) = (Scalar::of(from), Scalar::of(to));
     if to == DType::Bool {
-        let zero = match f {
-            "f32" => "0.0",
-            "i32" => "0i",
-            _ => "0u",
-        };
-        return format!("select(0u, 1u, {x} != {zero})");
+        return format!("select(0u, 1u, {x} != {})", f.zero());
     }
     if f == t {
         x.to_string()

@@ -1,10 +1,12 @@
 //! Lowering kernel roots to WGSL: one generator per family, each filling its
 //! template from shaders/ with index math computed here.
 
-use super::expr::{literal, wgsl_type, ExprBuilder};
-use super::shaders::{self, fill};
+use super::expr::{literal, ExprBuilder};
+use super::shaders::{self, fill, Template};
+use super::wgsl::{Binding, Scalar};
+use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
-use crate::graph::{DType, Dim, Ir, NodeId, Op, ReduceOp};
+use crate::graph::{DType, Dim, Ir, NodeId, ReduceOp};
 
 /// How many workgroups a kernel needs, as a function of the bindings.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +44,35 @@ pub struct KernelSpec {
 const WG: u32 = 256;
 const ROW_WG: u32 = 64;
 
+/// The kind of row kernel, with what it needs from its op.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RowKind {
+    Softmax {
+        axis: usize,
+    },
+    /// Layer norm (x, gamma, beta) or RMS norm (x, gamma), over the last axis.
+    Norm {
+        eps: f64,
+        rms: bool,
+    },
+    Reduce {
+        op: ReduceOp,
+        axis: usize,
+    },
+    ArgMax {
+        axis: usize,
+    },
+}
+
+/// A 1-D convolution's hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvShape {
+    pub stride: usize,
+    pub padding: usize,
+    pub dilation: usize,
+    pub groups: usize,
+}
+
 fn bindings(ir: &Ir, root: NodeId, inputs: &[NodeId]) -> String {
     bindings_typed(ir, root, inputs, &[], &[])
 }
@@ -49,17 +80,18 @@ fn bindings(ir: &Ir, root: NodeId, inputs: &[NodeId]) -> String {
 /// Bindings with some inputs read as `vec4<f32>` (buffers are sized in
 /// 16-byte multiples, so this is always in bounds) and some as textures.
 pub(super) fn bindings_typed(ir: &Ir, root: NodeId, inputs: &[NodeId], vec4: &[NodeId], textures: &[NodeId]) -> String {
-    let mut s =
-        format!("@group(0) @binding(0) var<storage, read_write> out: array<{}>;\n", wgsl_type(ir.node(root).ty.dtype));
+    let mut s = Binding::Array(Scalar::of(ir.node(root).ty.dtype)).declare(0, "out", true);
     for (i, &n) in inputs.iter().enumerate() {
-        if textures.contains(&n) {
-            s.push_str(&format!("@group(0) @binding({}) var in{i}: texture_2d<f32>;\n", i + 1));
-            continue;
-        }
-        let t = if vec4.contains(&n) { "vec4<f32>" } else { wgsl_type(ir.node(n).ty.dtype) };
-        s.push_str(&format!("@group(0) @binding({}) var<storage, read> in{i}: array<{t}>;\n", i + 1));
+        let binding = if textures.contains(&n) {
+            Binding::Texture
+        } else if vec4.contains(&n) {
+            Binding::ArrayVec4
+        } else {
+            Binding::Array(Scalar::of(ir.node(n).ty.dtype))
+        };
+        s.push_str(&binding.declare(i + 1, &format!("in{i}"), false));
     }
-    s.push_str(&format!("@group(0) @binding({}) var<storage, read> P: array<u32>;\n", inputs.len() + 1));
+    s.push_str(&Binding::Array(Scalar::U32).declare(inputs.len() + 1, "P", false));
     s
 }
 
@@ -86,7 +118,7 @@ fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: String, grid: Gr
 }
 
 /// A fused elementwise kernel rooted at `root`.
-pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId) -> KernelSpec {
+pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let shape = ir.node(root).ty.shape.clone();
     let items = Dim::product(&shape);
@@ -97,16 +129,16 @@ pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId) -> KernelSpec {
     let wgsl = fill(
         shaders::ELEMENTWISE,
         &[
-            ("COMMON", shaders::COMMON),
+            ("COMMON", shaders::COMMON.source),
             ("BINDINGS", &bindings(ir, root, &b.inputs)),
             ("WG", &WG.to_string()),
             ("COUNT", &count),
             ("BODY", &body),
             ("RESULT", &result),
         ],
-    );
+    )?;
     let name = format!("%{}:{}", root.index(), ir.node(root).op.name());
-    finish(b, root, name, wgsl, Grid::Linear { items, per_group: WG })
+    Ok(finish(b, root, name, wgsl, Grid::Linear { items, per_group: WG }))
 }
 
 /// `(rows, n, inner)` of a reduction over `axis` of `shape`.
@@ -119,111 +151,108 @@ fn around(shape: &[Dim], axis: usize) -> (Dim, Dim, Dim) {
 }
 
 /// Softmax, norms, reductions and argmax: one workgroup per row.
-pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId) -> KernelSpec {
+pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, kind: RowKind) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
-    let n = ir.node(node);
     let operands = ir.operands(node);
     for &o in &operands {
         b.buffer(o);
     }
     let in_shape = ir.node(operands[0]).ty.shape.clone();
-    let in_type = wgsl_type(ir.node(operands[0]).ty.dtype);
-    let wg = ROW_WG.to_string();
-    let row_common = |t: &str| fill(shaders::ROW_COMMON, &[("WG", &wg), ("T", t)]);
-    let binds = bindings(ir, node, &b.inputs);
-    // Every row kernel reduces along one axis: norms along the last.
-    let axis = match &n.op {
-        Op::Softmax { axis } | Op::Reduce { axis, .. } | Op::ArgMax { axis, .. } => *axis,
-        _ => in_shape.len() - 1,
+    let scalar = Scalar::of(ir.node(operands[0]).ty.dtype);
+    let axis = match kind {
+        RowKind::Softmax { axis } | RowKind::Reduce { axis, .. } | RowKind::ArgMax { axis } => axis,
+        RowKind::Norm { .. } => in_shape.len() - 1,
     };
     let (rows, len, inner) = around(&in_shape, axis);
-    let (r, l, i) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
-    let rc = row_common(in_type);
-    let dtype = ir.node(operands[0]).ty.dtype;
-    // The placeholders particular to each kernel; the shared ones follow.
-    let (template, own): (&str, Vec<(&str, String)>) = match &n.op {
-        Op::Softmax { .. } => (shaders::SOFTMAX, vec![]),
-        Op::LayerNorm { eps } | Op::RmsNorm { eps } => (
-            shaders::NORM,
-            vec![
-                ("RMS", matches!(n.op, Op::RmsNorm { .. }).to_string()),
-                ("EPS", literal(*eps, DType::F32)),
-                ("BETA", if operands.len() == 3 { "in2[j]" } else { "0.0" }.to_string()),
-            ],
-        ),
-        Op::Reduce { op, .. } => {
-            let (init, combine, reduce, fin) = match op {
-                ReduceOp::Sum => (format!("{in_type}(0)"), "acc + x", "reduce_sum", "total"),
-                ReduceOp::Mean => (format!("{in_type}(0)"), "acc + x", "reduce_sum", "total / f32(n)"),
-                ReduceOp::Max => (lowest(dtype), "select(acc, x, x > acc)", "reduce_max", "total"),
-                ReduceOp::Min => (highest(dtype), "select(acc, x, x < acc)", "reduce_min", "total"),
+    let (rows_expr, len_expr, inner_expr) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
+    let wg = ROW_WG.to_string();
+    let row_common = fill(shaders::ROW_COMMON, &[("WG", &wg), ("T", scalar.name())])?;
+    let binds = bindings(ir, node, &b.inputs);
+    // Placeholders every row kernel has; each kind adds its own.
+    let mut values: Vec<(&str, String)> = vec![
+        ("COMMON", shaders::COMMON.source.to_string()),
+        ("BINDINGS", binds),
+        ("WG", wg.clone()),
+        ("ROWS", rows_expr),
+        ("N", len_expr),
+    ];
+    let template: Template = match kind {
+        RowKind::Softmax { .. } => {
+            values.extend([("ROW_COMMON", row_common), ("INNER", inner_expr)]);
+            shaders::SOFTMAX
+        }
+        RowKind::Norm { eps, rms } => {
+            let beta = if operands.len() == 3 { "in2[j]" } else { "0.0" };
+            values.extend([
+                ("ROW_COMMON", row_common),
+                ("RMS", rms.to_string()),
+                ("EPS", literal(eps, DType::F32)),
+                ("BETA", beta.to_string()),
+            ]);
+            shaders::NORM
+        }
+        RowKind::Reduce { op, .. } => {
+            let zero = format!("{scalar}(0)");
+            let (init, combine, reduce, finish) = match op {
+                ReduceOp::Sum => (zero, "acc + x", "reduce_sum", "total"),
+                ReduceOp::Mean => (zero, "acc + x", "reduce_sum", "total / f32(n)"),
+                ReduceOp::Max => (scalar.lowest().to_string(), "select(acc, x, x > acc)", "reduce_max", "total"),
+                ReduceOp::Min => (scalar.highest().to_string(), "select(acc, x, x < acc)", "reduce_min", "total"),
             };
-            let own = vec![
+            values.extend([
+                ("ROW_COMMON", row_common),
+                ("INNER", inner_expr),
+                ("T", scalar.name().to_string()),
                 ("INIT", init),
                 ("COMBINE", combine.to_string()),
                 ("REDUCE", reduce.to_string()),
-                ("FINISH", fin.to_string()),
-            ];
-            (shaders::REDUCE, own)
+                ("FINISH", finish.to_string()),
+            ]);
+            shaders::REDUCE
         }
-        Op::ArgMax { .. } => (shaders::ARGMAX, vec![("LOWEST", lowest(dtype))]),
-        // Fusion routes only row ops here.
-        _ => ("", vec![]),
+        RowKind::ArgMax { .. } => {
+            values.extend([
+                ("INNER", inner_expr),
+                ("T", scalar.name().to_string()),
+                ("LOWEST", scalar.lowest().to_string()),
+            ]);
+            shaders::ARGMAX
+        }
     };
-    let mut values: Vec<(&str, &str)> = vec![
-        ("COMMON", shaders::COMMON),
-        ("BINDINGS", binds.as_str()),
-        ("ROW_COMMON", rc.as_str()),
-        ("WG", wg.as_str()),
-        ("ROWS", r.as_str()),
-        ("N", l.as_str()),
-        ("INNER", i.as_str()),
-        ("T", in_type),
-    ];
-    values.extend(own.iter().map(|(k, v)| (*k, v.as_str())));
-    let wgsl = fill(template, &values);
-    let name = format!("%{}:{}", node.index(), n.op.name());
-    finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group: 1 })
-}
-
-fn lowest(d: DType) -> String {
-    match wgsl_type(d) {
-        "f32" => "-3.402823466e38".into(),
-        "i32" => "i32(-2147483647 - 1)".into(),
-        _ => "0u".into(),
-    }
-}
-
-fn highest(d: DType) -> String {
-    match wgsl_type(d) {
-        "f32" => "3.402823466e38".into(),
-        "i32" => "2147483647i".into(),
-        _ => "4294967295u".into(),
-    }
+    let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let wgsl = fill(template, &refs)?;
+    let name = format!("%{}:{}", node.index(), ir.node(node).op.name());
+    Ok(finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group: 1 }))
 }
 
 /// Direct 1-D convolution.
-pub fn conv1d(ir: &Ir, plan: &FusionPlan, node: NodeId) -> KernelSpec {
+pub fn conv1d(ir: &Ir, plan: &FusionPlan, node: NodeId, conv: ConvShape) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
     for &o in &operands {
         b.buffer(o);
     }
-    let Op::Conv1d { stride, padding, dilation, groups } = ir.node(node).op else {
-        return elementwise(ir, plan, node);
-    };
+    let ConvShape { stride, padding, dilation, groups } = conv;
     let x = ir.node(operands[0]).ty.shape.clone();
     let w = ir.node(operands[1]).ty.shape.clone();
     let out = ir.node(node).ty.shape.clone();
-    let st = |d: &Dim| d.as_static().unwrap_or(0).to_string();
-    let (c_in, c_out, k) = (x[1].as_static().unwrap_or(0), w[0].as_static().unwrap_or(0), st(&w[2]));
+    // Channels and taps are static (shape inference requires it).
+    let fixed = |d: &Dim, what: &str| {
+        d.as_static().ok_or_else(|| CompileError::Unsupported {
+            node: node.index(),
+            op: "conv1d",
+            detail: format!("{what} is `{d}`; the conv1d kernel needs it static"),
+        })
+    };
+    let (c_in, c_out, taps) =
+        (fixed(&x[1], "input channels")?, fixed(&w[0], "output channels")?, fixed(&w[2], "kernel size")?);
     let items = Dim::product(&out);
     let count = b.dim(&items);
     let (len_in, len_out) = (b.dim(&x[2]), b.dim(&out[2]));
     let bias = if operands.len() == 3 { "in2[co]".to_string() } else { "0.0".to_string() };
     let binds = bindings(ir, node, &b.inputs);
-    let vals = [
-        ("COMMON", shaders::COMMON.to_string()),
+    let values = [
+        ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", binds),
         ("WG", WG.to_string()),
         ("COUNT", count),
@@ -231,7 +260,7 @@ pub fn conv1d(ir: &Ir, plan: &FusionPlan, node: NodeId) -> KernelSpec {
         ("LEN_OUT", len_out),
         ("CIN_G", (c_in / groups).to_string()),
         ("COUT_G", (c_out / groups).to_string()),
-        ("K", k),
+        ("K", taps.to_string()),
         ("C_OUT", c_out.to_string()),
         ("C_IN", c_in.to_string()),
         ("STRIDE", stride.to_string()),
@@ -239,8 +268,8 @@ pub fn conv1d(ir: &Ir, plan: &FusionPlan, node: NodeId) -> KernelSpec {
         ("PADDING", format!("{padding}i")),
         ("BIAS", bias),
     ];
-    let v: Vec<(&str, &str)> = vals.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let wgsl = fill(shaders::CONV1D, &v);
+    let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let wgsl = fill(shaders::CONV1D, &refs)?;
     let name = format!("%{}:conv1d", node.index());
-    finish(b, node, name, wgsl, Grid::Linear { items, per_group: WG })
+    Ok(finish(b, node, name, wgsl, Grid::Linear { items, per_group: WG }))
 }

@@ -4,8 +4,9 @@
 
 use super::expr::ExprBuilder;
 use super::kernels::{bindings_typed, label, Grid, KernelSpec};
-use super::register_block::{register_block, Block, Layout};
+use super::register_block::{register_block, Block, Layout, Operands};
 use super::shaders::{self, fill};
+use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
 use crate::compile::view::{contiguous_strides, strided_view, StridedView};
 use crate::graph::{Dim, Ir, NodeId};
@@ -33,7 +34,7 @@ pub fn matmul(
     root: NodeId,
     kernel: MatmulKernel,
     max_texture_side: u32,
-) -> KernelSpec {
+) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(mm);
     let views: Vec<_> = operands
@@ -52,7 +53,8 @@ pub fn matmul(
     let (m, n, k) = (out_shape[r - 2].clone(), out_shape[r - 1].clone(), a.shape[a.shape.len() - 1].clone());
     let batch_shape = out_shape[..r - 2].to_vec();
     let batch = Dim::product(&batch_shape);
-    let (m_e, n_e, k_e) = (b.dim(&m), b.dim(&n), b.dim(&k));
+    // WGSL expressions of the sizes: literals, or params for symbolic dims.
+    let (m_expr, n_expr, k_expr) = (b.dim(&m), b.dim(&n), b.dim(&k));
     let a_buf = b.buffer(a.base);
     let b_buf = b.buffer(bv.base);
 
@@ -72,8 +74,14 @@ pub fn matmul(
     b.line(format!("let b_base = {b_base};"));
     b.line(format!("let o_base = batch * {mn};"));
     let batch_code = std::mem::take(&mut b.code);
-    let (sam, sak) = (b.dim(&a.strides[a.shape.len() - 2]), b.dim(&a.strides[a.shape.len() - 1]));
-    let (sbk, sbn) = (b.dim(&bv.strides[bv.shape.len() - 2]), b.dim(&bv.strides[bv.shape.len() - 1]));
+    let operands = Operands {
+        a: a_buf,
+        b: b_buf,
+        a_row_stride: b.dim(&a.strides[a.shape.len() - 2]),
+        a_k_stride: b.dim(&a.strides[a.shape.len() - 1]),
+        b_k_stride: b.dim(&bv.strides[bv.shape.len() - 2]),
+        b_col_stride: b.dim(&bv.strides[bv.shape.len() - 1]),
+    };
 
     // The epilogue: the root's value with the matmul result in a register.
     let names: Vec<String> = (0..batch_shape.len()).map(|i| format!("e{i}")).collect();
@@ -116,21 +124,15 @@ pub fn matmul(
     let inputs = b.inputs.clone();
     let binds = bindings_typed(ir, root, &inputs, &vec4_buffers, &textures);
     let common: Vec<(&str, String)> = vec![
+        ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", binds),
-        ("M", m_e),
-        ("N", n_e),
-        ("K", k_e),
-        ("A", a_buf),
-        ("B", b_buf),
-        ("SAM", sam),
-        ("SAK", sak),
-        ("SBK", sbk),
-        ("SBN", sbn),
+        ("M", m_expr),
+        ("N", n_expr),
+        ("K", k_expr),
         ("BATCH", batch_code),
         ("EPI_ARGS", epi_args),
         ("EPI_BODY", epi_body),
         ("EPI_RESULT", result),
-        ("EPI_CALL", epi_call),
     ];
     let (template, extra, grid) = match kernel {
         MatmulKernel::Register { tm, tn, wx, wy, subgroup_a } => (
@@ -149,7 +151,7 @@ pub fn matmul(
                     ),
                 ];
                 let block = Block { tm, tn, wx, wy, layout, subgroup_a, b_texture };
-                v.extend(register_block(block, &call_coords));
+                v.extend(register_block(block, &operands, &call_coords));
                 v
             },
             Grid::Tiles { x: n.clone(), x_per: wx * tn, y: m.clone(), y_per: wy * tm, z: batch },
@@ -157,6 +159,13 @@ pub fn matmul(
         MatmulKernel::Tiled { tile, tm } => (
             shaders::MATMUL_TILED,
             vec![
+                ("A", operands.a.clone()),
+                ("B", operands.b.clone()),
+                ("SAM", operands.a_row_stride.clone()),
+                ("SAK", operands.a_k_stride.clone()),
+                ("SBK", operands.b_k_stride.clone()),
+                ("SBN", operands.b_col_stride.clone()),
+                ("EPI_CALL", epi_call),
                 ("TILE", tile.to_string()),
                 ("TM", tm.to_string()),
                 ("THREADS", ((tile / tm) * (tile / tm)).to_string()),
@@ -166,15 +175,12 @@ pub fn matmul(
             Grid::Tiles { x: n.clone(), x_per: tile, y: m.clone(), y_per: tile, z: batch },
         ),
     };
-    // The generated block may itself contain placeholders (`{{A}}`), so it goes in first.
-    let mut values: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    values.push(("COMMON", shaders::COMMON));
-    values.extend(common.iter().map(|(k, v)| (*k, v.as_str())));
-    let wgsl = fill(template, &values);
+    let values: Vec<(&str, &str)> = common.iter().chain(&extra).map(|(k, v)| (*k, v.as_str())).collect();
+    let wgsl = fill(template, &values)?;
     let fused = epilogue_nodes(ir, mm, root);
     let name = label(ir, root, &fused);
     let output_elements = Dim::product(&ir.node(root).ty.shape);
-    KernelSpec { name, root, wgsl, inputs, textures, params: b.params.dims, grid, output_elements }
+    Ok(KernelSpec { name, root, wgsl, inputs, textures, params: b.params.dims, grid, output_elements })
 }
 
 /// Whether B can be read from a texture: a 2-D weight (uploaded once, so

@@ -7,6 +7,7 @@ pub mod matmul;
 pub mod params;
 mod register_block;
 pub mod shaders;
+pub mod wgsl;
 
 pub use kernels::{Grid, KernelSpec};
 pub use matmul::MatmulKernel;

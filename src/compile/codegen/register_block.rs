@@ -17,6 +17,19 @@ pub(super) enum Layout {
     VecK,
 }
 
+/// How the generated code reaches A and B: the binding names and the WGSL
+/// expressions of their strides (`a_row_stride` is A's stride along m, and
+/// so on), written straight into the code.
+#[derive(Debug, Clone)]
+pub(super) struct Operands {
+    pub(super) a: String,
+    pub(super) b: String,
+    pub(super) a_row_stride: String,
+    pub(super) a_k_stride: String,
+    pub(super) b_k_stride: String,
+    pub(super) b_col_stride: String,
+}
+
 /// What one register-blocked kernel is generated for.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Block {
@@ -35,8 +48,9 @@ pub(super) struct Block {
 /// per-column offsets, accumulators, the k loop with loads and FMAs, and
 /// guarded stores through the epilogue. Offsets of vec4 operands are in
 /// vec4 units.
-pub(super) fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'static str, String)> {
+pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String]) -> Vec<(&'static str, String)> {
     let Block { tm, tn, wx, wy, layout, subgroup_a, b_texture } = block;
+    let Operands { a, b, a_row_stride, a_k_stride, b_k_stride, b_col_stride } = ops;
     let batch_args: String = call_coords[..call_coords.len() - 2].iter().map(|c| format!("{c}, ")).collect();
     // The k loop's body: A's loads, then everything else (B's loads and the FMAs).
     let (mut offsets, mut decl, mut a_loads, mut body, mut stores) =
@@ -53,7 +67,7 @@ pub(super) fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'sta
     };
     for r in 0..tm {
         offsets.push_str(&format!("    let row{r} = row_start + {}u;\n", r * wy));
-        let ra = format!("a_base + min(row{r}, M - 1u) * {{{{SAM}}}}");
+        let ra = format!("a_base + min(row{r}, M - 1u) * {a_row_stride}");
         offsets.push_str(&match layout {
             Layout::VecK | Layout::VecKN => format!("    let ra{r} = ({ra}) / 4u;\n"),
             _ => format!("    let ra{r} = {ra};\n"),
@@ -61,17 +75,18 @@ pub(super) fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'sta
     }
     let loop_head = match layout {
         Layout::VecK | Layout::VecKN => "    for (var k = 0u; k < K / 4u; k++) {\n".to_string(),
-        _ => "    for (var k = 0u; k < K; k++) {\n        let ka = k * {{SAK}};\n        let kb = k * {{SBK}};\n"
-            .to_string(),
+        Layout::Scalar | Layout::VecN => format!(
+            "    for (var k = 0u; k < K; k++) {{\n        let ka = k * {a_k_stride};\n        let kb = k * {b_k_stride};\n"
+        ),
     };
     match layout {
         Layout::Scalar => {
             for c in 0..tn {
                 offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
-                offsets.push_str(&format!("    let cb{c} = b_base + min(col{c}, N - 1u) * {{{{SBN}}}};\n"));
+                offsets.push_str(&format!("    let cb{c} = b_base + min(col{c}, N - 1u) * {b_col_stride};\n"));
             }
-            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
-            (0..tn).for_each(|c| body.push_str(&format!("        let b{c} = {{{{B}}}}[cb{c} + kb];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {a}[ra{r} + ka];\n")));
+            (0..tn).for_each(|c| body.push_str(&format!("        let b{c} = {b}[cb{c} + kb];\n")));
             for r in 0..tm {
                 for c in 0..tn {
                     decl.push_str(&format!("    var acc{r}_{c} = 0.0;\n"));
@@ -82,8 +97,8 @@ pub(super) fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'sta
         }
         Layout::VecN => {
             let groups = column_groups(tn, wx, &mut offsets);
-            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + ka];\n")));
-            (0..groups).for_each(|g| body.push_str(&format!("        let b{g} = {{{{B}}}}[cb{g} + kb / 4u];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {a}[ra{r} + ka];\n")));
+            (0..groups).for_each(|g| body.push_str(&format!("        let b{g} = {b}[cb{g} + kb / 4u];\n")));
             for r in 0..tm {
                 for g in 0..groups {
                     body.push_str(&format!("        acc{r}_{g} = fma(vec4<f32>(a{r}), b{g}, acc{r}_{g});\n"));
@@ -93,18 +108,18 @@ pub(super) fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'sta
         }
         Layout::VecKN => {
             let groups = column_groups(tn, wx, &mut offsets);
-            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {a}[ra{r} + k];\n")));
             for (kk, lane) in ["x", "y", "z", "w"].iter().enumerate() {
                 if b_texture {
                     for g in 0..groups {
                         body.push_str(&format!(
-                            "        let b{g}_{kk} = textureLoad({{{{B}}}}, vec2<u32>(cb{g}, k * 4u + {kk}u), 0);\n"
+                            "        let b{g}_{kk} = textureLoad({b}, vec2<u32>(cb{g}, k * 4u + {kk}u), 0);\n"
                         ));
                     }
                 } else {
-                    body.push_str(&format!("        let kb{kk} = (k * 4u + {kk}u) * ({{{{SBK}}}} / 4u);\n"));
+                    body.push_str(&format!("        let kb{kk} = (k * 4u + {kk}u) * ({b_k_stride} / 4u);\n"));
                     for g in 0..groups {
-                        body.push_str(&format!("        let b{g}_{kk} = {{{{B}}}}[cb{g} + kb{kk}];\n"));
+                        body.push_str(&format!("        let b{g}_{kk} = {b}[cb{g} + kb{kk}];\n"));
                     }
                 }
                 for r in 0..tm {
@@ -123,15 +138,15 @@ pub(super) fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'sta
                 offsets.push_str(&if b_texture {
                     format!("    let cb{c} = min(col{c}, N - 1u);\n")
                 } else {
-                    format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {{{{SBN}}}}) / 4u;\n")
+                    format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {b_col_stride}) / 4u;\n")
                 });
             }
-            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {a}[ra{r} + k];\n")));
             for c in 0..tn {
                 body.push_str(&if b_texture {
-                    format!("        let b{c} = textureLoad({{{{B}}}}, vec2<u32>(k, cb{c}), 0);\n")
+                    format!("        let b{c} = textureLoad({b}, vec2<u32>(k, cb{c}), 0);\n")
                 } else {
-                    format!("        let b{c} = {{{{B}}}}[cb{c} + k];\n")
+                    format!("        let b{c} = {b}[cb{c} + k];\n")
                 });
             }
             for r in 0..tm {
@@ -144,7 +159,7 @@ pub(super) fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'sta
             }
         }
     }
-    let lp = if subgroup_a { subgroup_loop(tm, wx, &body) } else { format!("{loop_head}{a_loads}{body}    }}\n") };
+    let lp = if subgroup_a { subgroup_loop(tm, wx, a, &body) } else { format!("{loop_head}{a_loads}{body}    }}\n") };
     let count = tm * tn;
     let col = match layout {
         Layout::Scalar | Layout::VecK => format!("col_start + c * {wx}u"),
@@ -165,10 +180,10 @@ pub(super) fn register_block(block: Block, call_coords: &[String]) -> Vec<(&'sta
 /// `lanes`: in each run of `lanes` steps, lane `j` loads step `j` of every
 /// row and `subgroupBroadcast` gives it to all; the steps past the last
 /// full run load A directly.
-fn subgroup_loop(tm: u32, lanes: u32, body: &str) -> String {
+fn subgroup_loop(tm: u32, lanes: u32, a: &str, body: &str) -> String {
     let mut lp = format!("    let full = (K / 4u) / {lanes}u * {lanes}u;\n");
     lp.push_str(&format!("    for (var k0 = 0u; k0 < full; k0 += {lanes}u) {{\n"));
-    (0..tm).for_each(|r| lp.push_str(&format!("        let s{r} = {{{{A}}}}[ra{r} + k0 + lane];\n")));
+    (0..tm).for_each(|r| lp.push_str(&format!("        let s{r} = {a}[ra{r} + k0 + lane];\n")));
     for j in 0..lanes {
         lp.push_str(&format!("        {{\n        let k = k0 + {j}u;\n"));
         (0..tm).for_each(|r| lp.push_str(&format!("        let a{r} = subgroupBroadcast(s{r}, {j}u);\n")));
@@ -176,7 +191,7 @@ fn subgroup_loop(tm: u32, lanes: u32, body: &str) -> String {
         lp.push_str("        }\n");
     }
     lp.push_str("    }\n    for (var k = full; k < K / 4u; k++) {\n");
-    (0..tm).for_each(|r| lp.push_str(&format!("        let a{r} = {{{{A}}}}[ra{r} + k];\n")));
+    (0..tm).for_each(|r| lp.push_str(&format!("        let a{r} = {a}[ra{r} + k];\n")));
     lp.push_str(body);
     lp.push_str("    }\n");
     lp

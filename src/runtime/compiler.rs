@@ -1,0 +1,85 @@
+//! The one-call path from a graph to a runnable [`Model`]: check the
+//! weights, compile for this device's [`Target`](crate::compile::Target),
+//! create the pipelines and upload the weights.
+
+use super::device::Device;
+use super::error::RuntimeError;
+use super::model::Model;
+use crate::compile::{compile, timed, CompileError, CompileOptions};
+use crate::graph::{dump_dot, Graph, GraphError, Ir};
+use crate::weights::{check_ir, WeightError, Weights};
+use thiserror::Error;
+
+/// Why a graph could not be made into a model: the layer that refused it.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The graph has build errors.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The weights do not match the graph (the one-report check).
+    #[error(transparent)]
+    Weights(#[from] WeightError),
+    /// The compiler refused the graph for this device.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    /// The device refused a pipeline or a buffer.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// Compiles graphs for one device.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use wgraph::{ops, Compiler, DType, Device, Graph, Tensor, Weights};
+/// let g = Graph::new("double");
+/// let x = g.input("x", DType::F32, [3usize]);
+/// g.output_named([("y", &x * 2.0)])?;
+/// let device = Device::new()?;
+/// let model = Compiler::new(&device).compile(&g, &Weights::new())?;
+/// let y = model.run([("x", Tensor::new([3], vec![1.0f32, 2.0, 3.0])?)])?;
+/// # Ok(()) }
+/// ```
+pub struct Compiler<'d> {
+    device: &'d Device,
+    options: CompileOptions,
+}
+
+impl<'d> Compiler<'d> {
+    /// A compiler for `device` with default options (settings from the device).
+    pub fn new(device: &'d Device) -> Compiler<'d> {
+        let options = CompileOptions { settings: device.settings().clone(), ..CompileOptions::default() };
+        Compiler { device, options }
+    }
+
+    /// Replaces the options (fusion, taps, kernel choice).
+    pub fn with_options(mut self, options: CompileOptions) -> Compiler<'d> {
+        self.options = options;
+        self
+    }
+
+    /// Checks the weights, optimises, lowers and validates every kernel,
+    /// builds the pipelines and uploads the weights.
+    pub fn compile(&self, graph: &Graph, weights: &Weights) -> Result<Model, LoadError> {
+        let ir = graph.ir()?.clone();
+        self.compile_ir(&ir, weights)
+    }
+
+    /// Like [`Compiler::compile`], for an IR (after edits or passes).
+    pub fn compile_ir(&self, ir: &Ir, weights: &Weights) -> Result<Model, LoadError> {
+        let settings = &self.options.settings;
+        let checked = timed(settings, "check-weights", || check_ir(ir, weights))?;
+        let program = compile(ir, &self.options, &self.device.target())?;
+        // WGRAPH_GRAPH=path.dot writes the optimised graph for Graphviz.
+        if let Some(path) = &settings.graph_dot {
+            let dot = dump_dot(&program.ir);
+            if let Err(e) = crate::io::write_atomic(path, dot.as_bytes()) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write WGRAPH_GRAPH");
+                eprintln!("wgraph: cannot write WGRAPH_GRAPH={}: {e}", path.display());
+            }
+        }
+        // Symbols only weights bind (a `vocab` dim) are fixed from here on.
+        Ok(Model::new(self.device, program, weights, checked.bindings)?)
+    }
+}

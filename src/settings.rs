@@ -1,0 +1,66 @@
+//! Settings from the environment, read once into one value when a device
+//! or a compilation is set up (never per dispatch).
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `WGRAPH_DEBUG` | 1 passes and timings, 2 one line per dispatch, 3 the IR after each pass, 4 every WGSL kernel |
+//! | `WGRAPH_BACKEND` | `vulkan`, `metal`, `dx12` or `gl` (default: the best adapter) |
+//! | `WGRAPH_MATMUL` | `register` or `tiled`: the matmul kernel family (default: by adapter) |
+//! | `WGRAPH_DUMP_DIR` | where `WGRAPH_DEBUG=4` writes kernels (default `wgraph-dump`) |
+//! | `WGRAPH_GRAPH` | a path: write the optimised graph there as Graphviz DOT |
+
+use std::path::PathBuf;
+
+/// The debug level at which each kind of output appears.
+pub mod level {
+    /// Passes, their timings and buffer sizes.
+    pub const PASSES: u32 = 1;
+    /// One line per dispatch.
+    pub const DISPATCHES: u32 = 2;
+    /// The IR after each pass.
+    pub const IR: u32 = 3;
+    /// Every WGSL kernel, also written to the dump directory.
+    pub const KERNELS: u32 = 4;
+}
+
+/// Every environment setting wgraph reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `WGRAPH_DEBUG` (see [`level`]).
+    pub debug: u32,
+    /// `WGRAPH_BACKEND`, as given (the runtime parses and checks it).
+    pub backend: Option<String>,
+    /// `WGRAPH_MATMUL`, as given (the compiler parses it).
+    pub matmul: Option<String>,
+    /// `WGRAPH_DUMP_DIR`.
+    pub dump_dir: PathBuf,
+    /// `WGRAPH_GRAPH`.
+    pub graph_dot: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    /// Quiet, no overrides: what a run without any variable set gets.
+    fn default() -> Settings {
+        Settings { debug: 0, backend: None, matmul: None, dump_dir: PathBuf::from("wgraph-dump"), graph_dot: None }
+    }
+}
+
+impl Settings {
+    /// Reads every variable once.
+    pub fn from_env() -> Settings {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let defaults = Settings::default();
+        Settings {
+            debug: var("WGRAPH_DEBUG").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+            backend: var("WGRAPH_BACKEND"),
+            matmul: var("WGRAPH_MATMUL"),
+            dump_dir: var("WGRAPH_DUMP_DIR").map(PathBuf::from).unwrap_or(defaults.dump_dir),
+            graph_dot: var("WGRAPH_GRAPH").map(PathBuf::from),
+        }
+    }
+
+    /// Whether output of debug level `at` is on.
+    pub fn shows(&self, at: u32) -> bool {
+        self.debug >= at
+    }
+}
