@@ -12,18 +12,15 @@ pub struct AttentionShape {
 
 /// `[batch, seq, dim]` to `[batch, heads, seq, head_dim]`.
 pub fn split_heads(x: &Value, heads: usize, head_dim: usize) -> Value {
-    let shape = x.shape();
-    let (b, s) =
-        (shape.first().cloned().unwrap_or_else(|| Dim::new(0)), shape.get(1).cloned().unwrap_or_else(|| Dim::new(0)));
-    ops::permute(&ops::reshape(x, [b, s, heads.into(), head_dim.into()]), &[0, 2, 1, 3])
+    // A poisoned `x` of unknown shape stays poisoned whatever sizes are given here.
+    let d = |axis: isize| x.dim(axis).unwrap_or_else(|| Dim::new(1));
+    ops::permute(&ops::reshape(x, [d(0), d(1), heads.into(), head_dim.into()]), &[0, 2, 1, 3])
 }
 
 /// `[batch, heads, seq, head_dim]` back to `[batch, seq, heads*head_dim]`.
 pub fn merge_heads(x: &Value, dim: usize) -> Value {
-    let shape = x.shape();
-    let (b, s) =
-        (shape.first().cloned().unwrap_or_else(|| Dim::new(0)), shape.get(2).cloned().unwrap_or_else(|| Dim::new(0)));
-    ops::reshape(&ops::permute(x, &[0, 2, 1, 3]), [b, s, dim.into()])
+    let d = |axis: isize| x.dim(axis).unwrap_or_else(|| Dim::new(1));
+    ops::reshape(&ops::permute(x, &[0, 2, 1, 3]), [d(0), d(2), dim.into()])
 }
 
 /// A padding mask `[batch, seq]` (1 = token, 0 = padding) as a bool

@@ -4,6 +4,7 @@
 //! with `rope_theta` from the config, grouped-query attention, SiLU-gated
 //! MLP, causal mask, tied or untied `lm_head`.
 
+use crate::attention::{merge_heads, split_heads};
 use crate::hf::{HfConfig, ModelError};
 use crate::nn::{self, Activation};
 use wgraph::graph::{ops, Scope};
@@ -245,21 +246,15 @@ fn apply_rotary(x: &Value, cos: &Value, sin: &Value, cfg: &LlamaConfig) -> Value
     &(x * cos) + &(&rotated * sin)
 }
 
-fn heads(x: &Value, n: usize, head_dim: usize) -> Value {
-    let s = x.shape();
-    let (b, t) = (s.first().cloned().unwrap_or_else(|| Dim::new(0)), s.get(1).cloned().unwrap_or_else(|| Dim::new(0)));
-    ops::permute(&ops::reshape(x, [b, t, n.into(), head_dim.into()]), &[0, 2, 1, 3])
-}
-
 /// `[batch, kv_heads, len, hd]` repeated to `[batch, kv_heads * n_rep, len, hd]` (HF `repeat_kv`).
 fn repeat_kv(x: &Value, n_rep: usize) -> Value {
     if n_rep == 1 {
         return x.clone();
     }
-    let s = x.shape();
-    let expanded =
-        ops::expand(&ops::unsqueeze(x, 2), [s[0].clone(), s[1].clone(), n_rep.into(), s[2].clone(), s[3].clone()]);
-    ops::reshape(&expanded, [s[0].clone(), &s[1] * &Dim::new(n_rep), s[2].clone(), s[3].clone()])
+    // A poisoned `x` of unknown shape stays poisoned whatever sizes are given here.
+    let d = |axis: isize| x.dim(axis).unwrap_or_else(|| Dim::new(1));
+    let expanded = ops::expand(&ops::unsqueeze(x, 2), [d(0), d(1), n_rep.into(), d(2), d(3)]);
+    ops::reshape(&expanded, [d(0), &d(1) * &Dim::new(n_rep), d(2), d(3)])
 }
 
 fn self_attention(
@@ -275,9 +270,9 @@ fn self_attention(
     let q = nn::linear(&s.pp("q_proj"), x, cfg.hidden_size, h * hd, cfg.attention_bias);
     let k = nn::linear(&s.pp("k_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
     let v = nn::linear(&s.pp("v_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
-    let q = apply_rotary(&heads(&q, h, hd), cos, sin, cfg);
-    let mut k = apply_rotary(&heads(&k, kvh, hd), cos, sin, cfg);
-    let mut v = heads(&v, kvh, hd);
+    let q = apply_rotary(&split_heads(&q, h, hd), cos, sin, cfg);
+    let mut k = apply_rotary(&split_heads(&k, kvh, hd), cos, sin, cfg);
+    let mut v = split_heads(&v, kvh, hd);
     if let Some((pk, pv)) = cache {
         k = ops::concat(&[pk, &k], 2);
         v = ops::concat(&[pv, &v], 2);
@@ -286,8 +281,7 @@ fn self_attention(
     let lowest = ops::scalar(x.graph(), f32::MIN as f64, DType::F32);
     let probs = ops::softmax(&ops::select(allowed, &scores, &lowest), -1);
     let ctx = ops::matmul(&probs, &repeat_kv(&v, h / kvh));
-    let s_ = ctx.shape();
-    let merged = ops::reshape(&ops::permute(&ctx, &[0, 2, 1, 3]), [s_[0].clone(), s_[2].clone(), (h * hd).into()]);
+    let merged = merge_heads(&ctx, h * hd);
     let out = s.name(nn::linear(&s.pp("o_proj"), &merged, h * hd, cfg.hidden_size, cfg.attention_bias));
     (out, k, v)
 }

@@ -29,10 +29,7 @@ impl Pass for ConstantFold {
             let operands = ir.operands(id);
             let values: Vec<&Tensor> = operands
                 .iter()
-                .filter_map(|o| match &ir.node(*o).op {
-                    Op::Constant { value } => Some(value.as_ref()),
-                    _ => None,
-                })
+                .filter_map(|o| if let Op::Constant { value } = &ir.node(*o).op { Some(value.as_ref()) } else { None })
                 .collect();
             if values.len() != operands.len() {
                 continue;

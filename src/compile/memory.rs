@@ -4,7 +4,7 @@
 //! set of bindings at run time.
 
 use super::codegen::KernelSpec;
-use crate::graph::{Bindings, Dim, Ir, NodeId, Op};
+use crate::graph::{Bindings, Dim, Ir, NodeId, Op, SourceKind};
 use std::collections::{HashMap, HashSet};
 
 /// Where a materialised value lives.
@@ -54,6 +54,15 @@ pub fn element_bytes(ir: &Ir, n: NodeId, bindings: &Bindings) -> u64 {
     Dim::product(&ir.node(n).ty.shape).eval(bindings).unwrap_or(0) as u64 * 4
 }
 
+/// Where a stored value lives: inputs are written per run, weights and
+/// constants uploaded once; computed values get no fixed placement here.
+fn source_placement(op: &Op) -> Option<Placement> {
+    match op.source_kind()? {
+        SourceKind::Input => Some(Placement::Input),
+        SourceKind::Weight | SourceKind::Constant => Some(Placement::Static),
+    }
+}
+
 pub fn plan(ir: &Ir, kernels: &[KernelSpec], keep: &HashSet<NodeId>) -> MemoryPlan {
     let mut placement = HashMap::new();
     let outputs: HashSet<NodeId> = ir.outputs.iter().map(|(_, n)| *n).collect();
@@ -61,26 +70,15 @@ pub fn plan(ir: &Ir, kernels: &[KernelSpec], keep: &HashSet<NodeId>) -> MemoryPl
     for (i, k) in kernels.iter().enumerate() {
         for &n in &k.inputs {
             last_use.insert(n, i);
-            let p = match ir.node(n).op {
-                Op::Input { .. } => Some(Placement::Input),
-                Op::Weight { .. } | Op::Constant { .. } => Some(Placement::Static),
-                _ => None,
-            };
-            if let Some(p) = p {
+            if let Some(p) = source_placement(&ir.node(n).op) {
                 placement.insert(n, p);
             }
         }
     }
     // Sources that are outputs themselves still need their buffers.
     for &n in &outputs {
-        match ir.node(n).op {
-            Op::Input { .. } => {
-                placement.insert(n, Placement::Input);
-            }
-            Op::Weight { .. } | Op::Constant { .. } => {
-                placement.insert(n, Placement::Static);
-            }
-            _ => {}
+        if let Some(p) = source_placement(&ir.node(n).op) {
+            placement.insert(n, p);
         }
     }
     let mut slots: Vec<Vec<NodeId>> = Vec::new();

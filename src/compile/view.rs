@@ -68,7 +68,27 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
                 .collect();
             Some(StridedView { base: inner.base, shape: shape.clone(), strides })
         }
-        _ => None,
+        // Everything else computes values: not a view.
+        Op::Input { .. }
+        | Op::Weight { .. }
+        | Op::Constant { .. }
+        | Op::Range { .. }
+        | Op::BandMask { .. }
+        | Op::Unary(_)
+        | Op::Binary(_)
+        | Op::Compare(_)
+        | Op::Where
+        | Op::Cast(_)
+        | Op::MatMul
+        | Op::Gather { .. }
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::LayerNorm { .. }
+        | Op::RmsNorm { .. }
+        | Op::Softmax { .. }
+        | Op::Reduce { .. }
+        | Op::ArgMax { .. }
+        | Op::Conv1d { .. } => None,
     }
 }
 

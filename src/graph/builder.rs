@@ -40,7 +40,17 @@ pub struct Graph {
 #[derive(Clone)]
 pub struct Value {
     graph: Graph,
-    node: Result<NodeId, usize>,
+    node: Result<NodeId, Poison>,
+}
+
+/// A value whose op failed to build (or read a failed value): the first
+/// error behind it, and the type it would have had where that is known
+/// (a declared input or weight, or an op whose operands' types are known),
+/// so model code can keep reading shapes and report every error at once.
+#[derive(Clone, Debug)]
+struct Poison {
+    error: usize,
+    ty: Option<TensorType>,
 }
 
 impl Graph {
@@ -73,7 +83,8 @@ impl Graph {
         let existing = self.state.borrow().inputs.get(&name).copied();
         if let Some(first) = existing {
             let first = self.state.borrow().ir.node(first).location;
-            return self.poison(GraphError::DuplicateInput { name, first, second: location });
+            let ty = TensorType::new(dtype, shape);
+            return self.poison_typed(GraphError::DuplicateInput { name, first, second: location }, Some(ty));
         }
         let v = self.source(Op::Input { name: name.clone(), dtype, shape }, location);
         if let Ok(id) = v.node {
@@ -105,13 +116,14 @@ impl Graph {
             if first_ty == ty {
                 return Value { graph: self.clone(), node: Ok(first) };
             }
-            return self.poison(GraphError::DuplicateWeight {
+            let error = GraphError::DuplicateWeight {
                 name,
                 first_type: first_ty.to_string(),
                 second_type: ty.to_string(),
                 first: first_loc,
                 second: location,
-            });
+            };
+            return self.poison_typed(error, Some(ty));
         }
         let v = self.source(Op::Weight { name: name.clone(), dtype, shape }, location);
         if let Ok(id) = v.node {
@@ -209,10 +221,14 @@ impl Graph {
     }
 
     fn poison(&self, error: GraphError) -> Value {
+        self.poison_typed(error, None)
+    }
+
+    fn poison_typed(&self, error: GraphError, ty: Option<TensorType>) -> Value {
         let mut st = self.state.borrow_mut();
         tracing::debug!(%error, "graph build error");
         st.errors.push(error);
-        Value { graph: self.clone(), node: Err(st.errors.len() - 1) }
+        Value { graph: self.clone(), node: Err(Poison { error: st.errors.len() - 1, ty }) }
     }
 
     fn source(&self, op: Op, location: SourceLoc) -> Value {
@@ -263,11 +279,18 @@ impl Graph {
             if let Err(e) = graph.own(v, op_name, location) {
                 return graph.poison(e);
             }
-            if let Err(i) = v.node {
-                return Value { graph, node: Err(i) };
-            }
         }
-        let ids: Vec<NodeId> = operands.iter().filter_map(|v| v.node.ok()).collect();
+        if let Some(first_poison) = operands.iter().find_map(|v| v.node.as_ref().err()) {
+            // Stay poisoned without a new error, but keep the type this op
+            // would have when every operand's type is known.
+            let types: Option<Vec<TensorType>> = operands.iter().map(|v| v.ty()).collect();
+            let ty = types.and_then(|t| {
+                let refs: Vec<&TensorType> = t.iter().collect();
+                make(&refs).and_then(|op| infer(&op, &refs)).ok()
+            });
+            return Value { graph, node: Err(Poison { error: first_poison.error, ty }) };
+        }
+        let ids: Vec<NodeId> = operands.iter().filter_map(|v| v.node.as_ref().ok().copied()).collect();
         let typed = {
             let st = graph.state.borrow();
             let types: Vec<&TensorType> = ids.iter().map(|&id| &st.ir.node(id).ty).collect();
@@ -305,29 +328,38 @@ impl Value {
 
     /// The node, or `None` for a poisoned value.
     pub fn node_id(&self) -> Option<NodeId> {
-        self.node.ok()
+        self.node.as_ref().ok().copied()
+    }
+
+    /// Whether the op behind this value failed to build.
+    pub fn is_poisoned(&self) -> bool {
+        self.node.is_err()
     }
 
     /// This value, or the error that poisoned it.
     pub fn checked(self) -> Result<Value, GraphError> {
-        match self.node {
+        match &self.node {
             Ok(_) => Ok(self),
-            Err(i) => Err(self.graph.state.borrow().errors[i].clone()),
+            Err(p) => Err(self.graph.state.borrow().errors[p.error].clone()),
         }
     }
 
-    /// The static type; `None` for a poisoned value.
+    /// The static type: for a poisoned value, the type it would have had
+    /// when that is known, else `None`.
     pub fn ty(&self) -> Option<TensorType> {
-        let id = self.node.ok()?;
-        Some(self.graph.state.borrow().ir.node(id).ty.clone())
+        match &self.node {
+            Ok(id) => Some(self.graph.state.borrow().ir.node(*id).ty.clone()),
+            Err(p) => p.ty.clone(),
+        }
     }
 
-    /// The shape (empty for a poisoned value, whose error is already recorded).
+    /// The shape (for a poisoned value of unknown type, empty: its error is
+    /// already recorded; use [`Value::dim`] to index safely).
     pub fn shape(&self) -> Vec<Dim> {
         self.ty().map(|t| t.shape).unwrap_or_default()
     }
 
-    /// The dtype (f32 for a poisoned value, whose error is already recorded).
+    /// The dtype (f32 for a poisoned value of unknown type, whose error is already recorded).
     pub fn dtype(&self) -> DType {
         self.ty().map_or(DType::F32, |t| t.dtype)
     }
@@ -362,16 +394,17 @@ impl Value {
 
     /// The name given with [`Value::named`], if any.
     pub fn name(&self) -> Option<String> {
-        let id = self.node.ok()?;
+        let id = self.node_id()?;
         self.graph.state.borrow().ir.node(id).name.clone()
     }
 }
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.node, self.ty()) {
+        match (&self.node, self.ty()) {
             (Ok(id), Some(ty)) => write!(f, "%{} : {ty}", id.index()),
-            _ => f.write_str("<poisoned>"),
+            (Err(_), Some(ty)) => write!(f, "<poisoned> : {ty}"),
+            (_, None) => f.write_str("<poisoned>"),
         }
     }
 }

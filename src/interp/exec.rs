@@ -1,5 +1,6 @@
 //! Evaluates one node from its operand values.
 
+use super::error::NodeFault;
 use super::{elementwise, linalg, movement, reduce};
 use crate::graph::{Bindings, Dim, Op, Tensor};
 
@@ -13,16 +14,16 @@ pub struct NodeCall<'a> {
 }
 
 /// Evaluates a dim that inference already proved well-formed.
-fn size(d: &Dim, bindings: &Bindings) -> Result<usize, String> {
-    d.eval(bindings).ok_or_else(|| format!("dim `{d}` has no size under the bound inputs"))
+fn size(d: &Dim, bindings: &Bindings) -> Result<usize, NodeFault> {
+    d.eval(bindings).ok_or_else(|| NodeFault::UnboundDim { dim: d.to_string() })
 }
 
 /// The node's value, or why its operand *values* are invalid.
-pub fn eval(call: NodeCall<'_>) -> Result<Tensor, String> {
+pub fn eval(call: NodeCall<'_>) -> Result<Tensor, NodeFault> {
     let NodeCall { op, operands: x, out_shape: shape, bindings } = call;
     Ok(match op {
         // Sources other than ranges and masks are resolved by the caller.
-        Op::Input { .. } | Op::Weight { .. } => return Err("source node evaluated as an op".into()),
+        Op::Input { .. } | Op::Weight { .. } => return Err(NodeFault::SourceEvaluated),
         Op::Constant { value } => (**value).clone(),
         Op::Range { start, step, dtype, .. } => movement::range(*start, *step, shape[0], *dtype),
         Op::BandMask { before, after, .. } => movement::band_mask(shape[0], shape[1], *before, *after),
@@ -33,14 +34,14 @@ pub fn eval(call: NodeCall<'_>) -> Result<Tensor, String> {
         Op::Cast(d) => x[0].cast(*d),
         Op::MatMul => linalg::matmul(x[0], x[1], &shape),
         Op::Permute { perm } => movement::permute(x[0], perm, &shape),
-        Op::Reshape { .. } => x[0].clone().reshape(shape).map_err(|e| e.to_string())?,
+        Op::Reshape { .. } => x[0].clone().reshape(shape)?,
         Op::Expand { .. } => movement::expand(x[0], &shape),
         Op::Gather { axis } => {
             let n = x[0].shape()[*axis];
             let mut idx = Vec::with_capacity(x[1].numel());
             for i in x[1].to_i64_vec() {
                 if i < 0 || i as u64 >= n as u64 {
-                    return Err(format!("index {i} is out of range for axis {axis} of size {n}"));
+                    return Err(NodeFault::IndexOutOfRange { index: i, axis: *axis, size: n });
                 }
                 idx.push(i as usize);
             }
@@ -49,7 +50,7 @@ pub fn eval(call: NodeCall<'_>) -> Result<Tensor, String> {
         Op::Slice { axis, start, end, step } => {
             let (s, e, n) = (size(start, bindings)?, size(end, bindings)?, x[0].shape()[*axis]);
             if s > e || e > n {
-                return Err(format!("slice {s}..{e} does not fit axis {axis} of size {n}"));
+                return Err(NodeFault::SliceOutOfRange { start: s, end: e, axis: *axis, size: n });
             }
             movement::slice(x[0], *axis, s, *step, &shape)
         }

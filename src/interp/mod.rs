@@ -10,7 +10,7 @@ mod linalg;
 mod movement;
 mod reduce;
 
-pub use error::InterpError;
+pub use error::{InterpError, NodeFault};
 pub use exec::{eval as eval_node, NodeCall};
 
 use crate::graph::{bind_inputs, Graph, Ir, NamedTensors, NodeId, Op, Tensor};
@@ -84,57 +84,49 @@ impl Interpreter {
         let mut trace = Vec::new();
         for &id in &order {
             let node = ir.node(id);
-            let fail = |detail: String| InterpError::Node {
+            let fail = |fault: NodeFault| InterpError::Node {
                 node: id.index(),
                 op: node.op.name(),
                 location: node.location,
-                detail,
+                fault,
             };
             let out_shape: Vec<usize> = node
                 .ty
                 .shape
                 .iter()
-                .map(|d| {
-                    d.eval(&bound.bindings).ok_or_else(|| fail(format!("dim `{d}` has no size under the bound inputs")))
-                })
+                .map(|d| d.eval(&bound.bindings).ok_or_else(|| fail(NodeFault::UnboundDim { dim: d.to_string() })))
                 .collect::<Result<_, _>>()?;
-            let value = match &node.op {
-                Op::Input { .. } => bound.tensors.get(&id).cloned().ok_or_else(|| fail("input not bound".into()))?,
-                Op::Weight { name, dtype, .. } => weights.get(name, *dtype)?,
-                _ => {
-                    let operand_ids = ir.operands(id);
-                    let operands: Vec<&Tensor> = operand_ids.iter().filter_map(|o| values.get(o)).collect();
-                    if operands.len() != operand_ids.len() {
-                        return Err(fail("an operand was not computed".into()));
-                    }
-                    let call = exec::NodeCall {
-                        op: &node.op,
-                        operands,
-                        out_shape: out_shape.clone(),
-                        bindings: &bound.bindings,
-                    };
-                    let v = exec::eval(call).map_err(fail)?;
-                    // `users` counts each reader once, so each distinct operand is released once.
-                    let mut distinct = operand_ids;
-                    distinct.sort_unstable();
-                    distinct.dedup();
-                    for o in distinct {
-                        let r = remaining.entry(o).or_default();
-                        *r = r.saturating_sub(1);
-                        if *r == 0 && !keep_all {
-                            values.remove(&o);
-                        }
-                    }
-                    v
+            let value = if let Op::Input { .. } = &node.op {
+                bound.tensors.get(&id).cloned().ok_or_else(|| fail(NodeFault::InputNotBound))?
+            } else if let Op::Weight { name, dtype, .. } = &node.op {
+                weights.get(name, *dtype)?
+            } else {
+                let operand_ids = ir.operands(id);
+                let operands: Vec<&Tensor> = operand_ids.iter().filter_map(|o| values.get(o)).collect();
+                if operands.len() != operand_ids.len() {
+                    return Err(fail(NodeFault::OperandMissing));
                 }
+                let call =
+                    exec::NodeCall { op: &node.op, operands, out_shape: out_shape.clone(), bindings: &bound.bindings };
+                let v = exec::eval(call).map_err(fail)?;
+                // `users` counts each reader once, so each distinct operand is released once.
+                let mut distinct = operand_ids;
+                distinct.sort_unstable();
+                distinct.dedup();
+                for o in distinct {
+                    let r = remaining.entry(o).or_default();
+                    *r = r.saturating_sub(1);
+                    if *r == 0 && !keep_all {
+                        values.remove(&o);
+                    }
+                }
+                v
             };
             if value.shape() != out_shape.as_slice() || value.dtype() != node.ty.dtype {
-                return Err(fail(format!(
-                    "computed {}{:?} but the graph says {} (shape {out_shape:?})",
-                    value.dtype(),
-                    value.shape(),
-                    node.ty
-                )));
+                return Err(fail(NodeFault::WrongResult {
+                    got: format!("{}{:?}", value.dtype(), value.shape()),
+                    expected: format!("{} (shape {out_shape:?})", node.ty),
+                }));
             }
             if keep_all {
                 trace.push((id, value.clone()));
@@ -148,7 +140,7 @@ impl Interpreter {
                 node: id.index(),
                 op: "output",
                 location: ir.node(*id).location,
-                detail: format!("output `{name}` was not computed"),
+                fault: NodeFault::OutputMissing { output: name.clone() },
             })?;
             outputs.push((name.clone(), v));
         }

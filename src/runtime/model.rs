@@ -130,9 +130,10 @@ impl Model {
                 let (table, idx) = (ops[0], ops[1]);
                 let Op::Input { name, .. } = &program.ir.node(idx).op else { return None };
                 let rows = program.ir.node(table).ty.shape[axis].as_static()?;
-                let table_name = match &program.ir.node(table).op {
-                    Op::Weight { name, .. } => name.clone(),
-                    _ => format!("%{}", table.index()),
+                let table_name = if let Op::Weight { name, .. } = &program.ir.node(table).op {
+                    name.clone()
+                } else {
+                    format!("%{}", table.index())
                 };
                 Some(IndexCheck { input: idx, input_name: name.clone(), table: table_name, rows, gather: g })
             })
@@ -225,10 +226,7 @@ impl Model {
         let queue = &self.device.queue;
         for (&node, t) in &bound.tensors {
             if let Some(buf) = instance.buffers.get(&node) {
-                let name = match &ir.node(node).op {
-                    Op::Input { name, .. } => name.as_str(),
-                    _ => "input",
-                };
+                let name = if let Op::Input { name, .. } = &ir.node(node).op { name.as_str() } else { "input" };
                 let bytes = to_gpu_bytes(name, t)?;
                 if !bytes.is_empty() {
                     queue.write_buffer(buf, 0, &bytes);
