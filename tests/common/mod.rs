@@ -2,9 +2,39 @@
 #![allow(dead_code)]
 
 pub mod gpu;
+pub mod op_cases;
+mod rng;
+
+pub use rng::Rng;
 
 use std::path::PathBuf;
-use wgraph::{Tensor, Weights};
+use wgraph::compile::{build_program, CompileError, CompileOptions, MatmulPolicy, Program};
+use wgraph::graph::Ir;
+use wgraph::{Graph, Tensor, Weights};
+
+/// The storage-buffer limit per stage device-free compiles assume.
+pub const MAX_BUFFERS: u32 = 8;
+
+/// The one place tests compile without a device: every device-free
+/// [`Program`] in the tests comes from here, so a change of the compiler's
+/// entry point (options, target) is one edit.
+pub fn compile_program(
+    ir: &Ir,
+    options: &CompileOptions,
+    matmul: impl Into<MatmulPolicy>,
+    max_buffers: u32,
+) -> Result<Program, CompileError> {
+    build_program(ir, options, matmul, max_buffers)
+}
+
+/// Compiles `g` without a device, fused or not, with one matmul policy and
+/// [`MAX_BUFFERS`]; panics naming the graph on failure.
+pub fn program(g: &Graph, fuse: bool, matmul: impl Into<MatmulPolicy>) -> Program {
+    let ir = g.ir().unwrap_or_else(|e| panic!("{}: {e}", g.name()));
+    let options = CompileOptions { fuse, ..Default::default() };
+    compile_program(&ir, &options, matmul, MAX_BUFFERS)
+        .unwrap_or_else(|e| panic!("{} (fuse={fuse}): compile: {e}", g.name()))
+}
 
 pub fn fixture(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
