@@ -7,7 +7,7 @@
 //! - naga validation and translation to SPIR-V, MSL and HLSL of every kernel
 //!   it compiles to, fused and unfused, under every matmul policy:
 //!   `tests/kernels_wgsl.rs`;
-//! - gradient checks when the case is `differentiable`;
+//! - gradient checks (tests/grad_*.rs, next) when the case is `differentiable`;
 //! - the interpreter against PyTorch when tests/fixtures/generate_ops.py
 //!   stores a reference under the same name (`<name>.in0`, ..., `<name>.out`):
 //!   `tests/interp_ops.rs` (the builder then also runs on the fixture's shapes,
@@ -64,9 +64,9 @@ pub struct OpCase {
 /// The seeds every consumer draws inputs with.
 pub const SEEDS: [u64; 3] = [0, 1, 2];
 
-/// The table's size today. Consumers assert they ran at least this many
-/// cases, so a table that silently empties fails; raise it when adding
-/// cases, never lower it.
+/// A floor on the table's size (its size when written). Consumers assert
+/// they ran at least this many cases, so a table or filter that silently
+/// empties fails. Adding a case needs no change here; never lower it.
 pub const MIN_CASES: usize = 77;
 
 /// A case built on concrete inputs: the graph, its feed, and a label naming
