@@ -1,14 +1,16 @@
 //! Generated kernels, without a GPU: WGSL snapshots of a small graph, and
-//! every kernel of several graphs validated by naga and translated to
-//! SPIR-V, MSL and HLSL, so the Vulkan, Metal and DX12 paths are checked
-//! without their hardware.
+//! every kernel of that graph and of every op case (tests/common/op_cases.rs)
+//! validated by naga and translated to SPIR-V, MSL and HLSL, so the Vulkan,
+//! Metal and DX12 paths are checked without their hardware.
 
+mod common;
+
+use common::op_cases::{CASES, MIN_CASES};
+use common::{compile_program, program, KernelChoice};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use wgraph::compile::validate::validate_wgsl;
-use wgraph::compile::{
-    compile, CompileOptions, KernelSpec, MatmulKernel, Program, Target, REGISTER, REGISTER_SUBGROUP, TILED,
-};
+use wgraph::compile::{CompileOptions, KernelSpec, Program, REGISTER, REGISTER_SUBGROUP, TILED};
 use wgraph::graph::ops::{self, Conv1dOptions, Gelu};
-use wgraph::Settings;
 use wgraph::{DType, Dim, Graph};
 
 /// A small encoder layer plus one of each remaining kernel family.
@@ -39,34 +41,41 @@ fn sample_graph() -> Graph {
     g
 }
 
-/// Compiles without a device for a lavapipe-like target with `max_buffers`
-/// storage buffers per stage, every matmul using `matmul`, 2-D weights read
-/// as textures when `textures` is set.
-fn program(g: &Graph, matmul: MatmulKernel, fuse: bool, textures: bool, max_buffers: u32) -> Program {
-    let options =
-        CompileOptions { fuse, matmul: Some(matmul), settings: Settings::default(), ..CompileOptions::default() };
-    let target = Target {
-        max_storage_buffers_per_stage: max_buffers,
-        max_texture_side: if textures { 8192 } else { 0 },
-        ..Target::cpu_driver()
-    };
-    compile(&g.ir().unwrap(), &options, &target).unwrap()
+fn kernels(g: &Graph, matmul: impl Into<KernelChoice>, fuse: bool) -> Vec<KernelSpec> {
+    program(g, fuse, matmul).kernels
 }
 
-fn kernels(g: &Graph, matmul: MatmulKernel, fuse: bool) -> Vec<KernelSpec> {
-    program(g, matmul, fuse, false, 8).kernels
+/// A kernel's snapshot key: its ops and output shape, without node ids
+/// (`kernel_matmul_add_gelu_add__batchxseqx8`), so editing an unrelated part
+/// of the graph renames nothing. A repeated key gets `__2`, `__3`, ...
+fn snapshot_keys(program: &Program) -> Vec<String> {
+    let mut bases: Vec<String> = Vec::new();
+    let mut keys = Vec::new();
+    for k in &program.kernels {
+        let ops = k.name.split_once(':').map_or(k.name.as_str(), |(_, ops)| ops).replace('+', "_");
+        let shape: Vec<String> = program.ir.node(k.root).ty.shape.iter().map(|d| d.to_string()).collect();
+        let shape = if shape.is_empty() { "scalar".to_string() } else { shape.join("x") };
+        let base: String = format!("kernel_{ops}__{shape}")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+            .collect();
+        let seen = bases.iter().filter(|b| **b == base).count();
+        keys.push(if seen == 0 { base.clone() } else { format!("{base}__{}", seen + 1) });
+        bases.push(base);
+    }
+    keys
 }
 
 #[test]
 fn generated_wgsl_snapshot() {
-    let g = sample_graph();
-    let all = kernels(&g, REGISTER, true);
-    let names: Vec<&str> = all.iter().map(|k| k.name.as_str()).collect();
-    insta::assert_snapshot!("kernel_names", names.join("\n"));
-    for k in &all {
+    let program = program(&sample_graph(), true, REGISTER);
+    let keys = snapshot_keys(&program);
+    assert!(keys.len() >= 12, "{} kernels", keys.len());
+    insta::assert_snapshot!("kernel_names", keys.join("\n"));
+    for (k, key) in program.kernels.iter().zip(&keys) {
         // Skip the shared helper prelude so snapshots show what is generated.
         let body = k.wgsl.split("@group(0)").skip(1).collect::<Vec<_>>().join("@group(0)");
-        insta::assert_snapshot!(format!("kernel_{}", k.name.replace(['%', ':', '+'], "_")), format!("@group(0){body}"));
+        insta::assert_snapshot!(key.as_str(), format!("@group(0){body}"));
     }
 }
 
@@ -104,17 +113,21 @@ fn translate(k: &KernelSpec) {
     assert!(hlsl.contains("[numthreads("), "{}: HLSL has a compute entry", k.name);
 }
 
+/// Every matmul policy: the three kernels, and the register kernels also
+/// with 2-D weights read from textures.
+fn policies() -> [KernelChoice; 5] {
+    let textured = |kernel| KernelChoice { kernel, texture_weights: true };
+    [REGISTER.into(), REGISTER_SUBGROUP.into(), TILED.into(), textured(REGISTER), textured(REGISTER_SUBGROUP)]
+}
+
 #[test]
 fn every_kernel_translates_to_spirv_msl_and_hlsl() {
     let g = sample_graph();
     let mut count = 0;
-    // The register kernels also with 2-D weights read from textures.
-    let policies =
-        [(REGISTER, false), (REGISTER_SUBGROUP, false), (TILED, false), (REGISTER, true), (REGISTER_SUBGROUP, true)];
     let mut textures = 0;
-    for (matmul, texture_weights) in policies {
+    for matmul in policies() {
         for fuse in [true, false] {
-            for k in program(&g, matmul, fuse, texture_weights, 8).kernels {
+            for k in kernels(&g, matmul, fuse) {
                 translate(&k);
                 count += 1;
                 textures += k.textures.len();
@@ -123,6 +136,38 @@ fn every_kernel_translates_to_spirv_msl_and_hlsl() {
     }
     assert!(textures >= 4, "{textures} texture bindings translated");
     assert!(count >= 30, "translated {count} kernels");
+}
+
+/// Every kernel of every op case (on seed 0's shapes), fused and unfused,
+/// under every matmul policy; fails naming each case that did not translate.
+#[test]
+fn every_op_case_translates_to_spirv_msl_and_hlsl() {
+    let mut failed = Vec::new();
+    let mut kernel_count = 0;
+    for case in CASES {
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let instance = case.instance(0);
+            let mut n = 0;
+            for matmul in policies() {
+                for fuse in [true, false] {
+                    for k in program(&instance.graph, fuse, matmul).kernels {
+                        let what = format!("{} ({}, fuse={fuse}, {matmul:?})", instance.what, k.name);
+                        catch_unwind(AssertUnwindSafe(|| translate(&k)))
+                            .unwrap_or_else(|_| panic!("{what}: did not translate"));
+                        n += 1;
+                    }
+                }
+            }
+            n
+        }));
+        match result {
+            Ok(n) => kernel_count += n,
+            Err(_) => failed.push(case.name),
+        }
+    }
+    assert!(failed.is_empty(), "{} of {} cases failed: {}", failed.len(), CASES.len(), failed.join(", "));
+    assert!(CASES.len() >= MIN_CASES, "{} op cases, expected at least {MIN_CASES}", CASES.len());
+    assert!(kernel_count >= 10 * CASES.len(), "translated {kernel_count} kernels for {} cases", CASES.len());
 }
 
 #[test]
@@ -151,7 +196,7 @@ fn wide_fusions_are_split_to_fit_the_storage_buffer_limit() {
     }
     g.output_named([("y", acc)]).unwrap();
     for max_buffers in [4, 8, 32] {
-        let program = program(&g, REGISTER, true, false, max_buffers);
+        let program = compile_program(&g.ir().unwrap(), &CompileOptions::default(), REGISTER, max_buffers).unwrap();
         for k in &program.kernels {
             assert!(
                 k.inputs.len() as u32 + 2 <= max_buffers,

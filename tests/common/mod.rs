@@ -2,9 +2,61 @@
 #![allow(dead_code)]
 
 pub mod gpu;
+pub mod op_cases;
+mod rng;
+
+pub use rng::Rng;
 
 use std::path::PathBuf;
-use wgraph::{Tensor, Weights};
+use wgraph::compile::{compile, CompileError, CompileOptions, MatmulKernel, Program, Target};
+use wgraph::graph::Ir;
+use wgraph::{Graph, Settings, Tensor, Weights};
+
+/// The storage-buffer limit per stage device-free compiles assume.
+pub const MAX_BUFFERS: u32 = 8;
+
+/// One matmul kernel for every matmul, with or without 2-D weights read
+/// as textures.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelChoice {
+    pub kernel: MatmulKernel,
+    pub texture_weights: bool,
+}
+
+impl From<MatmulKernel> for KernelChoice {
+    fn from(kernel: MatmulKernel) -> KernelChoice {
+        KernelChoice { kernel, texture_weights: false }
+    }
+}
+
+/// The one place tests compile without a device: every device-free
+/// [`Program`] in the tests comes from here, for a lavapipe-like
+/// [`Target`] with `max_buffers` storage buffers per stage, so a change of
+/// the compiler's entry point (options, target) is one edit.
+pub fn compile_program(
+    ir: &Ir,
+    options: &CompileOptions,
+    matmul: impl Into<KernelChoice>,
+    max_buffers: u32,
+) -> Result<Program, CompileError> {
+    let choice = matmul.into();
+    let options = CompileOptions { matmul: Some(choice.kernel), settings: Settings::default(), ..options.clone() };
+    let target = Target {
+        max_storage_buffers_per_stage: max_buffers,
+        max_texture_side: if choice.texture_weights { 8192 } else { 0 },
+        ..Target::cpu_driver()
+    };
+    compile(ir, &options, &target)
+}
+
+/// Compiles `g` without a device, fused or not, with one matmul kernel and
+/// [`MAX_BUFFERS`]; panics naming the graph on failure.
+pub fn program(g: &Graph, fuse: bool, matmul: impl Into<KernelChoice>) -> Program {
+    let ir = g.ir().unwrap_or_else(|e| panic!("{}: {e}", g.name()));
+    let options = CompileOptions { fuse, ..Default::default() };
+    compile_program(&ir, &options, matmul, MAX_BUFFERS)
+        .unwrap_or_else(|e| panic!("{} (fuse={fuse}): compile: {e}", g.name()))
+}
 
 pub fn fixture(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)

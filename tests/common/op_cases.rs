@@ -1,0 +1,409 @@
+//! The one table of op cases that every op test iterates.
+//!
+//! **Adding an op takes exactly one line in [`op_table!`]** (plus, for a
+//! long builder, a helper function below the table). That line gives it:
+//! - GPU against the interpreter on three seeds of awkward shapes, fused and
+//!   unfused: one `#[test]` per case in `tests/gpu_ops.rs`;
+//! - naga validation and translation to SPIR-V, MSL and HLSL of every kernel
+//!   it compiles to, fused and unfused, under every matmul policy:
+//!   `tests/kernels_wgsl.rs`;
+//! - gradient checks (tests/grad_*.rs, next) when the case is `differentiable`;
+//! - the interpreter against PyTorch when tests/fixtures/generate_ops.py
+//!   stores a reference under the same name (`<name>.in0`, ..., `<name>.out`):
+//!   `tests/interp_ops.rs` (the builder then also runs on the fixture's shapes,
+//!   so it must read sizes from its inputs, not assume the generator's).
+//!
+//! A row is `name: Tolerance, differentiable, inputs, build;`:
+//! - `Tolerance`: [`Tol::Elementwise`] or [`Tol::Accumulating`] (sums, dot
+//!   products, normalisations);
+//! - `differentiable`: [`GRAD`] when the output is float and almost everywhere
+//!   differentiable in its float inputs (gradient checks differentiate with
+//!   respect to every float input and leave integer and bool inputs alone),
+//!   [`NO_GRAD`] otherwise (integer or bool outputs, piecewise constant ones);
+//! - `inputs`: `fn(&mut Rng) -> Vec<Tensor>`, drawing shapes from the awkward
+//!   sizes (1, odd, not a multiple of any tile) with broadcasting and size-1
+//!   dims, and values inside the op's domain;
+//! - `build`: `fn(&Graph, &[Value]) -> Value` over the inputs, declared as
+//!   static-shaped graph inputs `x0, x1, ...`; the result is output `out`.
+
+use super::Rng;
+use wgraph::graph::ops::{self, Conv1dOptions, Gelu};
+use wgraph::{DType, Dim, Graph, Tensor, Value};
+
+/// Tolerance classes, as `(rtol, atol)` for fp32 results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tol {
+    /// One rounding per element (exact for integer and bool results).
+    Elementwise,
+    /// Sums over an axis: matmul, convolution, softmax, norms, reductions.
+    Accumulating,
+}
+
+impl Tol {
+    pub fn rtol_atol(self) -> (f64, f64) {
+        match self {
+            Tol::Elementwise => (1e-6, 1e-6),
+            Tol::Accumulating => (1e-4, 1e-5),
+        }
+    }
+}
+
+pub const GRAD: bool = true;
+pub const NO_GRAD: bool = false;
+
+/// One row of the table.
+pub struct OpCase {
+    pub name: &'static str,
+    pub tol: Tol,
+    /// Gradient checks apply (see the module doc).
+    pub differentiable: bool,
+    pub inputs: fn(&mut Rng) -> Vec<Tensor>,
+    pub build: fn(&Graph, &[Value]) -> Value,
+}
+
+/// The seeds every consumer draws inputs with.
+pub const SEEDS: [u64; 3] = [0, 1, 2];
+
+/// A floor on the table's size (its size when written). Consumers assert
+/// they ran at least this many cases, so a table or filter that silently
+/// empties fails. Adding a case needs no change here; never lower it.
+pub const MIN_CASES: usize = 77;
+
+/// A case built on concrete inputs: the graph, its feed, and a label naming
+/// the case and where the inputs came from (`"softmax_last seed 2"`).
+pub struct Instance {
+    pub what: String,
+    pub graph: Graph,
+    pub feed: Vec<(String, Tensor)>,
+}
+
+impl OpCase {
+    /// The inputs for `seed`.
+    pub fn inputs(&self, seed: u64) -> Vec<Tensor> {
+        (self.inputs)(&mut Rng(seed * 7919 + 17))
+    }
+
+    /// The case on the inputs drawn with `seed`.
+    pub fn instance(&self, seed: u64) -> Instance {
+        self.instance_on(self.inputs(seed), format!("{} seed {seed}", self.name))
+    }
+
+    /// The case on given inputs (a fixture's), labelled `what`.
+    pub fn instance_on(&self, inputs: Vec<Tensor>, what: String) -> Instance {
+        let graph = Graph::new(self.name);
+        let values: Vec<Value> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| graph.input(format!("x{i}"), t.dtype(), t.shape().iter().map(|&d| Dim::new(d))))
+            .collect();
+        let out = (self.build)(&graph, &values);
+        graph.output_named([("out", out)]).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let feed = inputs.into_iter().enumerate().map(|(i, t)| (format!("x{i}"), t)).collect();
+        Instance { what, graph, feed }
+    }
+}
+
+/// The case called `name`.
+pub fn case(name: &str) -> &'static OpCase {
+    CASES.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no op case {name}"))
+}
+
+/// Emits the table's rows into the macro named first, after the tokens that
+/// follow a `;` (`op_table!(case_names; my_tests)` calls
+/// `my_tests!(neg abs ...)`). The rows are the only list of op cases.
+macro_rules! op_table {
+    ($callback:ident $(; $($arg:tt)*)?) => {
+        $callback! { $($($arg)*;)?
+            // ---- elementwise unary
+            neg: Elementwise, GRAD, |r| unary(r, -3.0, 3.0), |_, x| -&x[0];
+            abs: Elementwise, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::abs(&x[0]);
+            exp: Elementwise, GRAD, |r| unary(r, -5.0, 5.0), |_, x| ops::exp(&x[0]);
+            log: Elementwise, GRAD, |r| unary(r, 0.01, 5.0), |_, x| ops::log(&x[0]);
+            sqrt: Elementwise, GRAD, |r| unary(r, 0.01, 5.0), |_, x| ops::sqrt(&x[0]);
+            rsqrt: Elementwise, GRAD, |r| unary(r, 0.01, 5.0), |_, x| ops::rsqrt(&x[0]);
+            recip: Elementwise, GRAD, |r| unary(r, 0.1, 5.0), |_, x| ops::recip(&x[0]);
+            tanh: Elementwise, GRAD, |r| unary(r, -6.0, 6.0), |_, x| ops::tanh(&x[0]);
+            sigmoid: Elementwise, GRAD, |r| unary(r, -9.0, 9.0), |_, x| ops::sigmoid(&x[0]);
+            relu: Elementwise, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::relu(&x[0]);
+            silu: Elementwise, GRAD, |r| unary(r, -6.0, 6.0), |_, x| ops::silu(&x[0]);
+            gelu: Elementwise, GRAD, |r| unary(r, -6.0, 6.0), |_, x| ops::gelu(&x[0], Gelu::Erf);
+            gelu_tanh: Elementwise, GRAD, |r| unary(r, -6.0, 6.0), |_, x| ops::gelu(&x[0], Gelu::Tanh);
+            erf: Elementwise, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::erf(&x[0]);
+            sin: Elementwise, GRAD, |r| unary(r, -4.0, 4.0), |_, x| ops::sin(&x[0]);
+            cos: Elementwise, GRAD, |r| unary(r, -4.0, 4.0), |_, x| ops::cos(&x[0]);
+            scalar_ops: Elementwise, GRAD, |r| unary(r, -3.0, 3.0), |_, x| 1.5 - &(&x[0] * 0.125);
+            // ---- elementwise binary, both operands broadcasting
+            add: Elementwise, GRAD, |r| binary(r, -3.0, 3.0), |_, x| &x[0] + &x[1];
+            sub: Elementwise, GRAD, |r| binary(r, -3.0, 3.0), |_, x| &x[0] - &x[1];
+            mul: Elementwise, GRAD, |r| binary(r, -3.0, 3.0), |_, x| &x[0] * &x[1];
+            div: Elementwise, GRAD, |r| binary(r, 0.5, 3.0), |_, x| &x[0] / &x[1];
+            pow: Elementwise, GRAD, pow_inputs, |_, x| ops::pow(&x[0], &x[1]);
+            maximum: Elementwise, GRAD, |r| binary(r, -3.0, 3.0), |_, x| ops::maximum(&x[0], &x[1]);
+            minimum: Elementwise, GRAD, |r| binary(r, -3.0, 3.0), |_, x| ops::minimum(&x[0], &x[1]);
+            floor_div_i64: Elementwise, NO_GRAD, floor_div_inputs, |_, x| ops::div(&x[0], &x[1]);
+            // ---- comparisons, logic, where, casts
+            lt: Elementwise, NO_GRAD, |r| binary(r, -3.0, 3.0), |_, x| ops::lt(&x[0], &x[1]);
+            ge: Elementwise, NO_GRAD, |r| binary(r, -3.0, 3.0), |_, x| ops::ge(&x[0], &x[1]);
+            eq_i64: Elementwise, NO_GRAD, |r| int_pair(r, 3), |_, x| ops::eq(&x[0], &x[1]);
+            logic: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![r.bools(&s), r.bools(&s)] }, |_, x| ops::or(&ops::and(&x[0], &ops::not(&x[1])), &x[1]);
+            select_where: Elementwise, GRAD, select_inputs, |_, x| ops::select(&x[0], &x[1], &x[2]);
+            cast_f32_i64: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![r.floats(&s, -5.0, 5.0)] }, |_, x| ops::cast(&x[0], DType::I64);
+            cast_i64_f32: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![ints(r, &s, -(1 << 20), 1 << 20)] }, |_, x| ops::cast(&x[0], DType::F32);
+            casts: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![r.floats(&s, -40.0, 40.0)] }, cast_chain;
+            // ---- data movement
+            permute: Elementwise, GRAD, |r| unary(r, -1.0, 1.0), |_, x| ops::permute(&x[0], &[2, 0, 1]);
+            permute_4d: Elementwise, GRAD, |r| { let s = shape(r, 4); vec![r.floats(&s, -1.0, 1.0)] }, |_, x| ops::permute(&x[0], &[2, 0, 3, 1]);
+            transpose: Elementwise, GRAD, |r| unary(r, -1.0, 1.0), |_, x| ops::transpose(&x[0], -2, -1);
+            reshape_heads: Elementwise, GRAD, |r| { let (b, s, h) = (r.size(), r.size(), r.size()); vec![r.floats(&[b, s, h * 4], -1.0, 1.0)] }, reshape_heads;
+            expand: Elementwise, GRAD, |r| { let a = r.size(); vec![r.floats(&[a, 1], -1.0, 1.0)] }, |_, x| ops::expand(&x[0], [2.into(), x[0].shape()[0].clone(), 4.into()]);
+            slice_step: Elementwise, GRAD, |r| { let s = [r.size(), 9 + r.below(4)]; vec![r.floats(&s, -1.0, 1.0)] }, |_, x| ops::slice_step(&x[0], 1, 1, 9, 3);
+            slice_step_wide: Elementwise, GRAD, |r| { let s = [r.size(), 20]; vec![r.floats(&s, -1.0, 1.0)] }, |_, x| ops::slice_step(&x[0], 1, 3, 19, 4);
+            concat: Elementwise, GRAD, concat_inputs, |_, x| ops::concat(&[&x[0], &x[1]], 1);
+            split_middle: Elementwise, GRAD, |r| { let s = [r.size(), 9]; vec![r.floats(&s, -1.0, 1.0)] }, |_, x| ops::split(&x[0], 1, &[2, 3, 4]).swap_remove(1);
+            concat_split: Elementwise, GRAD, concat_inputs, concat_split;
+            gather_embedding: Elementwise, GRAD, embedding_inputs, |_, x| ops::gather(&x[0], &x[1], 0);
+            gather_axis1: Elementwise, GRAD, gather_axis1_inputs, |_, x| ops::gather(&x[0], &x[1], 1);
+            // ---- sources and masks
+            range: Elementwise, NO_GRAD, |_| vec![], |g, _| ops::range(g, 3, 2, 6, DType::I64);
+            causal_mask: Elementwise, NO_GRAD, |_| vec![], |g, _| ops::causal_mask(g, 4, 6);
+            sliding_mask: Elementwise, NO_GRAD, |_| vec![], |g, _| ops::band_mask(g, 5, 5, Some(2), Some(0));
+            range_and_masks: Elementwise, GRAD, |r| { let (a, b) = (r.size(), r.size()); vec![r.floats(&[a, a + b], -1.0, 1.0)] }, range_and_masks;
+            // ---- linear algebra
+            matmul_2d: Accumulating, GRAD, |r| { let (m, k, n) = (r.size(), r.size(), r.size()); vec![r.floats(&[m, k], -1.0, 1.0), r.floats(&[k, n], -1.0, 1.0)] }, |_, x| ops::matmul(&x[0], &x[1]);
+            matmul_odd: Accumulating, GRAD, |r| { let (b, m, k, n) = (r.size(), r.size(), r.size(), r.size()); vec![r.floats(&[b, m, k], -1.0, 1.0), r.floats(&[k, n], -1.0, 1.0)] }, |_, x| ops::matmul(&x[0], &x[1]);
+            matmul_batched_broadcast: Accumulating, GRAD, |r| { let (b, m, k, n) = (r.size(), r.size(), r.size(), r.size()); vec![r.floats(&[b, 1, m, k], -1.0, 1.0), r.floats(&[3, k, n], -1.0, 1.0)] }, |_, x| ops::matmul(&x[0], &x[1]);
+            matmul_transposed_operands: Accumulating, GRAD, transposed_operands_inputs, |_, x| ops::gelu(&ops::linear(&ops::transpose(&x[0], 0, 1), &x[1], Some(&x[2])), Gelu::Erf);
+            linear: Accumulating, GRAD, |r| { let (b, s, k, n) = (r.size(), r.size(), r.size(), r.size()); vec![r.floats(&[b, s, k], -1.0, 1.0), r.floats(&[n, k], -1.0, 1.0), r.floats(&[n], -1.0, 1.0)] }, |_, x| ops::linear(&x[0], &x[1], Some(&x[2]));
+            // Multiples of four take the vec4 layouts (along n for a row-major B,
+            // along k for a transposed one); odd m keeps edge blocks in play.
+            matmul_vec_n: Accumulating, GRAD, |r| { let (b, m, k, n) = (r.size(), r.size(), r.size() * 4, r.size() * 4); vec![r.floats(&[b, m, k], -1.0, 1.0), r.floats(&[k, n], -1.0, 1.0), r.floats(&[n], -1.0, 1.0)] }, |_, x| &ops::matmul(&x[0], &x[1]) + &x[2];
+            matmul_vec_k: Accumulating, GRAD, |r| { let (b, m, k, n) = (r.size(), r.size(), r.size() * 4, r.size() * 4 + 1); vec![r.floats(&[b, m, k], -1.0, 1.0), r.floats(&[n, k], -1.0, 1.0)] }, |_, x| ops::silu(&ops::linear(&x[0], &x[1], None));
+            matmul_vec_k_self: Accumulating, GRAD, |r| { let (b, s, d) = (r.size(), r.size(), r.size() * 4); vec![r.floats(&[b, s, d], -1.0, 1.0)] }, |_, x| &ops::matmul(&x[0], &ops::transpose(&x[0], -1, -2)) + &ops::sum(&x[0], -1, true);
+            // Two matmuls meeting in one elementwise root (a gated MLP): only one
+            // can be that kernel's epilogue; the other keeps its buffer.
+            gated_mlp_two_matmuls_one_root: Accumulating, GRAD, gated_mlp_inputs, |_, x| &ops::silu(&ops::linear(&x[0], &x[1], None)) * &ops::linear(&x[0], &x[2], None);
+            attention_scores: Accumulating, GRAD, attention_inputs, attention_scores;
+            conv1d_whisper: Accumulating, GRAD, conv1d_whisper_inputs, |_, x| ops::conv1d(&x[0], &x[1], Some(&x[2]), WHISPER_CONV);
+            conv1d_whisper_gelu: Accumulating, GRAD, conv1d_whisper_inputs, |_, x| ops::gelu(&ops::conv1d(&x[0], &x[1], Some(&x[2]), WHISPER_CONV), Gelu::Erf);
+            conv1d_groups_dilation: Accumulating, GRAD, |r| { let l = 9 + r.size(); vec![r.floats(&[1, 4, l], -1.0, 1.0), r.floats(&[6, 2, 2], -1.0, 1.0)] }, |_, x| ops::conv1d(&x[0], &x[1], None, GROUPED_CONV);
+            // ---- softmax and normalisation
+            softmax_last: Accumulating, GRAD, |r| unary(r, -10.0, 10.0), |_, x| ops::softmax(&x[0], -1);
+            softmax_axis1: Accumulating, GRAD, |r| unary(r, -8.0, 8.0), |_, x| ops::softmax(&x[0], 1);
+            softmax_long_rows: Accumulating, GRAD, |r| { let n = 1000 + r.size(); vec![r.floats(&[3, n], -8.0, 8.0)] }, |_, x| ops::softmax(&x[0], -1);
+            softmax_masked: Accumulating, GRAD, |r| { let s = [r.size(), r.size()]; vec![r.floats(&s, -2.0, 2.0), r.bools(&s)] }, softmax_masked;
+            layer_norm: Accumulating, GRAD, layer_norm_inputs::<1>, |_, x| ops::layer_norm(&x[0], &x[1], &x[2], 1e-12);
+            layer_norm_eps: Accumulating, GRAD, layer_norm_inputs::<100>, |_, x| ops::layer_norm(&x[0], &x[1], &x[2], 1e-5);
+            rms_norm: Accumulating, GRAD, |r| { let (a, n) = (r.size(), r.size() * 5); vec![r.floats(&[a, n], -3.0, 3.0), r.floats(&[n], 0.5, 1.5)] }, |_, x| ops::rms_norm(&x[0], &x[1], 1e-6);
+            // ---- reductions
+            sum_axis1: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::sum(&x[0], 1, false);
+            mean_keep: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::mean(&x[0], -1, true);
+            max_axis0: Accumulating, GRAD, |r| { let s = shape(r, 2); vec![r.floats(&s, -3.0, 3.0)] }, |_, x| ops::max(&x[0], 0, false);
+            min_axis1: Accumulating, GRAD, |r| { let s = shape(r, 2); vec![r.floats(&s, -3.0, 3.0)] }, |_, x| ops::min(&x[0], 1, false);
+            reductions: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), reductions;
+            sum_i64: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![r.ints(&s, 100)] }, |_, x| ops::sum(&x[0], 0, false);
+            argmax: Elementwise, NO_GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::argmax(&x[0], -1, false);
+            // Few distinct values: ties everywhere, the first index wins.
+            argmax_ties: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![r.ints(&s, 3)] }, |_, x| ops::argmax(&x[0], 1, true);
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use op_table;
+
+/// Calls `$callback!(name name ...)` with every case's name: turns the
+/// table into one `#[test]` per case (`op_table!(case_names; my_tests)`).
+#[allow(unused_macros)]
+macro_rules! case_names {
+    ($callback:ident; $($name:ident: $tol:ident, $grad:expr, $inputs:expr, $build:expr;)*) => {
+        $callback!($($name)*);
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use case_names;
+
+macro_rules! define_cases {
+    ($($name:ident: $tol:ident, $grad:expr, $inputs:expr, $build:expr;)*) => {
+        /// Every op case, in table order.
+        pub const CASES: &[OpCase] = &[$(
+            OpCase { name: stringify!($name), tol: Tol::$tol, differentiable: $grad, inputs: $inputs, build: $build },
+        )*];
+    };
+}
+
+op_table!(define_cases);
+
+// ---- input generators --------------------------------------------------------
+
+/// `rank` awkward sizes.
+pub fn shape(r: &mut Rng, rank: usize) -> Vec<usize> {
+    (0..rank).map(|_| r.size()).collect()
+}
+
+/// A shape broadcastable against `shape`: some axes become 1, leading axes may go.
+pub fn broadcastable(r: &mut Rng, shape: &[usize]) -> Vec<usize> {
+    let drop = r.below(shape.len() + 1).min(shape.len() - 1);
+    shape[drop..].iter().map(|&d| if r.below(3) == 0 { 1 } else { d }).collect()
+}
+
+/// Integers uniform in `[lo, hi)`.
+pub fn ints(r: &mut Rng, shape: &[usize], lo: i64, hi: i64) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::new(shape.to_vec(), (0..n).map(|_| lo + r.below((hi - lo) as usize) as i64).collect::<Vec<i64>>()).unwrap()
+}
+
+/// One rank-3 float tensor in `[lo, hi)`.
+fn unary(r: &mut Rng, lo: f32, hi: f32) -> Vec<Tensor> {
+    let s = shape(r, 3);
+    vec![r.floats(&s, lo, hi)]
+}
+
+/// Two shapes that broadcast against each other: the first may have size-1
+/// axes of its own, the second drops leading axes and sets others to 1.
+fn broadcast_pair(r: &mut Rng) -> (Vec<usize>, Vec<usize>) {
+    let s = shape(r, 3);
+    let b = broadcastable(r, &s);
+    let a = s.iter().map(|&d| if r.below(4) == 0 { 1 } else { d }).collect();
+    (a, b)
+}
+
+/// A float in `[-3, 3)` and one in `[lo, hi)`, broadcasting.
+fn binary(r: &mut Rng, lo: f32, hi: f32) -> Vec<Tensor> {
+    let (a, b) = broadcast_pair(r);
+    vec![r.floats(&a, -3.0, 3.0), r.floats(&b, lo, hi)]
+}
+
+/// Integers in `[0, below)`, broadcasting.
+fn int_pair(r: &mut Rng, below: usize) -> Vec<Tensor> {
+    let (a, b) = broadcast_pair(r);
+    vec![r.ints(&a, below), r.ints(&b, below)]
+}
+
+/// A positive base, any exponent.
+fn pow_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (a, b) = broadcast_pair(r);
+    vec![r.floats(&a, 0.1, 3.0), r.floats(&b, -2.0, 2.0)]
+}
+
+/// Signed numerators in `[-20, 20)`, divisors in `[-4, 4]`: zero included,
+/// since the interpreter and the kernels both define `x // 0 = 0`.
+fn floor_div_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let s = shape(r, 2);
+    vec![ints(r, &s, -20, 20), ints(r, &s, -4, 5)]
+}
+
+fn select_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let s = shape(r, 3);
+    let c = broadcastable(r, &s);
+    vec![r.bools(&c), r.floats(&s, -3.0, 3.0), r.floats(&s[2..], -3.0, 3.0)]
+}
+
+/// `[a, b, c]` and `[a, d, c]`: concatenable along axis 1.
+fn concat_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (a, b, c, d) = (r.size(), r.size(), r.size(), r.size());
+    vec![r.floats(&[a, b, c], -1.0, 1.0), r.floats(&[a, d, c], -1.0, 1.0)]
+}
+
+/// A `[vocab, d]` table and `[batch, seq]` ids.
+fn embedding_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (v, d) = (r.size() + 1, r.size());
+    let (b, s) = (r.size(), r.size());
+    vec![r.floats(&[v, d], -1.0, 1.0), r.ints(&[b, s], v)]
+}
+
+fn gather_axis1_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (a, n, c, k) = (r.size(), r.size(), r.size(), r.size());
+    vec![r.floats(&[a, n, c], -1.0, 1.0), r.ints(&[k], n)]
+}
+
+/// `A^T` is `[k, m]`, the weight `[n, k]`; sizes multiples of 3, 5 and 7.
+fn transposed_operands_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (m, k, n) = (r.size() * 3, r.size() * 5, r.size() * 7);
+    vec![r.floats(&[k, m], -1.0, 1.0), r.floats(&[n, k], -1.0, 1.0), r.floats(&[n], -1.0, 1.0)]
+}
+
+fn gated_mlp_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (b, s, d, f) = (r.size(), r.size(), r.size() * 4, r.size() * 4);
+    vec![r.floats(&[b, s, d], -1.0, 1.0), r.floats(&[f, d], -1.0, 1.0), r.floats(&[f, d], -1.0, 1.0)]
+}
+
+/// Hidden states of two heads, and a `[batch, seq]` keep-mask.
+fn attention_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (b, s, d) = (r.size(), r.size(), r.size());
+    vec![r.floats(&[b, s, 2 * d], -1.0, 1.0), r.bools(&[b, s])]
+}
+
+/// Whisper's first convolution, scaled down: 4 channels in, 6 out, k = 3.
+fn conv1d_whisper_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (b, l) = (r.size(), 10 + r.size());
+    vec![r.floats(&[b, 4, l], -1.0, 1.0), r.floats(&[6, 4, 3], -1.0, 1.0), r.floats(&[6], -1.0, 1.0)]
+}
+
+const WHISPER_CONV: Conv1dOptions = Conv1dOptions { stride: 2, padding: 1, dilation: 1, groups: 1 };
+const GROUPED_CONV: Conv1dOptions = Conv1dOptions { stride: 1, padding: 2, dilation: 2, groups: 2 };
+
+/// `[a, 2, n]` rows with gamma and beta; rows scaled by `1 / SHRINK` so a
+/// larger eps matters.
+fn layer_norm_inputs<const SHRINK: u32>(r: &mut Rng) -> Vec<Tensor> {
+    let (a, n) = (r.size(), r.size() * 7);
+    let x = 3.0 / SHRINK as f32;
+    vec![r.floats(&[a, 2, n], -x, x), r.floats(&[n], 0.5, 1.5), r.floats(&[n], -1.0, 1.0)]
+}
+
+// ---- builders too long for one line ------------------------------------------
+
+/// f32 → i64 → bool, both back to f32.
+fn cast_chain(_: &Graph, x: &[Value]) -> Value {
+    let i = ops::cast(&x[0], DType::I64);
+    let b = ops::cast(&i, DType::Bool);
+    &ops::cast(&i, DType::F32) + &ops::cast(&b, DType::F32)
+}
+
+/// `[b, s, 4h]` split into heads of size 4: `[b, h, s, 4]`.
+fn reshape_heads(_: &Graph, x: &[Value]) -> Value {
+    let sh = x[0].shape();
+    let heads = sh[2].as_static().expect("static hidden size") / 4;
+    ops::permute(&ops::reshape(&x[0], [sh[0].clone(), sh[1].clone(), heads.into(), 4.into()]), &[0, 2, 1, 3])
+}
+
+/// Concatenates three parts, splits off the first column and swaps the pieces.
+fn concat_split(_: &Graph, x: &[Value]) -> Value {
+    let joined = ops::concat(&[&x[0], &x[1], &x[0]], 1);
+    let n = joined.shape()[1].as_static().expect("static axis");
+    let parts = ops::split(&joined, 1, &[1, n - 1]);
+    &ops::concat(&[&parts[1], &parts[0]], 1) * 2.0
+}
+
+/// A causal and a band mask, and position ids, over `[rows, cols]` scores.
+fn range_and_masks(g: &Graph, x: &[Value]) -> Value {
+    let sh = x[0].shape();
+    let causal = ops::causal_mask(g, sh[0].clone(), sh[1].clone());
+    let band = ops::band_mask(g, sh[0].clone(), sh[1].clone(), Some(2), Some(1));
+    let pos = ops::cast(&ops::range(g, 3, 2, sh[1].clone(), DType::I64), DType::F32);
+    let both = ops::and(&causal, &band);
+    ops::select(&both, &(&x[0] + &pos), &ops::scalar(g, -7.0, DType::F32))
+}
+
+/// Two heads' scaled `q k^T` with the keep-mask, softmaxed.
+fn attention_scores(g: &Graph, x: &[Value]) -> Value {
+    let sh = x[0].shape();
+    let d = sh[2].as_static().expect("static hidden size") / 2;
+    let heads = ops::permute(&ops::reshape(&x[0], [sh[0].clone(), sh[1].clone(), 2.into(), d.into()]), &[0, 2, 1, 3]);
+    let scores = ops::matmul(&heads, &ops::transpose(&heads, -1, -2)) * 0.5;
+    let keep = ops::unsqueeze(&ops::unsqueeze(&x[1], 1), 1);
+    ops::softmax(&ops::select(&keep, &scores, &ops::scalar(g, f32::MIN as f64, DType::F32)), -1)
+}
+
+/// The masked softmax HF models compute: the lowest float where the mask is
+/// false (a fully masked row comes out uniform).
+fn softmax_masked(g: &Graph, x: &[Value]) -> Value {
+    ops::softmax(&ops::select(&x[1], &x[0], &ops::scalar(g, f32::MIN as f64, DType::F32)), -1)
+}
+
+/// Sum + mean + max - min along one axis.
+fn reductions(_: &Graph, x: &[Value]) -> Value {
+    let s = ops::sum(&x[0], 1, true);
+    let m = ops::mean(&x[0], 1, true);
+    let hi = ops::max(&x[0], 1, true);
+    let lo = ops::min(&x[0], 1, true);
+    &(&(&s + &m) + &hi) - &lo
+}
