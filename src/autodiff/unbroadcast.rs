@@ -43,3 +43,24 @@ pub fn zeros(like: &Value, dtype: DType, shape: &[Dim]) -> Value {
 pub fn zeros_like(x: &Value) -> Value {
     zeros(x, x.dtype(), &x.shape())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Graph;
+
+    #[test]
+    fn sums_leading_and_size_one_axes() {
+        let g = Graph::new("unbroadcast");
+        let grad = g.input("g", DType::F32, [Dim::new(4), Dim::sym("seq"), Dim::new(3)]);
+        let shape = |s: &[Dim]| unbroadcast(&grad, s).shape();
+        assert_eq!(shape(&[Dim::new(3)]), [Dim::new(3)]);
+        assert_eq!(shape(&[Dim::new(1), Dim::new(3)]), [Dim::new(1), Dim::new(3)]);
+        assert_eq!(shape(&[Dim::sym("seq"), Dim::new(1)]), [Dim::sym("seq"), Dim::new(1)]);
+        assert_eq!(shape(&[]), Vec::<Dim>::new());
+        // Already the right shape: the same value, no new node.
+        let same = unbroadcast(&grad, &grad.shape());
+        assert_eq!(same.node_id(), grad.node_id());
+        assert!(g.errors().is_empty(), "{:?}", g.errors());
+    }
+}
