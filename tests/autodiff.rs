@@ -112,6 +112,35 @@ pytorch! {
     amax_tie, 1e-15 => |x| weighted(x, |a| ops::max(&a[0], 1, false));
     amin_tie, 1e-15 => |x| weighted(x, |a| ops::min(&a[0], 1, false));
     pow_zero, 1e-14 => |x| weighted(x, |a| ops::pow(&a[0], &a[1]));
+    tiny_lm, 1e-10 => |x| tiny_lm_loss(x);
+}
+
+/// The fixture's one-block causal LM (see generate.py): tied embeddings,
+/// LayerNorm, two-head attention masked with -inf, tanh-GELU MLP,
+/// cross_entropy ignoring -100. Every parameter's gradient is compared.
+fn tiny_lm_loss(x: &[Value]) -> Value {
+    let [ids, labels, wte, ln_g, ln_b, wq, wk, wv, wo, w1, b1, w2, b2] = x else { panic!("13 inputs") };
+    let g = ids.graph();
+    let (batch, seq, d, heads) = (ids.shape()[0].clone(), ids.shape()[1].clone(), 4, 2);
+    let split = |v: Value| {
+        ops::transpose(&ops::reshape(&v, [batch.clone(), seq.clone(), heads.into(), (d / heads).into()]), 1, 2)
+    };
+    let emb = ops::gather(wte, ids, 0);
+    let h = ops::layer_norm(&emb, ln_g, ln_b, 1e-5);
+    let (q, k, v) =
+        (split(ops::linear(&h, wq, None)), split(ops::linear(&h, wk, None)), split(ops::linear(&h, wv, None)));
+    let scores = &ops::matmul(&q, &ops::transpose(&k, -2, -1)) * (1.0 / ((d / heads) as f64).sqrt());
+    let masked = ops::select(
+        &ops::causal_mask(g, seq.clone(), seq.clone()),
+        &scores,
+        &ops::scalar(g, f64::NEG_INFINITY, DType::F64),
+    );
+    let ctx = ops::matmul(&ops::softmax(&masked, -1), &v);
+    let ctx = ops::reshape(&ops::transpose(&ctx, 1, 2), [batch, seq, Dim::new(d)]);
+    let x = &emb + &ops::linear(&ctx, wo, None);
+    let mlp = ops::linear(&ops::gelu(&ops::linear(&x, w1, Some(b1)), ops::Gelu::Tanh), w2, Some(b2));
+    let x = &x + &mlp;
+    cross_entropy(&ops::linear(&x, wte, None), labels, Some(-100))
 }
 
 // ---- hand-computed losses ----------------------------------------------------------
