@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod gpu;
+pub mod grad;
 
 use std::path::PathBuf;
 use wgraph::{Tensor, Weights};
