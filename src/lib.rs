@@ -4,6 +4,7 @@
 //! a safetensors [`Weights`] registry before any GPU work, and run it on the
 //! CPU reference [`Interpreter`].
 
+pub mod autodiff;
 pub mod compile;
 pub mod debug;
 pub mod graph;
@@ -13,6 +14,7 @@ pub mod runtime;
 pub mod settings;
 pub mod weights;
 
+pub use autodiff::{AutodiffError, Gradients};
 pub use compile::{CompileError, CompileOptions, Program, Target};
 pub use graph::{ops, BindError, DType, Dim, Gelu, Graph, GraphError, NamedTensors, Tensor, TensorType, Value};
 pub use interp::{InterpError, Interpreter, Trace};

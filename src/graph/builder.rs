@@ -27,6 +27,9 @@ struct State {
     errors: Vec<GraphError>,
     inputs: HashMap<String, NodeId>,
     weights: HashMap<String, NodeId>,
+    /// While set, new nodes carry this location instead of their builder's
+    /// line (see [`Graph::with_location`]).
+    location_override: Option<SourceLoc>,
 }
 
 /// A graph under construction. Cheap to clone (a shared handle).
@@ -61,8 +64,48 @@ impl Graph {
                 errors: Vec::new(),
                 inputs: HashMap::new(),
                 weights: HashMap::new(),
+                location_override: None,
             })),
         }
+    }
+
+    /// Wraps an already-built IR (what passes produce, or a graph read back)
+    /// so more ops can be appended to it with the builder; its inputs and
+    /// weights are registered under their names.
+    pub fn from_ir(ir: Ir) -> Graph {
+        let mut inputs = HashMap::new();
+        let mut weights = HashMap::new();
+        for id in ir.graph.node_indices() {
+            match &ir.node(id).op {
+                Op::Input { name, .. } => {
+                    inputs.insert(name.clone(), id);
+                }
+                Op::Weight { name, .. } => {
+                    weights.insert(name.clone(), id);
+                }
+                _ => {}
+            }
+        }
+        Graph {
+            state: Rc::new(RefCell::new(State { ir, errors: Vec::new(), inputs, weights, location_override: None })),
+        }
+    }
+
+    /// The value of an existing node, `None` when the graph has no such node.
+    pub fn value(&self, id: NodeId) -> Option<Value> {
+        let exists = self.state.borrow().ir.graph.contains_node(id);
+        exists.then(|| Value { graph: self.clone(), node: Ok(id) })
+    }
+
+    /// Runs `f` with every node it adds carrying `location` instead of the
+    /// line that built it. Generated code (autodiff's backward ops) uses this
+    /// to point each node at the user's line it derives from. Nests: the
+    /// previous location is restored afterwards.
+    pub fn with_location<R>(&self, location: SourceLoc, f: impl FnOnce() -> R) -> R {
+        let previous = self.state.borrow_mut().location_override.replace(location);
+        let result = f();
+        self.state.borrow_mut().location_override = previous;
+        result
     }
 
     pub fn name(&self) -> String {
@@ -216,7 +259,7 @@ impl Graph {
         self.state.borrow().errors.clone()
     }
 
-    fn same(&self, other: &Graph) -> bool {
+    pub(crate) fn same(&self, other: &Graph) -> bool {
         Rc::ptr_eq(&self.state, &other.state)
     }
 
@@ -239,6 +282,7 @@ impl Graph {
     }
 
     fn push(&self, op: Op, ty: TensorType, operands: &[NodeId], location: SourceLoc) -> Value {
+        let location = self.state.borrow().location_override.unwrap_or(location);
         let id =
             self.state.borrow_mut().ir.add_node(Node { op, ty, name: None, aliases: Vec::new(), location }, operands);
         Value { graph: self.clone(), node: Ok(id) }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod gpu;
+pub mod grad;
 pub mod op_cases;
 mod rng;
 
