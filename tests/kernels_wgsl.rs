@@ -172,11 +172,15 @@ fn every_op_case_translates_to_spirv_msl_and_hlsl() {
 
 #[test]
 fn every_template_is_used() {
-    let g = sample_graph();
+    // The sample graph and every op case, with both matmul families.
+    let mut graphs = vec![sample_graph()];
+    graphs.extend(CASES.iter().map(|case| case.instance(0).graph));
     let mut sources = String::new();
-    for matmul in [REGISTER, TILED] {
-        for k in kernels(&g, matmul, true) {
-            sources.push_str(&k.wgsl);
+    for g in &graphs {
+        for matmul in [REGISTER, TILED] {
+            for k in kernels(g, matmul, true) {
+                sources.push_str(&k.wgsl);
+            }
         }
     }
     for template in wgraph::compile::codegen::shaders::ALL {

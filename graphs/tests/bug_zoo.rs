@@ -13,7 +13,7 @@ use common::device;
 
 use std::path::PathBuf;
 use wgraph::debug::{compare, read_dump, Comparison, Tolerance};
-use wgraph::graph::{Ir, Op};
+use wgraph::graph::{Ir, Op, RowOp};
 use wgraph::{CompileOptions, Compiler, Tensor, Weights};
 use wgraph_graphs::{zoo, HfConfig};
 
@@ -67,17 +67,17 @@ fn no_edit(_: &mut Ir) {}
 /// the query axis in its first attention block.
 fn softmax_over_queries(ir: &mut Ir) {
     let order = ir.topo_order().unwrap();
-    let first = order.into_iter().find(|&id| matches!(ir.node(id).op, Op::Softmax { .. })).unwrap();
+    let first = order.into_iter().find(|&id| matches!(ir.node(id).op, Op::Row(RowOp::Softmax { .. }))).unwrap();
     let rank = ir.node(first).ty.shape.len();
-    ir.graph[first].op = Op::Softmax { axis: rank - 2 };
+    ir.graph[first].op = Op::Row(RowOp::Softmax { axis: rank - 2 });
     ir.verify().unwrap();
 }
 
 /// The port uses LayerNorm epsilon `eps` in the module `name`.
 fn layer_norm_eps(ir: &mut Ir, name: &str, eps: f64) {
     let id = ir.find_named(name).unwrap();
-    assert!(matches!(ir.node(id).op, Op::LayerNorm { .. }));
-    ir.graph[id].op = Op::LayerNorm { eps };
+    assert!(matches!(ir.node(id).op, Op::Row(RowOp::LayerNorm { .. })));
+    ir.graph[id].op = Op::Row(RowOp::LayerNorm { eps });
 }
 
 fn swap(tensors: &mut [(String, Tensor)], a: &str, b: &str) {

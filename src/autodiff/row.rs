@@ -4,13 +4,39 @@
 
 use super::unbroadcast::unbroadcast;
 use super::vjp::Vjp;
-use crate::graph::{ops, ReduceOp, Value};
+use crate::graph::{ops, ReduceOp, RowOp, Value};
+
+/// The rules of the row ops: one arm per [`RowOp`].
+pub(crate) fn row_vjp(r: &RowOp, c: &Vjp<'_>) -> Vec<Option<Value>> {
+    let (xs, g) = (c.xs, c.g);
+    match r {
+        RowOp::LayerNorm { eps } => layer_norm_vjp(&xs[0], &xs[1], g, *eps, c),
+        RowOp::RmsNorm { eps } => rms_norm_vjp(&xs[0], &xs[1], g, *eps, c),
+        RowOp::Softmax { axis } => {
+            // y * (g - sum(g * y)) along the softmax axis.
+            let y = c.y;
+            let dot = ops::sum(&(g * y), *axis as isize, true);
+            vec![c.only(0, || y * &(g - &dot))]
+        }
+        RowOp::Reduce { op, axis, keep_dim } => {
+            vec![c.only(0, || reduce_vjp(*op, &xs[0], c.y, g, *axis, *keep_dim))]
+        }
+        // An index: piecewise constant, no gradient.
+        RowOp::ArgMax { .. } => vec![None],
+        // x_i reaches y_j for every j >= i: the gradient is the reversed
+        // running sum of g, `sum(g) - cumsum(g) + g`.
+        RowOp::Cumsum { axis } => {
+            let total = ops::sum(g, *axis as isize, true);
+            vec![c.only(0, || &(&total - &ops::cumsum(g, *axis as isize)) + g)]
+        }
+    }
+}
 
 /// LayerNorm over the last axis, `y = xhat * gamma + beta` with
 /// `xhat = (x - mean) * rstd`: `gbeta = sum g`, `ggamma = sum g * xhat`
 /// (over every leading axis), and with `h = g * gamma`,
 /// `gx = rstd * (h - mean(h) - xhat * mean(h * xhat))`.
-pub(crate) fn layer_norm_vjp(x: &Value, gamma: &Value, g: &Value, eps: f64, c: &Vjp<'_>) -> Vec<Option<Value>> {
+fn layer_norm_vjp(x: &Value, gamma: &Value, g: &Value, eps: f64, c: &Vjp<'_>) -> Vec<Option<Value>> {
     let param = gamma.shape();
     let stats = (c.want(0) || c.want(1)).then(|| {
         let centred = x - &ops::mean(x, -1, true);
@@ -36,7 +62,7 @@ pub(crate) fn layer_norm_vjp(x: &Value, gamma: &Value, g: &Value, eps: f64, c: &
 /// RMSNorm over the last axis, `y = x * r * gamma` with
 /// `r = rsqrt(mean(x^2) + eps)`: `ggamma = sum g * x * r` and, with
 /// `h = g * gamma`, `gx = r * (h - xhat * mean(h * xhat))`, `xhat = x * r`.
-pub(crate) fn rms_norm_vjp(x: &Value, gamma: &Value, g: &Value, eps: f64, c: &Vjp<'_>) -> Vec<Option<Value>> {
+fn rms_norm_vjp(x: &Value, gamma: &Value, g: &Value, eps: f64, c: &Vjp<'_>) -> Vec<Option<Value>> {
     let r = ops::rsqrt(&(&ops::mean(&(x * x), -1, true) + eps));
     let xhat = x * &r;
     vec![

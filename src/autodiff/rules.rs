@@ -78,19 +78,7 @@ pub(crate) fn vjp(c: &Vjp<'_>) -> Vec<Option<Value>> {
             vec![c.only(0, || movement::scatter_strided(g, *axis, start, *step, &xs[0].shape()[*axis]))]
         }
         Op::Concat { axis } => movement::concat_vjp(xs, *axis, g, c.wants),
-        Op::LayerNorm { eps } => row::layer_norm_vjp(&xs[0], &xs[1], g, *eps, c),
-        Op::RmsNorm { eps } => row::rms_norm_vjp(&xs[0], &xs[1], g, *eps, c),
-        Op::Softmax { axis } => {
-            // y * (g - sum(g * y)) along the softmax axis.
-            let y = c.y;
-            let dot = ops::sum(&(g * y), *axis as isize, true);
-            vec![c.only(0, || y * &(g - &dot))]
-        }
-        Op::Reduce { op, axis, keep_dim } => {
-            vec![c.only(0, || row::reduce_vjp(*op, &xs[0], c.y, g, *axis, *keep_dim))]
-        }
-        // An index: piecewise constant, no gradient.
-        Op::ArgMax { .. } => vec![None],
+        Op::Row(r) => row::row_vjp(r, c),
         Op::Conv1d { stride, padding, dilation, groups } => {
             let opts = ops::Conv1dOptions { stride: *stride, padding: *padding, dilation: *dilation, groups: *groups };
             conv::conv1d_vjp(xs, g, opts, c.wants)

@@ -1,7 +1,7 @@
 //! Lowering: one kernel per kernel root, in schedule order. The match is
 //! over every op, so a new op cannot be forgotten here.
 
-use super::codegen::kernels::{self, RowKind};
+use super::codegen::kernels;
 use super::codegen::{matmul, KernelSpec};
 use super::error::CompileError;
 use super::fuse::FusionPlan;
@@ -23,7 +23,6 @@ fn lower_root(ir: &Ir, plan: &FusionPlan, root: NodeId, policy: MatmulPolicy) ->
     if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
         return matmul::matmul(ir, plan, mm, root, policy.pick(ir, mm), texture_side);
     }
-    let row = |kind: RowKind| kernels::row(ir, plan, root, kind);
     match &ir.node(root).op {
         Op::MatMul => matmul::matmul(ir, plan, root, root, policy.pick(ir, root), texture_side),
         Op::Conv1d { stride, padding, dilation, groups } => kernels::conv1d(
@@ -32,11 +31,7 @@ fn lower_root(ir: &Ir, plan: &FusionPlan, root: NodeId, policy: MatmulPolicy) ->
             root,
             kernels::ConvShape { stride: *stride, padding: *padding, dilation: *dilation, groups: *groups },
         ),
-        Op::Softmax { axis } => row(RowKind::Softmax { axis: *axis }),
-        Op::LayerNorm { eps } => row(RowKind::Norm { eps: *eps, rms: false }),
-        Op::RmsNorm { eps } => row(RowKind::Norm { eps: *eps, rms: true }),
-        Op::Reduce { op, axis, .. } => row(RowKind::Reduce { op: *op, axis: *axis }),
-        Op::ArgMax { axis, .. } => row(RowKind::ArgMax { axis: *axis }),
+        Op::Row(r) => kernels::row(ir, plan, root, *r),
         // Everything computable per output element: one fused expression.
         Op::Input { .. }
         | Op::Weight { .. }

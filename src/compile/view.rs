@@ -83,11 +83,7 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
         | Op::Gather { .. }
         | Op::Slice { .. }
         | Op::Concat { .. }
-        | Op::LayerNorm { .. }
-        | Op::RmsNorm { .. }
-        | Op::Softmax { .. }
-        | Op::Reduce { .. }
-        | Op::ArgMax { .. }
+        | Op::Row(_)
         | Op::Conv1d { .. } => None,
     }
 }

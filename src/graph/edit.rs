@@ -75,7 +75,7 @@ impl Ir {
 
 #[cfg(test)]
 mod tests {
-    use crate::graph::{ops, DType, Graph, GraphError, Op};
+    use crate::graph::{ops, DType, Graph, GraphError, Op, RowOp};
 
     fn graph() -> Graph {
         let g = Graph::new("g");
@@ -95,7 +95,7 @@ mod tests {
         let x = ir.inputs()[0];
         let pool = ir.find_named("pool").unwrap();
         assert_eq!(ir.operands(pool), [x], "the sum now reads the input");
-        assert!(ir.graph.node_indices().all(|n| !matches!(ir.node(n).op, Op::LayerNorm { .. })));
+        assert!(ir.graph.node_indices().all(|n| !matches!(ir.node(n).op, Op::Row(RowOp::LayerNorm { .. }))));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::dim::{Dim, ShapeDisplay};
 use super::dtype::DType;
 use super::error::ShapeError;
-use super::op::{BinaryOp, Op, ReduceOp, UnaryOp};
+use super::op::{BinaryOp, Op, ReduceOp, RowOp, UnaryOp};
 use serde::Serialize;
 use std::fmt;
 
@@ -234,9 +234,9 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             shape[*axis] = total;
             Ok(TensorType::new(first.dtype, shape))
         }
-        Op::LayerNorm { .. } | Op::RmsNorm { .. } => {
+        Op::Row(RowOp::LayerNorm { .. }) | Op::Row(RowOp::RmsNorm { .. }) => {
             let names: &[&'static str] =
-                if matches!(op, Op::LayerNorm { .. }) { &["gamma", "beta"] } else { &["gamma"] };
+                if matches!(op, Op::Row(RowOp::LayerNorm { .. })) { &["gamma", "beta"] } else { &["gamma"] };
             arity(1 + names.len())?;
             let x = operands[0];
             need(x, "the operand", "a float tensor", DType::is_float)?;
@@ -250,14 +250,14 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             }
             Ok(x.clone())
         }
-        Op::Softmax { axis } => {
+        Op::Row(RowOp::Softmax { axis }) => {
             arity(1)?;
             let x = operands[0];
             need(x, "the operand", "a float tensor", DType::is_float)?;
             check_axis(*axis, x.rank())?;
             Ok(x.clone())
         }
-        Op::Reduce { op, axis, keep_dim } => {
+        Op::Row(RowOp::Reduce { op, axis, keep_dim }) => {
             arity(1)?;
             let x = operands[0];
             if *op == ReduceOp::Mean {
@@ -268,12 +268,19 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             check_axis(*axis, x.rank())?;
             Ok(TensorType::new(x.dtype, reduced(&x.shape, *axis, *keep_dim)))
         }
-        Op::ArgMax { axis, keep_dim } => {
+        Op::Row(RowOp::ArgMax { axis, keep_dim }) => {
             arity(1)?;
             let x = operands[0];
             need(x, "the operand", "numeric", |d| !d.is_bool())?;
             check_axis(*axis, x.rank())?;
             Ok(TensorType::new(DType::I64, reduced(&x.shape, *axis, *keep_dim)))
+        }
+        Op::Row(RowOp::Cumsum { axis }) => {
+            arity(1)?;
+            let x = operands[0];
+            need(x, "the operand", "numeric", |d| !d.is_bool())?;
+            check_axis(*axis, x.rank())?;
+            Ok(x.clone())
         }
         Op::Conv1d { stride, padding, dilation, groups } => conv1d(operands, *stride, *padding, *dilation, *groups),
     }

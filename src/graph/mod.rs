@@ -26,6 +26,6 @@ pub use error::{BindError, GraphError, ShapeError, SourceLoc};
 pub use infer::{broadcast, infer, TensorType};
 pub use ir::{Edge, Ir, Node, NodeId};
 pub use named::NamedTensors;
-pub use op::{BinaryOp, CompareOp, Gelu, Op, OpFamily, ReduceOp, SourceKind, UnaryOp};
+pub use op::{BinaryOp, CompareOp, Gelu, Op, OpFamily, ReduceOp, RowOp, SourceKind, UnaryOp};
 pub use scope::Scope;
 pub use tensor::{Element, Tensor, TensorData, TensorError};

@@ -73,6 +73,77 @@ pub enum ReduceOp {
     Min,
 }
 
+/// Ops that read a whole row along one axis: one kernel family (one
+/// workgroup per row on the GPU), each op its own reduction or scan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RowOp {
+    /// Normalises over the last axis: operands x, gamma, beta.
+    LayerNorm {
+        eps: f64,
+    },
+    /// `x * rsqrt(mean(x^2) + eps) * gamma` over the last axis: operands x, gamma.
+    RmsNorm {
+        eps: f64,
+    },
+    Softmax {
+        axis: usize,
+    },
+    Reduce {
+        op: ReduceOp,
+        axis: usize,
+        keep_dim: bool,
+    },
+    /// Index of the first maximum, as i64.
+    ArgMax {
+        axis: usize,
+        keep_dim: bool,
+    },
+    /// Inclusive prefix sum along the axis (`torch.cumsum`).
+    Cumsum {
+        axis: usize,
+    },
+}
+
+impl RowOp {
+    /// The axis the op reads along (norms: the last of `rank` axes).
+    pub fn axis(&self, rank: usize) -> usize {
+        match self {
+            RowOp::Softmax { axis }
+            | RowOp::Reduce { axis, .. }
+            | RowOp::ArgMax { axis, .. }
+            | RowOp::Cumsum { axis } => *axis,
+            RowOp::LayerNorm { .. } | RowOp::RmsNorm { .. } => rank.saturating_sub(1),
+        }
+    }
+
+    /// The op's stable name (see [`Op::name`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            RowOp::LayerNorm { .. } => "layer_norm",
+            RowOp::RmsNorm { .. } => "rms_norm",
+            RowOp::Softmax { .. } => "softmax",
+            RowOp::Reduce { op, .. } => match op {
+                ReduceOp::Sum => "sum",
+                ReduceOp::Mean => "mean",
+                ReduceOp::Max => "max",
+                ReduceOp::Min => "min",
+            },
+            RowOp::ArgMax { .. } => "argmax",
+            RowOp::Cumsum { .. } => "cumsum",
+        }
+    }
+
+    fn attrs(&self) -> Vec<(&'static str, String)> {
+        match self {
+            RowOp::Softmax { axis } | RowOp::Cumsum { axis } => vec![("axis", axis.to_string())],
+            RowOp::LayerNorm { eps } | RowOp::RmsNorm { eps } => vec![("eps", format!("{eps:e}"))],
+            RowOp::Reduce { axis, keep_dim, .. } | RowOp::ArgMax { axis, keep_dim } => {
+                vec![("axis", axis.to_string()), ("keep_dim", keep_dim.to_string())]
+            }
+        }
+    }
+}
+
 /// One node's operation. Operands arrive in the order of the edge slots.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
@@ -142,27 +213,8 @@ pub enum Op {
     Concat {
         axis: usize,
     },
-    /// Normalises over the last axis: operands x, gamma, beta.
-    LayerNorm {
-        eps: f64,
-    },
-    /// `x * rsqrt(mean(x^2) + eps) * gamma` over the last axis: operands x, gamma.
-    RmsNorm {
-        eps: f64,
-    },
-    Softmax {
-        axis: usize,
-    },
-    Reduce {
-        op: ReduceOp,
-        axis: usize,
-        keep_dim: bool,
-    },
-    /// Index of the first maximum, as i64.
-    ArgMax {
-        axis: usize,
-        keep_dim: bool,
-    },
+    /// Reads whole rows along one axis: reductions, softmax, norms.
+    Row(RowOp),
     /// `[n, c_in, len] * [c_out, c_in/groups, k] (+ bias[c_out])`, zero padding.
     Conv1d {
         stride: usize,
@@ -220,30 +272,15 @@ impl Op {
     /// For the ops whose value is stored rather than computed (the
     /// [`OpFamily::Source`] family), which kind; `None` for every other op.
     pub fn source_kind(&self) -> Option<SourceKind> {
-        match self {
-            Op::Input { .. } => Some(SourceKind::Input),
-            Op::Weight { .. } => Some(SourceKind::Weight),
-            Op::Constant { .. } => Some(SourceKind::Constant),
-            Op::Range { .. }
-            | Op::BandMask { .. }
-            | Op::Unary(_)
-            | Op::Binary(_)
-            | Op::Compare(_)
-            | Op::Where
-            | Op::Cast(_)
-            | Op::MatMul
-            | Op::Permute { .. }
-            | Op::Reshape { .. }
-            | Op::Expand { .. }
-            | Op::Gather { .. }
-            | Op::Slice { .. }
-            | Op::Concat { .. }
-            | Op::LayerNorm { .. }
-            | Op::RmsNorm { .. }
-            | Op::Softmax { .. }
-            | Op::Reduce { .. }
-            | Op::ArgMax { .. }
-            | Op::Conv1d { .. } => None,
+        // Derived from the exhaustive `family`: only sources are stored.
+        if let Op::Input { .. } = self {
+            Some(SourceKind::Input)
+        } else if let Op::Weight { .. } = self {
+            Some(SourceKind::Weight)
+        } else if let Op::Constant { .. } = self {
+            Some(SourceKind::Constant)
+        } else {
+            None
         }
     }
 
@@ -261,36 +298,7 @@ impl Op {
             | Op::Concat { .. } => OpFamily::Movement,
             Op::MatMul => OpFamily::MatMul,
             Op::Conv1d { .. } => OpFamily::Convolution,
-            Op::LayerNorm { .. } | Op::RmsNorm { .. } | Op::Softmax { .. } | Op::Reduce { .. } | Op::ArgMax { .. } => {
-                OpFamily::Row
-            }
-        }
-    }
-
-    /// The axis a row op works along (norms: the last axis of `rank`);
-    /// `None` for ops of other families.
-    pub fn row_axis(&self, rank: usize) -> Option<usize> {
-        match self {
-            Op::Softmax { axis } | Op::Reduce { axis, .. } | Op::ArgMax { axis, .. } => Some(*axis),
-            Op::LayerNorm { .. } | Op::RmsNorm { .. } => Some(rank.saturating_sub(1)),
-            Op::Input { .. }
-            | Op::Weight { .. }
-            | Op::Constant { .. }
-            | Op::Range { .. }
-            | Op::BandMask { .. }
-            | Op::Unary(_)
-            | Op::Binary(_)
-            | Op::Compare(_)
-            | Op::Where
-            | Op::Cast(_)
-            | Op::MatMul
-            | Op::Permute { .. }
-            | Op::Reshape { .. }
-            | Op::Expand { .. }
-            | Op::Gather { .. }
-            | Op::Slice { .. }
-            | Op::Concat { .. }
-            | Op::Conv1d { .. } => None,
+            Op::Row(_) => OpFamily::Row,
         }
     }
 
@@ -357,16 +365,7 @@ impl Op {
             Op::Gather { .. } => "gather",
             Op::Slice { .. } => "slice",
             Op::Concat { .. } => "concat",
-            Op::LayerNorm { .. } => "layer_norm",
-            Op::RmsNorm { .. } => "rms_norm",
-            Op::Softmax { .. } => "softmax",
-            Op::Reduce { op, .. } => match op {
-                ReduceOp::Sum => "sum",
-                ReduceOp::Mean => "mean",
-                ReduceOp::Max => "max",
-                ReduceOp::Min => "min",
-            },
-            Op::ArgMax { .. } => "argmax",
+            Op::Row(r) => r.name(),
             Op::Conv1d { .. } => "conv1d",
         }
     }
@@ -398,17 +397,14 @@ impl Op {
             Op::Cast(d) => vec![("to", d.to_string())],
             Op::Permute { perm } => vec![("perm", format!("{perm:?}"))],
             Op::Reshape { shape } | Op::Expand { shape } => vec![("shape", ShapeDisplay(shape).to_string())],
-            Op::Gather { axis } | Op::Concat { axis } | Op::Softmax { axis } => vec![("axis", axis.to_string())],
+            Op::Gather { axis } | Op::Concat { axis } => vec![("axis", axis.to_string())],
             Op::Slice { axis, start, end, step } => vec![
                 ("axis", axis.to_string()),
                 ("start", start.to_string()),
                 ("end", end.to_string()),
                 ("step", step.to_string()),
             ],
-            Op::LayerNorm { eps } | Op::RmsNorm { eps } => vec![("eps", format!("{eps:e}"))],
-            Op::Reduce { axis, keep_dim, .. } | Op::ArgMax { axis, keep_dim } => {
-                vec![("axis", axis.to_string()), ("keep_dim", keep_dim.to_string())]
-            }
+            Op::Row(r) => r.attrs(),
             Op::Conv1d { stride, padding, dilation, groups } => vec![
                 ("stride", stride.to_string()),
                 ("padding", padding.to_string()),

@@ -7,7 +7,7 @@ use super::builder::{Graph, Value};
 use super::dim::Dim;
 use super::dtype::DType;
 use super::error::ShapeError;
-use super::op::{BinaryOp, CompareOp, Op, ReduceOp, UnaryOp};
+use super::op::{BinaryOp, CompareOp, Op, ReduceOp, RowOp, UnaryOp};
 use super::tensor::Tensor;
 
 pub use super::op::Gelu;
@@ -320,24 +320,26 @@ pub fn concat(values: &[&Value], axis: isize) -> Value {
 /// LayerNorm over the last axis (biased variance, as PyTorch).
 #[track_caller]
 pub fn layer_norm(x: &Value, gamma: &Value, beta: &Value, eps: f64) -> Value {
-    Graph::build("layer_norm", &[x, gamma, beta], |_| Ok(Op::LayerNorm { eps }))
+    Graph::build("layer_norm", &[x, gamma, beta], |_| Ok(Op::Row(RowOp::LayerNorm { eps })))
 }
 
 /// RMSNorm over the last axis: `x * rsqrt(mean(x^2) + eps) * gamma`.
 #[track_caller]
 pub fn rms_norm(x: &Value, gamma: &Value, eps: f64) -> Value {
-    Graph::build("rms_norm", &[x, gamma], |_| Ok(Op::RmsNorm { eps }))
+    Graph::build("rms_norm", &[x, gamma], |_| Ok(Op::Row(RowOp::RmsNorm { eps })))
 }
 
 #[track_caller]
 pub fn softmax(x: &Value, axis: isize) -> Value {
-    Graph::build("softmax", &[x], |t| Ok(Op::Softmax { axis: resolve_axis(axis, t[0].rank())? }))
+    Graph::build("softmax", &[x], |t| Ok(Op::Row(RowOp::Softmax { axis: resolve_axis(axis, t[0].rank())? })))
 }
 
 #[track_caller]
 fn reduce(op: ReduceOp, x: &Value, axis: isize, keep_dim: bool) -> Value {
-    let probe = Op::Reduce { op, axis: 0, keep_dim };
-    Graph::build(probe.name(), &[x], |t| Ok(Op::Reduce { op, axis: resolve_axis(axis, t[0].rank())?, keep_dim }))
+    let probe = Op::Row(RowOp::Reduce { op, axis: 0, keep_dim });
+    Graph::build(probe.name(), &[x], |t| {
+        Ok(Op::Row(RowOp::Reduce { op, axis: resolve_axis(axis, t[0].rank())?, keep_dim }))
+    })
 }
 
 #[track_caller]
@@ -363,5 +365,19 @@ pub fn min(x: &Value, axis: isize, keep_dim: bool) -> Value {
 /// Index (i64) of the first maximum along `axis`.
 #[track_caller]
 pub fn argmax(x: &Value, axis: isize, keep_dim: bool) -> Value {
-    Graph::build("argmax", &[x], |t| Ok(Op::ArgMax { axis: resolve_axis(axis, t[0].rank())?, keep_dim }))
+    Graph::build("argmax", &[x], |t| Ok(Op::Row(RowOp::ArgMax { axis: resolve_axis(axis, t[0].rank())?, keep_dim })))
+}
+
+/// Inclusive running sum along `axis` (`torch.cumsum`): element `i` is the
+/// sum of elements `0..=i`. Float or integer.
+///
+/// ```
+/// use wgraph::{ops, DType, Graph};
+/// let g = Graph::new("running");
+/// let x = g.input("x", DType::F32, [2usize, 5]);
+/// assert_eq!(ops::cumsum(&x, -1).shape(), x.shape());
+/// ```
+#[track_caller]
+pub fn cumsum(x: &Value, axis: isize) -> Value {
+    Graph::build("cumsum", &[x], |t| Ok(Op::Row(RowOp::Cumsum { axis: resolve_axis(axis, t[0].rank())? })))
 }

@@ -55,11 +55,7 @@ pub fn eval(call: NodeCall<'_>) -> Result<Tensor, NodeFault> {
             movement::slice(x[0], *axis, s, *step, &shape)
         }
         Op::Concat { axis } => movement::concat(&x, *axis, &shape),
-        Op::LayerNorm { eps } => reduce::layer_norm(x[0], x[1], x[2], *eps),
-        Op::RmsNorm { eps } => reduce::rms_norm(x[0], x[1], *eps),
-        Op::Softmax { axis } => reduce::softmax(x[0], *axis),
-        Op::Reduce { op, axis, .. } => reduce::reduce(*op, x[0], *axis, &shape),
-        Op::ArgMax { axis, .. } => reduce::argmax(x[0], *axis, &shape),
+        Op::Row(r) => reduce::row(r, &x, &shape),
         Op::Conv1d { stride, padding, dilation, groups } => {
             linalg::conv1d(x[0], x[1], x.get(2).copied(), (*stride, *padding, *dilation, *groups), &shape)
         }

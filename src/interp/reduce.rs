@@ -3,7 +3,49 @@
 //! accumulates in f64.
 
 use super::layout::around_axis;
-use crate::graph::{ReduceOp, Tensor};
+use crate::graph::{ReduceOp, RowOp, Tensor};
+
+/// Evaluates a row op on its operands (`x`, then gamma and beta for the norms).
+pub fn row(op: &RowOp, x: &[&Tensor], out_shape: &[usize]) -> Tensor {
+    match *op {
+        RowOp::LayerNorm { eps } => layer_norm(x[0], x[1], x[2], eps),
+        RowOp::RmsNorm { eps } => rms_norm(x[0], x[1], eps),
+        RowOp::Softmax { axis } => softmax(x[0], axis),
+        RowOp::Reduce { op, axis, .. } => reduce(op, x[0], axis, out_shape),
+        RowOp::ArgMax { axis, .. } => argmax(x[0], axis, out_shape),
+        RowOp::Cumsum { axis } => cumsum(x[0], axis),
+    }
+}
+
+/// Running sums along `axis`: f64 for floats, exact i64 for integers.
+fn cumsum(x: &Tensor, axis: usize) -> Tensor {
+    let shape = x.shape().to_vec();
+    if x.dtype().is_float() {
+        let mut data = x.to_f64_vec();
+        per_lane(&shape, axis, &mut data, |lane| {
+            let mut acc = 0.0;
+            for v in lane.iter_mut() {
+                acc += *v;
+                *v = acc;
+            }
+        });
+        return Tensor::from_f64_unchecked(x.dtype(), shape, &data);
+    }
+    let values = x.to_i64_vec();
+    let (outer, n, inner) = around_axis(&shape, axis);
+    let mut out = values.clone();
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut acc = 0i64;
+            for j in 0..n {
+                let k = (o * n + j) * inner + i;
+                acc = acc.wrapping_add(values[k]);
+                out[k] = acc;
+            }
+        }
+    }
+    Tensor::from_i64_unchecked(x.dtype(), shape, &out)
+}
 
 /// Applies `f` to every lane (the values along `axis` for one outer/inner
 /// position) and writes its results back in place.
@@ -24,7 +66,7 @@ fn per_lane(shape: &[usize], axis: usize, data: &mut [f64], mut f: impl FnMut(&m
     }
 }
 
-pub fn reduce(op: ReduceOp, x: &Tensor, axis: usize, out_shape: &[usize]) -> Tensor {
+fn reduce(op: ReduceOp, x: &Tensor, axis: usize, out_shape: &[usize]) -> Tensor {
     let (outer, n, inner) = around_axis(x.shape(), axis);
     let mut out = Vec::with_capacity(outer * inner);
     if x.dtype().is_float() {
@@ -59,7 +101,7 @@ pub fn reduce(op: ReduceOp, x: &Tensor, axis: usize, out_shape: &[usize]) -> Ten
 }
 
 /// Index of the first maximum (NaN counts as the maximum, as in PyTorch).
-pub fn argmax(x: &Tensor, axis: usize, out_shape: &[usize]) -> Tensor {
+fn argmax(x: &Tensor, axis: usize, out_shape: &[usize]) -> Tensor {
     let (outer, n, inner) = around_axis(x.shape(), axis);
     let v = x.to_f64_vec();
     let mut out = Vec::with_capacity(outer * inner);
@@ -79,7 +121,7 @@ pub fn argmax(x: &Tensor, axis: usize, out_shape: &[usize]) -> Tensor {
 }
 
 /// Max-subtracted softmax. A lane of all `-inf` gives NaN, as in PyTorch.
-pub fn softmax(x: &Tensor, axis: usize) -> Tensor {
+fn softmax(x: &Tensor, axis: usize) -> Tensor {
     let mut v = x.to_f64_vec();
     per_lane(x.shape(), axis, &mut v, |lane| {
         let m = lane.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -96,7 +138,7 @@ pub fn softmax(x: &Tensor, axis: usize) -> Tensor {
 }
 
 /// LayerNorm over the last axis with biased variance.
-pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Tensor {
+fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Tensor {
     let (g, b) = (gamma.to_f64_vec(), beta.to_f64_vec());
     let mut v = x.to_f64_vec();
     let last = x.shape().len() - 1;
@@ -113,7 +155,7 @@ pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Tensor
 }
 
 /// RMSNorm over the last axis: `x * rsqrt(mean(x^2) + eps) * gamma`.
-pub fn rms_norm(x: &Tensor, gamma: &Tensor, eps: f64) -> Tensor {
+fn rms_norm(x: &Tensor, gamma: &Tensor, eps: f64) -> Tensor {
     let g = gamma.to_f64_vec();
     let mut v = x.to_f64_vec();
     let last = x.shape().len() - 1;

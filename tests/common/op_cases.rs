@@ -204,6 +204,11 @@ macro_rules! op_table {
             argmax: Elementwise, NO_GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::argmax(&x[0], -1, false);
             // Few distinct values: ties everywhere, the first index wins.
             argmax_ties: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![r.ints(&s, 3)] }, |_, x| ops::argmax(&x[0], 1, true);
+            // ---- scans
+            cumsum_axis1: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::cumsum(&x[0], 1);
+            // Rows longer than one workgroup: the carry between chunks.
+            cumsum_long_rows: Accumulating, GRAD, |r| { let s = [r.size(), 300]; vec![r.floats(&s, -1.0, 1.0)] }, |_, x| ops::cumsum(&x[0], -1);
+            cumsum_i64: Elementwise, NO_GRAD, |r| { let s = shape(r, 3); vec![r.ints(&s, 100)] }, |_, x| ops::cumsum(&x[0], 0);
         }
     };
 }

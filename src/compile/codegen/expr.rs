@@ -269,13 +269,7 @@ impl<'a> ExprBuilder<'a> {
                 self.line("}");
                 v
             }
-            Op::MatMul
-            | Op::LayerNorm { .. }
-            | Op::RmsNorm { .. }
-            | Op::Softmax { .. }
-            | Op::Reduce { .. }
-            | Op::ArgMax { .. }
-            | Op::Conv1d { .. } => {
+            Op::MatMul | Op::Row(_) | Op::Conv1d { .. } => {
                 // Fusion materialises these; reading the buffer is always right.
                 self.read(node, coords)
             }

@@ -6,7 +6,7 @@ use super::shaders::{self, fill, Template};
 use super::wgsl::{Binding, Scalar};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
-use crate::graph::{DType, Dim, Ir, NodeId, ReduceOp};
+use crate::graph::{DType, Dim, Ir, NodeId, ReduceOp, RowOp};
 
 /// How many workgroups a kernel needs, as a function of the bindings.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,26 +43,6 @@ pub struct KernelSpec {
 
 const WG: u32 = 256;
 const ROW_WG: u32 = 64;
-
-/// The kind of row kernel, with what it needs from its op.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum RowKind {
-    Softmax {
-        axis: usize,
-    },
-    /// Layer norm (x, gamma, beta) or RMS norm (x, gamma), over the last axis.
-    Norm {
-        eps: f64,
-        rms: bool,
-    },
-    Reduce {
-        op: ReduceOp,
-        axis: usize,
-    },
-    ArgMax {
-        axis: usize,
-    },
-}
 
 /// A 1-D convolution's hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +131,7 @@ fn around(shape: &[Dim], axis: usize) -> (Dim, Dim, Dim) {
 }
 
 /// Softmax, norms, reductions and argmax: one workgroup per row.
-pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, kind: RowKind) -> Result<KernelSpec, CompileError> {
+pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
     for &o in &operands {
@@ -159,10 +139,7 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, kind: RowKind) -> Result<Ke
     }
     let in_shape = ir.node(operands[0]).ty.shape.clone();
     let scalar = Scalar::of(ir.node(operands[0]).ty.dtype);
-    let axis = match kind {
-        RowKind::Softmax { axis } | RowKind::Reduce { axis, .. } | RowKind::ArgMax { axis } => axis,
-        RowKind::Norm { .. } => in_shape.len() - 1,
-    };
+    let axis = row_op.axis(in_shape.len());
     let (rows, len, inner) = around(&in_shape, axis);
     let (rows_expr, len_expr, inner_expr) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
     let wg = ROW_WG.to_string();
@@ -176,12 +153,13 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, kind: RowKind) -> Result<Ke
         ("ROWS", rows_expr),
         ("N", len_expr),
     ];
-    let template: Template = match kind {
-        RowKind::Softmax { .. } => {
+    let template: Template = match row_op {
+        RowOp::Softmax { .. } => {
             values.extend([("ROW_COMMON", row_common), ("INNER", inner_expr)]);
             shaders::SOFTMAX
         }
-        RowKind::Norm { eps, rms } => {
+        RowOp::LayerNorm { eps } | RowOp::RmsNorm { eps } => {
+            let rms = matches!(row_op, RowOp::RmsNorm { .. });
             let beta = if operands.len() == 3 { "in2[j]" } else { "0.0" };
             values.extend([
                 ("ROW_COMMON", row_common),
@@ -191,7 +169,7 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, kind: RowKind) -> Result<Ke
             ]);
             shaders::NORM
         }
-        RowKind::Reduce { op, .. } => {
+        RowOp::Reduce { op, .. } => {
             let zero = format!("{scalar}(0)");
             let (init, combine, reduce, finish) = match op {
                 ReduceOp::Sum => (zero, "acc + x", "reduce_sum", "total"),
@@ -210,7 +188,11 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, kind: RowKind) -> Result<Ke
             ]);
             shaders::REDUCE
         }
-        RowKind::ArgMax { .. } => {
+        RowOp::Cumsum { .. } => {
+            values.extend([("INNER", inner_expr), ("T", scalar.name().to_string())]);
+            shaders::SCAN
+        }
+        RowOp::ArgMax { .. } => {
             values.extend([
                 ("INNER", inner_expr),
                 ("T", scalar.name().to_string()),

@@ -32,6 +32,7 @@ templates! {
     NORM = "norm";
     REDUCE = "reduce";
     ARGMAX = "argmax";
+    SCAN = "scan";
     CONV1D = "conv1d";
 }
 
