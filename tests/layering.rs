@@ -110,7 +110,8 @@ fn top_level_modules_form_no_cycle() {
 }
 
 /// The layers, lowest first; a module may use only modules listed before it.
-const LAYERS: &[&str] = &["settings", "io", "graph", "weights", "interp", "autodiff", "compile", "runtime", "debug"];
+const LAYERS: &[&str] =
+    &["settings", "io", "graph", "weights", "interp", "autodiff", "optim", "compile", "runtime", "debug"];
 
 #[test]
 fn each_layer_uses_only_the_layers_below_it() {
