@@ -46,7 +46,7 @@ pub fn global_norm(grads: &[Value]) -> Result<Value, OptimError> {
             return Err(OptimError::ForeignValue { value: describe(g), graph: graph.name(), other: g.graph().name() });
         }
         if !g.dtype().is_float() {
-            return Err(OptimError::NotFloat { name: describe(g), dtype: g.dtype() });
+            return Err(OptimError::GradientNotFloat { value: describe(g), dtype: g.dtype() });
         }
     }
     let dtype = first.dtype();

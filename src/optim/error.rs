@@ -49,6 +49,13 @@ pub enum OptimError {
     )]
     NotFloat { name: String, dtype: DType },
 
+    /// A gradient to clip is not a float tensor.
+    #[error(
+        "the gradient {value} has dtype {dtype}, not a float\n  \
+         hint: pass the float gradients autodiff returns"
+    )]
+    GradientNotFloat { value: String, dtype: DType },
+
     /// A gradient's type differs from its parameter's.
     #[error(
         "the gradient of `{name}` has type {got}, but the parameter has type {expected}\n  \
