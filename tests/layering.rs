@@ -1,5 +1,5 @@
 //! The layers of `src/` depend on each other in one direction only
-//! (shared/DESIGN.md): graph → weights → interp → autodiff → compile →
+//! (shared/DESIGN.md): graph → weights → interp → autodiff → optim → compile →
 //! runtime → debug. This test reads every source file, collects the modules
 //! each one names through `crate::` and `super::` paths, and fails on any
 //! cycle, both between top-level modules and between the files of one module.

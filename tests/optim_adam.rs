@@ -108,3 +108,20 @@ fn adam_state_and_inputs() {
     assert_eq!(update.scalar_dtype(), DType::F64);
     assert_eq!(update.scalar_names().len(), 2, "Adam without weight decay reads two scalars");
 }
+
+/// The whole training step (forward, backward, clipping, AdamW with a
+/// schedule) in f32 compiles device-free into one program: rank-0 scalar
+/// inputs, state weights and every update op lower to kernels.
+#[test]
+fn training_step_compiles_to_one_program() {
+    let recipe =
+        Recipe::default().with_clip_norm(1.0).with_schedule(wgraph::optim::Schedule::Linear { warmup: 2, total: 10 });
+    let (g, update) = optim_common::build(&recipe, DType::F32);
+    let ir = g.ir().unwrap();
+    let program = wgraph::compile::compile(&ir, &Default::default(), &wgraph::compile::Target::cpu_driver())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = format!("{program:?}");
+    for name in update.scalar_names().iter().chain(&update.state_names()) {
+        assert!(text.contains(name.as_str()), "{name} is not in the program");
+    }
+}
