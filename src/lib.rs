@@ -13,6 +13,7 @@ pub mod io;
 pub mod optim;
 pub mod runtime;
 pub mod settings;
+pub mod train;
 pub mod weights;
 
 pub use autodiff::{AutodiffError, Gradients};

@@ -111,7 +111,7 @@ fn top_level_modules_form_no_cycle() {
 
 /// The layers, lowest first; a module may use only modules listed before it.
 const LAYERS: &[&str] =
-    &["settings", "io", "graph", "weights", "interp", "autodiff", "optim", "compile", "runtime", "debug"];
+    &["settings", "io", "graph", "weights", "interp", "autodiff", "optim", "compile", "runtime", "debug", "train"];
 
 #[test]
 fn each_layer_uses_only_the_layers_below_it() {

@@ -27,6 +27,8 @@ pub enum CompileError {
     /// A template and its generator disagree (a wgraph bug).
     #[error("template `{template}`: {detail}")]
     Template { template: &'static str, detail: String },
+    #[error("output `{name}` writes back into the weight of that name, but it is {value} and the weight is {weight}")]
+    WriteBackType { name: String, weight: String, value: String },
     #[error("WGRAPH_MATMUL={value} is not one of register, tiled")]
     UnknownMatmulFamily { value: String },
 }

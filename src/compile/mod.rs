@@ -48,6 +48,11 @@ pub struct CompileOptions {
     /// which CPU drivers fetch with vector loads (the weights are then
     /// uploaded as textures, once).
     pub texture_weights: bool,
+    /// Graph outputs named like a weight of the graph write their value
+    /// back into that weight after every run, on the device (training: the
+    /// new parameters and optimizer state), and are not read back. Weights
+    /// written back are never read as textures.
+    pub write_back: bool,
     /// Debug output and overrides (read from the environment by `default()`).
     pub settings: Settings,
 }
@@ -60,6 +65,7 @@ impl Default for CompileOptions {
             taps: Vec::new(),
             tap_every_node: false,
             texture_weights: true,
+            write_back: false,
             settings: Settings::from_env(),
         }
     }
@@ -74,13 +80,28 @@ pub struct Program {
     pub memory: memory::MemoryPlan,
     /// Tapped nodes by name, in execution order.
     pub taps: Vec<(String, NodeId)>,
+    /// Outputs written back into weights after each run (see
+    /// [`CompileOptions::write_back`]).
+    pub write_back: Vec<WriteBack>,
+}
+
+/// One output whose value replaces a weight's after each run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteBack {
+    /// The output's (and the weight's) name.
+    pub name: String,
+    /// The node computing the new value.
+    pub value: NodeId,
+    /// The weight node it replaces.
+    pub weight: NodeId,
 }
 
 /// Compiles an IR for `target`: verifies it, runs the passes, fuses,
 /// lowers every kernel to WGSL validated by naga, and plans memory.
 pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Program, CompileError> {
     let settings = &options.settings;
-    let max_texture_side = if options.texture_weights { target.max_texture_side } else { 0 };
+    // Weights that change between runs cannot live in textures uploaded once.
+    let max_texture_side = if options.texture_weights && !options.write_back { target.max_texture_side } else { 0 };
     let matmul = match options.matmul {
         Some(MatmulKernel::Register { wx, subgroup_a: true, .. }) if target.subgroup_size != Some(wx) => {
             return Err(CompileError::SubgroupsUnavailable { lanes: wx, subgroup_size: target.subgroup_size });
@@ -123,7 +144,12 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
             });
         }
     }
-    let memory = timed(settings, "plan-memory", || memory::plan(&ir, &kernels, &keep));
+    let mut memory = timed(settings, "plan-memory", || memory::plan(&ir, &kernels, &keep));
+    let write_back = if options.write_back { write_backs(&ir)? } else { Vec::new() };
+    for w in &write_back {
+        // The weight needs its buffer even if no kernel reads it.
+        memory.placement.insert(w.weight, memory::Placement::Static);
+    }
     if settings.shows(level::PASSES) {
         eprintln!(
             "wgraph: {} nodes -> {} kernels, {} memory slots",
@@ -132,7 +158,31 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
             memory.slots.len()
         );
     }
-    Ok(Program { ir, plan, kernels, memory, taps })
+    Ok(Program { ir, plan, kernels, memory, taps, write_back })
+}
+
+/// The outputs named like a weight, checked to have its type.
+fn write_backs(ir: &Ir) -> Result<Vec<WriteBack>, CompileError> {
+    let mut weights = std::collections::HashMap::new();
+    for id in ir.graph.node_indices() {
+        if let crate::graph::Op::Weight { name, .. } = &ir.node(id).op {
+            weights.insert(name.as_str(), id);
+        }
+    }
+    let mut out = Vec::new();
+    for (name, value) in &ir.outputs {
+        let Some(&weight) = weights.get(name.as_str()) else { continue };
+        let (got, want) = (&ir.node(*value).ty, &ir.node(weight).ty);
+        if got != want {
+            return Err(CompileError::WriteBackType {
+                name: name.clone(),
+                weight: want.to_string(),
+                value: got.to_string(),
+            });
+        }
+        out.push(WriteBack { name: name.clone(), value: *value, weight });
+    }
+    Ok(out)
 }
 
 /// f64 exists for the interpreter (gradient checks); WGSL has no f64.

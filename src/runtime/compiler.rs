@@ -44,13 +44,24 @@ pub enum LoadError {
 pub struct Compiler<'d> {
     device: &'d Device,
     options: CompileOptions,
+    /// A model whose weight buffers this one reads (see [`Compiler::sharing_weights_with`]).
+    shared: Option<&'d Model>,
 }
 
 impl<'d> Compiler<'d> {
     /// A compiler for `device` with default options (settings from the device).
     pub fn new(device: &'d Device) -> Compiler<'d> {
         let options = CompileOptions { settings: device.settings().clone(), ..CompileOptions::default() };
-        Compiler { device, options }
+        Compiler { device, options, shared: None }
+    }
+
+    /// Models compiled from here read the weights `model` also has from
+    /// `model`'s buffers (same name and size) instead of uploading copies,
+    /// so they see its current values: an evaluation model next to a
+    /// training one. Such weights are never read as textures.
+    pub fn sharing_weights_with(mut self, model: &'d Model) -> Compiler<'d> {
+        self.shared = Some(model);
+        self
     }
 
     /// Replaces the options (fusion, taps, kernel choice).
@@ -70,7 +81,12 @@ impl<'d> Compiler<'d> {
     pub fn compile_ir(&self, ir: &Ir, weights: &Weights) -> Result<Model, LoadError> {
         let settings = &self.options.settings;
         let checked = timed(settings, "check-weights", || check_ir(ir, weights))?;
-        let program = compile(ir, &self.options, &self.device.target())?;
+        let mut options = self.options.clone();
+        if self.shared.is_some() {
+            // A texture is a copy made once; shared weights change under it.
+            options.texture_weights = false;
+        }
+        let program = compile(ir, &options, &self.device.target())?;
         // WGRAPH_GRAPH=path.dot writes the optimised graph for Graphviz.
         if let Some(path) = &settings.graph_dot {
             let dot = dump_dot(&program.ir);
@@ -80,6 +96,6 @@ impl<'d> Compiler<'d> {
             }
         }
         // Symbols only weights bind (a `vocab` dim) are fixed from here on.
-        Ok(Model::new(self.device, program, weights, checked.bindings)?)
+        Ok(Model::sharing(self.device, program, weights, checked.bindings, self.shared)?)
     }
 }

@@ -38,6 +38,10 @@ pub enum RuntimeError {
     UnsupportedDType { tensor: String, dtype: DType },
     #[error("kernel `{kernel}` (node %{node}): the driver refused the pipeline: {error}\n--- WGSL ---\n{source_code}")]
     Pipeline { kernel: String, node: usize, error: String, source_code: String },
+    #[error("the model has no weight `{name}`{}", if closest.is_empty() { String::new() } else { format!("; closest: {}", closest.join(", ")) })]
+    UnknownWeight { name: String, closest: Vec<String> },
+    #[error("weight `{name}` is {expected} on the device, the tensor given is {got}")]
+    WeightMismatch { name: String, expected: String, got: String },
     /// A weight could not be read while uploading it.
     #[error(transparent)]
     Weights(#[from] WeightError),

@@ -9,6 +9,7 @@ mod model;
 mod pipeline_cache;
 mod pipelines;
 mod transfer;
+mod weight_access;
 
 pub use crate::compile::AdapterKind;
 pub use compiler::{Compiler, LoadError};

@@ -7,7 +7,7 @@ use super::error::RuntimeError;
 use super::instance::{storage, InstanceCache, Loaded};
 use super::pipelines::pipeline_for;
 use super::transfer::{from_gpu_bytes, to_gpu_bytes};
-use crate::compile::memory::Placement;
+use crate::compile::memory::{element_bytes, Placement};
 use crate::compile::{timed, Program};
 use crate::graph::{bind_inputs, BindError, Bindings, NamedTensors, NodeId, Op, Tensor};
 use crate::settings::level;
@@ -45,6 +45,10 @@ pub struct Model {
     weight_bindings: Bindings,
     /// Every symbol the program's shapes mention, checked bound before a run.
     symbols: Vec<crate::graph::Symbol>,
+    /// Names of the outputs written back into weights (not read back).
+    written_back: HashSet<String>,
+    /// Weight buffers by checkpoint name (for reading, writing and sharing).
+    pub(super) weight_buffers: HashMap<String, (NodeId, Arc<wgpu::Buffer>)>,
 }
 
 impl Model {
@@ -56,6 +60,19 @@ impl Model {
         program: Program,
         weights: &Weights,
         weight_bindings: Bindings,
+    ) -> Result<Model, RuntimeError> {
+        Model::sharing(device, program, weights, weight_bindings, None)
+    }
+
+    /// Like [`Model::new`], reading weights that `other` also has (same
+    /// name and size) from `other`'s buffers instead of uploading copies:
+    /// an evaluation model sees the training model's current parameters.
+    pub fn sharing(
+        device: &Device,
+        program: Program,
+        weights: &Weights,
+        weight_bindings: Bindings,
+        other: Option<&Model>,
     ) -> Result<Model, RuntimeError> {
         let settings = device.settings();
         let dev = &device.device;
@@ -80,24 +97,31 @@ impl Model {
         as_buffer.extend(program.taps.iter().map(|(_, n)| *n));
         let mut statics = HashMap::new();
         let mut textures = HashMap::new();
+        let mut weight_buffers = HashMap::new();
         timed(settings, "upload-weights", || -> Result<(), RuntimeError> {
             for (&node, &p) in &program.memory.placement {
                 if p != Placement::Static {
                     continue;
                 }
                 let n = program.ir.node(node);
-                let (name, tensor) = match &n.op {
-                    Op::Weight { name, dtype, .. } => (name.clone(), weights.get(name, *dtype)?),
-                    Op::Constant { value } => (format!("%{}:constant", node.index()), (**value).clone()),
-                    Op::Input { .. } => continue,
-                    other => {
-                        return Err(RuntimeError::Gpu {
-                            what: format!("uploading %{}", node.index()),
-                            detail: format!("a `{}` node was planned as a static buffer (wgraph bug)", other.name()),
-                        })
-                    }
+                let (name, tensor, is_weight) = if let Op::Weight { name, dtype, .. } = &n.op {
+                    (name.clone(), weights.get(name, *dtype)?, true)
+                } else if let Op::Constant { value } = &n.op {
+                    (format!("%{}:constant", node.index()), (**value).clone(), false)
+                } else {
+                    return Err(RuntimeError::Gpu {
+                        what: format!("uploading %{}", node.index()),
+                        detail: format!("a `{}` node was planned as a static buffer (wgraph bug)", n.op.name()),
+                    });
                 };
                 let bytes = to_gpu_bytes(&name, &tensor)?;
+                let shared =
+                    other.and_then(|m| m.weight_buffers.get(&name)).filter(|(_, b)| b.size() >= bytes.len() as u64);
+                if let (true, Some((_, buffer)), false) = (is_weight, shared, as_texture.contains(&node)) {
+                    statics.insert(node, buffer.clone());
+                    weight_buffers.insert(name, (node, buffer.clone()));
+                    continue;
+                }
                 if bytes.len() as u64 > limit {
                     return Err(RuntimeError::BufferTooLarge {
                         tensor: name,
@@ -113,9 +137,12 @@ impl Model {
                         continue;
                     }
                 }
-                let buf = storage(dev, &name, bytes.len() as u64, wgpu::BufferUsages::empty());
+                let buf = Arc::new(storage(dev, &name, bytes.len() as u64, wgpu::BufferUsages::empty()));
                 device.queue.write_buffer(&buf, 0, &bytes);
-                statics.insert(node, Arc::new(buf));
+                if is_weight {
+                    weight_buffers.insert(name, (node, buf.clone()));
+                }
+                statics.insert(node, buf);
             }
             Ok(())
         })?;
@@ -144,6 +171,7 @@ impl Model {
                 symbols.extend(d.symbols());
             }
         }
+        let program_write_back_names = program.write_back.iter().map(|w| w.name.clone()).collect();
         Ok(Model {
             device: device.clone(),
             program,
@@ -154,6 +182,8 @@ impl Model {
             index_checks,
             instances: InstanceCache::default(),
             symbols: symbols.into_iter().collect(),
+            written_back: program_write_back_names,
+            weight_buffers,
             weight_bindings,
         })
     }
@@ -161,6 +191,16 @@ impl Model {
     /// The compiled program (IR after passes, kernels, memory plan).
     pub fn program(&self) -> &Program {
         &self.program
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Sizes of the symbols only the weights' shapes fix.
+    pub fn weight_bindings(&self) -> &Bindings {
+        &self.weight_bindings
     }
 
     /// Runs on `inputs`, named as the graph's inputs; returns the outputs in
@@ -248,7 +288,26 @@ impl Model {
                 pass.dispatch_workgroups(x, y, z);
             }
         }
-        for (_, node, staging, bytes) in &instance.readback {
+        // New parameters and optimizer state replace their weights, on the device.
+        for w in &self.program.write_back {
+            let (Some(src), Some(dst)) = (instance.buffers.get(&w.value), self.statics.get(&w.weight)) else {
+                continue;
+            };
+            let bytes = element_bytes(ir, w.value, &bound.bindings);
+            if w.value != w.weight && bytes > 0 {
+                encoder.copy_buffer_to_buffer(src, 0, dst, 0, bytes);
+            }
+        }
+        // Read back the outputs (not those written back) and, when asked, the taps.
+        let n_outputs = ir.outputs.len();
+        let wanted: Vec<bool> = instance
+            .readback
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ..))| if i < n_outputs { !self.written_back.contains(name) } else { taps })
+            .collect();
+        let reads = || instance.readback.iter().zip(&wanted).filter(|(_, &w)| w).map(|(r, _)| r);
+        for (_, node, staging, bytes) in reads() {
             if let Some(src) = instance.buffers.get(node) {
                 if *bytes > 0 {
                     encoder.copy_buffer_to_buffer(src, 0, staging, 0, *bytes);
@@ -260,61 +319,74 @@ impl Model {
         if !errors.is_empty() {
             return Err(RuntimeError::Gpu { what: format!("submitting `{}`", ir.name), detail: errors.join("; ") });
         }
-        for (_, _, staging, bytes) in &instance.readback {
+        for (_, _, staging, bytes) in reads() {
             if *bytes > 0 {
                 staging.slice(..*bytes).map_async(wgpu::MapMode::Read, |_| {});
             }
         }
-        self.device
-            .device
-            .poll(wgpu::PollType::Wait { submission_index: Some(submission), timeout: Some(RUN_TIMEOUT) })
-            .map_err(|e| match e {
-                wgpu::PollError::Timeout => {
-                    RuntimeError::Timeout { what: format!("running `{}`", ir.name), seconds: RUN_TIMEOUT.as_secs() }
-                }
-                other => RuntimeError::Gpu { what: format!("running `{}`", ir.name), detail: other.to_string() },
-            })?;
-        let errors = self.device.take_uncaptured();
-        if !errors.is_empty() {
-            return Err(RuntimeError::Gpu { what: format!("running `{}`", ir.name), detail: errors.join("; ") });
-        }
+        self.wait(submission, &format!("running `{}`", ir.name))?;
         let mut outputs = Vec::new();
         let mut tapped = Vec::new();
-        let n_outputs = ir.outputs.len();
         for (i, (name, node, staging, bytes)) in instance.readback.iter().enumerate() {
-            if i >= n_outputs && !taps {
+            if !wanted[i] {
                 continue;
             }
             let shape: Vec<usize> =
                 ir.node(*node).ty.shape.iter().map(|d| d.eval(&bound.bindings).unwrap_or(0)).collect();
-            let data = if *bytes > 0 {
-                let view = staging
-                    .slice(..*bytes)
-                    .get_mapped_range()
-                    .map_err(|e| RuntimeError::Readback { tensor: name.clone(), detail: e.to_string() })?;
-                let v = view.to_vec();
-                drop(view);
-                staging.unmap();
-                v
-            } else {
-                Vec::new()
-            };
-            let t = from_gpu_bytes(ir.node(*node).ty.dtype, shape, &data)
-                .map_err(|e| RuntimeError::Readback { tensor: name.clone(), detail: e.to_string() })?;
+            let t = read_mapped(staging, *bytes, ir.node(*node).ty.dtype, shape, name)?;
             if i < n_outputs {
                 outputs.push((name.clone(), t));
             } else {
                 tapped.push((name.clone(), t));
             }
         }
-        // Staging buffers that were mapped but not read (taps off) are unmapped too.
-        for (i, (_, _, staging, bytes)) in instance.readback.iter().enumerate() {
-            if i >= n_outputs && !taps && *bytes > 0 {
-                staging.unmap();
-            }
-        }
         Ok((NamedTensors(outputs), NamedTensors(tapped)))
     }
+}
+
+impl Model {
+    /// Waits for `submission`, with the run timeout; errors nobody captured
+    /// in a scope are reported as this run's.
+    pub(super) fn wait(&self, submission: wgpu::SubmissionIndex, what: &str) -> Result<(), RuntimeError> {
+        self.device
+            .device
+            .poll(wgpu::PollType::Wait { submission_index: Some(submission), timeout: Some(RUN_TIMEOUT) })
+            .map_err(|e| match e {
+                wgpu::PollError::Timeout => {
+                    RuntimeError::Timeout { what: what.to_string(), seconds: RUN_TIMEOUT.as_secs() }
+                }
+                other => RuntimeError::Gpu { what: what.to_string(), detail: other.to_string() },
+            })?;
+        let errors = self.device.take_uncaptured();
+        if !errors.is_empty() {
+            return Err(RuntimeError::Gpu { what: what.to_string(), detail: errors.join("; ") });
+        }
+        Ok(())
+    }
+}
+
+/// The tensor in a mapped staging buffer (then unmapped).
+pub(super) fn read_mapped(
+    staging: &wgpu::Buffer,
+    bytes: u64,
+    dtype: crate::graph::DType,
+    shape: Vec<usize>,
+    name: &str,
+) -> Result<Tensor, RuntimeError> {
+    let data = if bytes > 0 {
+        let view = staging
+            .slice(..bytes)
+            .get_mapped_range()
+            .map_err(|e| RuntimeError::Readback { tensor: name.to_string(), detail: e.to_string() })?;
+        let v = view.to_vec();
+        drop(view);
+        staging.unmap();
+        v
+    } else {
+        Vec::new()
+    };
+    from_gpu_bytes(dtype, shape, &data)
+        .map_err(|e| RuntimeError::Readback { tensor: name.to_string(), detail: e.to_string() })
 }
 
 /// A 2-D f32 weight `[rows, cols]` as an rgba32float texture of `cols / 4`
