@@ -311,7 +311,8 @@ pub enum GraphError {
         /// The graph's name.
         graph: String,
     },
-    /// An edit of a built graph ([`Ir::bypass`](super::Ir::bypass), autodiff's rewrites) names something that is not there.
+    /// An edit of a built graph ([`Ir::bypass`](super::Ir::bypass), autodiff's rewrites)
+    /// names something that is not there.
     #[error("graph edit: {detail}")]
     Edit {
         /// What could not be edited, in words.
