@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
+/// Writes `data` to `path` through a temporary file next to it, so `path`
+/// holds either its old contents or all of `data`, never a mix.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

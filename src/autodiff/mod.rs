@@ -63,10 +63,12 @@ impl Gradients {
         self.loss.graph()
     }
 
+    /// The number of parameters (and gradients).
     pub fn len(&self) -> usize {
         self.grads.len()
     }
 
+    /// Whether no parameters were asked for.
     pub fn is_empty(&self) -> bool {
         self.grads.is_empty()
     }
@@ -97,6 +99,7 @@ impl Gradients {
         &self.grads
     }
 
+    /// The gradients, in the parameters' order, dropping the rest.
     pub fn into_values(self) -> Vec<Value> {
         self.grads
     }
@@ -147,6 +150,23 @@ fn param_name(v: &Value) -> String {
 /// (shape `[]` or every dim 1) and every parameter a float value of the same
 /// graph; parameters the loss does not reach get zeros (see
 /// [`Gradients::unreachable`]).
+///
+/// ```
+/// use wgraph::{autodiff, ops, DType, Graph, Interpreter, Tensor, Weights};
+/// let g = Graph::new("dot");
+/// let x = g.input("x", DType::F32, [3usize]);
+/// let w = g.weight("w", DType::F32, [3usize]);
+/// let loss = ops::sum(&(&x * &w), 0, false); // d loss / d w = x
+/// let grads = autodiff::backward(&loss, &[w.clone()])?;
+/// g.output_named(grads.named_outputs())?; // "loss", "grad/w"
+///
+/// let weights = Weights::from_tensors([("w", Tensor::new([3], vec![1.0f32, 1.0, 1.0])?)]);
+/// let x = Tensor::new([3], vec![2.0f32, -1.0, 0.5])?;
+/// let out = Interpreter::new().run(&g, &weights, [("x", x)])?;
+/// assert_eq!(out.get("loss").unwrap().to_f32_vec(), [1.5]);
+/// assert_eq!(out.get("grad/w").unwrap().to_f32_vec(), [2.0, -1.0, 0.5]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn backward(loss: &Value, wrt: &[Value]) -> Result<Gradients, AutodiffError> {
     let graph = loss.graph().clone();
     graph.errors_as_result()?;

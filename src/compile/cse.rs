@@ -6,6 +6,7 @@ use super::pass::Pass;
 use crate::graph::{Ir, NodeId, Op};
 use std::collections::HashMap;
 
+/// The common-subexpression pass (see the module docs).
 pub struct CommonSubexpressions;
 
 /// A hashable identity for a node: its op rendered with all attributes

@@ -5,6 +5,7 @@ use super::pass::Pass;
 use crate::graph::{Ir, NodeId, Op};
 use std::collections::HashSet;
 
+/// The dead-node pass: keeps only what an output depends on.
 pub struct DeadCode;
 
 impl Pass for DeadCode {

@@ -3,34 +3,95 @@
 use crate::graph::GraphError;
 use thiserror::Error;
 
+/// Why the compiler refused a graph for a target.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum CompileError {
+    /// The IR fails verification (or scheduling finds a cycle) before any pass runs.
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// A pass left the IR invalid: a wgraph bug in that pass.
     #[error("pass `{pass}` broke the IR: {source}")]
-    PassBrokeIr { pass: &'static str, source: GraphError },
+    PassBrokeIr {
+        /// The pass's name (`constant-fold`).
+        pass: &'static str,
+        /// What the verifier found.
+        source: GraphError,
+    },
+    /// A generated kernel is not valid WGSL: a wgraph bug in its generator.
     #[error("kernel `{kernel}` (node %{node}) failed naga validation:\n{error}\n--- WGSL ---\n{source_code}")]
-    Shader { kernel: String, node: usize, error: String, source_code: String },
+    Shader {
+        /// The kernel's label (`%12:matmul+add+gelu`).
+        kernel: String,
+        /// The node it writes.
+        node: usize,
+        /// naga's message, with the offending source span.
+        error: String,
+        /// The whole kernel.
+        source_code: String,
+    },
+    /// A fused kernel binds more storage buffers than the adapter allows.
     #[error(
         "kernel `{kernel}` (node %{node}) needs {needed} storage buffers but this adapter allows {limit} per shader stage"
     )]
-    TooManyBuffers { kernel: String, node: usize, needed: u32, limit: u32 },
+    TooManyBuffers {
+        /// The kernel's label.
+        kernel: String,
+        /// The node it writes.
+        node: usize,
+        /// Buffers it binds (inputs, output and params).
+        needed: u32,
+        /// The adapter's `max_storage_buffers_per_stage`.
+        limit: u32,
+    },
+    /// [`CompileOptions::matmul`](super::CompileOptions::matmul) fixes a subgroup
+    /// kernel the target's subgroups do not fit.
     #[error(
         "the matmul kernel shares A across subgroups of {lanes} lanes, but this device {}; \
          use `subgroup_a: false` or leave `CompileOptions::matmul` unset",
         match subgroup_size { Some(n) => format!("has subgroups of {n}"), None => "has no fixed-size subgroups".to_string() }
     )]
-    SubgroupsUnavailable { lanes: u32, subgroup_size: Option<u32> },
+    SubgroupsUnavailable {
+        /// The subgroup width the kernel needs.
+        lanes: u32,
+        /// The target's subgroup size, if it has one fixed size.
+        subgroup_size: Option<u32>,
+    },
+    /// A node the GPU cannot compute (an f64 value, a dim a kernel needs static).
     #[error("node %{node} ({op}): {detail}")]
-    Unsupported { node: usize, op: &'static str, detail: String },
+    Unsupported {
+        /// The node's index.
+        node: usize,
+        /// Its op's name.
+        op: &'static str,
+        /// Why, and what to do instead.
+        detail: String,
+    },
     /// A template and its generator disagree (a wgraph bug).
     #[error("template `{template}`: {detail}")]
-    Template { template: &'static str, detail: String },
+    Template {
+        /// The template's name (its file under `shaders/`).
+        template: &'static str,
+        /// The placeholder missing a value, or the value without a placeholder.
+        detail: String,
+    },
+    /// An output named like a weight (written back into it after each run)
+    /// has another type than the weight.
     #[error("output `{name}` writes back into the weight of that name, but it is {value} and the weight is {weight}")]
-    WriteBackType { name: String, weight: String, value: String },
+    WriteBackType {
+        /// The output's and the weight's name.
+        name: String,
+        /// The weight's type.
+        weight: String,
+        /// The output's type.
+        value: String,
+    },
+    /// `WGRAPH_MATMUL` names no matmul kernel family.
     #[error("WGRAPH_MATMUL={value} is not one of register, tiled")]
-    UnknownMatmulFamily { value: String },
+    UnknownMatmulFamily {
+        /// The variable's value.
+        value: String,
+    },
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::pass::Pass;
 use crate::graph::{Bindings, Ir, Node, Op, Tensor};
 use std::sync::Arc;
 
+/// The constant-folding pass (see the module docs).
 pub struct ConstantFold;
 
 /// Folded results larger than this stay computed on the GPU instead of

@@ -17,6 +17,7 @@ pub struct FusionPlan {
 }
 
 impl FusionPlan {
+    /// Whether `id` gets a buffer (rather than being recomputed inside its readers).
     pub fn is_materialised(&self, id: NodeId) -> bool {
         self.materialised.contains(&id)
     }

@@ -27,7 +27,10 @@ pub enum MatmulChoice {
     Fixed(MatmulKernel),
     /// Register blocking, with the subgroup kernel for large products when
     /// the device has subgroups of `subgroup_size` lanes.
-    Register { subgroup_size: Option<u32> },
+    Register {
+        /// The device's subgroup size, when it has one fixed size.
+        subgroup_size: Option<u32>,
+    },
     /// Workgroup tiles.
     Tiled,
 }
@@ -35,6 +38,7 @@ pub enum MatmulChoice {
 /// How matmul kernels are picked for one compilation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatmulPolicy {
+    /// The kernel, or the family to pick from per matmul.
     pub choice: MatmulChoice,
     /// Largest texture side the device allows for a weight read as a
     /// texture by the register kernels (0: weights stay buffers).

@@ -20,8 +20,11 @@ pub enum Placement {
     Own,
 }
 
+/// Where every buffer-backed value lives. Made once per program; slot
+/// sizes are symbolic and evaluated per set of input sizes.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryPlan {
+    /// The placement of every materialised value.
     pub placement: HashMap<NodeId, Placement>,
     /// The values sharing each slot.
     pub slots: Vec<Vec<NodeId>>,
@@ -63,6 +66,9 @@ fn source_placement(op: &Op) -> Option<Placement> {
     }
 }
 
+/// Plans memory for `kernels` in order: sources placed as uploads, outputs
+/// and the `keep` set (taps) in their own buffers, every other kernel output
+/// in a slot freed after its last reader.
 pub fn plan(ir: &Ir, kernels: &[KernelSpec], keep: &HashSet<NodeId>) -> MemoryPlan {
     let mut placement = HashMap::new();
     let outputs: HashSet<NodeId> = ir.outputs.iter().map(|(_, n)| *n).collect();

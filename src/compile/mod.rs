@@ -74,9 +74,13 @@ impl Default for CompileOptions {
 /// The device-independent result of compiling: the optimised IR and its kernels.
 #[derive(Debug, Clone)]
 pub struct Program {
+    /// The IR after the passes (folded, deduplicated, dead code removed).
     pub ir: Ir,
+    /// Which values get buffers and which fuse into their readers.
     pub plan: fuse::FusionPlan,
+    /// The kernels in execution order, each with its validated WGSL.
     pub kernels: Vec<KernelSpec>,
+    /// Where every buffer-backed value lives, with slots shared across lifetimes.
     pub memory: memory::MemoryPlan,
     /// Tapped nodes by name, in execution order.
     pub taps: Vec<(String, NodeId)>,
@@ -98,6 +102,24 @@ pub struct WriteBack {
 
 /// Compiles an IR for `target`: verifies it, runs the passes, fuses,
 /// lowers every kernel to WGSL validated by naga, and plans memory.
+///
+/// Needs no device, so tests and tools compile for any [`Target`]:
+///
+/// ```
+/// use wgraph::compile::{compile, CompileOptions, Target};
+/// use wgraph::{ops, DType, Dim, Gelu, Graph};
+/// let g = Graph::new("mlp");
+/// let x = g.input("x", DType::F32, [Dim::sym("seq"), Dim::new(16)]);
+/// let w = g.weight("fc.weight", DType::F32, [32usize, 16]);
+/// let b = g.weight("fc.bias", DType::F32, [32usize]);
+/// g.output_named([("y", ops::gelu(&ops::linear(&x, &w, Some(&b)), Gelu::Erf))])?;
+///
+/// let program = compile(&*g.ir()?, &CompileOptions::default(), &Target::portable())?;
+/// // The transpose is read in place and bias + gelu fuse into the matmul: one kernel.
+/// assert_eq!(program.kernels.len(), 1);
+/// assert!(program.kernels[0].name.ends_with("matmul+add+gelu"), "{}", program.kernels[0].name);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Program, CompileError> {
     let settings = &options.settings;
     // Weights that change between runs cannot live in textures uploaded once.

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 /// One IR-to-IR rewrite.
 pub trait Pass {
+    /// A short kebab-case name for debug output and errors (`dead-code`).
     fn name(&self) -> &'static str;
     /// Rewrites `ir` in place; returns whether anything changed.
     fn run(&self, ir: &mut Ir) -> Result<bool, CompileError>;

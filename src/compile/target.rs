@@ -19,6 +19,7 @@ pub enum AdapterKind {
 /// The adapter's facts and limits that shape the generated program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// What kind of adapter (kernel choices depend on it).
     pub kind: AdapterKind,
     /// The subgroup size when subgroup operations are available and the
     /// adapter has exactly one size (lavapipe on AVX2: 8).

@@ -19,6 +19,7 @@ pub fn validate_wgsl(wgsl: &str) -> Result<(naga::Module, naga::valid::ModuleInf
     Ok((module, info))
 }
 
+/// Validates one kernel's WGSL; a failure names the kernel and carries its source.
 pub fn validate_kernel(kernel: &KernelSpec) -> Result<(), CompileError> {
     validate_wgsl(&kernel.wgsl).map(|_| ()).map_err(|error| CompileError::Shader {
         kernel: kernel.name.clone(),

@@ -9,8 +9,11 @@ use std::collections::HashSet;
 /// A buffer read as `base[offset + sum(coord_i * strides_i)]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StridedView {
+    /// The node whose buffer is read.
     pub base: NodeId,
+    /// The view's shape (the viewing node's shape).
     pub shape: Vec<Dim>,
+    /// Elements to step in the base buffer per step along each view axis (0: broadcast).
     pub strides: Vec<Dim>,
 }
 

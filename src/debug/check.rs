@@ -11,13 +11,17 @@ use crate::runtime::{Compiler, Device, LoadError, RuntimeError};
 use crate::weights::Weights;
 use std::fmt;
 
+/// Why a check (or the non-finite finder) could not run: the step that failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckError {
+    /// Compiling the graph for the device failed.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// Running it on the GPU failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// Running it on the interpreter failed.
     #[error(transparent)]
     Interpreter(#[from] InterpError),
 }
@@ -25,21 +29,32 @@ pub enum CheckError {
 /// One node whose GPU value is outside the tolerance.
 #[derive(Debug, Clone)]
 pub struct NodeMismatch {
+    /// The node's index in the optimised IR.
     pub node: usize,
+    /// Its op's name.
     pub op: &'static str,
+    /// The model line that built it.
     pub location: String,
+    /// Its HF module path, if it has one.
     pub name: Option<String>,
+    /// The largest `|gpu - interpreter|` among elements outside the tolerance.
     pub max_abs: f64,
+    /// The row-major index of that element.
     pub worst_index: usize,
+    /// The GPU's value there.
     pub gpu: f64,
+    /// The interpreter's value there.
     pub interpreter: f64,
 }
 
 /// The result of a check.
 #[derive(Debug, Clone)]
 pub struct CheckReport {
+    /// Nodes compared, up to and including the first mismatch.
     pub nodes_compared: usize,
+    /// Kernels in the unfused program that was run.
     pub kernels: usize,
+    /// The first node in execution order whose GPU value differs, if any.
     pub first_mismatch: Option<NodeMismatch>,
 }
 

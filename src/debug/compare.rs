@@ -9,7 +9,9 @@ use std::fmt;
 /// Tolerances: a tensor agrees when `|ours - ref| <= atol + rtol * |ref|` everywhere.
 #[derive(Debug, Clone, Copy)]
 pub struct Tolerance {
+    /// Relative tolerance, scaled by `|ref|` (1e-3 by default).
     pub rtol: f64,
+    /// Absolute tolerance (1e-4 by default).
     pub atol: f64,
 }
 
@@ -22,7 +24,9 @@ impl Default for Tolerance {
 /// Mean and standard deviation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Moments {
+    /// The mean.
     pub mean: f64,
+    /// The population standard deviation.
     pub std: f64,
 }
 
@@ -36,16 +40,25 @@ fn moments(v: &[f64]) -> Moments {
 /// One tensor present in both dumps.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// The tensor's name (an HF module path).
     pub name: String,
+    /// Its shape in ours.
     pub ours_shape: Vec<usize>,
+    /// Its shape in the reference.
     pub ref_shape: Vec<usize>,
+    /// The largest `|ours - ref|`.
     pub max_abs: f64,
+    /// The mean `|ours - ref|`.
     pub mean_abs: f64,
     /// Max abs diff over max |ref|.
     pub relative: f64,
+    /// Cosine similarity of the two as flat vectors (1 when both are zero).
     pub cosine: f64,
+    /// Mean and std of ours.
     pub ours: Moments,
+    /// Mean and std of the reference.
     pub reference: Moments,
+    /// Whether every element is within the tolerance (and the shapes are comparable).
     pub agrees: bool,
     /// Shapes differing only by size-1 axes are compared element by element.
     pub note: Option<String>,
@@ -54,11 +67,16 @@ pub struct Row {
 /// The comparison of two dumps.
 #[derive(Debug, Clone)]
 pub struct Comparison {
+    /// One row per tensor present in both, in ours' order (execution order).
     pub rows: Vec<Row>,
+    /// Names only ours has.
     pub only_ours: Vec<String>,
+    /// Names only the reference has.
     pub only_reference: Vec<String>,
+    /// The tolerance used.
     pub tolerance: Tolerance,
-    /// The first row that does not agree, and what it looks like.
+    /// The first row that does not agree, and what it looks like (a diagnosis
+    /// such as "sign flip" or "permuted features", when one fits).
     pub first_divergence: Option<(String, Option<String>)>,
     /// Reference tensors without a counterpart in ours that the reference
     /// computed after the last agreeing tensor and before the first
@@ -68,6 +86,7 @@ pub struct Comparison {
 }
 
 impl Comparison {
+    /// Whether some tensor is outside the tolerance (`wgraph compare` then exits with 1).
     pub fn diverged(&self) -> bool {
         self.first_divergence.is_some()
     }

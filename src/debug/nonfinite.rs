@@ -15,15 +15,22 @@ use std::fmt;
 /// Summary statistics of a tensor, NaN and Inf counted apart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
+    /// The smallest finite value (+inf when there is none).
     pub min: f64,
+    /// The largest finite value (-inf when there is none).
     pub max: f64,
+    /// The mean of the finite values.
     pub mean: f64,
+    /// How many elements are NaN.
     pub nan: usize,
+    /// How many elements are +inf or -inf.
     pub inf: usize,
+    /// How many elements there are.
     pub count: usize,
 }
 
 impl Stats {
+    /// The statistics of `t`, read as f64.
     pub fn of(t: &Tensor) -> Stats {
         let v = t.to_f64_vec();
         let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
@@ -52,10 +59,15 @@ impl fmt::Display for Stats {
 /// The first node that produced a non-finite value.
 #[derive(Debug, Clone)]
 pub struct NonFinite {
+    /// The node's index in the optimised IR.
     pub node: usize,
+    /// Its op's name.
     pub op: &'static str,
+    /// The model line that built it.
     pub location: String,
+    /// Its HF module path, if it has one.
     pub name: Option<String>,
+    /// Statistics of its output.
     pub output: Stats,
     /// Each operand: a description and its statistics.
     pub inputs: Vec<(String, Stats)>,

@@ -13,7 +13,9 @@ use std::collections::HashMap;
 /// the size of every symbol.
 #[derive(Debug, Clone)]
 pub struct BoundInputs {
+    /// The size of every symbol the inputs' shapes determine.
     pub bindings: Bindings,
+    /// Each input node's tensor, already in the declared dtype.
     pub tensors: HashMap<NodeId, Tensor>,
 }
 

@@ -57,6 +57,8 @@ struct Poison {
 }
 
 impl Graph {
+    /// An empty graph; `name` appears in dumps and error messages
+    /// (HF's class name, `DistilBertModel`, reads best).
     pub fn new(name: impl Into<String>) -> Graph {
         Graph {
             state: Rc::new(RefCell::new(State {
@@ -108,6 +110,7 @@ impl Graph {
         result
     }
 
+    /// The name given to [`Graph::new`].
     pub fn name(&self) -> String {
         self.state.borrow().ir.name.clone()
     }
@@ -408,6 +411,7 @@ impl Value {
         self.ty().map_or(DType::F32, |t| t.dtype)
     }
 
+    /// The number of axes (0 for a poisoned value of unknown type).
     pub fn rank(&self) -> usize {
         self.shape().len()
     }

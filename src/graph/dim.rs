@@ -59,6 +59,7 @@ impl Dim {
         }
     }
 
+    /// Whether the size is known without binding any symbol.
     pub fn is_static(&self) -> bool {
         self.as_static().is_some()
     }

@@ -10,15 +10,23 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
+    /// 32-bit float: what every float computes in on the GPU.
     F32,
     /// Host and interpreter only (gradient checks in double precision);
     /// GPUs have no f64 in WGSL, so the compiler refuses it.
     F64,
+    /// IEEE half precision, as checkpoints store it; widened to f32 to compute.
     F16,
+    /// bfloat16, as checkpoints store it; widened to f32 to compute.
     BF16,
+    /// 32-bit signed integer.
     I32,
+    /// 64-bit signed integer, PyTorch's default for token ids; the GPU
+    /// computes it in i32 and refuses inputs outside that range.
     I64,
+    /// 32-bit unsigned integer.
     U32,
+    /// Truth values of masks and comparisons (one byte per element on the host).
     Bool,
 }
 
@@ -27,14 +35,17 @@ impl DType {
     pub const ALL: [DType; 8] =
         [DType::F32, DType::F64, DType::F16, DType::BF16, DType::I32, DType::I64, DType::U32, DType::Bool];
 
+    /// Whether this is one of the floating-point types (f32, f64, f16, bf16).
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
     }
 
+    /// Whether this is one of the integer types (i32, i64, u32); bool is not.
     pub fn is_int(self) -> bool {
         matches!(self, DType::I32 | DType::I64 | DType::U32)
     }
 
+    /// Whether this is [`DType::Bool`].
     pub fn is_bool(self) -> bool {
         self == DType::Bool
     }

@@ -9,8 +9,11 @@ use std::fmt::Write;
 /// The dump formats `wgraph dump --format` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpFormat {
+    /// One line per node, for reading and diffing ([`dump_text`]).
     Text,
+    /// Graphviz DOT, for drawing ([`dump_dot`]).
     Dot,
+    /// JSON, for tools ([`dump_json`]).
     Json,
 }
 
@@ -31,6 +34,7 @@ impl Graph {
         out
     }
 
+    /// The dump in `format`; like [`Graph::dump`], it works on a graph with build errors.
     pub fn dump_as(&self, format: DumpFormat) -> String {
         match format {
             DumpFormat::Text => self.dump(),
@@ -61,6 +65,8 @@ fn describe(ir: &Ir, id: NodeId) -> String {
     s
 }
 
+/// One line per node in execution order: id, op, operands, attributes, type,
+/// HF names and the Rust line that built it; then the outputs.
 pub fn dump_text(ir: &Ir) -> String {
     let lines: Vec<(String, String)> = order(ir)
         .into_iter()
@@ -90,6 +96,8 @@ fn dot_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
+/// A Graphviz digraph: one box per node (sources as ellipses) with its op,
+/// attributes, type and HF name, edges labelled by operand slot.
 pub fn dump_dot(ir: &Ir) -> String {
     let mut out = format!(
         "digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n",
@@ -119,6 +127,9 @@ pub fn dump_dot(ir: &Ir) -> String {
     out
 }
 
+/// The graph as pretty JSON (`graph`, `nodes` in execution order with op,
+/// operands, attributes, dtype, shape, names and location, `outputs`), for
+/// tools that read graphs without linking wgraph.
 pub fn dump_json(ir: &Ir) -> String {
     let nodes: Vec<Json> = order(ir)
         .into_iter()

@@ -17,7 +17,9 @@ pub type NodeId = NodeIndex<u32>;
 /// One operation with its inferred type.
 #[derive(Debug, Clone)]
 pub struct Node {
+    /// What the node computes.
     pub op: Op,
+    /// Its output's dtype and shape, as [`infer`] gives them for `op` and the operands.
     pub ty: TensorType,
     /// The HF module path whose output this value equals (set with
     /// `Value::named`); taps and dumps use it.
@@ -32,13 +34,17 @@ pub struct Node {
 /// An operand edge: the source node is operand number `slot` of the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edge {
+    /// Which operand of the target the source is (0 for the first).
     pub slot: usize,
 }
 
 /// A whole graph: nodes, operand edges and named outputs.
 #[derive(Debug, Clone)]
 pub struct Ir {
+    /// The graph's name, from [`Graph::new`](super::Graph::new).
     pub name: String,
+    /// Nodes and operand edges; a stable graph, so passes that remove nodes
+    /// keep every other [`NodeId`] valid.
     pub graph: StableDiGraph<Node, Edge>,
     /// Output name (`logits`, `last_hidden_state`) to the node producing it.
     pub outputs: Vec<(String, NodeId)>,
@@ -52,6 +58,7 @@ impl Node {
 }
 
 impl Ir {
+    /// An empty IR (the builder fills one; passes rewrite a clone).
     pub fn new(name: impl Into<String>) -> Ir {
         Ir { name: name.into(), graph: StableDiGraph::default(), outputs: Vec::new() }
     }
@@ -65,6 +72,7 @@ impl Ir {
         id
     }
 
+    /// The node `id`; panics when it does not exist (ids come from this IR).
     pub fn node(&self, id: NodeId) -> &Node {
         &self.graph[id]
     }

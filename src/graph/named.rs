@@ -8,22 +8,27 @@ use super::tensor::Tensor;
 pub struct NamedTensors(pub Vec<(String, Tensor)>);
 
 impl NamedTensors {
+    /// The first tensor called `name`, if any.
     pub fn get(&self, name: &str) -> Option<&Tensor> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, t)| t)
     }
 
+    /// The names, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(n, _)| n.as_str())
     }
 
+    /// `(name, tensor)` pairs, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
         self.0.iter().map(|(n, t)| (n.as_str(), t))
     }
 
+    /// The number of tensors.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there are no tensors.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -11,20 +11,35 @@ use std::sync::Arc;
 /// Elementwise functions of one operand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
+    /// `-x` ([`ops::neg`](super::ops::neg)).
     Neg,
+    /// `|x|` ([`ops::abs`](super::ops::abs)).
     Abs,
+    /// `e^x` ([`ops::exp`](super::ops::exp)).
     Exp,
+    /// Natural logarithm ([`ops::log`](super::ops::log)).
     Log,
+    /// Square root ([`ops::sqrt`](super::ops::sqrt)).
     Sqrt,
+    /// `1 / sqrt(x)` ([`ops::rsqrt`](super::ops::rsqrt)).
     Rsqrt,
+    /// `1 / x` ([`ops::recip`](super::ops::recip)).
     Recip,
+    /// Hyperbolic tangent ([`ops::tanh`](super::ops::tanh)).
     Tanh,
+    /// `1 / (1 + e^-x)` ([`ops::sigmoid`](super::ops::sigmoid)).
     Sigmoid,
+    /// `max(x, 0)` ([`ops::relu`](super::ops::relu)).
     Relu,
+    /// `x * sigmoid(x)` ([`ops::silu`](super::ops::silu)).
     Silu,
+    /// GELU in one of its two forms ([`ops::gelu`](super::ops::gelu)).
     Gelu(Gelu),
+    /// The Gauss error function ([`ops::erf`](super::ops::erf)).
     Erf,
+    /// Sine ([`ops::sin`](super::ops::sin)).
     Sin,
+    /// Cosine ([`ops::cos`](super::ops::cos)).
     Cos,
     /// Logical negation, bool only.
     Not,
@@ -33,43 +48,62 @@ pub enum UnaryOp {
 /// The two GELU forms HF models use: `gelu` (erf) and `gelu_new`/`gelu_pytorch_tanh` (tanh).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Gelu {
+    /// The exact form, `x * Φ(x)` with the normal CDF from erf (HF `gelu`).
     Erf,
+    /// The tanh approximation (HF `gelu_new`, `gelu_pytorch_tanh`).
     Tanh,
 }
 
 /// Elementwise functions of two broadcast operands of one dtype.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BinaryOp {
+    /// `a + b`.
     Add,
+    /// `a - b`.
     Sub,
+    /// `a * b`.
     Mul,
     /// Float division; on integers, floor division (Python's `//`).
     Div,
+    /// `a` to the power `b`, floats only.
     Pow,
+    /// The larger operand per element (`torch.maximum`).
     Max,
+    /// The smaller operand per element (`torch.minimum`).
     Min,
-    /// Logical and/or on bool operands.
+    /// Logical and of bool operands.
     And,
+    /// Logical or of bool operands.
     Or,
 }
 
 /// Elementwise comparisons, producing bool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CompareOp {
+    /// `a == b`.
     Eq,
+    /// `a != b`.
     Ne,
+    /// `a < b`.
     Lt,
+    /// `a <= b`.
     Le,
+    /// `a > b`.
     Gt,
+    /// `a >= b`.
     Ge,
 }
 
 /// Reductions over one axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReduceOp {
+    /// The sum (floats or integers).
     Sum,
+    /// The mean (floats only).
     Mean,
+    /// The largest element.
     Max,
+    /// The smallest element.
     Min,
 }
 
@@ -79,27 +113,38 @@ pub enum ReduceOp {
 pub enum RowOp {
     /// Normalises over the last axis: operands x, gamma, beta.
     LayerNorm {
+        /// Added to the variance before the square root.
         eps: f64,
     },
     /// `x * rsqrt(mean(x^2) + eps) * gamma` over the last axis: operands x, gamma.
     RmsNorm {
+        /// Added to the mean square before the square root.
         eps: f64,
     },
+    /// `exp(x - max) / sum(exp(x - max))` along the axis.
     Softmax {
+        /// The axis normalised over (resolved: never negative in the IR).
         axis: usize,
     },
+    /// A reduction to one value per row.
     Reduce {
+        /// Which reduction.
         op: ReduceOp,
+        /// The axis reduced.
         axis: usize,
+        /// Whether the axis stays, with size 1.
         keep_dim: bool,
     },
     /// Index of the first maximum, as i64.
     ArgMax {
+        /// The axis searched.
         axis: usize,
+        /// Whether the axis stays, with size 1.
         keep_dim: bool,
     },
     /// Inclusive prefix sum along the axis (`torch.cumsum`).
     Cumsum {
+        /// The axis summed along.
         axis: usize,
     },
 }
@@ -149,25 +194,36 @@ impl RowOp {
 pub enum Op {
     /// A runtime input, named as the HF forward argument (`input_ids`).
     Input {
+        /// The name inputs are bound by.
         name: String,
+        /// The declared dtype (integer and float inputs convert to it).
         dtype: DType,
+        /// The declared shape; its symbols are bound from the given tensor.
         shape: Vec<Dim>,
     },
     /// A weight from the registry, named by its checkpoint key.
     Weight {
+        /// The checkpoint key (`encoder.layer.0.attention.self.query.weight`).
         name: String,
+        /// The dtype the graph computes in (the stored dtype converts to it).
         dtype: DType,
+        /// The shape the checkpoint must have.
         shape: Vec<Dim>,
     },
     /// A literal tensor embedded in the graph.
     Constant {
+        /// The data, shared so cloning the IR does not copy it.
         value: Arc<Tensor>,
     },
     /// `start, start+step, ...`, `len` elements (1-D, of the node's dtype).
     Range {
+        /// The first element.
         start: i64,
+        /// The difference between neighbours.
         step: i64,
+        /// The number of elements (often a symbol: `seq`).
         len: Dim,
+        /// The element type.
         dtype: DType,
     },
     /// A bool `[rows, cols]` mask, true where attention is allowed. Query row
@@ -176,50 +232,74 @@ pub enum Op {
     /// when `-before <= j - (i + cols - rows) <= after`. A causal mask is
     /// `before = None, after = Some(0)`.
     BandMask {
+        /// Query positions (the new tokens).
         rows: Dim,
+        /// Key positions (all tokens).
         cols: Dim,
+        /// How far back a query sees (`None`: unbounded).
         before: Option<usize>,
+        /// How far ahead a query sees (`None`: unbounded).
         after: Option<usize>,
     },
+    /// An elementwise function of one operand.
     Unary(UnaryOp),
+    /// An elementwise function of two broadcast operands.
     Binary(BinaryOp),
+    /// An elementwise comparison of two broadcast operands, giving bool.
     Compare(CompareOp),
     /// `cond ? a : b`, broadcasting all three.
     Where,
+    /// Conversion to the given dtype (see [`Tensor::cast`]).
     Cast(DType),
     /// `[..., m, k] x [..., k, n]`, batch dims broadcast.
     MatMul,
+    /// Reorders axes: output axis `i` is operand axis `perm[i]`.
     Permute {
+        /// A permutation of `0..rank`.
         perm: Vec<usize>,
     },
+    /// Same elements in row-major order, another shape.
     Reshape {
+        /// The new shape, of the same element count.
         shape: Vec<Dim>,
     },
     /// Broadcast to a larger shape (numpy `broadcast_to`).
     Expand {
+        /// The target shape.
         shape: Vec<Dim>,
     },
     /// `numpy.take(data, indices, axis)`: the axis is replaced by the index shape.
     Gather {
+        /// The data axis indexed.
         axis: usize,
     },
     /// Elements `start, start+step, ... < end` along one axis.
     Slice {
+        /// The sliced axis.
         axis: usize,
+        /// The first index taken.
         start: Dim,
+        /// One past the last index.
         end: Dim,
+        /// The stride between taken indices (at least 1).
         step: usize,
     },
+    /// Operands joined along one axis, in slot order.
     Concat {
+        /// The axis they are joined along.
         axis: usize,
     },
     /// Reads whole rows along one axis: reductions, softmax, norms.
     Row(RowOp),
     /// `[n, c_in, len] * [c_out, c_in/groups, k] (+ bias[c_out])`, zero padding.
     Conv1d {
+        /// Step between window starts.
         stride: usize,
+        /// Zeros added at both ends of the length.
         padding: usize,
+        /// Spacing between the kernel's taps.
         dilation: usize,
+        /// Channel groups convolved independently.
         groups: usize,
     },
 }

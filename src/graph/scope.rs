@@ -32,6 +32,7 @@ impl Scope {
         &self.path
     }
 
+    /// The graph the scope declares weights in.
     pub fn graph(&self) -> &Graph {
         &self.graph
     }

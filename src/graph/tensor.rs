@@ -8,13 +8,21 @@ use thiserror::Error;
 /// Typed element storage of a [`Tensor`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum TensorData {
+    /// [`DType::F32`] elements.
     F32(Vec<f32>),
+    /// [`DType::F64`] elements.
     F64(Vec<f64>),
+    /// [`DType::F16`] elements.
     F16(Vec<f16>),
+    /// [`DType::BF16`] elements.
     BF16(Vec<bf16>),
+    /// [`DType::I32`] elements.
     I32(Vec<i32>),
+    /// [`DType::I64`] elements.
     I64(Vec<i64>),
+    /// [`DType::U32`] elements.
     U32(Vec<u32>),
+    /// [`DType::Bool`] elements.
     Bool(Vec<bool>),
 }
 
@@ -22,18 +30,47 @@ pub enum TensorData {
 #[derive(Debug, Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum TensorError {
+    /// The number of elements given does not match the shape's element count.
     #[error("shape {shape:?} holds {expected} elements but {got} were given")]
-    Length { shape: Vec<usize>, expected: usize, got: usize },
+    Length {
+        /// The requested shape.
+        shape: Vec<usize>,
+        /// Its element count.
+        expected: usize,
+        /// The number of elements given.
+        got: usize,
+    },
+    /// A byte buffer's length does not match the dtype's size times the element count.
     #[error("{dtype} data of shape {shape:?} needs {expected} bytes but {got} were given")]
-    Bytes { dtype: DType, shape: Vec<usize>, expected: usize, got: usize },
+    Bytes {
+        /// The element type the bytes were read as.
+        dtype: DType,
+        /// The requested shape.
+        shape: Vec<usize>,
+        /// The byte count the shape and dtype need.
+        expected: usize,
+        /// The byte count given.
+        got: usize,
+    },
+    /// The shape's element count (or byte count) overflows `usize`.
     #[error("shape {shape:?} has more elements than this machine can address")]
-    TooLarge { shape: Vec<usize> },
+    TooLarge {
+        /// The requested shape.
+        shape: Vec<usize>,
+    },
 }
 
 /// A Rust element type that maps onto a [`DType`].
+///
+/// Implemented for `f32`, `f64`, [`half::f16`], [`half::bf16`], `i32`, `i64`, `u32` and
+/// `bool`, so [`Tensor::new`] and [`Tensor::as_slice`] take plain `Vec`s and
+/// slices of those.
 pub trait Element: Copy + Send + Sync + 'static {
+    /// The dtype this Rust type stores.
     const DTYPE: DType;
+    /// Wraps owned elements in the matching [`TensorData`] variant.
     fn wrap(values: Vec<Self>) -> TensorData;
+    /// The elements of `data` when it holds this type, `None` otherwise.
     fn view(data: &TensorData) -> Option<&[Self]>;
 }
 
@@ -188,6 +225,7 @@ impl Tensor {
         }
     }
 
+    /// The element type, read off the storage.
     pub fn dtype(&self) -> DType {
         match &self.data {
             TensorData::F32(_) => DType::F32,
@@ -201,10 +239,12 @@ impl Tensor {
         }
     }
 
+    /// The concrete shape, outermost axis first (`[]` for a scalar).
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
+    /// The number of elements (1 for a scalar).
     pub fn numel(&self) -> usize {
         match &self.data {
             TensorData::F32(v) => v.len(),
@@ -218,6 +258,7 @@ impl Tensor {
         }
     }
 
+    /// The typed storage, for matching on the dtype once instead of per element.
     pub fn data(&self) -> &TensorData {
         &self.data
     }

@@ -7,9 +7,13 @@ use crate::graph::{Bindings, Dim, Op, Tensor};
 /// Everything a node needs: its op, operand values, and the concrete
 /// output shape (its inferred shape evaluated under the bindings).
 pub struct NodeCall<'a> {
+    /// The op to evaluate.
     pub op: &'a Op,
+    /// The operands' values, in slot order.
     pub operands: Vec<&'a Tensor>,
+    /// The shape the result must have.
     pub out_shape: Vec<usize>,
+    /// Symbol sizes, for ops whose attributes are symbolic (slice bounds).
     pub bindings: &'a Bindings,
 }
 

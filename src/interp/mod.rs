@@ -20,6 +20,7 @@ use std::collections::HashMap;
 /// Every node's value from one run, in execution order.
 #[derive(Debug, Clone)]
 pub struct Trace {
+    /// The graph's outputs, in declaration order.
     pub outputs: NamedTensors,
     /// `(node, value)` for every node, in execution order.
     pub values: Vec<(NodeId, Tensor)>,
@@ -30,6 +31,7 @@ pub struct Trace {
 pub struct Interpreter {}
 
 impl Interpreter {
+    /// An interpreter; it holds no state, so one serves any number of graphs.
     pub fn new() -> Interpreter {
         Interpreter {}
     }
@@ -37,6 +39,21 @@ impl Interpreter {
     /// Runs `graph` with weights from `weights` on `inputs` (named as the
     /// graph's inputs), returning the outputs in declaration order. Weights
     /// are checked before anything executes.
+    ///
+    /// ```
+    /// use wgraph::{ops, DType, Graph, Interpreter, Tensor, Weights};
+    /// let g = Graph::new("mean_pool");
+    /// let x = g.input("x", DType::F32, ["batch", "seq"]);
+    /// let w = g.weight("scale", DType::F32, [1usize]);
+    /// g.output_named([("pooled", ops::mean(&(&x * &w), -1, false))])?;
+    ///
+    /// let weights = Weights::from_tensors([("scale", Tensor::new([1], vec![10.0f32])?)]);
+    /// let x = Tensor::new([2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?; // batch = 2, seq = 3
+    /// let out = Interpreter::new().run(&g, &weights, [("x", x)])?;
+    /// assert_eq!(out.get("pooled").unwrap().shape(), [2]);
+    /// assert_eq!(out.get("pooled").unwrap().to_f32_vec(), [20.0, 50.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run<S: Into<String>>(
         &self,
         graph: &Graph,

@@ -25,7 +25,12 @@ pub enum OptimError {
         "{params} parameters but {grads} gradients\n  \
          hint: pass one gradient per parameter, in the same order (autodiff::backward returns them so)"
     )]
-    LengthMismatch { params: usize, grads: usize },
+    LengthMismatch {
+        /// How many parameters were given.
+        params: usize,
+        /// How many gradients were given.
+        grads: usize,
+    },
 
     /// A parameter is not an `Op::Weight` node.
     #[error(
@@ -33,81 +38,143 @@ pub enum OptimError {
          hint: optimizers update weights declared with Graph::weight, whose new values are fed back \
          under the same name; train an input by declaring it as a weight instead"
     )]
-    NotAWeight { index: usize, value: String, op: &'static str },
+    NotAWeight {
+        /// The parameter's position in the list.
+        index: usize,
+        /// The value, as the graph prints it.
+        value: String,
+        /// Its op.
+        op: &'static str,
+    },
 
     /// The same weight was passed twice.
     #[error(
         "parameter `{name}` appears more than once\n  \
          hint: pass each weight once (tied weights are one weight with one gradient)"
     )]
-    DuplicateParameter { name: String },
+    DuplicateParameter {
+        /// The name in question.
+        name: String,
+    },
 
     /// A parameter is not a float tensor.
     #[error(
         "parameter `{name}` has dtype {dtype}; only float weights can be trained\n  \
          hint: leave integer weights (index buffers) out of the parameter list"
     )]
-    NotFloat { name: String, dtype: DType },
+    NotFloat {
+        /// The name in question.
+        name: String,
+        /// Its dtype.
+        dtype: DType,
+    },
 
     /// A gradient to clip is not a float tensor.
     #[error(
         "the gradient {value} has dtype {dtype}, not a float\n  \
          hint: pass the float gradients autodiff returns"
     )]
-    GradientNotFloat { value: String, dtype: DType },
+    GradientNotFloat {
+        /// The value, as the graph prints it.
+        value: String,
+        /// Its dtype.
+        dtype: DType,
+    },
 
     /// A gradient's type differs from its parameter's.
     #[error(
         "the gradient of `{name}` has type {got}, but the parameter has type {expected}\n  \
          hint: pass the gradients in the parameters' order, as autodiff::backward returns them"
     )]
-    GradientType { name: String, expected: String, got: String },
+    GradientType {
+        /// The name in question.
+        name: String,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        got: String,
+    },
 
     /// A parameter or gradient belongs to another graph.
     #[error(
         "{value} belongs to graph `{other}`, not to graph `{graph}`\n  \
          hint: the update is appended to the graph that computes the gradients; build everything in one graph"
     )]
-    ForeignValue { value: String, graph: String, other: String },
+    ForeignValue {
+        /// The value, as the graph prints it.
+        value: String,
+        /// The graph being built.
+        graph: String,
+        /// The graph the value belongs to.
+        other: String,
+    },
 
     /// An optimizer state needs a concrete shape for its initial tensor.
     #[error(
         "parameter `{name}` has the symbolic shape {shape}, so its optimizer state has no initial tensor\n  \
          hint: declare trainable weights with static dims"
     )]
-    SymbolicShape { name: String, shape: String },
+    SymbolicShape {
+        /// The name in question.
+        name: String,
+        /// The shape.
+        shape: String,
+    },
 
     /// A hyperparameter is out of its valid range (the checks torch.optim makes).
     #[error(
         "invalid {name}: {value} (expected {expected})\n  \
          hint: these are the ranges torch.optim accepts"
     )]
-    InvalidHyperparameter { name: &'static str, value: f64, expected: &'static str },
+    InvalidHyperparameter {
+        /// The name in question.
+        name: &'static str,
+        /// The value, as the graph prints it.
+        value: f64,
+        /// What was expected.
+        expected: &'static str,
+    },
 
     /// Nesterov momentum needs a momentum and zero dampening.
     #[error(
         "nesterov momentum requires a momentum > 0 and zero dampening (got momentum {momentum}, dampening {dampening})\n  \
          hint: set --momentum, or turn nesterov off"
     )]
-    Nesterov { momentum: f64, dampening: f64 },
+    Nesterov {
+        /// The momentum given.
+        momentum: f64,
+        /// The dampening given.
+        dampening: f64,
+    },
 
     /// An optimizer name that is not known.
     #[error(
         "unknown optimizer `{name}` (expected one of: adamw, adam, sgd){}",
         suggest(.name)
     )]
-    UnknownOptimizer { name: String },
+    UnknownOptimizer {
+        /// The name in question.
+        name: String,
+    },
 
     /// A schedule name that is not known.
     #[error("unknown learning-rate schedule `{name}` (expected one of: constant, linear, cosine)")]
-    UnknownSchedule { name: String },
+    UnknownSchedule {
+        /// The name in question.
+        name: String,
+    },
 
     /// A flag that the chosen optimizer does not have.
     #[error(
         "{option} does not apply to {optimizer}\n  \
          hint: {option} is an SGD setting; Adam's momentum is its first beta (default 0.9)"
     )]
-    NotApplicable { option: &'static str, optimizer: &'static str },
+    NotApplicable {
+        /// The flag.
+        option: &'static str,
+        /// The optimizer chosen.
+        optimizer: &'static str,
+    },
 
     /// Steps are counted from 1 (the first update is step 1).
     #[error(

@@ -30,15 +30,16 @@ pub enum LoadError {
 
 /// Compiles graphs for one device.
 ///
-/// ```no_run
+/// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use wgraph::{ops, Compiler, DType, Device, Graph, Tensor, Weights};
+/// use wgraph::{Compiler, DType, Device, Graph, Tensor, Weights};
 /// let g = Graph::new("double");
 /// let x = g.input("x", DType::F32, [3usize]);
 /// g.output_named([("y", &x * 2.0)])?;
 /// let device = Device::new()?;
 /// let model = Compiler::new(&device).compile(&g, &Weights::new())?;
-/// let y = model.run([("x", Tensor::new([3], vec![1.0f32, 2.0, 3.0])?)])?;
+/// let out = model.run([("x", Tensor::new([3], vec![1.0f32, 2.0, 3.0])?)])?;
+/// assert_eq!(out.get("y").unwrap().to_f32_vec(), [2.0, 4.0, 6.0]);
 /// # Ok(()) }
 /// ```
 pub struct Compiler<'d> {
@@ -71,7 +72,29 @@ impl<'d> Compiler<'d> {
     }
 
     /// Checks the weights, optimises, lowers and validates every kernel,
-    /// builds the pipelines and uploads the weights.
+    /// builds the pipelines and uploads the weights. A weight problem stops
+    /// it before any GPU work, with the same one report as
+    /// [`Graph::check_weights`].
+    ///
+    /// ```
+    /// use wgraph::{ops, Compiler, DType, Device, Dim, Graph, LoadError, Tensor, WeightError, Weights};
+    /// let g = Graph::new("classifier");
+    /// let x = g.input("x", DType::F32, [Dim::sym("batch"), Dim::new(2)]);
+    /// let w = g.weight("classifier.weight", DType::F32, [3usize, 2]);
+    /// g.output_named([("logits", ops::linear(&x, &w, None))])?;
+    /// let device = Device::new()?;
+    ///
+    /// let misspelt = Weights::from_tensors([("classifier.weights", Tensor::zeros(DType::F32, [3, 2])?)]);
+    /// let Err(LoadError::Weights(WeightError::Check(report))) = Compiler::new(&device).compile(&g, &misspelt)
+    /// else { panic!("expected a weight report") };
+    /// assert!(report.to_string().contains("closest in the checkpoint: `classifier.weights`"));
+    ///
+    /// let w = Tensor::new([3, 2], vec![1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0])?;
+    /// let model = Compiler::new(&device).compile(&g, &Weights::from_tensors([("classifier.weight", w)]))?;
+    /// let out = model.run([("x", Tensor::new([1, 2], vec![3.0f32, 4.0])?)])?;
+    /// assert_eq!(out.get("logits").unwrap().to_f32_vec(), [3.0, 4.0, 7.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn compile(&self, graph: &Graph, weights: &Weights) -> Result<Model, LoadError> {
         let ir = graph.ir()?.clone();
         self.compile_ir(&ir, weights)

@@ -112,6 +112,7 @@ impl Device {
         format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
     }
 
+    /// What kind of adapter this is (kernel choices depend on it).
     pub fn kind(&self) -> AdapterKind {
         match self.info.device_type {
             wgpu::DeviceType::Cpu => AdapterKind::Cpu,
@@ -128,6 +129,7 @@ impl Device {
         (self.device.features().contains(wgpu::Features::SUBGROUP) && fixed).then_some(self.info.subgroup_min_size)
     }
 
+    /// The adapter's limits, all requested when the device was opened.
     pub fn limits(&self) -> &wgpu::Limits {
         &self.limits
     }
@@ -149,6 +151,7 @@ impl Device {
         }
     }
 
+    /// The adapter's name, backend, type and driver.
     pub fn info(&self) -> &wgpu::AdapterInfo {
         &self.info
     }

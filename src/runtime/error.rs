@@ -4,44 +4,153 @@ use crate::graph::{BindError, DType};
 use crate::weights::WeightError;
 use thiserror::Error;
 
+/// Why the GPU runtime failed: no usable device, inputs it cannot take, a
+/// limit of the adapter, or an error the driver reported.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum RuntimeError {
+    /// `WGRAPH_BACKEND` names no wgpu backend.
     #[error("WGRAPH_BACKEND={value} is not one of vulkan, metal, dx12, gl")]
-    UnknownBackend { value: String },
+    UnknownBackend {
+        /// The variable's value.
+        value: String,
+    },
+    /// No adapter on the chosen backends (no GPU and no CPU driver installed).
     #[error(
         "no GPU adapter found for backends {backends}: {detail}\n  hint: on Linux without a GPU install Mesa's CPU Vulkan driver (`apt-get install mesa-vulkan-drivers`, or run ./scripts/setup.sh)"
     )]
-    NoAdapter { backends: String, detail: String },
+    NoAdapter {
+        /// The backends searched.
+        backends: String,
+        /// What wgpu said.
+        detail: String,
+    },
+    /// The adapter would not open a device with its own limits and features.
     #[error("adapter `{adapter}` refused a device: {detail}")]
-    NoDevice { adapter: String, detail: String },
+    NoDevice {
+        /// The adapter's name.
+        adapter: String,
+        /// What wgpu said.
+        detail: String,
+    },
+    /// The inputs do not match the graph's declared inputs.
     #[error(transparent)]
     Input(#[from] BindError),
+    /// An integer input holds a value outside i32, which GPU buffers store integers as.
     #[error("input `{name}`: value {value} does not fit the GPU's {gpu_type} (GPUs have no 64-bit integers); {hint}")]
-    IntegerRange { name: String, value: i64, gpu_type: &'static str, hint: &'static str },
+    IntegerRange {
+        /// The input's name.
+        name: String,
+        /// The first value that does not fit.
+        value: i64,
+        /// The GPU type it would be stored as (`i32`).
+        gpu_type: &'static str,
+        /// The range that fits.
+        hint: &'static str,
+    },
+    /// A token id feeding an embedding lookup is past the table (checked on the
+    /// host, since GPUs clamp out-of-range reads silently).
     #[error("input `{name}` index {value} is out of range for `{table}` with {size} rows (node %{node})")]
-    IndexRange { name: String, value: i64, table: String, size: usize, node: usize },
+    IndexRange {
+        /// The input's name.
+        name: String,
+        /// The offending index.
+        value: i64,
+        /// The table's weight name.
+        table: String,
+        /// The table's rows.
+        size: usize,
+        /// The gather node.
+        node: usize,
+    },
+    /// A weight, or an activation buffer at these input sizes, is larger than the
+    /// adapter's largest storage binding.
     #[error(
         "tensor `{tensor}` needs {bytes} bytes, over this adapter's max_storage_buffer_binding_size of {limit} bytes{}",
         hint.map(|h| format!("\n  hint: {h}")).unwrap_or_default()
     )]
-    BufferTooLarge { tensor: String, bytes: u64, limit: u64, hint: Option<&'static str> },
+    BufferTooLarge {
+        /// The tensor (weight name, input name or node).
+        tensor: String,
+        /// The bytes it needs.
+        bytes: u64,
+        /// The adapter's `max_storage_buffer_binding_size`.
+        limit: u64,
+        /// What to do about it, when something helps.
+        hint: Option<&'static str>,
+    },
+    /// A kernel needs more workgroups than even a folded 2-D grid holds.
     #[error("kernel `{kernel}` needs {workgroups} workgroups, more than a {max}x{max} grid allows")]
-    GridTooLarge { kernel: String, workgroups: u64, max: u32 },
+    GridTooLarge {
+        /// The kernel's label.
+        kernel: String,
+        /// The workgroups it needs.
+        workgroups: u64,
+        /// The adapter's `max_compute_workgroups_per_dimension`.
+        max: u32,
+    },
+    /// The GPU did not finish a submission within the run timeout.
     #[error("waiting for the GPU timed out after {seconds} s ({what})")]
-    Timeout { what: String, seconds: u64 },
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// The timeout.
+        seconds: u64,
+    },
+    /// wgpu or the driver reported an error (captured, never a panic).
     #[error("GPU error during {what}: {detail}")]
-    Gpu { what: String, detail: String },
+    Gpu {
+        /// What the runtime was doing.
+        what: String,
+        /// The reported errors.
+        detail: String,
+    },
+    /// Mapping an output buffer for reading failed.
     #[error("readback of `{tensor}` failed: {detail}")]
-    Readback { tensor: String, detail: String },
+    Readback {
+        /// The output or tap.
+        tensor: String,
+        /// What wgpu said.
+        detail: String,
+    },
+    /// A tensor's dtype cannot be stored in a GPU buffer.
     #[error("dtype {dtype} of `{tensor}` has no GPU representation")]
-    UnsupportedDType { tensor: String, dtype: DType },
+    UnsupportedDType {
+        /// The tensor.
+        tensor: String,
+        /// Its dtype.
+        dtype: DType,
+    },
+    /// The driver refused a kernel that naga accepted.
     #[error("kernel `{kernel}` (node %{node}): the driver refused the pipeline: {error}\n--- WGSL ---\n{source_code}")]
-    Pipeline { kernel: String, node: usize, error: String, source_code: String },
+    Pipeline {
+        /// The kernel's label.
+        kernel: String,
+        /// The node it writes.
+        node: usize,
+        /// The driver's message.
+        error: String,
+        /// The kernel's WGSL.
+        source_code: String,
+    },
+    /// A weight name the model does not hold.
     #[error("the model has no weight `{name}`{}", if closest.is_empty() { String::new() } else { format!("; closest: {}", closest.join(", ")) })]
-    UnknownWeight { name: String, closest: Vec<String> },
+    UnknownWeight {
+        /// The name asked for.
+        name: String,
+        /// The closest names the model holds.
+        closest: Vec<String>,
+    },
+    /// A tensor written over a weight has another shape or dtype.
     #[error("weight `{name}` is {expected} on the device, the tensor given is {got}")]
-    WeightMismatch { name: String, expected: String, got: String },
+    WeightMismatch {
+        /// The weight.
+        name: String,
+        /// Its dtype and shape on the device.
+        expected: String,
+        /// The given tensor's dtype and shape.
+        got: String,
+    },
     /// A weight could not be read while uploading it.
     #[error(transparent)]
     Weights(#[from] WeightError),

@@ -205,6 +205,23 @@ impl Model {
 
     /// Runs on `inputs`, named as the graph's inputs; returns the outputs in
     /// declaration order. One command encoder and one submission per call.
+    /// Symbolic dims may take new sizes on every call; buffers for each new
+    /// set of sizes are made once and reused.
+    ///
+    /// ```
+    /// use wgraph::{ops, Compiler, DType, Device, Graph, Tensor, Weights};
+    /// let g = Graph::new("row_sums");
+    /// let x = g.input("x", DType::F32, ["batch", "seq"]);
+    /// g.output_named([("sums", ops::sum(&x, -1, false))])?;
+    /// let device = Device::new()?;
+    /// let model = Compiler::new(&device).compile(&g, &Weights::new())?;
+    ///
+    /// let out = model.run([("x", Tensor::new([2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?)])?;
+    /// assert_eq!(out.get("sums").unwrap().to_f32_vec(), [6.0, 15.0]);
+    /// let out = model.run([("x", Tensor::new([1, 4], vec![1.0f32; 4])?)])?; // other sizes, same model
+    /// assert_eq!((out.get("sums").unwrap().shape(), out.get("sums").unwrap().to_f32_vec()), (&[1][..], vec![4.0]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run<S: Into<String>>(
         &self,
         inputs: impl IntoIterator<Item = (S, Tensor)>,

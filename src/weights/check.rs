@@ -14,11 +14,14 @@ use std::fmt;
 /// shapes (a `vocab` dim bound by the embedding table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedWeights {
+    /// Stored tensors no weight reads.
     pub unused: Vec<UnusedTensor>,
+    /// Sizes of symbols that appear in weight shapes, read off the stored tensors.
     pub bindings: Bindings,
 }
 
 impl CheckedWeights {
+    /// Whether some stored tensors go unused (printing `self` lists them).
     pub fn has_warnings(&self) -> bool {
         !self.unused.is_empty()
     }
@@ -34,6 +37,21 @@ impl Graph {
     /// Checks every declared weight against `weights`: names, shapes and
     /// dtypes, all reported together; unused stored tensors come back as
     /// warnings in the `Ok` value (and in the report when there are errors).
+    ///
+    /// ```
+    /// use wgraph::{ops, DType, Dim, Graph, Tensor, WeightError, Weights};
+    /// let g = Graph::new("probe");
+    /// let x = g.input("x", DType::F32, [Dim::sym("batch"), Dim::new(4)]);
+    /// let w = g.weight("classifier.weight", DType::F32, [2usize, 4]);
+    /// g.output_named([("logits", ops::linear(&x, &w, None))])?;
+    ///
+    /// // Stored [in, out] instead of PyTorch's [out, in]: the report says so.
+    /// let weights = Weights::from_tensors([("classifier.weight", Tensor::zeros(DType::F32, [4, 2])?)]);
+    /// let Err(WeightError::Check(report)) = g.check_weights(&weights) else { panic!("expected a report") };
+    /// assert_eq!(report.problems.len(), 1);
+    /// assert!(report.to_string().contains("the checkpoint holds the transpose"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check_weights(&self, weights: &Weights) -> Result<CheckedWeights, WeightError> {
         check_ir(&self.ir_unchecked(), weights)
     }

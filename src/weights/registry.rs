@@ -29,6 +29,7 @@ enum Storage {
 pub struct TensorInfo {
     /// The dtype as the file spells it (`F32`, `BF16`, `F8_E4M3`, ...).
     pub file_dtype: String,
+    /// The stored shape.
     pub shape: Vec<usize>,
     /// Which file holds it (empty for in-memory tensors).
     pub path: PathBuf,
@@ -111,7 +112,22 @@ impl Weights {
         Weights { origin: "in-memory tensors".into(), ..Default::default() }
     }
 
-    /// Memory-maps one or several safetensors files.
+    /// Memory-maps one or several safetensors files. Nothing is read until a
+    /// tensor is asked for; a name held by two files is an error.
+    ///
+    /// ```
+    /// use wgraph::weights::save_safetensors;
+    /// use wgraph::{DType, NamedTensors, Tensor, Weights};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("model.safetensors");
+    /// let bias = Tensor::new([3], vec![0.5f32, -1.0, 2.0])?;
+    /// save_safetensors(&path, &NamedTensors(vec![("fc.bias".into(), bias)]), None)?;
+    ///
+    /// let weights = Weights::open([&path])?;
+    /// assert_eq!(weights.info("fc.bias").unwrap().shape, [3]);
+    /// assert_eq!(weights.get("fc.bias", DType::F16)?.to_f32_vec(), [0.5, -1.0, 2.0]); // converted on read
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open<P: AsRef<Path>>(paths: impl IntoIterator<Item = P>) -> Result<Weights, WeightError> {
         let mut w = Weights::new();
         let mut names = Vec::new();
@@ -194,7 +210,7 @@ impl Weights {
         Ok(())
     }
 
-    /// A registry of in-memory tensors.
+    /// A registry of in-memory tensors (tests, generated or trained weights).
     pub fn from_tensors<S: Into<String>>(tensors: impl IntoIterator<Item = (S, Tensor)>) -> Weights {
         let mut w = Weights::new();
         for (name, t) in tensors {
@@ -223,6 +239,7 @@ impl Weights {
         self
     }
 
+    /// The prefix set with [`Weights::with_prefix`] (empty by default).
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
@@ -237,10 +254,12 @@ impl Weights {
         self.entries.keys().map(String::as_str)
     }
 
+    /// The number of stored tensors.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the registry holds no tensors (graphs without weights run with it).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -9,11 +9,42 @@ use std::fmt;
 #[non_exhaustive]
 pub enum WeightProblem {
     /// The graph declares a weight the registry lacks.
-    Missing { name: String, dtype: DType, shape: Vec<Dim>, declared_at: SourceLoc, closest: Vec<String> },
+    Missing {
+        /// The stored name looked for (the graph's name with the registry's prefix).
+        name: String,
+        /// The declared dtype.
+        dtype: DType,
+        /// The declared shape.
+        shape: Vec<Dim>,
+        /// The model line that declared the weight.
+        declared_at: SourceLoc,
+        /// The closest stored names (a typo, a renamed module), closest first.
+        closest: Vec<String>,
+    },
     /// Present, but with another shape.
-    Shape { name: String, expected: Vec<Dim>, got: Vec<usize>, declared_at: SourceLoc, hint: Option<String> },
+    Shape {
+        /// The stored name.
+        name: String,
+        /// The declared shape.
+        expected: Vec<Dim>,
+        /// The stored shape.
+        got: Vec<usize>,
+        /// The model line that declared the weight.
+        declared_at: SourceLoc,
+        /// The likely cause, when one fits (a transposed Linear weight).
+        hint: Option<String>,
+    },
     /// Present, but stored in a format that cannot become the declared dtype.
-    DType { name: String, expected: DType, got: String, declared_at: SourceLoc },
+    DType {
+        /// The stored name.
+        name: String,
+        /// The declared dtype.
+        expected: DType,
+        /// The stored dtype, as the file spells it.
+        got: String,
+        /// The model line that declared the weight.
+        declared_at: SourceLoc,
+    },
 }
 
 /// A stored tensor no weight of the graph reads. Usually harmless (buffers
@@ -21,22 +52,31 @@ pub enum WeightProblem {
 /// final layer norm shows up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnusedTensor {
+    /// The stored name.
     pub name: String,
+    /// The dtype as the file spells it.
     pub file_dtype: String,
+    /// The stored shape.
     pub shape: Vec<usize>,
 }
 
 /// Every weight problem of one graph against one registry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeightReport {
+    /// The graph's name.
     pub graph: String,
+    /// What the registry was opened from (file names), as [`Weights::origin`](super::Weights::origin) says.
     pub origin: String,
+    /// Every problem, ordered by the model line that declared the weight.
     pub problems: Vec<WeightProblem>,
+    /// Stored tensors no weight reads (warnings).
     pub unused: Vec<UnusedTensor>,
+    /// One prefix that explains most missing names at once, when there is one.
     pub prefix_hint: Option<PrefixHint>,
 }
 
 impl WeightReport {
+    /// Whether there are no problems (unused tensors are only warnings).
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }

@@ -14,9 +14,19 @@ pub fn closest_names<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrefixHint {
     /// The file's names are the graph's names with `prefix` in front.
-    FileHasPrefix { prefix: String, explains: usize },
+    FileHasPrefix {
+        /// The prefix (`distilbert.`); [`Weights::with_prefix`](super::Weights::with_prefix) fixes this case.
+        prefix: String,
+        /// How many missing names it explains.
+        explains: usize,
+    },
     /// The graph's names carry `prefix`, the file's do not.
-    GraphHasPrefix { prefix: String, explains: usize },
+    GraphHasPrefix {
+        /// The prefix the graph adds.
+        prefix: String,
+        /// How many missing names it explains.
+        explains: usize,
+    },
 }
 
 /// Looks for one prefix that turns most missing names into stored ones.

@@ -63,7 +63,7 @@ impl ReversalConfig {
         if self.vocab < 2 {
             return Err(format!("--vocab {} leaves nothing to learn: use at least 2 tokens", self.vocab));
         }
-        if self.heads == 0 || self.d_model % self.heads != 0 {
+        if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
             return Err(format!("--d-model {} is not divisible by --heads {}", self.d_model, self.heads));
         }
         if self.layers == 0 || self.ff == 0 {

@@ -11,8 +11,11 @@ use std::fmt::Write;
 
 /// Builds the body of one kernel.
 pub struct ExprBuilder<'a> {
+    /// The graph the kernel computes part of.
     pub ir: &'a Ir,
+    /// Which values are buffers (read) and which are fused (recomputed).
     pub plan: &'a FusionPlan,
+    /// The symbolic sizes the kernel reads from its params buffer.
     pub params: ParamTable,
     /// Buffers read, in binding order (binding = 1 + position).
     pub inputs: Vec<NodeId>,
@@ -20,11 +23,13 @@ pub struct ExprBuilder<'a> {
     pub register: Option<(NodeId, String)>,
     /// Every buffer element read emitted so far (to know what an epilogue reads).
     pub reads: Vec<NodeId>,
+    /// The WGSL statements emitted so far.
     pub code: String,
     next: usize,
 }
 
 impl<'a> ExprBuilder<'a> {
+    /// An empty kernel body over `ir` fused as `plan` says.
     pub fn new(ir: &'a Ir, plan: &'a FusionPlan) -> ExprBuilder<'a> {
         ExprBuilder {
             ir,
@@ -38,15 +43,18 @@ impl<'a> ExprBuilder<'a> {
         }
     }
 
+    /// A new variable name starting with `prefix` (`v3`), unique in the kernel.
     pub fn fresh(&mut self, prefix: &str) -> String {
         self.next += 1;
         format!("{prefix}{}", self.next)
     }
 
+    /// Emits one indented statement.
     pub fn line(&mut self, s: impl AsRef<str>) {
         let _ = writeln!(self.code, "    {}", s.as_ref());
     }
 
+    /// The WGSL u32 expression for a size: a literal or a params read.
     pub fn dim(&mut self, d: &Dim) -> String {
         self.params.expr(d)
     }

@@ -13,9 +13,25 @@ use crate::graph::{DType, Dim, Ir, NodeId, ReduceOp, RowOp};
 pub enum Grid {
     /// `ceil(items / per_group)` workgroups along x, folded into a 2-D grid
     /// past the 65,535 limit (kernels linearise `x + y * num_x`).
-    Linear { items: Dim, per_group: u32 },
+    Linear {
+        /// Work items (output elements, or rows for row kernels).
+        items: Dim,
+        /// Items one workgroup covers.
+        per_group: u32,
+    },
     /// A 3-D grid: `ceil(x / x_per)` by `ceil(y / y_per)` by `z`.
-    Tiles { x: Dim, x_per: u32, y: Dim, y_per: u32, z: Dim },
+    Tiles {
+        /// Extent along x (a matmul's columns).
+        x: Dim,
+        /// Extent one workgroup covers along x.
+        x_per: u32,
+        /// Extent along y (a matmul's rows).
+        y: Dim,
+        /// Extent one workgroup covers along y.
+        y_per: u32,
+        /// Workgroups along z (a matmul's batch).
+        z: Dim,
+    },
 }
 
 /// One compute kernel ready for the runtime.
@@ -25,6 +41,7 @@ pub struct KernelSpec {
     pub name: String,
     /// The node whose value the kernel writes (binding 0).
     pub root: NodeId,
+    /// The kernel's source, already validated by naga.
     pub wgsl: String,
     /// Values read, bindings 1..=n: storage buffers, except those in
     /// `textures`.
@@ -36,6 +53,7 @@ pub struct KernelSpec {
     pub textures: Vec<NodeId>,
     /// Sizes written to the params buffer (binding n+1) per run.
     pub params: Vec<Dim>,
+    /// The dispatch size, evaluated per run.
     pub grid: Grid,
     /// Elements written; a kernel with zero is skipped.
     pub output_elements: Dim,
@@ -47,9 +65,13 @@ const ROW_WG: u32 = 64;
 /// A 1-D convolution's hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvShape {
+    /// Step between window starts.
     pub stride: usize,
+    /// Zeros at both ends of the length.
     pub padding: usize,
+    /// Spacing between kernel taps.
     pub dilation: usize,
+    /// Channel groups convolved independently.
     pub groups: usize,
 }
 

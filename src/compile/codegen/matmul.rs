@@ -18,9 +18,25 @@ pub enum MatmulKernel {
     /// a `tm x tn` block per invocation, `wx x wy` invocations. With
     /// `subgroup_a`, A's values (when read as vec4 along k) are loaded once
     /// per subgroup and broadcast; it needs subgroups of exactly `wx` lanes.
-    Register { tm: u32, tn: u32, wx: u32, wy: u32, subgroup_a: bool },
+    Register {
+        /// Output rows per invocation.
+        tm: u32,
+        /// Output columns per invocation.
+        tn: u32,
+        /// Invocations along x (columns) per workgroup.
+        wx: u32,
+        /// Invocations along y (rows) per workgroup.
+        wy: u32,
+        /// Share A's loads across a subgroup of `wx` lanes.
+        subgroup_a: bool,
+    },
     /// Workgroup-memory tiles (discrete GPUs).
-    Tiled { tile: u32, tm: u32 },
+    Tiled {
+        /// Side of the square output tile one workgroup computes.
+        tile: u32,
+        /// Side of the square block one invocation computes.
+        tm: u32,
+    },
 }
 
 /// A matmul `mm` whose result flows through the epilogue ending at `root`

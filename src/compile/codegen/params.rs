@@ -4,8 +4,10 @@
 
 use crate::graph::Dim;
 
+/// The symbolic dims one kernel reads, in params-buffer order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParamTable {
+    /// Each dim once; `P[i]` in the WGSL is `dims[i]` evaluated.
     pub dims: Vec<Dim>,
 }
 

@@ -10,13 +10,16 @@ use std::collections::BTreeSet;
 /// A named WGSL template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Template {
+    /// The file name under `shaders/`, without `.wgsl`.
     pub name: &'static str,
+    /// The template text, placeholders included.
     pub source: &'static str,
 }
 
 macro_rules! templates {
     ($($konst:ident = $name:literal;)*) => {
-        $(pub const $konst: Template = Template { name: $name, source: include_str!(concat!("../../../shaders/", $name, ".wgsl")) };)*
+        $(#[doc = concat!("The template in `shaders/", $name, ".wgsl`.")]
+        pub const $konst: Template = Template { name: $name, source: include_str!(concat!("../../../shaders/", $name, ".wgsl")) };)*
         /// Every template (for tests that check each one is used and valid).
         pub const ALL: &[Template] = &[$($konst),*];
     };

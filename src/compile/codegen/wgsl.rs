@@ -8,8 +8,11 @@ use std::fmt;
 /// bool buffers: i64 computes in i32, bool in u32, every float in f32).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scalar {
+    /// Every float dtype.
     F32,
+    /// i32 and i64.
     I32,
+    /// u32 and bool.
     U32,
 }
 
