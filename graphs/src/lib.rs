@@ -10,6 +10,7 @@ pub mod generate;
 pub mod hf;
 pub mod llama;
 pub mod nn;
+pub mod plotting;
 pub mod reversal;
 pub mod text;
 pub mod whisper;

@@ -13,6 +13,7 @@ mod lower;
 mod matmul_choice;
 pub mod memory;
 mod pass;
+mod split_concat;
 mod target;
 pub mod validate;
 pub mod view;
@@ -24,6 +25,7 @@ pub use error::CompileError;
 pub use fold::ConstantFold;
 pub use matmul_choice::{MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SUBGROUP, TILED};
 pub use pass::{run_passes, timed, Pass};
+pub use split_concat::SplitWideConcat;
 pub use target::{AdapterKind, Target};
 
 use crate::graph::{Ir, NodeId};
@@ -135,7 +137,9 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     let mut ir = ir.clone();
     ir.verify()?;
     refuse_host_only_dtypes(&ir)?;
-    run_passes(&mut ir, &[&ConstantFold, &CommonSubexpressions, &DeadCode], settings)?;
+    // Output and params take two of the kernel's storage buffers.
+    let split = SplitWideConcat { max_operands: max_buffers.saturating_sub(2) as usize };
+    run_passes(&mut ir, &[&split, &ConstantFold, &CommonSubexpressions, &DeadCode], settings)?;
     let order = timed(settings, "schedule", || ir.topo_order())?;
     let taps: Vec<(String, NodeId)> = if options.tap_every_node {
         order

@@ -204,6 +204,8 @@ macro_rules! op_table {
             argmax: Elementwise, NO_GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::argmax(&x[0], -1, false);
             // Few distinct values: ties everywhere, the first index wins.
             argmax_ties: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![r.ints(&s, 3)] }, |_, x| ops::argmax(&x[0], 1, true);
+            // More operands than a kernel can bind: split into a tree of concats.
+            concat_many: Elementwise, GRAD, |r| (0..40).map(|_| { let n = r.size().min(5); r.floats(&[n, 3], -1.0, 1.0) }).collect(), |_, x| ops::concat(&x.iter().collect::<Vec<_>>(), 0);
             // ---- scans
             cumsum_axis1: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::cumsum(&x[0], 1);
             // Rows longer than one workgroup: the carry between chunks.

@@ -14,11 +14,15 @@ mod bugs;
 mod data;
 mod init;
 mod model;
+mod plot;
+mod run;
 
 pub use bugs::Bug;
 pub use data::{Batch, TaskData};
 pub use init::initial_weights;
 pub use model::{build, ReversalGraph};
+pub use plot::plot_curves;
+pub use run::{exact_accuracy, prepare, recipe, train, RunReport, StepReport, TrainOptions};
 
 use crate::nn::Activation;
 

@@ -41,7 +41,8 @@ pub fn build(cfg: &ReversalConfig) -> ReversalGraph {
     let logits = nn::linear(&root.pp("head"), &x, d, cfg.vocab, true);
     let loss = cross_entropy(&logits, &targets, None);
     let predictions = ops::argmax(&logits, -1, false);
-    g.output_named([("logits", &logits), ("predictions", &predictions)]).ok();
+    // Predictions only: evaluation reads back one integer per token.
+    g.output_named([("predictions", &predictions)]).ok();
     let params = {
         let ir = g.ir_unchecked();
         let frozen = |name: &str| cfg.bug == Some(Bug::FrozenEmbedding) && name == "tok_emb.weight";

@@ -7,34 +7,12 @@ use crate::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
-use std::sync::OnceLock;
 use wgraph::debug::Comparison;
 
 const SIZE: (u32, u32) = (1200, 560);
-/// Where Debian (`fonts-dejavu-core`) and other systems keep a sans font.
-const FONTS: [&str; 4] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/Library/Fonts/Arial.ttf",
-];
-
-/// Registers a system font as plotters' "sans-serif" (labels need one).
+/// Registers the labels' font (see `wgraph_graphs::plotting`).
 fn register_font() -> std::result::Result<(), String> {
-    static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    FONT.get_or_init(|| {
-        let bytes = FONTS.iter().find_map(|p| std::fs::read(p).ok()).ok_or_else(|| {
-            format!(
-                "--plot needs a TrueType font for its labels and found none of {}; \
-                 install one (Debian: apt-get install fonts-dejavu-core)",
-                FONTS.join(", ")
-            )
-        })?;
-        // plotters keeps fonts for the whole process.
-        plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(bytes.into_boxed_slice()))
-            .map_err(|_| "the system font could not be parsed".to_string())
-    })
-    .clone()
+    wgraph_graphs::plotting::register_font("--plot")
 }
 
 /// The image formats `--plot` writes.
