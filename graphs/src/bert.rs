@@ -159,8 +159,8 @@ fn encoder(s: &Scope, cfg: &BertConfig, ids: &Value, mask: &Value, types: &Value
         let attn_out = nn::linear(&o.pp("dense"), &ctx, h, h, true);
         let attn = a.name(o.name(nn::layer_norm(&o.pp("LayerNorm"), &(&attn_out + &x), h, eps)));
         let inter = l.pp("intermediate");
-        let up =
-            inter.name(cfg.hidden_act.apply(&nn::linear(&inter.pp("dense"), &attn, h, cfg.intermediate_size, true)));
+        let up = nn::linear(&inter.pp("dense"), &attn, h, cfg.intermediate_size, true);
+        let up = inter.name(inter.pp("intermediate_act_fn").name(cfg.hidden_act.apply(&up)));
         let out = l.pp("output");
         let down = nn::linear(&out.pp("dense"), &up, cfg.intermediate_size, h, true);
         x = l.name(out.name(nn::layer_norm(&out.pp("LayerNorm"), &(&down + &attn), h, eps)));

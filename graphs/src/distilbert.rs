@@ -117,7 +117,13 @@ fn body(s: &Scope, cfg: &DistilBertConfig, ids: &Value, mask: &Value) -> Value {
         let attn = a.name(proj("out_lin", &ctx));
         let h = nn::layer_norm(&l.pp("sa_layer_norm"), &(&attn + &x), cfg.dim, 1e-12);
         let f = l.pp("ffn");
-        let up = cfg.activation.apply(&nn::linear(&f.pp("lin1"), &h, cfg.dim, cfg.hidden_dim, true));
+        let up = f.pp("activation").name(cfg.activation.apply(&nn::linear(
+            &f.pp("lin1"),
+            &h,
+            cfg.dim,
+            cfg.hidden_dim,
+            true,
+        )));
         let ffn = f.name(nn::linear(&f.pp("lin2"), &up, cfg.hidden_dim, cfg.dim, true));
         x = l.name(nn::layer_norm(&l.pp("output_layer_norm"), &(&ffn + &h), cfg.dim, 1e-12));
     }

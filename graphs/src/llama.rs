@@ -175,7 +175,7 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         let up = nn::linear(&m.pp("up_proj"), &h, cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
         let down = nn::linear(
             &m.pp("down_proj"),
-            &(&cfg.hidden_act.apply(&gate) * &up),
+            &(&m.pp("act_fn").name(cfg.hidden_act.apply(&gate)) * &up),
             cfg.intermediate_size,
             cfg.hidden_size,
             cfg.mlp_bias,

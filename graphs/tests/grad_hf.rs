@@ -5,23 +5,15 @@
 //! largest magnitude, the loss within 1e-5.
 
 mod common;
+#[path = "common/grads.rs"]
+mod grads;
 
 use common::device;
-use std::path::{Path, PathBuf};
-use wgraph::{Compiler, Interpreter, NamedTensors, Tensor, Weights};
+use grads::{assert_matches_reference, fixture, read_all};
+use wgraph::{Compiler, Interpreter, Tensor, Weights};
 use wgraph_graphs::grad::{gradient_graph, GradientGraph};
 use wgraph_graphs::loss::ProblemType;
 use wgraph_graphs::zoo::{self, LossKind};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/grads/hf").join(name)
-}
-
-fn read_all(path: &Path) -> Vec<(String, Tensor)> {
-    let w = Weights::open([path]).unwrap();
-    let names: Vec<String> = w.names().map(String::from).collect();
-    names.into_iter().map(|n| (n.clone(), w.read(&n).unwrap())).collect()
-}
 
 /// The fixture's graph with loss and gradients, and its inputs.
 fn build(name: &str) -> (GradientGraph, Weights, Vec<(String, Tensor)>, LossKind) {
@@ -38,34 +30,6 @@ fn build(name: &str) -> (GradientGraph, Weights, Vec<(String, Tensor)>, LossKind
     let grads = gradient_graph(loaded).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(grads.unreachable.is_empty(), "{name}: every parameter reaches the loss: {:?}", grads.unreachable);
     (grads, Weights::from_dir(&dir).unwrap(), inputs, kind)
-}
-
-/// Worst error of each gradient relative to its largest magnitude; panics
-/// past `tol` (and the loss past 1e-5). Gradients that are zero in exact
-/// arithmetic (attention's key bias: softmax ignores a constant added to
-/// every score of a row) are rounding noise on both sides, so a tensor's
-/// scale is at least 1e-3 of the largest gradient of the model.
-pub fn assert_matches_reference(name: &str, ours: &NamedTensors, tol: f64) -> f64 {
-    let want = read_all(&fixture(name).join("grads.safetensors"));
-    let max_abs = |t: &Tensor| t.to_f64_vec().iter().map(|v| v.abs()).fold(0.0, f64::max);
-    let floor = 1e-3 * want.iter().filter(|(k, _)| k != "loss").map(|(_, t)| max_abs(t)).fold(0.0, f64::max);
-    assert!(floor > 0.0, "{name}: PyTorch's gradients are all zeros");
-    let mut worst = 0.0f64;
-    for (key, w) in &want {
-        let got = ours.get(key).unwrap_or_else(|| panic!("{name}: no gradient for `{key}`"));
-        assert_eq!(got.shape(), w.shape(), "{name}: `{key}` shape");
-        let (g, w) = (got.to_f64_vec(), w.to_f64_vec());
-        let diff = g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        if key == "loss" {
-            assert!(diff <= 1e-5, "{name}: loss {g:?}, PyTorch {w:?}");
-            continue;
-        }
-        let scale = w.iter().map(|v| v.abs()).fold(floor, f64::max);
-        let rel = diff / scale;
-        assert!(rel <= tol, "{name}: `{key}` differs from PyTorch by {diff:e} ({rel:e} of its max {scale:e})");
-        worst = worst.max(rel);
-    }
-    worst
 }
 
 /// Every tensor the checkpoint stores has a gradient, and nothing else does.
