@@ -16,6 +16,10 @@ pub struct GradientGraph {
     pub graph: Graph,
     /// Checkpoint names of the parameters, in output order.
     pub parameters: Vec<String>,
+    /// Tied parameters `(name, read as)` (see `LoadedGraph::tied`): the
+    /// gradient of `name` is the output `read as`, for checkpoints that
+    /// store both.
+    pub tied: Vec<(String, String)>,
     /// Parameters the loss does not reach (their gradients are zeros; HF
     /// leaves `param.grad` as `None`).
     pub unreachable: Vec<String>,
@@ -37,6 +41,7 @@ impl GradientGraph {
 /// outputs under the weights' names.
 pub fn gradient_graph(loaded: LoadedGraph) -> Result<GradientGraph, ModelError> {
     let graph = loaded.graph;
+    let tied = loaded.tied;
     let (loss_id, module_names) = {
         let ir = graph.ir()?;
         let loss = ir.outputs.iter().find(|(n, _)| n == "loss").map(|(_, id)| *id);
@@ -70,7 +75,7 @@ pub fn gradient_graph(loaded: LoadedGraph) -> Result<GradientGraph, ModelError> 
         let present: BTreeSet<&str> = ir.graph.node_indices().flat_map(|id| ir.node(id).names()).collect();
         module_names.iter().map(|n| format!("grad/{n}")).filter(|n| present.contains(n.as_str())).collect()
     };
-    Ok(GradientGraph { graph, parameters, unreachable, module_gradients })
+    Ok(GradientGraph { graph, parameters, tied, unreachable, module_gradients })
 }
 
 fn weight_name(v: &Value) -> Option<String> {

@@ -21,6 +21,21 @@ pub struct LoadedGraph {
     pub labels: Vec<String>,
     /// The loss the graph computes (graphs from [`load_with_loss`]).
     pub loss: Option<LossKind>,
+    /// Tied parameters: `(name, read as)` where the graph reads the
+    /// checkpoint tensor `read as` for the parameter HF also calls `name`
+    /// (`lm_head.weight` is `model.embed_tokens.weight` when
+    /// `tie_word_embeddings`). A checkpoint may store either or both.
+    pub tied: Vec<(String, String)>,
+}
+
+/// LLaMA's tied head, when the config ties it.
+fn llama_tied(cfg: &LlamaConfig, kind: LlamaGraph) -> Vec<(String, String)> {
+    match kind {
+        LlamaGraph::Forward | LlamaGraph::Decode if cfg.tie_word_embeddings => {
+            vec![("lm_head.weight".into(), "model.embed_tokens.weight".into())]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Which of HF's losses a graph built with labels computes.
@@ -52,6 +67,7 @@ pub fn load_with_loss(dir: impl AsRef<Path>, labels: DType) -> Result<LoadedGrap
             LOSS_HEADS.join(", ")
         ))
     };
+    let mut tied = Vec::new();
     let (graph, labels, loss) = match config.model_type()? {
         "distilbert" if has("DistilBertForSequenceClassification") => {
             let cfg = DistilBertConfig::from_hf(&config)?;
@@ -65,12 +81,13 @@ pub fn load_with_loss(dir: impl AsRef<Path>, labels: DType) -> Result<LoadedGrap
         }
         "llama" if has("LlamaForCausalLM") || archs.is_empty() => {
             let cfg = LlamaConfig::from_hf(&config)?;
+            tied = llama_tied(&cfg, LlamaGraph::Forward);
             (llama::build_with_loss(&cfg)?, Vec::new(), LossKind::CausalLm)
         }
         "distilbert" | "bert" | "llama" | "whisper" => return Err(no_head()),
         other => return Err(ModelError::Unsupported { model_type: other.to_string(), supported: SUPPORTED.to_vec() }),
     };
-    Ok(LoadedGraph { graph, config, labels, loss: Some(loss) })
+    Ok(LoadedGraph { graph, config, labels, loss: Some(loss), tied })
 }
 
 /// Builds the graph for the checkpoint in `dir`.
@@ -78,6 +95,7 @@ pub fn load(dir: impl AsRef<Path>) -> Result<LoadedGraph, ModelError> {
     let config = HfConfig::from_dir(dir)?;
     let archs = config.architectures();
     let has = |name: &str| archs.iter().any(|a| a == name);
+    let mut tied = Vec::new();
     let (graph, labels) = match config.model_type()? {
         "distilbert" => {
             let cfg = DistilBertConfig::from_hf(&config)?;
@@ -106,6 +124,7 @@ pub fn load(dir: impl AsRef<Path>) -> Result<LoadedGraph, ModelError> {
         "llama" => {
             let cfg = LlamaConfig::from_hf(&config)?;
             let kind = if has("LlamaModel") { LlamaGraph::Base } else { LlamaGraph::Forward };
+            tied = llama_tied(&cfg, kind);
             (llama::build(&cfg, kind)?, Vec::new())
         }
         "whisper" => {
@@ -117,5 +136,5 @@ pub fn load(dir: impl AsRef<Path>) -> Result<LoadedGraph, ModelError> {
         }
         other => return Err(ModelError::Unsupported { model_type: other.to_string(), supported: SUPPORTED.to_vec() }),
     };
-    Ok(LoadedGraph { graph, config, labels, loss: None })
+    Ok(LoadedGraph { graph, config, labels, loss: None, tied })
 }

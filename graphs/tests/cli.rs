@@ -491,3 +491,25 @@ fn grad_refuses_bad_inputs_with_status_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("labels") && err.contains("axis 1"), "{err}");
 }
+
+/// A tied LM head stored under both names (older checkpoints do) gets the
+/// one gradient under both, as `named_parameters(remove_duplicate=False)`.
+#[test]
+fn grad_writes_a_tied_parameter_under_every_name_the_checkpoint_stores() {
+    let dir = grads::fixture("llama_tied_mqa_lm");
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::copy(dir.join("config.json"), model.join("config.json")).unwrap();
+    let mut tensors = grads::read_all(&dir.join("model.safetensors"));
+    let table = tensors.iter().find(|(n, _)| n == "model.embed_tokens.weight").unwrap().1.clone();
+    tensors.push(("lm_head.weight".into(), table));
+    wgraph::weights::save_safetensors(model.join("model.safetensors"), &wgraph::NamedTensors(tensors), None).unwrap();
+    let out = tmp.path().join("out.safetensors");
+    let (code, _, err) = grad(&model, &dir.join("inputs.safetensors"), &out, None);
+    assert_eq!(code, 0, "{err}");
+    let ours = wgraph::NamedTensors(grads::read_all(&out));
+    grads::assert_matches_reference("llama_tied_mqa_lm", &ours, 1e-3);
+    let head = ours.get("lm_head.weight").expect("the tied head's gradient").to_f32_vec();
+    assert_eq!(head, ours.get("model.embed_tokens.weight").unwrap().to_f32_vec());
+}

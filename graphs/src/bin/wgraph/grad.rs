@@ -107,10 +107,20 @@ pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<
         let t = outputs.get(name).ok_or_else(|| failed(format!("the program returned no `{name}`")))?;
         written.push((name.to_string(), t.clone()));
     }
+    // A checkpoint that stores a tied parameter under both names gets its
+    // gradient under both, as PyTorch's named_parameters(remove_duplicate=False).
+    for (name, read_as) in &grads.tied {
+        if weights.info(name).is_some() && !grads.parameters.contains(name) {
+            if let Some(t) = outputs.get(read_as) {
+                written.push((name.clone(), t.clone()));
+            }
+        }
+    }
     let loss = written[0].1.to_f64_vec().first().copied().unwrap_or(f64::NAN);
+    let written_count = written.len() - 1;
     save_safetensors(output, &NamedTensors(written), None).map_err(failed)?;
     println!("loss {loss}");
-    eprintln!("wrote {} (loss and {} gradients)", output.display(), grads.parameters.len());
+    eprintln!("wrote {} (loss and {} gradients)", output.display(), written_count);
     if let Some(path) = dump {
         let mut tensors =
             vec![("loss".to_string(), outputs.get("loss").cloned().unwrap_or_else(|| Tensor::scalar(0f32)))];
