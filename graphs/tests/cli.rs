@@ -462,6 +462,12 @@ fn grad_refuses_bad_inputs_with_status_2() {
     // One label too many for a batch of 4: the batch size disagrees.
     let five = wgraph::Tensor::new([5], vec![0i64, 1, 2, 0, 1]).unwrap();
     expect_2(&inputs_file(tmp.path(), "five.safetensors", with_labels(five)), "labels");
+    // [batch, 1] class ids are what HF's labels.view(-1) reads as [batch].
+    let column = wgraph::Tensor::new([4, 1], vec![2i64, 0, 1, 2]).unwrap();
+    let (code, _, err) = grad(&dir, &inputs_file(tmp.path(), "column.safetensors", with_labels(column)), &out, None);
+    assert_eq!(code, 0, "{err}");
+    grads::assert_matches_reference("distilbert_seqcls", &wgraph::NamedTensors(grads::read_all(&out)), 1e-3);
+    std::fs::remove_file(&out).unwrap();
     // Per-token labels for a sequence classifier: wrong rank.
     let per_token = wgraph::Tensor::zeros(wgraph::DType::I64, vec![4, 7]).unwrap();
     expect_2(&inputs_file(tmp.path(), "rank.safetensors", with_labels(per_token)), "`labels` has rank 2");

@@ -47,8 +47,14 @@ pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<
         eprintln!("warning: parameter `{name}` does not reach the loss: its gradient is zeros (PyTorch leaves None)");
     }
 
-    // HF squeezes a regression target of [batch, 1] against one logit.
-    if matches!(kind, LossKind::SequenceClassification(_)) && classes == Some(1) && labels.shape().len() == 2 {
+    // Labels of [batch, 1] where the loss reads [batch]: HF flattens class
+    // ids (`labels.view(-1)`) and squeezes a one-logit regression target.
+    let per_sequence = match kind {
+        LossKind::SequenceClassification(ProblemType::SingleLabelClassification) => true,
+        LossKind::SequenceClassification(ProblemType::Regression) => classes == Some(1),
+        _ => false,
+    };
+    if per_sequence && labels.shape().len() == 2 {
         if let Some((_, t)) = feed.iter_mut().find(|(n, _)| n == "labels") {
             if t.shape()[1] == 1 {
                 let batch = t.shape()[0];
