@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Dump every HF module's output for `wgraph compare`.
+"""Dump every HF module's output (or its gradient) for `wgraph compare`.
 
     python3 tools/torch_dump.py MODEL_DIR --inputs IN.safetensors --output REF.safetensors
+    python3 tools/torch_dump.py MODEL_DIR --inputs IN.safetensors --output REF.safetensors --grads
 
 Loads the checkpoint with transformers (AutoConfig picks the class from
 config.json `architectures`), registers a forward hook on every module
@@ -11,6 +12,14 @@ runs one forward on the same inputs file `wgraph run` takes, and writes all
 of them to one safetensors file, in execution order (recorded in the
 metadata as `execution_order`). Top-level outputs are stored under HF's
 output names (`logits`, `last_hidden_state`).
+
+With `--grads` the inputs file must also hold `labels` (as for `wgraph
+grad`): the model runs HF's `forward(labels=...)` with dropout off, then
+`loss.backward()`, and a full backward hook on every module stores the
+gradient of the loss with respect to the module's first output as
+`grad/<module path>` (the names `wgraph grad --dump` writes), plus
+`grad/logits` and `loss`. Modules whose output does not depend on a
+parameter (rotary tables) get no gradient and are left out.
 
 Needs: pip install torch transformers safetensors
 """
@@ -48,7 +57,11 @@ def main():
     parser.add_argument("model_dir")
     parser.add_argument("--inputs", required=True)
     parser.add_argument("--output", required=True)
+    parser.add_argument("--grads", action="store_true",
+                        help="store d loss / d module output as grad/<module path> (needs `labels` in the inputs)")
     args = parser.parse_args()
+    if args.grads:
+        return dump_grads(args)
 
     model = load_model(args.model_dir)
     inputs = {k: (v.long() if not v.is_floating_point() else v) for k, v in load_file(args.inputs).items()}
@@ -78,6 +91,37 @@ def main():
         if isinstance(value, torch.Tensor):
             captured[key] = value.detach().float().contiguous().clone()
             order.append(key)
+    save_file(captured, args.output, metadata={"execution_order": json.dumps(order)})
+    print(f"wrote {len(captured)} tensors to {args.output}")
+
+
+def dump_grads(args):
+    model = load_model(args.model_dir)
+    inputs = {k: (v.long() if not v.is_floating_point() else v) for k, v in load_file(args.inputs).items()}
+    if "labels" not in inputs:
+        raise SystemExit(f"error: {args.inputs} has no `labels`: --grads needs them to compute HF's loss")
+    captured, order = {}, []
+
+    def hook(name):
+        def store(_module, _grad_inputs, grad_outputs):
+            t = first_tensor(grad_outputs)
+            key = "grad/" + name
+            if t is not None and key not in captured:
+                captured[key] = t.detach().float().contiguous().clone()
+                order.append(key)
+        return store
+
+    for name, module in model.named_modules():
+        if name:
+            module.register_full_backward_hook(hook(name))
+    out = model(**inputs)
+    out.logits.retain_grad()
+    out.loss.backward()
+    captured["grad/logits"] = out.logits.grad.detach().float().contiguous().clone()
+    captured["loss"] = out.loss.detach().float().reshape(()).contiguous()
+    # Backward runs last module first; store in forward (execution) order.
+    forward = [n for n, _ in model.named_modules() if n]
+    order = ["loss"] + sorted(order, key=lambda k: forward.index(k[len("grad/"):])) + ["grad/logits"]
     save_file(captured, args.output, metadata={"execution_order": json.dumps(order)})
     print(f"wrote {len(captured)} tensors to {args.output}")
 

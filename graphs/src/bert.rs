@@ -6,6 +6,7 @@
 
 use crate::attention::{bidirectional_mask, multi_head_attention, AttentionShape};
 use crate::hf::{HfConfig, ModelError};
+use crate::loss::{sequence_classification_loss, ProblemType};
 use crate::nn::{self, Activation};
 use wgraph::graph::{ops, Scope};
 use wgraph::{DType, Dim, Graph, Value};
@@ -22,6 +23,9 @@ pub struct BertConfig {
     pub type_vocab_size: usize,
     pub layer_norm_eps: f64,
     pub hidden_act: Activation,
+    /// Labels by id, as HF's config has them: `id2label`, else `num_labels`
+    /// (default 2) labels `LABEL_i`; the classifier's width.
+    pub labels: Vec<String>,
 }
 
 impl BertConfig {
@@ -36,6 +40,7 @@ impl BertConfig {
             type_vocab_size: cfg.usize_or("type_vocab_size", 2)?,
             layer_norm_eps: cfg.f64_or("layer_norm_eps", 1e-12)?,
             hidden_act: Activation::from_config(cfg, "hidden_act", "gelu")?,
+            labels: cfg.class_labels()?,
         };
         if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
             return Err(cfg.invalid(format!(
@@ -59,15 +64,31 @@ pub enum BertHead {
     /// sentence-transformers: `last_hidden_state` and `sentence_embedding`
     /// (mean over unmasked tokens, L2-normalised).
     SentenceEmbedding,
+    /// `BertForSequenceClassification`: the pooler (`tanh(dense(h[:, 0]))`)
+    /// then `classifier`; output `logits` `[batch, num_labels]`.
+    SequenceClassification,
 }
 
 /// Builds the graph. Inputs: `input_ids`, `attention_mask` and
 /// `token_type_ids`, each `i64[batch, seq]`. `prefix` is the checkpoint's key
 /// prefix (`""` for `BertModel`, `"bert"` inside task models).
 pub fn build(cfg: &BertConfig, head: BertHead, prefix: &str) -> Result<Graph, ModelError> {
+    build_graph(cfg, head, prefix, None)
+}
+
+/// `BertForSequenceClassification.forward(labels=...)` (body under
+/// `bert.`): the graph of [`build`] with the sequence-classification head,
+/// one more input `labels` (see [`ProblemType::labels_input`]) and one more
+/// output `loss` (f32 scalar), HF's loss for `problem`.
+pub fn build_with_loss(cfg: &BertConfig, problem: ProblemType) -> Result<Graph, ModelError> {
+    build_graph(cfg, BertHead::SequenceClassification, "bert", Some(problem))
+}
+
+fn build_graph(cfg: &BertConfig, head: BertHead, prefix: &str, loss: Option<ProblemType>) -> Result<Graph, ModelError> {
     let g = Graph::new(match head {
         BertHead::Base => "BertModel",
         BertHead::SentenceEmbedding => "SentenceTransformer(BertModel)",
+        BertHead::SequenceClassification => "BertForSequenceClassification",
     });
     let (batch, seq) = (Dim::sym("batch"), Dim::sym("seq"));
     let ids = g.input("input_ids", DType::I64, [batch.clone(), seq.clone()]);
@@ -80,6 +101,22 @@ pub fn build(cfg: &BertConfig, head: BertHead, prefix: &str) -> Result<Graph, Mo
         BertHead::SentenceEmbedding => {
             let pooled = mean_pool_normalized(&hidden, &mask);
             g.output_named([("last_hidden_state", hidden), ("sentence_embedding", pooled)])?;
+        }
+        BertHead::SequenceClassification => {
+            let h = cfg.hidden_size;
+            let p = root.pp("pooler");
+            let cls = ops::squeeze(&ops::slice(&hidden, 1, 0, 1), 1);
+            let dense = nn::linear(&p.pp("dense"), &cls, h, h, true);
+            let pooled = p.name(p.pp("activation").name(ops::tanh(&dense)));
+            let n = cfg.labels.len().max(1);
+            let logits = nn::linear(&Scope::new(&g, "").pp("classifier"), &pooled, h, n, true);
+            g.output_named([("logits", &logits)])?;
+            if let Some(problem) = loss {
+                let batch = ids.dim(0).unwrap_or_else(|| Dim::new(1));
+                let labels = problem.labels_input(&g, batch, n);
+                let loss = sequence_classification_loss(&logits.named("logits"), &labels, problem);
+                g.output_named([("loss", loss)])?;
+            }
         }
     }
     Ok(g)
@@ -122,8 +159,8 @@ fn encoder(s: &Scope, cfg: &BertConfig, ids: &Value, mask: &Value, types: &Value
         let attn_out = nn::linear(&o.pp("dense"), &ctx, h, h, true);
         let attn = a.name(o.name(nn::layer_norm(&o.pp("LayerNorm"), &(&attn_out + &x), h, eps)));
         let inter = l.pp("intermediate");
-        let up =
-            inter.name(cfg.hidden_act.apply(&nn::linear(&inter.pp("dense"), &attn, h, cfg.intermediate_size, true)));
+        let up = nn::linear(&inter.pp("dense"), &attn, h, cfg.intermediate_size, true);
+        let up = inter.name(inter.pp("intermediate_act_fn").name(cfg.hidden_act.apply(&up)));
         let out = l.pp("output");
         let down = nn::linear(&out.pp("dense"), &up, cfg.intermediate_size, h, true);
         x = l.name(out.name(nn::layer_norm(&out.pp("LayerNorm"), &(&down + &attn), h, eps)));

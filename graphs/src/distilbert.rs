@@ -3,6 +3,7 @@
 
 use crate::attention::{bidirectional_mask, multi_head_attention, AttentionShape};
 use crate::hf::{HfConfig, ModelError};
+use crate::loss::{sequence_classification_loss, ProblemType};
 use crate::nn::{self, Activation};
 use wgraph::graph::{ops, Scope};
 use wgraph::{DType, Dim, Graph, Value};
@@ -17,7 +18,8 @@ pub struct DistilBertConfig {
     pub hidden_dim: usize,
     pub max_position_embeddings: usize,
     pub activation: Activation,
-    /// Labels by id, from `id2label` (classification heads).
+    /// Labels by id, as HF's config has them: `id2label`, else `num_labels`
+    /// (default 2) labels `LABEL_i`. Their count is the classifier's width.
     pub labels: Vec<String>,
 }
 
@@ -31,7 +33,7 @@ impl DistilBertConfig {
             hidden_dim: cfg.usize("hidden_dim")?,
             max_position_embeddings: cfg.usize_or("max_position_embeddings", 512)?,
             activation: Activation::from_config(cfg, "activation", "gelu")?,
-            labels: cfg.id2label()?,
+            labels: cfg.class_labels()?,
         };
         if c.n_heads == 0 || !c.dim.is_multiple_of(c.n_heads) {
             return Err(cfg.invalid(format!("n_heads {} must divide dim {}", c.n_heads, c.dim)));
@@ -55,6 +57,18 @@ pub enum DistilBertHead {
 /// Builds the graph. Inputs: `input_ids` and `attention_mask`, both
 /// `i64[batch, seq]` (any integer dtype is accepted at run time).
 pub fn build(cfg: &DistilBertConfig, head: DistilBertHead) -> Result<Graph, ModelError> {
+    build_graph(cfg, head, None)
+}
+
+/// `DistilBertForSequenceClassification.forward(labels=...)`: the graph of
+/// [`build`] with the sequence-classification head, one more input `labels`
+/// (see [`ProblemType::labels_input`]) and one more output `loss` (f32
+/// scalar), HF's loss for `problem`.
+pub fn build_with_loss(cfg: &DistilBertConfig, problem: ProblemType) -> Result<Graph, ModelError> {
+    build_graph(cfg, DistilBertHead::SequenceClassification, Some(problem))
+}
+
+fn build_graph(cfg: &DistilBertConfig, head: DistilBertHead, loss: Option<ProblemType>) -> Result<Graph, ModelError> {
     let g = Graph::new(match head {
         DistilBertHead::Base => "DistilBertModel",
         DistilBertHead::SequenceClassification => "DistilBertForSequenceClassification",
@@ -72,7 +86,13 @@ pub fn build(cfg: &DistilBertConfig, head: DistilBertHead) -> Result<Graph, Mode
             let pooled = ops::relu(&nn::linear(&top.pp("pre_classifier"), &cls, cfg.dim, cfg.dim, true));
             let n = cfg.labels.len().max(1);
             let logits = nn::linear(&top.pp("classifier"), &pooled, cfg.dim, n, true);
-            g.output_named([("logits", logits)])?;
+            g.output_named([("logits", &logits)])?;
+            if let Some(problem) = loss {
+                let batch = ids.dim(0).unwrap_or_else(|| Dim::new(1));
+                let labels = problem.labels_input(&g, batch, n);
+                let loss = sequence_classification_loss(&logits.named("logits"), &labels, problem);
+                g.output_named([("loss", loss)])?;
+            }
         }
     }
     Ok(g)
@@ -97,7 +117,13 @@ fn body(s: &Scope, cfg: &DistilBertConfig, ids: &Value, mask: &Value) -> Value {
         let attn = a.name(proj("out_lin", &ctx));
         let h = nn::layer_norm(&l.pp("sa_layer_norm"), &(&attn + &x), cfg.dim, 1e-12);
         let f = l.pp("ffn");
-        let up = cfg.activation.apply(&nn::linear(&f.pp("lin1"), &h, cfg.dim, cfg.hidden_dim, true));
+        let up = f.pp("activation").name(cfg.activation.apply(&nn::linear(
+            &f.pp("lin1"),
+            &h,
+            cfg.dim,
+            cfg.hidden_dim,
+            true,
+        )));
         let ffn = f.name(nn::linear(&f.pp("lin2"), &up, cfg.hidden_dim, cfg.dim, true));
         x = l.name(nn::layer_norm(&l.pp("output_layer_norm"), &(&ffn + &h), cfg.dim, 1e-12));
     }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use thiserror::Error;
-use wgraph::GraphError;
+use wgraph::{AutodiffError, GraphError};
 
 /// Errors turning a checkpoint directory into a graph.
 #[derive(Debug, Error)]
@@ -20,6 +20,8 @@ pub enum ModelError {
     Unsupported { model_type: String, supported: Vec<&'static str> },
     #[error(transparent)]
     Graph(#[from] GraphError),
+    #[error(transparent)]
+    Autodiff(#[from] AutodiffError),
 }
 
 /// A parsed `config.json`.
@@ -127,6 +129,27 @@ impl HfConfig {
             Some(serde_json::Value::Number(n)) => n.as_i64().into_iter().collect(),
             Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_i64()).collect(),
             _ => Vec::new(),
+        }
+    }
+
+    /// The labels of a classification head as HF's `PretrainedConfig` has
+    /// them: `id2label` when present (it decides `num_labels`), otherwise
+    /// `num_labels` (default 2) labels named `LABEL_0`, `LABEL_1`, ...
+    pub fn class_labels(&self) -> Result<Vec<String>, ModelError> {
+        let labels = self.id2label()?;
+        if self.json.get("id2label").is_some() {
+            return Ok(labels);
+        }
+        let n = self.usize_or("num_labels", 2)?;
+        Ok((0..n).map(|i| format!("LABEL_{i}")).collect())
+    }
+
+    /// `problem_type` (`regression`, `single_label_classification`,
+    /// `multi_label_classification`), when the config sets it.
+    pub fn problem_type(&self) -> Result<Option<&str>, ModelError> {
+        match self.json.get("problem_type") {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => v.as_str().map(Some).ok_or_else(|| self.field_error("problem_type", "a string")),
         }
     }
 

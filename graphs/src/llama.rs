@@ -6,6 +6,7 @@
 
 use crate::attention::{merge_heads, split_heads};
 use crate::hf::{HfConfig, ModelError};
+use crate::loss::causal_lm_loss;
 use crate::nn::{self, Activation};
 use wgraph::graph::{ops, Scope};
 use wgraph::{DType, Dim, Graph, Tensor, Value};
@@ -109,6 +110,18 @@ pub enum LlamaGraph {
 }
 
 pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
+    build_graph(cfg, kind, false)
+}
+
+/// `LlamaForCausalLM.forward(labels=...)`: the [`LlamaGraph::Forward`]
+/// graph with one more input `labels` (integer `[batch, seq]`, -100 =
+/// ignored; HF shifts them inside) and one more output `loss` (f32 scalar,
+/// see [`causal_lm_loss`]).
+pub fn build_with_loss(cfg: &LlamaConfig) -> Result<Graph, ModelError> {
+    build_graph(cfg, LlamaGraph::Forward, true)
+}
+
+fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<Graph, ModelError> {
     let g = Graph::new(match kind {
         LlamaGraph::Base => "LlamaModel",
         LlamaGraph::Forward => "LlamaForCausalLM",
@@ -162,7 +175,7 @@ pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
         let up = nn::linear(&m.pp("up_proj"), &h, cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
         let down = nn::linear(
             &m.pp("down_proj"),
-            &(&cfg.hidden_act.apply(&gate) * &up),
+            &(&m.pp("act_fn").name(cfg.hidden_act.apply(&gate)) * &up),
             cfg.intermediate_size,
             cfg.hidden_size,
             cfg.mlp_bias,
@@ -182,9 +195,13 @@ pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
         g.weight("lm_head.weight", DType::F32, [cfg.vocab_size, cfg.hidden_size])
     };
     let logits = ops::linear(&x, &lm_head, None).named("lm_head");
-    let mut outputs = vec![("logits".to_string(), logits)];
+    let mut outputs = vec![("logits".to_string(), logits.clone())];
     if kind == LlamaGraph::Decode {
         outputs.extend(presents);
+    }
+    if with_loss {
+        let labels = g.input("labels", DType::I64, [Dim::sym("batch"), Dim::sym("seq")]);
+        outputs.push(("loss".to_string(), causal_lm_loss(&logits.named("logits"), &labels)));
     }
     g.output_named(outputs)?;
     Ok(g)

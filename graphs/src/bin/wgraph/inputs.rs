@@ -15,7 +15,15 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<(String, Tensor)>> {
 /// Reads an inputs file and fills what HF would default: `token_type_ids`
 /// (zeros) and `attention_mask` (ones) when the graph takes them.
 pub(crate) fn prepare_inputs(graph: &wgraph::Graph, inputs: &Path) -> Result<Vec<(String, Tensor)>> {
-    let mut feed = read_file(inputs)?;
+    fill_hf_defaults(graph, read_file(inputs)?)
+}
+
+/// Adds what HF would default when the graph takes it and `feed` lacks it:
+/// `token_type_ids` (zeros) and `attention_mask` (ones).
+pub(crate) fn fill_hf_defaults(
+    graph: &wgraph::Graph,
+    mut feed: Vec<(String, Tensor)>,
+) -> Result<Vec<(String, Tensor)>> {
     // HF defaults token_type_ids to zeros; do the same when the file has none.
     let takes: Vec<(String, Vec<wgraph::Dim>)> = graph
         .ir()?

@@ -45,6 +45,31 @@ enum Command {
         #[arg(long)]
         dump: Option<PathBuf>,
     },
+    /// HF's forward(labels=...) then loss.backward(), on the GPU: writes
+    /// `loss` (f32 scalar) and, under every parameter's checkpoint name and
+    /// shape, the gradient PyTorch leaves in `param.grad` (dropout off).
+    /// Heads: DistilBertForSequenceClassification and
+    /// BertForSequenceClassification (problem_type from config.json, else
+    /// HF's rule: one label is regression, integer labels single-label
+    /// cross-entropy, float labels multi-label BCE) and LlamaForCausalLM
+    /// (labels shifted inside, -100 ignored). Exit status: 0 on success, 2
+    /// on bad input, 1 when compiling or running fails.
+    Grad {
+        /// HF checkpoint directory (config.json + model.safetensors).
+        model_dir: PathBuf,
+        /// HF forward arguments (input_ids, attention_mask, token_type_ids;
+        /// any integer dtype) plus `labels`: class ids [batch], float
+        /// targets [batch] or [batch, num_labels], or token ids [batch, seq].
+        #[arg(long)]
+        inputs: PathBuf,
+        /// Where to write `loss` and the gradients (written atomically).
+        #[arg(long)]
+        output: PathBuf,
+        /// Also write the gradient with respect to every module output as
+        /// `grad/<module path>` (compare with tools/torch_dump.py --grads).
+        #[arg(long)]
+        dump: Option<PathBuf>,
+    },
     /// Print the graph a checkpoint builds: one line per node with its
     /// type and the Rust line that built it.
     Dump {
@@ -163,6 +188,7 @@ macro_rules! say_raw {
 }
 
 mod debug;
+mod grad;
 mod inputs;
 mod plot;
 mod text;
@@ -173,6 +199,19 @@ use text::{classify, generate};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Grad { model_dir, inputs, output, dump } = &cli.command {
+        return match grad::grad(model_dir, inputs, output, dump.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(grad::GradError::BadInput(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+            Err(grad::GradError::Failed(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let status = match &cli.command {
         Command::Compare { ours, reference, rtol, atol, plot } => {
             Some(compare(ours, reference, *rtol, *atol, plot.as_deref()))
@@ -292,7 +331,7 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         // Handled in `main` for their exit statuses.
-        Command::Compare { .. } | Command::Check { .. } | Command::FindNan { .. } => Ok(()),
+        Command::Compare { .. } | Command::Check { .. } | Command::FindNan { .. } | Command::Grad { .. } => Ok(()),
         Command::Generate { model_dir, prompt, input_ids, max_new_tokens } => {
             generate(&model_dir, prompt.as_deref(), input_ids, max_new_tokens)
         }

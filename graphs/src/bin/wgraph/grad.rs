@@ -1,0 +1,207 @@
+//! `wgraph grad`: HF's `forward(labels=...)` then `loss.backward()` on the
+//! GPU; writes the loss and every parameter's gradient under its checkpoint
+//! name, and optionally the gradient with respect to every module output.
+
+use crate::inputs::{fill_hf_defaults, read_file};
+use crate::step;
+use std::path::{Path, PathBuf};
+use wgraph::graph::{bind_inputs, NamedTensors};
+use wgraph::weights::save_safetensors;
+use wgraph::{CompileOptions, Compiler, Device, LoadError, RuntimeError, Tensor, Weights};
+use wgraph_graphs::grad::gradient_graph;
+use wgraph_graphs::loss::{ProblemType, IGNORE_INDEX};
+use wgraph_graphs::zoo::{self, LossKind};
+
+/// What went wrong, and whose fault it is: bad input exits with status 2,
+/// a failure of ours (the compiler, the device) with 1.
+pub(crate) enum GradError {
+    BadInput(String),
+    Failed(String),
+}
+
+fn bad(e: impl std::fmt::Display) -> GradError {
+    GradError::BadInput(e.to_string())
+}
+
+fn failed(e: impl std::fmt::Display) -> GradError {
+    GradError::Failed(e.to_string())
+}
+
+pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>) -> Result<(), GradError> {
+    refuse_overwriting_inputs(model_dir, inputs, output, dump)?;
+    let mut feed = read_file(inputs).map_err(bad)?;
+    let Some(labels) = feed.iter().find(|(n, _)| n == "labels").map(|(_, t)| t.clone()) else {
+        let has: Vec<&str> = feed.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(bad(format!(
+            "{} has no `labels`: `wgraph grad` computes HF's loss from them, as forward(labels=...) does \
+             (the file holds: {})",
+            inputs.display(),
+            if has.is_empty() { "nothing".to_string() } else { has.join(", ") }
+        )));
+    };
+    let loaded = zoo::load_with_loss(model_dir, labels.dtype()).map_err(bad)?;
+    let kind = loaded.loss.expect("load_with_loss builds a loss");
+    let classes = logits_width(&loaded.graph);
+    let grads = gradient_graph(loaded).map_err(failed)?;
+    for name in &grads.unreachable {
+        eprintln!("warning: parameter `{name}` does not reach the loss: its gradient is zeros (PyTorch leaves None)");
+    }
+
+    // Labels of [batch, 1] where the loss reads [batch]: HF flattens class
+    // ids (`labels.view(-1)`) and squeezes a one-logit regression target.
+    let per_sequence = match kind {
+        LossKind::SequenceClassification(ProblemType::SingleLabelClassification) => true,
+        LossKind::SequenceClassification(ProblemType::Regression) => classes == Some(1),
+        _ => false,
+    };
+    if per_sequence && labels.shape().len() == 2 {
+        if let Some((_, t)) = feed.iter_mut().find(|(n, _)| n == "labels") {
+            if t.shape()[1] == 1 {
+                let batch = t.shape()[0];
+                *t = t.clone().reshape([batch]).map_err(bad)?;
+            }
+        }
+    }
+    if labels.dtype().is_int() {
+        if let Some(n) = classes {
+            check_class_ids(&labels, n, kind)?;
+        }
+    }
+    let feed = fill_hf_defaults(&grads.graph, feed).map_err(bad)?;
+    {
+        let ir = grads.graph.ir().map_err(failed)?;
+        bind_inputs(&ir, feed.clone()).map_err(|e| {
+            let hint = match kind {
+                LossKind::SequenceClassification(p) if e.to_string().contains("`labels`") => format!(
+                    " (with {} labels and {} classes the loss is HF's {}: {})",
+                    labels.dtype(),
+                    classes.unwrap_or(0),
+                    p.name(),
+                    match p {
+                        ProblemType::SingleLabelClassification => "integer class ids [batch]",
+                        ProblemType::Regression if classes == Some(1) => "float targets [batch]",
+                        ProblemType::Regression => "float targets [batch, num_labels]",
+                        ProblemType::MultiLabelClassification => "float targets [batch, num_labels] in 0..1",
+                    }
+                ),
+                _ => String::new(),
+            };
+            bad(format!("{}: {e}{hint}", inputs.display()))
+        })?;
+    }
+    let weights = Weights::from_dir(model_dir).map_err(bad)?;
+    grads.graph.check_weights(&weights).map_err(bad)?;
+
+    let device = Device::new().map_err(failed)?;
+    let taps = if dump.is_some() { grads.module_gradients.clone() } else { Vec::new() };
+    let bar = step("compiling forward and backward, uploading");
+    let model = Compiler::new(&device)
+        .with_options(CompileOptions { taps, ..Default::default() })
+        .compile(&grads.graph, &weights)
+        .map_err(|e| match e {
+            LoadError::Weights(e) => bad(e),
+            e => failed(e),
+        })?;
+    bar.finish_and_clear();
+    let (outputs, tapped) = model.run_with_taps(feed).map_err(|e| match e {
+        RuntimeError::Input(_) | RuntimeError::IndexRange { .. } | RuntimeError::IntegerRange { .. } => bad(e),
+        e => failed(e),
+    })?;
+
+    let mut written = Vec::with_capacity(grads.parameters.len() + 1);
+    for name in grads.gradient_outputs() {
+        let t = outputs.get(name).ok_or_else(|| failed(format!("the program returned no `{name}`")))?;
+        written.push((name.to_string(), t.clone()));
+    }
+    // A checkpoint that stores a tied parameter under both names gets its
+    // gradient under both, as PyTorch's named_parameters(remove_duplicate=False).
+    for (name, read_as) in &grads.tied {
+        if weights.info(name).is_some() && !grads.parameters.contains(name) {
+            if let Some(t) = outputs.get(read_as) {
+                written.push((name.clone(), t.clone()));
+            }
+        }
+    }
+    let loss = written[0].1.to_f64_vec().first().copied().unwrap_or(f64::NAN);
+    let written_count = written.len() - 1;
+    save_safetensors(output, &NamedTensors(written), None).map_err(failed)?;
+    println!("loss {loss}");
+    eprintln!("wrote {} (loss and {} gradients)", output.display(), written_count);
+    if let Some(path) = dump {
+        let mut tensors =
+            vec![("loss".to_string(), outputs.get("loss").cloned().unwrap_or_else(|| Tensor::scalar(0f32)))];
+        tensors.extend(tapped.iter().filter(|(n, _)| n.starts_with("grad/")).map(|(n, t)| (n.to_string(), t.clone())));
+        let count = tensors.len() - 1;
+        wgraph::debug::write_dump(path, &NamedTensors(tensors)).map_err(failed)?;
+        eprintln!("wrote {count} module-output gradients to {}", path.display());
+    }
+    Ok(())
+}
+
+/// The number of classes the loss reads labels as (the logits' last axis).
+fn logits_width(graph: &wgraph::Graph) -> Option<usize> {
+    let ir = graph.ir().ok()?;
+    let (_, id) = ir.outputs.iter().find(|(n, _)| n == "logits")?;
+    ir.node(*id).ty.shape.last()?.as_static()
+}
+
+/// Integer labels must be class ids or -100 (PyTorch raises on anything
+/// else; a silent wrong loss would be worse).
+fn check_class_ids(labels: &Tensor, classes: usize, kind: LossKind) -> Result<(), GradError> {
+    if !matches!(kind, LossKind::CausalLm | LossKind::SequenceClassification(ProblemType::SingleLabelClassification)) {
+        return Ok(());
+    }
+    let ignore = IGNORE_INDEX;
+    let values = labels.to_i64_vec();
+    if let Some((i, v)) = values.iter().enumerate().find(|(_, &v)| v != ignore && (v < 0 || v as usize >= classes)) {
+        let what = if kind == LossKind::CausalLm { "a token id" } else { "a class id" };
+        return Err(bad(format!(
+            "`labels` element {i} is {v}: not {what} in 0..{classes} nor {ignore} (ignored); labels have shape {:?}",
+            labels.shape()
+        )));
+    }
+    Ok(())
+}
+
+/// The tool never writes over one of its own inputs (the inputs file, the
+/// checkpoint's config and weights) nor writes both outputs to one file.
+fn refuse_overwriting_inputs(
+    model_dir: &Path,
+    inputs: &Path,
+    output: &Path,
+    dump: Option<&Path>,
+) -> Result<(), GradError> {
+    let canon = |p: &Path| -> PathBuf {
+        match (p.parent(), p.file_name()) {
+            (Some(dir), Some(name)) => {
+                let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+                dir.canonicalize().map(|d| d.join(name)).unwrap_or_else(|_| p.to_path_buf())
+            }
+            _ => p.to_path_buf(),
+        }
+    };
+    let dir = model_dir.canonicalize().unwrap_or_else(|_| model_dir.to_path_buf());
+    let mut targets = vec![("--output", output)];
+    targets.extend(dump.map(|d| ("--dump", d)));
+    for (flag, path) in &targets {
+        let c = canon(path);
+        if c == canon(inputs) {
+            return Err(bad(format!("{flag} {} is the inputs file; refusing to overwrite it", path.display())));
+        }
+        let name = c.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let read_by_us = name == "config.json" || (name.starts_with("model") && name.contains(".safetensors"));
+        if c.parent() == Some(dir.as_path()) && read_by_us {
+            return Err(bad(format!(
+                "{flag} {} is part of the checkpoint {}; refusing to overwrite it",
+                path.display(),
+                model_dir.display()
+            )));
+        }
+    }
+    if let Some(d) = dump {
+        if canon(d) == canon(output) {
+            return Err(bad(format!("--dump and --output are the same file {}", output.display())));
+        }
+    }
+    Ok(())
+}
