@@ -52,6 +52,9 @@ struct Args {
     /// causal-mask, frozen-embedding, tiny-lr, huge-lr, dead-relu.
     #[arg(long)]
     bug: Option<Bug>,
+    /// Time every kernel of one training step and print where the time goes.
+    #[arg(long)]
+    profile: bool,
     /// Where to write the loss and accuracy curves (PNG).
     #[arg(long, default_value = "reversal-curves.png")]
     plot: PathBuf,
@@ -95,13 +98,21 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         cfg.bug.map(|b| format!(", bug {b}")).unwrap_or_default(),
         device.describe()
     );
+    if args.profile {
+        return profile(&device, &cfg, &options);
+    }
     let bar = ProgressBar::new(options.steps as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed}] {msg}")?);
     let start = Instant::now();
+    // Without a terminal the bar is hidden: a line every 50 steps instead.
+    let plain = bar.is_hidden();
     let report = reversal::train(&device, &cfg, &options, |s| {
         bar.set_position(s.step as u64);
         let acc = s.accuracy.map(|a| format!(", accuracy {:.1}%", 100.0 * a)).unwrap_or_default();
         bar.set_message(format!("loss {:.4}{acc}", s.loss));
+        if plain && (s.step % 50 == 0 || s.step == 1) {
+            println!("step {} loss {:.4}{acc} [{:.0} s]", s.step, s.loss, start.elapsed().as_secs_f64());
+        }
     })?;
     bar.finish();
     let seconds = start.elapsed().as_secs_f64();
@@ -116,5 +127,44 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         100.0 * report.held_out_accuracy,
         report.held_out_count
     );
+    Ok(())
+}
+
+/// `--profile`: one training step, kernel by kernel, grouped by what they compute.
+fn profile(device: &Device, cfg: &ReversalConfig, options: &TrainOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let options = TrainOptions { steps: 2, held_out: 1, ..options.clone() };
+    let (mut trainer, data) = reversal::prepare(device, cfg, &options)?;
+    trainer.step(data.train[0].inputs())?;
+    let times = trainer.profile_step(data.train[1].inputs())?;
+    let total: f64 = times.iter().map(|t| t.ms).sum();
+    let mut groups: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
+    for t in &times {
+        let ops = t.kernel.split_once(':').map_or(t.kernel.as_str(), |(_, ops)| ops).to_string();
+        let e = groups.entry(ops).or_default();
+        e.0 += 1;
+        e.1 += t.ms;
+    }
+    let mut rows: Vec<_> = groups.into_iter().collect();
+    rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+    println!("{} kernels, {total:.1} ms when dispatched one by one", times.len());
+    println!("{:<40} {:>6} {:>10} {:>7}", "kernel", "count", "total ms", "share");
+    for (ops, (count, ms)) in rows.iter().take(25) {
+        println!("{ops:<40} {count:>6} {ms:>10.2} {:>6.1}%", 100.0 * ms / total);
+    }
+    let mut slowest = times.clone();
+    slowest.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    println!("slowest kernels:");
+    let program = trainer.model().program();
+    for t in slowest.iter().take(12) {
+        let k = program.kernels.iter().find(|k| k.name == t.kernel);
+        let shapes = k
+            .map(|k| {
+                let ir = &program.ir;
+                let ops: Vec<String> = ir.operands(k.root).iter().map(|&o| ir.node(o).ty.to_string()).collect();
+                format!("{} <- {}", ir.node(k.root).ty, ops.join(", "))
+            })
+            .unwrap_or_default();
+        println!("  {:<30} {:>8.2} ms  {shapes}", t.kernel, t.ms);
+    }
     Ok(())
 }

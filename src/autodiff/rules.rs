@@ -15,7 +15,7 @@ use super::elementwise::{binary_vjp, unary_vjp};
 use super::unbroadcast::unbroadcast;
 use super::vjp::Vjp;
 use super::{conv, movement, row};
-use crate::graph::{ops, Op, Value};
+use crate::graph::{ops, Dim, Op, Value};
 
 /// One gradient per operand (`None`: not wanted, or not differentiable).
 /// Each gradient has its operand's shape and dtype.
@@ -59,7 +59,19 @@ pub(crate) fn vjp(c: &Vjp<'_>) -> Vec<Option<Value>> {
             let (a, b) = (&xs[0], &xs[1]);
             vec![
                 c.only(0, || unbroadcast(&ops::matmul(g, &ops::transpose(b, -2, -1)), &a.shape())),
-                c.only(1, || unbroadcast(&ops::matmul(&ops::transpose(a, -2, -1), g), &b.shape())),
+                c.only(1, || {
+                    if b.rank() == 2 && a.rank() > 2 {
+                        // A Linear's weight: the sum over the batch of a_s^T g_s is
+                        // one product over all rows, not a batch of products summed.
+                        let rows = |v: &Value| {
+                            let s = v.shape();
+                            ops::reshape(v, [Dim::product(&s[..s.len() - 1]), s[s.len() - 1].clone()])
+                        };
+                        ops::matmul(&ops::transpose(&rows(a), -2, -1), &rows(g))
+                    } else {
+                        unbroadcast(&ops::matmul(&ops::transpose(a, -2, -1), g), &b.shape())
+                    }
+                }),
             ]
         }
         Op::Permute { perm } => {

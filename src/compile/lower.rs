@@ -13,11 +13,18 @@ pub fn lower(
     plan: &FusionPlan,
     order: &[NodeId],
     policy: MatmulPolicy,
+    row_wg: u32,
 ) -> Result<Vec<KernelSpec>, CompileError> {
-    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, policy)).collect()
+    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, policy, row_wg)).collect()
 }
 
-fn lower_root(ir: &Ir, plan: &FusionPlan, root: NodeId, policy: MatmulPolicy) -> Result<KernelSpec, CompileError> {
+fn lower_root(
+    ir: &Ir,
+    plan: &FusionPlan,
+    root: NodeId,
+    policy: MatmulPolicy,
+    row_wg: u32,
+) -> Result<KernelSpec, CompileError> {
     let texture_side = policy.max_texture_side;
     // A matmul fused into the elementwise chain rooted here.
     if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
@@ -31,7 +38,7 @@ fn lower_root(ir: &Ir, plan: &FusionPlan, root: NodeId, policy: MatmulPolicy) ->
             root,
             kernels::ConvShape { stride: *stride, padding: *padding, dilation: *dilation, groups: *groups },
         ),
-        Op::Row(r) => kernels::row(ir, plan, root, *r),
+        Op::Row(r) => kernels::row(ir, plan, root, *r, row_wg),
         // Everything computable per output element: one fused expression.
         Op::Input { .. }
         | Op::Weight { .. }

@@ -17,6 +17,10 @@ const SUBGROUP_LANES: u32 = 8;
 /// A shared across subgroups of `SUBGROUP_LANES` lanes, one per row of the workgroup.
 pub const REGISTER_SUBGROUP: MatmulKernel =
     MatmulKernel::Register { tm: 32, tn: 8, wx: SUBGROUP_LANES, wy: 2, subgroup_a: true };
+/// A 16x16 block per workgroup for products with few rows or columns
+/// (per-head attention scores over short sequences): the default 64x128
+/// block would leave most of its invocations idle.
+pub const REGISTER_SMALL: MatmulKernel = MatmulKernel::Register { tm: 2, tn: 4, wx: 4, wy: 8, subgroup_a: false };
 /// Workgroup-memory tiles for GPUs.
 pub const TILED: MatmulKernel = MatmulKernel::Tiled { tile: 32, tm: 4 };
 
@@ -76,7 +80,9 @@ impl MatmulPolicy {
             MatmulChoice::Fixed(kernel) => kernel,
             MatmulChoice::Tiled => TILED,
             MatmulChoice::Register { subgroup_size } => {
-                if subgroup_size == Some(SUBGROUP_LANES) && large(ir, mm) {
+                if small(ir, mm) {
+                    REGISTER_SMALL
+                } else if subgroup_size == Some(SUBGROUP_LANES) && large(ir, mm) {
                     REGISTER_SUBGROUP
                 } else {
                     REGISTER
@@ -84,6 +90,20 @@ impl MatmulPolicy {
             }
         }
     }
+}
+
+/// Whether a matmul's output has at most 16 rows or columns (static
+/// sizes). A batch times one matrix counts all its rows: the kernel folds
+/// the batch into them.
+fn small(ir: &Ir, mm: NodeId) -> bool {
+    let out = &ir.node(mm).ty.shape;
+    let r = out.len();
+    if r < 2 {
+        return false;
+    }
+    let b_is_matrix = ir.operands(mm).get(1).is_some_and(|&b| ir.node(b).ty.rank() == 2);
+    let rows = if b_is_matrix { Dim::product(&out[..r - 1]) } else { out[r - 2].clone() };
+    [&rows, &out[r - 1]].iter().any(|d| d.as_static().is_some_and(|v| v <= 16))
 }
 
 /// Whether a matmul is big enough in every direction for the tall
@@ -127,7 +147,9 @@ mod tests {
         let (heads, heads_mm) = matmul_ir(Dim::sym("seq"), 32, 256);
         assert_eq!(lavapipe.pick(&big, big_mm), REGISTER_SUBGROUP);
         assert_eq!(lavapipe.pick(&linear, linear_mm), REGISTER_SUBGROUP, "symbolic rows count as a sequence");
-        assert_eq!(lavapipe.pick(&small, small_mm), REGISTER);
+        assert_eq!(lavapipe.pick(&small, small_mm), REGISTER_SMALL, "16 rows: the small block");
+        let (seventeen, seventeen_mm) = matmul_ir(Dim::new(17), 64, 64);
+        assert_eq!(lavapipe.pick(&seventeen, seventeen_mm), REGISTER);
         assert_eq!(lavapipe.pick(&heads, heads_mm), REGISTER, "k = head_dim 32 is too short");
         assert_eq!(no_subgroups.pick(&big, big_mm), REGISTER);
         assert_eq!(gpu.pick(&big, big_mm), TILED);

@@ -23,7 +23,7 @@ pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;
 pub use error::CompileError;
 pub use fold::ConstantFold;
-pub use matmul_choice::{MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SUBGROUP, TILED};
+pub use matmul_choice::{MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SMALL, REGISTER_SUBGROUP, TILED};
 pub use pass::{run_passes, timed, Pass};
 pub use split_concat::SplitWideConcat;
 pub use target::{AdapterKind, Target};
@@ -157,7 +157,10 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     let keep: HashSet<NodeId> = taps.iter().map(|(_, n)| *n).collect();
     let fuse_options = fuse::FuseOptions { fuse: options.fuse && !options.tap_every_node, max_buffers };
     let plan = timed(settings, "fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
-    let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, matmul))?;
+    // One workgroup per row: on CPU drivers a workgroup of one SIMD width
+    // (lavapipe: 8) makes barriers free, larger ones run as coroutines.
+    let row_wg = if target.kind == AdapterKind::Cpu { target.subgroup_size.unwrap_or(8).clamp(1, 64) } else { 64 };
+    let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, matmul, row_wg))?;
     timed(settings, "naga-validate", || kernels.iter().try_for_each(validate::validate_kernel))?;
     for k in &kernels {
         let needed = k.inputs.len() as u32 + 2;

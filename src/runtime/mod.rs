@@ -8,6 +8,7 @@ mod instance;
 mod model;
 mod pipeline_cache;
 mod pipelines;
+mod profile;
 mod transfer;
 mod weight_access;
 
@@ -16,3 +17,4 @@ pub use compiler::{Compiler, LoadError};
 pub use device::Device;
 pub use error::RuntimeError;
 pub use model::Model;
+pub use profile::KernelTime;

@@ -270,13 +270,7 @@ impl Model {
                 }
             }
         }
-        let loaded = Loaded {
-            device: &self.device,
-            program: &self.program,
-            layouts: &self.layouts,
-            statics: &self.statics,
-            textures: &self.textures,
-        };
+        let loaded = self.loaded();
         let instance = self.instances.get(&loaded, &bound.bindings)?;
         let show_dispatches = self.device.settings().shows(level::DISPATCHES);
         let _exclusive = self.device.exclusive();
@@ -362,6 +356,27 @@ impl Model {
 }
 
 impl Model {
+    /// What every instance binds.
+    pub(super) fn loaded(&self) -> Loaded<'_> {
+        Loaded {
+            device: &self.device,
+            program: &self.program,
+            layouts: &self.layouts,
+            statics: &self.statics,
+            textures: &self.textures,
+        }
+    }
+
+    /// The per-shape instances.
+    pub(super) fn instances(&self) -> &InstanceCache {
+        &self.instances
+    }
+
+    /// The pipeline of kernel `i`.
+    pub(super) fn pipeline(&self, i: usize) -> &wgpu::ComputePipeline {
+        &self.pipelines[i]
+    }
+
     /// Waits for `submission`, with the run timeout; errors nobody captured
     /// in a scope are reported as this run's.
     pub(super) fn wait(&self, submission: wgpu::SubmissionIndex, what: &str) -> Result<(), RuntimeError> {

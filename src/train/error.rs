@@ -49,6 +49,12 @@ pub enum TrainError {
     /// The compiled step lost its loss output (a wgraph bug).
     #[error("the training step did not return `loss` (a wgraph bug)")]
     NoLoss,
+    /// The doctor could not run a check (a probe naming no value, a failed search).
+    #[error("doctor: {detail}")]
+    Doctor {
+        /// What went wrong.
+        detail: String,
+    },
     /// A saved state file is unreadable or incomplete.
     #[error("saved state `{path}`: {detail}")]
     State {

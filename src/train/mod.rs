@@ -21,9 +21,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod doctor;
 mod error;
 mod state_file;
 mod trainer;
 
+pub use doctor::{Diagnosis, DoctorOptions, Finding};
 pub use error::TrainError;
 pub use trainer::Trainer;

@@ -1,6 +1,8 @@
 //! The [`Trainer`]: one compiled training step, parameters and optimizer
 //! state on the device, a step counter on the host.
 
+use super::doctor::static_checks::static_findings;
+use super::doctor::Finding;
 use super::error::TrainError;
 use super::state_file;
 use crate::autodiff::{self, Gradients};
@@ -30,6 +32,8 @@ pub struct Trainer {
     gradients: Gradients,
     params: Vec<String>,
     step: u64,
+    /// What the doctor sees from the graph alone.
+    warnings: Vec<Finding>,
 }
 
 impl Trainer {
@@ -59,6 +63,15 @@ impl Trainer {
         let loss = in_copy(loss_id)?;
         let param_values = select_params(&step_graph, params)?;
         let gradients = autodiff::backward(&loss, &param_values)?;
+        let warnings = {
+            let ir = step_graph.ir_unchecked();
+            let ids: Vec<NodeId> = param_values.iter().filter_map(|p| p.node_id()).collect();
+            let reached: Vec<bool> = (0..ids.len()).map(|i| gradients.reaches(i)).collect();
+            static_findings(&ir, loss_id, &ids, &reached)
+        };
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
         let update = recipe.append(gradients.params(), gradients.values())?;
         step_graph.output_named([("loss".to_string(), loss)])?;
         step_graph.output_named(update.named_outputs())?;
@@ -86,7 +99,7 @@ impl Trainer {
         };
         let model = Compiler::new(device).with_options(options).compile(&step_graph, &registry)?;
         let params = update.params().iter().map(|p| p.name.clone()).collect();
-        Ok(Trainer { device: device.clone(), forward, model, eval: None, update, gradients, params, step: 0 })
+        Ok(Trainer { device: device.clone(), forward, model, eval: None, update, gradients, params, step: 0, warnings })
     }
 
     /// Runs one training step on `batch` (the graph's inputs by name) and
@@ -99,6 +112,20 @@ impl Trainer {
         self.step = next;
         let loss = out.get("loss").ok_or(TrainError::NoLoss)?;
         loss.to_f32_vec().first().copied().ok_or(TrainError::NoLoss)
+    }
+
+    /// Times every kernel of one training step on `batch` (the step
+    /// counts: it trains), in execution order.
+    pub fn profile_step<S: Into<String>>(
+        &mut self,
+        batch: impl IntoIterator<Item = (S, Tensor)>,
+    ) -> Result<Vec<crate::runtime::KernelTime>, TrainError> {
+        let next = self.step + 1;
+        let mut inputs: Vec<(String, Tensor)> = batch.into_iter().map(|(n, t)| (n.into(), t)).collect();
+        inputs.extend(self.update.step_inputs(next)?);
+        let times = self.model.profile(inputs)?;
+        self.step = next;
+        Ok(times)
     }
 
     /// Runs the caller's graph (its own outputs, no update) on `inputs`
@@ -119,6 +146,17 @@ impl Trainer {
         }
         let eval = self.eval.as_ref().ok_or(TrainError::NoLoss)?;
         Ok(eval.run(inputs)?)
+    }
+
+    /// What the doctor sees in the graph alone (unreachable or frozen
+    /// parameters, unused inputs), found when the step was built.
+    pub fn warnings(&self) -> &[Finding] {
+        &self.warnings
+    }
+
+    /// The caller's forward graph.
+    pub fn forward_graph(&self) -> &Graph {
+        &self.forward
     }
 
     /// Steps taken so far.

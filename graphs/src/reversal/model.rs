@@ -27,13 +27,15 @@ pub fn build(cfg: &ReversalConfig) -> ReversalGraph {
     let d = cfg.d_model;
     let tok = nn::embedding(&root.pp("tok_emb"), &tokens, cfg.vocab, d);
     let pos_table = root.pp("pos_emb").weight("weight", [cfg.seq_len, d]);
-    let mut x = if cfg.bug == Some(Bug::NoPositions) {
+    let x = if cfg.bug == Some(Bug::NoPositions) {
         // Built and named, never added: the classic forgotten line.
         let _positions = root.pp("pos_emb").name(ops::unsqueeze(&pos_table, 0));
         tok
     } else {
         &tok + &ops::unsqueeze(&pos_table, 0)
     };
+    // The embedded inputs: what the doctor's dependency probe differentiates by.
+    let mut x = root.pp("embeddings").name(x);
     for i in 0..cfg.layers {
         x = encoder_layer(&root.pp(format!("layers.{i}")), &x, cfg);
     }

@@ -60,7 +60,6 @@ pub struct KernelSpec {
 }
 
 const WG: u32 = 256;
-const ROW_WG: u32 = 64;
 
 /// A 1-D convolution's hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +152,7 @@ fn around(shape: &[Dim], axis: usize) -> (Dim, Dim, Dim) {
 }
 
 /// Softmax, norms, reductions and argmax: one workgroup per row.
-pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp) -> Result<KernelSpec, CompileError> {
+pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
     for &o in &operands {
@@ -164,7 +163,7 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp) -> Result<Ke
     let axis = row_op.axis(in_shape.len());
     let (rows, len, inner) = around(&in_shape, axis);
     let (rows_expr, len_expr, inner_expr) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
-    let wg = ROW_WG.to_string();
+    let wg = row_wg.to_string();
     let row_common = fill(shaders::ROW_COMMON, &[("WG", &wg), ("T", scalar.name())])?;
     let binds = bindings(ir, node, &b.inputs);
     // Placeholders every row kernel has; each kind adds its own.

@@ -68,6 +68,12 @@ pub fn matmul(
     let r = out_shape.len();
     let (m, n, k) = (out_shape[r - 2].clone(), out_shape[r - 1].clone(), a.shape[a.shape.len() - 1].clone());
     let batch_shape = out_shape[..r - 2].to_vec();
+    // A product of a batch of row blocks by one matrix (`[b, s, k] @ [k, n]`,
+    // every Linear) is one tall product: the batch folds into the rows, so
+    // small per-sample blocks do not each get their own (mostly idle) tiles.
+    let fold = folds_into_rows(a, bv, &batch_shape, &m);
+    let (per_sample_batch, per_sample_m) = (batch_shape.clone(), m.clone());
+    let (batch_shape, m) = if fold { (Vec::new(), &Dim::product(&batch_shape) * &m) } else { (batch_shape, m) };
     let batch = Dim::product(&batch_shape);
     // WGSL expressions of the sizes: literals, or params for symbolic dims.
     let (m_expr, n_expr, k_expr) = (b.dim(&m), b.dim(&n), b.dim(&k));
@@ -77,6 +83,9 @@ pub fn matmul(
     // Batch coordinates, then each operand's base offset (broadcast axes read 0).
     let bc = b.delinearize("batch", &batch_shape);
     let base_of = |b: &mut ExprBuilder<'_>, v: &StridedView| {
+        if fold {
+            return "0u".to_string();
+        }
         let vb = v.shape.len() - 2;
         let pad = batch_shape.len() - vb;
         let coords: Vec<String> =
@@ -100,15 +109,25 @@ pub fn matmul(
     };
 
     // The epilogue: the root's value with the matmul result in a register.
-    let names: Vec<String> = (0..batch_shape.len()).map(|i| format!("e{i}")).collect();
-    let mut epi_coords = names.clone();
-    epi_coords.push("row".into());
-    epi_coords.push("col".into());
+    // Folded, it receives the tall product's row and recovers the sample
+    // and the row within it.
     b.register = Some((mm, "acc".into()));
     b.reads.clear();
+    let (arg_names, epi_coords): (Vec<String>, Vec<String>) = if fold {
+        let per_m = b.dim(&per_sample_m);
+        b.line(format!("let row = rowf % {per_m};"));
+        b.line(format!("let sample = rowf / {per_m};"));
+        let mut coords = b.delinearize("sample", &per_sample_batch);
+        coords.extend(["row".to_string(), "col".to_string()]);
+        (vec!["rowf".into(), "col".into()], coords)
+    } else {
+        let mut coords: Vec<String> = (0..batch_shape.len()).map(|i| format!("e{i}")).collect();
+        coords.extend(["row".to_string(), "col".to_string()]);
+        (coords.clone(), coords)
+    };
     let result = if root == mm { "acc".to_string() } else { b.compute(root, &epi_coords) };
     let epi_body = std::mem::take(&mut b.code);
-    let epi_args: String = epi_coords.iter().map(|c| format!(", {c}: u32")).collect();
+    let epi_args: String = arg_names.iter().map(|c| format!(", {c}: u32")).collect();
     let call_coords: Vec<String> = bc.iter().cloned().chain(["row".to_string(), "col".to_string()]).collect();
     let epi_call: String = call_coords.iter().map(|c| format!(", {c}")).collect();
 
@@ -260,4 +279,31 @@ fn epilogue_nodes(ir: &Ir, mm: NodeId, root: NodeId) -> Vec<NodeId> {
     }
     chain.pop();
     chain
+}
+
+/// Whether `a @ b` can run as one tall product: `b` has no batch of its own
+/// (every batch axis broadcast) and `a`'s batch axes continue its row
+/// stride, so row `i` of sample `s` is row `s * m + i` of one matrix.
+fn folds_into_rows(a: &StridedView, b: &StridedView, batch: &[Dim], m: &Dim) -> bool {
+    if batch.is_empty() {
+        return false;
+    }
+    let one = Dim::new(1);
+    let b_batch = b.shape.len() - 2;
+    if b.shape[..b_batch].iter().any(|d| *d != one) {
+        return false;
+    }
+    let ar = a.shape.len();
+    // A's batch axes must be all of the output's (no broadcast of A).
+    if ar - 2 != batch.len() || a.shape[..ar - 2] != *batch {
+        return false;
+    }
+    let mut expected = &a.strides[ar - 2] * m;
+    for i in (0..ar - 2).rev() {
+        if a.shape[i] != one && a.strides[i] != expected {
+            return false;
+        }
+        expected = &expected * &a.shape[i];
+    }
+    true
 }

@@ -1,0 +1,54 @@
+//! Where a run's time goes: every kernel dispatched alone and timed from
+//! submission to completion (CPU drivers such as lavapipe have no useful
+//! timestamp queries; per-dispatch wall time is what they cost).
+
+use super::error::RuntimeError;
+use super::model::Model;
+use crate::graph::{bind_inputs, Tensor};
+use std::time::Instant;
+
+/// One kernel's share of a profiled run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelTime {
+    /// The kernel's label (`%12:matmul+add+gelu`).
+    pub kernel: String,
+    /// Wall time of its dispatch alone, in milliseconds.
+    pub ms: f64,
+}
+
+impl Model {
+    /// Runs once on `inputs` (so buffers, pipelines and inputs are in
+    /// place; write-backs apply as in [`Model::run`]), then dispatches
+    /// every kernel alone, waiting for each, and returns their times in
+    /// execution order.
+    pub fn profile(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<KernelTime>, RuntimeError> {
+        self.run(inputs.clone())?;
+        let program = self.program();
+        let mut bound = bind_inputs(&program.ir, inputs)?;
+        for (s, v) in self.weight_bindings() {
+            bound.bindings.entry(s.clone()).or_insert(*v);
+        }
+        let loaded = self.loaded();
+        let instance = self.instances().get(&loaded, &bound.bindings)?;
+        let device = self.device();
+        let _exclusive = device.exclusive();
+        let mut times = Vec::with_capacity(program.kernels.len());
+        for (i, k) in program.kernels.iter().enumerate() {
+            let Some([x, y, z]) = instance.grids[i] else { continue };
+            let start = Instant::now();
+            let mut encoder =
+                device.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&k.name) });
+            {
+                let mut pass = encoder
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&k.name), timestamp_writes: None });
+                pass.set_pipeline(self.pipeline(i));
+                pass.set_bind_group(0, &instance.bind_groups[i], &[]);
+                pass.dispatch_workgroups(x, y, z);
+            }
+            let submission = device.queue.submit([encoder.finish()]);
+            self.wait(submission, &format!("profiling `{}`", k.name))?;
+            times.push(KernelTime { kernel: k.name.clone(), ms: start.elapsed().as_secs_f64() * 1e3 });
+        }
+        Ok(times)
+    }
+}
