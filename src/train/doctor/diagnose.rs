@@ -184,7 +184,9 @@ impl Trainer {
             let k = (losses.len() / 5).max(2);
             let mean = |s: &[f32]| s.iter().map(|&l| l as f64).sum::<f64>() / s.len() as f64;
             let (first, last) = (mean(&losses[..k]), mean(&losses[losses.len() - k..]));
-            if !(last < first * 0.99) {
+            // NaN losses count as not decreasing.
+            let decreased = last < first * 0.99;
+            if !decreased {
                 findings.push(Finding::LossFlat { steps: losses.len(), first, last });
             }
         }
