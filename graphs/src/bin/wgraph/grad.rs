@@ -2,6 +2,7 @@
 //! GPU; writes the loss and every parameter's gradient under its checkpoint
 //! name, and optionally the gradient with respect to every module output.
 
+use crate::failure::{bad, failed, Failure};
 use crate::inputs::{fill_hf_defaults, read_file};
 use crate::step;
 use std::path::{Path, PathBuf};
@@ -12,22 +13,7 @@ use wgraph_graphs::grad::gradient_graph;
 use wgraph_graphs::loss::{ProblemType, IGNORE_INDEX};
 use wgraph_graphs::zoo::{self, LossKind};
 
-/// What went wrong, and whose fault it is: bad input exits with status 2,
-/// a failure of ours (the compiler, the device) with 1.
-pub(crate) enum GradError {
-    BadInput(String),
-    Failed(String),
-}
-
-fn bad(e: impl std::fmt::Display) -> GradError {
-    GradError::BadInput(e.to_string())
-}
-
-fn failed(e: impl std::fmt::Display) -> GradError {
-    GradError::Failed(e.to_string())
-}
-
-pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>) -> Result<(), GradError> {
+pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>) -> Result<(), Failure> {
     refuse_overwriting_inputs(model_dir, inputs, output, dump)?;
     let mut feed = read_file(inputs).map_err(bad)?;
     let Some(labels) = feed.iter().find(|(n, _)| n == "labels").map(|(_, t)| t.clone()) else {
@@ -139,7 +125,7 @@ pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<
 }
 
 /// The number of classes the loss reads labels as (the logits' last axis).
-fn logits_width(graph: &wgraph::Graph) -> Option<usize> {
+pub(crate) fn logits_width(graph: &wgraph::Graph) -> Option<usize> {
     let ir = graph.ir().ok()?;
     let (_, id) = ir.outputs.iter().find(|(n, _)| n == "logits")?;
     ir.node(*id).ty.shape.last()?.as_static()
@@ -147,7 +133,7 @@ fn logits_width(graph: &wgraph::Graph) -> Option<usize> {
 
 /// Integer labels must be class ids or -100 (PyTorch raises on anything
 /// else; a silent wrong loss would be worse).
-fn check_class_ids(labels: &Tensor, classes: usize, kind: LossKind) -> Result<(), GradError> {
+pub(crate) fn check_class_ids(labels: &Tensor, classes: usize, kind: LossKind) -> Result<(), Failure> {
     if !matches!(kind, LossKind::CausalLm | LossKind::SequenceClassification(ProblemType::SingleLabelClassification)) {
         return Ok(());
     }
@@ -170,7 +156,7 @@ fn refuse_overwriting_inputs(
     inputs: &Path,
     output: &Path,
     dump: Option<&Path>,
-) -> Result<(), GradError> {
+) -> Result<(), Failure> {
     let canon = |p: &Path| -> PathBuf {
         match (p.parent(), p.file_name()) {
             (Some(dir), Some(name)) => {

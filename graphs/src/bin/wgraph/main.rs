@@ -70,6 +70,11 @@ enum Command {
         #[arg(long)]
         dump: Option<PathBuf>,
     },
+    /// Fine-tune a checkpoint on the GPU (HF's loss from `labels`, backward,
+    /// torch.optim's update, all in one program per step) and write the
+    /// result as an HF checkpoint directory.
+    #[command(after_help = train::AFTER_HELP)]
+    Train(train::TrainArgs),
     /// Print the graph a checkpoint builds: one line per node with its
     /// type and the Rust line that built it.
     Dump {
@@ -187,11 +192,15 @@ macro_rules! say_raw {
     }};
 }
 
+mod batches;
 mod debug;
+mod failure;
 mod grad;
 mod inputs;
+mod outdir;
 mod plot;
 mod text;
+mod train;
 
 use debug::{check, compare, find_nan, inspect};
 use inputs::prepare_inputs;
@@ -200,17 +209,10 @@ use text::{classify, generate};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Grad { model_dir, inputs, output, dump } = &cli.command {
-        return match grad::grad(model_dir, inputs, output, dump.as_deref()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(grad::GradError::BadInput(e)) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-            Err(grad::GradError::Failed(e)) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return failure::exit(grad::grad(model_dir, inputs, output, dump.as_deref()));
+    }
+    if let Command::Train(args) = &cli.command {
+        return failure::exit(train::train(args));
     }
     let status = match &cli.command {
         Command::Compare { ours, reference, rtol, atol, plot } => {
@@ -331,7 +333,11 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         // Handled in `main` for their exit statuses.
-        Command::Compare { .. } | Command::Check { .. } | Command::FindNan { .. } | Command::Grad { .. } => Ok(()),
+        Command::Compare { .. }
+        | Command::Check { .. }
+        | Command::FindNan { .. }
+        | Command::Grad { .. }
+        | Command::Train(_) => Ok(()),
         Command::Generate { model_dir, prompt, input_ids, max_new_tokens } => {
             generate(&model_dir, prompt.as_deref(), input_ids, max_new_tokens)
         }
