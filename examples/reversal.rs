@@ -52,6 +52,10 @@ struct Args {
     /// causal-mask, frozen-embedding, tiny-lr, huge-lr, dead-relu.
     #[arg(long)]
     bug: Option<Bug>,
+    /// Run the training doctor over the first 50 steps and print what it
+    /// finds (`--doctor=table` adds the per-parameter figures).
+    #[arg(long, num_args = 0..=1, default_missing_value = "lines", value_parser = ["lines", "table"])]
+    doctor: Option<String>,
     /// Time every kernel of one training step and print where the time goes.
     #[arg(long)]
     profile: bool,
@@ -106,7 +110,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     // Without a terminal the bar is hidden: a line every 50 steps instead.
     let plain = bar.is_hidden();
-    let report = reversal::train(&device, &cfg, &options, |s| {
+    let doctor_steps = args.doctor.as_ref().map(|_| 50.min(options.steps));
+    let (report, diagnosis) = reversal::train(&device, &cfg, &options, doctor_steps, |s| {
         bar.set_position(s.step as u64);
         let acc = s.accuracy.map(|a| format!(", accuracy {:.1}%", 100.0 * a)).unwrap_or_default();
         bar.set_message(format!("loss {:.4}{acc}", s.loss));
@@ -115,6 +120,14 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     })?;
     bar.finish();
+    if let Some(d) = &diagnosis {
+        for line in d.lines() {
+            println!("{line}");
+        }
+        if args.doctor.as_deref() == Some("table") {
+            print!("{}", d.table_text());
+        }
+    }
     let seconds = start.elapsed().as_secs_f64();
     println!("trained {} steps in {seconds:.1} s ({:.1} steps/s)", options.steps, options.steps as f64 / seconds);
     let title = format!("reversal, length {}, vocabulary {}, seed {}", cfg.seq_len, cfg.vocab, options.seed);

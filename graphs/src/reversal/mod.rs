@@ -22,7 +22,7 @@ pub use data::{Batch, TaskData};
 pub use init::initial_weights;
 pub use model::{build, ReversalGraph};
 pub use plot::plot_curves;
-pub use run::{exact_accuracy, prepare, recipe, train, RunReport, StepReport, TrainOptions};
+pub use run::{diagnose, doctor_options, exact_accuracy, prepare, recipe, train, RunReport, StepReport, TrainOptions};
 
 use crate::nn::Activation;
 

@@ -3,7 +3,8 @@
 
 use super::{build, initial_weights, Bug, ReversalConfig, TaskData};
 use wgraph::optim::{AdamConfig, OptimizerConfig, Recipe, Schedule};
-use wgraph::train::{TrainError, Trainer};
+use wgraph::train::doctor::DependencyProbe;
+use wgraph::train::{Diagnosis, DoctorOptions, TrainError, Trainer};
 use wgraph::{Device, Tensor, Weights};
 
 /// How to train.
@@ -72,6 +73,19 @@ pub fn recipe(cfg: &ReversalConfig, options: &TrainOptions) -> Recipe {
     Recipe::new(OptimizerConfig::AdamW(adamw)).with_clip_norm(options.clip_norm).with_schedule(schedule)
 }
 
+/// The doctor run alone: a trainer for `cfg`, diagnosed over its first
+/// `steps` batches.
+pub fn diagnose(
+    device: &Device,
+    cfg: &ReversalConfig,
+    options: &TrainOptions,
+    steps: usize,
+) -> Result<Diagnosis, TrainError> {
+    let options = TrainOptions { steps, held_out: 0, ..options.clone() };
+    let (mut trainer, data) = prepare(device, cfg, &options)?;
+    trainer.diagnose(data.train.iter().map(|b| b.inputs()), &doctor_options())
+}
+
 /// A trainer for `cfg` with its initial weights, and the data.
 pub fn prepare(
     device: &Device,
@@ -97,19 +111,40 @@ pub fn exact_accuracy(predictions: &Tensor, targets: &Tensor) -> f64 {
     right as f64 / rows as f64
 }
 
+/// The doctor's options for this model: the dependency probe from the
+/// embedded inputs to the logits.
+pub fn doctor_options() -> DoctorOptions {
+    DoctorOptions { probe: Some(DependencyProbe { input: "embeddings".into(), output: "head".into() }) }
+}
+
 /// Trains for `options.steps` steps, calling `progress` after each, then
-/// measures the held-out accuracy.
+/// measures the held-out accuracy. With `doctor_steps`, the first that
+/// many steps are a doctor run ([`Trainer::diagnose`]) whose diagnosis is
+/// returned too.
 pub fn train(
     device: &Device,
     cfg: &ReversalConfig,
     options: &TrainOptions,
+    doctor_steps: Option<usize>,
     mut progress: impl FnMut(&StepReport),
-) -> Result<RunReport, TrainError> {
+) -> Result<(RunReport, Option<Diagnosis>), TrainError> {
     let (mut trainer, data) = prepare(device, cfg, options)?;
     let mut losses = Vec::with_capacity(options.steps);
     let mut accuracies = Vec::new();
     let mut latest = None;
-    for (i, batch) in data.train.iter().enumerate() {
+    let mut diagnosis = None;
+    let mut skip = 0;
+    if let Some(k) = doctor_steps {
+        let k = k.min(data.train.len());
+        let d = trainer.diagnose(data.train[..k].iter().map(|b| b.inputs()), &doctor_options())?;
+        for (i, &loss) in d.losses.iter().enumerate() {
+            losses.push(loss);
+            progress(&StepReport { step: i + 1, loss, accuracy: None });
+        }
+        skip = k;
+        diagnosis = Some(d);
+    }
+    for (i, batch) in data.train.iter().enumerate().skip(skip) {
         let step = i + 1;
         if options.eval_every > 0 && (step == 1 || step % options.eval_every == 0) {
             let out = trainer.evaluate(batch.inputs())?;
@@ -125,5 +160,5 @@ pub fn train(
     }
     let out = trainer.evaluate(data.held_out.inputs())?;
     let held_out_accuracy = out.get("predictions").map_or(0.0, |p| exact_accuracy(p, &data.held_out.targets));
-    Ok(RunReport { losses, accuracies, held_out_accuracy, held_out_count: data.held_out.len() })
+    Ok((RunReport { losses, accuracies, held_out_accuracy, held_out_count: data.held_out.len() }, diagnosis))
 }

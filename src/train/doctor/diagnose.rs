@@ -13,6 +13,10 @@ use crate::train::{TrainError, Trainer};
 use crate::weights::Weights;
 use std::collections::HashMap;
 
+/// Updates whose update-to-weight ratio is measured (the first with a
+/// non-zero learning rate).
+const RATIO_STEPS: usize = 10;
+
 /// What the doctor run looks at, beyond the defaults.
 #[derive(Debug, Clone, Default)]
 pub struct DoctorOptions {
@@ -109,7 +113,10 @@ impl Trainer {
                     findings.extend(dependency_findings(self, probe, &inputs)?);
                 }
             }
-            let out = watch.run(inputs.clone())?;
+            // The watch graph is the step graph: it declares the optimizer's scalars too.
+            let mut watched = inputs.clone();
+            watched.extend(self.update().step_inputs(step)?);
+            let out = watch.run(watched.clone())?;
             // Gradients and activations of this step, before the update.
             for (k, name) in params.iter().enumerate() {
                 let Some(g) = out.get(&format!("grad/{name}")) else { continue };
@@ -135,12 +142,13 @@ impl Trainer {
             let finite = out.iter().all(|(_, t)| !t.dtype().is_float() || t.to_f64_vec().iter().all(|v| v.is_finite()));
             if !finite && !non_finite_reported {
                 non_finite_reported = true;
-                findings.push(self.first_non_finite(&step_graph, &inputs, step)?);
+                findings.push(self.first_non_finite(&step_graph, &watched, step)?);
             }
             let lr = self.next_lr()?;
             let before = self.parameters()?;
             losses.push(self.step(inputs)?);
             let after = self.parameters()?;
+            let mut unchanged = Vec::new();
             for (k, name) in params.iter().enumerate() {
                 let (Some(b), Some(a)) = (before.get(name), after.get(name)) else { continue };
                 let (b, a) = (b.to_f64_vec(), a.to_f64_vec());
@@ -149,16 +157,18 @@ impl Trainer {
                 // A zero learning rate (the first warmup step) moves nothing, rightly.
                 if lr > 0.0 {
                     let wn = norm(&b);
-                    if wn > 1e-8 {
+                    // The first updates show the learning rate's scale before the
+                    // weights have grown or shrunk in response to it.
+                    if wn > 1e-8 && ratios[k].len() < RATIO_STEPS {
                         ratios[k].push(norm(&delta) / wn);
                     }
-                    if a == b
-                        && !silent[k]
-                        && !findings.iter().any(|f| matches!(f, Finding::Unchanged { param, .. } if param == name))
-                    {
-                        findings.push(Finding::Unchanged { param: name.clone(), step });
+                    if a == b && !silent[k] {
+                        unchanged.push(name.clone());
                     }
                 }
+            }
+            if !unchanged.is_empty() && !findings.iter().any(|f| matches!(f, Finding::Unchanged { .. })) {
+                findings.push(Finding::Unchanged { params: unchanged, step });
             }
         }
         let reported = |name: &str, findings: &[Finding]| {
@@ -282,28 +292,28 @@ impl Trainer {
     }
 }
 
-/// Parameters whose median update-to-weight ratio is far from ~1e-3.
+/// A learning rate far off shows in every parameter's update-to-weight
+/// ratio: when the median over all parameters is far from ~1e-3, the
+/// parameters on that side are listed. Single outliers (a bias whose
+/// gradient is zero in exact arithmetic) are not a learning-rate problem.
 fn ratio_findings(params: &[String], ratios: &[Vec<f64>], silent: &[bool]) -> Vec<Finding> {
-    let mut small = Vec::new();
-    let mut large = Vec::new();
-    for (k, name) in params.iter().enumerate() {
-        if silent[k] || ratios[k].is_empty() {
-            continue;
-        }
-        let r = median(&ratios[k]);
-        if r < 1e-5 {
-            small.push((name.clone(), r));
-        } else if r > 1e-1 || !r.is_finite() {
-            large.push((name.clone(), r));
-        }
+    let per_param: Vec<(String, f64)> = params
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| !silent[*k] && !ratios[*k].is_empty())
+        .map(|(k, name)| (name.clone(), median(&ratios[k])))
+        .collect();
+    if per_param.is_empty() {
+        return Vec::new();
     }
-    let mut out = Vec::new();
-    for (group, scale) in [(small, Scale::TooSmall), (large, Scale::TooLarge)] {
-        if group.is_empty() {
-            continue;
-        }
-        let ratio = median(&group.iter().map(|(_, r)| *r).collect::<Vec<_>>());
-        out.push(Finding::UpdateRatio { params: group.into_iter().map(|(n, _)| n).collect(), ratio, scale });
-    }
-    out
+    let overall = median(&per_param.iter().map(|(_, r)| *r).collect::<Vec<_>>());
+    let (scale, side): (Scale, Box<dyn Fn(f64) -> bool>) = if overall < 1e-5 {
+        (Scale::TooSmall, Box::new(|r| r < 1e-5))
+    } else if overall > 1e-1 || !overall.is_finite() {
+        (Scale::TooLarge, Box::new(|r: f64| r > 1e-1 || !r.is_finite()))
+    } else {
+        return Vec::new();
+    };
+    let params = per_param.iter().filter(|(_, r)| side(*r)).map(|(n, _)| n.clone()).collect();
+    vec![Finding::UpdateRatio { params, ratio: overall, scale }]
 }

@@ -48,10 +48,11 @@ pub enum Finding {
         /// `(zero rows, rows)` when only some rows are zero.
         rows: Option<(usize, usize)>,
     },
-    /// A trained parameter that did not change over a step.
+    /// Trained parameters that did not change over a step (the first step
+    /// at which any did not).
     Unchanged {
-        /// The parameter.
-        param: String,
+        /// The parameters.
+        params: Vec<String>,
         /// The step (1-based).
         step: u64,
     },
@@ -136,7 +137,10 @@ impl fmt::Display for Finding {
             Finding::ZeroGradient { param, rows: Some((zero, total)) } => {
                 write!(f, "gradient of `{param}` is exactly zero in {zero} of {total} rows at every step")
             }
-            Finding::Unchanged { param, step } => write!(f, "parameter `{param}` did not change at step {step}"),
+            Finding::Unchanged { params, step } if params.len() == 1 => {
+                write!(f, "parameter `{}` did not change at step {step}", params[0])
+            }
+            Finding::Unchanged { params, step } => write!(f, "parameters {} did not change at step {step}", list(params)),
             Finding::NonFinite { step, node, kind } => {
                 write!(f, "the first non-finite value appeared at step {step}: the {kind} of {node}")
             }
@@ -150,6 +154,9 @@ impl fmt::Display for Finding {
                 "update-to-weight ratio {ratio:.1e} (median) for {}: far above ~1e-3, the learning rate is too large",
                 list(params)
             ),
+            Finding::LossFlat { steps, first, last } if last > &(first * 1.5) => {
+                write!(f, "the loss grew over {steps} steps ({first:.4} at the start, {last:.4} at the end)")
+            }
             Finding::LossFlat { steps, first, last } => {
                 write!(f, "the loss did not decrease over {steps} steps ({first:.4} at the start, {last:.4} at the end)")
             }
