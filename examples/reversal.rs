@@ -31,7 +31,7 @@ struct Args {
     #[arg(long, default_value_t = 13)]
     vocab: usize,
     /// Training steps (one batch each).
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 400)]
     steps: usize,
     /// Sequences per batch.
     #[arg(long, default_value_t = 128)]

@@ -362,3 +362,22 @@ fn bad_flags_are_refused() {
     assert_eq!(code, 2, "{err}");
     assert!(!out.exists());
 }
+
+/// `--doctor` runs the doctor over the first steps: the step lines go on,
+/// and a healthy fine-tuning run gets one clean `doctor:` line or findings,
+/// each on its own line starting `doctor: `.
+#[test]
+fn train_doctor_prints_its_findings_and_keeps_training() {
+    let dir = fixture("distilbert_adamw");
+    let batches = dir.join("batches.safetensors");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (code, stdout, stderr) =
+        wgraph(&["train", s(&dir), "--inputs", s(&batches), "--steps", "3", "--doctor", "--output", s(&out)]);
+    assert_eq!(code, 0, "{stderr}");
+    let steps: Vec<&str> = stdout.lines().filter(|l| l.starts_with("step ")).collect();
+    assert_eq!(steps.len(), 3, "{stdout}");
+    let doctor: Vec<&str> = stdout.lines().filter(|l| l.starts_with("doctor: ")).collect();
+    assert!(!doctor.is_empty(), "{stdout}");
+    assert!(out.join("model.safetensors").is_file());
+}

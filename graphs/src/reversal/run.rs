@@ -31,7 +31,7 @@ impl Default for TrainOptions {
     fn default() -> TrainOptions {
         TrainOptions {
             seed: 0,
-            steps: 600,
+            steps: 400,
             batch: 128,
             lr: 1e-3,
             warmup: 100,

@@ -105,6 +105,11 @@ pub(crate) struct TrainArgs {
     /// Replace OUT_DIR when it exists and is not empty.
     #[arg(long)]
     force: bool,
+    /// Run the training doctor over the first steps (up to 50) and print
+    /// one `doctor: ` line per finding; `--doctor=table` adds the
+    /// per-parameter gradient norm, update ratio and weight norm.
+    #[arg(long, num_args = 0..=1, default_missing_value = "lines", value_parser = ["lines", "table"])]
+    doctor: Option<String>,
 }
 
 impl TrainArgs {
@@ -210,11 +215,28 @@ pub(crate) fn train(args: &TrainArgs) -> Result<(), Failure> {
     let bar = step("compiling the training step, uploading");
     let mut trainer = Trainer::new(&device, &loss, &[], &weights, recipe).map_err(train_error)?;
     bar.finish_and_clear();
-    for name in trainer.gradients().unreachable_names() {
-        eprintln!("warning: parameter `{name}` does not reach the loss: it never changes");
+    for finding in trainer.warnings() {
+        eprintln!("warning: {}", finding.to_string().trim_start_matches("doctor: "));
+    }
+    let mut first = 0;
+    if let Some(mode) = &args.doctor {
+        let k = args.steps.min(50);
+        let doctor_batches = (0..k).map(|i| batches[(i % batches.len() as u64) as usize].clone());
+        let diagnosis =
+            trainer.diagnose(doctor_batches, &wgraph::train::DoctorOptions::default()).map_err(train_error)?;
+        for (i, loss) in diagnosis.losses.iter().enumerate() {
+            println!("step {} loss {loss}", i + 1);
+        }
+        for line in diagnosis.lines() {
+            println!("{line}");
+        }
+        if mode == "table" {
+            print!("{}", diagnosis.table_text());
+        }
+        first = k;
     }
     let mut stdout = std::io::stdout().lock();
-    for i in 0..args.steps {
+    for i in first..args.steps {
         let batch = batches[(i % batches.len() as u64) as usize].clone();
         let loss = trainer.step(batch).map_err(train_error)?;
         // A closed stdout (`| head`) does not stop the training.
