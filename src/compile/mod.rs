@@ -13,6 +13,7 @@ mod lower;
 mod matmul_choice;
 pub mod memory;
 mod pass;
+mod split_reduce;
 mod target;
 pub mod validate;
 pub mod view;
@@ -24,6 +25,7 @@ pub use error::CompileError;
 pub use fold::ConstantFold;
 pub use matmul_choice::{MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SUBGROUP, TILED};
 pub use pass::{run_passes, timed, Pass};
+pub use split_reduce::SplitLongReductions;
 pub use target::{AdapterKind, Target};
 
 use crate::graph::{Ir, NodeId};
@@ -92,7 +94,7 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     let mut ir = ir.clone();
     ir.verify()?;
     refuse_host_only_dtypes(&ir)?;
-    run_passes(&mut ir, &[&ConstantFold, &CommonSubexpressions, &DeadCode], settings)?;
+    run_passes(&mut ir, &[&ConstantFold, &SplitLongReductions, &CommonSubexpressions, &DeadCode], settings)?;
     let order = timed(settings, "schedule", || ir.topo_order())?;
     let taps: Vec<(String, NodeId)> = if options.tap_every_node {
         order
