@@ -51,9 +51,12 @@ fn gelu_erf(x: f32) -> f32 {
     return select(0.5 * x * c, x - 0.5 * x * c, x >= 0.0);
 }
 
+// GELU with tanh, as x * sigmoid(2u) (= 0.5 * x * (1 + tanh(u))): 1 + tanh(u)
+// cancels for negative u, losing the small negative tail's relative
+// precision; the sigmoid keeps it.
 fn gelu_tanh(x: f32) -> f32 {
     let u = 0.79788456080286536 * (x + 0.044715 * x * x * x);
-    return 0.5 * x * (1.0 + tanh_safe(u));
+    return x * sigmoid(2.0 * u);
 }
 
 // Python's floor division; division by zero gives 0 (no traps on GPUs).

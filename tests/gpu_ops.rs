@@ -40,3 +40,20 @@ fn every_case_has_a_gpu_test() {
     let names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
     assert_eq!(GENERATED, names.as_slice());
 }
+
+/// Regression: the `gelu_tanh` kernel computed `0.5 * x * (1 + tanh(u))`,
+/// and `1 + tanh(u)` cancels for negative `x`: near `x = -5` it was up to
+/// 75% off (the op test's absolute tolerance hid it; the backward tests,
+/// which compare the loss relative to its terms, found it at size-1
+/// shapes). The kernel now computes `x * sigmoid(2u)`. Checked down to
+/// `x = -5.5`, where the f64 interpreter's own cancellation stays below 1e-7.
+#[test]
+fn gelu_tanh_keeps_relative_precision_in_the_negative_tail() {
+    let n = 221;
+    let x: Vec<f32> = (0..n).map(|i| -5.5 + 0.04 * i as f32).collect();
+    let g = wgraph::Graph::new("gelu_tanh_tail");
+    let input = g.input("x", wgraph::DType::F32, [n]);
+    g.output_named([("out", wgraph::ops::gelu(&input, wgraph::Gelu::Tanh))]).unwrap();
+    let feed = [("x".to_string(), wgraph::Tensor::new([n], x).unwrap())];
+    check_gpu(&g, &Weights::new(), &feed, 2e-6, 0.0, "gelu_tanh on [-5.5, 3.3)");
+}

@@ -158,3 +158,37 @@ fn a_symbol_nothing_binds_is_a_typed_error() {
     assert!(matches!(err, RuntimeError::Input(BindError::Unbound { .. })), "{err}");
     assert_eq!(err.to_string(), "symbol `m` used by the graph is bound by no input");
 }
+
+/// Regression: a reduction over more than 64 x 65,535 elements came out
+/// wrong on lavapipe, whose invocations stop looping after 65,535
+/// iterations (llvmpipe's `LP_MAX_TGSI_LOOP_ITERATIONS`): summing 4.2M ones
+/// gave 131,070. The compiler now splits reductions over long static axes
+/// (src/compile/split_reduce.rs). Sum, mean, max and min, to a scalar and
+/// along the last axis with a kept dim, on a length with a partial chunk.
+#[test]
+fn reductions_longer_than_lavapipe_loop_limit_are_complete() {
+    let n = 64 * 65_535 + 12_345;
+    let g = Graph::new("long_rows");
+    let x = g.input("x", DType::F32, [n]);
+    let rows = g.input("rows", DType::F32, [2, n]);
+    g.output_named([
+        ("sum", ops::sum(&x, 0, false)),
+        ("mean", ops::mean(&x, 0, false)),
+        ("max", ops::max(&x, 0, false)),
+        ("min", ops::min(&x, -1, true)),
+        ("row_sums", ops::sum(&rows, 1, true)),
+        ("ones", ops::sum(&(&(&x * 0.0) + 1.0), 0, false)),
+    ])
+    .unwrap();
+    let mut rng = Rng(11);
+    let feed =
+        vec![("x".to_string(), rng.floats(&[n], -1.0, 1.0)), ("rows".to_string(), rng.floats(&[2, n], 0.0, 1.0))];
+    let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
+    assert_eq!(want.get("ones").unwrap().to_f64_vec(), [n as f64]);
+    let got = Compiler::new(device()).compile(&g, &Weights::new()).unwrap().run(feed).unwrap();
+    assert_eq!(got.get("ones").unwrap().to_f64_vec(), [n as f64], "every element counted");
+    for (name, want) in want.iter() {
+        // f32 partial sums of ~4M terms of magnitude <= 1.
+        assert_close(got.get(name).unwrap(), want, 1e-4, 1e-2, name);
+    }
+}

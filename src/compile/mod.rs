@@ -14,6 +14,7 @@ mod matmul_choice;
 pub mod memory;
 mod pass;
 mod split_concat;
+mod split_reduce;
 mod target;
 pub mod validate;
 pub mod view;
@@ -26,6 +27,7 @@ pub use fold::ConstantFold;
 pub use matmul_choice::{MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SMALL, REGISTER_SUBGROUP, TILED};
 pub use pass::{run_passes, timed, Pass};
 pub use split_concat::SplitWideConcat;
+pub use split_reduce::SplitLongReductions;
 pub use target::{AdapterKind, Target};
 
 use crate::graph::{Ir, NodeId};
@@ -139,7 +141,8 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     refuse_host_only_dtypes(&ir)?;
     // Output and params take two of the kernel's storage buffers.
     let split = SplitWideConcat { max_operands: max_buffers.saturating_sub(2) as usize };
-    run_passes(&mut ir, &[&split, &ConstantFold, &CommonSubexpressions, &DeadCode], settings)?;
+    let passes: [&dyn Pass; 5] = [&split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions, &DeadCode];
+    run_passes(&mut ir, &passes, settings)?;
     let order = timed(settings, "schedule", || ir.topo_order())?;
     let taps: Vec<(String, NodeId)> = if options.tap_every_node {
         order

@@ -14,6 +14,12 @@ pub const RTOL: f64 = 1e-6;
 pub const ATOL: f64 = 1e-6;
 /// Elements perturbed per input at most (a random subset beyond that).
 pub const MAX_PROBES: usize = 120;
+/// The same for the op table's cases, whose shapes reach 65 per dim: a
+/// matmul case then costs seconds per probe budget, and the random
+/// directions already check every element in projection.
+pub const TABLE_PROBES: usize = 24;
+/// Random directions each input is also perturbed along.
+pub const DIRECTIONS: usize = 2;
 
 pub fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
@@ -94,26 +100,46 @@ pub fn feed(inputs: &[Tensor], cot: Option<&Tensor>) -> Vec<(String, Tensor)> {
     f
 }
 
-pub fn run_loss(g: &Graph, inputs: &[Tensor], cot: Option<&Tensor>, weights: &Weights) -> f64 {
-    let out = Interpreter::new().run(g, weights, feed(inputs, cot)).unwrap();
-    let loss = out.iter().next().unwrap().1.to_f64_vec()[0];
-    loss
+/// `out` of the forward graph on `inputs`, as f64.
+fn run_out(forward: &Graph, inputs: &[Tensor], what: &str) -> Vec<f64> {
+    let out =
+        Interpreter::new().run(forward, &Weights::new(), feed(inputs, None)).unwrap_or_else(|e| panic!("{what}: {e}"));
+    out.get("out").unwrap().to_f64_vec()
 }
 
-/// The gradient of `loss(inputs)` w.r.t. every float input, analytic
-/// (autodiff) and numeric (central differences), asserted close.
-pub fn check_grad(what: &str, inputs: Vec<Tensor>, rng: &mut Rng, build: impl Fn(&Graph, &[Value]) -> Value) {
-    // The cotangent has the output's shape: build once to learn it.
-    let probe = build_loss(&inputs, None, &build).2;
-    let out_shape: Vec<usize> = probe.shape().iter().map(|d| d.as_static().unwrap()).collect();
-    assert!(probe.dtype().is_float(), "{what}: output is {}", probe.dtype());
-    let cot = floats(rng, &out_shape, -1.0, 1.0).cast(probe.dtype());
+/// The gradient of `loss = sum(build(inputs) * c)` (`c` a random
+/// cotangent) w.r.t. every float input, analytic (autodiff) against
+/// central differences, asserted close. For each float input: every
+/// element (or [`MAX_PROBES`] random ones) perturbed alone, plus
+/// [`DIRECTIONS`] random directions perturbing all elements at once, which
+/// check the whole gradient as a projection. A difference is taken on the
+/// output, `c . (y(x + h) - y(x - h)) / 2h`: outputs the perturbation does
+/// not reach cancel exactly, so the step's round-off does not grow with the
+/// output's size. Returns the number of derivatives compared.
+pub fn check_grad(what: &str, inputs: Vec<Tensor>, rng: &mut Rng, build: impl Fn(&Graph, &[Value]) -> Value) -> usize {
+    check_grad_probes(what, inputs, rng, MAX_PROBES, build)
+}
 
-    let (forward, _, loss) = build_loss(&inputs, Some(&cot), &build);
-    forward.output_named([("loss", &loss)]).unwrap_or_else(|e| panic!("{what}: {e}"));
+/// [`check_grad`] perturbing at most `max_probes` single elements per input.
+pub fn check_grad_probes(
+    what: &str,
+    inputs: Vec<Tensor>,
+    rng: &mut Rng,
+    max_probes: usize,
+    build: impl Fn(&Graph, &[Value]) -> Value,
+) -> usize {
+    let (forward, _, y) = build_loss(&inputs, None, &build);
+    assert!(y.dtype().is_float(), "{what}: output is {}", y.dtype());
+    forward.output_named([("out", &y)]).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let base = run_out(&forward, &inputs, what);
+    assert!(base.iter().all(|v| v.is_finite()), "{what}: the forward output is not finite");
+    let out_shape: Vec<usize> = y.shape().iter().map(|d| d.as_static().unwrap()).collect();
+    let cot = floats(rng, &out_shape, -1.0, 1.0).cast(y.dtype());
+    let c = cot.to_f64_vec();
 
     let (backward, xs, loss) = build_loss(&inputs, Some(&cot), &build);
     let float_inputs: Vec<usize> = (0..inputs.len()).filter(|&i| inputs[i].dtype().is_float()).collect();
+    assert!(!float_inputs.is_empty(), "{what}: no float input to differentiate");
     let wrt: Vec<Value> = float_inputs.iter().map(|&i| xs[i].clone()).collect();
     let grads = autodiff::backward(&loss, &wrt).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(grads.unreachable().is_empty(), "{what}: unreachable {:?}", grads.unreachable_names());
@@ -122,30 +148,47 @@ pub fn check_grad(what: &str, inputs: Vec<Tensor>, rng: &mut Rng, build: impl Fn
         .run(&backward, &Weights::new(), feed(&inputs, Some(&cot)))
         .unwrap_or_else(|e| panic!("{what}: {e}"));
 
-    let weights = Weights::new();
-    for &i in &float_inputs {
-        let got = analytic.get(&format!("grad/x{i}")).unwrap();
+    // d/dh of c . y(x + h v) at h = 0, v given as (index, value) pairs.
+    let derivative = |i: usize, v: &[(usize, f64)]| {
         let x = &inputs[i];
         let base = x.to_f64_vec();
-        let mut numeric = vec![0.0; base.len()];
-        let probes: Vec<usize> = if base.len() <= MAX_PROBES {
-            (0..base.len()).collect()
-        } else {
-            (0..MAX_PROBES).map(|_| rng.below(base.len())).collect()
+        let mut shifted = inputs.clone();
+        let mut eval = |h: f64| {
+            let mut moved = base.clone();
+            for &(j, vj) in v {
+                moved[j] += h * vj;
+            }
+            shifted[i] = Tensor::from_f64(x.dtype(), x.shape().to_vec(), &moved).unwrap();
+            run_out(&forward, &shifted, what)
         };
-        let mut want = got.to_f64_vec();
+        let (plus, minus) = (eval(EPS), eval(-EPS));
+        plus.iter().zip(&minus).zip(&c).map(|((p, m), c)| c * (p - m)).sum::<f64>() / (2.0 * EPS)
+    };
+
+    let mut compared = 0;
+    for &i in &float_inputs {
+        let got = analytic.get(&format!("grad/x{i}")).unwrap();
+        let g = got.to_f64_vec();
+        let n = g.len();
+        let probes: Vec<usize> =
+            if n <= max_probes { (0..n).collect() } else { (0..max_probes).map(|_| rng.below(n)).collect() };
+        let mut want = g.clone();
         for &j in &probes {
-            let mut shifted = inputs.clone();
-            let mut eval = |delta: f64| {
-                let mut v = base.clone();
-                v[j] += delta;
-                shifted[i] = Tensor::from_f64(x.dtype(), x.shape().to_vec(), &v).unwrap();
-                run_loss(&forward, &shifted, Some(&cot), &weights)
-            };
-            numeric[j] = (eval(EPS) - eval(-EPS)) / (2.0 * EPS);
-            want[j] = numeric[j];
+            want[j] = derivative(i, &[(j, 1.0)]);
         }
         let want = Tensor::from_f64(got.dtype(), got.shape().to_vec(), &want).unwrap();
         assert_close(got, &want, RTOL, ATOL, &format!("{what}: gradient of x{i}"));
+        for d in 0..DIRECTIONS {
+            let v: Vec<(usize, f64)> = (0..n).map(|j| (j, uniform(rng, -1.0, 1.0))).collect();
+            let numeric = derivative(i, &v);
+            let exact: f64 = v.iter().map(|&(j, vj)| g[j] * vj).sum();
+            let scale: f64 = v.iter().map(|&(j, vj)| (g[j] * vj).abs()).sum();
+            assert!(
+                (numeric - exact).abs() <= RTOL * scale + ATOL,
+                "{what}: gradient of x{i} along random direction {d}: autodiff gives {exact}, finite differences {numeric}"
+            );
+        }
+        compared += probes.len() + DIRECTIONS;
     }
+    compared
 }

@@ -7,7 +7,11 @@
 //! - naga validation and translation to SPIR-V, MSL and HLSL of every kernel
 //!   it compiles to, fused and unfused, under every matmul policy:
 //!   `tests/kernels_wgsl.rs`;
-//! - gradient checks (tests/grad_*.rs, next) when the case is `differentiable`;
+//! - when the case is `differentiable`: its gradients in f64 against central
+//!   finite differences on the interpreter (`tests/grad_ops.rs`), and its
+//!   backward graph in f32 on the GPU against the interpreter, fused and
+//!   unfused, bitwise deterministic (`tests/gpu_grads.rs`), one `#[test]`
+//!   per case each;
 //! - the interpreter against PyTorch when tests/fixtures/generate_ops.py
 //!   stores a reference under the same name (`<name>.in0`, ..., `<name>.out`):
 //!   `tests/interp_ops.rs` (the builder then also runs on the fixture's shapes,
@@ -22,7 +26,10 @@
 //!   [`NO_GRAD`] otherwise (integer or bool outputs, piecewise constant ones);
 //! - `inputs`: `fn(&mut Rng) -> Vec<Tensor>`, drawing shapes from the awkward
 //!   sizes (1, odd, not a multiple of any tile) with broadcasting and size-1
-//!   dims, and values inside the op's domain;
+//!   dims, and values inside the op's domain; for a `GRAD` case also away
+//!   from kinks and ties by more than a finite-difference step ([`distinct`],
+//!   `unary_away`, `binary_apart`), and float inputs the builder treats by
+//!   their dtype (gradient checks run the builder on f64 inputs);
 //! - `build`: `fn(&Graph, &[Value]) -> Value` over the inputs, declared as
 //!   static-shaped graph inputs `x0, x1, ...`; the result is output `out`.
 
@@ -68,6 +75,10 @@ pub const SEEDS: [u64; 3] = [0, 1, 2];
 /// they ran at least this many cases, so a table or filter that silently
 /// empties fails. Adding a case needs no change here; never lower it.
 pub const MIN_CASES: usize = 77;
+
+/// The same floor for the differentiable (`GRAD`) cases, which the gradient
+/// tests count.
+pub const MIN_GRAD_CASES: usize = 72;
 
 /// A case built on concrete inputs: the graph, its feed, and a label naming
 /// the case and where the inputs came from (`"softmax_last seed 2"`).
@@ -116,7 +127,7 @@ macro_rules! op_table {
         $callback! { $($($arg)*;)?
             // ---- elementwise unary
             neg: Elementwise, GRAD, |r| unary(r, -3.0, 3.0), |_, x| -&x[0];
-            abs: Elementwise, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::abs(&x[0]);
+            abs: Elementwise, GRAD, |r| unary_away(r, 0.1, 3.0), |_, x| ops::abs(&x[0]);
             exp: Elementwise, GRAD, |r| unary(r, -5.0, 5.0), |_, x| ops::exp(&x[0]);
             log: Elementwise, GRAD, |r| unary(r, 0.01, 5.0), |_, x| ops::log(&x[0]);
             sqrt: Elementwise, GRAD, |r| unary(r, 0.01, 5.0), |_, x| ops::sqrt(&x[0]);
@@ -124,7 +135,7 @@ macro_rules! op_table {
             recip: Elementwise, GRAD, |r| unary(r, 0.1, 5.0), |_, x| ops::recip(&x[0]);
             tanh: Elementwise, GRAD, |r| unary(r, -6.0, 6.0), |_, x| ops::tanh(&x[0]);
             sigmoid: Elementwise, GRAD, |r| unary(r, -9.0, 9.0), |_, x| ops::sigmoid(&x[0]);
-            relu: Elementwise, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::relu(&x[0]);
+            relu: Elementwise, GRAD, |r| unary_away(r, 0.1, 3.0), |_, x| ops::relu(&x[0]);
             silu: Elementwise, GRAD, |r| unary(r, -6.0, 6.0), |_, x| ops::silu(&x[0]);
             gelu: Elementwise, GRAD, |r| unary(r, -6.0, 6.0), |_, x| ops::gelu(&x[0], Gelu::Erf);
             gelu_tanh: Elementwise, GRAD, |r| unary(r, -6.0, 6.0), |_, x| ops::gelu(&x[0], Gelu::Tanh);
@@ -138,8 +149,8 @@ macro_rules! op_table {
             mul: Elementwise, GRAD, |r| binary(r, -3.0, 3.0), |_, x| &x[0] * &x[1];
             div: Elementwise, GRAD, |r| binary(r, 0.5, 3.0), |_, x| &x[0] / &x[1];
             pow: Elementwise, GRAD, pow_inputs, |_, x| ops::pow(&x[0], &x[1]);
-            maximum: Elementwise, GRAD, |r| binary(r, -3.0, 3.0), |_, x| ops::maximum(&x[0], &x[1]);
-            minimum: Elementwise, GRAD, |r| binary(r, -3.0, 3.0), |_, x| ops::minimum(&x[0], &x[1]);
+            maximum: Elementwise, GRAD, binary_apart, |_, x| ops::maximum(&x[0], &x[1]);
+            minimum: Elementwise, GRAD, binary_apart, |_, x| ops::minimum(&x[0], &x[1]);
             floor_div_i64: Elementwise, NO_GRAD, floor_div_inputs, |_, x| ops::div(&x[0], &x[1]);
             // ---- comparisons, logic, where, casts
             lt: Elementwise, NO_GRAD, |r| binary(r, -3.0, 3.0), |_, x| ops::lt(&x[0], &x[1]);
@@ -163,6 +174,9 @@ macro_rules! op_table {
             concat_split: Elementwise, GRAD, concat_inputs, concat_split;
             gather_embedding: Elementwise, GRAD, embedding_inputs, |_, x| ops::gather(&x[0], &x[1], 0);
             gather_axis1: Elementwise, GRAD, gather_axis1_inputs, |_, x| ops::gather(&x[0], &x[1], 1);
+            gather_scalar_index: Elementwise, GRAD, gather_scalar_inputs, |_, x| ops::gather(&x[0], &x[1], -1);
+            squeeze_unsqueeze: Elementwise, GRAD, |r| { let (a, b) = (r.size(), r.size()); vec![r.floats(&[a, 1, b], -1.0, 1.0)] }, |_, x| ops::unsqueeze(&ops::squeeze(&x[0], 1), 0);
+            slice_step_whole_axis: Elementwise, GRAD, |r| { let s = [r.size(), 7]; vec![r.floats(&s, -1.0, 1.0)] }, |_, x| ops::slice_step(&x[0], 1, 0, 7, 2);
             // ---- sources and masks
             range: Elementwise, NO_GRAD, |_| vec![], |g, _| ops::range(g, 3, 2, 6, DType::I64);
             causal_mask: Elementwise, NO_GRAD, |_| vec![], |g, _| ops::causal_mask(g, 4, 6);
@@ -171,6 +185,7 @@ macro_rules! op_table {
             // ---- linear algebra
             matmul_2d: Accumulating, GRAD, |r| { let (m, k, n) = (r.size(), r.size(), r.size()); vec![r.floats(&[m, k], -1.0, 1.0), r.floats(&[k, n], -1.0, 1.0)] }, |_, x| ops::matmul(&x[0], &x[1]);
             matmul_odd: Accumulating, GRAD, |r| { let (b, m, k, n) = (r.size(), r.size(), r.size(), r.size()); vec![r.floats(&[b, m, k], -1.0, 1.0), r.floats(&[k, n], -1.0, 1.0)] }, |_, x| ops::matmul(&x[0], &x[1]);
+            matmul_left_broadcast: Accumulating, GRAD, |r| { let (b, m, k, n) = (r.size(), r.size(), r.size(), r.size()); vec![r.floats(&[m, k], -1.0, 1.0), r.floats(&[b, 1, k, n], -1.0, 1.0)] }, |_, x| ops::matmul(&x[0], &x[1]);
             matmul_batched_broadcast: Accumulating, GRAD, |r| { let (b, m, k, n) = (r.size(), r.size(), r.size(), r.size()); vec![r.floats(&[b, 1, m, k], -1.0, 1.0), r.floats(&[3, k, n], -1.0, 1.0)] }, |_, x| ops::matmul(&x[0], &x[1]);
             matmul_transposed_operands: Accumulating, GRAD, transposed_operands_inputs, |_, x| ops::gelu(&ops::linear(&ops::transpose(&x[0], 0, 1), &x[1], Some(&x[2])), Gelu::Erf);
             linear: Accumulating, GRAD, |r| { let (b, s, k, n) = (r.size(), r.size(), r.size(), r.size()); vec![r.floats(&[b, s, k], -1.0, 1.0), r.floats(&[n, k], -1.0, 1.0), r.floats(&[n], -1.0, 1.0)] }, |_, x| ops::linear(&x[0], &x[1], Some(&x[2]));
@@ -186,6 +201,9 @@ macro_rules! op_table {
             conv1d_whisper: Accumulating, GRAD, conv1d_whisper_inputs, |_, x| ops::conv1d(&x[0], &x[1], Some(&x[2]), WHISPER_CONV);
             conv1d_whisper_gelu: Accumulating, GRAD, conv1d_whisper_inputs, |_, x| ops::gelu(&ops::conv1d(&x[0], &x[1], Some(&x[2]), WHISPER_CONV), Gelu::Erf);
             conv1d_groups_dilation: Accumulating, GRAD, |r| { let l = 9 + r.size(); vec![r.floats(&[1, 4, l], -1.0, 1.0), r.floats(&[6, 2, 2], -1.0, 1.0)] }, |_, x| ops::conv1d(&x[0], &x[1], None, GROUPED_CONV);
+            conv1d_plain: Accumulating, GRAD, |r| conv_inputs(r, PLAIN_CONV, 3, true), |_, x| ops::conv1d(&x[0], &x[1], x.get(2), PLAIN_CONV);
+            conv1d_every_option: Accumulating, GRAD, |r| conv_inputs(r, EVERY_CONV, 3, true), |_, x| ops::conv1d(&x[0], &x[1], x.get(2), EVERY_CONV);
+            conv1d_pointwise: Accumulating, GRAD, |r| conv_inputs(r, POINTWISE_CONV, 1, false), |_, x| ops::conv1d(&x[0], &x[1], x.get(2), POINTWISE_CONV);
             // ---- softmax and normalisation
             softmax_last: Accumulating, GRAD, |r| unary(r, -10.0, 10.0), |_, x| ops::softmax(&x[0], -1);
             softmax_axis1: Accumulating, GRAD, |r| unary(r, -8.0, 8.0), |_, x| ops::softmax(&x[0], 1);
@@ -197,9 +215,11 @@ macro_rules! op_table {
             // ---- reductions
             sum_axis1: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::sum(&x[0], 1, false);
             mean_keep: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::mean(&x[0], -1, true);
-            max_axis0: Accumulating, GRAD, |r| { let s = shape(r, 2); vec![r.floats(&s, -3.0, 3.0)] }, |_, x| ops::max(&x[0], 0, false);
-            min_axis1: Accumulating, GRAD, |r| { let s = shape(r, 2); vec![r.floats(&s, -3.0, 3.0)] }, |_, x| ops::min(&x[0], 1, false);
-            reductions: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), reductions;
+            max_axis0: Accumulating, GRAD, |r| { let s = shape(r, 2); vec![distinct(r, &s, -3.0, 3.0)] }, |_, x| ops::max(&x[0], 0, false);
+            min_axis1: Accumulating, GRAD, |r| { let s = shape(r, 2); vec![distinct(r, &s, -3.0, 3.0)] }, |_, x| ops::min(&x[0], 1, false);
+            sum_to_scalar: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::sum(&flatten(&x[0]), 0, false);
+            max_to_scalar: Accumulating, GRAD, |r| { let s = shape(r, 2); vec![distinct(r, &s, -3.0, 3.0)] }, |_, x| ops::max(&flatten(&x[0]), 0, false);
+            reductions: Accumulating, GRAD, |r| { let s = shape(r, 3); vec![distinct(r, &s, -3.0, 3.0)] }, reductions;
             sum_i64: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![r.ints(&s, 100)] }, |_, x| ops::sum(&x[0], 0, false);
             argmax: Elementwise, NO_GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::argmax(&x[0], -1, false);
             // Few distinct values: ties everywhere, the first index wins.
@@ -227,6 +247,29 @@ macro_rules! case_names {
 }
 #[allow(unused_imports)]
 pub(crate) use case_names;
+
+/// Calls `$callback!(name)` once per differentiable case (a `GRAD` row;
+/// `NO_GRAD` rows are skipped): one gradient `#[test]` per case
+/// (`op_table!(grad_case_names; my_grad_test)`). A row whose flag is
+/// neither token fails to compile here.
+#[allow(unused_macros)]
+macro_rules! grad_case_names {
+    ($callback:ident; $($name:ident: $tol:ident, $grad:ident, $inputs:expr, $build:expr;)*) => {
+        $( $crate::common::op_cases::if_grad!($grad $callback $name); )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use grad_case_names;
+
+#[allow(unused_macros)]
+macro_rules! if_grad {
+    (GRAD $callback:ident $name:ident) => {
+        $callback!($name);
+    };
+    (NO_GRAD $callback:ident $name:ident) => {};
+}
+#[allow(unused_imports)]
+pub(crate) use if_grad;
 
 macro_rules! define_cases {
     ($($name:ident: $tol:ident, $grad:expr, $inputs:expr, $build:expr;)*) => {
@@ -262,6 +305,41 @@ pub fn ints(r: &mut Rng, shape: &[usize], lo: i64, hi: i64) -> Tensor {
 fn unary(r: &mut Rng, lo: f32, hi: f32) -> Vec<Tensor> {
     let s = shape(r, 3);
     vec![r.floats(&s, lo, hi)]
+}
+
+/// One rank-3 tensor of magnitudes in `[lo, hi)` with random signs: away
+/// from a kink at 0 (relu, abs), so finite differences never straddle it.
+fn unary_away(r: &mut Rng, lo: f32, hi: f32) -> Vec<Tensor> {
+    let s = shape(r, 3);
+    let n = s.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| if r.below(2) == 0 { 1.0 } else { -1.0 } * r.uniform(lo, hi)).collect();
+    vec![Tensor::new(s, v).unwrap()]
+}
+
+/// Values spread evenly over `[lo, hi)` in random order: no two equal, so
+/// `max`/`min` reductions have no ties and finite differences (steps far
+/// below the spacing, `(hi - lo) / numel`) never reorder them.
+pub fn distinct(r: &mut Rng, shape: &[usize], lo: f32, hi: f32) -> Tensor {
+    let n: usize = shape.iter().product();
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, r.below(i + 1));
+    }
+    let v: Vec<f32> = order.iter().map(|&k| lo + (hi - lo) * (k as f32 + 0.5) / n as f32).collect();
+    Tensor::new(shape.to_vec(), v).unwrap()
+}
+
+/// Broadcasting operands on interleaved grids (`k/4` and `k/4 + 1/8`) in
+/// `[-3, 3)`: never equal, at least 1/8 apart, so `maximum`/`minimum` have
+/// no ties.
+fn binary_apart(r: &mut Rng) -> Vec<Tensor> {
+    let (a, b) = broadcast_pair(r);
+    let grid = |r: &mut Rng, s: &[usize], offset: f32| {
+        let n = s.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| (r.uniform(-3.0, 2.75) * 4.0).floor() / 4.0 + offset).collect();
+        Tensor::new(s.to_vec(), v).unwrap()
+    };
+    vec![grid(r, &a, 0.0), grid(r, &b, 0.125)]
 }
 
 /// Two shapes that broadcast against each other: the first may have size-1
@@ -317,6 +395,12 @@ fn embedding_inputs(r: &mut Rng) -> Vec<Tensor> {
     vec![r.floats(&[v, d], -1.0, 1.0), r.ints(&[b, s], v)]
 }
 
+/// A `[a, n]` table and one scalar (0-d) index into its last axis.
+fn gather_scalar_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (a, n) = (r.size(), r.size());
+    vec![r.floats(&[a, n], -1.0, 1.0), Tensor::scalar(r.below(n) as i64)]
+}
+
 fn gather_axis1_inputs(r: &mut Rng) -> Vec<Tensor> {
     let (a, n, c, k) = (r.size(), r.size(), r.size(), r.size());
     vec![r.floats(&[a, n, c], -1.0, 1.0), r.ints(&[k], n)]
@@ -345,6 +429,23 @@ fn conv1d_whisper_inputs(r: &mut Rng) -> Vec<Tensor> {
     vec![r.floats(&[b, 4, l], -1.0, 1.0), r.floats(&[6, 4, 3], -1.0, 1.0), r.floats(&[6], -1.0, 1.0)]
 }
 
+/// `x [batch, c_in, len]`, `w [c_out, c_in / groups, k]` and, with `bias`,
+/// `b [c_out]`, the length at least the kernel's reach.
+fn conv_inputs(r: &mut Rng, o: Conv1dOptions, k: usize, bias: bool) -> Vec<Tensor> {
+    let (c_in, c_out) = (o.groups * (1 + r.below(3)), o.groups * (1 + r.below(3)));
+    let reach = o.dilation * (k - 1) + 1;
+    let len = reach.saturating_sub(2 * o.padding).max(1) + r.size();
+    let batch = r.size();
+    let mut inputs = vec![r.floats(&[batch, c_in, len], -1.0, 1.0), r.floats(&[c_out, c_in / o.groups, k], -1.0, 1.0)];
+    if bias {
+        inputs.push(r.floats(&[c_out], -1.0, 1.0));
+    }
+    inputs
+}
+
+const PLAIN_CONV: Conv1dOptions = Conv1dOptions { stride: 1, padding: 0, dilation: 1, groups: 1 };
+const EVERY_CONV: Conv1dOptions = Conv1dOptions { stride: 3, padding: 2, dilation: 2, groups: 2 };
+const POINTWISE_CONV: Conv1dOptions = Conv1dOptions { stride: 2, padding: 0, dilation: 1, groups: 3 };
 const WHISPER_CONV: Conv1dOptions = Conv1dOptions { stride: 2, padding: 1, dilation: 1, groups: 1 };
 const GROUPED_CONV: Conv1dOptions = Conv1dOptions { stride: 1, padding: 2, dilation: 2, groups: 2 };
 
@@ -385,9 +486,9 @@ fn range_and_masks(g: &Graph, x: &[Value]) -> Value {
     let sh = x[0].shape();
     let causal = ops::causal_mask(g, sh[0].clone(), sh[1].clone());
     let band = ops::band_mask(g, sh[0].clone(), sh[1].clone(), Some(2), Some(1));
-    let pos = ops::cast(&ops::range(g, 3, 2, sh[1].clone(), DType::I64), DType::F32);
+    let pos = ops::cast(&ops::range(g, 3, 2, sh[1].clone(), DType::I64), x[0].dtype());
     let both = ops::and(&causal, &band);
-    ops::select(&both, &(&x[0] + &pos), &ops::scalar(g, -7.0, DType::F32))
+    ops::select(&both, &(&x[0] + &pos), &ops::scalar(g, -7.0, x[0].dtype()))
 }
 
 /// Two heads' scaled `q k^T` with the keep-mask, softmaxed.
@@ -397,13 +498,18 @@ fn attention_scores(g: &Graph, x: &[Value]) -> Value {
     let heads = ops::permute(&ops::reshape(&x[0], [sh[0].clone(), sh[1].clone(), 2.into(), d.into()]), &[0, 2, 1, 3]);
     let scores = ops::matmul(&heads, &ops::transpose(&heads, -1, -2)) * 0.5;
     let keep = ops::unsqueeze(&ops::unsqueeze(&x[1], 1), 1);
-    ops::softmax(&ops::select(&keep, &scores, &ops::scalar(g, f32::MIN as f64, DType::F32)), -1)
+    ops::softmax(&ops::select(&keep, &scores, &ops::scalar(g, f32::MIN as f64, x[0].dtype())), -1)
 }
 
 /// The masked softmax HF models compute: the lowest float where the mask is
 /// false (a fully masked row comes out uniform).
 fn softmax_masked(g: &Graph, x: &[Value]) -> Value {
-    ops::softmax(&ops::select(&x[1], &x[0], &ops::scalar(g, f32::MIN as f64, DType::F32)), -1)
+    ops::softmax(&ops::select(&x[1], &x[0], &ops::scalar(g, f32::MIN as f64, x[0].dtype())), -1)
+}
+
+/// All elements as one axis.
+fn flatten(x: &Value) -> Value {
+    ops::reshape(x, [Dim::product(&x.shape())])
 }
 
 /// Sum + mean + max - min along one axis.
