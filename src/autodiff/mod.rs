@@ -138,11 +138,10 @@ fn param_name(v: &Value) -> String {
     let Some(id) = v.node_id() else { return "<poisoned>".into() };
     let ir = v.graph().ir_unchecked();
     let node = ir.node(id);
-    match (&node.op, &node.name) {
-        (Op::Input { name, .. } | Op::Weight { name, .. }, _) => name.clone(),
-        (_, Some(name)) => name.clone(),
-        _ => format!("%{}", id.index()),
+    if let Op::Input { name, .. } | Op::Weight { name, .. } = &node.op {
+        return name.clone();
     }
+    node.name.clone().unwrap_or_else(|| format!("%{}", id.index()))
 }
 
 /// Appends the backward ops computing the gradient of `loss` with respect

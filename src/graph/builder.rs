@@ -85,7 +85,24 @@ impl Graph {
                 Op::Weight { name, .. } => {
                     weights.insert(name.clone(), id);
                 }
-                _ => {}
+                // Only declared sources are registered by name.
+                Op::Constant { .. }
+                | Op::Range { .. }
+                | Op::BandMask { .. }
+                | Op::Unary(_)
+                | Op::Binary(_)
+                | Op::Compare(_)
+                | Op::Where
+                | Op::Cast(_)
+                | Op::MatMul
+                | Op::Permute { .. }
+                | Op::Reshape { .. }
+                | Op::Expand { .. }
+                | Op::Gather { .. }
+                | Op::Slice { .. }
+                | Op::Concat { .. }
+                | Op::Row(_)
+                | Op::Conv1d { .. } => {}
             }
         }
         Graph {

@@ -70,7 +70,19 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             match u {
                 UnaryOp::Not => need(x, "the operand", "bool", DType::is_bool)?,
                 UnaryOp::Neg | UnaryOp::Abs => need(x, "the operand", "numeric", |d| !d.is_bool())?,
-                _ => need(x, "the operand", "a float tensor", DType::is_float)?,
+                UnaryOp::Exp
+                | UnaryOp::Log
+                | UnaryOp::Sqrt
+                | UnaryOp::Rsqrt
+                | UnaryOp::Recip
+                | UnaryOp::Tanh
+                | UnaryOp::Sigmoid
+                | UnaryOp::Relu
+                | UnaryOp::Silu
+                | UnaryOp::Gelu(_)
+                | UnaryOp::Erf
+                | UnaryOp::Sin
+                | UnaryOp::Cos => need(x, "the operand", "a float tensor", DType::is_float)?,
             }
             Ok(x.clone())
         }
@@ -81,7 +93,9 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             match b {
                 BinaryOp::And | BinaryOp::Or => need(l, "the operands", "bool", DType::is_bool)?,
                 BinaryOp::Pow => need(l, "the operands", "float tensors", DType::is_float)?,
-                _ => need(l, "the operands", "numeric", |d| !d.is_bool())?,
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Max | BinaryOp::Min => {
+                    need(l, "the operands", "numeric", |d| !d.is_bool())?
+                }
             }
             Ok(TensorType::new(l.dtype, broadcast(&l.shape, &r.shape)?))
         }

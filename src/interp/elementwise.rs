@@ -28,7 +28,19 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
             UnaryOp::Abs => v.iter().map(|a| a.wrapping_abs()).collect(),
             UnaryOp::Not => v.iter().map(|&a| (a == 0) as i64).collect(),
             // Inference only admits the three above for non-float operands.
-            _ => v,
+            UnaryOp::Exp
+            | UnaryOp::Log
+            | UnaryOp::Sqrt
+            | UnaryOp::Rsqrt
+            | UnaryOp::Recip
+            | UnaryOp::Tanh
+            | UnaryOp::Sigmoid
+            | UnaryOp::Relu
+            | UnaryOp::Silu
+            | UnaryOp::Gelu(_)
+            | UnaryOp::Erf
+            | UnaryOp::Sin
+            | UnaryOp::Cos => v,
         };
         return Tensor::from_i64_unchecked(dtype, shape, &out);
     }

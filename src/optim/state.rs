@@ -67,10 +67,12 @@ pub(crate) fn describe(v: &Value) -> String {
     let Some(id) = v.node_id() else { return "<poisoned>".into() };
     let ir = v.graph().ir_unchecked();
     let node = ir.node(id);
-    match (&node.op, &node.name) {
-        (Op::Input { name, .. } | Op::Weight { name, .. }, _) => format!("`{name}`"),
-        (_, Some(name)) => format!("%{} `{name}`", id.index()),
-        _ => format!("%{}", id.index()),
+    if let Op::Input { name, .. } | Op::Weight { name, .. } = &node.op {
+        return format!("`{name}`");
+    }
+    match &node.name {
+        Some(name) => format!("%{} `{name}`", id.index()),
+        None => format!("%{}", id.index()),
     }
 }
 

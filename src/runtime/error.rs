@@ -1,6 +1,6 @@
 //! Errors of the GPU runtime: finding a device, moving data, running.
 
-use crate::graph::{BindError, DType};
+use crate::graph::BindError;
 use crate::weights::WeightError;
 use thiserror::Error;
 
@@ -112,14 +112,6 @@ pub enum RuntimeError {
         tensor: String,
         /// What wgpu said.
         detail: String,
-    },
-    /// A tensor's dtype cannot be stored in a GPU buffer.
-    #[error("dtype {dtype} of `{tensor}` has no GPU representation")]
-    UnsupportedDType {
-        /// The tensor.
-        tensor: String,
-        /// Its dtype.
-        dtype: DType,
     },
     /// The driver refused a kernel that naga accepted.
     #[error("kernel `{kernel}` (node %{node}): the driver refused the pipeline: {error}\n--- WGSL ---\n{source_code}")]
