@@ -56,6 +56,10 @@ struct Args {
     /// finds (`--doctor=table` adds the per-parameter figures).
     #[arg(long, num_args = 0..=1, default_missing_value = "lines", value_parser = ["lines", "table"])]
     doctor: Option<String>,
+    /// Write the model's graph as JSON here first (compare a buggy variant
+    /// with the correct one: `wgraph diff good.json bad.json`).
+    #[arg(long)]
+    dump_graph: Option<PathBuf>,
     /// Time every kernel of one training step and print where the time goes.
     #[arg(long)]
     profile: bool,
@@ -88,6 +92,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         held_out: args.held_out,
         ..TrainOptions::default()
     };
+    if let Some(path) = &args.dump_graph {
+        let model = reversal::build(&cfg);
+        let json = wgraph::graph::dump_json(&model.graph.ir_unchecked());
+        wgraph::io::write_atomic(path, json.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("graph written to {}", path.display());
+    }
     let device = Device::new()?;
     println!(
         "reversal: length {}, vocabulary {}, d_model {}, {} layers, {} heads, batch {}, {} steps, seed {}{} on {}",

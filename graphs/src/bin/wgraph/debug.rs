@@ -96,3 +96,24 @@ pub(crate) fn find_nan(model_dir: &Path, inputs: &Path) -> Result<bool> {
         }
     }
 }
+
+/// `wgraph diff A.json B.json`: whether the graphs differ, after printing
+/// the first differences.
+pub(crate) fn diff(a: &Path, b: &Path) -> Result<bool> {
+    let read = |p: &Path| -> Result<wgraph::debug::GraphDump> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        Ok(wgraph::debug::GraphDump::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+    };
+    let (ga, gb) = (read(a)?, read(b)?);
+    let found = wgraph::debug::diff_graphs(&ga, &gb);
+    println!("A: {} ({} nodes)\nB: {} ({} nodes)", a.display(), ga.nodes.len(), b.display(), gb.nodes.len());
+    if found.is_empty() {
+        println!("no structural difference");
+        return Ok(false);
+    }
+    println!("{} first structural differences:", found.len());
+    for d in found.iter().take(10) {
+        println!("{d}");
+    }
+    Ok(true)
+}

@@ -125,6 +125,13 @@ enum Command {
         #[arg(long)]
         plot: Option<PathBuf>,
     },
+    /// Compare two graph JSON dumps (`wgraph dump --format json`,
+    /// `examples/reversal.rs --dump-graph`) structurally and print the first
+    /// differences: a missing or extra op, a different attribute (axis,
+    /// eps, mask, permutation) or operand. Nodes match by what they compute,
+    /// not by number or name. Exit status: 0 when the graphs compute the
+    /// same thing, 1 when they differ, 2 on bad input.
+    Diff { a: PathBuf, b: PathBuf },
     /// Run a checkpoint on the GPU and on the CPU interpreter side by side,
     /// op by op, and name the first op whose GPU result differs (a kernel
     /// bug, as opposed to a model bug). Exit status: 0 when all agree, 1 on
@@ -220,6 +227,7 @@ fn main() -> ExitCode {
         }
         Command::Check { model_dir, inputs, rtol, atol } => Some(check(model_dir, inputs, *rtol, *atol)),
         Command::FindNan { model_dir, inputs } => Some(find_nan(model_dir, inputs)),
+        Command::Diff { a, b } => Some(debug::diff(a, b)),
         _ => None,
     };
     if let Some(status) = status {
@@ -334,6 +342,7 @@ fn run(command: Command) -> Result<()> {
         }
         // Handled in `main` for their exit statuses.
         Command::Compare { .. }
+        | Command::Diff { .. }
         | Command::Check { .. }
         | Command::FindNan { .. }
         | Command::Grad { .. }
