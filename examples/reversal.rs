@@ -97,6 +97,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let json = wgraph::graph::dump_json(&model.graph.ir_unchecked());
         wgraph::io::write_atomic(path, json.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("graph written to {}", path.display());
+        if args.steps == 0 {
+            return Ok(());
+        }
     }
     let device = Device::new()?;
     println!(
