@@ -142,7 +142,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    println!("trained {} steps in {seconds:.1} s ({:.1} steps/s)", options.steps, options.steps as f64 / seconds);
+    println!(
+        "trained {} steps in {seconds:.1} s ({:.1} steps/s), {:.1} MiB of activations per step",
+        options.steps,
+        options.steps as f64 / seconds,
+        report.peak_activation_bytes as f64 / (1 << 20) as f64
+    );
     let title = format!("reversal, length {}, vocabulary {}, seed {}", cfg.seq_len, cfg.vocab, options.seed);
     match reversal::plot_curves(&args.plot, &report, &title) {
         Ok(()) => println!("curves written to {}", args.plot.display()),

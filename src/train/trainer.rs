@@ -185,6 +185,13 @@ impl Trainer {
         &self.model
     }
 
+    /// Bytes of activation memory (forward and backward intermediates,
+    /// after buffer reuse) one step needs for these symbol sizes
+    /// (`{"batch": 128}`); parameters and optimizer state come on top.
+    pub fn peak_activation_bytes(&self, bindings: &crate::graph::Bindings) -> u64 {
+        self.model.peak_activation_bytes(bindings)
+    }
+
     /// The learning rate of the next step.
     pub fn next_lr(&self) -> Result<f64, TrainError> {
         Ok(self.update.lr(self.step + 1)?)

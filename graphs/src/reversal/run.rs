@@ -61,6 +61,8 @@ pub struct RunReport {
     pub accuracies: Vec<(usize, f64)>,
     /// Exact-sequence accuracy on the held-out sequences.
     pub held_out_accuracy: f64,
+    /// Activation memory of one training step (after buffer reuse), bytes.
+    pub peak_activation_bytes: u64,
     pub held_out_count: usize,
 }
 
@@ -160,5 +162,9 @@ pub fn train(
     }
     let out = trainer.evaluate(data.held_out.inputs())?;
     let held_out_accuracy = out.get("predictions").map_or(0.0, |p| exact_accuracy(p, &data.held_out.targets));
-    Ok((RunReport { losses, accuracies, held_out_accuracy, held_out_count: data.held_out.len() }, diagnosis))
+    let bindings = wgraph::graph::Bindings::from([(std::sync::Arc::from("batch"), options.batch)]);
+    let peak_activation_bytes = trainer.peak_activation_bytes(&bindings);
+    let report =
+        RunReport { losses, accuracies, held_out_accuracy, held_out_count: data.held_out.len(), peak_activation_bytes };
+    Ok((report, diagnosis))
 }
