@@ -171,3 +171,39 @@ fn parameters_must_be_weights() {
         Trainer::new(device(), &loss, &[not_a_weight], &initial_weights(), Recipe::default()).err().expect("an error");
     assert!(matches!(err, TrainError::NotAWeight { op: "tanh", .. }), "{err}");
 }
+
+/// A tanh fed inputs a hundred times too large sits at +-1 for every
+/// input: the doctor calls it saturated; the same model at a sane scale
+/// is not.
+#[test]
+fn the_doctor_finds_saturated_activations() {
+    let run = |scale: f32| {
+        let g = Graph::new("saturating");
+        let x = g.input("x", DType::F32, [8, 4]);
+        let target = g.input("target", DType::F32, [8, 2]);
+        let w1 = g.weight("l1.weight", DType::F32, [5, 4]);
+        let w2 = g.weight("l2.weight", DType::F32, [2, 5]);
+        let h = ops::tanh(&ops::linear(&x, &w1, None)).named("hidden");
+        let loss = mse_loss(&ops::linear(&h, &w2, None), &target);
+        let file = fixture();
+        let w1_init: Vec<f32> = read(&file, "init.l1.weight").to_f32_vec().iter().map(|v| v * scale).collect();
+        let weights = Weights::from_tensors([
+            ("l1.weight", Tensor::new([5, 4], w1_init).unwrap()),
+            ("l2.weight", read(&file, "init.l2.weight").cast(DType::F32)),
+        ]);
+        let mut t = Trainer::new(device(), &loss, &[], &weights, Recipe::default()).unwrap();
+        let x = Tensor::new([8, 4], read(&file, "data.x").to_f32_vec().iter().map(|v| v * 10.0).collect()).unwrap();
+        let batch = vec![("x".to_string(), x), ("target".to_string(), read(&file, "data.target").cast(DType::F32))];
+        t.diagnose(vec![batch.clone(), batch.clone(), batch], &wgraph::train::DoctorOptions::default()).unwrap()
+    };
+    let saturated = |d: &wgraph::train::Diagnosis| {
+        d.findings
+            .iter()
+            .any(|f| matches!(f, wgraph::train::Finding::SaturatedActivation { node, .. } if node == "hidden"))
+    };
+    let hot = run(100.0);
+    assert!(saturated(&hot), "{:#?}", hot.findings);
+    assert!(hot.lines().iter().any(|l| l.starts_with("doctor: activation `hidden` is saturated")), "{:?}", hot.lines());
+    let calm = run(0.01);
+    assert!(!saturated(&calm), "{:#?}", calm.findings);
+}

@@ -64,9 +64,33 @@ impl Diagnosis {
     }
 }
 
-/// Activations whose zeros mean dead units.
-fn is_activation(op: &Op) -> bool {
-    matches!(op, Op::Unary(UnaryOp::Relu) | Op::Unary(UnaryOp::Gelu(_)) | Op::Unary(UnaryOp::Silu))
+/// How an activation's unit gets stuck: dead at zero (ReLU, GELU, SiLU)
+/// or saturated at its bounds (tanh, sigmoid), where the gradient vanishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stuck {
+    Dead,
+    Saturated,
+}
+
+/// The way `op`'s units can get stuck, for the activations the doctor watches.
+fn stuck_kind(op: &Op) -> Option<Stuck> {
+    if matches!(op, Op::Unary(UnaryOp::Relu | UnaryOp::Gelu(_) | UnaryOp::Silu)) {
+        Some(Stuck::Dead)
+    } else if matches!(op, Op::Unary(UnaryOp::Tanh | UnaryOp::Sigmoid)) {
+        Some(Stuck::Saturated)
+    } else {
+        None
+    }
+}
+
+/// Whether one value of a unit is stuck: zero, or within 1% of a bound
+/// (tanh: +-1, sigmoid: 0 or 1).
+fn is_stuck(kind: Stuck, op_is_sigmoid: bool, x: f32) -> bool {
+    match (kind, op_is_sigmoid) {
+        (Stuck::Dead, _) => x.abs() <= 1e-6,
+        (Stuck::Saturated, false) => x.abs() >= 0.99,
+        (Stuck::Saturated, true) => !(0.01..=0.99).contains(&x),
+    }
 }
 
 /// Parameters read as embedding tables (rows picked by index): rows of
@@ -127,13 +151,13 @@ impl Trainer {
                     z.update(g);
                 }
             }
-            for name in &activations {
+            for (name, kind, sigmoid) in &activations {
                 if let Some(a) = out.get(&format!("act/{name}")) {
                     let units = a.shape().last().copied().unwrap_or(1).max(1);
                     let v = a.to_f32_vec();
                     let entry = dead.entry(name.clone()).or_insert_with(|| vec![true; units]);
                     for (j, x) in v.iter().enumerate() {
-                        if x.abs() > 1e-6 {
+                        if !is_stuck(*kind, *sigmoid, *x) {
                             entry[j % units] = false;
                         }
                     }
@@ -200,11 +224,14 @@ impl Trainer {
                 findings.push(Finding::LossFlat { steps: losses.len(), first, last });
             }
         }
-        for name in &activations {
+        for (name, kind, _) in &activations {
             if let Some(units) = dead.get(name) {
                 let fraction = units.iter().filter(|d| **d).count() as f64 / units.len().max(1) as f64;
                 if fraction >= 0.5 {
-                    findings.push(Finding::DeadActivation { node: name.clone(), fraction });
+                    findings.push(match kind {
+                        Stuck::Dead => Finding::DeadActivation { node: name.clone(), fraction },
+                        Stuck::Saturated => Finding::SaturatedActivation { node: name.clone(), fraction },
+                    });
                 }
             }
         }
@@ -224,7 +251,7 @@ impl Trainer {
     /// The forward and backward graph without the update: outputs the loss,
     /// every parameter's gradient and every activation, reading the
     /// trainer's current weights.
-    fn watch_model(&self, step_graph: &Graph) -> Result<(Model, Vec<String>), TrainError> {
+    fn watch_model(&self, step_graph: &Graph) -> Result<(Model, Vec<(String, Stuck, bool)>), TrainError> {
         let mut ir = step_graph.ir_unchecked().clone();
         let forward =
             super::static_checks::ancestors(&ir, self.gradients().loss().node_id().ok_or(TrainError::NoLoss)?);
@@ -237,10 +264,11 @@ impl Trainer {
         let mut activations = Vec::new();
         for id in ir.graph.node_indices() {
             let node = ir.node(id);
-            if forward.contains(&id) && is_activation(&node.op) {
+            let Some(kind) = stuck_kind(&node.op) else { continue };
+            if forward.contains(&id) {
                 let name = node.name.clone().unwrap_or_else(|| format!("%{}:{}", id.index(), node.op.name()));
                 outputs.push((format!("act/{name}"), id));
-                activations.push(name);
+                activations.push((name, kind, matches!(node.op, Op::Unary(UnaryOp::Sigmoid))));
             }
         }
         ir.outputs = outputs;

@@ -90,6 +90,14 @@ pub enum Finding {
         /// Fraction of units zero for every input.
         fraction: f64,
     },
+    /// An activation saturated (tanh near +-1, sigmoid near 0 or 1) for
+    /// every input in most of its units: its gradient vanishes there.
+    SaturatedActivation {
+        /// The activation node.
+        node: String,
+        /// Fraction of units saturated for every input.
+        fraction: f64,
+    },
     /// An output position that does not depend on input positions it may need.
     Blind {
         /// The output position.
@@ -163,6 +171,12 @@ impl fmt::Display for Finding {
             Finding::DeadActivation { node, fraction } => write!(
                 f,
                 "activation `{node}` is zero for every input in {:.0}% of its units (dead): nothing flows back through them",
+                100.0 * fraction
+            ),
+            Finding::SaturatedActivation { node, fraction } => write!(
+                f,
+                "activation `{node}` is saturated for every input in {:.0}% of its units: its gradient vanishes there \
+                 (inputs too large? an initialisation or normalisation missing?)",
                 100.0 * fraction
             ),
             Finding::Blind { output, from, to, positions } => {
