@@ -83,6 +83,9 @@ fn stuck_kind(op: &Op) -> Option<Stuck> {
     }
 }
 
+/// A watched activation: its name, how it gets stuck, whether it is a sigmoid.
+type Watched = (String, Stuck, bool);
+
 /// Whether one value of a unit is stuck: zero, or within 1% of a bound
 /// (tanh: +-1, sigmoid: 0 or 1).
 fn is_stuck(kind: Stuck, op_is_sigmoid: bool, x: f32) -> bool {
@@ -251,7 +254,7 @@ impl Trainer {
     /// The forward and backward graph without the update: outputs the loss,
     /// every parameter's gradient and every activation, reading the
     /// trainer's current weights.
-    fn watch_model(&self, step_graph: &Graph) -> Result<(Model, Vec<(String, Stuck, bool)>), TrainError> {
+    fn watch_model(&self, step_graph: &Graph) -> Result<(Model, Vec<Watched>), TrainError> {
         let mut ir = step_graph.ir_unchecked().clone();
         let forward =
             super::static_checks::ancestors(&ir, self.gradients().loss().node_id().ok_or(TrainError::NoLoss)?);
