@@ -3,6 +3,7 @@
 //!     cargo run --release --example reversal
 //!     cargo run --release --example reversal -- --seed 3 --seq-len 14 --vocab 24
 //!     cargo run --release --example reversal -- --bug no-positions
+//!     cargo run --release --example reversal -- --export twin && python tools/reversal_torch.py twin --check twin/wgraph_losses.safetensors
 //!
 //! Random sequences, the target is the sequence reversed; an encoder
 //! (token + learned positional embeddings, pre-LN layers with
@@ -36,9 +37,12 @@ struct Args {
     /// Sequences per batch.
     #[arg(long, default_value_t = 128)]
     batch: usize,
-    /// Peak learning rate (AdamW, 100 warmup steps, cosine decay).
+    /// Peak learning rate (AdamW, linear warmup, cosine decay).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Linear warmup steps before the cosine decay.
+    #[arg(long, default_value_t = 100)]
+    warmup: usize,
     #[arg(long, default_value_t = 64)]
     d_model: usize,
     #[arg(long, default_value_t = 2)]
@@ -63,6 +67,14 @@ struct Args {
     /// Time every kernel of one training step and print where the time goes.
     #[arg(long)]
     profile: bool,
+    /// Write the initial weights, the first --export-batches batches and
+    /// config.json into DIR for tools/reversal_torch.py, then train as
+    /// usual and add wgraph's losses (DIR/wgraph_losses.safetensors).
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
+    /// Training batches --export writes.
+    #[arg(long, default_value_t = 20)]
+    export_batches: usize,
     /// Where to write the loss and accuracy curves (PNG).
     #[arg(long, default_value = "reversal-curves.png")]
     plot: PathBuf,
@@ -89,6 +101,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         steps: args.steps,
         batch: args.batch,
         lr: args.lr,
+        warmup: args.warmup,
         held_out: args.held_out,
         ..TrainOptions::default()
     };
@@ -100,6 +113,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if args.steps == 0 {
             return Ok(());
         }
+    }
+    if let Some(dir) = &args.export {
+        reversal::Export::new(&cfg, &options, args.export_batches)?.write(dir)?;
+        println!("exported initial weights, {} batches and config.json to {}", args.export_batches, dir.display());
     }
     let device = Device::new()?;
     println!(
@@ -148,6 +165,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         options.steps as f64 / seconds,
         report.peak_activation_bytes as f64 / (1 << 20) as f64
     );
+    if let Some(dir) = &args.export {
+        reversal::export::write_losses(dir, &report.losses)?;
+    }
     let title = format!("reversal, length {}, vocabulary {}, seed {}", cfg.seq_len, cfg.vocab, options.seed);
     match reversal::plot_curves(&args.plot, &report, &title) {
         Ok(()) => println!("curves written to {}", args.plot.display()),

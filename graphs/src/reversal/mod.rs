@@ -12,6 +12,7 @@
 
 mod bugs;
 mod data;
+pub mod export;
 mod init;
 mod model;
 mod plot;
@@ -19,6 +20,7 @@ mod run;
 
 pub use bugs::Bug;
 pub use data::{Batch, TaskData};
+pub use export::Export;
 pub use init::initial_weights;
 pub use model::{build, ReversalGraph};
 pub use plot::plot_curves;
