@@ -1,0 +1,338 @@
+//! Training steps per second: wgraph on the GPU against PyTorch on the CPU
+//! (2 threads), in one run, on two workloads:
+//!
+//! - `reversal`: examples/reversal.rs's defaults (d_model 64, 2 layers,
+//!   4 heads, feed-forward 128, batch 128, length 11, vocabulary 13; AdamW,
+//!   warmup + cosine, clipping);
+//! - `bert-layer`: one BERT-base encoder layer (hidden 768, 12 heads,
+//!   intermediate 3072, GELU erf, post-LN, eps 1e-12) on `[8, 128, 768]`
+//!   inputs, mean-squared error against a fixed target, AdamW.
+//!
+//! ```text
+//! cargo run --release --example train_bench
+//! cargo run --release --example train_bench -- --profile          # plus a per-kernel table
+//! cargo run --release --example train_bench -- --python /work/venv/bin/python --only bert-layer
+//! ```
+//!
+//! A step is what `Trainer::step` does (upload the batch, one submission for
+//! forward, backward, clipping and update, read back the loss), timed one by
+//! one after warmup; the table shows medians. The PyTorch side
+//! (tools/train_bench_torch.py, run after wgraph finished so the two never
+//! share the cores) times the same models and recipe with
+//! `torch.set_num_threads(2)`.
+//!
+//! `--profile` times each kernel of the compiled step alone: the step's
+//! program with only that kernel (repeated to reach about 10 ms), minus
+//! the same program with no kernel at all (uploads, write-back copies and
+//! the loss readback, reported as "fixed cost").
+
+use clap::Parser;
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Instant;
+use wgraph::graph::Scope;
+use wgraph::optim::{AdamConfig, OptimizerConfig, Recipe};
+use wgraph::train::Trainer;
+use wgraph::{ops, DType, Device, Dim, Gelu, Graph, Model, Tensor, Weights};
+use wgraph_graphs::attention::{merge_heads, split_heads};
+use wgraph_graphs::nn;
+use wgraph_graphs::reversal::{self, ReversalConfig, TrainOptions};
+
+#[derive(Parser, Debug)]
+#[command(about = "Training steps per second, wgraph (GPU) against PyTorch (CPU, 2 threads)")]
+struct Args {
+    /// Timed steps of the reversal model (after 3 warmup steps).
+    #[arg(long, default_value_t = 40)]
+    reversal_steps: usize,
+    /// Timed steps of the BERT layer (after 2 warmup steps).
+    #[arg(long, default_value_t = 6)]
+    bert_steps: usize,
+    /// Run one workload only: `reversal` or `bert-layer`.
+    #[arg(long)]
+    only: Option<String>,
+    /// The Python with torch for tools/train_bench_torch.py.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// wgraph only.
+    #[arg(long)]
+    no_torch: bool,
+    /// PyTorch's intra-op threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Time every kernel of the training step alone and print the top ones.
+    #[arg(long)]
+    profile: bool,
+    /// Rows of the per-kernel table.
+    #[arg(long, default_value_t = 12)]
+    top: usize,
+}
+
+type Inputs = Vec<(String, Tensor)>;
+
+struct Measured {
+    compile_s: f64,
+    first_ms: f64,
+    median_ms: f64,
+    min_ms: f64,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let wants = |name: &str| args.only.as_deref().is_none_or(|o| o == name);
+    let mut ours: BTreeMap<&str, Measured> = BTreeMap::new();
+    {
+        // The device (and lavapipe's threads) is gone before PyTorch starts.
+        let device = Device::new()?;
+        println!("wgraph on {}", device.describe());
+        if wants("reversal") {
+            let (trainer, batches, compile_s) = reversal_case(&device)?;
+            ours.insert("reversal", measure(trainer, &batches, compile_s, 3, args.reversal_steps, args, &device)?);
+        }
+        if wants("bert-layer") {
+            let (trainer, batches, compile_s) = bert_layer_case(&device)?;
+            ours.insert("bert-layer", measure(trainer, &batches, compile_s, 2, args.bert_steps, args, &device)?);
+        }
+    }
+    let torch = if args.no_torch { None } else { torch_side(args)? };
+    println!();
+    println!("| workload | wgraph compile s | wgraph first step ms | wgraph median ms | wgraph steps/s | PyTorch median ms | PyTorch steps/s | wgraph / PyTorch |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, m) in &ours {
+        let theirs =
+            torch.as_ref().and_then(|t| t.get(*name)).and_then(|c| c.get("median_ms")).and_then(|v| v.as_f64());
+        let (t_ms, t_sps, ratio) = match theirs {
+            Some(t) => (format!("{t:.2}"), format!("{:.2}", 1000.0 / t), format!("{:.2}x", t / m.median_ms)),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.2} (min {:.2}) | {:.2} | {t_ms} | {t_sps} | {ratio} |",
+            m.compile_s,
+            m.first_ms,
+            m.median_ms,
+            m.min_ms,
+            1000.0 / m.median_ms
+        );
+    }
+    Ok(())
+}
+
+/// The reversal model and recipe of the example's defaults, and its first batches.
+fn reversal_case(device: &Device) -> Result<(Trainer, Vec<Inputs>, f64), Box<dyn std::error::Error>> {
+    let cfg = ReversalConfig::new(11, 13);
+    let options = TrainOptions { held_out: 0, ..TrainOptions::default() };
+    let start = Instant::now();
+    let (trainer, data) = reversal::prepare(device, &cfg, &options)?;
+    let compile_s = start.elapsed().as_secs_f64();
+    Ok((trainer, data.train.iter().map(|b| b.inputs()).collect(), compile_s))
+}
+
+/// One BERT-base encoder layer (HF `BertLayer`, names included) under an
+/// MSE loss, AdamW with PyTorch's defaults.
+fn bert_layer_case(device: &Device) -> Result<(Trainer, Vec<Inputs>, f64), Box<dyn std::error::Error>> {
+    let (batch, seq, h, heads, inter, eps) = (8usize, 128usize, 768usize, 12usize, 3072usize, 1e-12);
+    let g = Graph::new("bert_layer");
+    let x = g.input("hidden_states", DType::F32, [Dim::new(batch), Dim::new(seq), Dim::new(h)]);
+    let target = g.input("target", DType::F32, [Dim::new(batch), Dim::new(seq), Dim::new(h)]);
+    let l = Scope::new(&g, "");
+    let sa = l.pp("attention").pp("self");
+    let head_dim = h / heads;
+    let proj = |name: &str| split_heads(&nn::linear(&sa.pp(name), &x, h, h, true), heads, head_dim);
+    let (q, k, v) = (proj("query"), proj("key"), proj("value"));
+    let scores = ops::matmul(&q, &ops::transpose(&k, -1, -2)) * (head_dim as f64).powf(-0.5);
+    let ctx = merge_heads(&ops::matmul(&ops::softmax(&scores, -1), &v), h);
+    let o = l.pp("attention").pp("output");
+    let attn_out = nn::linear(&o.pp("dense"), &ctx, h, h, true);
+    let attn = nn::layer_norm(&o.pp("LayerNorm"), &(&attn_out + &x), h, eps);
+    let up = ops::gelu(&nn::linear(&l.pp("intermediate").pp("dense"), &attn, h, inter, true), Gelu::Erf);
+    let out = l.pp("output");
+    let down = nn::linear(&out.pp("dense"), &up, inter, h, true);
+    let y = nn::layer_norm(&out.pp("LayerNorm"), &(&down + &attn), h, eps);
+    let loss = wgraph::autodiff::mse_loss(&y, &target);
+
+    let mut rng = Lcg(0x5eed);
+    let mut weights = Vec::new();
+    {
+        let ir = g.ir_unchecked();
+        for w in ir.weights() {
+            if let wgraph::graph::Op::Weight { name, shape, .. } = &ir.node(w).op {
+                let shape: Vec<usize> = shape.iter().filter_map(|d| d.as_static()).collect();
+                let n: usize = shape.iter().product();
+                let values = if name.contains("LayerNorm") {
+                    vec![if name.ends_with("weight") { 1.0 } else { 0.0 }; n]
+                } else {
+                    let bound = 1.0 / (*shape.last().unwrap_or(&1) as f32).sqrt();
+                    (0..n).map(|_| rng.symmetric() * bound).collect()
+                };
+                weights.push((name.clone(), Tensor::new(shape, values)?));
+            }
+        }
+    }
+    let n = batch * seq * h;
+    let batch_inputs = vec![
+        (
+            "hidden_states".to_string(),
+            Tensor::new([batch, seq, h], (0..n).map(|_| rng.symmetric()).collect::<Vec<_>>())?,
+        ),
+        ("target".to_string(), Tensor::new([batch, seq, h], (0..n).map(|_| rng.symmetric()).collect::<Vec<_>>())?),
+    ];
+    let recipe = Recipe::new(OptimizerConfig::AdamW(AdamConfig::adamw_default()));
+    let start = Instant::now();
+    let trainer = Trainer::new(device, &loss, &[], &Weights::from_tensors(weights), recipe)?;
+    Ok((trainer, vec![batch_inputs], start.elapsed().as_secs_f64()))
+}
+
+/// Uniform in [-1, 1), deterministic.
+struct Lcg(u64);
+
+impl Lcg {
+    fn symmetric(&mut self) -> f32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn measure(
+    mut trainer: Trainer,
+    batches: &[Inputs],
+    compile_s: f64,
+    warmup: usize,
+    steps: usize,
+    args: &Args,
+    device: &Device,
+) -> Result<Measured, Box<dyn std::error::Error>> {
+    let name = trainer.model().program().ir.name.clone();
+    let batch = |i: usize| batches[i % batches.len()].clone();
+    let start = Instant::now();
+    trainer.step(batch(0))?;
+    let first_ms = start.elapsed().as_secs_f64() * 1e3;
+    for i in 1..warmup {
+        trainer.step(batch(i))?;
+    }
+    let mut times = Vec::with_capacity(steps);
+    for i in 0..steps.max(1) {
+        let b = batch(warmup + i);
+        let start = Instant::now();
+        trainer.step(b)?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let min_ms = times.iter().cloned().fold(f64::MAX, f64::min);
+    let median_ms = median(times);
+    println!(
+        "{name}: {} kernels, compile {compile_s:.1} s, first step {first_ms:.1} ms, median {median_ms:.2} ms over {} steps",
+        trainer.model().program().kernels.len(),
+        steps.max(1)
+    );
+    if args.profile {
+        let mut inputs = batch(0);
+        inputs.extend(trainer.update().step_inputs(trainer.steps_taken() + 1)?);
+        profile(device, trainer.model(), &inputs, median_ms, args.top)?;
+    }
+    Ok(Measured { compile_s, first_ms, median_ms, min_ms })
+}
+
+/// Times each kernel of `model`'s program alone (see the module docs).
+fn profile(
+    device: &Device,
+    model: &Model,
+    inputs: &Inputs,
+    step_ms: f64,
+    top: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let program = model.program().clone();
+    let names = model.weight_names();
+    let weights = Weights::from_tensors(model.read_weights(&names)?.0);
+    let time = |kernels: Vec<wgraph::compile::KernelSpec>, runs: usize| -> Result<f64, Box<dyn std::error::Error>> {
+        let mut p = program.clone();
+        p.kernels = kernels;
+        let m = Model::new(device, p, &weights, model.weight_bindings().clone())?;
+        m.run(inputs.clone())?;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let start = Instant::now();
+            m.run(inputs.clone())?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(median(times))
+    };
+    let fixed = time(Vec::new(), 9)?;
+    let ir = &program.ir;
+    let ty = |n: wgraph::graph::NodeId| ir.node(n).ty.to_string();
+    let mut rows: Vec<(f64, String, String)> = Vec::new();
+    for k in &program.kernels {
+        let once = time(vec![k.clone()], 3)? - fixed;
+        let repeat = (10.0 / once.max(0.05)).ceil().clamp(1.0, 40.0) as usize;
+        let ms = if repeat > 1 { (time(vec![k.clone(); repeat], 5)? - fixed) / repeat as f64 } else { once };
+        let reads: Vec<String> = k.inputs.iter().map(|&n| ty(n)).collect();
+        let shapes = format!("{} -> {}", reads.join(", "), ty(k.root));
+        rows.push((ms.max(0.0), k.name.clone(), shapes));
+    }
+    let total: f64 = rows.iter().map(|r| r.0).sum();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!(
+        "  profile: fixed cost {fixed:.2} ms, kernels alone {total:.2} ms, sum {:.2} ms vs step {step_ms:.2} ms",
+        fixed + total
+    );
+    println!("  | kernel | ms | share of kernels | reads -> writes |");
+    println!("  |---|---:|---:|---|");
+    for (ms, name, shapes) in rows.iter().take(top) {
+        println!("  | `{name}` | {ms:.3} | {:.1}% | {shapes} |", 100.0 * ms / total.max(1e-9));
+    }
+    // By kind: the ops after the node label (`%12:matmul+add` -> `matmul+add`).
+    let mut kinds: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for (ms, name, _) in &rows {
+        let kind = name.split_once(':').map_or(name.as_str(), |(_, k)| k).to_string();
+        let e = kinds.entry(kind).or_default();
+        e.0 += ms;
+        e.1 += 1;
+    }
+    let mut kinds: Vec<_> = kinds.into_iter().collect();
+    kinds.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+    println!("  | kernel kind | kernels | ms | share |");
+    println!("  |---|---:|---:|---:|");
+    for (kind, (ms, n)) in kinds.iter().take(top) {
+        println!("  | `{kind}` | {n} | {ms:.3} | {:.1}% |", 100.0 * ms / total.max(1e-9));
+    }
+    Ok(())
+}
+
+/// Runs tools/train_bench_torch.py and parses its JSON line.
+fn torch_side(args: &Args) -> Result<Option<serde_json::Value>, Box<dyn std::error::Error>> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/train_bench_torch.py");
+    let mut cmd = Command::new(&args.python);
+    cmd.arg(script)
+        .arg("--json")
+        .args(["--threads", &args.threads.to_string()])
+        .args(["--reversal-steps", &args.reversal_steps.to_string()])
+        .args(["--bert-steps", &args.bert_steps.to_string()]);
+    if let Some(only) = &args.only {
+        cmd.args(["--only", only]);
+    }
+    println!("PyTorch: {cmd:?}");
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("warning: no PyTorch figures: cannot run {}: {e}", args.python);
+            return Ok(None);
+        }
+    };
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        eprintln!("warning: no PyTorch figures: {} exited with {}", args.python, out.status);
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.starts_with('{')).ok_or("tools/train_bench_torch.py printed no JSON")?;
+    Ok(Some(serde_json::from_str(line)?))
+}
