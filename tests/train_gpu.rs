@@ -207,3 +207,28 @@ fn the_doctor_finds_saturated_activations() {
     let calm = run(0.01);
     assert!(!saturated(&calm), "{:#?}", calm.findings);
 }
+
+/// A log of negative values: the doctor names the first non-finite node
+/// (the `log`, in the forward pass) and the step it appeared at.
+#[test]
+fn the_doctor_names_the_first_non_finite_node() {
+    let g = Graph::new("nan");
+    let x = g.input("x", DType::F32, [8, 4]);
+    let target = g.input("target", DType::F32, [8, 2]);
+    let w = g.weight("l1.weight", DType::F32, [2, 4]);
+    let logged = ops::log(&ops::linear(&x, &w, None)).named("logged");
+    let loss = mse_loss(&logged, &target);
+    let file = fixture();
+    let weights = Weights::from_tensors([("l1.weight", Tensor::new([2, 4], vec![-1.0f32; 8]).unwrap())]);
+    let mut t = Trainer::new(device(), &loss, &[], &weights, Recipe::default()).unwrap();
+    let x = Tensor::new([8, 4], vec![1.0f32; 32]).unwrap();
+    let batch = vec![("x".to_string(), x), ("target".to_string(), read(&file, "data.target").cast(DType::F32))];
+    let d = t.diagnose(vec![batch.clone(), batch], &wgraph::train::DoctorOptions::default()).unwrap();
+    let found = d.findings.iter().find_map(|f| match f {
+        wgraph::train::Finding::NonFinite { step, node, kind } => Some((*step, node.clone(), *kind)),
+        _ => None,
+    });
+    let (step, node, kind) = found.unwrap_or_else(|| panic!("{:#?}", d.findings));
+    assert_eq!((step, kind), (1, "activation"));
+    assert!(node.contains("`logged`") && node.contains("log"), "{node}");
+}
