@@ -188,18 +188,10 @@ fn profile(device: &Device, cfg: &ReversalConfig, options: &TrainOptions) -> Res
     trainer.step(data.train[0].inputs())?;
     let times = trainer.profile_step(data.train[1].inputs())?;
     let total: f64 = times.iter().map(|t| t.ms).sum();
-    let mut groups: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
-    for t in &times {
-        let ops = t.kernel.split_once(':').map_or(t.kernel.as_str(), |(_, ops)| ops).to_string();
-        let e = groups.entry(ops).or_default();
-        e.0 += 1;
-        e.1 += t.ms;
-    }
-    let mut rows: Vec<_> = groups.into_iter().collect();
-    rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+    let rows = wgraph::runtime::by_kind(times.iter().map(|t| (t.kernel.as_str(), t.ms)));
     println!("{} kernels, {total:.1} ms when dispatched one by one", times.len());
     println!("{:<40} {:>6} {:>10} {:>7}", "kernel", "count", "total ms", "share");
-    for (ops, (count, ms)) in rows.iter().take(25) {
+    for (ops, count, ms) in rows.iter().take(25) {
         println!("{ops:<40} {count:>6} {ms:>10.2} {:>6.1}%", 100.0 * ms / total);
     }
     let mut slowest = times.clone();

@@ -289,19 +289,10 @@ fn profile(
     for (ms, name, shapes) in rows.iter().take(top) {
         println!("  | `{name}` | {ms:.3} | {:.1}% | {shapes} |", 100.0 * ms / total.max(1e-9));
     }
-    // By kind: the ops after the node label (`%12:matmul+add` -> `matmul+add`).
-    let mut kinds: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    for (ms, name, _) in &rows {
-        let kind = name.split_once(':').map_or(name.as_str(), |(_, k)| k).to_string();
-        let e = kinds.entry(kind).or_default();
-        e.0 += ms;
-        e.1 += 1;
-    }
-    let mut kinds: Vec<_> = kinds.into_iter().collect();
-    kinds.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+    let kinds = wgraph::runtime::by_kind(rows.iter().map(|(ms, name, _)| (name.as_str(), *ms)));
     println!("  | kernel kind | kernels | ms | share |");
     println!("  |---|---:|---:|---:|");
-    for (kind, (ms, n)) in kinds.iter().take(top) {
+    for (kind, n, ms) in kinds.iter().take(top) {
         println!("  | `{kind}` | {n} | {ms:.3} | {:.1}% |", 100.0 * ms / total.max(1e-9));
     }
     Ok(())

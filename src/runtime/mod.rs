@@ -17,4 +17,4 @@ pub use compiler::{Compiler, LoadError};
 pub use device::Device;
 pub use error::RuntimeError;
 pub use model::Model;
-pub use profile::KernelTime;
+pub use profile::{by_kind, KernelTime};

@@ -52,3 +52,19 @@ impl Model {
         Ok(times)
     }
 }
+
+/// Kernel times summed by kind: the ops after a kernel's node label
+/// (`%12:matmul+add` is a `matmul+add`), as `(kind, kernels, total ms)`,
+/// largest total first.
+pub fn by_kind<'a>(times: impl IntoIterator<Item = (&'a str, f64)>) -> Vec<(String, usize, f64)> {
+    let mut kinds: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
+    for (label, ms) in times {
+        let kind = label.split_once(':').map_or(label, |(_, ops)| ops).to_string();
+        let entry = kinds.entry(kind).or_default();
+        entry.0 += 1;
+        entry.1 += ms;
+    }
+    let mut rows: Vec<(String, usize, f64)> = kinds.into_iter().map(|(k, (n, ms))| (k, n, ms)).collect();
+    rows.sort_by(|a, b| b.2.total_cmp(&a.2));
+    rows
+}
