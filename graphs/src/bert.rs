@@ -91,6 +91,10 @@ fn build_graph(cfg: &BertConfig, head: BertHead, prefix: &str, loss: Option<Prob
         BertHead::SequenceClassification => "BertForSequenceClassification",
     });
     let (batch, seq) = (Dim::sym("batch"), Dim::sym("seq"));
+    // Learned positions: a longer sequence would read past the table (HF
+    // raises); an empty one has no token 0 to pool or classify.
+    let max_positions = cfg.max_position_embeddings;
+    g.limit("seq", 1..=max_positions, format!("max_position_embeddings = {max_positions} in config.json"));
     let ids = g.input("input_ids", DType::I64, [batch.clone(), seq.clone()]);
     let mask = g.input("attention_mask", DType::I64, [batch.clone(), seq.clone()]);
     let types = g.input("token_type_ids", DType::I64, [batch, seq]);

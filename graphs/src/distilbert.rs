@@ -74,6 +74,10 @@ fn build_graph(cfg: &DistilBertConfig, head: DistilBertHead, loss: Option<Proble
         DistilBertHead::SequenceClassification => "DistilBertForSequenceClassification",
     });
     let (batch, seq) = (Dim::sym("batch"), Dim::sym("seq"));
+    // Learned positions: a longer sequence would read past the table (HF
+    // raises); an empty one has no token 0 to pool or classify.
+    let max_positions = cfg.max_position_embeddings;
+    g.limit("seq", 1..=max_positions, format!("max_position_embeddings = {max_positions} in config.json"));
     let ids = g.input("input_ids", DType::I64, [batch.clone(), seq.clone()]);
     let mask = g.input("attention_mask", DType::I64, [batch, seq]);
     let root = Scope::new(&g, if head == DistilBertHead::Base { "" } else { "distilbert" });

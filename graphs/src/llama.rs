@@ -128,6 +128,9 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         LlamaGraph::Decode => "LlamaForCausalLM.decode",
     });
     let (batch, seq, past) = (Dim::sym("batch"), Dim::sym("seq"), Dim::sym("past"));
+    // Rotary positions have no table to run out of (HF computes any
+    // position), but an empty sequence has no last token to predict from.
+    g.limit("seq", 1..=usize::MAX, "a sequence needs at least one token");
     let ids = g.input("input_ids", DType::I64, [batch.clone(), seq.clone()]);
     let (positions, total) = match kind {
         LlamaGraph::Forward | LlamaGraph::Base => {

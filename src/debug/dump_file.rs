@@ -16,9 +16,20 @@ pub const EXECUTION_ORDER: &str = "execution_order";
 
 /// Writes `tensors` with their order as metadata (atomically).
 pub fn write_dump(path: impl AsRef<Path>, tensors: &NamedTensors) -> Result<(), WeightError> {
+    save_safetensors(path, tensors, Some(dump_metadata(tensors)))
+}
+
+/// The bytes of a dump file (`path` names it in errors), for writing it
+/// together with other files ([`crate::io::write_atomic_all`]).
+pub fn dump_bytes(path: &Path, tensors: &NamedTensors) -> Result<Vec<u8>, WeightError> {
+    crate::weights::safetensors_bytes(path, tensors, Some(dump_metadata(tensors)))
+}
+
+/// The metadata that keeps a dump's execution order.
+fn dump_metadata(tensors: &NamedTensors) -> HashMap<String, String> {
     let order: Vec<&str> = tensors.names().collect();
     let order = serde_json::to_string(&order).unwrap_or_else(|_| "[]".into());
-    save_safetensors(path, tensors, Some(HashMap::from([(EXECUTION_ORDER.to_string(), order)])))
+    HashMap::from([(EXECUTION_ORDER.to_string(), order)])
 }
 
 /// A dump's tensor names in execution order (names the metadata does not
@@ -26,6 +37,9 @@ pub fn write_dump(path: impl AsRef<Path>, tensors: &NamedTensors) -> Result<(), 
 pub fn dump_names(path: impl AsRef<Path>) -> Result<(Vec<String>, HashMap<String, String>), WeightError> {
     let path = path.as_ref();
     let io = |source| WeightError::Io { path: path.into(), source };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(WeightError::NotAFile { path: path.into(), kind: "not a regular file" });
+    }
     let file = File::open(path).map_err(io)?;
     // SAFETY: read-only mapping of a file we only parse the header of.
     let map = unsafe { Mmap::map(&file) }.map_err(io)?;

@@ -9,7 +9,7 @@ pub mod program_dump;
 
 pub use check::{check_against_interpreter, CheckError, CheckReport};
 pub use compare::{compare, diagnose, Comparison, Tolerance};
-pub use dump_file::{dump_names, read_dump, write_dump, EXECUTION_ORDER};
+pub use dump_file::{dump_bytes, dump_names, read_dump, write_dump, EXECUTION_ORDER};
 pub use graph_diff::{diff_graphs, Difference, GraphDump};
 pub use nonfinite::{find_non_finite, NonFinite, Stats};
 pub use program_dump::write_program_dump;

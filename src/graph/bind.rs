@@ -43,7 +43,7 @@ pub fn bind_inputs(ir: &Ir, inputs: Vec<(String, Tensor)>) -> Result<BoundInputs
     }
 
     let mut bindings = Bindings::new();
-    let mut bound_by: HashMap<String, String> = HashMap::new();
+    let mut bound_by: HashMap<String, (String, usize)> = HashMap::new();
     let mut tensors = HashMap::new();
     let mut compound = Vec::new();
     for (id, name, dtype, shape) in &declared {
@@ -85,7 +85,7 @@ pub fn bind_inputs(ir: &Ir, inputs: Vec<(String, Tensor)>) -> Result<BoundInputs
                         return Err(BindError::Conflict {
                             symbol: sym.to_string(),
                             first: prev,
-                            first_input: bound_by[sym.as_ref()].clone(),
+                            first_input: bound_by[sym.as_ref()].0.clone(),
                             second: size,
                             second_input: (*name).clone(),
                             axis,
@@ -93,13 +93,30 @@ pub fn bind_inputs(ir: &Ir, inputs: Vec<(String, Tensor)>) -> Result<BoundInputs
                     }
                 } else {
                     bindings.insert(sym.clone(), size);
-                    bound_by.insert(sym.to_string(), (*name).clone());
+                    bound_by.insert(sym.to_string(), ((*name).clone(), axis));
                 }
             } else {
                 compound.push(((*name).clone(), axis, d.clone(), size, t.shape().to_vec()));
             }
         }
         tensors.insert(*id, t.cast(*dtype));
+    }
+    for limit in &ir.limits {
+        let value = bindings.iter().find(|(s, _)| AsRef::<str>::as_ref(*s) == limit.symbol).map(|(_, &v)| v);
+        let Some((value, (input, axis))) = value.zip(bound_by.get(&limit.symbol)) else {
+            continue;
+        };
+        if value < limit.min || value > limit.max {
+            return Err(BindError::OutOfRange {
+                symbol: limit.symbol.clone(),
+                value,
+                input: input.clone(),
+                axis: *axis,
+                min: limit.min,
+                max: limit.max,
+                why: limit.why.clone(),
+            });
+        }
     }
     // Compound dims (`past + seq`) are checked once every plain symbol is known.
     for (name, axis, d, size, got_shape) in compound {

@@ -156,6 +156,30 @@ impl Graph {
         v
     }
 
+    /// Limits the sizes the symbolic dim `symbol` may take to `range`;
+    /// `why` names where the bound comes from. Binding inputs outside it is
+    /// a [`BindError::OutOfRange`](super::BindError::OutOfRange) naming the
+    /// input, the size and this reason. A second limit on the same symbol
+    /// narrows the first.
+    ///
+    /// ```
+    /// use wgraph::graph::{bind_inputs, ops, DType, Graph, Tensor};
+    /// let g = Graph::new("positions");
+    /// let ids = g.input("input_ids", DType::I64, ["batch", "seq"]);
+    /// g.limit("seq", 1..=4, "max_position_embeddings = 4 in config.json");
+    /// g.output_named([("n", ops::sum(&ops::cast(&ids, DType::F32), -1, false))])?;
+    /// let ir = g.ir()?;
+    /// let long = Tensor::new([1, 5], vec![0i64; 5])?;
+    /// let e = bind_inputs(&ir, vec![("input_ids".into(), long)]).unwrap_err();
+    /// assert!(e.to_string().contains("`seq` = 5"), "{e}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn limit(&self, symbol: &str, range: std::ops::RangeInclusive<usize>, why: impl Into<String>) {
+        let limit =
+            super::ir::DimLimit { symbol: symbol.to_string(), min: *range.start(), max: *range.end(), why: why.into() };
+        self.state.borrow_mut().ir.limits.push(limit);
+    }
+
     /// Declares a weight, named by its checkpoint key. Declaring the same
     /// name again with the same type returns the same value (tied weights).
     #[track_caller]

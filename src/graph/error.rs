@@ -445,6 +445,29 @@ pub enum BindError {
         /// The declared dim expression.
         dim: Dim,
     },
+    /// A symbolic dim is bound outside the sizes the graph allows (see
+    /// [`Graph::limit`](super::Graph::limit)).
+    #[error(
+        "input `{input}` axis {axis}: `{symbol}` = {value} is outside what this graph allows ({}){}",
+        if *min == *max { format!("exactly {min}") } else if *value < *min { format!("at least {min}") } else { format!("at most {max}") },
+        if why.is_empty() { String::new() } else { format!(": {why}") }
+    )]
+    OutOfRange {
+        /// The symbol (`seq`).
+        symbol: String,
+        /// The size the inputs give it.
+        value: usize,
+        /// The input that bound it.
+        input: String,
+        /// The axis of `input` that bound it.
+        axis: usize,
+        /// The smallest size allowed.
+        min: usize,
+        /// The largest size allowed.
+        max: usize,
+        /// Where the limit comes from.
+        why: String,
+    },
     /// The graph uses a symbol (in a reshape, a range) that no input's shape determines.
     #[error("symbol `{symbol}` used by the graph is bound by no input")]
     Unbound {
@@ -453,6 +476,19 @@ pub enum BindError {
     },
 }
 
-fn dtype_hint(expected: DType, _got: DType) -> Option<String> {
-    Some(format!("convert it with Tensor::cast(DType::{expected:?}) (integer inputs of any width are accepted)"))
+fn dtype_hint(expected: DType, got: DType) -> Option<String> {
+    let kind = |d: DType| {
+        if d.is_int() {
+            "integer"
+        } else if d.is_float() {
+            "floating-point"
+        } else {
+            "boolean"
+        }
+    };
+    Some(format!(
+        "store it as {expected} ({} inputs of any width are accepted; {got} is a {} type)",
+        kind(expected),
+        kind(got)
+    ))
 }

@@ -38,6 +38,23 @@ pub struct Edge {
     pub slot: usize,
 }
 
+/// The sizes a symbolic dim may take, and why (a model with learned
+/// positions reads at most `max_position_embeddings` of them; a classifier
+/// reads token 0, so a sequence needs at least one). Checked when inputs
+/// are bound, before anything runs: past the limit the graph would read out
+/// of its tables and compute numbers that mean nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimLimit {
+    /// The symbol (`seq`).
+    pub symbol: String,
+    /// The smallest size allowed.
+    pub min: usize,
+    /// The largest size allowed.
+    pub max: usize,
+    /// Where the maximum comes from (`max_position_embeddings = 512 in config.json`).
+    pub why: String,
+}
+
 /// A whole graph: nodes, operand edges and named outputs.
 #[derive(Debug, Clone)]
 pub struct Ir {
@@ -48,6 +65,8 @@ pub struct Ir {
     pub graph: StableDiGraph<Node, Edge>,
     /// Output name (`logits`, `last_hidden_state`) to the node producing it.
     pub outputs: Vec<(String, NodeId)>,
+    /// Sizes symbolic dims may take (see [`DimLimit`]).
+    pub limits: Vec<DimLimit>,
 }
 
 impl Node {
@@ -60,7 +79,7 @@ impl Node {
 impl Ir {
     /// An empty IR (the builder fills one; passes rewrite a clone).
     pub fn new(name: impl Into<String>) -> Ir {
-        Ir { name: name.into(), graph: StableDiGraph::default(), outputs: Vec::new() }
+        Ir { name: name.into(), graph: StableDiGraph::default(), outputs: Vec::new(), limits: Vec::new() }
     }
 
     /// Adds a node reading `operands` in order.

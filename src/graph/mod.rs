@@ -24,7 +24,7 @@ pub use dtype::DType;
 pub use dump::{dump_dot, dump_json, dump_text, DumpFormat};
 pub use error::{BindError, GraphError, ShapeError, SourceLoc};
 pub use infer::{broadcast, infer, TensorType};
-pub use ir::{Edge, Ir, Node, NodeId};
+pub use ir::{DimLimit, Edge, Ir, Node, NodeId};
 pub use named::NamedTensors;
 pub use op::{BinaryOp, CompareOp, Gelu, Op, OpFamily, ReduceOp, RowOp, SourceKind, UnaryOp};
 pub use scope::Scope;

@@ -10,13 +10,30 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum WeightError {
-    /// A file could not be opened, mapped, read or written.
+    /// A file could not be opened, mapped or read.
     #[error("cannot read {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What the OS said.
         source: std::io::Error,
+    },
+    /// A file could not be written (missing directory, no permission, full disk).
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A path to read tensors from is not a regular file (a directory, a
+    /// FIFO that would block, a device): nothing is opened.
+    #[error("{path} is not a regular file ({kind}); a checkpoint or inputs file must be one")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
     },
     /// A file's safetensors header could not be parsed (not safetensors, or
     /// truncated), or the writer could not serialise the tensors it was given.

@@ -12,5 +12,5 @@ pub use check::{check_ir, CheckedWeights};
 pub use error::WeightError;
 pub use registry::{TensorInfo, Weights};
 pub use report::{UnusedTensor, WeightProblem, WeightReport};
-pub use save::save_safetensors;
+pub use save::{safetensors_bytes, save_safetensors};
 pub use suggest::{closest_names, common_prefix, PrefixHint};

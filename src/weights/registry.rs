@@ -163,6 +163,19 @@ impl Weights {
         let map =
             json.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| bad("no `weight_map` object".into()))?;
         let dir = index.parent().unwrap_or(Path::new("."));
+        // A shard is a plain relative path inside the model directory: an
+        // index must not make us read files elsewhere on the machine.
+        for (name, shard) in map {
+            let shard = shard.as_str().ok_or_else(|| bad(format!("`{name}` maps to {shard}, not a file name")))?;
+            let plain = !shard.is_empty()
+                && Path::new(shard).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain {
+                return Err(bad(format!(
+                    "`{name}` is listed in shard `{shard}`: a shard must be a relative path inside the model \
+                     directory (no absolute path, no `..`)"
+                )));
+            }
+        }
         let mut shards: Vec<&str> = map.values().filter_map(|v| v.as_str()).collect();
         shards.sort_unstable();
         shards.dedup();
@@ -182,6 +195,12 @@ impl Weights {
 
     fn add_file(&mut self, path: &Path) -> Result<(), WeightError> {
         let io = |source| WeightError::Io { path: path.into(), source };
+        // Only regular files (symlinks to them, as in the HF cache, are
+        // followed): opening a FIFO would block until someone writes to it.
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if !meta.is_file() {
+            return Err(WeightError::NotAFile { path: path.into(), kind: file_kind(&meta) });
+        }
         let file = File::open(path).map_err(io)?;
         // SAFETY: the mapping is read-only; a checkpoint changed on disk
         // while mapped is outside what any loader can defend against.
@@ -361,5 +380,28 @@ fn decode(dtype: StoredDtype, shape: &[usize], bytes: &[u8]) -> Result<Tensor, c
             expected: 0,
             got: bytes.len(),
         }),
+    }
+}
+
+/// What a path that is not a regular file is, for messages.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
     }
 }

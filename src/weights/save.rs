@@ -28,7 +28,18 @@ pub fn save_safetensors(
     metadata: Option<HashMap<String, String>>,
 ) -> Result<(), WeightError> {
     let path = path.as_ref();
-    let io = |source| WeightError::Io { path: path.to_path_buf(), source };
+    let data = safetensors_bytes(path, tensors, metadata)?;
+    crate::io::write_atomic(path, &data).map_err(|source| WeightError::Write { path: path.to_path_buf(), source })
+}
+
+/// The bytes of a safetensors file holding `tensors` (names must be
+/// unique) and `metadata`; `path` only names the file in errors. For
+/// writing several files together with [`crate::io::write_atomic_all`].
+pub fn safetensors_bytes(
+    path: &Path,
+    tensors: &NamedTensors,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>, WeightError> {
     let bytes: Vec<(String, Vec<u8>, DType, Vec<usize>)> =
         tensors.iter().map(|(n, t)| (n.to_string(), t.to_le_bytes(), t.dtype(), t.shape().to_vec())).collect();
     let mut seen = std::collections::HashSet::new();
@@ -43,8 +54,5 @@ pub fn save_safetensors(
                 .map_err(|source| WeightError::Parse { path: path.into(), source })
         })
         .collect::<Result<_, _>>()?;
-    let data =
-        safetensors::serialize(views, metadata).map_err(|source| WeightError::Parse { path: path.into(), source })?;
-
-    crate::io::write_atomic(path, &data).map_err(io)
+    safetensors::serialize(views, metadata).map_err(|source| WeightError::Parse { path: path.into(), source })
 }

@@ -12,6 +12,16 @@ pub(crate) enum Failure {
     Failed(String),
 }
 
+impl Failure {
+    /// The message, for commands that report through `Box<dyn Error>`
+    /// (classified again by [`classify`]: a message is bad input).
+    pub(crate) fn message(self) -> String {
+        match self {
+            Failure::BadInput(m) | Failure::Failed(m) => m,
+        }
+    }
+}
+
 /// Bad input: exit status 2.
 pub(crate) fn bad(e: impl std::fmt::Display) -> Failure {
     Failure::BadInput(e.to_string())
@@ -34,5 +44,91 @@ pub(crate) fn exit(result: Result<(), Failure>) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A model that could not be loaded: the checkpoint's weights are the
+/// user's input, the compiler and the device are ours.
+pub(crate) fn load_failure(e: wgraph::LoadError) -> Failure {
+    match e {
+        wgraph::LoadError::Weights(w) => weights_failure(w),
+        wgraph::LoadError::Runtime(r) => runtime_failure(r),
+        e => failed(e),
+    }
+}
+
+/// A run that failed: inputs the graph refuses are bad input.
+pub(crate) fn runtime_failure(e: wgraph::RuntimeError) -> Failure {
+    use wgraph::RuntimeError as R;
+    match e {
+        R::Input(_) | R::IndexRange { .. } | R::IntegerRange { .. } | R::UnknownBackend { .. } => bad(e),
+        R::Weights(w) => weights_failure(w),
+        e => failed(e),
+    }
+}
+
+/// Reading or writing tensors: a path the user gave that cannot be used
+/// (missing directory, no permission, not a file) is bad input; a full disk
+/// or another I/O failure while writing is the machine's.
+pub(crate) fn weights_failure(e: wgraph::WeightError) -> Failure {
+    use std::io::ErrorKind as K;
+    match &e {
+        wgraph::WeightError::Write { source, .. } => match source.kind() {
+            K::NotFound | K::PermissionDenied | K::ReadOnlyFilesystem | K::IsADirectory | K::NotADirectory => bad(e),
+            _ => failed(e),
+        },
+        _ => bad(e),
+    }
+}
+
+/// An error of a command that reports through `Box<dyn Error>`, sorted by
+/// whose fault it is: the user's files, flags and inputs (exit 2), or the
+/// compiler, the device or the machine (exit 1). Messages a command builds
+/// itself are about the arguments it was given.
+/// Typed errors of our own (compiler, interpreter, device) are failures.
+pub(crate) fn classify(e: Box<dyn std::error::Error>) -> Failure {
+    let e = match e.downcast::<wgraph::LoadError>() {
+        Ok(e) => return load_failure(*e),
+        Err(e) => e,
+    };
+    let e = match e.downcast::<wgraph::RuntimeError>() {
+        Ok(e) => return runtime_failure(*e),
+        Err(e) => e,
+    };
+    let e = match e.downcast::<wgraph::WeightError>() {
+        Ok(e) => return weights_failure(*e),
+        Err(e) => e,
+    };
+    let e = match e.downcast::<wgraph_graphs::embed::EmbedError>() {
+        Ok(e) => {
+            return match *e {
+                wgraph_graphs::embed::EmbedError::Load(l) => load_failure(l),
+                wgraph_graphs::embed::EmbedError::Runtime(r) => runtime_failure(r),
+                wgraph_graphs::embed::EmbedError::Weights(w) => weights_failure(w),
+                e @ wgraph_graphs::embed::EmbedError::MissingOutput(_) => failed(e),
+                e => bad(e),
+            }
+        }
+        Err(e) => e,
+    };
+    let e = match e.downcast::<wgraph_graphs::generate::GenerateError>() {
+        Ok(e) => {
+            return match *e {
+                wgraph_graphs::generate::GenerateError::Load(l) => load_failure(l),
+                wgraph_graphs::generate::GenerateError::Runtime(r) => runtime_failure(r),
+                e @ wgraph_graphs::generate::GenerateError::MissingOutput(_) => failed(e),
+                e => bad(e),
+            }
+        }
+        Err(e) => e,
+    };
+    // The compiler, the interpreter and the terminal are ours; everything
+    // else a command reports (configs, inputs, flags, the messages commands
+    // build from their arguments) is about what the user gave.
+    let ours = e.is::<wgraph::CompileError>() || e.is::<wgraph::InterpError>() || e.is::<std::io::Error>();
+    if ours {
+        failed(e)
+    } else {
+        bad(e)
     }
 }

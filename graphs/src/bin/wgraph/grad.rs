@@ -4,8 +4,9 @@
 
 use crate::failure::{bad, failed, Failure};
 use crate::inputs::{fill_hf_defaults, read_file};
+use crate::paths::refuse_overwriting_inputs;
 use crate::step;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use wgraph::graph::{bind_inputs, NamedTensors};
 use wgraph::weights::save_safetensors;
 use wgraph::{CompileOptions, Compiler, Device, LoadError, RuntimeError, Tensor, Weights};
@@ -145,49 +146,6 @@ pub(crate) fn check_class_ids(labels: &Tensor, classes: usize, kind: LossKind) -
             "`labels` element {i} is {v}: not {what} in 0..{classes} nor {ignore} (ignored); labels have shape {:?}",
             labels.shape()
         )));
-    }
-    Ok(())
-}
-
-/// The tool never writes over one of its own inputs (the inputs file, the
-/// checkpoint's config and weights) nor writes both outputs to one file.
-fn refuse_overwriting_inputs(
-    model_dir: &Path,
-    inputs: &Path,
-    output: &Path,
-    dump: Option<&Path>,
-) -> Result<(), Failure> {
-    let canon = |p: &Path| -> PathBuf {
-        match (p.parent(), p.file_name()) {
-            (Some(dir), Some(name)) => {
-                let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-                dir.canonicalize().map(|d| d.join(name)).unwrap_or_else(|_| p.to_path_buf())
-            }
-            _ => p.to_path_buf(),
-        }
-    };
-    let dir = model_dir.canonicalize().unwrap_or_else(|_| model_dir.to_path_buf());
-    let mut targets = vec![("--output", output)];
-    targets.extend(dump.map(|d| ("--dump", d)));
-    for (flag, path) in &targets {
-        let c = canon(path);
-        if c == canon(inputs) {
-            return Err(bad(format!("{flag} {} is the inputs file; refusing to overwrite it", path.display())));
-        }
-        let name = c.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let read_by_us = name == "config.json" || (name.starts_with("model") && name.contains(".safetensors"));
-        if c.parent() == Some(dir.as_path()) && read_by_us {
-            return Err(bad(format!(
-                "{flag} {} is part of the checkpoint {}; refusing to overwrite it",
-                path.display(),
-                model_dir.display()
-            )));
-        }
-    }
-    if let Some(d) = dump {
-        if canon(d) == canon(output) {
-            return Err(bad(format!("--dump and --output are the same file {}", output.display())));
-        }
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use wgraph::graph::{DumpFormat, NamedTensors};
-use wgraph::weights::save_safetensors;
+use wgraph::weights::{safetensors_bytes, save_safetensors};
 use wgraph::{CompileOptions, Compiler, Device, Weights};
 use wgraph_graphs::embed::{cosine, SentenceEmbedder};
 use wgraph_graphs::zoo;
@@ -205,6 +205,7 @@ mod failure;
 mod grad;
 mod inputs;
 mod outdir;
+mod paths;
 mod plot;
 mod text;
 mod train;
@@ -214,6 +215,12 @@ use inputs::prepare_inputs;
 use text::{classify, generate};
 
 fn main() -> ExitCode {
+    // An interrupted run leaves no temporary files behind (outputs are
+    // written through them, then renamed).
+    let _ = ctrlc::set_handler(|| {
+        wgraph::io::remove_temporary_files();
+        std::process::exit(130);
+    });
     let cli = Cli::parse();
     if let Command::Grad { model_dir, inputs, output, dump } = &cli.command {
         return failure::exit(grad::grad(model_dir, inputs, output, dump.as_deref()));
@@ -230,31 +237,26 @@ fn main() -> ExitCode {
         Command::Diff { a, b } => Some(debug::diff(a, b)),
         _ => None,
     };
+    // Commands that answer a question (did it diverge?) exit 1 for "yes";
+    // their own failures then exit 1 too, bad input 2.
     if let Some(status) = status {
         return match status {
             Ok(true) => ExitCode::from(1),
             Ok(false) => ExitCode::SUCCESS,
-            Err(e)
-                if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-            {
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
+            Err(e) if is_broken_pipe(&*e) => ExitCode::SUCCESS,
+            Err(e) => failure::exit(Err(failure::classify(e))),
         };
     }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) if is_broken_pipe(&*e) => ExitCode::SUCCESS,
+        Err(e) => failure::exit(Err(failure::classify(e))),
     }
+}
+
+/// Output piped into a command that stopped reading (`| head`): not an error.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// A spinner on stderr for slow steps, shown only on a terminal.
@@ -358,6 +360,7 @@ fn weight_count(g: &wgraph::Graph) -> usize {
 }
 
 fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>) -> Result<()> {
+    paths::refuse_overwriting_inputs(model_dir, inputs, output, dump).map_err(|f| f.message())?;
     let loaded = zoo::load(model_dir)?;
     let weights = Weights::from_dir(model_dir)?;
     let feed = prepare_inputs(&loaded.graph, inputs)?;
@@ -368,8 +371,8 @@ fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>
     let model = Compiler::new(&device).with_options(options).compile(&loaded.graph, &weights)?;
     bar.finish_and_clear();
     let (outputs, taps) = model.run_with_taps(feed)?;
-    save_safetensors(output, &outputs, None)?;
-    eprintln!("wrote {} ({})", output.display(), outputs.names().collect::<Vec<_>>().join(", "));
+    let mut files = vec![(output, safetensors_bytes(output, &outputs, None)?)];
+    let mut dumped = 0;
     if let Some(path) = dump {
         // The graph outputs belong in the dump too, under HF's output names.
         let mut taps = taps;
@@ -378,8 +381,18 @@ fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>
                 taps.0.push((name.to_string(), t.clone()));
             }
         }
-        wgraph::debug::write_dump(path, &taps)?;
-        eprintln!("wrote {} intermediates to {}", taps.len(), path.display());
+        dumped = taps.len();
+        files.push((path, wgraph::debug::dump_bytes(path, &taps)?));
+    }
+    // The outputs and the dump of one run land together or not at all.
+    let refs: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+    wgraph::io::write_atomic_all(&refs).map_err(|source| {
+        let path = files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>().join(" and ");
+        wgraph::WeightError::Write { path: path.into(), source }
+    })?;
+    eprintln!("wrote {} ({})", output.display(), outputs.names().collect::<Vec<_>>().join(", "));
+    if let Some(path) = dump {
+        eprintln!("wrote {dumped} intermediates to {}", path.display());
     }
     Ok(())
 }
