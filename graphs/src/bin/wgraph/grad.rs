@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use wgraph::graph::{bind_inputs, NamedTensors};
 use wgraph::weights::save_safetensors;
 use wgraph::{CompileOptions, Compiler, Device, LoadError, RuntimeError, Tensor, Weights};
+use wgraph::debug::GRAD_PREFIX;
 use wgraph_graphs::grad::gradient_graph;
 use wgraph_graphs::loss::{ProblemType, IGNORE_INDEX};
 use wgraph_graphs::zoo::{self, LossKind};
@@ -79,7 +80,7 @@ pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<
     grads.graph.check_weights(&weights).map_err(bad)?;
 
     let device = Device::new().map_err(failed)?;
-    let taps = if dump.is_some() { grads.module_gradients.clone() } else { Vec::new() };
+    let taps = if dump.is_some() { grads.dump_taps() } else { Vec::new() };
     let bar = step("compiling forward and backward, uploading");
     let model = Compiler::new(&device)
         .with_options(CompileOptions { taps, ..Default::default() })
@@ -114,12 +115,14 @@ pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<
     println!("loss {loss}");
     eprintln!("wrote {} (loss and {} gradients)", output.display(), written_count);
     if let Some(path) = dump {
-        let mut tensors =
-            vec![("loss".to_string(), outputs.get("loss").cloned().unwrap_or_else(|| Tensor::scalar(0f32)))];
-        tensors.extend(tapped.iter().filter(|(n, _)| n.starts_with("grad/")).map(|(n, t)| (n.to_string(), t.clone())));
-        let count = tensors.len() - 1;
-        wgraph::debug::write_dump(path, &NamedTensors(tensors)).map_err(failed)?;
-        eprintln!("wrote {count} module-output gradients to {}", path.display());
+        let tensors = grads.dump(&outputs, &tapped);
+        let count = tensors.names().filter(|n| n.starts_with(GRAD_PREFIX)).count();
+        wgraph::debug::write_dump(path, &tensors).map_err(failed)?;
+        eprintln!(
+            "wrote {} module outputs and {count} gradients with respect to them to {}",
+            tensors.len() - count,
+            path.display()
+        );
     }
     Ok(())
 }
