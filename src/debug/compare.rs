@@ -7,7 +7,7 @@
 //! numbers show a known pattern.
 
 use super::grad_diagnosis::diagnose_gradient;
-use super::walk::{walk_order, Section};
+use super::walk::{gradient_missing, walk_order, Section};
 use crate::graph::{NamedTensors, Tensor};
 
 /// Tolerances: a tensor agrees when `|ours - ref| <= atol + rtol * |ref|` everywhere.
@@ -131,8 +131,20 @@ pub fn compare(ours: &NamedTensors, reference: &NamedTensors, tolerance: Toleran
     let mut last_agreeing_gradient = None;
     let mut unchecked = Vec::new();
     for name in walk_order(ours, reference) {
-        let (Some(a), Some(b)) = (ours.get(name), reference.get(name)) else { continue };
-        let row = compare_one(name, a, b, tolerance);
+        let Some(b) = reference.get(name) else { continue };
+        let zeros;
+        let a = match ours.get(name) {
+            Some(a) => a,
+            None => {
+                // A gradient ours' backward never computes (walk::gradient_missing).
+                zeros = Tensor::zeros(b.dtype(), b.shape()).unwrap_or_else(|_| b.clone());
+                &zeros
+            }
+        };
+        let mut row = compare_one(name, a, b, tolerance);
+        if ours.get(name).is_none() {
+            row.note = Some("ours computes no such gradient: compared as zeros".into());
+        }
         let section = Section::of(name);
         if !row.agrees && section == Section::Gradient && first_gradient.is_none() {
             // Rows before the first diverging gradient agree.
@@ -160,7 +172,8 @@ pub fn compare(ours: &NamedTensors, reference: &NamedTensors, tolerance: Toleran
         rows.push(row);
     }
     let only_ours = ours.names().filter(|n| reference.get(n).is_none()).map(String::from).collect();
-    let only_reference = reference.names().filter(|n| ours.get(n).is_none()).map(String::from).collect();
+    let only_reference =
+        reference.names().filter(|n| ours.get(n).is_none() && !gradient_missing(ours, n)).map(String::from).collect();
     Comparison {
         rows,
         only_ours,

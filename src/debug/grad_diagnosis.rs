@@ -33,7 +33,9 @@ fn zeros(va: &[f64], vb: &[f64], shape: &[usize]) -> Option<String> {
         );
     }
     if zero(vb) && !zero(va) {
-        return Some("the reference has no gradient here and ours does: the reference detaches a path ours keeps".into());
+        return Some(
+            "the reference has no gradient here and ours does: the reference detaches a path ours keeps".into(),
+        );
     }
     let c = *shape.last()?;
     if shape.len() < 2 || c == 0 {

@@ -41,7 +41,9 @@ impl Section {
 const LOSS: &str = "loss";
 
 /// The names `ours` shares with `reference`, in walk order: forward values
-/// in ours' order (`loss` last), then gradients in backward order.
+/// in ours' order (`loss` last), then gradients in backward order. In a
+/// gradient dump, a reference gradient ours lacks for a module whose
+/// output ours has is walked too (see [`gradient_missing`]).
 ///
 /// Backward order is the reverse of the order the forward produced the
 /// module outputs, taken from ours' forward entries (or the reference's
@@ -51,23 +53,39 @@ const LOSS: &str = "loss";
 /// (both `wgraph grad --dump` and `tools/torch_dump.py --grads` list
 /// gradients in backward order); with no forward entries at all, ours'
 /// order is used as it is.
-pub(crate) fn walk_order<'a>(ours: &'a NamedTensors, reference: &NamedTensors) -> Vec<&'a str> {
+pub(crate) fn walk_order<'a>(ours: &'a NamedTensors, reference: &'a NamedTensors) -> Vec<&'a str> {
     let shared = |n: &&str| reference.get(n).is_some();
-    let (mut forward, gradients): (Vec<&str>, Vec<&str>) =
+    let (mut forward, mut gradients): (Vec<&str>, Vec<&str>) =
         ours.names().filter(shared).partition(|n| Section::of(n) == Section::Forward);
     if let Some(i) = forward.iter().position(|&n| n == LOSS) {
         let loss = forward.remove(i);
         forward.push(loss);
     }
+    // Placed by their module's forward position like the others.
+    gradients.extend(reference.names().filter(|n| gradient_missing(ours, n)));
     forward.extend(backward_order(&gradients, ours, reference));
     forward
+}
+
+/// Whether `name` is a gradient ours' gradient dump lacks although ours
+/// computes that module's output: the loss does not reach the output in
+/// ours' backward (a detached value), which the walk compares as zeros, as
+/// PyTorch's `param.grad` of `None` means zeros. (Without gradients of its
+/// own, ours is a forward dump and lacks them all for that reason.)
+pub(crate) fn gradient_missing(ours: &NamedTensors, name: &str) -> bool {
+    let Some(module) = name.strip_prefix(GRAD_PREFIX) else { return false };
+    ours.get(name).is_none() && ours.get(module).is_some() && ours.names().any(|n| Section::of(n) == Section::Gradient)
 }
 
 /// `gradients` (ours' order) sorted into backward order.
 fn backward_order<'a>(gradients: &[&'a str], ours: &NamedTensors, reference: &NamedTensors) -> Vec<&'a str> {
     let module = |g: &str| g.strip_prefix(GRAD_PREFIX).unwrap_or(g).to_string();
     let ranks = |dump: &NamedTensors| -> HashMap<String, usize> {
-        dump.names().filter(|n| Section::of(n) == Section::Forward).enumerate().map(|(i, n)| (n.to_string(), i)).collect()
+        dump.names()
+            .filter(|n| Section::of(n) == Section::Forward)
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), i))
+            .collect()
     };
     let covers = |r: &HashMap<String, usize>| gradients.iter().any(|g| r.contains_key(&module(g)));
     let rank = Some(ranks(ours)).filter(covers).or_else(|| Some(ranks(reference)).filter(covers));
@@ -112,6 +130,16 @@ mod tests {
         assert_eq!(walk_order(&ours, &reference), ["loss", "grad/c", "grad/b", "grad/a"]);
         let reference = dump(&["grad/c", "grad/a", "loss", "grad/b"]);
         assert_eq!(walk_order(&ours, &reference), ["loss", "grad/a", "grad/b", "grad/c"]);
+    }
+
+    #[test]
+    fn a_gradient_ours_lacks_for_a_module_it_computes_is_walked_in_place() {
+        let ours = dump(&["a", "b", "c", "grad/c", "grad/a"]);
+        let reference = dump(&["a", "b", "c", "grad/c", "grad/b", "grad/a", "grad/dropout"]);
+        assert_eq!(walk_order(&ours, &reference), ["a", "b", "c", "grad/c", "grad/b", "grad/a"]);
+        // A forward dump lacks every gradient: none is walked.
+        let forward = dump(&["a", "b", "c"]);
+        assert_eq!(walk_order(&forward, &reference), ["a", "b", "c"]);
     }
 
     #[test]
