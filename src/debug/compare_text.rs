@@ -111,11 +111,11 @@ impl Comparison {
                     None => "it is the first gradient computed".to_string(),
                 };
                 match (forward, &self.last_agreeing_gradient) {
-                    (0, None) => format!(
-                        "in the backward pass, at its start, with no forward values compared: a forward difference \
-                         changes this gradient and every other, so compare module outputs to tell a forward bug \
-                         from a backward one (`wgraph grad --dump` and `tools/torch_dump.py --grads` write them)"
-                    ),
+                    (0, None) => "in the backward pass, at its start, with no forward values compared: a forward \
+                                  difference changes this gradient and every other, so compare module outputs to \
+                                  tell a forward bug from a backward one (`wgraph grad --dump` and \
+                                  `tools/torch_dump.py --grads` write them)"
+                        .to_string(),
                     (0, Some(_)) => format!(
                         "in the backward pass: {before}, so the backward of what reads `{module}` is wrong \
                          (no forward values compared to confirm the forward agrees)"

@@ -1,6 +1,6 @@
 //! `wgraph grad`: HF's `forward(labels=...)` then `loss.backward()` on the
 //! GPU; writes the loss and every parameter's gradient under its checkpoint
-//! name, and optionally the gradient with respect to every module output.
+//! name, and optionally every module output and the gradient with respect to it.
 
 use crate::failure::{bad, failed, Failure};
 use crate::inputs::{fill_hf_defaults, read_file};

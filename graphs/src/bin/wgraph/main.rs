@@ -65,8 +65,9 @@ enum Command {
         /// Where to write `loss` and the gradients (written atomically).
         #[arg(long)]
         output: PathBuf,
-        /// Also write the gradient with respect to every module output as
-        /// `grad/<module path>` (compare with tools/torch_dump.py --grads).
+        /// Also write every module output and the gradient with respect to
+        /// it as `grad/<module path>` (compare with tools/torch_dump.py
+        /// --grads).
         #[arg(long)]
         dump: Option<PathBuf>,
     },
@@ -107,10 +108,12 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
-    /// Compare two dumps of intermediates (ours from `run --dump`, the
-    /// reference from tools/torch_dump.py) tensor by tensor in our
-    /// execution order and name the first divergence. Exit status: 0 when
-    /// all agree, 1 when something diverged, 2 on bad input.
+    /// Compare two dumps of intermediates (ours from `run --dump` or
+    /// `grad --dump`, the reference from tools/torch_dump.py) tensor by
+    /// tensor, forward values in our execution order, then `grad/` entries
+    /// in backward order (loss to inputs), and name the first divergence and
+    /// the pass it is in. Exit status: 0 when all agree, 1 when something
+    /// diverged, 2 on bad input.
     Compare {
         ours: PathBuf,
         reference: PathBuf,
