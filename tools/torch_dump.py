@@ -15,11 +15,16 @@ output names (`logits`, `last_hidden_state`).
 
 With `--grads` the inputs file must also hold `labels` (as for `wgraph
 grad`): the model runs HF's `forward(labels=...)` with dropout off, then
-`loss.backward()`, and a full backward hook on every module stores the
-gradient of the loss with respect to the module's first output as
-`grad/<module path>` (the names `wgraph grad --dump` writes), plus
-`grad/logits` and `loss`. Modules whose output does not depend on a
-parameter (rotary tables) get no gradient and are left out.
+`loss.backward()`. The file holds what `wgraph grad --dump` writes: every
+module's forward output (as without `--grads`), `logits`, `loss`, and,
+from a full backward hook on every module, the gradient of the loss with
+respect to the module's first output as `grad/<module path>`, plus
+`grad/logits`. Modules whose output does not depend on a parameter
+(rotary tables) get no gradient and are left out. The recorded order is
+the forward entries in execution order, then the gradients in backward
+order: the reverse of the order the forward produced the outputs, so
+`grad/logits` first and the embeddings' last (`wgraph compare` walks them
+so, whatever a file records).
 
 Needs: pip install torch transformers safetensors
 """
@@ -100,28 +105,42 @@ def dump_grads(args):
     inputs = {k: (v.long() if not v.is_floating_point() else v) for k, v in load_file(args.inputs).items()}
     if "labels" not in inputs:
         raise SystemExit(f"error: {args.inputs} has no `labels`: --grads needs them to compute HF's loss")
-    captured, order = {}, []
+    captured, forward, grads = {}, [], []
 
-    def hook(name):
+    def forward_hook(name):
+        def store(_module, _inputs, output):
+            t = first_tensor(output)
+            if t is not None and name not in captured:
+                captured[name] = t.detach().float().contiguous().clone()
+                forward.append(name)
+        return store
+
+    def backward_hook(name):
         def store(_module, _grad_inputs, grad_outputs):
             t = first_tensor(grad_outputs)
             key = "grad/" + name
             if t is not None and key not in captured:
                 captured[key] = t.detach().float().contiguous().clone()
-                order.append(key)
+                grads.append(name)
         return store
 
     for name, module in model.named_modules():
         if name:
-            module.register_full_backward_hook(hook(name))
+            module.register_forward_hook(forward_hook(name))
+            module.register_full_backward_hook(backward_hook(name))
     out = model(**inputs)
     out.logits.retain_grad()
     out.loss.backward()
-    captured["grad/logits"] = out.logits.grad.detach().float().contiguous().clone()
+    captured["logits"] = out.logits.detach().float().contiguous().clone()
     captured["loss"] = out.loss.detach().float().reshape(()).contiguous()
-    # Backward runs last module first; store in forward (execution) order.
-    forward = [n for n, _ in model.named_modules() if n]
-    order = ["loss"] + sorted(order, key=lambda k: forward.index(k[len("grad/"):])) + ["grad/logits"]
+    captured["grad/logits"] = out.logits.grad.detach().float().contiguous().clone()
+    # Backward order is the reverse of the order the forward produced the
+    # outputs (a hook fires when a module's *input* gradient is done, which
+    # puts a container after its children; the gradient at its output was
+    # there before them).
+    have = set(grads)
+    backward = ["grad/" + n for n in reversed(forward) if n in have]
+    order = forward + ["logits", "loss", "grad/logits"] + backward
     save_file(captured, args.output, metadata={"execution_order": json.dumps(order)})
     print(f"wrote {len(captured)} tensors to {args.output}")
 

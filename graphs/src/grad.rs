@@ -6,7 +6,8 @@
 use crate::hf::ModelError;
 use crate::zoo::LoadedGraph;
 use std::collections::BTreeSet;
-use wgraph::graph::Op;
+use wgraph::debug::GRAD_PREFIX;
+use wgraph::graph::{NamedTensors, Op};
 use wgraph::{autodiff, Graph, Value};
 
 /// A graph computing a loss and every parameter's gradient.
@@ -27,12 +28,40 @@ pub struct GradientGraph {
     /// parameter to the loss: the gradient of the loss with respect to
     /// that output (what a full backward hook sees). Tap these names.
     pub module_gradients: Vec<String>,
+    /// Every forward module output the graph names (HF module paths, what
+    /// a forward hook sees). Tapped with the gradients they let a dump
+    /// show where a forward bug starts (see [`GradientGraph::dump`]).
+    pub module_outputs: Vec<String>,
 }
 
 impl GradientGraph {
     /// The names to keep from the outputs: `loss`, then the parameters.
     pub fn gradient_outputs(&self) -> impl Iterator<Item = &str> {
         std::iter::once("loss").chain(self.parameters.iter().map(String::as_str))
+    }
+
+    /// The values to tap for [`GradientGraph::dump`]: every module output
+    /// and the gradient with respect to each.
+    pub fn dump_taps(&self) -> Vec<String> {
+        self.module_outputs.iter().chain(&self.module_gradients).cloned().collect()
+    }
+
+    /// What `wgraph grad --dump` writes, from a run compiled with
+    /// [`GradientGraph::dump_taps`]: the forward module outputs in execution
+    /// order, `logits` and `loss`, then the `grad/` entries in the order the
+    /// backward computed them (from the loss towards the inputs), the same
+    /// layout as `tools/torch_dump.py --grads`. The forward entries are what
+    /// locates a forward bug: from the module it starts at on, every
+    /// activation, the loss and every gradient differ.
+    pub fn dump(&self, outputs: &NamedTensors, tapped: &NamedTensors) -> NamedTensors {
+        let forward = tapped.iter().filter(|(n, _)| !n.starts_with(GRAD_PREFIX));
+        // Outputs the taps already hold (a head named `logits`) once.
+        let heads = ["logits", "loss"]
+            .into_iter()
+            .filter(|n| tapped.get(n).is_none())
+            .filter_map(|n| outputs.get(n).map(|t| (n, t)));
+        let backward = tapped.iter().filter(|(n, _)| n.starts_with(GRAD_PREFIX));
+        NamedTensors(forward.chain(heads).chain(backward).map(|(n, t)| (n.to_string(), t.clone())).collect())
     }
 }
 
@@ -73,9 +102,10 @@ pub fn gradient_graph(loaded: LoadedGraph) -> Result<GradientGraph, ModelError> 
     let module_gradients = {
         let ir = graph.ir()?;
         let present: BTreeSet<&str> = ir.graph.node_indices().flat_map(|id| ir.node(id).names()).collect();
-        module_names.iter().map(|n| format!("grad/{n}")).filter(|n| present.contains(n.as_str())).collect()
+        module_names.iter().map(|n| format!("{GRAD_PREFIX}{n}")).filter(|n| present.contains(n.as_str())).collect()
     };
-    Ok(GradientGraph { graph, parameters, tied, unreachable, module_gradients })
+    let module_outputs = module_names.into_iter().collect();
+    Ok(GradientGraph { graph, parameters, tied, unreachable, module_gradients, module_outputs })
 }
 
 fn weight_name(v: &Value) -> Option<String> {

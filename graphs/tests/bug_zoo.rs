@@ -7,13 +7,15 @@
 //! tools/torch_dump.py). `compare` must name the module where the bug first
 //! shows, every time.
 
+#[path = "common/bugs.rs"]
+mod bugs;
 mod common;
 
+use bugs::{layer_norm_eps, map_mask, no_edit, softmax_over_queries, swap, transpose_square, Bug};
 use common::device;
 
 use std::path::PathBuf;
 use wgraph::debug::{compare, read_dump, Comparison, Tolerance};
-use wgraph::graph::{Ir, Op, RowOp};
 use wgraph::{CompileOptions, Compiler, Tensor, Weights};
 use wgraph_graphs::{zoo, HfConfig};
 
@@ -25,80 +27,6 @@ fn read_all(path: &std::path::Path) -> Vec<(String, Tensor)> {
     let w = Weights::open([path]).unwrap();
     let names: Vec<String> = w.names().map(String::from).collect();
     names.into_iter().map(|n| (n.clone(), w.read(&n).unwrap())).collect()
-}
-
-/// A seeded bug: what it does to the checkpoint, the config and the inputs.
-struct Bug {
-    what: &'static str,
-    weights: fn(&mut Vec<(String, Tensor)>),
-    config: fn(&mut serde_json::Value),
-    inputs: fn(&mut Vec<(String, Tensor)>),
-    /// What it does to the graph the zoo builds (the port's own code).
-    graph: fn(&mut Ir),
-    /// Modules `compare` may name (the first module output the bug changes).
-    expect: &'static [&'static str],
-}
-
-impl Bug {
-    /// A bug in the checkpoint's tensors.
-    fn weights(what: &'static str, f: fn(&mut Vec<(String, Tensor)>), expect: &'static [&'static str]) -> Bug {
-        Bug { what, weights: f, config: no_config, inputs: no_inputs, graph: no_edit, expect }
-    }
-    /// A bug in `config.json`.
-    fn config(what: &'static str, f: fn(&mut serde_json::Value), expect: &'static [&'static str]) -> Bug {
-        Bug { what, weights: no_weights, config: f, inputs: no_inputs, graph: no_edit, expect }
-    }
-    /// A bug in how the inputs are prepared.
-    fn inputs(what: &'static str, f: fn(&mut Vec<(String, Tensor)>), expect: &'static [&'static str]) -> Bug {
-        Bug { what, weights: no_weights, config: no_config, inputs: f, graph: no_edit, expect }
-    }
-    /// A bug in the port's own graph code.
-    fn graph(what: &'static str, f: fn(&mut Ir), expect: &'static [&'static str]) -> Bug {
-        Bug { what, weights: no_weights, config: no_config, inputs: no_inputs, graph: f, expect }
-    }
-}
-
-fn no_weights(_: &mut Vec<(String, Tensor)>) {}
-fn no_config(_: &mut serde_json::Value) {}
-fn no_inputs(_: &mut Vec<(String, Tensor)>) {}
-fn no_edit(_: &mut Ir) {}
-
-/// The port softmaxes attention scores `[batch, heads, query, key]` over
-/// the query axis in its first attention block.
-fn softmax_over_queries(ir: &mut Ir) {
-    let order = ir.topo_order().unwrap();
-    let first = order.into_iter().find(|&id| matches!(ir.node(id).op, Op::Row(RowOp::Softmax { .. }))).unwrap();
-    let rank = ir.node(first).ty.shape.len();
-    ir.graph[first].op = Op::Row(RowOp::Softmax { axis: rank - 2 });
-    ir.verify().unwrap();
-}
-
-/// The port uses LayerNorm epsilon `eps` in the module `name`.
-fn layer_norm_eps(ir: &mut Ir, name: &str, eps: f64) {
-    let id = ir.find_named(name).unwrap();
-    assert!(matches!(ir.node(id).op, Op::Row(RowOp::LayerNorm { .. })));
-    ir.graph[id].op = Op::Row(RowOp::LayerNorm { eps });
-}
-
-fn swap(tensors: &mut [(String, Tensor)], a: &str, b: &str) {
-    let ia = tensors.iter().position(|(n, _)| n == a).unwrap();
-    let ib = tensors.iter().position(|(n, _)| n == b).unwrap();
-    let ta = tensors[ia].1.clone();
-    tensors[ia].1 = tensors[ib].1.clone();
-    tensors[ib].1 = ta;
-}
-
-fn transpose_square(tensors: &mut [(String, Tensor)], name: &str) {
-    let t = &mut tensors.iter_mut().find(|(n, _)| n == name).unwrap().1;
-    let n = t.shape()[0];
-    let v = t.to_f32_vec();
-    *t = Tensor::new([n, n], (0..n * n).map(|i| v[(i % n) * n + i / n]).collect::<Vec<f32>>()).unwrap();
-}
-
-fn map_mask(inputs: &mut [(String, Tensor)], f: fn(i64) -> i64) {
-    let t = &mut inputs.iter_mut().find(|(n, _)| n == "attention_mask").unwrap().1;
-    let v: Vec<i64> = t.to_i64_vec().into_iter().map(f).collect();
-    *t = Tensor::new(t.shape().to_vec(), v).unwrap();
 }
 
 /// Runs the bugged port with every module tapped, compares with PyTorch.

@@ -422,7 +422,9 @@ fn grad_dump_matches_torch_backward_hooks() {
     let (code, table, err) = wgraph(&["compare", dump.to_str().unwrap(), reference.to_str().unwrap()]);
     assert_eq!(code, 0, "{table}{err}");
     assert!(table.contains("no divergence"), "{table}");
+    assert!(table.contains("-- gradients, in backward order"), "{table}");
     for name in [
+        "distilbert.transformer.layer.1.ffn.lin1",
         "grad/logits",
         "grad/classifier",
         "grad/distilbert.transformer.layer.0.attention.q_lin",
@@ -431,12 +433,24 @@ fn grad_dump_matches_torch_backward_hooks() {
     ] {
         assert!(table.lines().any(|l| l.starts_with(&format!("{name} "))), "{name} is compared: {table}");
     }
-    // Every name in our dump is a module-output gradient (or the loss).
+    // Every name in our dump is a module output or the gradient with
+    // respect to one (or `logits`, `loss`), never a parameter's gradient;
+    // the gradients follow the forward values.
     let (_, listing, _) = wgraph(&["inspect", dump.to_str().unwrap()]);
-    for line in listing.lines().skip(1).take_while(|l| !l.starts_with("metadata:")) {
-        let n = line.split_whitespace().next().unwrap();
-        assert!(n == "loss" || (n.starts_with("grad/") && !n.ends_with(".weight") && !n.ends_with(".bias")), "{n}");
+    let names: Vec<&str> = listing
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("metadata:"))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    for n in &names {
+        assert!(!n.ends_with(".weight") && !n.ends_with(".bias"), "{n}");
     }
+    assert!(names.contains(&"distilbert.transformer.layer.0.attention.q_lin") && names.contains(&"loss"));
+    let (order, _) = wgraph::debug::dump_names(&dump).unwrap();
+    let first_gradient = order.iter().position(|n| n.starts_with("grad/")).unwrap();
+    assert!(order[first_gradient..].iter().all(|n| n.starts_with("grad/")), "{order:?}");
+    assert!(["grad/classifier", "grad/logits"].contains(&order[first_gradient].as_str()), "{order:?}");
 }
 
 #[test]

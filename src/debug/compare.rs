@@ -1,10 +1,14 @@
 //! Comparing two dumps of named intermediates (ours from `wgraph run
-//! --dump`, the reference from `tools/torch_dump.py`): statistics per
-//! tensor in execution order, the first tensor beyond tolerance, and a
-//! one-line diagnosis when the numbers show a known pattern.
+//! --dump` or `wgraph grad --dump`, the reference from
+//! `tools/torch_dump.py`): statistics per tensor in the order the values
+//! were computed (forward values in execution order, then `grad/` entries
+//! in backward order, see [`super::walk`]), the first tensor beyond
+//! tolerance, which pass it is in, and a one-line diagnosis when the
+//! numbers show a known pattern.
 
+use super::grad_diagnosis::diagnose_gradient;
+use super::walk::{gradient_missing, walk_order, Section};
 use crate::graph::{NamedTensors, Tensor};
-use std::fmt;
 
 /// Tolerances: a tensor agrees when `|ours - ref| <= atol + rtol * |ref|` everywhere.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +71,8 @@ pub struct Row {
 /// The comparison of two dumps.
 #[derive(Debug, Clone)]
 pub struct Comparison {
-    /// One row per tensor present in both, in ours' order (execution order).
+    /// One row per tensor present in both: forward values in ours' order
+    /// (execution order, `loss` last), then gradients in backward order.
     pub rows: Vec<Row>,
     /// Names only ours has.
     pub only_ours: Vec<String>,
@@ -76,8 +81,17 @@ pub struct Comparison {
     /// The tolerance used.
     pub tolerance: Tolerance,
     /// The first row that does not agree, and what it looks like (a diagnosis
-    /// such as "sign flip" or "permuted features", when one fits).
+    /// such as "sign flip" or "permuted features", when one fits). A forward
+    /// value when the forward passes differ (that is where a forward bug
+    /// starts: the loss and every gradient follow from it), else the first
+    /// gradient in backward order (see [`Comparison::divergence_section`]).
     pub first_divergence: Option<(String, Option<String>)>,
+    /// The first gradient in backward order that does not agree, with its
+    /// diagnosis; after a forward divergence it is a consequence of it.
+    pub first_gradient_divergence: Option<(String, Option<String>)>,
+    /// The gradient compared just before the first diverging one (it
+    /// agrees): the backward went wrong between the two.
+    pub last_agreeing_gradient: Option<String>,
     /// Reference tensors without a counterpart in ours that the reference
     /// computed after the last agreeing tensor and before the first
     /// divergence: the stretch nothing checked, where the bug must be (a
@@ -90,37 +104,84 @@ impl Comparison {
     pub fn diverged(&self) -> bool {
         self.first_divergence.is_some()
     }
+
+    /// The pass the first divergence is in.
+    pub fn divergence_section(&self) -> Option<Section> {
+        self.first_divergence.as_ref().map(|(name, _)| Section::of(name))
+    }
+
+    /// How many rows are in `section`.
+    pub fn rows_in(&self, section: Section) -> usize {
+        self.rows.iter().filter(|r| Section::of(&r.name) == section).count()
+    }
 }
 
 fn squeezed(shape: &[usize]) -> Vec<usize> {
     shape.iter().copied().filter(|&d| d != 1).collect()
 }
 
-/// Compares every name present in both, in `ours`' order.
+/// Compares every name present in both: forward values in `ours`' order
+/// (`loss` last), then `grad/` entries in backward order (from the loss
+/// towards the inputs, whatever order the files list them in; see
+/// [`super::walk`]). The first divergence is the first row off in that walk.
 pub fn compare(ours: &NamedTensors, reference: &NamedTensors, tolerance: Tolerance) -> Comparison {
     let mut rows: Vec<Row> = Vec::new();
     let mut first = None;
+    let mut first_gradient = None;
+    let mut last_agreeing_gradient = None;
     let mut unchecked = Vec::new();
-    for (name, a) in ours.iter() {
+    for name in walk_order(ours, reference) {
         let Some(b) = reference.get(name) else { continue };
-        let row = compare_one(name, a, b, tolerance);
+        let zeros;
+        let a = match ours.get(name) {
+            Some(a) => a,
+            None => {
+                // A gradient ours' backward never computes (walk::gradient_missing).
+                zeros = Tensor::zeros(b.dtype(), b.shape()).unwrap_or_else(|_| b.clone());
+                &zeros
+            }
+        };
+        let mut row = compare_one(name, a, b, tolerance);
+        if ours.get(name).is_none() {
+            row.note = Some("ours computes no such gradient: compared as zeros".into());
+        }
+        let section = Section::of(name);
+        if !row.agrees && section == Section::Gradient && first_gradient.is_none() {
+            // Rows before the first diverging gradient agree.
+            let earlier: Vec<(&str, &Tensor)> = rows
+                .iter()
+                .filter(|r| Section::of(&r.name) == Section::Gradient)
+                .filter_map(|r| reference.get(&r.name).map(|t| (r.name.as_str(), t)))
+                .collect();
+            last_agreeing_gradient = earlier.last().map(|(n, _)| n.to_string());
+            first_gradient = Some((name.to_string(), diagnose_gradient(a, b, &earlier, tolerance)));
+        }
         if !row.agrees && first.is_none() {
-            let last_agreeing = rows.iter().rev().find(|r| r.agrees).map(|r| r.name.as_str());
-            let stretch = reference_between(reference, last_agreeing, name);
-            let why = diagnose(a, b, tolerance).or_else(|| skipped_steps(a, &stretch, tolerance));
-            unchecked = stretch.iter().filter(|(n, _)| ours.get(n).is_none()).map(|(n, _)| n.to_string()).collect();
-            first = Some((name.to_string(), why));
+            first = match section {
+                Section::Gradient => first_gradient.clone(),
+                Section::Forward => {
+                    let last_agreeing = rows.iter().rev().find(|r| r.agrees).map(|r| r.name.as_str());
+                    let stretch = reference_between(reference, last_agreeing, name);
+                    let why = diagnose(a, b, tolerance).or_else(|| skipped_steps(a, &stretch, tolerance));
+                    unchecked =
+                        stretch.iter().filter(|(n, _)| ours.get(n).is_none()).map(|(n, _)| n.to_string()).collect();
+                    Some((name.to_string(), why))
+                }
+            };
         }
         rows.push(row);
     }
     let only_ours = ours.names().filter(|n| reference.get(n).is_none()).map(String::from).collect();
-    let only_reference = reference.names().filter(|n| ours.get(n).is_none()).map(String::from).collect();
+    let only_reference =
+        reference.names().filter(|n| ours.get(n).is_none() && !gradient_missing(ours, n)).map(String::from).collect();
     Comparison {
         rows,
         only_ours,
         only_reference,
         tolerance,
         first_divergence: first,
+        first_gradient_divergence: first_gradient,
+        last_agreeing_gradient,
         unchecked_before_divergence: unchecked,
     }
 }
@@ -296,70 +357,4 @@ fn permutation_of(n: usize, same: impl Fn(usize, usize) -> bool) -> bool {
         }
         None => false,
     })
-}
-
-fn shape_str(s: &[usize]) -> String {
-    format!("{s:?}").replace(' ', "")
-}
-
-impl fmt::Display for Comparison {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(4).clamp(4, 70);
-        writeln!(
-            f,
-            "{:<width$}  {:<16} {:>10} {:>10} {:>9} {:>9}  {:>10} {:>10}  {:>10} {:>10}",
-            "name", "shape", "max|d|", "mean|d|", "rel", "cosine", "ours mean", "ours std", "ref mean", "ref std"
-        )?;
-        for r in &self.rows {
-            let mark = if r.agrees { " " } else { "!" };
-            let shape = if r.ours_shape == r.ref_shape {
-                shape_str(&r.ours_shape)
-            } else {
-                format!("{}/{}", shape_str(&r.ours_shape), shape_str(&r.ref_shape))
-            };
-            write!(
-                f,
-                "{:<width$}  {:<16} {:>10.3e} {:>10.3e} {:>9.2e} {:>9.6} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {mark}",
-                r.name,
-                shape,
-                r.max_abs,
-                r.mean_abs,
-                r.relative,
-                r.cosine,
-                r.ours.mean,
-                r.ours.std,
-                r.reference.mean,
-                r.reference.std
-            )?;
-            if let Some(note) = &r.note {
-                write!(f, "  ({note})")?;
-            }
-            writeln!(f)?;
-        }
-        if !self.only_ours.is_empty() {
-            writeln!(f, "only in ours ({}): {}", self.only_ours.len(), self.only_ours.join(", "))?;
-        }
-        if !self.only_reference.is_empty() {
-            writeln!(f, "only in the reference ({}): {}", self.only_reference.len(), self.only_reference.join(", "))?;
-        }
-        let unchecked = if self.unchecked_before_divergence.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "\n  unchecked just before it (reference tensors ours lacks): {}",
-                self.unchecked_before_divergence.join(", ")
-            )
-        };
-        match &self.first_divergence {
-            Some((name, Some(why))) => write!(f, "first divergence: {name}\n  diagnosis: {why}{unchecked}"),
-            Some((name, None)) => write!(f, "first divergence: {name}{unchecked}"),
-            None => write!(
-                f,
-                "no divergence ({} tensors within rtol {} atol {})",
-                self.rows.len(),
-                self.tolerance.rtol,
-                self.tolerance.atol
-            ),
-        }
-    }
 }

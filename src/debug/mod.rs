@@ -2,10 +2,13 @@
 
 pub mod check;
 pub mod compare;
+mod compare_text;
 pub mod dump_file;
+mod grad_diagnosis;
 pub mod graph_diff;
 pub mod nonfinite;
 pub mod program_dump;
+pub mod walk;
 
 pub use check::{check_against_interpreter, CheckError, CheckReport};
 pub use compare::{compare, diagnose, Comparison, Tolerance};
@@ -13,3 +16,4 @@ pub use dump_file::{dump_bytes, dump_names, read_dump, write_dump, EXECUTION_ORD
 pub use graph_diff::{diff_graphs, Difference, GraphDump};
 pub use nonfinite::{find_non_finite, NonFinite, Stats};
 pub use program_dump::write_program_dump;
+pub use walk::{Section, GRAD_PREFIX};

@@ -1,3 +1,5 @@
+#![allow(dead_code)]
+
 //! PyTorch's loss and `param.grad` references (tests/fixtures/grads/hf,
 //! made by tests/fixtures/grads/generate_hf.py) and the comparison the
 //! library and CLI gradient tests share. Included with `#[path]` by the

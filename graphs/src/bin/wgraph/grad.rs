@@ -1,14 +1,15 @@
 //! `wgraph grad`: HF's `forward(labels=...)` then `loss.backward()` on the
 //! GPU; writes the loss and every parameter's gradient under its checkpoint
-//! name, and optionally the gradient with respect to every module output.
+//! name, and optionally every module output and the gradient with respect to it.
 
-use crate::failure::{bad, failed, Failure};
+use crate::failure::{bad, failed, weights_failure, Failure};
 use crate::inputs::{fill_hf_defaults, read_file};
-use crate::paths::refuse_overwriting_inputs;
+use crate::paths::{refuse_overwriting_inputs, write_together};
 use crate::step;
 use std::path::Path;
+use wgraph::debug::GRAD_PREFIX;
 use wgraph::graph::{bind_inputs, NamedTensors};
-use wgraph::weights::save_safetensors;
+use wgraph::weights::safetensors_bytes;
 use wgraph::{CompileOptions, Compiler, Device, LoadError, RuntimeError, Tensor, Weights};
 use wgraph_graphs::grad::gradient_graph;
 use wgraph_graphs::loss::{ProblemType, IGNORE_INDEX};
@@ -80,7 +81,7 @@ pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<
     grads.graph.check_weights(&weights).map_err(bad)?;
 
     let device = Device::new().map_err(failed)?;
-    let taps = if dump.is_some() { grads.module_gradients.clone() } else { Vec::new() };
+    let taps = if dump.is_some() { grads.dump_taps() } else { Vec::new() };
     let bar = step("compiling forward and backward, uploading");
     let model = Compiler::new(&device)
         .with_options(CompileOptions { taps, ..Default::default() })
@@ -111,16 +112,22 @@ pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<
     }
     let loss = written[0].1.to_f64_vec().first().copied().unwrap_or(f64::NAN);
     let written_count = written.len() - 1;
-    save_safetensors(output, &NamedTensors(written), None).map_err(failed)?;
+    let mut files = vec![(output, safetensors_bytes(output, &NamedTensors(written), None).map_err(failed)?)];
+    let dumped = dump.map(|_| grads.dump(&outputs, &tapped));
+    if let (Some(path), Some(tensors)) = (dump, &dumped) {
+        files.push((path, wgraph::debug::dump_bytes(path, tensors).map_err(failed)?));
+    }
+    // The gradients and the dump of one run land together or not at all.
+    write_together(&files).map_err(weights_failure)?;
     println!("loss {loss}");
     eprintln!("wrote {} (loss and {} gradients)", output.display(), written_count);
-    if let Some(path) = dump {
-        let mut tensors =
-            vec![("loss".to_string(), outputs.get("loss").cloned().unwrap_or_else(|| Tensor::scalar(0f32)))];
-        tensors.extend(tapped.iter().filter(|(n, _)| n.starts_with("grad/")).map(|(n, t)| (n.to_string(), t.clone())));
-        let count = tensors.len() - 1;
-        wgraph::debug::write_dump(path, &NamedTensors(tensors)).map_err(failed)?;
-        eprintln!("wrote {count} module-output gradients to {}", path.display());
+    if let (Some(path), Some(tensors)) = (dump, dumped) {
+        let count = tensors.names().filter(|n| n.starts_with(GRAD_PREFIX)).count();
+        eprintln!(
+            "wrote {} module outputs and {count} gradients with respect to them to {}",
+            tensors.len() - count,
+            path.display()
+        );
     }
     Ok(())
 }

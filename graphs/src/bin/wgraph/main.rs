@@ -65,8 +65,9 @@ enum Command {
         /// Where to write `loss` and the gradients (written atomically).
         #[arg(long)]
         output: PathBuf,
-        /// Also write the gradient with respect to every module output as
-        /// `grad/<module path>` (compare with tools/torch_dump.py --grads).
+        /// Also write every module output and the gradient with respect to
+        /// it as `grad/<module path>` (compare with tools/torch_dump.py
+        /// --grads).
         #[arg(long)]
         dump: Option<PathBuf>,
     },
@@ -107,10 +108,12 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
-    /// Compare two dumps of intermediates (ours from `run --dump`, the
-    /// reference from tools/torch_dump.py) tensor by tensor in our
-    /// execution order and name the first divergence. Exit status: 0 when
-    /// all agree, 1 when something diverged, 2 on bad input.
+    /// Compare two dumps of intermediates (ours from `run --dump` or
+    /// `grad --dump`, the reference from tools/torch_dump.py) tensor by
+    /// tensor, forward values in our execution order, then `grad/` entries
+    /// in backward order (loss to inputs), and name the first divergence and
+    /// the pass it is in. Exit status: 0 when all agree, 1 when something
+    /// diverged, 2 on bad input.
     Compare {
         ours: PathBuf,
         reference: PathBuf,
@@ -385,11 +388,7 @@ fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>
         files.push((path, wgraph::debug::dump_bytes(path, &taps)?));
     }
     // The outputs and the dump of one run land together or not at all.
-    let refs: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
-    wgraph::io::write_atomic_all(&refs).map_err(|source| {
-        let path = files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>().join(" and ");
-        wgraph::WeightError::Write { path: path.into(), source }
-    })?;
+    paths::write_together(&files)?;
     eprintln!("wrote {} ({})", output.display(), outputs.names().collect::<Vec<_>>().join(", "));
     if let Some(path) = dump {
         eprintln!("wrote {dumped} intermediates to {}", path.display());

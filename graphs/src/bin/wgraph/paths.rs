@@ -45,3 +45,13 @@ pub(crate) fn refuse_overwriting_inputs(
     }
     Ok(())
 }
+
+/// Writes the files of one run (outputs, dump) so that they land together
+/// or not at all ([`wgraph::io::write_atomic_all`]).
+pub(crate) fn write_together(files: &[(&Path, Vec<u8>)]) -> Result<(), wgraph::WeightError> {
+    let refs: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+    wgraph::io::write_atomic_all(&refs).map_err(|source| {
+        let path = files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>().join(" and ");
+        wgraph::WeightError::Write { path: path.into(), source }
+    })
+}
