@@ -33,7 +33,7 @@ impl BertConfig {
         let c = BertConfig {
             vocab_size: cfg.usize("vocab_size")?,
             hidden_size: cfg.usize("hidden_size")?,
-            num_hidden_layers: cfg.usize("num_hidden_layers")?,
+            num_hidden_layers: cfg.layers("num_hidden_layers")?,
             num_attention_heads: cfg.usize("num_attention_heads")?,
             intermediate_size: cfg.usize("intermediate_size")?,
             max_position_embeddings: cfg.usize_or("max_position_embeddings", 512)?,

@@ -28,7 +28,7 @@ impl DistilBertConfig {
         let c = DistilBertConfig {
             vocab_size: cfg.usize("vocab_size")?,
             dim: cfg.usize("dim")?,
-            n_layers: cfg.usize("n_layers")?,
+            n_layers: cfg.layers("n_layers")?,
             n_heads: cfg.usize("n_heads")?,
             hidden_dim: cfg.usize("hidden_dim")?,
             max_position_embeddings: cfg.usize_or("max_position_embeddings", 512)?,

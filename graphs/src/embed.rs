@@ -35,11 +35,21 @@ impl SentenceEmbedder {
     pub fn open(dir: impl AsRef<Path>, device: &Device) -> Result<SentenceEmbedder, EmbedError> {
         let dir = dir.as_ref();
         let hf = HfConfig::from_dir(dir)?;
+        let model_type = hf.model_type()?;
+        if model_type != "bert" {
+            return Err(hf
+                .invalid(format!(
+                    "`embed` needs a sentence-transformers BERT checkpoint (model_type `bert`, such as \
+                     all-MiniLM-L6-v2); this one is model_type `{model_type}`, for which wgraph has no \
+                     sentence-embedding head"
+                ))
+                .into());
+        }
         let cfg = BertConfig::from_hf(&hf)?;
         let graph = bert::build(&cfg, BertHead::SentenceEmbedding, "")?;
         let weights = Weights::from_dir(dir)?;
         let model = Compiler::new(device).compile(&graph, &weights)?;
-        let text = TextEncoder::from_dir(dir, cfg.max_position_embeddings)?;
+        let text = TextEncoder::from_dir(dir, max_seq_length(dir, cfg.max_position_embeddings)?)?;
         Ok(SentenceEmbedder { text, model })
     }
 
@@ -51,6 +61,40 @@ impl SentenceEmbedder {
         let dim = e.shape().get(1).copied().unwrap_or(0);
         Ok(e.to_f32_vec().chunks(dim.max(1)).map(|c| c.to_vec()).collect())
     }
+}
+
+/// Where sentence-transformers truncates: `max_seq_length` from
+/// `sentence_bert_config.json` (256 for all-MiniLM-L6-v2), else the
+/// tokenizer's `model_max_length`, never past the model's positions.
+pub fn max_seq_length(dir: &Path, max_positions: usize) -> Result<usize, ModelError> {
+    let read = |name: &str, key: &str| -> Result<Option<usize>, ModelError> {
+        let path = dir.join(name);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| ModelError::Json { path: path.clone(), source })?;
+        match json.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n > 0 => Ok(Some(n as usize)),
+                // Tokenizers without a limit store a huge float (1e30).
+                _ if v.is_f64() => Ok(None),
+                _ => Err(ModelError::Field {
+                    path,
+                    key: key.into(),
+                    expected: "a positive integer",
+                    found: Some(v.to_string()),
+                }),
+            },
+        }
+    };
+    let limit = match read("sentence_bert_config.json", "max_seq_length")? {
+        Some(n) => Some(n),
+        None => read("tokenizer_config.json", "model_max_length")?,
+    };
+    Ok(limit.map_or(max_positions, |n| n.min(max_positions)))
 }
 
 /// Cosine similarity of two vectors.

@@ -16,6 +16,11 @@ pub enum GenerateError {
     Runtime(#[from] RuntimeError),
     #[error("the prompt is empty")]
     EmptyPrompt,
+    #[error(
+        "the prompt has {prompt} tokens, but the model's context is {context} positions \
+         (`max_position_embeddings` in config.json): shorten the prompt"
+    )]
+    PromptTooLong { prompt: usize, context: usize },
     #[error("the decode graph produced no `{0}`")]
     MissingOutput(String),
 }
@@ -38,13 +43,41 @@ impl Generator {
         &self.cfg.eos_token_ids
     }
 
+    /// The model's context: prompt and generated tokens together never exceed it.
+    pub fn context(&self) -> usize {
+        self.cfg.max_position_embeddings
+    }
+
+    /// How many of `max_new_tokens` fit in the context after a prompt of
+    /// `prompt_len` tokens.
+    pub fn new_tokens_that_fit(&self, prompt_len: usize, max_new_tokens: usize) -> usize {
+        max_new_tokens.min(self.context().saturating_sub(prompt_len))
+    }
+
     /// Greedy decoding (HF `generate(do_sample=False)`): the prompt followed
     /// by up to `max_new_tokens` tokens, stopping after any token in `stop`
-    /// (pass `eos_token_ids()` for HF's default behaviour).
+    /// (pass `eos_token_ids()` for HF's default behaviour) or when the
+    /// model's context is full.
     pub fn greedy(&self, prompt: &[i64], max_new_tokens: usize, stop: &[i64]) -> Result<Vec<i64>, GenerateError> {
+        self.greedy_streaming(prompt, max_new_tokens, stop, |_| {})
+    }
+
+    /// [`Generator::greedy`], handing each new token to `on_token` as soon as
+    /// it is chosen.
+    pub fn greedy_streaming(
+        &self,
+        prompt: &[i64],
+        max_new_tokens: usize,
+        stop: &[i64],
+        mut on_token: impl FnMut(i64),
+    ) -> Result<Vec<i64>, GenerateError> {
         if prompt.is_empty() {
             return Err(GenerateError::EmptyPrompt);
         }
+        if prompt.len() > self.context() {
+            return Err(GenerateError::PromptTooLong { prompt: prompt.len(), context: self.context() });
+        }
+        let max_new_tokens = self.new_tokens_that_fit(prompt.len(), max_new_tokens);
         let (kvh, hd) = (self.cfg.num_key_value_heads, self.cfg.head_dim);
         let empty = || Tensor::new([1, kvh, 0, hd], Vec::<f32>::new());
         let mut past: Vec<(Tensor, Tensor)> = Vec::with_capacity(self.cfg.num_hidden_layers);
@@ -85,6 +118,7 @@ impl Generator {
                 *slot = (get(format!("present.{i}.key"))?, get(format!("present.{i}.value"))?);
             }
             tokens.push(next);
+            on_token(next);
             step_ids = vec![next];
             if stop.contains(&next) {
                 break;

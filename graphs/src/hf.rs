@@ -24,6 +24,9 @@ pub enum ModelError {
     Autodiff(#[from] AutodiffError),
 }
 
+/// The most layers a config may ask for (see [`HfConfig::layers`]).
+pub const MAX_LAYERS: usize = 1024;
+
 /// A parsed `config.json`.
 #[derive(Debug, Clone)]
 pub struct HfConfig {
@@ -82,6 +85,20 @@ impl HfConfig {
             .and_then(|v| v.as_u64())
             .ok_or_else(|| self.field_error(key, "a non-negative integer"))?;
         usize::try_from(v).map_err(|_| self.field_error(key, "an integer that fits in usize"))
+    }
+
+    /// A required count of layers: at most [`MAX_LAYERS`]. A config with a
+    /// billion layers would otherwise make the graph builder allocate until
+    /// the process is killed.
+    pub fn layers(&self, key: &str) -> Result<usize, ModelError> {
+        let n = self.usize(key)?;
+        if n > MAX_LAYERS {
+            return Err(self.invalid(format!(
+                "`{key}` is {n}; wgraph builds at most {MAX_LAYERS} layers (the largest published models have \
+                 under 200): is the config corrupt?"
+            )));
+        }
+        Ok(n)
     }
 
     /// An optional non-negative integer (`null` counts as absent).

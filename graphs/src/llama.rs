@@ -29,6 +29,9 @@ pub struct LlamaConfig {
     pub mlp_bias: bool,
     pub hidden_act: Activation,
     pub eos_token_ids: Vec<i64>,
+    /// The context the model was trained for (`max_position_embeddings`,
+    /// HF's default 2048); generation stops there.
+    pub max_position_embeddings: usize,
 }
 
 /// How rotary embeddings pair up the features of a head.
@@ -71,7 +74,7 @@ impl LlamaConfig {
             vocab_size: cfg.usize("vocab_size")?,
             hidden_size: hidden,
             intermediate_size: cfg.usize("intermediate_size")?,
-            num_hidden_layers: cfg.usize("num_hidden_layers")?,
+            num_hidden_layers: cfg.layers("num_hidden_layers")?,
             num_attention_heads: heads,
             num_key_value_heads: kv,
             head_dim,
@@ -89,6 +92,7 @@ impl LlamaConfig {
             mlp_bias: cfg.bool_or("mlp_bias", false)?,
             hidden_act: Activation::from_config(cfg, "hidden_act", "silu")?,
             eos_token_ids: cfg.int_list("eos_token_id"),
+            max_position_embeddings: cfg.usize_or("max_position_embeddings", 2048)?,
         })
     }
 }
@@ -328,6 +332,7 @@ mod tests {
             mlp_bias: false,
             hidden_act: Activation::Silu,
             eos_token_ids: Vec::new(),
+            max_position_embeddings: 2048,
         }
     }
 

@@ -27,7 +27,7 @@ impl WhisperEncoderConfig {
         let c = WhisperEncoderConfig {
             num_mel_bins: cfg.usize_or("num_mel_bins", 80)?,
             d_model: cfg.usize("d_model")?,
-            encoder_layers: cfg.usize("encoder_layers")?,
+            encoder_layers: cfg.layers("encoder_layers")?,
             encoder_attention_heads: cfg.usize("encoder_attention_heads")?,
             encoder_ffn_dim: cfg.usize("encoder_ffn_dim")?,
             max_source_positions: cfg.usize_or("max_source_positions", 1500)?,

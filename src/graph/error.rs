@@ -450,7 +450,7 @@ pub enum BindError {
     #[error(
         "input `{input}` axis {axis}: `{symbol}` = {value} is outside what this graph allows ({}){}",
         if *min == *max { format!("exactly {min}") } else if *value < *min { format!("at least {min}") } else { format!("at most {max}") },
-        if why.is_empty() { String::new() } else { format!(": {why}") }
+        if why.is_empty() || *value < *min { String::new() } else { format!(": {why}") }
     )]
     OutOfRange {
         /// The symbol (`seq`).

@@ -9,6 +9,17 @@ use wgraph_graphs::zoo;
 use crate::inputs::prepare_inputs;
 use crate::step;
 
+/// Tolerances are finite and non-negative: `--rtol NaN` would make every
+/// comparison fail (and look like a divergence) instead of being refused.
+fn check_tolerances(rtol: f64, atol: f64) -> Result<()> {
+    for (flag, v) in [("--rtol", rtol), ("--atol", atol)] {
+        if !v.is_finite() || v < 0.0 {
+            return Err(format!("{flag} {v}: a tolerance must be a finite number >= 0 (for example 1e-3)").into());
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn inspect(file: &Path) -> Result<()> {
     let (tensors, meta) = listing(file)?;
     let total: usize = tensors.iter().map(|(_, _, s)| s.iter().product::<usize>()).sum();
@@ -29,6 +40,7 @@ pub(crate) fn inspect(file: &Path) -> Result<()> {
 
 /// Prints the comparison; returns whether something diverged.
 pub(crate) fn compare(ours: &Path, reference: &Path, rtol: f64, atol: f64, plot: Option<&Path>) -> Result<bool> {
+    check_tolerances(rtol, atol)?;
     if let Some(path) = plot {
         crate::plot::format_of(path)?;
     }
@@ -47,9 +59,24 @@ pub(crate) fn compare(ours: &Path, reference: &Path, rtol: f64, atol: f64, plot:
 
 /// Prints the op-by-op check; returns whether a node differed.
 pub(crate) fn check(model_dir: &Path, inputs: &Path, rtol: f64, atol: f64) -> Result<bool> {
+    check_tolerances(rtol, atol)?;
     let loaded = zoo::load(model_dir)?;
     let weights = Weights::from_dir(model_dir)?;
     let feed = prepare_inputs(&loaded.graph, inputs)?;
+    // A NaN or Inf in the inputs makes the two sides disagree wherever it
+    // spreads: that is the input's doing, not a kernel's.
+    for (name, t) in &feed {
+        if t.dtype().is_float() {
+            if let Some((i, v)) = t.to_f64_vec().iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(format!(
+                    "{}: input `{name}` element {i} is {v}; `check` compares kernels on finite inputs \
+                     (`wgraph find-nan` shows where non-finite values go)",
+                    inputs.display()
+                )
+                .into());
+            }
+        }
+    }
     let device = Device::new()?;
     let bar = step("compiling with every node kept, running GPU and interpreter");
     let report = wgraph::debug::check_against_interpreter(

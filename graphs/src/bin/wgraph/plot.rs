@@ -67,9 +67,25 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, result: &Comparison) 
     root.fill(&WHITE)?;
     // Exact agreement has no logarithm: such tensors sit on the floor.
     let floor = 1e-10;
-    let points: Vec<(f64, f64, bool)> =
-        result.rows.iter().enumerate().map(|(i, r)| (i as f64, r.max_abs.max(floor), r.agrees)).collect();
-    let top = points.iter().map(|p| p.1).fold(result.tolerance.atol.max(floor), f64::max) * 10.0;
+    // NaN and Inf differences have no place on a log axis either (an
+    // infinite range never finishes drawing): they sit on the ceiling,
+    // drawn as crosses, a decade above the largest finite difference.
+    let finite_top = result
+        .rows
+        .iter()
+        .map(|r| r.max_abs)
+        .filter(|d| d.is_finite())
+        .fold(result.tolerance.atol.max(floor), f64::max);
+    let ceiling = finite_top * 10.0;
+    let top = ceiling * 10.0;
+    let points: Vec<(f64, f64, bool)> = result
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i as f64, if r.max_abs.is_finite() { r.max_abs.max(floor) } else { ceiling }, r.agrees))
+        .collect();
+    let non_finite: Vec<f64> =
+        result.rows.iter().enumerate().filter(|(_, r)| !r.max_abs.is_finite()).map(|(i, _)| i as f64).collect();
     let n = points.len().max(1) as f64;
     let caption = match &result.first_divergence {
         Some((name, _)) => format!("max |ours - reference| per tensor; first divergence: {name}"),
@@ -94,6 +110,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, result: &Comparison) 
     chart.draw_series(
         points.iter().map(|&(x, y, agrees)| Circle::new((x, y), 4, if agrees { BLUE.filled() } else { RED.filled() })),
     )?;
+    if !non_finite.is_empty() {
+        chart
+            .draw_series(non_finite.iter().map(|&x| Cross::new((x, ceiling), 7, RED.stroke_width(2))))?
+            .label("NaN or Inf difference")
+            .legend(|(x, y)| Cross::new((x + 10, y), 5, RED.stroke_width(2)));
+    }
     // The tolerance every tensor is held to (its absolute part).
     let atol = result.tolerance.atol.max(floor);
     chart

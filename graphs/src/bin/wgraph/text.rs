@@ -20,7 +20,10 @@ pub(crate) fn classify(model_dir: &Path, texts: &[String]) -> Result<()> {
     let bar = step("checking weights and compiling");
     let model = Compiler::new(&device).compile(&loaded.graph, &weights)?;
     bar.finish_and_clear();
-    let text = TextEncoder::from_dir(model_dir, 512)?;
+    // Truncate where the model's positions end (HF pipelines truncate at
+    // the tokenizer's limit, which matches it for these checkpoints).
+    let max_positions = loaded.config.usize_or("max_position_embeddings", 512)?;
+    let text = TextEncoder::from_dir(model_dir, max_positions)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let batch = text.encode(&refs)?;
     let takes_types = loaded.graph.ir()?.inputs().iter().any(|&id| matches!(&loaded.graph.ir().map(|ir| ir.node(id).op.clone()), Ok(Op::Input { name, .. }) if name == "token_type_ids"));
@@ -73,9 +76,31 @@ pub(crate) fn generate(
     let generator = wgraph_graphs::generate::Generator::new(cfg, &weights, &device)?;
     bar.finish_and_clear();
     let stop = generator.eos_token_ids().to_vec();
-    let tokens = generator.greedy(&ids, max_new_tokens, &stop)?;
-    let list: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
-    say!("{}", list.join(","));
+    let fit = generator.new_tokens_that_fit(ids.len(), max_new_tokens);
+    if fit < max_new_tokens {
+        eprintln!(
+            "note: the model's context is {} positions (max_position_embeddings); after the {}-token prompt \
+             at most {fit} new tokens fit, so generation stops there instead of at --max-new-tokens {max_new_tokens}",
+            generator.context(),
+            ids.len()
+        );
+    }
+    // Token ids stream to stdout as they are chosen: the prompt's, then each new one.
+    let list: Vec<String> = ids.iter().map(|t| t.to_string()).collect();
+    say_raw!("{}", list.join(","));
+    let mut out = std::io::stdout().lock();
+    let mut write_error = None;
+    let tokens = generator.greedy_streaming(&ids, max_new_tokens, &stop, |t| {
+        use std::io::Write as _;
+        if write_error.is_none() {
+            write_error = write!(out, ",{t}").and_then(|_| out.flush()).err();
+        }
+    })?;
+    drop(out);
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    say!("");
     if let Some(t) = tokenizer {
         let text = t
             .decode(&tokens.iter().map(|&i| i as u32).collect::<Vec<_>>(), true)
