@@ -8,6 +8,7 @@ use crate::compile::memory::Placement;
 use crate::compile::{Grid, Program};
 use crate::graph::{dump_text, Dim, NodeId};
 use crate::io::write_atomic;
+use crate::weights::WeightError;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -20,13 +21,14 @@ fn grid_text(g: &Grid) -> String {
 }
 
 /// Writes the dump files into `dir` (created if needed); returns their paths.
-pub fn write_program_dump(program: &Program, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir.join("kernels"))?;
+pub fn write_program_dump(program: &Program, dir: &Path) -> Result<Vec<PathBuf>, WeightError> {
+    let kernels_dir = dir.join("kernels");
+    std::fs::create_dir_all(&kernels_dir).map_err(|source| WeightError::Write { path: kernels_dir, source })?;
     let ir = &program.ir;
     let mut written = Vec::new();
-    let mut put = |name: &str, text: &str| -> std::io::Result<()> {
+    let mut put = |name: &str, text: &str| -> Result<(), WeightError> {
         let path = dir.join(name);
-        write_atomic(&path, text.as_bytes())?;
+        write_atomic(&path, text.as_bytes()).map_err(|source| WeightError::Write { path: path.clone(), source })?;
         written.push(path);
         Ok(())
     };
