@@ -111,7 +111,7 @@ fn check_weights_reports_every_problem_and_fails() {
     wgraph::weights::save_safetensors(tmp.path().join("model.safetensors"), &wgraph::NamedTensors(tensors), None)
         .unwrap();
     let (code, _, err) = wgraph(&["check-weights", tmp.path().to_str().unwrap()]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a checkpoint that does not fit the graph is bad input");
     assert!(err.contains("37 weight problems"), "{err}");
     assert!(err.contains("Weights::with_prefix(\"bert.\")"), "{err}");
 
@@ -136,10 +136,10 @@ fn dump_prints_text_dot_and_json() {
 #[test]
 fn bad_paths_are_errors_not_panics() {
     let (code, _, err) = wgraph(&["inspect", "/nonexistent.safetensors"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.starts_with("error: cannot read /nonexistent.safetensors"), "{err}");
     let (code, _, err) = wgraph(&["dump", "/nonexistent"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("config.json"), "{err}");
 }
 
@@ -237,7 +237,7 @@ fn features_turns_a_wav_into_whisper_input_features() {
     let f = Weights::open([&out]).unwrap().read("input_features").unwrap();
     assert_eq!(f.shape(), &[1, 80, 3000]);
     let (code, _, err) = wgraph(&["features", "/nonexistent.wav", "--output", out.to_str().unwrap()]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("cannot read /nonexistent.wav"), "{err}");
 }
 
