@@ -228,6 +228,42 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
     Ok(finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group: 1 }))
 }
 
+/// Scatter-add (`out[.., j, ..] = sum of the update rows whose index is j`):
+/// one workgroup per output row walking the indices in order, so sums are
+/// deterministic without float atomics (shaders/scatter_add.wgsl).
+pub fn scatter_add(
+    ir: &Ir,
+    plan: &FusionPlan,
+    node: NodeId,
+    axis: usize,
+    row_wg: u32,
+) -> Result<KernelSpec, CompileError> {
+    let mut b = ExprBuilder::new(ir, plan);
+    let operands = ir.operands(node);
+    for &o in &operands {
+        b.buffer(o);
+    }
+    let out = ir.node(node).ty.shape.clone();
+    let count = Dim::product(&ir.node(operands[1]).ty.shape);
+    // Rows are (outer block, position along the axis); columns the axes after.
+    let rows = Dim::product(&out[..=axis]);
+    let inner = Dim::product(&out[axis + 1..]);
+    let values = [
+        ("COMMON", shaders::COMMON.source.to_string()),
+        ("BINDINGS", bindings(ir, node, &b.inputs)),
+        ("WG", row_wg.to_string()),
+        ("ROWS", b.dim(&rows)),
+        ("SIZE", b.dim(&out[axis])),
+        ("M", b.dim(&count)),
+        ("INNER", b.dim(&inner)),
+        ("T", Scalar::of(ir.node(node).ty.dtype).name().to_string()),
+    ];
+    let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let wgsl = fill(shaders::SCATTER_ADD, &refs)?;
+    let name = format!("%{}:scatter_add", node.index());
+    Ok(finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group: 1 }))
+}
+
 /// Direct 1-D convolution.
 pub fn conv1d(ir: &Ir, plan: &FusionPlan, node: NodeId, conv: ConvShape) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
