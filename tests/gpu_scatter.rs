@@ -82,3 +82,28 @@ fn out_of_range_indices_are_typed_errors() {
     // In range, the same feed runs.
     model.run(feed(vec![0, 3, 3])).unwrap();
 }
+
+/// A symbolic row count (bound here by another input's shape) takes the
+/// kernel's one-row-per-workgroup path; any count runs on one model.
+#[test]
+fn symbolic_row_counts_run_at_any_size() {
+    let g = Graph::new("symbolic");
+    let table = g.input("table", DType::F32, [Dim::sym("vocab"), 3.into()]);
+    let updates = g.input("updates", DType::F32, [Dim::sym("tokens"), 3.into()]);
+    let ids = g.input("ids", DType::I32, [Dim::sym("tokens")]);
+    g.output_named([("out", &ops::scatter_add(&updates, &ids, 0, "vocab") + &table)]).unwrap();
+    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let mut r = Rng(3);
+    for (vocab, tokens) in [(1usize, 1usize), (5, 40), (130, 9)] {
+        let ids: Vec<i32> = (0..tokens).map(|_| r.below(vocab) as i32).collect();
+        let feed = vec![
+            ("table".to_string(), r.floats(&[vocab, 3], -1.0, 1.0)),
+            ("updates".to_string(), r.floats(&[tokens, 3], -1.0, 1.0)),
+            ("ids".to_string(), Tensor::new([tokens], ids).unwrap()),
+        ];
+        let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
+        let got = model.run(feed).unwrap();
+        let what = format!("vocab {vocab} tokens {tokens}");
+        assert_close(got.get("out").unwrap(), want.get("out").unwrap(), 1e-5, 1e-6, &what);
+    }
+}

@@ -238,6 +238,8 @@ macro_rules! op_table {
             // More indices than a workgroup and rows wider than one: both kernel loops.
             scatter_add_long: Accumulating, GRAD, |r| { let m = 150 + r.size(); vec![r.floats(&[m, 70], -1.0, 1.0), scatter_ids(r, &[m])] }, |_, x| ops::scatter_add(&x[0], &x[1], 0, SCATTER_ROWS);
             scatter_add_scalar_index: Accumulating, GRAD, |r| { let a = r.size(); vec![r.floats(&[a], -1.0, 1.0), Tensor::scalar(r.below(SCATTER_ROWS) as i64)] }, |_, x| ops::scatter_add(&x[0], &x[1], -1, SCATTER_ROWS);
+            // Rows in several workgroup blocks (64 rows each, a short last one), two outer slices.
+            scatter_add_many_rows: Accumulating, GRAD, |r| { let m = r.size() + 1; vec![r.floats(&[2, m, 3], -1.0, 1.0), ints(r, &[m], 0, 299)] }, |_, x| ops::scatter_add(&x[0], &x[1], 1, 300usize);
             scatter_add_i64: Elementwise, NO_GRAD, |r| { let (m, c) = (r.size(), r.size()); vec![ints(r, &[m, c], -50, 50), scatter_ids(r, &[m])] }, |_, x| ops::scatter_add(&x[0], &x[1], 0, SCATTER_ROWS);
         }
     };
