@@ -347,3 +347,27 @@ fn conv1d_gradients_with_a_symbolic_length_match_the_static_graph() {
         assert_close(symbolic.get(name).unwrap(), fixed.get(name).unwrap(), 1e-14, 1e-14, name);
     }
 }
+
+/// An embedding's gradient is one scatter-add of the output gradient's rows,
+/// sized like the table: nothing in the backward graph is `[tokens, vocab]`
+/// (the one-hot matmul it replaced).
+#[test]
+fn embedding_gradient_is_a_scatter_add_without_a_one_hot() {
+    let g = Graph::new("embedding");
+    let ids = g.input("ids", DType::I64, [Dim::sym("batch"), Dim::sym("seq")]);
+    let table = g.weight("emb", DType::F32, [32000usize, 8]);
+    let x = ops::gather(&table, &ids, 0);
+    let loss = sum_all(&ops::tanh(&x));
+    let forward_nodes = g.ir_unchecked().graph.node_count();
+    let grad = autodiff::backward(&loss, std::slice::from_ref(&table)).unwrap().get(0).clone();
+    assert_eq!(grad.shape(), table.shape());
+    let ir = g.ir_unchecked();
+    let backward: Vec<_> = ir.graph.node_indices().filter(|id| id.index() >= forward_nodes).collect();
+    let ops_used: Vec<&str> = backward.iter().map(|&id| ir.node(id).op.name()).collect();
+    assert!(ops_used.contains(&"scatter_add"), "{ops_used:?}");
+    assert!(!ops_used.contains(&"matmul"), "{ops_used:?}");
+    for id in backward {
+        let numel = Dim::product(&ir.node(id).ty.shape).to_string();
+        assert!(!(numel.contains("batch") && numel.contains("32000")), "%{} is {numel}", id.index());
+    }
+}

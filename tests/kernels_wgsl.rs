@@ -36,8 +36,17 @@ fn sample_graph() -> Graph {
     let conv =
         ops::conv1d(&ops::transpose(&y, 1, 2), &conv_w, None, Conv1dOptions { padding: 1, ..Default::default() });
     let rms = ops::rms_norm(&y, &gamma, 1e-6);
-    g.output_named([("last_hidden_state", y), ("pooled", pooled), ("best", best), ("conv", conv), ("rms", rms)])
-        .unwrap();
+    // The embedding gradient's kernel, with a symbolic index count.
+    let emb_grad = ops::scatter_add(&y, &ids, 0, 50usize);
+    g.output_named([
+        ("last_hidden_state", y),
+        ("pooled", pooled),
+        ("best", best),
+        ("conv", conv),
+        ("rms", rms),
+        ("emb_grad", emb_grad),
+    ])
+    .unwrap();
     g
 }
 

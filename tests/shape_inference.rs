@@ -182,6 +182,12 @@ fn bad_cases_report_clear_messages() {
             ),
         ),
         ("empty concat", ops::concat(&[], 0)),
+        ("scatter_add float indices", ops::scatter_add(&x, &x, 0, 10usize)),
+        ("scatter_add bool updates", ops::scatter_add(&ops::causal_mask(&g, 2, 2), &ids, 0, 10usize)),
+        ("scatter_add indices outrank updates", ops::scatter_add(&gamma, &ids, 0, 10usize)),
+        ("scatter_add axis", ops::scatter_add(&x, &ids, 2, 10usize)),
+        ("scatter_add negative axis", ops::scatter_add(&x, &ids, -3, 10usize)),
+        ("scatter_add updates not shaped like a gather", ops::scatter_add(&w, &ids, 0, 10usize)),
     ];
     let report: Vec<String> = bad
         .into_iter()
@@ -203,4 +209,23 @@ fn duplicate_declarations_are_errors_but_tied_weights_are_shared() {
     assert!(d.checked().unwrap_err().to_string().starts_with("input `ids` is declared twice"));
     let e = Graph::new("empty");
     assert!(matches!(e.ir().map(|_| ()), Err(GraphError::NoOutputs { .. })));
+}
+
+/// Scatter-add's shape is the gather data's: the index axes of the updates
+/// collapse into `size` rows. (Kept out of the table above so the bad-case
+/// snapshot's line numbers stay put.)
+#[test]
+fn scatter_add_infers_the_gather_data_shape() {
+    let (g, x, ids, _) = graph();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("embedding gradient", ops::scatter_add(&x, &ids, 0, 100usize), "f32[100, 64]"),
+        ("symbolic rows", ops::scatter_add(&x, &ids, 0, "vocab"), "f32[vocab, 64]"),
+        ("middle axis", ops::scatter_add(&ops::unsqueeze(&x, 0), &ids, -2, 7usize), "f32[1, 7, 64]"),
+        ("scalar index", ops::scatter_add(&x, &ops::scalar(&g, 3.0, DType::I64), 3, 5usize), "f32[batch, seq, 64, 5]"),
+        ("integer updates", ops::scatter_add(&ids, &ids, 0, 9usize), "i64[9]"),
+    ];
+    for (name, v, want) in cases {
+        assert_eq!(ty(&v), want, "{name}");
+    }
+    assert!(g.errors().is_empty(), "{:?}", g.errors());
 }

@@ -63,24 +63,8 @@ pub(crate) fn concat_vjp(xs: &[Value], axis: usize, g: &Value, wants: &[bool]) -
 
 /// The gradient of `take(data, indices, axis)` with respect to `data`: every
 /// row of `g` is added into the row of `data` its index picked, repeated
-/// indices accumulating. Built deterministically from existing ops as a
-/// one-hot matmul: `onehot[m, j] = (indices[m] == j)`, then
-/// `grad[p, j, q] = sum_m onehot[m, j] * g[p, m, q]` with the axes before
-/// and after `axis` flattened to `p` and `q`.
-///
-/// The one-hot matrix costs `indices x n` memory and time; a dedicated
-/// ScatterAdd op (one invocation per output row looping over the indices
-/// in order, no float atomics) will replace this for large vocabularies.
+/// indices accumulating, in index order ([`ops::scatter_add`]: no one-hot
+/// `indices x rows` matrix, and deterministic on the GPU).
 pub(crate) fn gather_vjp(data: &Value, indices: &Value, axis: usize, g: &Value) -> Value {
-    let shape = data.shape();
-    let n = shape[axis].clone();
-    let before = Dim::product(&shape[..axis]);
-    let after = Dim::product(&shape[axis + 1..]);
-    let count = Dim::product(&indices.shape());
-    let column = ops::reshape(indices, [count.clone(), Dim::new(1)]);
-    let classes = ops::range(g.graph(), 0, 1, n, indices.dtype());
-    let onehot = ops::cast(&ops::eq(&column, &classes), g.dtype());
-    let rows = ops::reshape(g, [before, count, after]);
-    let table = ops::matmul(&ops::transpose(&onehot, 0, 1), &rows);
-    ops::reshape(&table, shape)
+    ops::scatter_add(g, indices, axis as isize, &data.shape()[axis])
 }

@@ -86,6 +86,9 @@ pub(crate) fn vjp(c: &Vjp<'_>) -> Vec<Option<Value>> {
         // The embedding gradient: a scatter-add into the table; the
         // integer indices have none.
         Op::Gather { axis } => vec![c.only(0, || movement::gather_vjp(&xs[0], &xs[1], *axis, g)), None],
+        // Scatter-add's adjoint is the gather it undoes: update `m` reached
+        // output row `indices[m]`, so it reads that row of `g`.
+        Op::ScatterAdd { axis, .. } => vec![c.only(0, || ops::gather(g, &xs[1], *axis as isize)), None],
         Op::Slice { axis, start, step, .. } => {
             vec![c.only(0, || movement::scatter_strided(g, *axis, start, *step, &xs[0].shape()[*axis]))]
         }

@@ -60,7 +60,7 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
                     m.insert(id);
                 }
             }
-            OpFamily::MatMul | OpFamily::Row | OpFamily::Convolution => {
+            OpFamily::MatMul | OpFamily::Row | OpFamily::Convolution | OpFamily::Scatter => {
                 m.insert(id);
             }
             OpFamily::Generator | OpFamily::Elementwise | OpFamily::Movement => {
@@ -76,9 +76,9 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
             }
         }
     }
-    // Operands of row and conv kernels must be plain buffers.
+    // Operands of row, conv and scatter kernels must be plain buffers.
     for &id in order {
-        if matches!(ir.node(id).op.family(), OpFamily::Row | OpFamily::Convolution) {
+        if matches!(ir.node(id).op.family(), OpFamily::Row | OpFamily::Convolution | OpFamily::Scatter) {
             m.extend(ir.operands(id));
         }
     }

@@ -39,6 +39,7 @@ fn lower_root(
             kernels::ConvShape { stride: *stride, padding: *padding, dilation: *dilation, groups: *groups },
         ),
         Op::Row(r) => kernels::row(ir, plan, root, *r, row_wg),
+        Op::ScatterAdd { axis, .. } => kernels::scatter_add(ir, plan, root, *axis, row_wg),
         // Everything computable per output element: one fused expression.
         Op::Input { .. }
         | Op::Weight { .. }

@@ -84,6 +84,7 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
         | Op::Cast(_)
         | Op::MatMul
         | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
         | Op::Slice { .. }
         | Op::Concat { .. }
         | Op::Row(_)

@@ -99,6 +99,7 @@ impl Graph {
                 | Op::Reshape { .. }
                 | Op::Expand { .. }
                 | Op::Gather { .. }
+                | Op::ScatterAdd { .. }
                 | Op::Slice { .. }
                 | Op::Concat { .. }
                 | Op::Row(_)

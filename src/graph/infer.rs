@@ -194,6 +194,10 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             shape.extend(data.shape[axis + 1..].iter().cloned());
             Ok(TensorType::new(data.dtype, shape))
         }
+        Op::ScatterAdd { axis, size } => {
+            arity(2)?;
+            scatter_add(operands[0], operands[1], *axis, size)
+        }
         Op::Slice { axis, start, end, step } => {
             arity(1)?;
             let x = operands[0];
@@ -302,6 +306,34 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
         }
         Op::Conv1d { stride, padding, dilation, groups } => conv1d(operands, *stride, *padding, *dilation, *groups),
     }
+}
+
+/// The rank of `scatter_add(updates, indices, ..)`'s output (the gather
+/// data's rank): the index axes of `updates` collapse into one. An error
+/// when `updates` cannot hold the indices' axes.
+pub(crate) fn scatter_rank(updates: &TensorType, indices: &TensorType) -> Result<usize, ShapeError> {
+    min_rank(updates, "the updates", indices.rank())?;
+    Ok(updates.rank() - indices.rank() + 1)
+}
+
+/// The exact adjoint of gather's rule: `updates` must be shaped like
+/// `take(data, indices, axis)` for a `data` with `size` along `axis`, and
+/// the result is that `data`'s shape.
+fn scatter_add(updates: &TensorType, indices: &TensorType, axis: usize, size: &Dim) -> Result<TensorType, ShapeError> {
+    need(updates, "the updates", "numeric", |d| !d.is_bool())?;
+    need(indices, "the indices", "an integer tensor", DType::is_int)?;
+    check_axis(axis, scatter_rank(updates, indices)?)?;
+    let window = axis..axis + indices.rank();
+    if updates.shape[window.clone()] != indices.shape[..] {
+        let mut expected = updates.shape[..axis].to_vec();
+        expected.extend(indices.shape.iter().cloned());
+        expected.extend(updates.shape[window.end..].iter().cloned());
+        return Err(ShapeError::OperandShape { operand: "the updates", expected, got: updates.shape.clone() });
+    }
+    let mut shape = updates.shape[..axis].to_vec();
+    shape.push(size.clone());
+    shape.extend(updates.shape[window.end..].iter().cloned());
+    Ok(TensorType::new(updates.dtype, shape))
 }
 
 fn conv1d(

@@ -273,6 +273,18 @@ pub enum Op {
         /// The data axis indexed.
         axis: usize,
     },
+    /// The adjoint of [`Op::Gather`]: operands `updates` (shaped like the
+    /// gather's output) and `indices`; the result is shaped like the
+    /// gather's data, `size` along `axis`, and element `j` along `axis` is
+    /// the sum of the updates at every index position `m` with
+    /// `indices[m] == j`, added in increasing `m` (zero where no index
+    /// points). The gradient of an embedding lookup.
+    ScatterAdd {
+        /// The output axis scattered into (the gather's data axis).
+        axis: usize,
+        /// The output's length along `axis` (the gather's table rows).
+        size: Dim,
+    },
     /// Elements `start, start+step, ... < end` along one axis.
     Slice {
         /// The sliced axis.
@@ -324,6 +336,9 @@ pub enum OpFamily {
     Convolution,
     /// Reads a whole row along one axis: reductions, scans, softmax, norms.
     Row,
+    /// Sums operand elements into the output positions an index tensor
+    /// picks (`scatter_add`): every output element reads every index.
+    Scatter,
 }
 
 impl OpFamily {
@@ -332,7 +347,7 @@ impl OpFamily {
     pub fn is_fusible(self) -> bool {
         match self {
             OpFamily::Generator | OpFamily::Elementwise | OpFamily::Movement => true,
-            OpFamily::Source | OpFamily::MatMul | OpFamily::Convolution | OpFamily::Row => false,
+            OpFamily::Source | OpFamily::MatMul | OpFamily::Convolution | OpFamily::Row | OpFamily::Scatter => false,
         }
     }
 }
@@ -379,6 +394,7 @@ impl Op {
             Op::MatMul => OpFamily::MatMul,
             Op::Conv1d { .. } => OpFamily::Convolution,
             Op::Row(_) => OpFamily::Row,
+            Op::ScatterAdd { .. } => OpFamily::Scatter,
         }
     }
 
@@ -443,6 +459,7 @@ impl Op {
             Op::Reshape { .. } => "reshape",
             Op::Expand { .. } => "expand",
             Op::Gather { .. } => "gather",
+            Op::ScatterAdd { .. } => "scatter_add",
             Op::Slice { .. } => "slice",
             Op::Concat { .. } => "concat",
             Op::Row(r) => r.name(),
@@ -478,6 +495,7 @@ impl Op {
             Op::Permute { perm } => vec![("perm", format!("{perm:?}"))],
             Op::Reshape { shape } | Op::Expand { shape } => vec![("shape", ShapeDisplay(shape).to_string())],
             Op::Gather { axis } | Op::Concat { axis } => vec![("axis", axis.to_string())],
+            Op::ScatterAdd { axis, size } => vec![("axis", axis.to_string()), ("size", size.to_string())],
             Op::Slice { axis, start, end, step } => vec![
                 ("axis", axis.to_string()),
                 ("start", start.to_string()),

@@ -38,6 +38,7 @@ use super::builder::{Graph, Value};
 use super::dim::Dim;
 use super::dtype::DType;
 use super::error::ShapeError;
+use super::infer::scatter_rank;
 use super::op::{BinaryOp, CompareOp, Op, ReduceOp, RowOp, UnaryOp};
 use super::tensor::Tensor;
 
@@ -466,6 +467,33 @@ pub fn expand(x: &Value, shape: impl IntoIterator<Item = impl Into<Dim>>) -> Val
 #[track_caller]
 pub fn gather(data: &Value, indices: &Value, axis: isize) -> Value {
     Graph::build("gather", &[data, indices], |t| Ok(Op::Gather { axis: resolve_axis(axis, t[0].rank())? }))
+}
+
+/// The adjoint of [`gather`] (PyTorch's `index_add` into zeros, or
+/// `scatter_add` with the index broadcast): `updates` is shaped like
+/// `gather(data, indices, axis)` and the result like `data`, with `size`
+/// along `axis`. Element `j` along `axis` is the sum of the update rows at
+/// every index position holding `j`, added in index order (so every run
+/// gives the same bits); rows no index picks are zero. Indices are any
+/// integer dtype; as with [`gather`], an out-of-range index is a run-time
+/// error on the interpreter and for graph inputs, while the GPU kernel
+/// clamps it into `0..size` (exactly the rows the GPU gather reads).
+///
+/// ```
+/// # use wgraph::{ops, DType, Graph};
+/// # let g = Graph::new("g");
+/// let grad_rows = g.input("grad", DType::F32, [2usize, 9, 768]);
+/// let ids = g.input("input_ids", DType::I64, [2usize, 9]);
+/// let table_grad = ops::scatter_add(&grad_rows, &ids, 0, 30522usize);
+/// assert_eq!(format!("{:?}", table_grad.shape()), "[30522, 768]");
+/// ```
+#[track_caller]
+pub fn scatter_add(updates: &Value, indices: &Value, axis: isize, size: impl Into<Dim>) -> Value {
+    let size = size.into();
+    Graph::build("scatter_add", &[updates, indices], |t| {
+        let axis = resolve_axis(axis, scatter_rank(t[0], t[1])?)?;
+        Ok(Op::ScatterAdd { axis, size })
+    })
 }
 
 /// Elements `start..end` along `axis`; bounds may be symbolic.

@@ -44,7 +44,8 @@ pub enum NodeFault {
         /// The dim, printed.
         dim: String,
     },
-    /// A gather index lies outside the indexed axis (a token id past the vocabulary).
+    /// A gather or scatter-add index lies outside the indexed axis (a token
+    /// id past the vocabulary).
     #[error("index {index} is out of range for axis {axis} of size {size}")]
     IndexOutOfRange {
         /// The offending index.

@@ -1,7 +1,7 @@
 //! Evaluates one node from its operand values.
 
 use super::error::NodeFault;
-use super::{elementwise, linalg, movement, reduce};
+use super::{elementwise, linalg, movement, reduce, scatter};
 use crate::graph::{Bindings, Dim, Op, Tensor};
 
 /// Everything a node needs: its op, operand values, and the concrete
@@ -20,6 +20,22 @@ pub struct NodeCall<'a> {
 /// Evaluates a dim that inference already proved well-formed.
 fn size(d: &Dim, bindings: &Bindings) -> Result<usize, NodeFault> {
     d.eval(bindings).ok_or_else(|| NodeFault::UnboundDim { dim: d.to_string() })
+}
+
+/// The indices as offsets along an axis of `size` rows, or the first one
+/// outside it (gather and scatter-add refuse the same indices).
+fn checked_indices(indices: &Tensor, axis: usize, size: usize) -> Result<Vec<usize>, NodeFault> {
+    indices
+        .to_i64_vec()
+        .into_iter()
+        .map(|i| {
+            if i < 0 || i as u64 >= size as u64 {
+                Err(NodeFault::IndexOutOfRange { index: i, axis, size })
+            } else {
+                Ok(i as usize)
+            }
+        })
+        .collect()
 }
 
 /// The node's value, or why its operand *values* are invalid.
@@ -41,15 +57,12 @@ pub fn eval(call: NodeCall<'_>) -> Result<Tensor, NodeFault> {
         Op::Reshape { .. } => x[0].clone().reshape(shape)?,
         Op::Expand { .. } => movement::expand(x[0], &shape),
         Op::Gather { axis } => {
-            let n = x[0].shape()[*axis];
-            let mut idx = Vec::with_capacity(x[1].numel());
-            for i in x[1].to_i64_vec() {
-                if i < 0 || i as u64 >= n as u64 {
-                    return Err(NodeFault::IndexOutOfRange { index: i, axis: *axis, size: n });
-                }
-                idx.push(i as usize);
-            }
+            let idx = checked_indices(x[1], *axis, x[0].shape()[*axis])?;
             movement::gather(x[0], &idx, *axis, &shape)
+        }
+        Op::ScatterAdd { axis, .. } => {
+            let idx = checked_indices(x[1], *axis, shape[*axis])?;
+            scatter::scatter_add(x[0], &idx, *axis, &shape)
         }
         Op::Slice { axis, start, end, step } => {
             let (s, e, n) = (size(start, bindings)?, size(end, bindings)?, x[0].shape()[*axis]);

@@ -9,6 +9,7 @@ mod layout;
 mod linalg;
 mod movement;
 mod reduce;
+mod scatter;
 
 pub use error::{InterpError, NodeFault};
 pub use exec::{eval as eval_node, NodeCall};

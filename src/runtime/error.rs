@@ -48,19 +48,20 @@ pub enum RuntimeError {
         /// The range that fits.
         hint: &'static str,
     },
-    /// A token id feeding an embedding lookup is past the table (checked on the
-    /// host, since GPUs clamp out-of-range reads silently).
+    /// A token id feeding an embedding lookup (or a scatter-add) is past the
+    /// table (checked on the host, since GPUs clamp out-of-range indices
+    /// silently).
     #[error("input `{name}` index {value} is out of range for `{table}` with {size} rows (node %{node})")]
     IndexRange {
         /// The input's name.
         name: String,
         /// The offending index.
         value: i64,
-        /// The table's weight name.
+        /// The table's weight name (`%N` for a computed table).
         table: String,
         /// The table's rows.
         size: usize,
-        /// The gather node.
+        /// The gather or scatter-add node.
         node: usize,
     },
     /// A weight, or an activation buffer at these input sizes, is larger than the

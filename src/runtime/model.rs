@@ -19,15 +19,16 @@ use std::time::Duration;
 /// How long a run may take before `run` gives up waiting for the GPU.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Host-side check of token ids feeding an embedding lookup: GPUs clamp
-/// out-of-range reads silently, so the ids are checked before upload.
+/// Host-side check of token ids feeding an embedding lookup (or its
+/// scatter-add gradient): GPUs clamp out-of-range indices silently, so the
+/// ids are checked before upload.
 #[derive(Debug, Clone)]
 struct IndexCheck {
     input: NodeId,
     input_name: String,
     table: String,
     rows: usize,
-    gather: NodeId,
+    node: NodeId,
 }
 
 /// A graph compiled for one device.
@@ -152,17 +153,24 @@ impl Model {
             .graph
             .node_indices()
             .filter_map(|g| {
-                let Op::Gather { axis } = program.ir.node(g).op else { return None };
+                // The indexed table: a gather's data, or a scatter-add's own output.
                 let ops = program.ir.operands(g);
-                let (table, idx) = (ops[0], ops[1]);
+                let op = &program.ir.node(g).op;
+                let (table, rows) = if let Op::Gather { axis } = op {
+                    (ops[0], program.ir.node(ops[0]).ty.shape[*axis].as_static()?)
+                } else if let Op::ScatterAdd { size, .. } = op {
+                    (g, size.as_static()?)
+                } else {
+                    return None;
+                };
+                let idx = ops[1];
                 let Op::Input { name, .. } = &program.ir.node(idx).op else { return None };
-                let rows = program.ir.node(table).ty.shape[axis].as_static()?;
                 let table_name = if let Op::Weight { name, .. } = &program.ir.node(table).op {
                     name.clone()
                 } else {
                     format!("%{}", table.index())
                 };
-                Some(IndexCheck { input: idx, input_name: name.clone(), table: table_name, rows, gather: g })
+                Some(IndexCheck { input: idx, input_name: name.clone(), table: table_name, rows, node: g })
             })
             .collect();
         let mut symbols = std::collections::BTreeSet::new();
@@ -265,7 +273,7 @@ impl Model {
                         value: bad,
                         table: check.table.clone(),
                         size: check.rows,
-                        node: check.gather.index(),
+                        node: check.node.index(),
                     });
                 }
             }

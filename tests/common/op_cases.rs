@@ -231,6 +231,16 @@ macro_rules! op_table {
             // Rows longer than one workgroup: the carry between chunks.
             cumsum_long_rows: Accumulating, GRAD, |r| { let s = [r.size(), 300]; vec![r.floats(&s, -1.0, 1.0)] }, |_, x| ops::cumsum(&x[0], -1);
             cumsum_i64: Elementwise, NO_GRAD, |r| { let s = shape(r, 3); vec![r.ints(&s, 100)] }, |_, x| ops::cumsum(&x[0], 0);
+            // ---- scatter-add (gather's adjoint): indices repeat and never pick the last row
+            scatter_add_embedding: Accumulating, GRAD, scatter_embedding_inputs, |_, x| ops::scatter_add(&x[0], &x[1], 0, SCATTER_ROWS);
+            // Rank-2 indices on a middle axis: [a, k1, k2, c] into [a, rows, c].
+            scatter_add_axis1: Accumulating, GRAD, scatter_axis1_inputs, |_, x| ops::scatter_add(&x[0], &x[1], 1, SCATTER_ROWS);
+            // More indices than a workgroup and rows wider than one: both kernel loops.
+            scatter_add_long: Accumulating, GRAD, |r| { let m = 150 + r.size(); vec![r.floats(&[m, 70], -1.0, 1.0), scatter_ids(r, &[m])] }, |_, x| ops::scatter_add(&x[0], &x[1], 0, SCATTER_ROWS);
+            scatter_add_scalar_index: Accumulating, GRAD, |r| { let a = r.size(); vec![r.floats(&[a], -1.0, 1.0), Tensor::scalar(r.below(SCATTER_ROWS) as i64)] }, |_, x| ops::scatter_add(&x[0], &x[1], -1, SCATTER_ROWS);
+            // Rows in several workgroup blocks (64 rows each, a short last one), two outer slices.
+            scatter_add_many_rows: Accumulating, GRAD, |r| { let m = r.size() + 1; vec![r.floats(&[2, m, 3], -1.0, 1.0), ints(r, &[m], 0, 299)] }, |_, x| ops::scatter_add(&x[0], &x[1], 1, 300usize);
+            scatter_add_i64: Elementwise, NO_GRAD, |r| { let (m, c) = (r.size(), r.size()); vec![ints(r, &[m, c], -50, 50), scatter_ids(r, &[m])] }, |_, x| ops::scatter_add(&x[0], &x[1], 0, SCATTER_ROWS);
         }
     };
 }
@@ -404,6 +414,35 @@ fn gather_scalar_inputs(r: &mut Rng) -> Vec<Tensor> {
 fn gather_axis1_inputs(r: &mut Rng) -> Vec<Tensor> {
     let (a, n, c, k) = (r.size(), r.size(), r.size(), r.size());
     vec![r.floats(&[a, n, c], -1.0, 1.0), r.ints(&[k], n)]
+}
+
+/// The rows every scatter-add case writes (the generator's indices stay
+/// below `SCATTER_ROWS - 1`, so the last row is always zero).
+const SCATTER_ROWS: usize = 7;
+
+/// Indices of `shape` in `0..SCATTER_ROWS - 1`, the second equal to the
+/// first (so one row always sums several updates).
+fn scatter_ids(r: &mut Rng, shape: &[usize]) -> Tensor {
+    let n = shape.iter().product();
+    let mut v: Vec<i64> = (0..n).map(|_| r.below(SCATTER_ROWS - 1) as i64).collect();
+    if n > 1 {
+        v[1] = v[0];
+    }
+    Tensor::new(shape.to_vec(), v).unwrap()
+}
+
+/// `[b, s, d]` update rows and `[b, s]` token ids.
+fn scatter_embedding_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (b, s, d) = (r.size(), r.size() + 1, r.size());
+    vec![r.floats(&[b, s, d], -1.0, 1.0), scatter_ids(r, &[b, s])]
+}
+
+/// `[a, k1, k2, c]` updates and `[k1, k2]` indices into axis 1 (sizes
+/// capped: four awkward dims would reach 18M elements).
+fn scatter_axis1_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let mut size = || r.size().min(17);
+    let (a, k1, k2, c) = (size(), size() + 1, size(), size());
+    vec![r.floats(&[a, k1, k2, c], -1.0, 1.0), scatter_ids(r, &[k1, k2])]
 }
 
 /// `A^T` is `[k, m]`, the weight `[n, k]`; sizes multiples of 3, 5 and 7.

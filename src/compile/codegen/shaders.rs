@@ -36,6 +36,7 @@ templates! {
     REDUCE = "reduce";
     ARGMAX = "argmax";
     SCAN = "scan";
+    SCATTER_ADD = "scatter_add";
     CONV1D = "conv1d";
 }
 
