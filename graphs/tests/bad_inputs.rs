@@ -276,6 +276,9 @@ fn embed_truncates_where_sentence_transformers_does() {
     assert!(max(dir, 512).unwrap_err().to_string().contains("max_seq_length"));
 }
 
+/// A change to a config.json.
+type ConfigEdit = Box<dyn Fn(&mut serde_json::Value)>;
+
 /// A DistilBERT classifier with two labels whose config says so in each way
 /// transformers versions write it: transformers 5 leaves both keys out
 /// (HF then defaults to 2 labels), transformers 4 writes `id2label` with
@@ -305,7 +308,7 @@ fn two_label_classifiers_load_however_the_config_spells_the_default() {
             o.remove(k);
         }
     };
-    let variants: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 3] = [
+    let variants: [(&str, ConfigEdit); 3] = [
         ("transformers5", Box::new(v5)),
         (
             "transformers4",
