@@ -1,4 +1,5 @@
 // Sum, mean, max or min along one axis, one workgroup per output element.
+// LOAD reads element j of the row, or computes it (a fused prologue).
 
 {{COMMON}}
 {{BINDINGS}}
@@ -15,7 +16,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let base = row_start(row, n, inner);
     var acc: {{T}} = {{INIT}};
     for (var j = lid; j < n; j += WG) {
-        let x = in0[base + j * inner];
+        {{LOAD}}
         acc = {{COMBINE}};
     }
     let total = {{REDUCE}}(acc, lid);

@@ -4,7 +4,7 @@
 //! values (range, masks) fuse into one kernel; chains of single-use
 //! elementwise ops after a matmul become its epilogue.
 
-use crate::graph::{Ir, NodeId, Op, OpFamily};
+use crate::graph::{Ir, NodeId, Op, OpFamily, RowOp};
 use std::collections::{HashMap, HashSet};
 
 /// The result of fusion.
@@ -66,7 +66,11 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
             OpFamily::Generator | OpFamily::Elementwise | OpFamily::Movement => {
                 let users = ir.users(id);
                 let multi = users.len() > 1 || ir.outputs.iter().any(|(_, o)| *o == id);
-                let consumed_by_kernel = users.iter().any(|&u| !ir.node(u).op.family().is_fusible());
+                // A reduction computes its only operand inside its loop (a
+                // prologue): `sum(g * g)` reads `g`, not a buffer of squares.
+                let consumed_by_kernel = users
+                    .iter()
+                    .any(|&u| !ir.node(u).op.family().is_fusible() && !(options.fuse && is_reduction_prologue(ir, id)));
                 // Index-only ops are always recomputed by their readers.
                 // Anything else gets a buffer when fusion is off, when it
                 // feeds a non-elementwise kernel, or when several read it.
@@ -76,10 +80,15 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
             }
         }
     }
-    // Operands of row, conv and scatter kernels must be plain buffers.
+    // Operands of row, conv and scatter kernels must be plain buffers, but
+    // for a reduction's fusible prologue.
     for &id in order {
         if matches!(ir.node(id).op.family(), OpFamily::Row | OpFamily::Convolution | OpFamily::Scatter) {
-            m.extend(ir.operands(id));
+            for o in ir.operands(id) {
+                if !(options.fuse && is_reduction_prologue(ir, o) && !m.contains(&o)) {
+                    m.insert(o);
+                }
+            }
         }
     }
     // Matmul operands may be strided views of a buffer (see view.rs);
@@ -104,6 +113,20 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
     }
     split_wide_kernels(ir, order, options.max_buffers, &mut plan);
     plan
+}
+
+/// Whether `id` can be computed inside the loop of the reduction that is
+/// its only reader (sum, mean, max, min over one axis): an elementwise,
+/// view or generated value read once. The reduction kernel evaluates it
+/// per element instead of reading a buffer of it.
+pub fn is_reduction_prologue(ir: &Ir, id: NodeId) -> bool {
+    let fusible = matches!(ir.node(id).op.family(), OpFamily::Elementwise | OpFamily::Movement | OpFamily::Generator);
+    let users = ir.users(id);
+    fusible
+        && users.len() == 1
+        && matches!(ir.node(users[0]).op, Op::Row(RowOp::Reduce { .. }))
+        && ir.operands(users[0]).iter().filter(|&&o| o == id).count() == 1
+        && !ir.outputs.iter().any(|(_, o)| *o == id)
 }
 
 /// A matmul whose only reader is a same-shaped elementwise chain moves into

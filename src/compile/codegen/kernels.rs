@@ -156,13 +156,25 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
     for &o in &operands {
-        b.buffer(o);
+        if plan.is_materialised(o) {
+            b.buffer(o);
+        }
     }
     let in_shape = ir.node(operands[0]).ty.shape.clone();
     let scalar = Scalar::of(ir.node(operands[0]).ty.dtype);
     let axis = row_op.axis(in_shape.len());
     let (rows, len, inner) = around(&in_shape, axis);
     let (rows_expr, len_expr, inner_expr) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
+    // Element `j` of the row: read from the operand's buffer, or computed
+    // in place when the operand is the reduction's fused prologue.
+    let load = if plan.is_materialised(operands[0]) {
+        "let x = in0[base + j * inner];".to_string()
+    } else {
+        b.line("let flat = base + j * inner;");
+        let coords = b.delinearize("flat", &in_shape);
+        let value = b.compute(operands[0], &coords);
+        format!("{}    let x = {value};", std::mem::take(&mut b.code))
+    };
     let wg = row_wg.to_string();
     let row_common = fill(shaders::ROW_COMMON, &[("WG", &wg), ("T", scalar.name())])?;
     let binds = bindings(ir, node, &b.inputs);
@@ -206,6 +218,7 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
                 ("COMBINE", combine.to_string()),
                 ("REDUCE", reduce.to_string()),
                 ("FINISH", finish.to_string()),
+                ("LOAD", load.clone()),
             ]);
             shaders::REDUCE
         }
@@ -224,7 +237,11 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
     };
     let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let wgsl = fill(template, &refs)?;
-    let name = format!("%{}:{}", node.index(), ir.node(node).op.name());
+    let prologue: Vec<NodeId> = crate::compile::fuse::members(ir, node, plan)
+        .into_iter()
+        .filter(|&n| n != node && !ir.node(n).op.is_index_only())
+        .collect();
+    let name = label(ir, node, &prologue);
     Ok(finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group: 1 }))
 }
 

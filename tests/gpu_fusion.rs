@@ -1,0 +1,75 @@
+//! Reductions with fused prologues: an elementwise expression read only by
+//! a sum, mean, max or min is computed inside the reduction's loop, so
+//! `sum(g * g)` is one kernel reading `g`, not a kernel writing the squares
+//! and another reading them back. Checked for the kernel count and against
+//! the interpreter, over every axis and through views.
+
+mod common;
+
+use common::assert_close;
+use common::gpu::{device, Rng};
+use wgraph::compile::{compile, CompileOptions, Target};
+use wgraph::graph::ops;
+use wgraph::{Compiler, DType, Dim, Graph, Interpreter, Tensor, Weights};
+
+fn kernel_names(g: &Graph) -> Vec<String> {
+    let program = compile(&g.ir().unwrap(), &CompileOptions::default(), &Target::cpu_driver()).unwrap();
+    program.kernels.iter().map(|k| k.name.clone()).collect()
+}
+
+/// Sums of squares, means of centred values, maxima of a product with a
+/// broadcast row and a permuted view, over `[rows, 37, 5]`.
+fn prologue_graph() -> Graph {
+    let g = Graph::new("prologues");
+    let x = g.input("x", DType::F32, [Dim::sym("rows"), Dim::new(37), Dim::new(5)]);
+    let w = g.input("w", DType::F32, [37usize, 5]);
+    let sq = ops::sum(&(&x * &x), 1, false);
+    let centred = ops::mean(&(&x - &w), 0, true);
+    let scaled = ops::max(&ops::permute(&(&x * &w), &[2, 0, 1]), -1, false);
+    let smallest = ops::min(&ops::exp(&ops::neg(&x)), 2, false);
+    g.output_named([("sq", sq), ("centred", centred), ("scaled", scaled), ("smallest", smallest)]).unwrap();
+    g
+}
+
+#[test]
+fn an_elementwise_operand_read_only_by_a_reduction_fuses_into_it() {
+    let g = prologue_graph();
+    let names = kernel_names(&g);
+    assert_eq!(names.len(), 4, "one kernel per reduction: {names:?}");
+    assert!(names.iter().any(|n| n.ends_with(":mul+sum")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(":sub+mean")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(":exp+neg+min") || n.ends_with(":neg+exp+min")), "{names:?}");
+
+    // A value read by the reduction and by something else keeps its buffer.
+    let shared = Graph::new("shared");
+    let x = shared.input("x", DType::F32, [8usize, 8]);
+    let sq = &x * &x;
+    shared.output_named([("total", ops::sum(&sq, 0, false)), ("sq_plus_one", &sq + 1.0)]).unwrap();
+    let names = kernel_names(&shared);
+    assert!(names.iter().any(|n| n.ends_with(":sum") && !n.contains("mul")), "{names:?}");
+}
+
+#[test]
+fn fused_reductions_agree_with_the_interpreter() {
+    let g = prologue_graph();
+    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let mut r = Rng(5);
+    for rows in [1, 3, 40] {
+        let n = rows * 37 * 5;
+        let feed = vec![
+            (
+                "x".to_string(),
+                Tensor::new([rows, 37, 5], (0..n).map(|_| r.uniform(-2.0, 2.0)).collect::<Vec<_>>()).unwrap(),
+            ),
+            (
+                "w".to_string(),
+                Tensor::new([37, 5], (0..185).map(|_| r.uniform(-1.0, 1.0)).collect::<Vec<_>>()).unwrap(),
+            ),
+        ];
+        let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
+        let got = model.run(feed).unwrap();
+        for name in ["sq", "centred", "scaled", "smallest"] {
+            assert_close(got.get(name).unwrap(), want.get(name).unwrap(), 1e-5, 1e-5, &format!("{name}, rows {rows}"));
+        }
+    }
+}
