@@ -57,7 +57,7 @@ pub enum AudioError {
         "{path} has a sample rate of {got} Hz; expected {min} to {max} Hz (it is resampled to 16000 Hz for Whisper)"
     )]
     SampleRate { path: String, got: u32, min: u32, max: u32 },
-    #[error("{path} is cut short: its header promises {expected} frames ({channels} channels), the file holds {got}")]
+    #[error("{path} is cut short: its header promises {expected} frames (samples per channel), the file holds {got}")]
     Truncated { path: String, expected: u64, got: u64, channels: u16 },
     #[error(
         "{path}: sample {index} (frame {frame}, channel {channel}, at {seconds:.3} s) is {value}; \
