@@ -148,15 +148,20 @@ enum Command {
         #[arg(long, default_value_t = 1e-4)]
         atol: f64,
     },
-    /// Whisper's log-mel front end: a 16 kHz WAV file to `input_features`
+    /// Whisper's log-mel front end: a WAV file to `input_features`
     /// (`[1, n_mels, 3000]`, as HF's WhisperFeatureExtractor), ready for
-    /// `wgraph run` on a Whisper checkpoint.
+    /// `wgraph run` on a Whisper checkpoint. Reads 8/16/24/32-bit PCM and
+    /// 32-bit float WAV at 1 kHz to 384 kHz; several channels are averaged,
+    /// other rates resampled to 16 kHz. Like HF, only the first 30 s are used
+    /// (said on stderr when a file is longer) and shorter clips, even empty
+    /// ones, are padded with silence. Exit status 2 on bad input.
     Features {
+        /// The WAV file (a regular file: FIFOs and directories are refused).
         wav: PathBuf,
         #[arg(long)]
         output: PathBuf,
-        /// Mel bins: 80 for most Whisper checkpoints, 128 for large-v3
-        /// (`num_mel_bins` in config.json).
+        /// Mel bins, 1 to 201 (N_FFT/2+1): 80 for most Whisper checkpoints,
+        /// 128 for large-v3 (`num_mel_bins` in config.json).
         #[arg(long, default_value_t = 80)]
         n_mels: usize,
     },
@@ -334,13 +339,33 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Classify { model_dir, texts } => classify(&model_dir, &texts),
         Command::Features { wav, output, n_mels } => {
-            let samples = wgraph_graphs::audio::read_wav(&wav)?;
-            let features = wgraph_graphs::audio::log_mel(&samples, n_mels)?;
-            let features = features.reshape([1, n_mels, 3000])?;
+            use wgraph_graphs::audio;
+            // Flags first: a bad --n-mels is refused before any audio is read.
+            audio::check_mel_bins(n_mels)?;
+            let same = |a: &Path, b: &Path| a.canonicalize().is_ok_and(|a| b.canonicalize().is_ok_and(|b| a == b));
+            if same(&wav, &output) {
+                return Err(
+                    format!("--output {} is the WAV file itself; refusing to overwrite it", output.display()).into()
+                );
+            }
+            let clip = audio::load(&wav)?;
+            if clip.truncated {
+                eprintln!(
+                    "note: {} is {:.2} s long; only its first {} s are used (Whisper's window; HF's WhisperFeatureExtractor truncates the same way)",
+                    wav.display(),
+                    clip.seconds,
+                    audio::CHUNK_SECONDS
+                );
+            }
+            if clip.source_rate != audio::SAMPLE_RATE {
+                eprintln!("resampled {} Hz to {} Hz", clip.source_rate, audio::SAMPLE_RATE);
+            }
+            let features = audio::log_mel(&clip.samples, n_mels)?.reshape([1, n_mels, audio::FRAMES])?;
             save_safetensors(&output, &NamedTensors(vec![("input_features".into(), features)]), None)?;
             eprintln!(
-                "wrote input_features [1, {n_mels}, 3000] for {:.2} s of audio to {}",
-                samples.len() as f64 / 16000.0,
+                "wrote input_features [1, {n_mels}, {}] for {:.2} s of audio to {}",
+                audio::FRAMES,
+                clip.samples.len() as f64 / audio::SAMPLE_RATE as f64,
                 output.display()
             );
             Ok(())
