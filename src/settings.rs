@@ -8,6 +8,7 @@
 //! | `WGRAPH_MATMUL` | `register` or `tiled`: the matmul kernel family (default: by adapter) |
 //! | `WGRAPH_DUMP_DIR` | where `WGRAPH_DEBUG=4` writes kernels (default `wgraph-dump`) |
 //! | `WGRAPH_GRAPH` | a path: write the optimised graph there as Graphviz DOT |
+//! | `WGRAPH_MEMORY_LIMIT` | bytes (suffixes `K`, `M`, `G`) one run's activations may take; a run needing more is refused before allocating |
 
 use std::path::PathBuf;
 
@@ -36,12 +37,21 @@ pub struct Settings {
     pub dump_dir: PathBuf,
     /// `WGRAPH_GRAPH`.
     pub graph_dot: Option<PathBuf>,
+    /// `WGRAPH_MEMORY_LIMIT`, in bytes.
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for Settings {
     /// Quiet, no overrides: what a run without any variable set gets.
     fn default() -> Settings {
-        Settings { debug: 0, backend: None, matmul: None, dump_dir: PathBuf::from("wgraph-dump"), graph_dot: None }
+        Settings {
+            debug: 0,
+            backend: None,
+            matmul: None,
+            dump_dir: PathBuf::from("wgraph-dump"),
+            graph_dot: None,
+            memory_limit: None,
+        }
     }
 }
 
@@ -56,11 +66,38 @@ impl Settings {
             matmul: var("WGRAPH_MATMUL"),
             dump_dir: var("WGRAPH_DUMP_DIR").map(PathBuf::from).unwrap_or(defaults.dump_dir),
             graph_dot: var("WGRAPH_GRAPH").map(PathBuf::from),
+            memory_limit: var("WGRAPH_MEMORY_LIMIT").and_then(|v| parse_bytes(&v)),
         }
     }
 
     /// Whether output of debug level `at` is on.
     pub fn shows(&self, at: u32) -> bool {
         self.debug >= at
+    }
+}
+
+/// `1048576`, `512K`, `64M`, `2G` (binary multiples) as bytes.
+fn parse_bytes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (digits, shift) = match t.chars().last()?.to_ascii_uppercase() {
+        'K' => (&t[..t.len() - 1], 10),
+        'M' => (&t[..t.len() - 1], 20),
+        'G' => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    digits.trim().parse::<u64>().ok()?.checked_mul(1u64 << shift)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_limits_read_with_binary_suffixes() {
+        use super::parse_bytes;
+        assert_eq!(parse_bytes("1048576"), Some(1 << 20));
+        assert_eq!(parse_bytes("512K"), Some(512 << 10));
+        assert_eq!(parse_bytes("64m"), Some(64 << 20));
+        assert_eq!(parse_bytes(" 2G "), Some(2 << 30));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_bytes("99999999999999G"), None, "overflow is no limit, not a wrapped one");
     }
 }

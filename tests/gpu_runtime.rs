@@ -192,3 +192,27 @@ fn reductions_longer_than_lavapipe_loop_limit_are_complete() {
         assert_close(got.get(name).unwrap(), want, 1e-4, 1e-2, name);
     }
 }
+
+/// A run whose buffers together exceed the memory the device has free is
+/// refused before anything is allocated, naming the sizes, even when every
+/// single buffer would fit a binding. The machine's memory is capped with
+/// the `WGRAPH_MEMORY_LIMIT` setting, so the test allocates nothing large.
+#[test]
+fn runs_needing_more_memory_than_available_are_refused_before_allocating() {
+    let settings = wgraph::Settings { memory_limit: Some(1 << 20), ..wgraph::Settings::default() };
+    let dev = wgraph::Device::with_settings(settings).unwrap();
+    assert_eq!(dev.memory_available(), Some(1 << 20));
+    let g = Graph::new("big");
+    let x = g.input("x", DType::F32, [Dim::sym("rows"), Dim::new(64)]);
+    g.output_named([("doubled", &x * 2.0), ("squared", &x * &x)]).unwrap();
+    let model = Compiler::new(&dev).compile(&g, &Weights::new()).unwrap();
+    // 1024 rows: input and two outputs of 256 KiB each fit in 1 MiB.
+    let feed = |rows: usize| vec![("x".to_string(), Tensor::new([rows, 64], vec![1.5f32; rows * 64]).unwrap())];
+    let out = model.run(feed(1024)).unwrap();
+    assert_eq!(out.get("squared").unwrap().to_f32_vec()[0], 2.25);
+    // 2048 rows need 1.5 MiB.
+    let e = model.run(feed(2048)).unwrap_err();
+    assert!(matches!(e, RuntimeError::OutOfMemory { .. }), "{e}");
+    let message = e.to_string();
+    assert!(message.contains("rows = 2048") && message.contains("1.0 MiB is available"), "{message}");
+}

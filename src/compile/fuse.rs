@@ -68,9 +68,8 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
                 let multi = users.len() > 1 || ir.outputs.iter().any(|(_, o)| *o == id);
                 // A reduction computes its only operand inside its loop (a
                 // prologue): `sum(g * g)` reads `g`, not a buffer of squares.
-                let consumed_by_kernel = users
-                    .iter()
-                    .any(|&u| !ir.node(u).op.family().is_fusible() && !(options.fuse && is_reduction_prologue(ir, id)));
+                let prologue = options.fuse && is_reduction_prologue(ir, id);
+                let consumed_by_kernel = !prologue && users.iter().any(|&u| !ir.node(u).op.family().is_fusible());
                 // Index-only ops are always recomputed by their readers.
                 // Anything else gets a buffer when fusion is off, when it
                 // feeds a non-elementwise kernel, or when several read it.

@@ -107,6 +107,23 @@ impl Device {
         })
     }
 
+    /// Memory a run may still allocate, when it can be told: on CPU
+    /// drivers the machine's available memory (`MemAvailable` in
+    /// /proc/meminfo; GPUs do not report theirs through wgpu), capped by
+    /// `WGRAPH_MEMORY_LIMIT`.
+    pub fn memory_available(&self) -> Option<u64> {
+        let machine = (self.kind() == AdapterKind::Cpu).then(|| {
+            let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+            let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib.saturating_mul(1024))
+        });
+        match (machine.flatten(), self.settings.memory_limit) {
+            (Some(m), Some(l)) => Some(m.min(l)),
+            (m, l) => m.or(l),
+        }
+    }
+
     /// Adapter name, backend and type, as one line.
     pub fn describe(&self) -> String {
         format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)

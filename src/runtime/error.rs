@@ -80,6 +80,22 @@ pub enum RuntimeError {
         /// What to do about it, when something helps.
         hint: Option<&'static str>,
     },
+    /// The activations and inputs of one run need more memory than the
+    /// device has free (on CPU drivers, the machine's available memory).
+    #[error(
+        "running with {sizes} needs {} of activations and inputs, but only {} is available; \
+         use a smaller batch or sequence length",
+        gib(*needed),
+        gib(*available)
+    )]
+    OutOfMemory {
+        /// Bytes the run's buffers need.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+        /// The symbolic sizes of this run (`batch = 8, seq = 128`).
+        sizes: String,
+    },
     /// A kernel needs more workgroups than even a folded 2-D grid holds.
     #[error("kernel `{kernel}` needs {workgroups} workgroups, more than a {max}x{max} grid allows")]
     GridTooLarge {
@@ -147,4 +163,13 @@ pub enum RuntimeError {
     /// A weight could not be read while uploading it.
     #[error(transparent)]
     Weights(#[from] WeightError),
+}
+
+/// Bytes as GiB (or MiB below one GiB), for messages.
+fn gib(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    }
 }

@@ -91,6 +91,26 @@ impl Loaded<'_> {
         };
         let mut buffers: HashMap<NodeId, Arc<wgpu::Buffer>> = self.statics.clone();
         let slot_bytes = self.program.memory.slot_bytes(ir, bindings);
+        // Everything this shape needs, checked before anything is allocated:
+        // absurd sizes must be an error, not a process the OS kills.
+        if let Some((i, &bytes)) = slot_bytes.iter().enumerate().find(|(_, &b)| b > max_binding) {
+            return Err(too_large(format!("activation slot {i}"), bytes));
+        }
+        let own_bytes: u64 = self
+            .program
+            .memory
+            .placement
+            .iter()
+            .filter(|(_, p)| matches!(p, Placement::Input | Placement::Own))
+            .map(|(&n, _)| element_bytes(ir, n, bindings))
+            .sum();
+        let needed = slot_bytes.iter().sum::<u64>().saturating_add(own_bytes);
+        if let Some(available) = self.device.memory_available() {
+            if needed > available {
+                let sizes: Vec<String> = bindings.iter().map(|(s, v)| format!("{s} = {v}")).collect();
+                return Err(RuntimeError::OutOfMemory { needed, available, sizes: sizes.join(", ") });
+            }
+        }
         let slot_buffers: Vec<Arc<wgpu::Buffer>> = slot_bytes
             .iter()
             .enumerate()
