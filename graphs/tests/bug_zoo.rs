@@ -11,7 +11,7 @@
 mod bugs;
 mod common;
 
-use bugs::{layer_norm_eps, map_mask, no_edit, softmax_over_queries, swap, transpose_square, Bug};
+use bugs::{distilbert_attention_bugs, layer_norm_eps, no_edit, softmax_over_queries, swap, transpose_square, Bug};
 use common::device;
 
 use std::path::PathBuf;
@@ -74,47 +74,7 @@ fn check(model: &str, bugs: &[Bug]) {
 
 #[test]
 fn distilbert_bugs_are_found_where_they_are() {
-    check(
-        "distilbert_classifier",
-        &[
-            Bug::weights(
-                "q and k weights swapped in layer 1",
-                |t| {
-                    swap(
-                        t,
-                        "distilbert.transformer.layer.1.attention.q_lin.weight",
-                        "distilbert.transformer.layer.1.attention.k_lin.weight",
-                    );
-                    swap(
-                        t,
-                        "distilbert.transformer.layer.1.attention.q_lin.bias",
-                        "distilbert.transformer.layer.1.attention.k_lin.bias",
-                    );
-                },
-                &["distilbert.transformer.layer.1.attention.q_lin"],
-            ),
-            Bug::weights(
-                "a Linear weight read transposed",
-                |t| transpose_square(t, "distilbert.transformer.layer.0.attention.out_lin.weight"),
-                &["distilbert.transformer.layer.0.attention.out_lin"],
-            ),
-            Bug::inputs(
-                "attention mask ignored",
-                |i| map_mask(i, |_| 1),
-                &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
-            ),
-            Bug::inputs(
-                "attention mask inverted",
-                |i| map_mask(i, |m| 1 - m),
-                &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
-            ),
-            Bug::graph(
-                "softmax over the query axis",
-                softmax_over_queries,
-                &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
-            ),
-        ],
-    );
+    check("distilbert_classifier", &distilbert_attention_bugs());
 }
 
 #[test]

@@ -18,7 +18,7 @@ mod common;
 #[path = "common/grads.rs"]
 mod grads;
 
-use bugs::{detach, map_mask, no_edit, softmax_over_queries, swap, transpose_square, Bug, DETACHED};
+use bugs::{detach, distilbert_attention_bugs, no_edit, softmax_over_queries, transpose_square, Bug, DETACHED};
 use common::device;
 use grads::{fixture, read_all};
 use wgraph::debug::{compare, read_dump, Comparison, Section, Tolerance};
@@ -96,46 +96,13 @@ fn check_forward_bugs(model: &str, bugs: &[Bug]) {
 
 #[test]
 fn distilbert_forward_bugs_are_found_where_they_are_in_a_gradient_dump() {
-    check_forward_bugs(
-        "distilbert_seqcls",
-        &[
-            Bug::weights(
-                "q and k weights swapped in layer 1",
-                |t| {
-                    for p in ["weight", "bias"] {
-                        let layer = "distilbert.transformer.layer.1.attention";
-                        swap(t, &format!("{layer}.q_lin.{p}"), &format!("{layer}.k_lin.{p}"));
-                    }
-                },
-                &["distilbert.transformer.layer.1.attention.q_lin"],
-            ),
-            Bug::weights(
-                "a Linear weight read transposed",
-                |t| transpose_square(t, "distilbert.transformer.layer.0.attention.out_lin.weight"),
-                &["distilbert.transformer.layer.0.attention.out_lin"],
-            ),
-            Bug::inputs(
-                "attention mask ignored",
-                |i| map_mask(i, |_| 1),
-                &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
-            ),
-            Bug::inputs(
-                "attention mask inverted",
-                |i| map_mask(i, |m| 1 - m),
-                &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
-            ),
-            Bug::graph(
-                "softmax over the query axis",
-                softmax_over_queries,
-                &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
-            ),
-            Bug::graph(
-                "wrong LayerNorm epsilon",
-                |ir| bugs::layer_norm_eps(ir, "distilbert.transformer.layer.1.output_layer_norm", 0.5),
-                &["distilbert.transformer.layer.1.output_layer_norm", "distilbert.transformer.layer.1"],
-            ),
-        ],
-    );
+    let mut zoo = distilbert_attention_bugs();
+    zoo.push(Bug::graph(
+        "wrong LayerNorm epsilon",
+        |ir| bugs::layer_norm_eps(ir, "distilbert.transformer.layer.1.output_layer_norm", 0.5),
+        &["distilbert.transformer.layer.1.output_layer_norm", "distilbert.transformer.layer.1"],
+    ));
+    check_forward_bugs("distilbert_seqcls", &zoo);
 }
 
 #[test]

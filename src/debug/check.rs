@@ -3,7 +3,7 @@
 //! whose GPU value differs is named. It tells "my model is wrong" (compare
 //! against PyTorch) from "the compiler is wrong" (this check).
 
-use super::compare::Tolerance;
+use super::diagnosis::Tolerance;
 use crate::compile::CompileOptions;
 use crate::graph::{Graph, Tensor};
 use crate::interp::{InterpError, Interpreter};

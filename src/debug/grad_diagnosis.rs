@@ -3,7 +3,7 @@
 //! missing (a residual whose input was detached). Falls back to the
 //! patterns [`diagnose`] knows (sign, scale, transpose, masked rows).
 
-use super::compare::{diagnose, Tolerance};
+use super::diagnosis::{diagnose, Tolerance};
 use crate::graph::Tensor;
 
 /// Diagnoses the first diverging gradient `name` (ours `a`, the reference

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod compare;
 mod compare_text;
+pub mod diagnosis;
 pub mod dump_file;
 mod grad_diagnosis;
 pub mod graph_diff;
@@ -11,7 +12,8 @@ pub mod program_dump;
 pub mod walk;
 
 pub use check::{check_against_interpreter, CheckError, CheckReport};
-pub use compare::{compare, diagnose, Comparison, Tolerance};
+pub use compare::{compare, Comparison};
+pub use diagnosis::{diagnose, Moments, Tolerance};
 pub use dump_file::{dump_bytes, dump_names, read_dump, write_dump, EXECUTION_ORDER};
 pub use graph_diff::{diff_graphs, Difference, GraphDump};
 pub use nonfinite::{find_non_finite, NonFinite, Stats};

@@ -38,6 +38,45 @@ impl Bug {
     }
 }
 
+/// The classic attention bugs of a DistilBERT port (any DistilBERT
+/// checkpoint of at least two layers), each with the module where it first
+/// shows: q and k swapped, a transposed Linear, the mask ignored or
+/// inverted, softmax over the wrong axis.
+pub fn distilbert_attention_bugs() -> Vec<Bug> {
+    vec![
+        Bug::weights(
+            "q and k weights swapped in layer 1",
+            |t| {
+                for p in ["weight", "bias"] {
+                    let layer = "distilbert.transformer.layer.1.attention";
+                    swap(t, &format!("{layer}.q_lin.{p}"), &format!("{layer}.k_lin.{p}"));
+                }
+            },
+            &["distilbert.transformer.layer.1.attention.q_lin"],
+        ),
+        Bug::weights(
+            "a Linear weight read transposed",
+            |t| transpose_square(t, "distilbert.transformer.layer.0.attention.out_lin.weight"),
+            &["distilbert.transformer.layer.0.attention.out_lin"],
+        ),
+        Bug::inputs(
+            "attention mask ignored",
+            |i| map_mask(i, |_| 1),
+            &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
+        ),
+        Bug::inputs(
+            "attention mask inverted",
+            |i| map_mask(i, |m| 1 - m),
+            &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
+        ),
+        Bug::graph(
+            "softmax over the query axis",
+            softmax_over_queries,
+            &["distilbert.transformer.layer.0.attention.out_lin", "distilbert.transformer.layer.0.attention"],
+        ),
+    ]
+}
+
 pub fn no_weights(_: &mut Vec<(String, Tensor)>) {}
 pub fn no_config(_: &mut serde_json::Value) {}
 pub fn no_inputs(_: &mut Vec<(String, Tensor)>) {}
