@@ -8,7 +8,7 @@
 //! | `WGRAPH_MATMUL` | `register` or `tiled`: the matmul kernel family (default: by adapter) |
 //! | `WGRAPH_DUMP_DIR` | where `WGRAPH_DEBUG=4` writes kernels (default `wgraph-dump`) |
 //! | `WGRAPH_GRAPH` | a path: write the optimised graph there as Graphviz DOT |
-//! | `WGRAPH_PIPELINE_THREADS` | threads creating a model's pipelines (default: one per core) |
+//! | `WGRAPH_PIPELINE_THREADS` | threads creating a model's pipelines (default 1) |
 //! | `WGRAPH_PIPELINE_CACHE` | a directory for the compiled-pipeline cache, or `off` (default: `$XDG_CACHE_HOME/wgraph`, else `~/.cache/wgraph`) |
 
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ pub struct Settings {
     pub dump_dir: PathBuf,
     /// `WGRAPH_GRAPH`.
     pub graph_dot: Option<PathBuf>,
-    /// `WGRAPH_PIPELINE_THREADS`: threads creating pipelines (`None`: one per core).
+    /// `WGRAPH_PIPELINE_THREADS`: threads creating pipelines (`None`: one).
     pub pipeline_threads: Option<usize>,
     /// Where compiled pipelines persist between runs (`WGRAPH_PIPELINE_CACHE`),
     /// `None` when off.

@@ -5,10 +5,12 @@
 //! matmul kernels. A shared pipeline keeps the label of the kernel that
 //! created it; errors at creation always name the kernel being compiled.
 //!
-//! The pipelines a model lacks are created on several threads at once
-//! (`WGRAPH_PIPELINE_THREADS`, default one per core): wgpu's translation
-//! to SPIR-V and the driver's own front end run per pipeline, and error
-//! scopes are per thread.
+//! The pipelines a model lacks can be created on several threads at once
+//! (`WGRAPH_PIPELINE_THREADS`; error scopes are per thread). The default
+//! is one thread: on the 2-core project machine two threads did not make
+//! MiniLM's 0.5-0.7 s of pipeline creation measurably shorter
+//! (BENCHMARKS.md), and lavapipe compiles kernels at their first dispatch,
+//! not here.
 
 use super::device::Device;
 use super::error::RuntimeError;
@@ -19,8 +21,8 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// The pipelines of `kernels`, in order, from the device's cache or created
-/// now (those missing on up to `WGRAPH_PIPELINE_THREADS` threads), and how
-/// many were created.
+/// now (those missing on `WGRAPH_PIPELINE_THREADS` threads), and how many
+/// were created.
 pub(super) fn pipelines_for(device: &Device, kernels: &[KernelSpec]) -> Result<(Vec<Compiled>, usize), RuntimeError> {
     if device.settings().shows(level::KERNELS) {
         for k in kernels {
@@ -31,7 +33,7 @@ pub(super) fn pipelines_for(device: &Device, kernels: &[KernelSpec]) -> Result<(
     let mut seen = HashSet::new();
     let missing: Vec<&KernelSpec> =
         kernels.iter().filter(|k| device.pipelines.get(&k.wgsl).is_none() && seen.insert(&k.wgsl)).collect();
-    let threads = device.settings().pipeline_threads.unwrap_or_else(default_threads).clamp(1, missing.len().max(1));
+    let threads = device.settings().pipeline_threads.unwrap_or(1).clamp(1, missing.len().max(1));
     if threads == 1 {
         missing.iter().try_for_each(|k| create(device, k).map(|c| device.pipelines.insert(&k.wgsl, &c)))?;
     } else {
@@ -61,11 +63,6 @@ pub(super) fn pipelines_for(device: &Device, kernels: &[KernelSpec]) -> Result<(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((compiled, missing.len()))
-}
-
-/// One thread per core (2 on the project machine).
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Creates kernel `k`'s pipeline (through the disk cache when there is one).

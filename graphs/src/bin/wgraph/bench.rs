@@ -160,24 +160,34 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), Failure> {
         if let Some(p) = &profiled {
             out["profile"] = p.to_json();
         }
-        println!("{out}");
+        emit(&out.to_string())?;
     } else {
-        println!("{}", report(args, &device, &model, compile_s, first_run_ms, median_ms, min_ms, throughput));
+        emit(&report(args, &device, &model, compile_s, first_run_ms, median_ms, min_ms, throughput))?;
         if let Some(g) = &generation {
-            println!(
+            emit(&format!(
                 "generate    prompt {} tokens: prefill {:.1} ms; decode {:.2} ms/token ({:.2} tokens/s), medians of {}",
                 args.prompt_len,
                 g.prefill_ms,
                 g.decode_ms_per_token,
                 1e3 / g.decode_ms_per_token,
                 args.gen_reps
-            );
+            ))?;
         }
         if let Some(p) = &profiled {
-            println!("\n{}", p.render(median_ms, args.top));
+            emit(&format!("\n{}", p.render(median_ms, args.top)))?;
         }
     }
     Ok(())
+}
+
+/// Prints `text` and a newline; a reader that stopped reading (`| head`)
+/// ends the command quietly, as in the other commands.
+fn emit(text: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(failed(e)),
+        _ => Ok(()),
+    }
 }
 
 /// The human summary.
