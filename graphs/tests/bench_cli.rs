@@ -104,7 +104,7 @@ fn bench_generate_reports_prefill_and_decode() {
 
 #[test]
 fn bench_refuses_bad_input_with_exit_2() {
-    let bert = fixture("bert_base");
+    let (bert, whisper, llama) = (fixture("bert_base"), fixture("whisper_tiny"), fixture("llama_gqa"));
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["bench", "/nonexistent/model", "--batch", "1", "--seq", "4"], "/nonexistent/model"),
         (vec!["bench", &bert, "--batch", "0", "--seq", "4"], "--batch"),
@@ -112,11 +112,8 @@ fn bench_refuses_bad_input_with_exit_2() {
         // bert_base's max_position_embeddings is 40.
         (vec!["bench", &bert, "--batch", "1", "--seq", "41"], "max_position_embeddings"),
         (vec!["bench", &bert, "--batch", "1", "--seq", "4", "--generate", "4"], "decoder"),
-        (vec!["bench", &fixture("whisper_tiny"), "--batch", "1", "--seq", "30"], "--seq 24"),
-        (
-            vec!["bench", &fixture("llama_gqa"), "--batch", "1", "--seq", "4", "--generate", "60", "--prompt-len", "8"],
-            "context",
-        ),
+        (vec!["bench", &whisper, "--batch", "1", "--seq", "30"], "--seq 24"),
+        (vec!["bench", &llama, "--batch", "1", "--seq", "4", "--generate", "60", "--prompt-len", "8"], "context"),
     ];
     for (args, says) in cases {
         let (code, _, err) = wgraph(&args, &[NO_CACHE]);

@@ -174,6 +174,7 @@ mod tests {
             subgroup_min_size: 8,
             subgroup_max_size: 8,
             transient_saves_memory: None,
+            limit_bucket: None,
         };
         let a = file_name(&info("Mesa 22.3.6")).unwrap();
         assert!(a.starts_with("wgpu_pipeline_cache_vulkan_"), "{a}");
