@@ -9,6 +9,8 @@
 //! | `WGRAPH_DUMP_DIR` | where `WGRAPH_DEBUG=4` writes kernels (default `wgraph-dump`) |
 //! | `WGRAPH_GRAPH` | a path: write the optimised graph there as Graphviz DOT |
 //! | `WGRAPH_MEMORY_LIMIT` | bytes (suffixes `K`, `M`, `G`) one run's activations may take; a run needing more is refused before allocating |
+//! | `WGRAPH_PIPELINE_THREADS` | threads creating a model's pipelines (default 1) |
+//! | `WGRAPH_PIPELINE_CACHE` | a directory for the compiled-pipeline cache, or `off` (default: `$XDG_CACHE_HOME/wgraph`, else `~/.cache/wgraph`) |
 
 use std::path::PathBuf;
 
@@ -39,10 +41,18 @@ pub struct Settings {
     pub graph_dot: Option<PathBuf>,
     /// `WGRAPH_MEMORY_LIMIT`, in bytes.
     pub memory_limit: Option<u64>,
+    /// `WGRAPH_PIPELINE_THREADS`: threads creating pipelines (`None`: one).
+    pub pipeline_threads: Option<usize>,
+    /// Where compiled pipelines persist between runs (`WGRAPH_PIPELINE_CACHE`),
+    /// `None` when off.
+    pub pipeline_cache: Option<PathBuf>,
 }
 
 impl Default for Settings {
-    /// Quiet, no overrides: what a run without any variable set gets.
+    /// Quiet, no overrides and no files: what a run without any variable
+    /// set gets, except that the pipeline cache is off (a library user or a
+    /// test that builds settings by hand writes nothing to the home
+    /// directory unless it asks to).
     fn default() -> Settings {
         Settings {
             debug: 0,
@@ -51,6 +61,8 @@ impl Default for Settings {
             dump_dir: PathBuf::from("wgraph-dump"),
             graph_dot: None,
             memory_limit: None,
+            pipeline_threads: None,
+            pipeline_cache: None,
         }
     }
 }
@@ -67,6 +79,8 @@ impl Settings {
             dump_dir: var("WGRAPH_DUMP_DIR").map(PathBuf::from).unwrap_or(defaults.dump_dir),
             graph_dot: var("WGRAPH_GRAPH").map(PathBuf::from),
             memory_limit: var("WGRAPH_MEMORY_LIMIT").and_then(|v| parse_bytes(&v)),
+            pipeline_threads: var("WGRAPH_PIPELINE_THREADS").and_then(|v| v.trim().parse().ok()),
+            pipeline_cache: pipeline_cache_dir(var("WGRAPH_PIPELINE_CACHE"), var("XDG_CACHE_HOME"), var("HOME")),
         }
     }
 
@@ -88,11 +102,40 @@ fn parse_bytes(text: &str) -> Option<u64> {
     digits.trim().parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }
 
+/// The pipeline cache directory: `setting` unless it says off, else the
+/// user's cache dir (XDG's rule: `$XDG_CACHE_HOME`, else `~/.cache`), else
+/// none (no home directory: nowhere sensible to write).
+fn pipeline_cache_dir(setting: Option<String>, xdg_cache: Option<String>, home: Option<String>) -> Option<PathBuf> {
+    match setting.as_deref().map(str::trim) {
+        Some(off) if ["off", "0", "false", "no", "none"].contains(&off.to_ascii_lowercase().as_str()) => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => xdg_cache
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| home.map(|h| PathBuf::from(h).join(".cache")))
+            .map(|base| base.join("wgraph")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::{parse_bytes, pipeline_cache_dir};
+    use std::path::PathBuf;
+
+    #[test]
+    fn pipeline_cache_dir_follows_the_setting_then_xdg_then_home() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(pipeline_cache_dir(s("off"), s("/x"), s("/h")), None);
+        assert_eq!(pipeline_cache_dir(s("OFF"), None, None), None);
+        assert_eq!(pipeline_cache_dir(s("/tmp/c"), s("/x"), s("/h")), Some(PathBuf::from("/tmp/c")));
+        assert_eq!(pipeline_cache_dir(None, s("/x"), s("/h")), Some(PathBuf::from("/x/wgraph")));
+        // XDG says relative paths are invalid and must be ignored.
+        assert_eq!(pipeline_cache_dir(None, s("rel"), s("/h")), Some(PathBuf::from("/h/.cache/wgraph")));
+        assert_eq!(pipeline_cache_dir(None, None, None), None);
+    }
+
     #[test]
     fn memory_limits_read_with_binary_suffixes() {
-        use super::parse_bytes;
         assert_eq!(parse_bytes("1048576"), Some(1 << 20));
         assert_eq!(parse_bytes("512K"), Some(512 << 10));
         assert_eq!(parse_bytes("64m"), Some(64 << 20));

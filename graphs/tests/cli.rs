@@ -42,6 +42,7 @@ fn every_subcommand_has_help() {
         "compare",
         "check",
         "features",
+        "bench",
     ] {
         let (code, out, _) = wgraph(&[cmd, "--help"]);
         assert_eq!(code, 0, "{cmd}");

@@ -2,6 +2,7 @@
 //! available adapter; the device's limits; an uncaptured-error handler that
 //! records errors instead of panicking.
 
+use super::disk_cache::{DiskCache, PipelineCacheStatus};
 use super::error::RuntimeError;
 use super::pipeline_cache::PipelineCache;
 use crate::compile::{AdapterKind, Target};
@@ -24,6 +25,8 @@ pub struct Device {
     pub(crate) pipelines: PipelineCache,
     /// The environment settings, read once when the device was opened.
     settings: Settings,
+    /// Compiled pipelines persisted between runs, when on and supported.
+    pub(crate) disk_cache: Option<Arc<DiskCache>>,
 }
 
 fn backends(choice: Option<&str>) -> Result<wgpu::Backends, RuntimeError> {
@@ -69,8 +72,15 @@ impl Device {
         // Ask for everything the adapter offers: big models need the largest
         // bindings and buffers available.
         let limits = adapter.limits();
-        // Subgroup operations let the CPU matmul load A once per SIMD row.
-        let features = adapter.features() & wgpu::Features::SUBGROUP;
+        // Subgroup operations let the CPU matmul load A once per SIMD row;
+        // timestamps serve `wgraph bench --profile`; a pipeline cache lets
+        // the next run skip the driver's compilation. Each only when the
+        // adapter has it: asking for a missing feature fails the device.
+        let wanted = wgpu::Features::SUBGROUP
+            | wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
+            | wgpu::Features::PIPELINE_CACHE;
+        let features = adapter.features() & wanted;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgraph"),
             required_features: features,
@@ -95,7 +105,13 @@ impl Device {
                 info.name, info.backend, info.device_type, info.driver
             );
         }
+        let disk_cache = settings
+            .pipeline_cache
+            .as_deref()
+            .and_then(|dir| DiskCache::open(&device, &info, dir, &settings))
+            .map(Arc::new);
         Ok(Device {
+            disk_cache,
             device,
             queue,
             info,
@@ -171,6 +187,18 @@ impl Device {
     /// The adapter's name, backend, type and driver.
     pub fn info(&self) -> &wgpu::AdapterInfo {
         &self.info
+    }
+
+    /// The on-disk pipeline cache this device loaded (`WGRAPH_PIPELINE_CACHE`),
+    /// `None` when it is off or the adapter has no pipeline cache.
+    pub fn pipeline_cache(&self) -> Option<PipelineCacheStatus> {
+        self.disk_cache.as_ref().map(|c| c.status())
+    }
+
+    /// Whether the device can write timestamps between dispatches of one
+    /// compute pass (what [`Model::profile_timestamps`](super::Model::profile_timestamps) needs).
+    pub fn has_timestamps(&self) -> bool {
+        self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
     }
 
     /// Held while one run uploads, submits, waits and reads back.

@@ -21,6 +21,9 @@ pub(super) struct Instance {
     pub(super) grids: Vec<Option<[u32; 3]>>,
     /// Staging buffers for outputs and taps: (name, node, staging, bytes).
     pub(super) readback: Vec<(String, NodeId, wgpu::Buffer, u64)>,
+    /// Set by the first run on these buffers (timed at `WGRAPH_DEBUG=1`:
+    /// CPU drivers compile kernels at their first dispatch).
+    pub(super) ran: std::sync::atomic::AtomicBool,
 }
 
 pub(super) fn storage(device: &wgpu::Device, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
@@ -197,7 +200,7 @@ impl Loaded<'_> {
                 peak as f64 / (1 << 20) as f64
             );
         }
-        Ok(Instance { buffers, bind_groups, grids, readback })
+        Ok(Instance { buffers, bind_groups, grids, readback, ran: Default::default() })
     }
 }
 

@@ -3,18 +3,21 @@
 
 mod compiler;
 mod device;
+mod disk_cache;
 mod error;
 mod instance;
 mod model;
 mod pipeline_cache;
 mod pipelines;
 mod profile;
+mod timestamps;
 mod transfer;
 mod weight_access;
 
 pub use crate::compile::AdapterKind;
 pub use compiler::{Compiler, LoadError};
 pub use device::Device;
+pub use disk_cache::PipelineCacheStatus;
 pub use error::RuntimeError;
 pub use model::Model;
-pub use profile::{by_kind, KernelTime};
+pub use profile::{by_kind, kernel_kind, KernelTime};

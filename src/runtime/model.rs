@@ -5,7 +5,7 @@
 use super::device::Device;
 use super::error::RuntimeError;
 use super::instance::{storage, InstanceCache, Loaded};
-use super::pipelines::pipeline_for;
+use super::pipelines::pipelines_for;
 use super::transfer::{from_gpu_bytes, to_gpu_bytes};
 use crate::compile::memory::{element_bytes, Placement};
 use crate::compile::{timed, Program};
@@ -78,16 +78,13 @@ impl Model {
         let settings = device.settings();
         let dev = &device.device;
         let limit = device.limits().max_storage_buffer_binding_size;
-        let mut pipelines = Vec::with_capacity(program.kernels.len());
-        let mut layouts = Vec::with_capacity(program.kernels.len());
-        timed(settings, "create-pipelines", || -> Result<(), RuntimeError> {
-            for k in &program.kernels {
-                let (pipeline, layout) = pipeline_for(device, k)?;
-                pipelines.push(pipeline);
-                layouts.push(layout);
+        let (compiled, created) = timed(settings, "create-pipelines", || pipelines_for(device, &program.kernels))?;
+        let (pipelines, layouts): (Vec<_>, Vec<_>) = compiled.into_iter().unzip();
+        if created > 0 {
+            if let Some(cache) = &device.disk_cache {
+                cache.save();
             }
-            Ok(())
-        })?;
+        }
 
         // Weights and constants, uploaded once: as textures for the kernels
         // that read them so, as buffers for the rest.
@@ -281,6 +278,8 @@ impl Model {
         let loaded = self.loaded();
         let instance = self.instances.get(&loaded, &bound.bindings)?;
         let show_dispatches = self.device.settings().shows(level::DISPATCHES);
+        let first_run = !instance.ran.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let start = std::time::Instant::now();
         let _exclusive = self.device.exclusive();
         let queue = &self.device.queue;
         for (&node, t) in &bound.tensors {
@@ -344,6 +343,10 @@ impl Model {
             }
         }
         self.wait(submission, &format!("running `{}`", ir.name))?;
+        if first_run && self.device.settings().shows(level::PASSES) {
+            // The driver may compile each kernel at its first dispatch (lavapipe does).
+            eprintln!("wgraph: {:<24} {:>9.3} ms", "first-dispatch", start.elapsed().as_secs_f64() * 1e3);
+        }
         let mut outputs = Vec::new();
         let mut tapped = Vec::new();
         for (i, (name, node, staging, bytes)) in instance.readback.iter().enumerate() {

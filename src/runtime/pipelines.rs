@@ -4,6 +4,13 @@
 //! a model again costs nothing: CPU drivers take seconds for the large
 //! matmul kernels. A shared pipeline keeps the label of the kernel that
 //! created it; errors at creation always name the kernel being compiled.
+//!
+//! The pipelines a model lacks can be created on several threads at once
+//! (`WGRAPH_PIPELINE_THREADS`; error scopes are per thread). The default
+//! is one thread: on the 2-core project machine two threads did not make
+//! MiniLM's 0.5-0.7 s of pipeline creation measurably shorter
+//! (BENCHMARKS.md), and lavapipe compiles kernels at their first dispatch,
+//! not here.
 
 use super::device::Device;
 use super::error::RuntimeError;
@@ -11,15 +18,55 @@ use super::pipeline_cache::Compiled;
 use crate::compile::KernelSpec;
 use crate::settings::{level, Settings};
 use std::borrow::Cow;
+use std::collections::HashSet;
 
-/// The pipeline for kernel `k`, from the device's cache or created now.
-pub(super) fn pipeline_for(device: &Device, k: &KernelSpec) -> Result<Compiled, RuntimeError> {
+/// The pipelines of `kernels`, in order, from the device's cache or created
+/// now (those missing on `WGRAPH_PIPELINE_THREADS` threads), and how many
+/// were created.
+pub(super) fn pipelines_for(device: &Device, kernels: &[KernelSpec]) -> Result<(Vec<Compiled>, usize), RuntimeError> {
     if device.settings().shows(level::KERNELS) {
-        dump_kernel(device.settings(), &k.name, &k.wgsl);
+        for k in kernels {
+            dump_kernel(device.settings(), &k.name, &k.wgsl);
+        }
     }
-    if let Some(hit) = device.pipelines.get(&k.wgsl) {
-        return Ok(hit);
+    // Each distinct missing source once: identical layers share a kernel.
+    let mut seen = HashSet::new();
+    let missing: Vec<&KernelSpec> =
+        kernels.iter().filter(|k| device.pipelines.get(&k.wgsl).is_none() && seen.insert(&k.wgsl)).collect();
+    let threads = device.settings().pipeline_threads.unwrap_or(1).clamp(1, missing.len().max(1));
+    if threads == 1 {
+        missing.iter().try_for_each(|k| create(device, k).map(|c| device.pipelines.insert(&k.wgsl, &c)))?;
+    } else {
+        // Round-robin, so each thread gets a mix of large and small kernels.
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let mine: Vec<&KernelSpec> = missing.iter().skip(t).step_by(threads).copied().collect();
+                    scope.spawn(move || -> Result<(), RuntimeError> {
+                        mine.iter().try_for_each(|k| create(device, k).map(|c| device.pipelines.insert(&k.wgsl, &c)))
+                    })
+                })
+                .collect();
+            workers.into_iter().try_for_each(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(RuntimeError::Gpu { what: "creating pipelines".into(), detail: "a thread panicked".into() })
+                })
+            })
+        })?;
     }
+    let compiled = kernels
+        .iter()
+        .map(|k| match device.pipelines.get(&k.wgsl) {
+            Some(hit) => Ok(hit),
+            // Only if the in-memory cache lost an entry: create it here.
+            None => create(device, k),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((compiled, missing.len()))
+}
+
+/// Creates kernel `k`'s pipeline (through the disk cache when there is one).
+fn create(device: &Device, k: &KernelSpec) -> Result<Compiled, RuntimeError> {
     let dev = &device.device;
     let validation = dev.push_error_scope(wgpu::ErrorFilter::Validation);
     let internal = dev.push_error_scope(wgpu::ErrorFilter::Internal);
@@ -63,7 +110,7 @@ pub(super) fn pipeline_for(device: &Device, k: &KernelSpec) -> Result<Compiled, 
         module: &module,
         entry_point: Some("main"),
         compilation_options: Default::default(),
-        cache: None,
+        cache: device.disk_cache.as_ref().map(|c| c.cache()),
     });
     let errors = [pollster::block_on(internal.pop()), pollster::block_on(validation.pop())];
     if let Some(e) = errors.into_iter().flatten().next() {
@@ -74,9 +121,7 @@ pub(super) fn pipeline_for(device: &Device, k: &KernelSpec) -> Result<Compiled, 
             source_code: k.wgsl.clone(),
         });
     }
-    let compiled = (pipeline, group);
-    device.pipelines.insert(&k.wgsl, &compiled);
-    Ok(compiled)
+    Ok((pipeline, group))
 }
 
 /// `WGRAPH_DEBUG=4`: every kernel's WGSL, printed and written to the dump

@@ -1,6 +1,8 @@
 //! Where a run's time goes: every kernel dispatched alone and timed from
-//! submission to completion (CPU drivers such as lavapipe have no useful
-//! timestamp queries; per-dispatch wall time is what they cost).
+//! submission to completion. Works on every adapter, but each kernel's
+//! time includes one submit-and-wait; where the device has timestamps
+//! inside passes, [`Model::profile_timestamps`] times the kernels back to
+//! back in one submission instead (on lavapipe too: BENCHMARKS.md).
 
 use super::error::RuntimeError;
 use super::model::Model;
@@ -59,7 +61,7 @@ impl Model {
 pub fn by_kind<'a>(times: impl IntoIterator<Item = (&'a str, f64)>) -> Vec<(String, usize, f64)> {
     let mut kinds: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
     for (label, ms) in times {
-        let kind = label.split_once(':').map_or(label, |(_, ops)| ops).to_string();
+        let kind = kernel_kind(label).to_string();
         let entry = kinds.entry(kind).or_default();
         entry.0 += 1;
         entry.1 += ms;
@@ -67,4 +69,10 @@ pub fn by_kind<'a>(times: impl IntoIterator<Item = (&'a str, f64)>) -> Vec<(Stri
     let mut rows: Vec<(String, usize, f64)> = kinds.into_iter().map(|(k, (n, ms))| (k, n, ms)).collect();
     rows.sort_by(|a, b| b.2.total_cmp(&a.2));
     rows
+}
+
+/// A kernel's kind: the ops after its node label (`%12:matmul+add` is a
+/// `matmul+add`), the key [`by_kind`] groups by.
+pub fn kernel_kind(label: &str) -> &str {
+    label.split_once(':').map_or(label, |(_, ops)| ops)
 }

@@ -76,6 +76,11 @@ enum Command {
     /// result as an HF checkpoint directory.
     #[command(after_help = train::AFTER_HELP)]
     Train(train::TrainArgs),
+    /// Time a checkpoint on synthetic inputs of one shape: load and
+    /// compile, the first run, the median of N runs; for decoders prefill
+    /// and decode; with --profile, every kernel.
+    #[command(after_help = bench::AFTER_HELP)]
+    Bench(bench::BenchArgs),
     /// Print the graph a checkpoint builds: one line per node with its
     /// type and the Rust line that built it.
     Dump {
@@ -208,6 +213,9 @@ macro_rules! say_raw {
 }
 
 mod batches;
+mod bench;
+mod bench_inputs;
+mod bench_profile;
 mod debug;
 mod failure;
 mod grad;
@@ -235,6 +243,9 @@ fn main() -> ExitCode {
     }
     if let Command::Train(args) = &cli.command {
         return failure::exit(train::train(args));
+    }
+    if let Command::Bench(args) = &cli.command {
+        return failure::exit(bench::bench(args));
     }
     let status = match &cli.command {
         Command::Compare { ours, reference, rtol, atol, plot } => {
@@ -376,7 +387,8 @@ fn run(command: Command) -> Result<()> {
         | Command::Check { .. }
         | Command::FindNan { .. }
         | Command::Grad { .. }
-        | Command::Train(_) => Ok(()),
+        | Command::Train(_)
+        | Command::Bench(_) => Ok(()),
         Command::Generate { model_dir, prompt, input_ids, max_new_tokens } => {
             generate(&model_dir, prompt.as_deref(), input_ids, max_new_tokens)
         }
