@@ -134,6 +134,17 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupt_handler_removes_the_temporary_files_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(".out.safetensors.tmp-1");
+        std::fs::write(&tmp, b"half").unwrap();
+        register(&tmp);
+        remove_temporary_files();
+        assert!(!tmp.exists(), "what a signal handler calls removes every registered file");
+        unregister(&tmp);
+    }
+
+    #[test]
     fn temporary_files_of_dead_writers_are_removed_by_the_next_write() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out.safetensors");

@@ -168,6 +168,21 @@ fn outputs_never_overwrite_inputs_and_land_together_or_not_at_all() {
 }
 
 #[test]
+fn unwritable_output_paths_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A regular file where a directory should be: no user can write there.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let under_file = file.join("program");
+    let o = wgraph(&["dump", s(&fixture("bert_base")), "--compiled", s(&under_file)]);
+    refused(&o, &["cannot write", "a-file"]);
+    let inputs = fixture("bert_base").join("inputs.safetensors");
+    let out = file.join("out.safetensors");
+    let o = wgraph(&["run", s(&fixture("bert_base")), "--inputs", s(&inputs), "--output", s(&out)]);
+    refused(&o, &["cannot write", "a-file/out.safetensors"]);
+}
+
+#[test]
 fn tolerances_must_be_finite_and_non_finite_differences_still_plot() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a.safetensors"), tmp.path().join("b.safetensors"));

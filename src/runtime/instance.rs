@@ -96,8 +96,15 @@ impl Loaded<'_> {
         let slot_bytes = self.program.memory.slot_bytes(ir, bindings);
         // Everything this shape needs, checked before anything is allocated:
         // absurd sizes must be an error, not a process the OS kills.
-        if let Some((i, &bytes)) = slot_bytes.iter().enumerate().find(|(_, &b)| b > max_binding) {
-            return Err(too_large(format!("activation slot {i}"), bytes));
+        // In node order, so the first value over a limit is reported deterministically.
+        let mut placements: Vec<(NodeId, Placement)> =
+            self.program.memory.placement.iter().map(|(&n, &p)| (n, p)).collect();
+        placements.sort_by_key(|(n, _)| *n);
+        for &(node, _) in &placements {
+            let bytes = element_bytes(ir, node, bindings);
+            if bytes > max_binding {
+                return Err(too_large(describe(node), bytes));
+            }
         }
         let own_bytes: u64 = self
             .program
@@ -119,15 +126,8 @@ impl Loaded<'_> {
             .enumerate()
             .map(|(i, &b)| Arc::new(storage(dev, &format!("slot{i}"), b, wgpu::BufferUsages::empty())))
             .collect();
-        // In node order, so the first value over a limit is reported deterministically.
-        let mut placements: Vec<(NodeId, Placement)> =
-            self.program.memory.placement.iter().map(|(&n, &p)| (n, p)).collect();
-        placements.sort_by_key(|(n, _)| *n);
         for (node, p) in placements {
             let bytes = element_bytes(ir, node, bindings);
-            if bytes > max_binding {
-                return Err(too_large(describe(node), bytes));
-            }
             match p {
                 Placement::Static => {}
                 Placement::Slot(s) => {
