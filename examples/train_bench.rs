@@ -21,10 +21,9 @@
 //! share the cores) times the same models and recipe with
 //! `torch.set_num_threads(2)`.
 //!
-//! `--profile` times each kernel of the compiled step alone: the step's
-//! program with only that kernel (repeated to reach about 10 ms), minus
-//! the same program with no kernel at all (uploads, write-back copies and
-//! the loss readback, reported as "fixed cost").
+//! `--profile` times each kernel of the compiled step: GPU timestamps
+//! between the dispatches of one submission where the adapter has them
+//! (lavapipe does), else each kernel dispatched alone.
 
 use clap::Parser;
 use std::collections::BTreeMap;
@@ -93,11 +92,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("wgraph on {}", device.describe());
         if wants("reversal") {
             let (trainer, batches, compile_s) = reversal_case(&device)?;
-            ours.insert("reversal", measure(trainer, &batches, compile_s, 3, args.reversal_steps, args, &device)?);
+            ours.insert("reversal", measure(trainer, &batches, compile_s, 3, args.reversal_steps, args)?);
         }
         if wants("bert-layer") {
             let (trainer, batches, compile_s) = bert_layer_case(&device)?;
-            ours.insert("bert-layer", measure(trainer, &batches, compile_s, 2, args.bert_steps, args, &device)?);
+            ours.insert("bert-layer", measure(trainer, &batches, compile_s, 2, args.bert_steps, args)?);
         }
     }
     let torch = if args.no_torch { None } else { torch_side(args)? };
@@ -210,7 +209,6 @@ fn measure(
     warmup: usize,
     steps: usize,
     args: &Args,
-    device: &Device,
 ) -> Result<Measured, Box<dyn std::error::Error>> {
     let name = trainer.model().program().ir.name.clone();
     let batch = |i: usize| batches[i % batches.len()].clone();
@@ -237,53 +235,38 @@ fn measure(
     if args.profile {
         let mut inputs = batch(0);
         inputs.extend(trainer.update().step_inputs(trainer.steps_taken() + 1)?);
-        profile(device, trainer.model(), &inputs, median_ms, args.top)?;
+        profile(trainer.model(), &inputs, median_ms, args.top)?;
     }
     Ok(Measured { compile_s, first_ms, median_ms, min_ms })
 }
 
-/// Times each kernel of `model`'s program alone (see the module docs).
-fn profile(
-    device: &Device,
-    model: &Model,
-    inputs: &Inputs,
-    step_ms: f64,
-    top: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let program = model.program().clone();
-    let names = model.weight_names();
-    let weights = Weights::from_tensors(model.read_weights(&names)?.0);
-    let time = |kernels: Vec<wgraph::compile::KernelSpec>, runs: usize| -> Result<f64, Box<dyn std::error::Error>> {
-        let mut p = program.clone();
-        p.kernels = kernels;
-        let m = Model::new(device, p, &weights, model.weight_bindings().clone())?;
-        m.run(inputs.clone())?;
-        let mut times = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            let start = Instant::now();
-            m.run(inputs.clone())?;
-            times.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        Ok(median(times))
+/// Each kernel's share of one training step: GPU timestamps between the
+/// dispatches of one submission where the adapter has them (lavapipe
+/// does), else every kernel dispatched alone (see the module docs).
+fn profile(model: &Model, inputs: &Inputs, step_ms: f64, top: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let (times, method) = match model.profile_timestamps(inputs.clone())? {
+        Some(t) => (t, "GPU timestamps"),
+        None => (model.profile(inputs.clone())?, "each kernel dispatched alone"),
     };
-    let fixed = time(Vec::new(), 9)?;
+    let program = model.program();
     let ir = &program.ir;
     let ty = |n: wgraph::graph::NodeId| ir.node(n).ty.to_string();
-    let mut rows: Vec<(f64, String, String)> = Vec::new();
-    for k in &program.kernels {
-        let once = time(vec![k.clone()], 3)? - fixed;
-        let repeat = (10.0 / once.max(0.05)).ceil().clamp(1.0, 40.0) as usize;
-        let ms = if repeat > 1 { (time(vec![k.clone(); repeat], 5)? - fixed) / repeat as f64 } else { once };
-        let reads: Vec<String> = k.inputs.iter().map(|&n| ty(n)).collect();
-        let shapes = format!("{} -> {}", reads.join(", "), ty(k.root));
-        rows.push((ms.max(0.0), k.name.clone(), shapes));
-    }
+    let shapes: std::collections::HashMap<&str, String> = program
+        .kernels
+        .iter()
+        .map(|k| {
+            let reads: Vec<String> = k.inputs.iter().map(|&n| ty(n)).collect();
+            (k.name.as_str(), format!("{} -> {}", reads.join(", "), ty(k.root)))
+        })
+        .collect();
+    let mut rows: Vec<(f64, String, String)> = times
+        .iter()
+        .map(|t| (t.ms, t.kernel.clone(), shapes.get(t.kernel.as_str()).cloned().unwrap_or_default()))
+        .collect();
+    println!("  profile by {method}");
     let total: f64 = rows.iter().map(|r| r.0).sum();
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
-    println!(
-        "  profile: fixed cost {fixed:.2} ms, kernels alone {total:.2} ms, sum {:.2} ms vs step {step_ms:.2} ms",
-        fixed + total
-    );
+    println!("  profile: kernels {total:.2} ms of a {step_ms:.2} ms step ({} dispatches)", rows.len());
     println!("  | kernel | ms | share of kernels | reads -> writes |");
     println!("  |---|---:|---:|---|");
     for (ms, name, shapes) in rows.iter().take(top) {

@@ -12,7 +12,7 @@ use wgraph::compile::MatmulKernel;
 use wgraph::graph::ops;
 use wgraph::{CompileOptions, Compiler, Dim, Graph, Interpreter, Tensor, Weights};
 
-const KERNELS: [MatmulKernel; 8] = [
+const KERNELS: [MatmulKernel; 9] = [
     MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false },
     MatmulKernel::Register { tm: 3, tn: 5, wx: 4, wy: 2, subgroup_a: false },
     MatmulKernel::Register { tm: 4, tn: 8, wx: 16, wy: 1, subgroup_a: false },
@@ -21,6 +21,7 @@ const KERNELS: [MatmulKernel; 8] = [
     MatmulKernel::Tiled { tile: 16, tm: 2 },
     MatmulKernel::Tiled { tile: 32, tm: 4 },
     wgraph::compile::REGISTER_SMALL,
+    wgraph::compile::REGISTER_NARROW,
 ];
 
 /// (batch, m, k, n, B stored transposed)

@@ -21,6 +21,11 @@ pub const REGISTER_SUBGROUP: MatmulKernel =
 /// (per-head attention scores over short sequences): the default 64x128
 /// block would leave most of its invocations idle.
 pub const REGISTER_SMALL: MatmulKernel = MatmulKernel::Register { tm: 2, tn: 4, wx: 4, wy: 8, subgroup_a: false };
+/// A 64x16 block for products with many rows and at most 16 columns (a
+/// classifier head over every token): the 16x16 block would make a
+/// workgroup per 16 rows, and lavapipe pays per workgroup (measured on
+/// `[1408, 64] @ [64, 13]`: 0.43 ms against 0.71 ms, BENCHMARKS.md).
+pub const REGISTER_NARROW: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 4, wx: 4, wy: 8, subgroup_a: false };
 /// Workgroup-memory tiles for GPUs.
 pub const TILED: MatmulKernel = MatmulKernel::Tiled { tile: 32, tm: 4 };
 
@@ -80,7 +85,10 @@ impl MatmulPolicy {
             MatmulChoice::Fixed(kernel) => kernel,
             MatmulChoice::Tiled => TILED,
             MatmulChoice::Register { subgroup_size } => {
-                if small(ir, mm) {
+                let (few_rows, few_cols) = small_sides(ir, mm);
+                if few_cols && !few_rows {
+                    REGISTER_NARROW
+                } else if few_rows || few_cols {
                     REGISTER_SMALL
                 } else if subgroup_size == Some(SUBGROUP_LANES) && large(ir, mm) {
                     REGISTER_SUBGROUP
@@ -92,18 +100,19 @@ impl MatmulPolicy {
     }
 }
 
-/// Whether a matmul's output has at most 16 rows or columns (static
-/// sizes). A batch times one matrix counts all its rows: the kernel folds
-/// the batch into them.
-fn small(ir: &Ir, mm: NodeId) -> bool {
+/// Whether a matmul's output has at most 16 rows, and at most 16 columns
+/// (static sizes). A batch times one matrix counts all its rows: the
+/// kernel folds the batch into them.
+fn small_sides(ir: &Ir, mm: NodeId) -> (bool, bool) {
     let out = &ir.node(mm).ty.shape;
     let r = out.len();
     if r < 2 {
-        return false;
+        return (false, false);
     }
     let b_is_matrix = ir.operands(mm).get(1).is_some_and(|&b| ir.node(b).ty.rank() == 2);
     let rows = if b_is_matrix { Dim::product(&out[..r - 1]) } else { out[r - 2].clone() };
-    [&rows, &out[r - 1]].iter().any(|d| d.as_static().is_some_and(|v| v <= 16))
+    let few = |d: &Dim| d.as_static().is_some_and(|v| v <= 16);
+    (few(&rows), few(&out[r - 1]))
 }
 
 /// Whether a matmul is big enough in every direction for the tall
@@ -148,6 +157,10 @@ mod tests {
         assert_eq!(lavapipe.pick(&big, big_mm), REGISTER_SUBGROUP);
         assert_eq!(lavapipe.pick(&linear, linear_mm), REGISTER_SUBGROUP, "symbolic rows count as a sequence");
         assert_eq!(lavapipe.pick(&small, small_mm), REGISTER_SMALL, "16 rows: the small block");
+        let (head, head_mm) = matmul_ir(Dim::sym("tokens"), 64, 13);
+        assert_eq!(lavapipe.pick(&head, head_mm), REGISTER_NARROW, "many rows, 13 columns: a tall block");
+        let (tiny, tiny_mm) = matmul_ir(Dim::new(11), 64, 13);
+        assert_eq!(lavapipe.pick(&tiny, tiny_mm), REGISTER_SMALL, "few rows and columns");
         let (seventeen, seventeen_mm) = matmul_ir(Dim::new(17), 64, 64);
         assert_eq!(lavapipe.pick(&seventeen, seventeen_mm), REGISTER);
         assert_eq!(lavapipe.pick(&heads, heads_mm), REGISTER, "k = head_dim 32 is too short");

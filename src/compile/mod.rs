@@ -24,7 +24,9 @@ pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;
 pub use error::CompileError;
 pub use fold::ConstantFold;
-pub use matmul_choice::{MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SMALL, REGISTER_SUBGROUP, TILED};
+pub use matmul_choice::{
+    MatmulChoice, MatmulPolicy, REGISTER, REGISTER_NARROW, REGISTER_SMALL, REGISTER_SUBGROUP, TILED,
+};
 pub use pass::{run_passes, timed, Pass};
 pub use split_concat::SplitWideConcat;
 pub use split_reduce::SplitLongReductions;
