@@ -114,8 +114,9 @@ impl Trainer {
         loss.to_f32_vec().first().copied().ok_or(TrainError::NoLoss)
     }
 
-    /// Times every kernel of one training step on `batch` (the step
-    /// counts: it trains), in execution order.
+    /// Times every kernel of one training step on `batch`, in execution
+    /// order. For profiling only: it trains (the step's program runs more
+    /// than once, so parameters move further than one step).
     pub fn profile_step<S: Into<String>>(
         &mut self,
         batch: impl IntoIterator<Item = (S, Tensor)>,
@@ -123,7 +124,12 @@ impl Trainer {
         let next = self.step + 1;
         let mut inputs: Vec<(String, Tensor)> = batch.into_iter().map(|(n, t)| (n.into(), t)).collect();
         inputs.extend(self.update.step_inputs(next)?);
-        let times = self.model.profile(inputs)?;
+        // GPU timestamps where the adapter has them (the kernels back to
+        // back, as in a step), else each kernel dispatched alone.
+        let times = match self.model.profile_timestamps(inputs.clone())? {
+            Some(times) => times,
+            None => self.model.profile(inputs)?,
+        };
         self.step = next;
         Ok(times)
     }
