@@ -73,3 +73,45 @@ fn fused_reductions_agree_with_the_interpreter() {
         }
     }
 }
+
+/// Graph outputs that only feed one elementwise root of their shape are
+/// written by that root's kernel: AdamW's new moments and new parameter in
+/// one dispatch.
+#[test]
+fn outputs_feeding_one_elementwise_root_are_written_by_its_kernel() {
+    let g = Graph::new("adam_like");
+    let (p, grad, m, v) = (
+        g.input("p", DType::F32, [Dim::sym("n")]),
+        g.input("g", DType::F32, [Dim::sym("n")]),
+        g.input("m", DType::F32, [Dim::sym("n")]),
+        g.input("v", DType::F32, [Dim::sym("n")]),
+    );
+    let new_m = &(&m * 0.9) + &(&grad * 0.1);
+    let new_v = &(&v * 0.999) + &(&(&grad * &grad) * 0.001);
+    let new_p = &p - &(&(&new_m * 0.01) / &(&ops::sqrt(&new_v) + 1e-8));
+    // A value read by another kernel too keeps its own kernel.
+    let shared = &grad * 3.0;
+    let total = ops::sum(&shared, 0, false);
+    let other = &p + &shared;
+    g.output_named([("p", new_p), ("m", new_m), ("v", new_v), ("shared", shared), ("total", total), ("other", other)])
+        .unwrap();
+    let names = kernel_names(&g);
+    assert_eq!(names.iter().filter(|n| n.contains("(+")).count(), 1, "one kernel writes p, m and v: {names:?}");
+    assert_eq!(names.len(), 4, "p+m+v, shared, total, other: {names:?}");
+
+    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let mut r = Rng(9);
+    let n = 1000;
+    let mut vec = |lo: f32| Tensor::new([n], (0..n).map(|_| r.uniform(lo, 1.0)).collect::<Vec<_>>()).unwrap();
+    let feed = vec![
+        ("p".to_string(), vec(-1.0)),
+        ("g".to_string(), vec(-1.0)),
+        ("m".to_string(), vec(-1.0)),
+        ("v".to_string(), vec(0.0)),
+    ];
+    let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
+    let got = model.run(feed).unwrap();
+    for name in ["p", "m", "v", "shared", "total", "other"] {
+        assert_close(got.get(name).unwrap(), want.get(name).unwrap(), 1e-5, 1e-6, name);
+    }
+}

@@ -14,6 +14,12 @@ pub struct FusionPlan {
     pub materialised: HashSet<NodeId>,
     /// Matmuls computed inside the kernel of an epilogue root: matmul -> root.
     pub epilogue: HashMap<NodeId, NodeId>,
+    /// Graph outputs written by another root's kernel: co-output -> root.
+    /// An elementwise output read only on the way to one elementwise root
+    /// of its shape (AdamW's new `exp_avg` and `exp_avg_sq` feed the new
+    /// parameter) is computed and stored by that root's kernel: one
+    /// dispatch writes all three.
+    pub co_outputs: HashMap<NodeId, NodeId>,
 }
 
 impl FusionPlan {
@@ -27,7 +33,11 @@ impl FusionPlan {
         order
             .iter()
             .copied()
-            .filter(|&id| self.is_materialised(id) && ir.node(id).op.family() != OpFamily::Source)
+            .filter(|&id| {
+                self.is_materialised(id)
+                    && ir.node(id).op.family() != OpFamily::Source
+                    && !self.co_outputs.contains_key(&id)
+            })
             .collect()
     }
 }
@@ -106,11 +116,14 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
             }
         }
     }
-    let mut plan = FusionPlan { materialised: m, epilogue: HashMap::new() };
+    let mut plan = FusionPlan { materialised: m, epilogue: HashMap::new(), co_outputs: HashMap::new() };
     if options.fuse {
         find_epilogues(ir, order, keep, &mut plan);
     }
     split_wide_kernels(ir, order, options.max_buffers, &mut plan);
+    if options.fuse {
+        find_co_outputs(ir, order, keep, options.max_buffers, &mut plan);
+    }
     plan
 }
 
@@ -175,6 +188,55 @@ fn find_epilogues(ir: &Ir, order: &[NodeId], keep: &HashSet<NodeId>, plan: &mut 
     }
 }
 
+/// Assigns co-outputs (see [`FusionPlan::co_outputs`]): a materialised
+/// elementwise graph output whose every reader is a same-shaped elementwise
+/// node inside one elementwise root's kernel, or that root itself, moves
+/// into that kernel, if the kernel's buffers stay within `max_buffers`.
+fn find_co_outputs(ir: &Ir, order: &[NodeId], keep: &HashSet<NodeId>, max_buffers: u32, plan: &mut FusionPlan) {
+    let outputs: HashSet<NodeId> = ir.outputs.iter().map(|(_, n)| *n).collect();
+    let elementwise = |n: NodeId| ir.node(n).op.family() == OpFamily::Elementwise;
+    // Latest roots first: a root claimed as another's co-output has no
+    // kernel of its own to hold co-outputs.
+    for root in plan.roots(ir, order).into_iter().rev() {
+        // Plain elementwise kernels only (a matmul epilogue's kernel is the
+        // matmul's).
+        let epilogue_root = plan.epilogue.values().any(|&r| r == root);
+        if !elementwise(root) || epilogue_root || plan.co_outputs.contains_key(&root) {
+            continue;
+        }
+        let shape = ir.node(root).ty.shape.clone();
+        let mut region = members(ir, root, plan).into_iter().collect::<HashSet<_>>();
+        let mut claimed = 0usize;
+        let mut tried: HashSet<NodeId> = HashSet::new();
+        // Candidates: the buffers the kernel reads, growing as it claims.
+        let mut frontier = leaves(ir, root, plan);
+        while let Some(n) = frontier.pop() {
+            if !tried.insert(n) {
+                continue;
+            }
+            let eligible = outputs.contains(&n)
+                && !keep.contains(&n)
+                && elementwise(n)
+                && ir.node(n).ty.shape == shape
+                && !plan.co_outputs.contains_key(&n)
+                && !plan.epilogue.values().any(|&r| r == n)
+                && ir.users(n).iter().all(|u| region.contains(u) && elementwise(*u) && ir.node(*u).ty.shape == shape);
+            if !eligible {
+                continue;
+            }
+            // The buffers the kernel would bind with `n` computed inside it.
+            plan.co_outputs.insert(n, root);
+            if leaves(ir, root, plan).len() + claimed + 1 + 2 > max_buffers as usize {
+                plan.co_outputs.remove(&n);
+                continue;
+            }
+            claimed += 1;
+            region = members(ir, root, plan).into_iter().collect::<HashSet<_>>();
+            frontier = leaves(ir, root, plan);
+        }
+    }
+}
+
 /// Leaves (buffers) a kernel rooted at `root` reads.
 pub fn leaves(ir: &Ir, root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
     let mut out = Vec::new();
@@ -186,7 +248,8 @@ pub fn leaves(ir: &Ir, root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
         if !seen.insert(n) {
             continue;
         }
-        if plan.is_materialised(n) {
+        // The root's co-outputs are computed in its kernel, not read.
+        if plan.is_materialised(n) && plan.co_outputs.get(&n) != Some(&root) {
             out.push(n);
         } else {
             stack.extend(ir.operands(n));
@@ -223,13 +286,15 @@ fn split_wide_kernels(ir: &Ir, order: &[NodeId], max_buffers: u32, plan: &mut Fu
 }
 
 /// Every node a kernel rooted at `root` computes: the root, its fused
-/// (non-materialised) operands, and an epilogue's matmul with its views.
+/// (non-materialised) operands and co-outputs, and an epilogue's matmul
+/// with its views.
 pub fn members(ir: &Ir, root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
     let mut out = vec![root];
     let mut stack = ir.operands(root);
     let mut seen = HashSet::from([root]);
     while let Some(n) = stack.pop() {
-        if !seen.insert(n) || plan.is_materialised(n) {
+        let own_co_output = plan.co_outputs.get(&n) == Some(&root);
+        if !seen.insert(n) || (plan.is_materialised(n) && !own_co_output) {
             continue;
         }
         let op = &ir.node(n).op;

@@ -90,6 +90,10 @@ pub fn plan(ir: &Ir, kernels: &[KernelSpec], keep: &HashSet<NodeId>) -> MemoryPl
     let mut slots: Vec<Vec<NodeId>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     for (i, k) in kernels.iter().enumerate() {
+        // Co-outputs are graph outputs: buffers of their own.
+        for &c in &k.co_outputs {
+            placement.insert(c, Placement::Own);
+        }
         let out = k.root;
         if outputs.contains(&out) || keep.contains(&out) {
             placement.insert(out, Placement::Own);

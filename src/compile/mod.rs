@@ -173,7 +173,7 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
         kernels.iter().filter(|k| seen.insert(k.wgsl.as_str())).try_for_each(validate::validate_kernel)
     })?;
     for k in &kernels {
-        let needed = k.inputs.len() as u32 + 2;
+        let needed = (k.inputs.len() + k.co_outputs.len()) as u32 + 2;
         if needed > max_buffers {
             return Err(CompileError::TooManyBuffers {
                 kernel: k.name.clone(),

@@ -173,6 +173,14 @@ impl Loaded<'_> {
             }
             entries
                 .push(wgpu::BindGroupEntry { binding: k.inputs.len() as u32 + 1, resource: pbuf.as_entire_binding() });
+            for (j, n) in k.co_outputs.iter().enumerate() {
+                let b = buffers.get(n).ok_or_else(|| RuntimeError::Gpu {
+                    what: format!("binding {}", k.name),
+                    detail: format!("co-output %{} has no buffer (wgraph bug)", n.index()),
+                })?;
+                let binding = k.inputs.len() as u32 + 2 + j as u32;
+                entries.push(wgpu::BindGroupEntry { binding, resource: b.as_entire_binding() });
+            }
             bind_groups.push(dev.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(&k.name),
                 layout: &self.layouts[i],

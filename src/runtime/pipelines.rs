@@ -86,8 +86,10 @@ fn create(device: &Device, k: &KernelSpec) -> Result<Compiled, RuntimeError> {
         },
         count: None,
     };
+    // Output, inputs, params, then the co-outputs (written).
+    let params = k.inputs.len() as u32 + 1;
     let mut entries: Vec<wgpu::BindGroupLayoutEntry> =
-        (0..k.inputs.len() as u32 + 2).map(|b| entry(b, b != 0)).collect();
+        (0..params + 1 + k.co_outputs.len() as u32).map(|b| entry(b, b != 0 && b <= params)).collect();
     for (j, n) in k.inputs.iter().enumerate() {
         if k.textures.contains(n) {
             entries[j + 1].ty = wgpu::BindingType::Texture {

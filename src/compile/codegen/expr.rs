@@ -25,6 +25,11 @@ pub struct ExprBuilder<'a> {
     pub reads: Vec<NodeId>,
     /// The WGSL statements emitted so far.
     pub code: String,
+    /// The kernel's root, when its co-outputs are computed here too.
+    pub kernel_root: Option<NodeId>,
+    /// Co-outputs computed so far, with the variable holding each value
+    /// at the kernel's own coordinates.
+    pub co_stores: Vec<(NodeId, String)>,
     next: usize,
 }
 
@@ -39,6 +44,8 @@ impl<'a> ExprBuilder<'a> {
             register: None,
             reads: Vec::new(),
             code: String::new(),
+            kernel_root: None,
+            co_stores: Vec::new(),
             next: 0,
         }
     }
@@ -134,6 +141,17 @@ impl<'a> ExprBuilder<'a> {
             if value.numel() == 1 {
                 return literal(value.to_f64_vec()[0], n.ty.dtype);
             }
+        }
+        if let Some((_, v)) = self.co_stores.iter().find(|(n, _)| *n == node) {
+            return v.clone();
+        }
+        let co_output = self.kernel_root.is_some() && self.plan.co_outputs.get(&node) == self.kernel_root.as_ref();
+        if co_output {
+            // Computed here and stored next to the root (same coordinates:
+            // every path from it to the root is same-shaped elementwise).
+            let v = self.compute(node, coords);
+            self.co_stores.push((node, v.clone()));
+            return v;
         }
         if self.plan.is_materialised(node) {
             return self.read(node, coords);

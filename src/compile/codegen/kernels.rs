@@ -57,6 +57,11 @@ pub struct KernelSpec {
     pub grid: Grid,
     /// Elements written; a kernel with zero is skipped.
     pub output_elements: Dim,
+    /// Further values this kernel writes at the same index as `root`
+    /// (bindings after the params, in this order): graph outputs that only
+    /// feed the root, such as an optimizer's new moments next to the new
+    /// parameter (see `FusionPlan::co_outputs`).
+    pub co_outputs: Vec<NodeId>,
 }
 
 const WG: u32 = 256;
@@ -115,30 +120,45 @@ fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: String, grid: Gr
         params: b.params.dims,
         grid,
         output_elements,
+        co_outputs: b.co_stores.into_iter().map(|(n, _)| n).collect(),
     }
 }
 
 /// A fused elementwise kernel rooted at `root`.
 pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
+    b.kernel_root = Some(root);
     let shape = ir.node(root).ty.shape.clone();
     let items = Dim::product(&shape);
     let count = b.dim(&items);
     let coords = b.delinearize("i", &shape);
     let result = b.compute(root, &coords);
+    // Co-outputs share the root's shape: each is stored at index `i` too.
+    let mut binds = bindings(ir, root, &b.inputs);
+    for (k, (node, value)) in b.co_stores.clone().iter().enumerate() {
+        let out = format!("out{}", k + 1);
+        let binding = b.inputs.len() + 2 + k;
+        binds.push_str(&Binding::Array(Scalar::of(ir.node(*node).ty.dtype)).declare(binding, &out, true));
+        b.line(format!("{out}[i] = {value};"));
+    }
     let body = std::mem::take(&mut b.code);
     let wgsl = fill(
         shaders::ELEMENTWISE,
         &[
             ("COMMON", shaders::COMMON.source),
-            ("BINDINGS", &bindings(ir, root, &b.inputs)),
+            ("BINDINGS", &binds),
             ("WG", &WG.to_string()),
             ("COUNT", &count),
             ("BODY", &body),
             ("RESULT", &result),
         ],
     )?;
-    let name = format!("%{}:{}", root.index(), ir.node(root).op.name());
+    let name = if b.co_stores.is_empty() {
+        format!("%{}:{}", root.index(), ir.node(root).op.name())
+    } else {
+        // The count, not the nodes: kernels of one kind group in profiles.
+        format!("%{}:{} (+{} outputs)", root.index(), ir.node(root).op.name(), b.co_stores.len())
+    };
     Ok(finish(b, root, name, wgsl, Grid::Linear { items, per_group: WG }))
 }
 

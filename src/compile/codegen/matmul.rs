@@ -215,7 +215,17 @@ pub fn matmul(
     let fused = epilogue_nodes(ir, mm, root);
     let name = label(ir, root, &fused);
     let output_elements = Dim::product(&ir.node(root).ty.shape);
-    Ok(KernelSpec { name, root, wgsl, inputs, textures, params: b.params.dims, grid, output_elements })
+    Ok(KernelSpec {
+        name,
+        root,
+        wgsl,
+        inputs,
+        textures,
+        params: b.params.dims,
+        grid,
+        output_elements,
+        co_outputs: Vec::new(),
+    })
 }
 
 /// Whether B can be read from a texture: a 2-D weight (uploaded once, so
