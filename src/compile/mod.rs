@@ -8,6 +8,7 @@ mod cse;
 mod dce;
 mod error;
 mod fold;
+mod fuse_attention;
 pub mod fuse;
 mod lower;
 mod matmul_choice;
@@ -24,6 +25,7 @@ pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;
 pub use error::CompileError;
 pub use fold::ConstantFold;
+pub use fuse_attention::FuseAttention;
 pub use matmul_choice::{MatmulChoice, MatmulPolicy, REGISTER, REGISTER_SMALL, REGISTER_SUBGROUP, TILED};
 pub use pass::{run_passes, timed, Pass};
 pub use split_concat::SplitWideConcat;
@@ -39,6 +41,11 @@ use std::collections::HashSet;
 pub struct CompileOptions {
     /// Fuse elementwise chains and matmul epilogues (off: one kernel per op).
     pub fuse: bool,
+    /// Turn private attention patterns (scores read only by their softmax,
+    /// probabilities only by the value matmul) into one fused kernel where
+    /// that is faster (needs `fuse`; `WGRAPH_ATTENTION=off|on` overrides
+    /// the size policy).
+    pub fuse_attention: bool,
     /// Matmul kernel for every matmul; `None` picks per matmul from the
     /// target (`WGRAPH_MATMUL=register|tiled` overrides the family).
     pub matmul: Option<MatmulKernel>,
@@ -65,6 +72,7 @@ impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             fuse: true,
+            fuse_attention: true,
             matmul: None,
             taps: Vec::new(),
             tap_every_node: false,
@@ -141,7 +149,14 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     refuse_host_only_dtypes(&ir)?;
     // Output and params take two of the kernel's storage buffers.
     let split = SplitWideConcat { max_operands: max_buffers.saturating_sub(2) as usize };
-    let passes: [&dyn Pass; 5] = [&split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions, &DeadCode];
+    let mut passes: Vec<&dyn Pass> = vec![&split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions];
+    // Taps name values the fused kernel would never write.
+    let taps_asked = !options.taps.is_empty() || options.tap_every_node;
+    let attention = attention_policy(settings.attention.as_deref());
+    if let (true, false, Some(fuse)) = (options.fuse && options.fuse_attention, taps_asked, &attention) {
+        passes.push(fuse);
+    }
+    passes.push(&DeadCode);
     run_passes(&mut ir, &passes, settings)?;
     let order = timed(settings, "schedule", || ir.topo_order())?;
     let taps: Vec<(String, NodeId)> = if options.tap_every_node {
@@ -191,6 +206,20 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
         );
     }
     Ok(Program { ir, plan, kernels, memory, taps, write_back })
+}
+
+/// Below this many keys the matmul and softmax kernels beat the fused one
+/// on lavapipe (BENCHMARKS.md, "Fused attention").
+pub const ATTENTION_MIN_KEYS: usize = 0;
+
+/// The fused-attention pass `WGRAPH_ATTENTION` asks for: none for `off`,
+/// every size for `on`, else from [`ATTENTION_MIN_KEYS`] keys.
+fn attention_policy(setting: Option<&str>) -> Option<FuseAttention> {
+    match setting.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        Some("off" | "0" | "false" | "no") => None,
+        Some("on" | "1" | "true" | "yes" | "always") => Some(FuseAttention { min_keys: 0 }),
+        _ => Some(FuseAttention { min_keys: ATTENTION_MIN_KEYS }),
+    }
 }
 
 /// The outputs named like a weight, checked to have its type.
