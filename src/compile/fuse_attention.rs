@@ -17,6 +17,9 @@ pub struct FuseAttention {
     /// shorter rows stay with the matmul and softmax kernels (see
     /// BENCHMARKS.md, "Fused attention"). A symbolic `k_len` always fuses.
     pub min_keys: usize,
+    /// Tapped names (`*`: every named value): a tapped score or
+    /// probability must reach a buffer, so its attention stays unfused.
+    pub taps: Vec<String>,
 }
 
 /// One match: the final matmul and the operands of the fused op.
@@ -74,7 +77,7 @@ impl FuseAttention {
         let [probs, v] = ir.operands(out)[..] else { return None };
         let Op::Row(RowOp::Softmax { axis }) = ir.node(probs).op else { return None };
         let rank = ir.node(probs).ty.rank();
-        if axis + 1 != rank || !private(ir, probs) {
+        if axis + 1 != rank || !self.private(ir, probs) {
             return None;
         }
         let mut x = ir.operands(probs)[0];
@@ -82,7 +85,7 @@ impl FuseAttention {
         if let Op::Where = ir.node(x).op {
             let [cond, a, b] = ir.operands(x)[..] else { return None };
             let lowest = scalar_constant(ir, b).is_some_and(|c| c == f32::MIN as f64);
-            if !lowest || !private(ir, x) || ir.node(a).ty.shape != ir.node(x).ty.shape {
+            if !lowest || !self.private(ir, x) || ir.node(a).ty.shape != ir.node(x).ty.shape {
                 return None;
             }
             mask = Some(cond);
@@ -96,7 +99,7 @@ impl FuseAttention {
                 (Some(c), None) => (c, b),
                 (None, None) => return None,
             };
-            if !private(ir, x) || ir.node(other).ty.shape != ir.node(x).ty.shape {
+            if !self.private(ir, x) || ir.node(other).ty.shape != ir.node(x).ty.shape {
                 return None;
             }
             scale = Some(c);
@@ -104,7 +107,7 @@ impl FuseAttention {
         }
         let Op::MatMul = ir.node(x).op else { return None };
         let [q, kt] = ir.operands(x)[..] else { return None };
-        if !private(ir, x) {
+        if !self.private(ir, x) {
             return None;
         }
         let (tq, tkt, tv) = (&ir.node(q).ty, &ir.node(kt).ty, &ir.node(v).ty);
@@ -125,9 +128,15 @@ impl FuseAttention {
     }
 }
 
-/// Whether `id` is read exactly once and is no graph output.
-fn private(ir: &Ir, id: NodeId) -> bool {
-    ir.graph.edges_directed(id, Direction::Outgoing).count() == 1 && !ir.outputs.iter().any(|(_, o)| *o == id)
+
+impl FuseAttention {
+    /// Whether `id` is read exactly once, is no graph output and is not tapped.
+    fn private(&self, ir: &Ir, id: NodeId) -> bool {
+        let tapped = ir.node(id).names().any(|n| self.taps.iter().any(|t| t == "*" || t == n));
+        ir.graph.edges_directed(id, Direction::Outgoing).count() == 1
+            && !ir.outputs.iter().any(|(_, o)| *o == id)
+            && !tapped
+    }
 }
 
 /// The value of a one-element constant.

@@ -150,10 +150,9 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     // Output and params take two of the kernel's storage buffers.
     let split = SplitWideConcat { max_operands: max_buffers.saturating_sub(2) as usize };
     let mut passes: Vec<&dyn Pass> = vec![&split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions];
-    // Taps name values the fused kernel would never write.
-    let taps_asked = !options.taps.is_empty() || options.tap_every_node;
-    let attention = attention_policy(settings.attention.as_deref());
-    if let (true, false, Some(fuse)) = (options.fuse && options.fuse_attention, taps_asked, &attention) {
+    // Tapping every node implies no fusion; named taps keep their values.
+    let attention = attention_policy(settings.attention.as_deref(), &options.taps);
+    if let (true, false, Some(fuse)) = (options.fuse && options.fuse_attention, options.tap_every_node, &attention) {
         passes.push(fuse);
     }
     passes.push(&DeadCode);
@@ -214,12 +213,14 @@ pub const ATTENTION_MIN_KEYS: usize = 0;
 
 /// The fused-attention pass `WGRAPH_ATTENTION` asks for: none for `off`,
 /// every size for `on`, else from [`ATTENTION_MIN_KEYS`] keys.
-fn attention_policy(setting: Option<&str>) -> Option<FuseAttention> {
-    match setting.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        Some("off" | "0" | "false" | "no") => None,
-        Some("on" | "1" | "true" | "yes" | "always") => Some(FuseAttention { min_keys: 0 }),
-        _ => Some(FuseAttention { min_keys: ATTENTION_MIN_KEYS }),
-    }
+/// Tapped values stay unfused.
+fn attention_policy(setting: Option<&str>, taps: &[String]) -> Option<FuseAttention> {
+    let min_keys = match setting.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        Some("off" | "0" | "false" | "no") => return None,
+        Some("on" | "1" | "true" | "yes" | "always") => 0,
+        _ => ATTENTION_MIN_KEYS,
+    };
+    Some(FuseAttention { min_keys, taps: taps.to_vec() })
 }
 
 /// The outputs named like a weight, checked to have its type.

@@ -46,7 +46,7 @@ pub fn attention(
     // vec4 along the head dim: contiguous there, every offset a multiple of 4.
     let vec = d % 4 == 0
         && dv % 4 == 0
-        && [q, k, v].iter().all(|x| x.strides[r - 1] == Dim::new(1) && x.strides.iter().all(|s| s.divisible_by(4)));
+        && [q, k, v].iter().all(|x| x.strides[r - 1] == Dim::new(1) && x.strides[..r - 1].iter().all(|s| s.divisible_by(4)));
     let (qb, kb, vb) = (b.buffer(q.base), b.buffer(k.base), b.buffer(v.base));
 
     // Base offsets of this row's batch in each operand (the mask broadcast).
@@ -73,6 +73,8 @@ pub fn attention(
     let at = |buf: &str, at: &str, col: &str, c: usize| {
         if vec {
             format!("{buf}[({at}) / 4u + {c}u]")
+        } else if col == "1u" {
+            format!("{buf}[{at} + {c}u]")
         } else {
             format!("{buf}[{at} + {c}u * {col}]")
         }
