@@ -6,7 +6,7 @@
 //! | `WGRAPH_DEBUG` | 1 passes and timings, 2 one line per dispatch, 3 the IR after each pass, 4 every WGSL kernel |
 //! | `WGRAPH_BACKEND` | `vulkan`, `metal`, `dx12` or `gl` (default: the best adapter) |
 //! | `WGRAPH_MATMUL` | `register` or `tiled`: the matmul kernel family (default: by adapter) |
-//! | `WGRAPH_ATTENTION` | `off`: never fuse attention into one kernel; `on`: fuse at every size (default: where it is faster) |
+//! | `WGRAPH_ATTENTION` | `off`: keep attention as two matmuls and a softmax instead of one fused kernel (default: fused) |
 //! | `WGRAPH_DUMP_DIR` | where `WGRAPH_DEBUG=4` writes kernels (default `wgraph-dump`) |
 //! | `WGRAPH_GRAPH` | a path: write the optimised graph there as Graphviz DOT |
 //! | `WGRAPH_MEMORY_LIMIT` | bytes (suffixes `K`, `M`, `G`) one run's activations may take; a run needing more is refused before allocating |
@@ -36,7 +36,7 @@ pub struct Settings {
     pub backend: Option<String>,
     /// `WGRAPH_MATMUL`, as given (the compiler parses it).
     pub matmul: Option<String>,
-    /// `WGRAPH_ATTENTION`, as given (the compiler reads `off` and `on`).
+    /// `WGRAPH_ATTENTION`, as given (the compiler reads `off`).
     pub attention: Option<String>,
     /// `WGRAPH_DUMP_DIR`.
     pub dump_dir: PathBuf,

@@ -12,11 +12,11 @@ use crate::graph::{ops, BinaryOp, DType, Graph, Ir, NodeId, Op, RowOp};
 use petgraph::Direction;
 
 /// The rewrite of attention patterns into [`Op::Attention`].
+///
+/// It applies at every size: on lavapipe the fused kernel beat the two
+/// matmuls and the softmax from 8 to 1,500 keys (BENCHMARKS.md, "Fused
+/// attention"), so there is no size threshold.
 pub struct FuseAttention {
-    /// Fuse only when the scores have at least this many keys (`k_len`);
-    /// shorter rows stay with the matmul and softmax kernels (see
-    /// BENCHMARKS.md, "Fused attention"). A symbolic `k_len` always fuses.
-    pub min_keys: usize,
     /// Tapped names (`*`: every named value): a tapped score or
     /// probability must reach a buffer, so its attention stays unfused.
     pub taps: Vec<String>,
@@ -116,8 +116,7 @@ impl FuseAttention {
         let same_batch = same_batch && tv.shape[..r - 2] == tq.shape[..r - 2];
         let f32s = [tq, tkt, tv].iter().all(|t| t.dtype == DType::F32);
         let static_heads = tq.shape[r - 1].is_static() && tv.shape[r - 1].is_static();
-        let long_enough = tkt.shape[r - 1].as_static().is_none_or(|n| n >= self.min_keys);
-        if !(same_batch && f32s && static_heads && long_enough) {
+        if !(same_batch && f32s && static_heads) {
             return None;
         }
         let k = match &ir.node(kt).op {

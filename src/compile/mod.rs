@@ -42,9 +42,8 @@ pub struct CompileOptions {
     /// Fuse elementwise chains and matmul epilogues (off: one kernel per op).
     pub fuse: bool,
     /// Turn private attention patterns (scores read only by their softmax,
-    /// probabilities only by the value matmul) into one fused kernel where
-    /// that is faster (needs `fuse`; `WGRAPH_ATTENTION=off|on` overrides
-    /// the size policy).
+    /// probabilities only by the value matmul) into one fused kernel (needs
+    /// `fuse`; `WGRAPH_ATTENTION=off` also turns it off).
     pub fuse_attention: bool,
     /// Matmul kernel for every matmul; `None` picks per matmul from the
     /// target (`WGRAPH_MATMUL=register|tiled` overrides the family).
@@ -207,20 +206,13 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     Ok(Program { ir, plan, kernels, memory, taps, write_back })
 }
 
-/// Below this many keys the matmul and softmax kernels beat the fused one
-/// on lavapipe (BENCHMARKS.md, "Fused attention").
-pub const ATTENTION_MIN_KEYS: usize = 0;
-
-/// The fused-attention pass `WGRAPH_ATTENTION` asks for: none for `off`,
-/// every size for `on`, else from [`ATTENTION_MIN_KEYS`] keys.
-/// Tapped values stay unfused.
+/// The fused-attention pass unless `WGRAPH_ATTENTION` says `off` (for
+/// comparisons); tapped values stay unfused.
 fn attention_policy(setting: Option<&str>, taps: &[String]) -> Option<FuseAttention> {
-    let min_keys = match setting.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        Some("off" | "0" | "false" | "no") => return None,
-        Some("on" | "1" | "true" | "yes" | "always") => 0,
-        _ => ATTENTION_MIN_KEYS,
-    };
-    Some(FuseAttention { min_keys, taps: taps.to_vec() })
+    match setting.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        Some("off" | "0" | "false" | "no") => None,
+        _ => Some(FuseAttention { taps: taps.to_vec() }),
+    }
 }
 
 /// The outputs named like a weight, checked to have its type.

@@ -1,6 +1,7 @@
 //! The fused attention kernel (shaders/attention.wgsl): q, k, v and the
-//! mask read in place through strided views, the head dims unrolled here
-//! (as vec4 steps when the layout allows), one invocation per query row.
+//! mask read in place through strided views, the head dims and the
+//! [`rows_per_invocation`] query rows unrolled here (as vec4 steps when the
+//! layout allows).
 
 use super::expr::{literal, ExprBuilder};
 use super::kernels::{bindings_typed, finish, Grid, KernelSpec};
@@ -10,7 +11,21 @@ use crate::compile::fuse::FusionPlan;
 use crate::compile::view::{contiguous_strides, strided_view, StridedView};
 use crate::graph::{DType, Dim, Ir, NodeId};
 
-/// The attention node `node` (`scale` on the scores), `wg` query rows per
+/// The most query rows one invocation computes: each key and value row it
+/// loads serves them all (BENCHMARKS.md, "Fused attention": 1, 2, 4, 8 and
+/// 16 rows took 411, 251, 183, 132 and 106 ms on MiniLM).
+pub const MAX_ROWS_PER_INVOCATION: usize = 16;
+
+/// Registers (vec4) the rows' queries and accumulators may take together.
+const REGISTER_BUDGET: usize = 256;
+
+/// Query rows per invocation for head dims `d` and `dv`: as many as the
+/// register budget holds, at most [`MAX_ROWS_PER_INVOCATION`].
+pub fn rows_per_invocation(d: usize, dv: usize) -> usize {
+    (REGISTER_BUDGET / (d.div_ceil(4) + dv.div_ceil(4)).max(1)).clamp(1, MAX_ROWS_PER_INVOCATION)
+}
+
+/// The attention node `node` (`scale` on the scores), `wg` invocations per
 /// workgroup.
 pub fn attention(
     ir: &Ir,
@@ -43,33 +58,45 @@ pub fn attention(
     };
     let d = static_of(&q.shape[r - 1], "head dim of q and k")?;
     let dv = static_of(&v.shape[r - 1], "head dim of v")?;
+    // Never more rows than a static query length has.
+    let tm = match q.shape[r - 2].as_static() {
+        Some(m) => rows_per_invocation(d, dv).min(m.max(1)),
+        None => rows_per_invocation(d, dv),
+    };
     // vec4 along the head dim: contiguous there, every offset a multiple of 4.
     let vec = d % 4 == 0
         && dv % 4 == 0
         && [q, k, v].iter().all(|x| x.strides[r - 1] == Dim::new(1) && x.strides[..r - 1].iter().all(|s| s.divisible_by(4)));
     let (qb, kb, vb) = (b.buffer(q.base), b.buffer(k.base), b.buffer(v.base));
 
-    // Base offsets of this row's batch in each operand (the mask broadcast).
+    // Base offsets of this batch entry in each operand (the mask broadcast),
+    // and each row's start, clamped to the last row.
     let bc = b.delinearize("batch", &batch_shape);
     let q_base = b.linearize(&bc, &q.strides[..r - 2]);
     let (k_base, v_base) = (b.linearize(&bc, &k.strides[..r - 2]), b.linearize(&bc, &v.strides[..r - 2]));
     let (q_row, q_col) = (b.dim(&q.strides[r - 2]), b.dim(&q.strides[r - 1]));
     let (k_row, k_col) = (b.dim(&k.strides[r - 2]), b.dim(&k.strides[r - 1]));
     let (v_row, v_col) = (b.dim(&v.strides[r - 2]), b.dim(&v.strides[r - 1]));
-    b.line(format!("let q_at = ({q_base}) + i * {q_row};"));
+    b.line(format!("let q_base = {q_base};"));
     b.line(format!("let k_base = {k_base};"));
     b.line(format!("let v_base = {v_base};"));
+    for t in 0..tm {
+        b.line(format!("let row{t} = min(first + {t}u, m_len - 1u);"));
+    }
     let mask = views.get(3).map(|m| {
         let strides = broadcast_strides(m, r);
         let base = b.linearize(&bc, &strides[..r - 2]);
         let (row, col) = (b.dim(&strides[r - 2]), b.dim(&strides[r - 1]));
-        b.line(format!("let mask_at = ({base}) + i * {row};"));
+        b.line(format!("let mask_base = {base};"));
+        for t in 0..tm {
+            b.line(format!("let mask_at{t} = mask_base + row{t} * {row};"));
+        }
         (b.buffer(m.base), col)
     });
     let bases = std::mem::take(&mut b.code);
 
     let (ty, steps, dv_steps) = if vec { ("vec4<f32>", d / 4, dv / 4) } else { ("f32", d, dv) };
-    // Element `c` (vec4 step `c`) of a row starting at `at`.
+    // Step `c` (an element, or a vec4) of the row starting at `at`.
     let at = |buf: &str, at: &str, col: &str, c: usize| {
         if vec {
             format!("{buf}[({at}) / 4u + {c}u]")
@@ -79,59 +106,94 @@ pub fn attention(
             format!("{buf}[{at} + {c}u * {col}]")
         }
     };
-    let mut load_q = String::new();
-    let mut dot = String::new();
+    let mut init = String::new();
+    let mut body = format!("        let k_at = k_base + j * {k_row};\n");
     for c in 0..steps {
-        load_q.push_str(&format!("    let q{c} = {};\n", at(&qb, "q_at", &q_col, c)));
-        let kc = at(&kb, "k_at", &k_col, c);
-        dot.push_str(&if c == 0 { format!("        var d = q0 * {kc};\n") } else { format!("        d = fma(q{c}, {kc}, d);\n") });
+        body.push_str(&format!("        let k{c} = {};\n", at(&kb, "k_at", &k_col, c)));
     }
-    let sum = if vec { "d.x + d.y + d.z + d.w" } else { "d" };
-    let scaled = match scale {
-        Some(s) => format!("({sum}) * {}", literal(s, DType::F32)),
-        None => sum.to_string(),
-    };
-    let mut score = format!("        let k_at = k_base + j * {k_row};\n{dot}        var s = {scaled};\n");
-    if let Some((buf, col)) = &mask {
-        score.push_str(&format!("        s = select(LOWEST, s, {buf}[mask_at + j * {col}] != 0u);\n"));
-    }
-    let (mut acc_decl, mut rescale, mut accumulate, mut store) = (String::new(), String::new(), String::new(), String::new());
-    accumulate.push_str(&format!("        let v_at = v_base + j * {v_row};\n"));
+    body.push_str(&format!("        let v_at = v_base + j * {v_row};\n"));
     for c in 0..dv_steps {
-        acc_decl.push_str(&format!("    var a{c} = {ty}(0.0);\n"));
-        rescale.push_str(&format!("            a{c} = a{c} * c;\n"));
-        accumulate.push_str(&format!("        a{c} = fma({ty}(p), {}, a{c});\n", at(&vb, "v_at", &v_col, c)));
-        if vec {
-            for (lane, x) in ["x", "y", "z", "w"].iter().enumerate() {
-                store.push_str(&format!("    out[o + {}u] = a{c}.{x} * inv;\n", 4 * c + lane));
-            }
-        } else {
-            store.push_str(&format!("    out[o + {c}u] = a{c} * inv;\n"));
-        }
+        body.push_str(&format!("        let v{c} = {};\n", at(&vb, "v_at", &v_col, c)));
     }
-    let out_shape = ir.node(node).ty.shape.clone();
-    let rows = Dim::product(&out_shape[..r - 1]);
+    let mut store = String::new();
+    for t in 0..tm {
+        init.push_str(&format!("    let q_at{t} = q_base + row{t} * {q_row};\n"));
+        for c in 0..steps {
+            init.push_str(&format!("    let q{t}_{c} = {};\n", at(&qb, &format!("q_at{t}"), &q_col, c)));
+        }
+        init.push_str(&format!("    var max{t} = LOWEST;\n    var total{t} = 0.0;\n"));
+        for c in 0..dv_steps {
+            init.push_str(&format!("    var a{t}_{c} = {ty}(0.0);\n"));
+        }
+        // The score, the online-softmax update and the weighted value row;
+        // rows past the end skip them (uniform when the query length is
+        // below the row count, as in decoding, where every row but one is).
+        if t > 0 {
+            body.push_str(&format!("        if (live{t}) {{\n"));
+            init.push_str(&format!("    let live{t} = first + {t}u < m_len;\n"));
+        }
+        body.push_str(&format!("        var d{t} = q{t}_0 * k0;\n"));
+        for c in 1..steps {
+            body.push_str(&format!("        d{t} = fma(q{t}_{c}, k{c}, d{t});\n"));
+        }
+        let sum = if vec { format!("d{t}.x + d{t}.y + d{t}.z + d{t}.w") } else { format!("d{t}") };
+        let scaled = match scale {
+            Some(s) => format!("({sum}) * {}", literal(s, DType::F32)),
+            None => sum,
+        };
+        body.push_str(&format!("        var s{t} = {scaled};\n"));
+        if let Some((buf, col)) = &mask {
+            body.push_str(&format!("        s{t} = select(LOWEST, s{t}, {buf}[mask_at{t} + j * {col}] != 0u);\n"));
+        }
+        body.push_str(&format!("        if (s{t} > max{t}) {{\n            let c = exp(max{t} - s{t});\n"));
+        body.push_str(&format!("            total{t} = total{t} * c;\n"));
+        for c in 0..dv_steps {
+            body.push_str(&format!("            a{t}_{c} = a{t}_{c} * c;\n"));
+        }
+        body.push_str(&format!("            max{t} = s{t};\n        }}\n"));
+        body.push_str(&format!("        let p{t} = exp(s{t} - max{t});\n        total{t} = total{t} + p{t};\n"));
+        for c in 0..dv_steps {
+            body.push_str(&format!("        a{t}_{c} = fma({ty}(p{t}), v{c}, a{t}_{c});\n"));
+        }
+        if t > 0 {
+            body.push_str("        }\n");
+        }
+        store.push_str(&format!("    if (first + {t}u < m_len) {{\n        let inv = 1.0 / total{t};\n"));
+        store.push_str(&format!("        let o = ((batch * m_len) + row{t}) * {dv}u;\n"));
+        for c in 0..dv_steps {
+            if vec {
+                for (lane, x) in ["x", "y", "z", "w"].iter().enumerate() {
+                    store.push_str(&format!("        out[o + {}u] = a{t}_{c}.{x} * inv;\n", 4 * c + lane));
+                }
+            } else {
+                store.push_str(&format!("        out[o + {c}u] = a{t}_{c} * inv;\n"));
+            }
+        }
+        store.push_str("    }\n");
+    }
+    let m = &q.shape[r - 2];
+    let batch = Dim::product(&batch_shape);
+    // Enough invocations for `batch * ceil(m / tm)` blocks (Dim has no
+    // division; the kernel returns past the last block).
+    let items = &batch * &(m + &Dim::new(tm - 1));
     let vec4_buffers: Vec<NodeId> = if vec { vec![q.base, k.base, v.base] } else { Vec::new() };
     let values = [
         ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", bindings_typed(ir, node, &b.inputs, &vec4_buffers, &[])),
         ("WG", wg.to_string()),
-        ("ROWS", b.dim(&rows)),
-        ("M", b.dim(&q.shape[r - 2])),
+        ("TM", tm.to_string()),
+        ("BATCH", b.dim(&batch)),
+        ("M", b.dim(m)),
         ("N", b.dim(&k.shape[r - 2])),
-        ("DV", dv.to_string() + "u"),
         ("BASES", bases),
-        ("LOAD_Q", load_q),
-        ("ACC_DECL", acc_decl),
-        ("SCORE", score),
-        ("RESCALE", rescale),
-        ("ACCUMULATE", accumulate),
+        ("INIT", init),
+        ("BODY", body),
         ("STORE", store),
     ];
     let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let wgsl = fill(shaders::ATTENTION, &refs)?;
     let name = format!("%{}:attention", node.index());
-    Ok(finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group: wg }))
+    Ok(finish(b, node, name, wgsl, Grid::Linear { items, per_group: wg * tm as u32 }))
 }
 
 /// The mask view's strides for a rank-`r` read: missing leading axes and
