@@ -83,15 +83,19 @@ pub fn attention(
     for t in 0..tm {
         b.line(format!("let row{t} = min(first + {t}u, m_len - 1u);"));
     }
+    // A padding mask is the same for every query row: loaded once per key.
     let mask = views.get(3).map(|m| {
         let strides = broadcast_strides(m, r);
         let base = b.linearize(&bc, &strides[..r - 2]);
         let (row, col) = (b.dim(&strides[r - 2]), b.dim(&strides[r - 1]));
+        let per_row = strides[r - 2] != Dim::new(0);
         b.line(format!("let mask_base = {base};"));
-        for t in 0..tm {
-            b.line(format!("let mask_at{t} = mask_base + row{t} * {row};"));
+        if per_row {
+            for t in 0..tm {
+                b.line(format!("let mask_at{t} = mask_base + row{t} * {row};"));
+            }
         }
-        (b.buffer(m.base), col)
+        (b.buffer(m.base), col, per_row)
     });
     let bases = std::mem::take(&mut b.code);
 
@@ -110,6 +114,9 @@ pub fn attention(
     let mut body = format!("        let k_at = k_base + j * {k_row};\n");
     for c in 0..steps {
         body.push_str(&format!("        let k{c} = {};\n", at(&kb, "k_at", &k_col, c)));
+    }
+    if let Some((buf, col, false)) = &mask {
+        body.push_str(&format!("        let keep = {buf}[mask_base + j * {col}] != 0u;\n"));
     }
     body.push_str(&format!("        let v_at = v_base + j * {v_row};\n"));
     for c in 0..dv_steps {
@@ -142,8 +149,12 @@ pub fn attention(
             None => sum,
         };
         body.push_str(&format!("        var s{t} = {scaled};\n"));
-        if let Some((buf, col)) = &mask {
-            body.push_str(&format!("        s{t} = select(LOWEST, s{t}, {buf}[mask_at{t} + j * {col}] != 0u);\n"));
+        match &mask {
+            Some((buf, col, true)) => {
+                body.push_str(&format!("        s{t} = select(LOWEST, s{t}, {buf}[mask_at{t} + j * {col}] != 0u);\n"));
+            }
+            Some(_) => body.push_str(&format!("        s{t} = select(LOWEST, s{t}, keep);\n")),
+            None => {}
         }
         body.push_str(&format!("        if (s{t} > max{t}) {{\n            let c = exp(max{t} - s{t});\n"));
         body.push_str(&format!("            total{t} = total{t} * c;\n"));
