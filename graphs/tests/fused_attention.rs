@@ -40,7 +40,7 @@ fn every_inference_graph_fuses_its_attention() {
         ("llama_tied_mha", 3),
         ("llama_base_mqa", 2),
     ] {
-        let loaded = zoo::load(&fixture("models").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let loaded = zoo::load(fixture("models").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let fused = kernels(&loaded.graph, "on");
         assert_eq!(attention_kernels(&fused), layers, "{name}: {fused:#?}");
         assert_eq!(softmax_kernels(&fused), 0, "{name}: no softmax left: {fused:#?}");

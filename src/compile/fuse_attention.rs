@@ -127,7 +127,6 @@ impl FuseAttention {
     }
 }
 
-
 impl FuseAttention {
     /// Whether `id` is read exactly once, is no graph output and is not tapped.
     fn private(&self, ir: &Ir, id: NodeId) -> bool {

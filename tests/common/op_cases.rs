@@ -584,7 +584,7 @@ fn attention_pattern(q: &Value, k: &Value, v: &Value, mask: Option<&Value>, scal
         scores = scores * s;
     }
     if let Some(mask) = mask {
-        scores = ops::select(mask, &scores, &ops::scalar(&q.graph(), f32::MIN as f64, q.dtype()));
+        scores = ops::select(mask, &scores, &ops::scalar(q.graph(), f32::MIN as f64, q.dtype()));
     }
     ops::matmul(&ops::softmax(&scores, -1), v)
 }

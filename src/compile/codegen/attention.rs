@@ -66,7 +66,9 @@ pub fn attention(
     // vec4 along the head dim: contiguous there, every offset a multiple of 4.
     let vec = d % 4 == 0
         && dv % 4 == 0
-        && [q, k, v].iter().all(|x| x.strides[r - 1] == Dim::new(1) && x.strides[..r - 1].iter().all(|s| s.divisible_by(4)));
+        && [q, k, v]
+            .iter()
+            .all(|x| x.strides[r - 1] == Dim::new(1) && x.strides[..r - 1].iter().all(|s| s.divisible_by(4)));
     let (qb, kb, vb) = (b.buffer(q.base), b.buffer(k.base), b.buffer(v.base));
 
     // Base offsets of this batch entry in each operand (the mask broadcast),
