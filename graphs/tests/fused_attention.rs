@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use wgraph::compile::{compile, CompileOptions, Target};
-use wgraph::{DType, Graph, Settings};
+use wgraph::{ops, DType, Dim, Graph, Settings};
 use wgraph_graphs::grad::gradient_graph;
 use wgraph_graphs::zoo;
 
@@ -61,4 +61,32 @@ fn a_training_graph_keeps_its_probabilities() {
         assert_eq!(attention_kernels(&names), 0, "{name}: the backward reads the probabilities: {names:#?}");
         assert!(softmax_kernels(&names) > 0, "{name}");
     }
+}
+
+/// Near misses stay unfused: a softmax over the query axis (bug_zoo's
+/// bug), probabilities also returned, and scores also read elsewhere.
+#[test]
+fn near_misses_are_left_alone() {
+    let build = |variant: u8| {
+        let g = Graph::new("near_miss");
+        let x = |name: &str| g.input(name, DType::F32, [Dim::sym("batch"), 2.into(), Dim::sym("seq"), 8.into()]);
+        let (q, k, v) = (x("q"), x("k"), x("v"));
+        let scores = ops::matmul(&q, &ops::transpose(&k, -1, -2)) * 0.35;
+        let axis = if variant == 0 { -2 } else { -1 };
+        let probs = ops::softmax(&scores, axis);
+        let mut outputs = vec![("out", ops::matmul(&probs, &v))];
+        match variant {
+            1 => outputs.push(("probs", probs)),
+            2 => outputs.push(("scores_sum", ops::sum(&scores, -1, false))),
+            _ => {}
+        }
+        g.output_named(outputs).unwrap();
+        g
+    };
+    for variant in 0..3 {
+        let names = kernels(&build(variant), "on");
+        assert_eq!(attention_kernels(&names), 0, "variant {variant}: {names:#?}");
+    }
+    // The same graph without the extra reader fuses.
+    assert_eq!(attention_kernels(&kernels(&build(3), "on")), 1);
 }
