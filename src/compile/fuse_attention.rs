@@ -11,6 +11,13 @@ use super::pass::Pass;
 use crate::graph::{ops, BinaryOp, DType, Graph, Ir, NodeId, Op, RowOp};
 use petgraph::Direction;
 
+/// The most keys a fused kernel walks: one invocation loops once per key,
+/// and llvmpipe stops an invocation's loops after 65,535 iterations in
+/// total (see split_reduce.rs), so a longer static key axis stays with the
+/// matmul and softmax kernels. (A symbolic one is fused: lavapipe runs
+/// nothing that long in practice.)
+pub const MAX_KEYS: usize = 65_000;
+
 /// The rewrite of attention patterns into [`Op::Attention`].
 ///
 /// It applies at every size: on lavapipe the fused kernel beat the two
@@ -116,7 +123,8 @@ impl FuseAttention {
         let same_batch = same_batch && tv.shape[..r - 2] == tq.shape[..r - 2];
         let f32s = [tq, tkt, tv].iter().all(|t| t.dtype == DType::F32);
         let static_heads = tq.shape[r - 1].is_static() && tv.shape[r - 1].is_static();
-        if !(same_batch && f32s && static_heads) {
+        let keys_fit = tkt.shape[r - 1].as_static().is_none_or(|n| n <= MAX_KEYS);
+        if !(same_batch && f32s && static_heads && keys_fit) {
             return None;
         }
         let k = match &ir.node(kt).op {
