@@ -12,12 +12,15 @@ use crate::compile::view::{contiguous_strides, strided_view, StridedView};
 use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// The most query rows one invocation computes: each key and value row it
-/// loads serves them all (BENCHMARKS.md, "Fused attention": 1, 2, 4, 8 and
-/// 16 rows took 411, 251, 183, 132 and 106 ms on MiniLM).
+/// loads serves them all (BENCHMARKS.md, "Fused attention": on MiniLM 1,
+/// 2, 4, 8, 16 and 32 rows took 411, 251, 183, 132, 106 and 108 ms).
 pub const MAX_ROWS_PER_INVOCATION: usize = 16;
 
-/// Registers (vec4) the rows' queries and accumulators may take together.
-const REGISTER_BUDGET: usize = 256;
+/// vec4 values the rows' queries and accumulators may take together. Past
+/// the registers llvmpipe spills them to the stack, which still beats
+/// fewer rows: head dim 64 took 2104, 1786 and 1116 ms with 4, 8 and 16
+/// rows (Whisper-tiny dims at 1500 positions).
+const REGISTER_BUDGET: usize = 512;
 
 /// Query rows per invocation for head dims `d` and `dv`: as many as the
 /// register budget holds, at most [`MAX_ROWS_PER_INVOCATION`].
