@@ -6,6 +6,7 @@
 //! | `WGRAPH_DEBUG` | 1 passes and timings, 2 one line per dispatch, 3 the IR after each pass, 4 every WGSL kernel |
 //! | `WGRAPH_BACKEND` | `vulkan`, `metal`, `dx12` or `gl` (default: the best adapter) |
 //! | `WGRAPH_MATMUL` | `register` or `tiled`: the matmul kernel family (default: by adapter) |
+//! | `WGRAPH_ATTENTION` | `off`: keep attention as two matmuls and a softmax instead of one fused kernel (default: fused) |
 //! | `WGRAPH_DUMP_DIR` | where `WGRAPH_DEBUG=4` writes kernels (default `wgraph-dump`) |
 //! | `WGRAPH_GRAPH` | a path: write the optimised graph there as Graphviz DOT |
 //! | `WGRAPH_MEMORY_LIMIT` | bytes (suffixes `K`, `M`, `G`) one run's activations may take; a run needing more is refused before allocating |
@@ -35,6 +36,8 @@ pub struct Settings {
     pub backend: Option<String>,
     /// `WGRAPH_MATMUL`, as given (the compiler parses it).
     pub matmul: Option<String>,
+    /// `WGRAPH_ATTENTION`, as given (the compiler reads `off`).
+    pub attention: Option<String>,
     /// `WGRAPH_DUMP_DIR`.
     pub dump_dir: PathBuf,
     /// `WGRAPH_GRAPH`.
@@ -58,6 +61,7 @@ impl Default for Settings {
             debug: 0,
             backend: None,
             matmul: None,
+            attention: None,
             dump_dir: PathBuf::from("wgraph-dump"),
             graph_dot: None,
             memory_limit: None,
@@ -76,6 +80,7 @@ impl Settings {
             debug: var("WGRAPH_DEBUG").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
             backend: var("WGRAPH_BACKEND"),
             matmul: var("WGRAPH_MATMUL"),
+            attention: var("WGRAPH_ATTENTION"),
             dump_dir: var("WGRAPH_DUMP_DIR").map(PathBuf::from).unwrap_or(defaults.dump_dir),
             graph_dot: var("WGRAPH_GRAPH").map(PathBuf::from),
             memory_limit: var("WGRAPH_MEMORY_LIMIT").and_then(|v| parse_bytes(&v)),

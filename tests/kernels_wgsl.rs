@@ -30,6 +30,11 @@ fn sample_graph() -> Graph {
     let ctx = ops::reshape(&ops::permute(&ops::matmul(&p, &heads), &[0, 2, 1, 3]), [b.clone(), s.clone(), 8.into()]);
     let h = ops::gelu(&ops::linear(&ctx, &w, Some(&bias)), Gelu::Erf);
     let y = ops::layer_norm(&(&h + &x), &gamma, &beta, 1e-12);
+    // Probabilities returned (HF's `output_attentions`) are not fused
+    // into an attention kernel: the masked scores and softmax kernels.
+    let heads2 = ops::permute(&ops::reshape(&y, [b.clone(), s.clone(), 2.into(), 4.into()]), &[0, 2, 1, 3]);
+    let scores2 = ops::matmul(&heads2, &ops::transpose(&heads2, -1, -2)) * 0.5;
+    let attentions = ops::softmax(&ops::select(&keep, &scores2, &ops::scalar(&g, f32::MIN as f64, DType::F32)), -1);
     let pooled = ops::mean(&y, 1, false);
     let best = ops::argmax(&y, -1, false);
     let conv_w = g.weight("conv.weight", DType::F32, [4usize, 8, 3]);
@@ -40,6 +45,7 @@ fn sample_graph() -> Graph {
     let emb_grad = ops::scatter_add(&y, &ids, 0, 50usize);
     g.output_named([
         ("last_hidden_state", y),
+        ("attentions", attentions),
         ("pooled", pooled),
         ("best", best),
         ("conv", conv),

@@ -229,3 +229,34 @@ fn scatter_add_infers_the_gather_data_shape() {
     }
     assert!(g.errors().is_empty(), "{:?}", g.errors());
 }
+
+/// Fused attention: `[.., q, d]`, `[.., k, d]`, `[.., k, dv]` and a bool
+/// mask broadcastable to `[.., q, k]` give `[.., q, dv]`; each mismatch is
+/// a typed error naming the operand.
+#[test]
+fn attention_infers_rows_by_value_width_and_names_bad_operands() {
+    let g = Graph::new("attention");
+    let (b, h) = (Dim::sym("batch"), Dim::new(2));
+    let q = g.input("q", DType::F32, [b.clone(), h.clone(), Dim::sym("seq"), 8.into()]);
+    let k = g.input("k", DType::F32, [b.clone(), h.clone(), Dim::sym("total"), 8.into()]);
+    let v = g.input("v", DType::F32, [b.clone(), h.clone(), Dim::sym("total"), 5.into()]);
+    let keep = g.input("keep", DType::Bool, [b.clone(), 1.into(), 1.into(), Dim::sym("total")]);
+    let band = ops::causal_mask(&g, "seq", "total");
+    assert_eq!(ty(&ops::attention(&q, &k, &v, Some(&keep), Some(0.25))), "f32[batch, 2, seq, 5]");
+    assert_eq!(ty(&ops::attention(&q, &k, &v, Some(&band), None)), "f32[batch, 2, seq, 5]");
+    assert_eq!(ty(&ops::attention(&q, &k, &k, None, None)), "f32[batch, 2, seq, 8]");
+    let bad: Vec<(Value, &str)> = vec![
+        (ops::attention(&q, &v, &v, None, None), "the keys must have shape [batch, 2, total, 8]"),
+        (
+            ops::attention(&q, &k, &q, None, None),
+            "the values must have shape [batch, 2, total, 8], got [batch, 2, seq, 8]",
+        ),
+        (ops::attention(&q, &k, &v, Some(&q), None), "the mask must be bool"),
+        (ops::attention(&q, &k, &v, Some(&ops::causal_mask(&g, "total", "seq")), None), "cannot expand"),
+        (ops::attention(&keep, &k, &v, None, None), "the queries must be a float tensor"),
+    ];
+    for (v, want) in bad {
+        let error = v.checked().expect_err(want).to_string();
+        assert!(error.contains(want), "{error}");
+    }
+}

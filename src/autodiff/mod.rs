@@ -24,6 +24,7 @@
 //!   [`Gradients::unreachable`].
 //! - Losses that are compositions of existing ops live in [`loss`].
 
+mod attention;
 mod conv;
 mod elementwise;
 mod error;

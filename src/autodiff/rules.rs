@@ -14,7 +14,7 @@
 use super::elementwise::{binary_vjp, unary_vjp};
 use super::unbroadcast::unbroadcast;
 use super::vjp::Vjp;
-use super::{conv, movement, row};
+use super::{attention, conv, movement, row};
 use crate::graph::{ops, Dim, Op, Value};
 
 /// One gradient per operand (`None`: not wanted, or not differentiable).
@@ -98,5 +98,6 @@ pub(crate) fn vjp(c: &Vjp<'_>) -> Vec<Option<Value>> {
             let opts = ops::Conv1dOptions { stride: *stride, padding: *padding, dilation: *dilation, groups: *groups };
             conv::conv1d_vjp(xs, g, opts, c.wants)
         }
+        Op::Attention { scale, .. } => attention::attention_vjp(c, *scale),
     }
 }

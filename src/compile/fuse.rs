@@ -70,7 +70,7 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
                     m.insert(id);
                 }
             }
-            OpFamily::MatMul | OpFamily::Row | OpFamily::Convolution | OpFamily::Scatter => {
+            OpFamily::MatMul | OpFamily::Row | OpFamily::Convolution | OpFamily::Scatter | OpFamily::Attention => {
                 m.insert(id);
             }
             OpFamily::Generator | OpFamily::Elementwise | OpFamily::Movement => {
@@ -100,10 +100,10 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
             }
         }
     }
-    // Matmul operands may be strided views of a buffer (see view.rs);
-    // anything else is materialised.
+    // Matmul and attention operands may be strided views of a buffer (see
+    // view.rs); anything else is materialised.
     for &id in order {
-        if ir.node(id).op.family() == OpFamily::MatMul {
+        if matches!(ir.node(id).op.family(), OpFamily::MatMul | OpFamily::Attention) {
             for o in ir.operands(id) {
                 match super::view::strided_base(ir, o, &m) {
                     Some(base) => {

@@ -2,7 +2,7 @@
 //! over every op, so a new op cannot be forgotten here.
 
 use super::codegen::kernels;
-use super::codegen::{matmul, KernelSpec};
+use super::codegen::{attention, matmul, KernelSpec};
 use super::error::CompileError;
 use super::fuse::FusionPlan;
 use super::matmul_choice::MatmulPolicy;
@@ -40,6 +40,7 @@ fn lower_root(
         ),
         Op::Row(r) => kernels::row(ir, plan, root, *r, row_wg),
         Op::ScatterAdd { axis, .. } => kernels::scatter_add(ir, plan, root, *axis, row_wg),
+        Op::Attention { scale, .. } => attention::attention(ir, plan, root, *scale, row_wg),
         // Everything computable per output element: one fused expression.
         Op::Input { .. }
         | Op::Weight { .. }

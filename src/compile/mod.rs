@@ -9,6 +9,7 @@ mod dce;
 mod error;
 mod fold;
 pub mod fuse;
+mod fuse_attention;
 mod lower;
 mod matmul_choice;
 pub mod memory;
@@ -24,6 +25,7 @@ pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;
 pub use error::CompileError;
 pub use fold::ConstantFold;
+pub use fuse_attention::FuseAttention;
 pub use matmul_choice::{
     MatmulChoice, MatmulPolicy, REGISTER, REGISTER_NARROW, REGISTER_SMALL, REGISTER_SUBGROUP, TILED,
 };
@@ -41,6 +43,10 @@ use std::collections::HashSet;
 pub struct CompileOptions {
     /// Fuse elementwise chains and matmul epilogues (off: one kernel per op).
     pub fuse: bool,
+    /// Turn private attention patterns (scores read only by their softmax,
+    /// probabilities only by the value matmul) into one fused kernel (needs
+    /// `fuse`; `WGRAPH_ATTENTION=off` also turns it off).
+    pub fuse_attention: bool,
     /// Matmul kernel for every matmul; `None` picks per matmul from the
     /// target (`WGRAPH_MATMUL=register|tiled` overrides the family).
     pub matmul: Option<MatmulKernel>,
@@ -67,6 +73,7 @@ impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             fuse: true,
+            fuse_attention: true,
             matmul: None,
             taps: Vec::new(),
             tap_every_node: false,
@@ -143,7 +150,13 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     refuse_host_only_dtypes(&ir)?;
     // Output and params take two of the kernel's storage buffers.
     let split = SplitWideConcat { max_operands: max_buffers.saturating_sub(2) as usize };
-    let passes: [&dyn Pass; 5] = [&split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions, &DeadCode];
+    let mut passes: Vec<&dyn Pass> = vec![&split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions];
+    // Tapping every node implies no fusion; named taps keep their values.
+    let attention = attention_policy(settings.attention.as_deref(), &options.taps);
+    if let (true, false, Some(fuse)) = (options.fuse && options.fuse_attention, options.tap_every_node, &attention) {
+        passes.push(fuse);
+    }
+    passes.push(&DeadCode);
     run_passes(&mut ir, &passes, settings)?;
     let order = timed(settings, "schedule", || ir.topo_order())?;
     let taps: Vec<(String, NodeId)> = if options.tap_every_node {
@@ -198,6 +211,15 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
         );
     }
     Ok(Program { ir, plan, kernels, memory, taps, write_back })
+}
+
+/// The fused-attention pass unless `WGRAPH_ATTENTION` says `off` (for
+/// comparisons); tapped values stay unfused.
+fn attention_policy(setting: Option<&str>, taps: &[String]) -> Option<FuseAttention> {
+    match setting.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        Some("off" | "0" | "false" | "no") => None,
+        _ => Some(FuseAttention { taps: taps.to_vec() }),
+    }
 }
 
 /// The outputs named like a weight, checked to have its type.

@@ -85,6 +85,7 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
         | Op::MatMul
         | Op::Gather { .. }
         | Op::ScatterAdd { .. }
+        | Op::Attention { .. }
         | Op::Slice { .. }
         | Op::Concat { .. }
         | Op::Row(_)

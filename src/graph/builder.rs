@@ -103,7 +103,8 @@ impl Graph {
                 | Op::Slice { .. }
                 | Op::Concat { .. }
                 | Op::Row(_)
-                | Op::Conv1d { .. } => {}
+                | Op::Conv1d { .. }
+                | Op::Attention { .. } => {}
             }
         }
         Graph {

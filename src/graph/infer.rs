@@ -305,6 +305,10 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             Ok(x.clone())
         }
         Op::Conv1d { stride, padding, dilation, groups } => conv1d(operands, *stride, *padding, *dilation, *groups),
+        Op::Attention { masked, .. } => {
+            arity(3 + usize::from(*masked))?;
+            attention(operands)
+        }
     }
 }
 
@@ -334,6 +338,46 @@ fn scatter_add(updates: &TensorType, indices: &TensorType, axis: usize, size: &D
     shape.push(size.clone());
     shape.extend(updates.shape[window.end..].iter().cloned());
     Ok(TensorType::new(updates.dtype, shape))
+}
+
+/// `q [.., q_len, d]`, `k [.., k_len, d]`, `v [.., k_len, dv]` sharing
+/// their batch dims, and an optional bool mask broadcastable to the scores
+/// `[.., q_len, k_len]`: the result is `[.., q_len, dv]`.
+fn attention(operands: &[&TensorType]) -> Result<TensorType, ShapeError> {
+    let (q, k, v) = (operands[0], operands[1], operands[2]);
+    need(q, "the queries", "a float tensor", DType::is_float)?;
+    same_dtype(q, k)?;
+    same_dtype(q, v)?;
+    min_rank(q, "the queries", 2)?;
+    let r = q.rank();
+    let batch = &q.shape[..r - 2];
+    let (q_len, d) = (&q.shape[r - 2], &q.shape[r - 1]);
+    let with = |rows: &Dim, cols: &Dim| {
+        let mut s = batch.to_vec();
+        s.extend([rows.clone(), cols.clone()]);
+        s
+    };
+    let expect = |t: &TensorType, operand: &'static str, expected: Vec<Dim>| {
+        if t.shape == expected {
+            Ok(())
+        } else {
+            Err(ShapeError::OperandShape { operand, expected, got: t.shape.clone() })
+        }
+    };
+    min_rank(k, "the keys", 2)?;
+    let k_len = &k.shape[k.rank() - 2];
+    expect(k, "the keys", with(k_len, d))?;
+    min_rank(v, "the values", 2)?;
+    let dv = &v.shape[v.rank() - 1];
+    expect(v, "the values", with(k_len, dv))?;
+    if let Some(mask) = operands.get(3) {
+        need(mask, "the mask", "bool", DType::is_bool)?;
+        let scores = with(q_len, k_len);
+        if mask.rank() > scores.len() || broadcast(&mask.shape, &scores).ok().as_ref() != Some(&scores) {
+            return Err(ShapeError::Expand { from: mask.shape.clone(), to: scores });
+        }
+    }
+    Ok(TensorType::new(q.dtype, with(q_len, dv)))
 }
 
 fn conv1d(

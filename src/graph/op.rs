@@ -314,6 +314,19 @@ pub enum Op {
         /// Channel groups convolved independently.
         groups: usize,
     },
+    /// Scaled dot-product attention in one op, `softmax(mask(q k^T *
+    /// scale)) v` along the key axis: operands `q` `[.., q_len, d]`, `k`
+    /// `[.., k_len, d]`, `v` `[.., k_len, dv]` (the same batch dims), and
+    /// when `masked` a bool mask broadcastable to `[.., q_len, k_len]`
+    /// (true = attend; a masked score becomes the lowest f32, as HF adds).
+    /// Result `[.., q_len, dv]`. Only the compiler's `fuse-attention` pass
+    /// makes it, from the primitive ops, so scores never reach memory.
+    Attention {
+        /// The factor on the scores (`None`: 1, the caller scaled `q`).
+        scale: Option<f64>,
+        /// Whether a fourth operand masks scores.
+        masked: bool,
+    },
 }
 
 /// What kind of computation an op is. Fusion, code generation, the
@@ -339,6 +352,9 @@ pub enum OpFamily {
     /// Sums operand elements into the output positions an index tensor
     /// picks (`scatter_add`): every output element reads every index.
     Scatter,
+    /// Fused attention: each output row reads whole rows of three operands
+    /// (strided views of buffers, like a matmul's) and a mask.
+    Attention,
 }
 
 impl OpFamily {
@@ -347,7 +363,12 @@ impl OpFamily {
     pub fn is_fusible(self) -> bool {
         match self {
             OpFamily::Generator | OpFamily::Elementwise | OpFamily::Movement => true,
-            OpFamily::Source | OpFamily::MatMul | OpFamily::Convolution | OpFamily::Row | OpFamily::Scatter => false,
+            OpFamily::Source
+            | OpFamily::MatMul
+            | OpFamily::Convolution
+            | OpFamily::Row
+            | OpFamily::Scatter
+            | OpFamily::Attention => false,
         }
     }
 }
@@ -395,6 +416,7 @@ impl Op {
             Op::Conv1d { .. } => OpFamily::Convolution,
             Op::Row(_) => OpFamily::Row,
             Op::ScatterAdd { .. } => OpFamily::Scatter,
+            Op::Attention { .. } => OpFamily::Attention,
         }
     }
 
@@ -464,6 +486,7 @@ impl Op {
             Op::Concat { .. } => "concat",
             Op::Row(r) => r.name(),
             Op::Conv1d { .. } => "conv1d",
+            Op::Attention { .. } => "attention",
         }
     }
 
@@ -508,6 +531,10 @@ impl Op {
                 ("padding", padding.to_string()),
                 ("dilation", dilation.to_string()),
                 ("groups", groups.to_string()),
+            ],
+            Op::Attention { scale, masked } => vec![
+                ("scale", scale.map_or_else(|| "none".to_string(), |s| s.to_string())),
+                ("masked", masked.to_string()),
             ],
         }
     }

@@ -285,6 +285,28 @@ pub fn matmul(a: &Value, b: &Value) -> Value {
     Graph::build("matmul", &[a, b], |_| Ok(Op::MatMul))
 }
 
+/// `softmax(mask(q k^T * scale)) v` over the last axis of the scores in
+/// one op ([`Op::Attention`]): `q` `[.., q_len, d]`, `k` `[.., k_len, d]`,
+/// `v` `[.., k_len, dv]`, a bool `mask` (true = attend) broadcastable to
+/// `[.., q_len, k_len]`. The compiler makes it from the primitive ops
+/// itself; building it directly is for tests.
+///
+/// ```
+/// # use wgraph::{ops, DType, Dim, Graph};
+/// # let g = Graph::new("g");
+/// let q = g.input("q", DType::F32, [Dim::new(2), Dim::sym("seq"), Dim::new(8)]);
+/// let kv = g.input("kv", DType::F32, [Dim::new(2), Dim::sym("past"), Dim::new(8)]);
+/// let y = ops::attention(&q, &kv, &kv, None, Some(0.125));
+/// assert_eq!(format!("{:?}", y.shape()), "[2, seq, 8]");
+/// ```
+#[track_caller]
+pub fn attention(q: &Value, k: &Value, v: &Value, mask: Option<&Value>, scale: Option<f64>) -> Value {
+    let masked = mask.is_some();
+    let mut operands = vec![q, k, v];
+    operands.extend(mask);
+    Graph::build("attention", &operands, |_| Ok(Op::Attention { scale, masked }))
+}
+
 /// A PyTorch `nn.Linear`: `x @ w^T + b` with `w` stored `[out, in]`.
 ///
 /// ```

@@ -1,7 +1,7 @@
 //! Evaluates one node from its operand values.
 
 use super::error::NodeFault;
-use super::{elementwise, linalg, movement, reduce, scatter};
+use super::{attention, elementwise, linalg, movement, reduce, scatter};
 use crate::graph::{Bindings, Dim, Op, Tensor};
 
 /// Everything a node needs: its op, operand values, and the concrete
@@ -76,5 +76,6 @@ pub fn eval(call: NodeCall<'_>) -> Result<Tensor, NodeFault> {
         Op::Conv1d { stride, padding, dilation, groups } => {
             linalg::conv1d(x[0], x[1], x.get(2).copied(), (*stride, *padding, *dilation, *groups), &shape)
         }
+        Op::Attention { scale, .. } => attention::attention(x[0], x[1], x[2], x.get(3).copied(), *scale),
     })
 }

@@ -2,6 +2,7 @@
 //! accumulation and exact integer arithmetic. It is the oracle every GPU
 //! kernel is tested against, so it favours obvious correctness over speed.
 
+mod attention;
 mod elementwise;
 mod error;
 pub(crate) mod exec;

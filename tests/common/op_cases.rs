@@ -204,6 +204,18 @@ macro_rules! op_table {
             conv1d_plain: Accumulating, GRAD, |r| conv_inputs(r, PLAIN_CONV, 3, true), |_, x| ops::conv1d(&x[0], &x[1], x.get(2), PLAIN_CONV);
             conv1d_every_option: Accumulating, GRAD, |r| conv_inputs(r, EVERY_CONV, 3, true), |_, x| ops::conv1d(&x[0], &x[1], x.get(2), EVERY_CONV);
             conv1d_pointwise: Accumulating, GRAD, |r| conv_inputs(r, POINTWISE_CONV, 1, false), |_, x| ops::conv1d(&x[0], &x[1], x.get(2), POINTWISE_CONV);
+            // ---- fused attention: the op itself (q [b, h, m, d], k [b, h, n, d], v [b, h, n, dv]) ...
+            attention_op_masked_d8: Accumulating, GRAD, |r| qkv(r, 8, 8, None, KEY_MASK), |_, x| ops::attention(&x[0], &x[1], &x[2], x.get(3), Some(0.35));
+            attention_op_d32_no_mask: Accumulating, GRAD, |r| qkv(r, 32, 32, None, NO_MASK), |_, x| ops::attention(&x[0], &x[1], &x[2], None, Some(0.2));
+            attention_op_d64_row_mask: Accumulating, GRAD, |r| qkv(r, 64, 64, None, ROW_MASK), |_, x| ops::attention(&x[0], &x[1], &x[2], x.get(3), None);
+            // Head dims no vec4 fits: the scalar kernel.
+            attention_op_odd_heads: Accumulating, GRAD, |r| qkv(r, 6, 5, None, KEY_MASK), |_, x| ops::attention(&x[0], &x[1], &x[2], x.get(3), Some(0.5));
+            // Whisper's 1500 positions: long key rows.
+            attention_op_long_keys: Accumulating, NO_GRAD, |r| qkv(r, 64, 64, Some(1500), KEY_MASK), |_, x| ops::attention(&x[0], &x[1], &x[2], x.get(3), Some(0.125));
+            // ... and the primitive pattern the fuse-attention pass turns into it
+            attention_pattern_heads: Accumulating, GRAD, attention_heads_inputs, attention_heads;
+            attention_pattern_causal: Accumulating, GRAD, |r| qkv(r, 32, 32, None, NO_MASK), attention_causal;
+            attention_pattern_long_keys: Accumulating, NO_GRAD, |r| { let n = 1500 + r.size(); qkv(r, 64, 64, Some(n), NO_MASK) }, |_, x| attention_pattern(&x[0], &x[1], &x[2], None, None);
             // ---- softmax and normalisation
             softmax_last: Accumulating, GRAD, |r| unary(r, -10.0, 10.0), |_, x| ops::softmax(&x[0], -1);
             softmax_axis1: Accumulating, GRAD, |r| unary(r, -8.0, 8.0), |_, x| ops::softmax(&x[0], 1);
@@ -538,6 +550,68 @@ fn attention_scores(g: &Graph, x: &[Value]) -> Value {
     let scores = ops::matmul(&heads, &ops::transpose(&heads, -1, -2)) * 0.5;
     let keep = ops::unsqueeze(&ops::unsqueeze(&x[1], 1), 1);
     ops::softmax(&ops::select(&keep, &scores, &ops::scalar(g, f32::MIN as f64, x[0].dtype())), -1)
+}
+
+/// Which mask [`qkv`] draws: none, `[b, 1, 1, n]` (padding) or `[b, 1, m, n]`.
+const NO_MASK: u8 = 0;
+/// See [`NO_MASK`].
+const KEY_MASK: u8 = 1;
+/// See [`NO_MASK`].
+const ROW_MASK: u8 = 2;
+
+/// `q [b, h, m, d]`, `k [b, h, n, d]`, `v [b, h, n, dv]` with `m` and `n`
+/// drawn apart (`n` given for long rows), and the mask `kind` asks for.
+fn qkv(r: &mut Rng, d: usize, dv: usize, n: Option<usize>, kind: u8) -> Vec<Tensor> {
+    let (b, h, m) = (1 + r.below(2), 1 + r.below(3), r.size().min(17));
+    let n = n.unwrap_or_else(|| r.size().min(33));
+    let mut out = vec![
+        r.floats(&[b, h, m, d], -1.0, 1.0),
+        r.floats(&[b, h, n, d], -1.0, 1.0),
+        r.floats(&[b, h, n, dv], -1.0, 1.0),
+    ];
+    match kind {
+        KEY_MASK => out.push(r.bools(&[b, 1, 1, n])),
+        ROW_MASK => out.push(r.bools(&[b, 1, m, n])),
+        _ => {}
+    }
+    out
+}
+
+/// `softmax(mask(q k^T * scale)) v` as the model graphs build it.
+fn attention_pattern(q: &Value, k: &Value, v: &Value, mask: Option<&Value>, scale: Option<f64>) -> Value {
+    let mut scores = ops::matmul(q, &ops::transpose(k, -1, -2));
+    if let Some(s) = scale {
+        scores = scores * s;
+    }
+    if let Some(mask) = mask {
+        scores = ops::select(mask, &scores, &ops::scalar(q.graph(), f32::MIN as f64, q.dtype()));
+    }
+    ops::matmul(&ops::softmax(&scores, -1), v)
+}
+
+/// Projected `q`, `k`, `v` `[batch, seq, 2 * d]` (two heads) and a `[batch, seq]` keep-mask.
+fn attention_heads_inputs(r: &mut Rng) -> Vec<Tensor> {
+    let (b, s, d) = (1 + r.below(2), r.size().min(33), [4, 8, 32][r.below(3)]);
+    let x = |r: &mut Rng| r.floats(&[b, s, 2 * d], -1.0, 1.0);
+    vec![x(r), x(r), x(r), r.bools(&[b, s])]
+}
+
+/// BERT's attention: heads split by permuted views, padding mask, scale.
+fn attention_heads(_: &Graph, x: &[Value]) -> Value {
+    let split = |v: &Value| {
+        let sh = v.shape();
+        let d = sh[2].as_static().expect("static hidden size") / 2;
+        ops::permute(&ops::reshape(v, [sh[0].clone(), sh[1].clone(), 2.into(), d.into()]), &[0, 2, 1, 3])
+    };
+    let keep = ops::unsqueeze(&ops::unsqueeze(&x[3], 1), 1);
+    attention_pattern(&split(&x[0]), &split(&x[1]), &split(&x[2]), Some(&keep), Some(0.3))
+}
+
+/// LLaMA's causal mask over `n` keys, the `m` queries the last positions.
+fn attention_causal(g: &Graph, x: &[Value]) -> Value {
+    let (m, n) = (x[0].shape()[2].clone(), x[1].shape()[2].clone());
+    let mask = ops::unsqueeze(&ops::unsqueeze(&ops::causal_mask(g, m, n), 0), 0);
+    attention_pattern(&x[0], &x[1], &x[2], Some(&mask), Some(0.25))
 }
 
 /// The masked softmax HF models compute: the lowest float where the mask is

@@ -295,7 +295,7 @@ impl<'a> ExprBuilder<'a> {
                 self.line("}");
                 v
             }
-            Op::MatMul | Op::Row(_) | Op::ScatterAdd { .. } | Op::Conv1d { .. } => {
+            Op::MatMul | Op::Row(_) | Op::ScatterAdd { .. } | Op::Conv1d { .. } | Op::Attention { .. } => {
                 // Fusion materialises these; reading the buffer is always right.
                 self.read(node, coords)
             }

@@ -79,7 +79,7 @@ pub struct ConvShape {
     pub groups: usize,
 }
 
-fn bindings(ir: &Ir, root: NodeId, inputs: &[NodeId]) -> String {
+pub(super) fn bindings(ir: &Ir, root: NodeId, inputs: &[NodeId]) -> String {
     bindings_typed(ir, root, inputs, &[], &[])
 }
 
@@ -109,7 +109,7 @@ pub(super) fn label(ir: &Ir, root: NodeId, fused: &[NodeId]) -> String {
     format!("%{}:{}", root.index(), ops.join("+"))
 }
 
-fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: String, grid: Grid) -> KernelSpec {
+pub(super) fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: String, grid: Grid) -> KernelSpec {
     let output_elements = Dim::product(&b.ir.node(root).ty.shape);
     KernelSpec {
         name,

@@ -1,6 +1,7 @@
 //! WGSL generation: expressions for fused kernels, parameters, templates
 //! and one generator per kernel family.
 
+pub mod attention;
 pub mod expr;
 pub mod kernels;
 pub mod matmul;

@@ -38,6 +38,7 @@ templates! {
     SCAN = "scan";
     SCATTER_ADD = "scatter_add";
     CONV1D = "conv1d";
+    ATTENTION = "attention";
 }
 
 impl Template {

@@ -1,6 +1,6 @@
 //! `wgraph bench --profile`: each kernel's time (GPU timestamps where the
 //! device has them, else each dispatch alone), grouped by kind with
-//! `runtime::by_kind`, with the arithmetic rate of matmuls and the memory
+//! `runtime::by_kind`, with the arithmetic rate of matmuls (and fused attention) and the memory
 //! rate of every kernel.
 
 use crate::failure::{runtime_failure, Failure};
@@ -87,6 +87,16 @@ fn costs(model: &Model, bindings: &Bindings) -> HashMap<String, Cost> {
                 if matches!(ir.node(n).op, Op::MatMul) {
                     let inner = ir.node(ops[0]).ty.shape.last().and_then(|d| d.eval(bindings)).unwrap_or(0);
                     flops = Some(2.0 * bytes(n) / 4.0 * inner as f64);
+                    break;
+                }
+                if matches!(ir.node(n).op, Op::Attention { .. }) {
+                    // Both products: q k^T (rows x keys x d) and p v (rows x keys x dv).
+                    let dim = |id: NodeId, back: usize| {
+                        let s = &ir.node(id).ty.shape;
+                        s[s.len() - back].eval(bindings).unwrap_or(0) as f64
+                    };
+                    let rows = bytes(n) / 4.0 / dim(n, 1);
+                    flops = Some(2.0 * rows * dim(ops[1], 2) * (dim(ops[0], 1) + dim(ops[2], 1)));
                     break;
                 }
                 stack.extend(ops);

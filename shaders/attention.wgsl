@@ -1,0 +1,44 @@
+// Fused attention, softmax(mask(q k^T * scale)) v, flash-style: the scores
+// never reach memory. Each invocation owns TM consecutive query rows of one
+// batch entry (a workgroup WG invocations of them); it walks the keys once,
+// keeping per row the running maximum score, the running sum of
+// exp(score - maximum) and the weighted sum of value rows in registers,
+// and rescales the sum and the accumulator whenever the maximum grows
+// (online softmax). Each key and value row loaded serves all TM rows. The
+// loop is one iteration per key with the head dims unrolled: llvmpipe caps
+// an invocation's loop iterations in total, so nothing nests inside it.
+//
+// Masked scores become the lowest f32, as the graphs select them, so a
+// fully masked row averages all values, as the unfused softmax does. Rows
+// past the end (the last block of a batch entry) compute row m - 1 again
+// and store nothing.
+//
+// q, k and v are read in place as strided views (permuted heads); as vec4
+// along the head dim when every stride allows it.
+
+{{COMMON}}
+{{BINDINGS}}
+
+const WG: u32 = {{WG}}u;
+const TM: u32 = {{TM}}u;
+const LOWEST: f32 = -3.402823466e38;
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let t = flat_workgroup(wid, nwg) * WG + lid;
+    let m_len = {{M}};
+    let n = {{N}};
+    let blocks = (m_len + TM - 1u) / TM;
+    if (t >= {{BATCH}} * blocks) {
+        return;
+    }
+    let first = (t % blocks) * TM;
+    let batch = t / blocks;
+{{BASES}}
+{{INIT}}
+    for (var j = 0u; j < n; j = j + 1u) {
+{{BODY}}
+    }
+{{STORE}}
+}

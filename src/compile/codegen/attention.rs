@@ -1,0 +1,222 @@
+//! The fused attention kernel (shaders/attention.wgsl): q, k, v and the
+//! mask read in place through strided views, the head dims and the
+//! [`rows_per_invocation`] query rows unrolled here (as vec4 steps when the
+//! layout allows).
+
+use super::expr::{literal, ExprBuilder};
+use super::kernels::{bindings_typed, finish, Grid, KernelSpec};
+use super::shaders::{self, fill};
+use crate::compile::error::CompileError;
+use crate::compile::fuse::FusionPlan;
+use crate::compile::view::{contiguous_strides, strided_view, StridedView};
+use crate::graph::{DType, Dim, Ir, NodeId};
+
+/// The most query rows one invocation computes: each key and value row it
+/// loads serves them all (BENCHMARKS.md, "Fused attention": on MiniLM 1,
+/// 2, 4, 8, 16 and 32 rows took 411, 251, 183, 132, 106 and 108 ms).
+pub const MAX_ROWS_PER_INVOCATION: usize = 16;
+
+/// vec4 values the rows' queries and accumulators may take together. Past
+/// the registers llvmpipe spills them to the stack, which still beats
+/// fewer rows: head dim 64 took 2104, 1786 and 1116 ms with 4, 8 and 16
+/// rows (Whisper-tiny dims at 1500 positions).
+const REGISTER_BUDGET: usize = 512;
+
+/// Query rows per invocation for head dims `d` and `dv`: as many as the
+/// register budget holds, at most [`MAX_ROWS_PER_INVOCATION`].
+pub fn rows_per_invocation(d: usize, dv: usize) -> usize {
+    (REGISTER_BUDGET / (d.div_ceil(4) + dv.div_ceil(4)).max(1)).clamp(1, MAX_ROWS_PER_INVOCATION)
+}
+
+/// The attention node `node` (`scale` on the scores), `wg` invocations per
+/// workgroup.
+pub fn attention(
+    ir: &Ir,
+    plan: &FusionPlan,
+    node: NodeId,
+    scale: Option<f64>,
+    wg: u32,
+) -> Result<KernelSpec, CompileError> {
+    let mut b = ExprBuilder::new(ir, plan);
+    let operands = ir.operands(node);
+    let views: Vec<StridedView> = operands
+        .iter()
+        .map(|&o| {
+            strided_view(ir, o, &plan.materialised).unwrap_or_else(|| StridedView {
+                base: o,
+                shape: ir.node(o).ty.shape.clone(),
+                strides: contiguous_strides(&ir.node(o).ty.shape),
+            })
+        })
+        .collect();
+    let (q, k, v) = (&views[0], &views[1], &views[2]);
+    let r = q.shape.len();
+    let batch_shape = q.shape[..r - 2].to_vec();
+    let static_of = |d: &Dim, what: &'static str| {
+        d.as_static().ok_or_else(|| CompileError::Unsupported {
+            node: node.index(),
+            op: "attention",
+            detail: format!("the {what} must be static, got {d}"),
+        })
+    };
+    let d = static_of(&q.shape[r - 1], "head dim of q and k")?;
+    let dv = static_of(&v.shape[r - 1], "head dim of v")?;
+    // Never more rows than a static query length has.
+    let tm = match q.shape[r - 2].as_static() {
+        Some(m) => rows_per_invocation(d, dv).min(m.max(1)),
+        None => rows_per_invocation(d, dv),
+    };
+    // vec4 along the head dim: contiguous there, every offset a multiple of 4.
+    let vec = d % 4 == 0
+        && dv % 4 == 0
+        && [q, k, v]
+            .iter()
+            .all(|x| x.strides[r - 1] == Dim::new(1) && x.strides[..r - 1].iter().all(|s| s.divisible_by(4)));
+    let (qb, kb, vb) = (b.buffer(q.base), b.buffer(k.base), b.buffer(v.base));
+
+    // Base offsets of this batch entry in each operand (the mask broadcast),
+    // and each row's start, clamped to the last row.
+    let bc = b.delinearize("batch", &batch_shape);
+    let q_base = b.linearize(&bc, &q.strides[..r - 2]);
+    let (k_base, v_base) = (b.linearize(&bc, &k.strides[..r - 2]), b.linearize(&bc, &v.strides[..r - 2]));
+    let (q_row, q_col) = (b.dim(&q.strides[r - 2]), b.dim(&q.strides[r - 1]));
+    let (k_row, k_col) = (b.dim(&k.strides[r - 2]), b.dim(&k.strides[r - 1]));
+    let (v_row, v_col) = (b.dim(&v.strides[r - 2]), b.dim(&v.strides[r - 1]));
+    b.line(format!("let q_base = {q_base};"));
+    b.line(format!("let k_base = {k_base};"));
+    b.line(format!("let v_base = {v_base};"));
+    for t in 0..tm {
+        b.line(format!("let row{t} = min(first + {t}u, m_len - 1u);"));
+    }
+    // A padding mask is the same for every query row: loaded once per key.
+    let mask = views.get(3).map(|m| {
+        let strides = broadcast_strides(m, r);
+        let base = b.linearize(&bc, &strides[..r - 2]);
+        let (row, col) = (b.dim(&strides[r - 2]), b.dim(&strides[r - 1]));
+        let per_row = strides[r - 2] != Dim::new(0);
+        b.line(format!("let mask_base = {base};"));
+        if per_row {
+            for t in 0..tm {
+                b.line(format!("let mask_at{t} = mask_base + row{t} * {row};"));
+            }
+        }
+        (b.buffer(m.base), col, per_row)
+    });
+    let bases = std::mem::take(&mut b.code);
+
+    let (ty, steps, dv_steps) = if vec { ("vec4<f32>", d / 4, dv / 4) } else { ("f32", d, dv) };
+    // Step `c` (an element, or a vec4) of the row starting at `at`.
+    let at = |buf: &str, at: &str, col: &str, c: usize| {
+        if vec {
+            format!("{buf}[({at}) / 4u + {c}u]")
+        } else if col == "1u" {
+            format!("{buf}[{at} + {c}u]")
+        } else {
+            format!("{buf}[{at} + {c}u * {col}]")
+        }
+    };
+    let mut init = String::new();
+    let mut body = format!("        let k_at = k_base + j * {k_row};\n");
+    for c in 0..steps {
+        body.push_str(&format!("        let k{c} = {};\n", at(&kb, "k_at", &k_col, c)));
+    }
+    if let Some((buf, col, false)) = &mask {
+        body.push_str(&format!("        let keep = {buf}[mask_base + j * {col}] != 0u;\n"));
+    }
+    body.push_str(&format!("        let v_at = v_base + j * {v_row};\n"));
+    for c in 0..dv_steps {
+        body.push_str(&format!("        let v{c} = {};\n", at(&vb, "v_at", &v_col, c)));
+    }
+    let mut store = String::new();
+    for t in 0..tm {
+        init.push_str(&format!("    let q_at{t} = q_base + row{t} * {q_row};\n"));
+        for c in 0..steps {
+            init.push_str(&format!("    let q{t}_{c} = {};\n", at(&qb, &format!("q_at{t}"), &q_col, c)));
+        }
+        init.push_str(&format!("    var max{t} = LOWEST;\n    var total{t} = 0.0;\n"));
+        for c in 0..dv_steps {
+            init.push_str(&format!("    var a{t}_{c} = {ty}(0.0);\n"));
+        }
+        // The score, the online-softmax update and the weighted value row;
+        // rows past the end skip them (uniform when the query length is
+        // below the row count, as in decoding, where every row but one is).
+        if t > 0 {
+            body.push_str(&format!("        if (live{t}) {{\n"));
+            init.push_str(&format!("    let live{t} = first + {t}u < m_len;\n"));
+        }
+        body.push_str(&format!("        var d{t} = q{t}_0 * k0;\n"));
+        for c in 1..steps {
+            body.push_str(&format!("        d{t} = fma(q{t}_{c}, k{c}, d{t});\n"));
+        }
+        let sum = if vec { format!("d{t}.x + d{t}.y + d{t}.z + d{t}.w") } else { format!("d{t}") };
+        let scaled = match scale {
+            Some(s) => format!("({sum}) * {}", literal(s, DType::F32)),
+            None => sum,
+        };
+        body.push_str(&format!("        var s{t} = {scaled};\n"));
+        match &mask {
+            Some((buf, col, true)) => {
+                body.push_str(&format!("        s{t} = select(LOWEST, s{t}, {buf}[mask_at{t} + j * {col}] != 0u);\n"));
+            }
+            Some(_) => body.push_str(&format!("        s{t} = select(LOWEST, s{t}, keep);\n")),
+            None => {}
+        }
+        body.push_str(&format!("        if (s{t} > max{t}) {{\n            let c = exp(max{t} - s{t});\n"));
+        body.push_str(&format!("            total{t} = total{t} * c;\n"));
+        for c in 0..dv_steps {
+            body.push_str(&format!("            a{t}_{c} = a{t}_{c} * c;\n"));
+        }
+        body.push_str(&format!("            max{t} = s{t};\n        }}\n"));
+        body.push_str(&format!("        let p{t} = exp(s{t} - max{t});\n        total{t} = total{t} + p{t};\n"));
+        for c in 0..dv_steps {
+            body.push_str(&format!("        a{t}_{c} = fma({ty}(p{t}), v{c}, a{t}_{c});\n"));
+        }
+        if t > 0 {
+            body.push_str("        }\n");
+        }
+        store.push_str(&format!("    if (first + {t}u < m_len) {{\n        let inv = 1.0 / total{t};\n"));
+        store.push_str(&format!("        let o = ((batch * m_len) + row{t}) * {dv}u;\n"));
+        for c in 0..dv_steps {
+            if vec {
+                for (lane, x) in ["x", "y", "z", "w"].iter().enumerate() {
+                    store.push_str(&format!("        out[o + {}u] = a{t}_{c}.{x} * inv;\n", 4 * c + lane));
+                }
+            } else {
+                store.push_str(&format!("        out[o + {c}u] = a{t}_{c} * inv;\n"));
+            }
+        }
+        store.push_str("    }\n");
+    }
+    let m = &q.shape[r - 2];
+    let batch = Dim::product(&batch_shape);
+    // Enough invocations for `batch * ceil(m / tm)` blocks (Dim has no
+    // division; the kernel returns past the last block).
+    let items = &batch * &(m + &Dim::new(tm - 1));
+    let vec4_buffers: Vec<NodeId> = if vec { vec![q.base, k.base, v.base] } else { Vec::new() };
+    let values = [
+        ("COMMON", shaders::COMMON.source.to_string()),
+        ("BINDINGS", bindings_typed(ir, node, &b.inputs, &vec4_buffers, &[])),
+        ("WG", wg.to_string()),
+        ("TM", tm.to_string()),
+        ("BATCH", b.dim(&batch)),
+        ("M", b.dim(m)),
+        ("N", b.dim(&k.shape[r - 2])),
+        ("BASES", bases),
+        ("INIT", init),
+        ("BODY", body),
+        ("STORE", store),
+    ];
+    let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let wgsl = fill(shaders::ATTENTION, &refs)?;
+    let name = format!("%{}:attention", node.index());
+    Ok(finish(b, node, name, wgsl, Grid::Linear { items, per_group: wg * tm as u32 }))
+}
+
+/// The mask view's strides for a rank-`r` read: missing leading axes and
+/// size-1 axes broadcast (stride 0).
+fn broadcast_strides(m: &StridedView, r: usize) -> Vec<Dim> {
+    let pad = r - m.shape.len();
+    (0..r)
+        .map(|a| if a < pad || m.shape[a - pad] == Dim::new(1) { Dim::new(0) } else { m.strides[a - pad].clone() })
+        .collect()
+}
