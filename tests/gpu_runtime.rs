@@ -216,3 +216,19 @@ fn runs_needing_more_memory_than_available_are_refused_before_allocating() {
     let message = e.to_string();
     assert!(message.contains("rows = 2048") && message.contains("1.0 MiB is available"), "{message}");
 }
+
+/// Weights that do not fit in the memory left are refused before any is
+/// uploaded.
+#[test]
+fn weights_larger_than_the_memory_available_are_refused_before_uploading() {
+    let settings = wgraph::Settings { memory_limit: Some(8 << 10), ..wgraph::Settings::default() };
+    let dev = wgraph::Device::with_settings(settings).unwrap();
+    let g = Graph::new("heavy");
+    let x = g.input("x", DType::F32, [Dim::sym("n"), Dim::new(64)]);
+    let w = g.weight("w", DType::F32, [64usize, 64]);
+    g.output_named([("y", ops::matmul(&x, &w))]).unwrap();
+    let weights = Weights::from_tensors([("w", Tensor::new([64, 64], vec![0.5f32; 64 * 64]).unwrap())]);
+    let e = Compiler::new(&dev).compile(&g, &weights).err().expect("16 KiB of weights do not fit in 8 KiB");
+    assert!(e.to_string().contains("the weights need"), "{e}");
+    assert!(matches!(e, wgraph::LoadError::Runtime(RuntimeError::WeightsTooLarge { needed: 16384, .. })), "{e}");
+}

@@ -96,6 +96,20 @@ pub enum RuntimeError {
         /// The symbolic sizes of this run (`batch = 8, seq = 128`).
         sizes: String,
     },
+    /// The model's weights and constants need more memory than the device
+    /// has free; nothing was uploaded.
+    #[error(
+        "the weights need {} but only {} is available (on CPU drivers: the machine's available memory, \
+         capped by WGRAPH_MEMORY_LIMIT); use a machine with more memory or a smaller checkpoint",
+        gib(*needed),
+        gib(*available)
+    )]
+    WeightsTooLarge {
+        /// Bytes the weights and constants need.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+    },
     /// A kernel needs more workgroups than even a folded 2-D grid holds.
     #[error("kernel `{kernel}` needs {workgroups} workgroups, more than a {max}x{max} grid allows")]
     GridTooLarge {
@@ -165,11 +179,11 @@ pub enum RuntimeError {
     Weights(#[from] WeightError),
 }
 
-/// Bytes as GiB (or MiB below one GiB), for messages.
+/// Bytes in the largest binary unit that keeps a whole number in front, for messages.
 fn gib(bytes: u64) -> String {
-    if bytes >= 1 << 30 {
-        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
-    } else {
-        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b => format!("{:.1} KiB", b as f64 / 1024.0),
     }
 }

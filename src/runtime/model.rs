@@ -78,6 +78,21 @@ impl Model {
         let settings = device.settings();
         let dev = &device.device;
         let limit = device.limits().max_storage_buffer_binding_size;
+        // The weights must fit before the first one is uploaded: a
+        // checkpoint larger than the memory left fails here, by size, not
+        // as a process the OS kills halfway through the upload.
+        let weight_bytes: u64 = program
+            .memory
+            .placement
+            .iter()
+            .filter(|(_, p)| **p == Placement::Static)
+            .map(|(&n, _)| crate::compile::memory::element_bytes(&program.ir, n, &weight_bindings))
+            .sum();
+        if let Some(available) = device.memory_available() {
+            if weight_bytes > available {
+                return Err(RuntimeError::WeightsTooLarge { needed: weight_bytes, available });
+            }
+        }
         let (compiled, created) = timed(settings, "create-pipelines", || pipelines_for(device, &program.kernels))?;
         let (pipelines, layouts): (Vec<_>, Vec<_>) = compiled.into_iter().unzip();
         if created > 0 {
