@@ -24,14 +24,8 @@ impl Model {
     /// every kernel alone, waiting for each, and returns their times in
     /// execution order.
     pub fn profile(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<KernelTime>, RuntimeError> {
-        self.run(inputs.clone())?;
+        let instance = self.warmed_instance(inputs)?;
         let program = self.program();
-        let mut bound = bind_inputs(&program.ir, inputs)?;
-        for (s, v) in self.weight_bindings() {
-            bound.bindings.entry(s.clone()).or_insert(*v);
-        }
-        let loaded = self.loaded();
-        let instance = self.instances().get(&loaded, &bound.bindings)?;
         let device = self.device();
         let _exclusive = device.exclusive();
         let mut times = Vec::with_capacity(program.kernels.len());
@@ -52,6 +46,23 @@ impl Model {
             times.push(KernelTime { kernel: k.name.clone(), ms: start.elapsed().as_secs_f64() * 1e3 });
         }
         Ok(times)
+    }
+}
+
+impl Model {
+    /// Runs once on `inputs` (so buffers, pipelines and inputs are in place;
+    /// write-backs apply as in [`Model::run`]) and returns the instance of
+    /// their sizes, for dispatching kernels one by one.
+    pub(super) fn warmed_instance(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+    ) -> Result<std::sync::Arc<super::instance::Instance>, RuntimeError> {
+        self.run(inputs.clone())?;
+        let mut bound = bind_inputs(&self.program().ir, inputs)?;
+        for (s, v) in self.weight_bindings() {
+            bound.bindings.entry(s.clone()).or_insert(*v);
+        }
+        self.instances().get(&self.loaded(), &bound.bindings)
     }
 }
 

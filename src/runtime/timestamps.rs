@@ -14,7 +14,7 @@
 use super::error::RuntimeError;
 use super::model::Model;
 use super::profile::KernelTime;
-use crate::graph::{bind_inputs, Tensor};
+use crate::graph::Tensor;
 use crate::settings::level;
 
 /// Timestamps one query set holds (wgpu's limit).
@@ -30,14 +30,8 @@ impl Model {
         if !device.has_timestamps() {
             return Ok(None);
         }
-        self.run(inputs.clone())?;
+        let instance = self.warmed_instance(inputs)?;
         let program = self.program();
-        let mut bound = bind_inputs(&program.ir, inputs)?;
-        for (s, v) in self.weight_bindings() {
-            bound.bindings.entry(s.clone()).or_insert(*v);
-        }
-        let loaded = self.loaded();
-        let instance = self.instances().get(&loaded, &bound.bindings)?;
         let dispatched: Vec<usize> = (0..program.kernels.len()).filter(|&i| instance.grids[i].is_some()).collect();
         let dev = &device.device;
         let nanos_per_tick = device.queue.get_timestamp_period() as f64;
