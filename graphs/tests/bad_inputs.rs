@@ -3,46 +3,16 @@
 //! input) and a message naming the argument, tensor or limit; none may
 //! hang, panic, answer silently or leave files behind.
 
+#[path = "common/cli_run.rs"]
+mod cli_run;
+
+use cli_run::{wgraph_within, Outcome};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use wgraph::graph::NamedTensors;
 use wgraph::weights::save_safetensors;
 use wgraph::{DType, Tensor, Weights};
-
-/// What a run of the CLI gave back.
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `wgraph args`, killing it after `limit` (a hang is a failure, not a wait).
-fn wgraph_within(limit: Duration, args: &[&str]) -> Outcome {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wgraph"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("`wgraph {}` did not finish within {limit:?}", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
 
 fn wgraph(args: &[&str]) -> Outcome {
     wgraph_within(Duration::from_secs(120), args)

@@ -5,35 +5,22 @@
 #[path = "common/wavs.rs"]
 mod wavs;
 
+#[path = "common/cli_run.rs"]
+mod cli_run;
+
+use cli_run::wgraph_within;
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use wavs::*;
 use wgraph::Weights;
 
 /// Runs `wgraph features WAV --output OUT [extra...]`, killed after 60 s.
 fn features(wav: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wgraph"))
-        .arg("features")
-        .arg(wav)
-        .arg("--output")
-        .arg(out)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            child.kill().unwrap();
-            panic!("wgraph features {} did not come back in 60 s", wav.display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into())
+    let mut args = vec![OsStr::new("features"), wav.as_os_str(), OsStr::new("--output"), out.as_os_str()];
+    args.extend(extra.iter().map(OsStr::new));
+    let o = wgraph_within(Duration::from_secs(60), &args);
+    (o.code, o.stderr)
 }
 
 fn assert_bad(wav: &Path, out: &Path, extra: &[&str], needles: &[&str]) {

@@ -26,6 +26,16 @@ pub fn contiguous_strides(shape: &[Dim]) -> Vec<Dim> {
     strides
 }
 
+/// `id` read as a strided view of a buffer: the view [`strided_view`]
+/// finds, or `id`'s own buffer read contiguously.
+pub fn view_or_buffer(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> StridedView {
+    strided_view(ir, id, materialised).unwrap_or_else(|| StridedView {
+        base: id,
+        shape: ir.node(id).ty.shape.clone(),
+        strides: contiguous_strides(&ir.node(id).ty.shape),
+    })
+}
+
 /// The strided view `id` is, if it is one over a buffer in `materialised`
 /// (or over a source, which always has a buffer).
 pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Option<StridedView> {

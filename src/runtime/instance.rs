@@ -97,22 +97,16 @@ impl Loaded<'_> {
         // Everything this shape needs, checked before anything is allocated:
         // absurd sizes must be an error, not a process the OS kills.
         // In node order, so the first value over a limit is reported deterministically.
-        let mut placements: Vec<(NodeId, Placement)> =
-            self.program.memory.placement.iter().map(|(&n, &p)| (n, p)).collect();
-        placements.sort_by_key(|(n, _)| *n);
-        for &(node, _) in &placements {
-            let bytes = element_bytes(ir, node, bindings);
-            if bytes > max_binding {
-                return Err(too_large(describe(node), bytes));
-            }
+        let mut placements: Vec<(NodeId, Placement, u64)> =
+            self.program.memory.placement.iter().map(|(&n, &p)| (n, p, element_bytes(ir, n, bindings))).collect();
+        placements.sort_by_key(|(n, ..)| *n);
+        if let Some(&(node, _, bytes)) = placements.iter().find(|(.., bytes)| *bytes > max_binding) {
+            return Err(too_large(describe(node), bytes));
         }
-        let own_bytes: u64 = self
-            .program
-            .memory
-            .placement
+        let own_bytes: u64 = placements
             .iter()
-            .filter(|(_, p)| matches!(p, Placement::Input | Placement::Own))
-            .map(|(&n, _)| element_bytes(ir, n, bindings))
+            .filter(|(_, p, _)| matches!(p, Placement::Input | Placement::Own))
+            .map(|(.., bytes)| bytes)
             .sum();
         let needed = slot_bytes.iter().sum::<u64>().saturating_add(own_bytes);
         if let Some(available) = self.device.memory_available() {
@@ -126,8 +120,7 @@ impl Loaded<'_> {
             .enumerate()
             .map(|(i, &b)| Arc::new(storage(dev, &format!("slot{i}"), b, wgpu::BufferUsages::empty())))
             .collect();
-        for (node, p) in placements {
-            let bytes = element_bytes(ir, node, bindings);
+        for (node, p, bytes) in placements {
             match p {
                 Placement::Static => {}
                 Placement::Slot(s) => {

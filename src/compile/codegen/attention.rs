@@ -8,7 +8,7 @@ use super::kernels::{bindings_typed, finish, Grid, KernelSpec};
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
-use crate::compile::view::{contiguous_strides, strided_view, StridedView};
+use crate::compile::view::{view_or_buffer, StridedView};
 use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// The most query rows one invocation computes: each key and value row it
@@ -39,16 +39,7 @@ pub fn attention(
 ) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
-    let views: Vec<StridedView> = operands
-        .iter()
-        .map(|&o| {
-            strided_view(ir, o, &plan.materialised).unwrap_or_else(|| StridedView {
-                base: o,
-                shape: ir.node(o).ty.shape.clone(),
-                strides: contiguous_strides(&ir.node(o).ty.shape),
-            })
-        })
-        .collect();
+    let views: Vec<StridedView> = operands.iter().map(|&o| view_or_buffer(ir, o, &plan.materialised)).collect();
     let (q, k, v) = (&views[0], &views[1], &views[2]);
     let r = q.shape.len();
     let batch_shape = q.shape[..r - 2].to_vec();

@@ -8,7 +8,7 @@ use super::register_block::{register_block, Block, Layout, Operands};
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
-use crate::compile::view::{contiguous_strides, strided_view, StridedView};
+use crate::compile::view::{view_or_buffer, StridedView};
 use crate::graph::{Dim, Ir, NodeId};
 
 /// Matmul strategies; which is faster depends on the adapter.
@@ -53,16 +53,7 @@ pub fn matmul(
 ) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(mm);
-    let views: Vec<_> = operands
-        .iter()
-        .map(|&o| {
-            strided_view(ir, o, &plan.materialised).unwrap_or_else(|| StridedView {
-                base: o,
-                shape: ir.node(o).ty.shape.clone(),
-                strides: contiguous_strides(&ir.node(o).ty.shape),
-            })
-        })
-        .collect();
+    let views: Vec<_> = operands.iter().map(|&o| view_or_buffer(ir, o, &plan.materialised)).collect();
     let (a, bv) = (&views[0], &views[1]);
     let out_shape = ir.node(mm).ty.shape.clone();
     let r = out_shape.len();

@@ -3,6 +3,8 @@
 //! device, writing results) with 1.
 
 use std::process::ExitCode;
+use wgraph_graphs::embed::EmbedError;
+use wgraph_graphs::generate::GenerateError;
 
 /// What went wrong, and whose fault it is.
 pub(crate) enum Failure {
@@ -99,24 +101,24 @@ pub(crate) fn classify(e: Box<dyn std::error::Error>) -> Failure {
         Ok(e) => return weights_failure(*e),
         Err(e) => e,
     };
-    let e = match e.downcast::<wgraph_graphs::embed::EmbedError>() {
+    let e = match e.downcast::<EmbedError>() {
         Ok(e) => {
             return match *e {
-                wgraph_graphs::embed::EmbedError::Load(l) => load_failure(l),
-                wgraph_graphs::embed::EmbedError::Runtime(r) => runtime_failure(r),
-                wgraph_graphs::embed::EmbedError::Weights(w) => weights_failure(w),
-                e @ wgraph_graphs::embed::EmbedError::MissingOutput(_) => failed(e),
+                EmbedError::Load(l) => load_failure(l),
+                EmbedError::Runtime(r) => runtime_failure(r),
+                EmbedError::Weights(w) => weights_failure(w),
+                e @ EmbedError::MissingOutput(_) => failed(e),
                 e => bad(e),
             }
         }
         Err(e) => e,
     };
-    let e = match e.downcast::<wgraph_graphs::generate::GenerateError>() {
+    let e = match e.downcast::<GenerateError>() {
         Ok(e) => {
             return match *e {
-                wgraph_graphs::generate::GenerateError::Load(l) => load_failure(l),
-                wgraph_graphs::generate::GenerateError::Runtime(r) => runtime_failure(r),
-                e @ wgraph_graphs::generate::GenerateError::MissingOutput(_) => failed(e),
+                GenerateError::Load(l) => load_failure(l),
+                GenerateError::Runtime(r) => runtime_failure(r),
+                e @ GenerateError::MissingOutput(_) => failed(e),
                 e => bad(e),
             }
         }

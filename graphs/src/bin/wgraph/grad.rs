@@ -2,7 +2,7 @@
 //! GPU; writes the loss and every parameter's gradient under its checkpoint
 //! name, and optionally every module output and the gradient with respect to it.
 
-use crate::failure::{bad, failed, weights_failure, Failure};
+use crate::failure::{bad, failed, load_failure, runtime_failure, weights_failure, Failure};
 use crate::inputs::{fill_hf_defaults, read_file};
 use crate::paths::{refuse_overwriting_inputs, write_together};
 use crate::step;
@@ -10,7 +10,7 @@ use std::path::Path;
 use wgraph::debug::GRAD_PREFIX;
 use wgraph::graph::{bind_inputs, NamedTensors};
 use wgraph::weights::safetensors_bytes;
-use wgraph::{CompileOptions, Compiler, Device, LoadError, RuntimeError, Tensor, Weights};
+use wgraph::{CompileOptions, Compiler, Device, Tensor, Weights};
 use wgraph_graphs::grad::gradient_graph;
 use wgraph_graphs::loss::{ProblemType, IGNORE_INDEX};
 use wgraph_graphs::zoo::{self, LossKind};
@@ -86,15 +86,9 @@ pub(crate) fn grad(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<
     let model = Compiler::new(&device)
         .with_options(CompileOptions { taps, ..Default::default() })
         .compile(&grads.graph, &weights)
-        .map_err(|e| match e {
-            LoadError::Weights(e) => bad(e),
-            e => failed(e),
-        })?;
+        .map_err(load_failure)?;
     bar.finish_and_clear();
-    let (outputs, tapped) = model.run_with_taps(feed).map_err(|e| match e {
-        RuntimeError::Input(_) | RuntimeError::IndexRange { .. } | RuntimeError::IntegerRange { .. } => bad(e),
-        e => failed(e),
-    })?;
+    let (outputs, tapped) = model.run_with_taps(feed).map_err(runtime_failure)?;
 
     let mut written = Vec::with_capacity(grads.parameters.len() + 1);
     for name in grads.gradient_outputs() {

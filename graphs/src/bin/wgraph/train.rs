@@ -3,7 +3,7 @@
 //! directory.
 
 use crate::batches::{self, Declared};
-use crate::failure::{bad, failed, Failure};
+use crate::failure::{bad, failed, load_failure, runtime_failure, Failure};
 use crate::grad::{check_class_ids, logits_width};
 use crate::inputs::{fill_hf_defaults, read_file};
 use crate::outdir::OutputDir;
@@ -15,7 +15,7 @@ use wgraph::graph::{bind_inputs, NamedTensors, Op};
 use wgraph::optim::{OptimFlags, OptimizerKind, Recipe, ScheduleKind};
 use wgraph::train::{TrainError, Trainer};
 use wgraph::weights::save_safetensors;
-use wgraph::{Device, LoadError, RuntimeError, Tensor, Weights};
+use wgraph::{Device, Tensor, Weights};
 use wgraph_graphs::loss::ProblemType;
 use wgraph_graphs::zoo::{self, LossKind};
 
@@ -294,10 +294,9 @@ fn metadata() -> std::collections::HashMap<String, String> {
 /// the rest (compiling, the device) are ours.
 fn train_error(e: TrainError) -> Failure {
     match e {
-        TrainError::Weights(_) | TrainError::Optim(_) | TrainError::Load(LoadError::Weights(_)) => bad(e),
-        TrainError::Runtime(
-            RuntimeError::Input(_) | RuntimeError::IndexRange { .. } | RuntimeError::IntegerRange { .. },
-        ) => bad(e),
+        TrainError::Weights(_) | TrainError::Optim(_) => bad(e),
+        TrainError::Load(e) => load_failure(e),
+        TrainError::Runtime(e) => runtime_failure(e),
         e => failed(e),
     }
 }
