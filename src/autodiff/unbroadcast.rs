@@ -17,7 +17,15 @@ pub fn unbroadcast(grad: &Value, target: &[Dim]) -> Value {
     }
     let extra = shape.len().saturating_sub(target.len());
     let mut g = grad.clone();
-    for _ in 0..extra {
+    if extra > 1 {
+        // Several leading axes are one reduction over their product (a
+        // reshape of leading axes is a view): one kernel walking `batch *
+        // seq` rows, not a reduction per axis with a tensor in between.
+        let mut merged = vec![Dim::product(&shape[..extra])];
+        merged.extend_from_slice(&shape[extra..]);
+        g = ops::reshape(&g, merged);
+    }
+    if extra > 0 {
         g = ops::sum(&g, 0, false);
     }
     let one = Dim::new(1);

@@ -90,11 +90,15 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
         }
     }
     // Operands of row, conv and scatter kernels must be plain buffers, but
-    // for a reduction's fusible prologue.
+    // for a reduction's fusible prologue and a view a reduction reads
+    // through index math (a gradient flattened to `[batch * seq, n]` for
+    // both its weight-gradient matmul and its bias sum).
     for &id in order {
         if matches!(ir.node(id).op.family(), OpFamily::Row | OpFamily::Convolution | OpFamily::Scatter) {
+            let reduce = matches!(ir.node(id).op, Op::Row(RowOp::Reduce { .. }));
             for o in ir.operands(id) {
-                if !(options.fuse && is_reduction_prologue(ir, o) && !m.contains(&o)) {
+                let computed = is_reduction_prologue(ir, o) || (reduce && ir.node(o).op.is_index_only());
+                if !(options.fuse && computed && !m.contains(&o)) {
                     m.insert(o);
                 }
             }
@@ -104,7 +108,11 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
     // view.rs); anything else is materialised.
     for &id in order {
         if matches!(ir.node(id).op.family(), OpFamily::MatMul | OpFamily::Attention) {
-            for o in ir.operands(id) {
+            for (i, o) in ir.operands(id).into_iter().enumerate() {
+                if i == 0 && ir.node(id).op.family() == OpFamily::MatMul && transposed_lhs(ir, o, &m) {
+                    m.insert(o);
+                    continue;
+                }
                 match super::view::strided_base(ir, o, &m) {
                     Some(base) => {
                         m.insert(base);
@@ -125,6 +133,40 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
         find_co_outputs(ir, order, keep, options.max_buffers, &mut plan);
     }
     plan
+}
+
+/// Whether a matmul's left operand is a transposed view of a buffer
+/// (contiguous along its rows, strided along k: `x^T` of a weight
+/// gradient) over a long enough k to pay for a copy. Read in place, every
+/// k-step gathers one scalar per row; copied once to row-major, the kernel
+/// reads it as vec4 along k (measured on lavapipe: a BERT-base weight
+/// gradient 2x faster, BENCHMARKS.md).
+fn transposed_lhs(ir: &Ir, a: NodeId, m: &HashSet<NodeId>) -> bool {
+    if !ir.node(a).op.is_index_only() || m.contains(&a) {
+        return false;
+    }
+    let Some(view) = super::view::strided_view(ir, a, m) else { return false };
+    let r = view.shape.len();
+    let one = crate::graph::Dim::new(1);
+    let transposed = r >= 2 && view.strides[r - 2] == one && view.strides[r - 1] != one;
+    // Symbolic sizes count as a typical sequence length.
+    let size = |d: &crate::graph::Dim| d.as_static().unwrap_or(256);
+    let work: usize = view.shape.iter().map(size).product::<usize>() * users_cols(ir, a);
+    transposed && work >= COPY_TRANSPOSED_LHS_FROM
+}
+
+/// The product size (`batch * m * k * n`) from which copying a transposed
+/// left operand pays: below it (a d_model 64 weight gradient) the copy's
+/// own dispatch costs more than the strided reads it saves.
+const COPY_TRANSPOSED_LHS_FROM: usize = 1 << 26;
+
+/// The widest output (columns) among the matmuls reading `a`.
+fn users_cols(ir: &Ir, a: NodeId) -> usize {
+    ir.users(a)
+        .iter()
+        .filter_map(|&u| ir.node(u).ty.shape.last().map(|d| d.as_static().unwrap_or(256)))
+        .max()
+        .unwrap_or(1)
 }
 
 /// Whether `id` can be computed inside the loop of the reduction that is

@@ -26,6 +26,16 @@ pub const REGISTER_SMALL: MatmulKernel = MatmulKernel::Register { tm: 2, tn: 4, 
 /// workgroup per 16 rows, and lavapipe pays per workgroup (measured on
 /// `[1408, 64] @ [64, 13]`: 0.43 ms against 0.71 ms, BENCHMARKS.md).
 pub const REGISTER_NARROW: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 4, wx: 4, wy: 8, subgroup_a: false };
+/// A 64x64 block for products with at most 64 columns (the d_model 64
+/// linears of a small transformer): the default block is 128 columns wide,
+/// half of its invocations would compute nothing. Measured on lavapipe
+/// (`[1408, 64] @ [64, 64]`: 0.57-0.69 ms against 0.95-1.14 ms,
+/// BENCHMARKS.md).
+pub const REGISTER_HALF: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 8, wx: 8, wy: 8, subgroup_a: false };
+/// A 32x64 block for products of at most 64 rows and 64 columns (the
+/// weight gradient of a 64x64 Linear, a long k): a 64x64 block would be one
+/// workgroup, one core; this one gives two.
+pub const REGISTER_QUARTER: MatmulKernel = MatmulKernel::Register { tm: 4, tn: 8, wx: 8, wy: 8, subgroup_a: false };
 /// Workgroup-memory tiles for GPUs.
 pub const TILED: MatmulKernel = MatmulKernel::Tiled { tile: 32, tm: 4 };
 
@@ -85,13 +95,18 @@ impl MatmulPolicy {
             MatmulChoice::Fixed(kernel) => kernel,
             MatmulChoice::Tiled => TILED,
             MatmulChoice::Register { subgroup_size } => {
-                let (few_rows, few_cols) = small_sides(ir, mm);
+                let (few_rows, few_cols) = sides_within(ir, mm, 16);
+                let (rows_64, cols_64) = sides_within(ir, mm, 64);
                 if few_cols && !few_rows {
                     REGISTER_NARROW
                 } else if few_rows || few_cols {
                     REGISTER_SMALL
                 } else if subgroup_size == Some(SUBGROUP_LANES) && large(ir, mm) {
                     REGISTER_SUBGROUP
+                } else if cols_64 && rows_64 {
+                    REGISTER_QUARTER
+                } else if cols_64 {
+                    REGISTER_HALF
                 } else {
                     REGISTER
                 }
@@ -100,10 +115,10 @@ impl MatmulPolicy {
     }
 }
 
-/// Whether a matmul's output has at most 16 rows, and at most 16 columns
-/// (static sizes). A batch times one matrix counts all its rows: the
-/// kernel folds the batch into them.
-fn small_sides(ir: &Ir, mm: NodeId) -> (bool, bool) {
+/// Whether a matmul's output has at most `limit` rows, and at most `limit`
+/// columns (static sizes). A batch times one matrix counts all its rows:
+/// the kernel folds the batch into them.
+fn sides_within(ir: &Ir, mm: NodeId, limit: usize) -> (bool, bool) {
     let out = &ir.node(mm).ty.shape;
     let r = out.len();
     if r < 2 {
@@ -111,7 +126,7 @@ fn small_sides(ir: &Ir, mm: NodeId) -> (bool, bool) {
     }
     let b_is_matrix = ir.operands(mm).get(1).is_some_and(|&b| ir.node(b).ty.rank() == 2);
     let rows = if b_is_matrix { Dim::product(&out[..r - 1]) } else { out[r - 2].clone() };
-    let few = |d: &Dim| d.as_static().is_some_and(|v| v <= 16);
+    let few = |d: &Dim| d.as_static().is_some_and(|v| v <= limit);
     (few(&rows), few(&out[r - 1]))
 }
 
@@ -162,7 +177,11 @@ mod tests {
         let (tiny, tiny_mm) = matmul_ir(Dim::new(11), 64, 13);
         assert_eq!(lavapipe.pick(&tiny, tiny_mm), REGISTER_SMALL, "few rows and columns");
         let (seventeen, seventeen_mm) = matmul_ir(Dim::new(17), 64, 64);
-        assert_eq!(lavapipe.pick(&seventeen, seventeen_mm), REGISTER);
+        assert_eq!(lavapipe.pick(&seventeen, seventeen_mm), REGISTER_QUARTER, "17x64: two workgroups, not one");
+        let (d64, d64_mm) = matmul_ir(Dim::sym("tokens"), 64, 64);
+        assert_eq!(lavapipe.pick(&d64, d64_mm), REGISTER_HALF, "64 columns: a block 64 wide");
+        let (wide, wide_mm) = matmul_ir(Dim::new(17), 64, 65);
+        assert_eq!(lavapipe.pick(&wide, wide_mm), REGISTER);
         assert_eq!(lavapipe.pick(&heads, heads_mm), REGISTER, "k = head_dim 32 is too short");
         assert_eq!(no_subgroups.pick(&big, big_mm), REGISTER);
         assert_eq!(gpu.pick(&big, big_mm), TILED);

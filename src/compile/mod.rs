@@ -27,7 +27,8 @@ pub use error::CompileError;
 pub use fold::ConstantFold;
 pub use fuse_attention::FuseAttention;
 pub use matmul_choice::{
-    MatmulChoice, MatmulPolicy, REGISTER, REGISTER_NARROW, REGISTER_SMALL, REGISTER_SUBGROUP, TILED,
+    MatmulChoice, MatmulPolicy, REGISTER, REGISTER_HALF, REGISTER_NARROW, REGISTER_QUARTER, REGISTER_SMALL, REGISTER_SUBGROUP,
+    TILED,
 };
 pub use pass::{run_passes, timed, Pass};
 pub use split_concat::SplitWideConcat;

@@ -232,6 +232,10 @@ macro_rules! op_table {
             sum_to_scalar: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::sum(&flatten(&x[0]), 0, false);
             max_to_scalar: Accumulating, GRAD, |r| { let s = shape(r, 2); vec![distinct(r, &s, -3.0, 3.0)] }, |_, x| ops::max(&flatten(&x[0]), 0, false);
             reductions: Accumulating, GRAD, |r| { let s = shape(r, 3); vec![distinct(r, &s, -3.0, 3.0)] }, reductions;
+            // Reductions over a non-last axis long enough that every row of
+            // the column kernel's workgroup walks it (bias gradients).
+            sum_columns_long: Accumulating, GRAD, |r| { let s = [200 + r.size() * 13, 3 + r.size() * 3]; vec![r.floats(&s, -1.0, 1.0)] }, |_, x| ops::sum(&x[0], 0, false);
+            max_middle_long: Accumulating, GRAD, |r| { let s = [r.size(), 60 + r.size() * 9, r.size() + 8]; vec![distinct(r, &s, -3.0, 3.0)] }, |_, x| ops::max(&x[0], 1, true);
             sum_i64: Elementwise, NO_GRAD, |r| { let s = shape(r, 2); vec![r.ints(&s, 100)] }, |_, x| ops::sum(&x[0], 0, false);
             argmax: Elementwise, NO_GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::argmax(&x[0], -1, false);
             // Few distinct values: ties everywhere, the first index wins.

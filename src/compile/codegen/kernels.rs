@@ -185,6 +185,7 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
     let axis = row_op.axis(in_shape.len());
     let (rows, len, inner) = around(&in_shape, axis);
     let (rows_expr, len_expr, inner_expr) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
+    let columns = column_workgroup(row_op, &inner, row_wg);
     // Element `j` of the row: read from the operand's buffer, or computed
     // in place when the operand is the reduction's fused prologue.
     let load = if plan.is_materialised(operands[0]) {
@@ -231,16 +232,21 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
                 ReduceOp::Min => (scalar.highest().to_string(), "select(acc, x, x < acc)", "reduce_min", "total"),
             };
             values.extend([
-                ("ROW_COMMON", row_common),
                 ("INNER", inner_expr),
                 ("T", scalar.name().to_string()),
                 ("INIT", init),
                 ("COMBINE", combine.to_string()),
-                ("REDUCE", reduce.to_string()),
                 ("FINISH", finish.to_string()),
                 ("LOAD", load.clone()),
             ]);
-            shaders::REDUCE
+            if let Some((wx, wy)) = columns {
+                values.retain(|(k, _)| *k != "WG");
+                values.extend([("WG", (wx * wy).to_string()), ("WX", wx.to_string()), ("WY", wy.to_string())]);
+                shaders::REDUCE_COLUMNS
+            } else {
+                values.extend([("ROW_COMMON", row_common), ("REDUCE", reduce.to_string())]);
+                shaders::REDUCE
+            }
         }
         RowOp::Cumsum { .. } => {
             values.extend([("INNER", inner_expr), ("T", scalar.name().to_string())]);
@@ -262,7 +268,21 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
         .filter(|&n| n != node && !ir.node(n).op.is_index_only())
         .collect();
     let name = label(ir, node, &prologue);
-    Ok(finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group: 1 }))
+    let per_group = columns.map_or(1, |(wx, _)| wx);
+    Ok(finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group }))
+}
+
+/// The `(WX, WY)` workgroup of a reduction over an axis that is not the
+/// last: `WX` neighbouring outputs (the driver's SIMD width on CPUs, so one
+/// vector load serves a row of invocations) by `WY` invocations splitting
+/// the axis. `None` for a reduction over the last axis, whose elements are
+/// already neighbours (one workgroup per row reads them together).
+fn column_workgroup(row_op: RowOp, inner: &Dim, row_wg: u32) -> Option<(u32, u32)> {
+    let RowOp::Reduce { .. } = row_op else { return None };
+    if *inner == Dim::new(1) {
+        return None;
+    }
+    Some(if row_wg >= 64 { (64, 4) } else { (row_wg, 8) })
 }
 
 /// How many output rows one scatter-add workgroup owns: at least

@@ -34,6 +34,7 @@ templates! {
     SOFTMAX = "softmax";
     NORM = "norm";
     REDUCE = "reduce";
+    REDUCE_COLUMNS = "reduce_columns";
     ARGMAX = "argmax";
     SCAN = "scan";
     SCATTER_ADD = "scatter_add";
