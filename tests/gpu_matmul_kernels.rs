@@ -12,7 +12,7 @@ use wgraph::compile::MatmulKernel;
 use wgraph::graph::ops;
 use wgraph::{CompileOptions, Compiler, Dim, Graph, Interpreter, Tensor, Weights};
 
-const KERNELS: [MatmulKernel; 9] = [
+const KERNELS: [MatmulKernel; 12] = [
     MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false },
     MatmulKernel::Register { tm: 3, tn: 5, wx: 4, wy: 2, subgroup_a: false },
     MatmulKernel::Register { tm: 4, tn: 8, wx: 16, wy: 1, subgroup_a: false },
@@ -22,6 +22,10 @@ const KERNELS: [MatmulKernel; 9] = [
     MatmulKernel::Tiled { tile: 32, tm: 4 },
     wgraph::compile::REGISTER_SMALL,
     wgraph::compile::REGISTER_NARROW,
+    wgraph::compile::REGISTER_HALF,
+    wgraph::compile::REGISTER_QUARTER,
+    // The matrix-vector kernel, 3 rows per invocation (the shapes have more).
+    MatmulKernel::Register { tm: 3, tn: 4, wx: 16, wy: 1, subgroup_a: false },
 ];
 
 /// (batch, m, k, n, B stored transposed)

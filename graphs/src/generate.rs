@@ -1,9 +1,10 @@
-//! Greedy generation for decoder graphs with a KV cache: one compiled
-//! decode graph reused for the prompt and every new token (the symbolic
-//! `seq` and `past` dims change per step), the cache carried between steps.
+//! Greedy generation for decoder graphs with a KV cache on the device: a
+//! prefill program for the prompt and a one-token decode program, compiled
+//! once and reused for every step (the symbolic `past` changes per step),
+//! sharing the weights and the cache, which grows in place.
 
 use crate::llama::{self, LlamaConfig, LlamaGraph};
-use wgraph::{Compiler, Device, LoadError, Model, RuntimeError, Tensor, Weights};
+use wgraph::{CompileOptions, Compiler, Device, LoadError, Model, RuntimeError, Tensor, Weights};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -25,17 +26,56 @@ pub enum GenerateError {
     MissingOutput(String),
 }
 
-/// A compiled LLaMA-style decoder ready to generate.
+/// Positions the device-side KV cache holds by default: the model's
+/// context, up to this many (LLaMA 3 declares 131,072 positions, whose
+/// cache would not fit in memory).
+pub const DEFAULT_CACHE_CAPACITY: usize = 4096;
+
+/// A compiled LLaMA-style decoder ready to generate. Two programs share the
+/// weights and the KV cache, which stays on the device: the prefill (any
+/// prompt length) and the decode step (one token, matrix-vector kernels).
+/// Each step appends its keys and values to the cache in place and reads
+/// back one token id.
 pub struct Generator {
     cfg: LlamaConfig,
-    model: Model,
+    capacity: usize,
+    prefill: Model,
+    decode: Model,
 }
 
 impl Generator {
-    pub fn new(cfg: LlamaConfig, weights: &Weights, device: &Device) -> Result<Generator, GenerateError> {
-        let graph = llama::build(&cfg, LlamaGraph::Decode)?;
-        let model = Compiler::new(device).compile(&graph, weights)?;
-        Ok(Generator { cfg, model })
+    /// Compiles both programs with a cache of the model's context (at most
+    /// [`DEFAULT_CACHE_CAPACITY`] positions).
+    pub fn new(cfg: LlamaConfig, weights: Weights, device: &Device) -> Result<Generator, GenerateError> {
+        let capacity = cfg.max_position_embeddings.min(DEFAULT_CACHE_CAPACITY);
+        Generator::with_capacity(cfg, weights, device, capacity)
+    }
+
+    /// [`Generator::new`] with a cache of `capacity` positions (prompt and
+    /// generated tokens together; at most the model's context).
+    pub fn with_capacity(
+        cfg: LlamaConfig,
+        mut weights: Weights,
+        device: &Device,
+        capacity: usize,
+    ) -> Result<Generator, GenerateError> {
+        let capacity = capacity.clamp(1, cfg.max_position_embeddings.max(1));
+        let shape = [capacity, cfg.num_key_value_heads, cfg.head_dim];
+        for i in 0..cfg.num_hidden_layers {
+            for name in llama::cache_names(i) {
+                let zeros = Tensor::zeros(wgraph::DType::F32, shape).map_err(tensor_err)?;
+                weights.insert(format!("{}{name}", weights.prefix()), zeros);
+            }
+        }
+        let options = CompileOptions { write_back: true, ..CompileOptions::default() };
+        let decode_graph = llama::build(&cfg, LlamaGraph::Cached { seq: Some(1), capacity })?;
+        let decode = Compiler::new(device).with_options(options.clone()).compile(&decode_graph, &weights)?;
+        let prefill_graph = llama::build(&cfg, LlamaGraph::Cached { seq: None, capacity })?;
+        let prefill = Compiler::new(device)
+            .with_options(options)
+            .sharing_weights_with(&decode)
+            .compile(&prefill_graph, &weights)?;
+        Ok(Generator { cfg, capacity, prefill, decode })
     }
 
     /// The config's EOS token ids (where HF's `generate` stops by default).
@@ -43,9 +83,11 @@ impl Generator {
         &self.cfg.eos_token_ids
     }
 
-    /// The model's context: prompt and generated tokens together never exceed it.
+    /// The positions a generation can use: the model's context, or the
+    /// cache's capacity when that is smaller. Prompt and generated tokens
+    /// together never exceed it.
     pub fn context(&self) -> usize {
-        self.cfg.max_position_embeddings
+        self.capacity
     }
 
     /// How many of `max_new_tokens` fit in the context after a prompt of
@@ -57,7 +99,7 @@ impl Generator {
     /// Greedy decoding (HF `generate(do_sample=False)`): the prompt followed
     /// by up to `max_new_tokens` tokens, stopping after any token in `stop`
     /// (pass `eos_token_ids()` for HF's default behaviour) or when the
-    /// model's context is full.
+    /// context is full.
     pub fn greedy(&self, prompt: &[i64], max_new_tokens: usize, stop: &[i64]) -> Result<Vec<i64>, GenerateError> {
         self.greedy_streaming(prompt, max_new_tokens, stop, |_| {})
     }
@@ -78,45 +120,12 @@ impl Generator {
             return Err(GenerateError::PromptTooLong { prompt: prompt.len(), context: self.context() });
         }
         let max_new_tokens = self.new_tokens_that_fit(prompt.len(), max_new_tokens);
-        let (kvh, hd) = (self.cfg.num_key_value_heads, self.cfg.head_dim);
-        let empty = || Tensor::new([1, kvh, 0, hd], Vec::<f32>::new());
-        let mut past: Vec<(Tensor, Tensor)> = Vec::with_capacity(self.cfg.num_hidden_layers);
-        for _ in 0..self.cfg.num_hidden_layers {
-            let (k, v) = (empty(), empty());
-            past.push((k.map_err(tensor_err)?, v.map_err(tensor_err)?));
-        }
         let mut tokens = prompt.to_vec();
         let mut step_ids = prompt.to_vec();
         for _ in 0..max_new_tokens {
-            let done = tokens.len() - step_ids.len();
-            let seq = step_ids.len();
-            let mut feed: Vec<(String, Tensor)> = vec![
-                ("input_ids".into(), Tensor::new([1, seq], step_ids.clone()).map_err(tensor_err)?),
-                (
-                    "position_ids".into(),
-                    Tensor::new([1, seq], (done as i64..(done + seq) as i64).collect::<Vec<_>>())
-                        .map_err(tensor_err)?,
-                ),
-                ("attention_mask".into(), Tensor::new([1, done + seq], vec![1i64; done + seq]).map_err(tensor_err)?),
-            ];
-            for (i, (k, v)) in past.iter().enumerate() {
-                feed.push((format!("past.{i}.key"), k.clone()));
-                feed.push((format!("past.{i}.value"), v.clone()));
-            }
-            let out = self.model.run(feed)?;
-            let logits = out.get("logits").ok_or_else(|| GenerateError::MissingOutput("logits".into()))?;
-            let vocab = self.cfg.vocab_size;
-            let last = &logits.to_f32_vec()[(seq - 1) * vocab..seq * vocab];
-            // First maximum, as torch.argmax.
-            let next = last
-                .iter()
-                .enumerate()
-                .fold((0usize, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
-                .0 as i64;
-            for (i, slot) in past.iter_mut().enumerate() {
-                let get = |name: String| out.get(&name).cloned().ok_or(GenerateError::MissingOutput(name));
-                *slot = (get(format!("present.{i}.key"))?, get(format!("present.{i}.value"))?);
-            }
+            let past = tokens.len() - step_ids.len();
+            let model = if step_ids.len() == 1 { &self.decode } else { &self.prefill };
+            let next = step(model, &step_ids, past)?;
             tokens.push(next);
             on_token(next);
             step_ids = vec![next];
@@ -126,6 +135,22 @@ impl Generator {
         }
         Ok(tokens)
     }
+}
+
+/// Runs one step on `ids` after `past` cached positions; the cache gets
+/// their keys and values, the host the next token id.
+fn step(model: &Model, ids: &[i64], past: usize) -> Result<i64, GenerateError> {
+    let seq = ids.len();
+    let tensor = |shape: [usize; 2], v: Vec<i64>| Tensor::new(shape, v).map_err(tensor_err);
+    let feed: Vec<(String, Tensor)> = vec![
+        ("input_ids".into(), tensor([1, seq], ids.to_vec())?),
+        ("position_ids".into(), tensor([1, seq], (past as i64..(past + seq) as i64).collect())?),
+        ("past_attention_mask".into(), tensor([1, past], vec![1; past])?),
+        ("attention_mask".into(), tensor([1, seq], vec![1; seq])?),
+    ];
+    let out = model.run(feed)?;
+    let next = out.get("next_token").ok_or_else(|| GenerateError::MissingOutput("next_token".into()))?;
+    next.to_i64_vec().first().copied().ok_or_else(|| GenerateError::MissingOutput("next_token".into()))
 }
 
 fn tensor_err(e: wgraph::graph::TensorError) -> GenerateError {

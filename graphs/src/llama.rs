@@ -111,6 +111,28 @@ pub enum LlamaGraph {
     /// seq]`) and `past.{i}.key` / `past.{i}.value` (`[batch, kv_heads,
     /// past, head_dim]`); outputs `logits` and `present.{i}.key/value`.
     Decode,
+    /// One generation step (batch 1) with the KV cache kept on the device:
+    /// the cache is the weights `cache.{i}.key` / `cache.{i}.value`
+    /// (`[capacity, kv_heads, head_dim]`, position-major so a step's rows
+    /// are one block), read up to `past` and written back with the step's
+    /// rows at `past` (compile with `write_back`; the rows are copied in
+    /// place, not the cache). Inputs `input_ids`, `position_ids` and
+    /// `attention_mask` (`[1, seq]`) and `past_attention_mask` (`[1,
+    /// past]`, the cached positions' mask, which also tells `past`); output
+    /// `next_token` (`[1, 1]`, the greedy choice after the last position),
+    /// so a step reads back one id. `seq: Some(1)` is the decode program
+    /// (matrix-vector kernels), `None` the prefill.
+    Cached {
+        /// A static step length, or `None` for any.
+        seq: Option<usize>,
+        /// Positions the cache holds.
+        capacity: usize,
+    },
+}
+
+/// Names of the cache weights of [`LlamaGraph::Cached`] for layer `i`.
+pub fn cache_names(i: usize) -> [String; 2] {
+    [format!("cache.{i}.key"), format!("cache.{i}.value")]
 }
 
 pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
@@ -130,8 +152,15 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         LlamaGraph::Base => "LlamaModel",
         LlamaGraph::Forward => "LlamaForCausalLM",
         LlamaGraph::Decode => "LlamaForCausalLM.decode",
+        LlamaGraph::Cached { seq: Some(_), .. } => "LlamaForCausalLM.decode_step",
+        LlamaGraph::Cached { seq: None, .. } => "LlamaForCausalLM.prefill",
     });
-    let (batch, seq, past) = (Dim::sym("batch"), Dim::sym("seq"), Dim::sym("past"));
+    let (batch, seq, past) = match kind {
+        LlamaGraph::Cached { seq, .. } => {
+            (Dim::new(1), seq.map_or_else(|| Dim::sym("seq"), Dim::new), Dim::sym("past"))
+        }
+        _ => (Dim::sym("batch"), Dim::sym("seq"), Dim::sym("past")),
+    };
     // Rotary positions have no table to run out of (HF computes any
     // position), but an empty sequence has no last token to predict from.
     g.limit("seq", 1..=usize::MAX, "a sequence needs at least one token");
@@ -140,18 +169,34 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         LlamaGraph::Forward | LlamaGraph::Base => {
             (ops::unsqueeze(&ops::range(&g, 0, 1, seq.clone(), DType::I64), 0), seq.clone())
         }
-        LlamaGraph::Decode => (g.input("position_ids", DType::I64, [batch.clone(), seq.clone()]), &past + &seq),
+        LlamaGraph::Decode | LlamaGraph::Cached { .. } => {
+            (g.input("position_ids", DType::I64, [batch.clone(), seq.clone()]), &past + &seq)
+        }
     };
-    let mask = g.input("attention_mask", DType::I64, [batch.clone(), total.clone()]);
+    let mask = match kind {
+        LlamaGraph::Cached { .. } => {
+            let cached = g.input("past_attention_mask", DType::I64, [batch.clone(), past.clone()]);
+            let new = g.input("attention_mask", DType::I64, [batch.clone(), seq.clone()]);
+            ops::concat(&[&cached, &new], 1)
+        }
+        _ => g.input("attention_mask", DType::I64, [batch.clone(), total.clone()]),
+    };
     let kv_shape = |len: &Dim| [batch.clone(), cfg.num_key_value_heads.into(), len.clone(), cfg.head_dim.into()];
-    let caches: Vec<(Value, Value)> = match kind {
+    let caches: Vec<Cache> = match kind {
         LlamaGraph::Forward | LlamaGraph::Base => Vec::new(),
         LlamaGraph::Decode => (0..cfg.num_hidden_layers)
             .map(|i| {
-                (
+                Cache::Inputs(
                     g.input(format!("past.{i}.key"), DType::F32, kv_shape(&past)),
                     g.input(format!("past.{i}.value"), DType::F32, kv_shape(&past)),
                 )
+            })
+            .collect(),
+        LlamaGraph::Cached { capacity, .. } => (0..cfg.num_hidden_layers)
+            .map(|i| {
+                let shape = [capacity, cfg.num_key_value_heads, cfg.head_dim];
+                let [k, v] = cache_names(i).map(|name| g.weight(name, DType::F32, shape));
+                Cache::Device { key: k, value: v, past: past.clone(), capacity }
             })
             .collect(),
     };
@@ -162,7 +207,7 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
     let mut x = embed.name(ops::gather(&table, &ids, 0));
     let (cos, sin) = rotary(&root.pp("rotary_emb"), cfg, &positions);
     // Query rows are the last `seq` of `total` positions; padding masks keys.
-    let causal = ops::causal_mask(&g, seq, total);
+    let causal = ops::causal_mask(&g, seq.clone(), total);
     let keep = ops::ne(&mask, &ops::scalar(&g, 0.0, DType::I64));
     let allowed = ops::and(&ops::unsqueeze(&causal, 0), &ops::unsqueeze(&keep, 1));
     let allowed = ops::unsqueeze(&allowed, 1);
@@ -173,8 +218,12 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         let h = rms_norm(&l.pp("input_layernorm"), &x, cfg);
         let cache = caches.get(i);
         let (attn, k, v) = self_attention(&l.pp("self_attn"), cfg, &h, &cos, &sin, &allowed, cache);
-        presents.push((format!("present.{i}.key"), k));
-        presents.push((format!("present.{i}.value"), v));
+        let [key_name, value_name] = match kind {
+            LlamaGraph::Cached { .. } => cache_names(i),
+            _ => [format!("present.{i}.key"), format!("present.{i}.value")],
+        };
+        presents.push((key_name, k));
+        presents.push((value_name, v));
         x = &x + &attn;
         let h = rms_norm(&l.pp("post_attention_layernorm"), &x, cfg);
         let m = l.pp("mlp");
@@ -201,6 +250,15 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
     } else {
         g.weight("lm_head.weight", DType::F32, [cfg.vocab_size, cfg.hidden_size])
     };
+    if let LlamaGraph::Cached { .. } = kind {
+        // Only the last position's logits decide the next token.
+        let last = ops::slice(&x, 1, &seq - &Dim::new(1), seq.clone());
+        let logits = ops::linear(&last, &lm_head, None).named("lm_head");
+        let mut outputs = vec![("next_token".to_string(), ops::argmax(&logits, -1, false))];
+        outputs.extend(presents);
+        g.output_named(outputs)?;
+        return Ok(g);
+    }
     let logits = ops::linear(&x, &lm_head, None).named("lm_head");
     let mut outputs = vec![("logits".to_string(), logits.clone())];
     if kind == LlamaGraph::Decode {
@@ -288,7 +346,7 @@ fn self_attention(
     cos: &Value,
     sin: &Value,
     allowed: &Value,
-    cache: Option<&(Value, Value)>,
+    cache: Option<&Cache>,
 ) -> (Value, Value, Value) {
     let (h, kvh, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
     let q = nn::linear(&s.pp("q_proj"), x, cfg.hidden_size, h * hd, cfg.attention_bias);
@@ -297,9 +355,19 @@ fn self_attention(
     let q = apply_rotary(&split_heads(&q, h, hd), cos, sin, cfg);
     let mut k = apply_rotary(&split_heads(&k, kvh, hd), cos, sin, cfg);
     let mut v = split_heads(&v, kvh, hd);
-    if let Some((pk, pv)) = cache {
-        k = ops::concat(&[pk, &k], 2);
-        v = ops::concat(&[pv, &v], 2);
+    let mut presents = None;
+    match cache {
+        None => {}
+        Some(Cache::Inputs(pk, pv)) => {
+            k = ops::concat(&[pk, &k], 2);
+            v = ops::concat(&[pv, &v], 2);
+        }
+        Some(Cache::Device { key, value, past, capacity }) => {
+            let (kc, kw) = append_rows(key, &k, past, *capacity);
+            let (vc, vw) = append_rows(value, &v, past, *capacity);
+            (k, v) = (kc, vc);
+            presents = Some((kw, vw));
+        }
     }
     let scores = ops::matmul(&q, &ops::transpose(&repeat_kv(&k, h / kvh), -1, -2)) * (hd as f64).powf(-0.5);
     let lowest = ops::scalar(x.graph(), f32::MIN as f64, DType::F32);
@@ -307,7 +375,33 @@ fn self_attention(
     let ctx = ops::matmul(&probs, &repeat_kv(&v, h / kvh));
     let merged = merge_heads(&ctx, h * hd);
     let out = s.name(nn::linear(&s.pp("o_proj"), &merged, h * hd, cfg.hidden_size, cfg.attention_bias));
+    let (k, v) = presents.unwrap_or((k, v));
     (out, k, v)
+}
+
+/// Where a layer's past keys and values come from.
+enum Cache {
+    /// Graph inputs `[batch, kv_heads, past, head_dim]` ([`LlamaGraph::Decode`]).
+    Inputs(Value, Value),
+    /// Weights `[capacity, kv_heads, head_dim]` valid up to `past`
+    /// ([`LlamaGraph::Cached`]).
+    Device { key: Value, value: Value, past: Dim, capacity: usize },
+}
+
+/// A step's keys (or values) `x` (`[1, kv_heads, seq, head_dim]`) after the
+/// cache's first `past` rows: returns the attention's operand `[1,
+/// kv_heads, past + seq, head_dim]` and the cache with the step's rows
+/// written at `past`, in the form the compiler writes back in place.
+fn append_rows(cache: &Value, x: &Value, past: &Dim, capacity: usize) -> (Value, Value) {
+    let d = |axis: isize| x.dim(axis).unwrap_or_else(|| Dim::new(1));
+    let (kvh, seq, hd) = (d(1), d(2), d(3));
+    let rows = ops::reshape(&ops::permute(x, &[0, 2, 1, 3]), [seq.clone(), kvh.clone(), hd.clone()]);
+    let head = ops::slice(cache, 0, 0, past.clone());
+    let end = past + &seq;
+    let seen = ops::concat(&[&head, &rows], 0);
+    let seen = ops::permute(&ops::reshape(&seen, [Dim::new(1), end.clone(), kvh, hd]), &[0, 2, 1, 3]);
+    let tail = ops::slice(cache, 0, end, capacity);
+    (seen, ops::concat(&[&head, &rows, &tail], 0))
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub struct LoadedGraph {
 /// LLaMA's tied head, when the config ties it.
 fn llama_tied(cfg: &LlamaConfig, kind: LlamaGraph) -> Vec<(String, String)> {
     match kind {
-        LlamaGraph::Forward | LlamaGraph::Decode if cfg.tie_word_embeddings => {
+        LlamaGraph::Forward | LlamaGraph::Decode | LlamaGraph::Cached { .. } if cfg.tie_word_embeddings => {
             vec![("lm_head.weight".into(), "model.embed_tokens.weight".into())]
         }
         _ => Vec::new(),

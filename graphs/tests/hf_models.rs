@@ -112,7 +112,7 @@ fn check_llama(name: &str) {
     check(name, 1e-3);
     let dir = fixtures().join(name);
     let cfg = wgraph_graphs::llama::LlamaConfig::from_hf(&wgraph_graphs::HfConfig::from_dir(&dir).unwrap()).unwrap();
-    let generator = wgraph_graphs::generate::Generator::new(cfg, &Weights::from_dir(&dir).unwrap(), device()).unwrap();
+    let generator = wgraph_graphs::generate::Generator::new(cfg, Weights::from_dir(&dir).unwrap(), device()).unwrap();
     let inputs = Weights::open([dir.join("inputs.safetensors")]).unwrap();
     let want: Vec<i64> =
         Weights::open([dir.join("outputs.safetensors")]).unwrap().read("generated_ids").unwrap().to_i64_vec();

@@ -19,6 +19,7 @@ mod split_reduce;
 mod target;
 pub mod validate;
 pub mod view;
+mod write_in_place;
 
 pub use codegen::{Grid, KernelSpec, MatmulKernel};
 pub use cse::CommonSubexpressions;
@@ -27,8 +28,8 @@ pub use error::CompileError;
 pub use fold::ConstantFold;
 pub use fuse_attention::FuseAttention;
 pub use matmul_choice::{
-    MatmulChoice, MatmulPolicy, REGISTER, REGISTER_HALF, REGISTER_NARROW, REGISTER_QUARTER, REGISTER_SMALL, REGISTER_SUBGROUP,
-    TILED,
+    register_vector, MatmulChoice, MatmulPolicy, REGISTER, REGISTER_HALF, REGISTER_NARROW, REGISTER_QUARTER,
+    REGISTER_SMALL, REGISTER_SUBGROUP, TILED,
 };
 pub use pass::{run_passes, timed, Pass};
 pub use split_concat::SplitWideConcat;
@@ -112,6 +113,10 @@ pub struct WriteBack {
     pub value: NodeId,
     /// The weight node it replaces.
     pub weight: NodeId,
+    /// Where the value lands in the weight, in elements, when it replaces
+    /// one block of it (new rows of a KV cache, see `write_in_place`);
+    /// `None`: it replaces the whole weight.
+    pub offset: Option<crate::graph::Dim>,
 }
 
 /// Compiles an IR for `target`: verifies it, runs the passes, fuses,
@@ -159,6 +164,11 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     }
     passes.push(&DeadCode);
     run_passes(&mut ir, &passes, settings)?;
+    // Write-backs of a few rows of a weight (a KV cache) copy just those rows.
+    let in_place = if options.write_back { write_in_place::rewrite(&mut ir) } else { Default::default() };
+    if !in_place.is_empty() {
+        run_passes(&mut ir, &[&DeadCode], settings)?;
+    }
     let order = timed(settings, "schedule", || ir.topo_order())?;
     let taps: Vec<(String, NodeId)> = if options.tap_every_node {
         order
@@ -198,7 +208,7 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
         }
     }
     let mut memory = timed(settings, "plan-memory", || memory::plan(&ir, &kernels, &keep));
-    let write_back = if options.write_back { write_backs(&ir)? } else { Vec::new() };
+    let write_back = if options.write_back { write_backs(&ir, &in_place)? } else { Vec::new() };
     for w in &write_back {
         // The weight needs its buffer even if no kernel reads it.
         memory.placement.insert(w.weight, memory::Placement::Static);
@@ -223,8 +233,9 @@ fn attention_policy(setting: Option<&str>, taps: &[String]) -> Option<FuseAttent
     }
 }
 
-/// The outputs named like a weight, checked to have its type.
-fn write_backs(ir: &Ir) -> Result<Vec<WriteBack>, CompileError> {
+/// The outputs named like a weight, checked to have its type (or, written
+/// in place, its dtype).
+fn write_backs(ir: &Ir, in_place: &write_in_place::InPlaceOffsets) -> Result<Vec<WriteBack>, CompileError> {
     let mut weights = std::collections::HashMap::new();
     for id in ir.graph.node_indices() {
         if let crate::graph::Op::Weight { name, .. } = &ir.node(id).op {
@@ -234,6 +245,10 @@ fn write_backs(ir: &Ir) -> Result<Vec<WriteBack>, CompileError> {
     let mut out = Vec::new();
     for (name, value) in &ir.outputs {
         let Some(&weight) = weights.get(name.as_str()) else { continue };
+        if let Some(offset) = in_place.get(name) {
+            out.push(WriteBack { name: name.clone(), value: *value, weight, offset: Some(offset.clone()) });
+            continue;
+        }
         let (got, want) = (&ir.node(*value).ty, &ir.node(weight).ty);
         if got != want {
             return Err(CompileError::WriteBackType {
@@ -242,7 +257,7 @@ fn write_backs(ir: &Ir) -> Result<Vec<WriteBack>, CompileError> {
                 value: got.to_string(),
             });
         }
-        out.push(WriteBack { name: name.clone(), value: *value, weight });
+        out.push(WriteBack { name: name.clone(), value: *value, weight, offset: None });
     }
     Ok(out)
 }

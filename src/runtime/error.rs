@@ -64,6 +64,22 @@ pub enum RuntimeError {
         /// The gather or scatter-add node.
         node: usize,
     },
+    /// Rows written back in place (a KV cache's new tokens) would end past
+    /// their weight: the cache is full.
+    #[error(
+        "writing `{name}` back at bytes {start}..{end} overruns its {size}-byte buffer \
+         (a cache written past its capacity)"
+    )]
+    WriteBackOutOfRange {
+        /// The written-back weight.
+        name: String,
+        /// First byte written.
+        start: u64,
+        /// One past the last byte written.
+        end: u64,
+        /// The weight's buffer size.
+        size: u64,
+    },
     /// A weight, or an activation buffer at these input sizes, is larger than the
     /// adapter's largest storage binding.
     #[error(

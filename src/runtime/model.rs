@@ -327,8 +327,18 @@ impl Model {
                 continue;
             };
             let bytes = element_bytes(ir, w.value, &bound.bindings);
+            // Rows written in place land at their offset, inside the weight.
+            let offset = w.offset.as_ref().and_then(|o| o.eval(&bound.bindings)).unwrap_or(0) as u64 * 4;
+            if offset + bytes > dst.size() {
+                return Err(RuntimeError::WriteBackOutOfRange {
+                    name: w.name.clone(),
+                    start: offset,
+                    end: offset + bytes,
+                    size: dst.size(),
+                });
+            }
             if w.value != w.weight && bytes > 0 {
-                encoder.copy_buffer_to_buffer(src, 0, dst, 0, bytes);
+                encoder.copy_buffer_to_buffer(src, 0, dst, offset, bytes);
             }
         }
         // Read back the outputs (not those written back) and, when asked, the taps.

@@ -138,7 +138,7 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let throughput = args.batch as f64 * 1e3 / median_ms;
 
     let generation = match args.generate {
-        Some(n) => Some(generate(args, &loaded.config, &weights, &device, n)?),
+        Some(n) => Some(generate(args, &loaded.config, &device, n)?),
         None => None,
     };
     let profiled = if args.profile { Some(profile(&model, &feed, args.profile_method)?) } else { None };
@@ -224,7 +224,6 @@ fn report(
 fn generate(
     args: &BenchArgs,
     config: &wgraph_graphs::HfConfig,
-    weights: &Weights,
     device: &Device,
     n: usize,
 ) -> Result<Generation, Failure> {
@@ -240,7 +239,16 @@ fn generate(
     }
     let vocab = cfg.vocab_size;
     let prompt: Vec<i64> = (0..args.prompt_len).map(|i| ((i * 7919 + 13) % vocab) as i64).collect();
+    // The generator owns its registry (it adds the KV cache to it).
+    let weights = Weights::from_dir(&args.model_dir).map_err(weights_failure)?;
     let generator = Generator::new(cfg, weights, device).map_err(generate_failure)?;
+    if args.prompt_len + n > generator.context() {
+        return Err(bad(format!(
+            "--prompt-len {} + --generate {n} exceeds the generator's KV cache of {} positions",
+            args.prompt_len,
+            generator.context()
+        )));
+    }
     generator.greedy(&prompt, 2, &[]).map_err(generate_failure)?;
     let (mut prefill, mut decode) = (Vec::new(), Vec::new());
     for _ in 0..args.gen_reps {

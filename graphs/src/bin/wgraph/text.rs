@@ -73,15 +73,17 @@ pub(crate) fn generate(
     let weights = Weights::from_dir(model_dir)?;
     let device = Device::new()?;
     let bar = step("checking weights and compiling");
-    let generator = wgraph_graphs::generate::Generator::new(cfg, &weights, &device)?;
+    let generator = wgraph_graphs::generate::Generator::new(cfg, weights, &device)?;
     bar.finish_and_clear();
     let stop = generator.eos_token_ids().to_vec();
     let fit = generator.new_tokens_that_fit(ids.len(), max_new_tokens);
     if fit < max_new_tokens {
         eprintln!(
-            "note: the model's context is {} positions (max_position_embeddings); after the {}-token prompt \
-             at most {fit} new tokens fit, so generation stops there instead of at --max-new-tokens {max_new_tokens}",
+            "note: the model's context is {} positions (max_position_embeddings, at most {} for the KV cache); \
+             after the {}-token prompt at most {fit} new tokens fit, so generation stops there instead of at \
+             --max-new-tokens {max_new_tokens}",
             generator.context(),
+            wgraph_graphs::generate::DEFAULT_CACHE_CAPACITY,
             ids.len()
         );
     }

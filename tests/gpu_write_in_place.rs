@@ -1,0 +1,81 @@
+//! Write-backs of a few rows of a weight (a KV cache growing one step at a
+//! time): the rows land in place at their offset, run after run, the rest
+//! of the weight is untouched, the values read in the same run are the old
+//! ones, and a write past the end is a typed error.
+
+mod common;
+
+use common::gpu::{device, Rng};
+use wgraph::graph::ops;
+use wgraph::{CompileOptions, Compiler, DType, Dim, Graph, RuntimeError, Tensor, Weights};
+
+const CAPACITY: usize = 12;
+const WIDTH: usize = 3;
+
+/// A cache `[CAPACITY, WIDTH]` read up to `past` and appended with `new`
+/// (`[n, WIDTH]`); outputs the sum of every row seen (old and new).
+fn cache_graph() -> Graph {
+    let g = Graph::new("cache");
+    let cache = g.weight("cache", DType::F32, [CAPACITY, WIDTH]);
+    let past = Dim::sym("past");
+    let _mask = g.input("past_mask", DType::I64, [past.clone()]);
+    let new = g.input("new", DType::F32, [Dim::sym("n"), Dim::new(WIDTH)]);
+    let end = &past + &Dim::sym("n");
+    let head = ops::slice(&cache, 0, 0, past);
+    let tail = ops::slice(&cache, 0, end, CAPACITY);
+    let seen = ops::sum(&ops::concat(&[&head, &new], 0), 0, false);
+    g.output_named([("cache", ops::concat(&[&head, &new, &tail], 0)), ("seen", seen)]).unwrap();
+    g
+}
+
+fn feed(past: usize, rows: &Tensor) -> Vec<(String, Tensor)> {
+    vec![("past_mask".into(), Tensor::new([past], vec![1i64; past]).unwrap()), ("new".into(), rows.clone())]
+}
+
+#[test]
+fn rows_are_appended_in_place_and_the_same_run_reads_the_old_cache() {
+    let mut rng = Rng(11);
+    let initial = rng.floats(&[CAPACITY, WIDTH], -1.0, 1.0);
+    let weights = Weights::from_tensors([("cache", initial.clone())]);
+    let options = CompileOptions { write_back: true, ..CompileOptions::default() };
+    let model = Compiler::new(device()).with_options(options).compile(&cache_graph(), &weights).unwrap();
+    let mut expected = initial.to_f32_vec();
+    let mut past = 0;
+    for n in [4, 1, 1, 3] {
+        let rows = rng.floats(&[n, WIDTH], -1.0, 1.0);
+        let out = model.run(feed(past, &rows)).unwrap();
+        // The run saw the cache before this step's write, plus the new rows.
+        let mut want_seen = [0.0f32; WIDTH];
+        for r in 0..past {
+            (0..WIDTH).for_each(|c| want_seen[c] += expected[r * WIDTH + c]);
+        }
+        for (i, v) in rows.to_f32_vec().iter().enumerate() {
+            want_seen[i % WIDTH] += v;
+        }
+        let seen = out.get("seen").unwrap().to_f32_vec();
+        for c in 0..WIDTH {
+            assert!((seen[c] - want_seen[c]).abs() < 1e-5, "step at past {past}: seen {seen:?}, want {want_seen:?}");
+        }
+        assert!(out.get("cache").is_none(), "a written-back output is not read back");
+        expected[past * WIDTH..(past + n) * WIDTH].copy_from_slice(&rows.to_f32_vec());
+        past += n;
+        let now = model.read_weights(&["cache"]).unwrap().get("cache").unwrap().to_f32_vec();
+        assert_eq!(now, expected, "after writing rows up to {past}: only those rows changed");
+    }
+}
+
+#[test]
+fn a_write_past_the_capacity_is_a_typed_error() {
+    let weights = Weights::from_tensors([("cache", Tensor::zeros(DType::F32, [CAPACITY, WIDTH]).unwrap())]);
+    let options = CompileOptions { write_back: true, ..CompileOptions::default() };
+    let model = Compiler::new(device()).with_options(options).compile(&cache_graph(), &weights).unwrap();
+    let rows = Tensor::zeros(DType::F32, [3, WIDTH]).unwrap();
+    let err = model.run(feed(CAPACITY - 1, &rows)).unwrap_err();
+    let message = err.to_string();
+    let RuntimeError::WriteBackOutOfRange { name, start, end, size } = err else { panic!("got {err:?}") };
+    assert_eq!((name.as_str(), start, end, size), ("cache", 132, 168, 144));
+    assert!(message.contains("past its capacity"), "{message}");
+    // Nothing was written: the cache is still all zeros.
+    let cache = model.read_weights(&["cache"]).unwrap().get("cache").unwrap().to_f32_vec();
+    assert!(cache.iter().all(|&v| v == 0.0));
+}
