@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut configs = vec![REGISTER, reg(12, 16, 8, 8, false)];
     // Sharing A across a subgroup needs subgroups of `wx` lanes.
     if device.subgroup_size() == Some(8) {
-        configs.extend([REGISTER_SUBGROUP, reg(32, 8, 8, 4, true), reg(48, 8, 8, 2, true), reg(32, 16, 8, 2, true)]);
+        configs.extend([REGISTER_SUBGROUP, reg(32, 8, 8, 2, true), reg(32, 8, 8, 4, true), reg(48, 8, 8, 2, true)]);
     }
     configs.push(MatmulKernel::Tiled { tile: 32, tm: 4 });
     let mut models = Vec::new();

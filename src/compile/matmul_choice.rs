@@ -14,9 +14,14 @@ use crate::graph::{Dim, Ir, NodeId};
 pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false };
 /// The subgroup size `REGISTER_SUBGROUP` needs (lavapipe on AVX2).
 const SUBGROUP_LANES: u32 = 8;
-/// A shared across subgroups of `SUBGROUP_LANES` lanes, one per row of the workgroup.
+/// A shared across subgroups of `SUBGROUP_LANES` lanes, one per row of
+/// the workgroup. 16 rows per invocation: the 32-row block measured up to
+/// 10% faster on large products but took 5.3-5.7 s to compile on lavapipe
+/// against 1.5 s, and lavapipe compiles at first dispatch, so it made a
+/// cold first MiniLM run (empty shader caches) 27 s instead of 13 s
+/// (BENCHMARKS.md).
 pub const REGISTER_SUBGROUP: MatmulKernel =
-    MatmulKernel::Register { tm: 32, tn: 8, wx: SUBGROUP_LANES, wy: 2, subgroup_a: true };
+    MatmulKernel::Register { tm: 16, tn: 8, wx: SUBGROUP_LANES, wy: 4, subgroup_a: true };
 /// A 16x16 block per workgroup for products with few rows or columns
 /// (per-head attention scores over short sequences): the default 64x128
 /// block would leave most of its invocations idle.
