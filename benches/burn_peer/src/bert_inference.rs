@@ -5,9 +5,10 @@
 use crate::bert_layer::{self, BurnBertLayer, HIDDEN, SEQ};
 use crate::failure::catch;
 use crate::report::{print_table, Row};
-use crate::timing::{median_ms, Timing};
+use crate::timing::{median_ms, ms_since, Timing};
 use crate::weights::HostWeights;
 use burn::tensor::{Device, Tensor, TensorData};
+use std::time::Instant;
 use wgraph::{Compiler, DType, Graph};
 
 const BATCHES: [usize; 2] = [1, 8];
@@ -49,6 +50,7 @@ pub fn burn_side_and_print(ours: Ours, device: &Device, adapter: &str) {
 }
 
 fn wgraph_forward(device: &wgraph::Device, weights: &HostWeights, batch: usize, runs: usize) -> Measured {
+    let start = Instant::now();
     let g = Graph::new("bert_layer");
     let x = g.input("hidden_states", DType::F32, [batch, SEQ, HIDDEN]);
     let y = bert_layer::wgraph_layer(&x);
@@ -57,24 +59,27 @@ fn wgraph_forward(device: &wgraph::Device, weights: &HostWeights, batch: usize, 
     let input = wgraph::Tensor::new([batch, SEQ, HIDDEN], bert_layer::activations(batch, INPUT_SEED))
         .map_err(|e| e.to_string())?;
     let mut output = Vec::new();
+    let setup_ms = ms_since(start);
     let timing = median_ms(WARMUP, runs, || {
         let out = model.run([("hidden_states", input.clone())]).map_err(|e| format!("run: {e}"))?;
         output = out.get("y").ok_or("the model has no output y")?.to_f32_vec();
         Ok::<(), String>(())
     })?;
-    Ok((timing, output))
+    Ok((timing.after_setup(setup_ms), output))
 }
 
 fn burn_forward(device: &Device, weights: &HostWeights, batch: usize, runs: usize) -> Measured {
+    let start = Instant::now();
     let layer = BurnBertLayer::new(weights, device);
     let input = TensorData::new(bert_layer::activations(batch, INPUT_SEED), [batch, SEQ, HIDDEN]);
     let mut output = Vec::new();
+    let setup_ms = ms_since(start);
     let timing = median_ms(WARMUP, runs, || {
         let x = Tensor::<3>::from_data(input.clone(), device);
         output = layer.forward(x).into_data().try_to_vec::<f32>().map_err(|e| format!("read back: {e:?}"))?;
         Ok::<(), String>(())
     })?;
-    Ok((timing, output))
+    Ok((timing.after_setup(setup_ms), output))
 }
 
 /// The largest absolute difference between the two outputs (LayerNorm

@@ -8,10 +8,12 @@ use crate::bert_layer::{self, BurnBertLayer, HIDDEN, SEQ};
 use crate::burn_optim::{BurnOptimizer, Clipping};
 use crate::failure::catch;
 use crate::report::{print_table, Row};
+use crate::timing::ms_since;
 use crate::train_timing::{compare_losses, time_steps, TrainRun};
 use crate::weights::HostWeights;
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::tensor::{Device, Tensor, TensorData};
+use std::time::Instant;
 use wgraph::optim::{AdamConfig, OptimizerConfig, Recipe};
 use wgraph::train::Trainer;
 use wgraph::{DType, Graph};
@@ -52,6 +54,7 @@ fn shape() -> [usize; 3] {
 }
 
 fn wgraph_train(device: &wgraph::Device, weights: &HostWeights, steps: usize) -> Result<TrainRun, String> {
+    let start = Instant::now();
     let g = Graph::new("bert_layer");
     let x = g.input("hidden_states", DType::F32, shape());
     let target = g.input("target", DType::F32, shape());
@@ -61,15 +64,19 @@ fn wgraph_train(device: &wgraph::Device, weights: &HostWeights, steps: usize) ->
         Trainer::new(device, &loss, &[], &weights.to_wgraph(), recipe).map_err(|e| format!("trainer: {e}"))?;
     let tensor = |seed| wgraph::Tensor::new(shape(), bert_layer::activations(BATCH, seed)).map_err(|e| e.to_string());
     let batch = vec![("hidden_states".to_string(), tensor(INPUT_SEED)?), ("target".to_string(), tensor(TARGET_SEED)?)];
-    time_steps(WARMUP, steps, |_| trainer.step(batch.clone()).map_err(|e| format!("step: {e}")))
+    let setup_ms = ms_since(start);
+    let run = time_steps(WARMUP, steps, |_| trainer.step(batch.clone()).map_err(|e| format!("step: {e}")))?;
+    Ok(run.after_setup(setup_ms))
 }
 
 fn burn_train(device: &Device, weights: &HostWeights, steps: usize) -> Result<TrainRun, String> {
+    let start = Instant::now();
     let mut model = Some(BurnBertLayer::new(weights, device));
     let mut optim = BurnOptimizer::adamw(1e-3, 0.01, Clipping::None);
     let input = TensorData::new(bert_layer::activations(BATCH, INPUT_SEED), shape());
     let target = TensorData::new(bert_layer::activations(BATCH, TARGET_SEED), shape());
-    time_steps(WARMUP, steps, |_| {
+    let setup_ms = ms_since(start);
+    let run = time_steps(WARMUP, steps, |_| {
         let layer = model.take().ok_or("the model was lost in a failed step")?;
         let x = Tensor::<3>::from_data(input.clone(), device);
         let t = Tensor::<3>::from_data(target.clone(), device);
@@ -77,5 +84,6 @@ fn burn_train(device: &Device, weights: &HostWeights, steps: usize) -> Result<Tr
         let (layer, value) = optim.step(layer, loss, device)?;
         model = Some(layer);
         Ok(value)
-    })
+    })?;
+    Ok(run.after_setup(setup_ms))
 }

@@ -13,13 +13,14 @@ pub struct Row {
 }
 
 /// Prints `rows` under `title` as a markdown table. `burn / wgraph` above 1
-/// means wgraph is faster.
+/// means wgraph is faster. "first result" is model construction plus the
+/// first call ([`Timing::first_ms`]).
 pub fn print_table(title: &str, adapter: &str, rows: &[Row]) {
     println!();
     println!("### {title}");
     println!();
     println!(
-        "| case | wgraph median ms | burn median ms | burn / wgraph | wgraph first call ms | burn first call ms | results | adapter |"
+        "| case | wgraph median ms | burn median ms | burn / wgraph | wgraph first result ms | burn first result ms | results | adapter |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|---|");
     for row in rows {

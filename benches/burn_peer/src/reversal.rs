@@ -11,6 +11,7 @@
 use crate::burn_optim::{BurnOptimizer, Clipping};
 use crate::failure::catch;
 use crate::report::{print_table, Row};
+use crate::timing::ms_since;
 use crate::train_timing::{compare_losses, time_steps, TrainRun};
 use crate::weights::HostWeights;
 use burn::module::{Module, Param};
@@ -19,6 +20,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use std::time::Instant;
 use wgraph::optim::{AdamConfig, OptimizerConfig, Recipe};
 use wgraph::train::Trainer;
 use wgraph_graphs::reversal::{self, ReversalConfig, TaskData};
@@ -52,6 +54,7 @@ fn task(steps: usize) -> (ReversalConfig, TaskData) {
 
 pub fn wgraph_side(device: &wgraph::Device, steps: usize) -> Ours {
     let (cfg, data) = task(steps);
+    let start = Instant::now();
     let model = reversal::build(&cfg);
     let initial = reversal::initial_weights(&model.graph, &cfg, SEED);
     let weights = HostWeights::from_wgraph(&initial);
@@ -62,7 +65,10 @@ pub fn wgraph_side(device: &wgraph::Device, steps: usize) -> Ours {
     let run = Trainer::new(device, &model.loss, &model.params, &weights.to_wgraph(), recipe)
         .map_err(|e| format!("trainer: {e}"))
         .and_then(|mut trainer| {
-            time_steps(WARMUP, steps, |i| trainer.step(data.train[i].inputs()).map_err(|e| format!("step: {e}")))
+            let setup_ms = ms_since(start);
+            let run =
+                time_steps(WARMUP, steps, |i| trainer.step(data.train[i].inputs()).map_err(|e| format!("step: {e}")))?;
+            Ok(run.after_setup(setup_ms))
         });
     Ours { cfg, weights, data, steps, run }
 }
@@ -83,9 +89,6 @@ pub fn burn_side_and_print(ours: Ours, device: &Device, adapter: &str, clipping:
 }
 
 fn burn_train(device: &Device, ours: &Ours, clipping: Clipping) -> Result<TrainRun, String> {
-    let mut model = Some(BurnReversal::new(&ours.weights, &ours.cfg, device));
-    let mut optim = BurnOptimizer::adamw(LR, WEIGHT_DECAY as f32, clipping);
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
     // Host-side data ready beforehand, as wgraph's batches are; the upload
     // is part of the step on both sides.
     let batches: Vec<(TensorData, TensorData)> = ours
@@ -98,7 +101,12 @@ fn burn_train(device: &Device, ours: &Ours, clipping: Clipping) -> Result<TrainR
             (tokens, targets)
         })
         .collect();
-    time_steps(WARMUP, ours.steps, |i| {
+    let start = Instant::now();
+    let mut model = Some(BurnReversal::new(&ours.weights, &ours.cfg, device));
+    let mut optim = BurnOptimizer::adamw(LR, WEIGHT_DECAY as f32, clipping);
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let setup_ms = ms_since(start);
+    let run = time_steps(WARMUP, ours.steps, |i| {
         let m = model.take().ok_or("the model was lost in a failed step")?;
         let (tokens, targets) = &batches[i];
         let tokens = Tensor::<2, Int>::from_data(tokens.clone(), device);
@@ -108,7 +116,8 @@ fn burn_train(device: &Device, ours: &Ours, clipping: Clipping) -> Result<TrainR
         let (m, value) = optim.step(m, loss, device)?;
         model = Some(m);
         Ok(value)
-    })
+    })?;
+    Ok(run.after_setup(setup_ms))
 }
 
 /// The reversal model with burn's modules, parameter for parameter the

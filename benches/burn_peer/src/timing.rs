@@ -6,13 +6,24 @@ use std::time::{Duration, Instant};
 /// Wall-clock times of one measured call, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timing {
-    /// The first call: pipeline creation, shader compilation and (burn)
-    /// autotuning land here, so it is reported apart from the median.
+    /// Time to the first result: building the model (wgraph: compiling the
+    /// graph; both: uploading weights) and the first call, where pipeline
+    /// creation, shader compilation and burn's autotuning land. Reported
+    /// apart from the median.
     pub first_ms: f64,
     pub median_ms: f64,
     pub min_ms: f64,
     /// Timed calls behind the median.
     pub runs: usize,
+}
+
+impl Timing {
+    /// Counts `setup_ms`, the model construction before the first call,
+    /// into [`Timing::first_ms`].
+    pub fn after_setup(mut self, setup_ms: f64) -> Timing {
+        self.first_ms += setup_ms;
+        self
+    }
 }
 
 /// Median of `runs` calls of `f` after `warmup` untimed ones (at least
@@ -55,6 +66,7 @@ pub fn best_seconds(mut f: impl FnMut(), budget: Duration) -> f64 {
     best
 }
 
-fn ms_since(start: Instant) -> f64 {
+/// Milliseconds since `start`.
+pub fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }

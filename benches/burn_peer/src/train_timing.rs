@@ -10,6 +10,14 @@ pub struct TrainRun {
     pub losses: Vec<f32>,
 }
 
+impl TrainRun {
+    /// See [`Timing::after_setup`].
+    pub fn after_setup(mut self, setup_ms: f64) -> TrainRun {
+        self.timing = self.timing.after_setup(setup_ms);
+        self
+    }
+}
+
 /// `warmup` untimed steps, then `steps` timed ones; `step(i)` runs step
 /// `i` (0-based) and returns its loss, read back from the device.
 pub fn time_steps(
