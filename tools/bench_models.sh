@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole-model table of BENCHMARKS.md (issue 11): each row runs
+# `wgraph bench` and then HF transformers on PyTorch (tools/bench_torch.py),
+# one after the other, so the two never share the cores.
+#
+#   tools/bench_models.sh PYTHON MINILM_DIR [DISTILBERT_DIR] [WHISPER_DIR] [LLAMA_DIR]
+#
+# PYTHON has torch + transformers (a venv outside the repo); the model
+# directories are HF checkpoints (see BENCHMARKS.md for how the random
+# ones were made). Missing optional directories are skipped.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+python="${1:?usage: tools/bench_models.sh PYTHON MINILM_DIR [DISTILBERT_DIR] [WHISPER_DIR] [LLAMA_DIR]}"
+minilm="${2:?MiniLM directory}"
+distilbert="${3:-}"
+whisper="${4:-}"
+llama="${5:-}"
+source "$here/scripts/env.sh"
+cargo build --release -p wgraph-graphs --manifest-path "$here/Cargo.toml" >&2
+wgraph="$here/target/release/wgraph"
+row() { "$python" "$here/tools/bench_torch.py" "$@" --wgraph "$wgraph" 2>/dev/null; echo; }
+for b in 1 8 32; do row "$minilm" --batch "$b" --seq 128 --reps 5; done
+if [ -n "$distilbert" ]; then for b in 1 8; do row "$distilbert" --batch "$b" --seq 128 --reps 5; done; fi
+if [ -n "$whisper" ]; then row "$whisper" --batch 1 --seq 3000 --reps 3; fi
+if [ -n "$llama" ]; then row "$llama" --batch 1 --seq 16 --reps 5 --generate 64 --prompt-len 16; fi
