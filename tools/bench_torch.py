@@ -4,6 +4,7 @@
     python3 tools/bench_torch.py MODEL_DIR --batch 8 --seq 128
     python3 tools/bench_torch.py MODEL_DIR --batch 1 --seq 16 --generate 64 --prompt-len 16
     python3 tools/bench_torch.py MODEL_DIR --batch 8 --seq 128 --wgraph target/release/wgraph
+    tools/bench_models.sh PYTHON MINILM_DIR ...   # the whole table of BENCHMARKS.md
 
 With --wgraph, runs `wgraph bench ... --json` first (in a child process, so
 the two never share the cores), then PyTorch, and prints both with the

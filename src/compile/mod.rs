@@ -4,6 +4,7 @@
 //! `runtime` turns a program into pipelines and buffers on a device.
 
 pub mod codegen;
+mod conv_as_matmul;
 mod cse;
 mod dce;
 mod error;
@@ -22,6 +23,7 @@ pub mod view;
 mod write_in_place;
 
 pub use codegen::{Grid, KernelSpec, MatmulKernel};
+pub use conv_as_matmul::ConvAsMatmul;
 pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;
 pub use error::CompileError;
@@ -156,7 +158,8 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     refuse_host_only_dtypes(&ir)?;
     // Output and params take two of the kernel's storage buffers.
     let split = SplitWideConcat { max_operands: max_buffers.saturating_sub(2) as usize };
-    let mut passes: Vec<&dyn Pass> = vec![&split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions];
+    let mut passes: Vec<&dyn Pass> =
+        vec![&ConvAsMatmul, &split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions];
     // Tapping every node implies no fusion; named taps keep their values.
     let attention = attention_policy(settings.attention.as_deref(), &options.taps);
     if let (true, false, Some(fuse)) = (options.fuse && options.fuse_attention, options.tap_every_node, &attention) {
