@@ -328,17 +328,6 @@ fn apply_rotary(x: &Value, cos: &Value, sin: &Value, cfg: &LlamaConfig) -> Value
     &(x * cos) + &(&rotated * sin)
 }
 
-/// `[batch, kv_heads, len, hd]` repeated to `[batch, kv_heads * n_rep, len, hd]` (HF `repeat_kv`).
-fn repeat_kv(x: &Value, n_rep: usize) -> Value {
-    if n_rep == 1 {
-        return x.clone();
-    }
-    // A poisoned `x` of unknown shape stays poisoned whatever sizes are given here.
-    let d = |axis: isize| x.dim(axis).unwrap_or_else(|| Dim::new(1));
-    let expanded = ops::expand(&ops::unsqueeze(x, 2), [d(0), d(1), n_rep.into(), d(2), d(3)]);
-    ops::reshape(&expanded, [d(0), &d(1) * &Dim::new(n_rep), d(2), d(3)])
-}
-
 fn self_attention(
     s: &Scope,
     cfg: &LlamaConfig,
@@ -369,14 +358,34 @@ fn self_attention(
             presents = Some((kw, vw));
         }
     }
-    let scores = ops::matmul(&q, &ops::transpose(&repeat_kv(&k, h / kvh), -1, -2)) * (hd as f64).powf(-0.5);
-    let lowest = ops::scalar(x.graph(), f32::MIN as f64, DType::F32);
-    let probs = ops::softmax(&ops::select(allowed, &scores, &lowest), -1);
-    let ctx = ops::matmul(&probs, &repeat_kv(&v, h / kvh));
+    let ctx = if kvh == h {
+        attend(&q, &k, &v, allowed, hd)
+    } else {
+        // Grouped-query attention: query heads as `[kv_heads, n_rep]`, each
+        // KV head broadcast over its group (a stride-0 view, where HF's
+        // `repeat_kv` copies it `n_rep` times); the numbers are HF's.
+        let (rep, d) = (h / kvh, |v: &Value, axis: isize| v.dim(axis).unwrap_or_else(|| Dim::new(1)));
+        let grouped = |t: &Value| {
+            let shape = [d(t, 0), Dim::new(kvh), Dim::new(rep), d(t, 2), Dim::new(hd)];
+            ops::expand(&ops::unsqueeze(t, 2), shape)
+        };
+        let q5 = ops::reshape(&q, [d(&q, 0), Dim::new(kvh), Dim::new(rep), d(&q, 2), Dim::new(hd)]);
+        let ctx = attend(&q5, &grouped(&k), &grouped(&v), &ops::unsqueeze(allowed, 1), hd);
+        ops::reshape(&ctx, [d(&q, 0), Dim::new(h), d(&q, 2), Dim::new(hd)])
+    };
     let merged = merge_heads(&ctx, h * hd);
     let out = s.name(nn::linear(&s.pp("o_proj"), &merged, h * hd, cfg.hidden_size, cfg.attention_bias));
     let (k, v) = presents.unwrap_or((k, v));
     (out, k, v)
+}
+
+/// `softmax(mask(q k^T / sqrt(head_dim))) v` over the last two axes (any
+/// batch axes), masked positions at f32's lowest value as HF's eager path.
+fn attend(q: &Value, k: &Value, v: &Value, allowed: &Value, hd: usize) -> Value {
+    let scores = ops::matmul(q, &ops::transpose(k, -1, -2)) * (hd as f64).powf(-0.5);
+    let lowest = ops::scalar(q.graph(), f32::MIN as f64, DType::F32);
+    let probs = ops::softmax(&ops::select(allowed, &scores, &lowest), -1);
+    ops::matmul(&probs, v)
 }
 
 /// Where a layer's past keys and values come from.

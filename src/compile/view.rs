@@ -51,13 +51,18 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
     let operand = *ir.operands(id).first()?;
     match &node.op {
         Op::Reshape { shape } => {
-            // Only a contiguous view can be reshaped freely.
+            // A contiguous view reshapes freely; a strided one only by
+            // adding or dropping size-1 axes (an unsqueeze of a permuted
+            // view), which keeps every other axis's stride.
             let inner = strided_view(ir, operand, materialised)?;
-            (inner.strides == contiguous_strides(&inner.shape)).then(|| StridedView {
-                base: inner.base,
-                shape: shape.clone(),
-                strides: contiguous_strides(shape),
-            })
+            if inner.strides == contiguous_strides(&inner.shape) {
+                return Some(StridedView {
+                    base: inner.base,
+                    shape: shape.clone(),
+                    strides: contiguous_strides(shape),
+                });
+            }
+            unit_axes_reshape(&inner, shape)
         }
         Op::Permute { perm } => {
             let inner = strided_view(ir, operand, materialised)?;
@@ -103,6 +108,27 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
     }
 }
 
+/// `view` reshaped to `shape` when the two differ only in size-1 axes:
+/// the other axes keep their strides, size-1 axes get stride 0.
+fn unit_axes_reshape(view: &StridedView, shape: &[Dim]) -> Option<StridedView> {
+    let one = Dim::new(1);
+    let kept: Vec<(&Dim, &Dim)> = view.shape.iter().zip(&view.strides).filter(|(d, _)| **d != one).collect();
+    let mut next = kept.iter();
+    let mut strides = Vec::with_capacity(shape.len());
+    for d in shape {
+        if *d == one {
+            strides.push(Dim::new(0));
+            continue;
+        }
+        let (size, stride) = next.next()?;
+        if *size != d {
+            return None;
+        }
+        strides.push((*stride).clone());
+    }
+    next.next().is_none().then(|| StridedView { base: view.base, shape: shape.to_vec(), strides })
+}
+
 /// The buffer a view chain reads, when `id` is a pure view chain whose root
 /// would be a buffer once materialised. Used by fusion to decide what to
 /// materialise for matmul operands.
@@ -120,4 +146,31 @@ pub fn strided_base(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
     }
     base_candidates.insert(cur);
     strided_view(ir, id, &base_candidates).map(|v| v.base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{ops, DType, Graph};
+
+    /// An unsqueeze of a transposed buffer stays a view of the buffer (the
+    /// grouped-query attention's keys); a reshape that merges strided axes
+    /// does not.
+    #[test]
+    fn a_strided_view_takes_unit_axes_but_not_merges() {
+        let g = Graph::new("views");
+        let x = g.input("x", DType::F32, [2usize, 3, 4]);
+        let t = ops::permute(&x, &[0, 2, 1]);
+        let u = ops::unsqueeze(&t, 1);
+        let merged = ops::reshape(&t, [2usize, 12]);
+        g.output_named([("u", u.clone()), ("m", merged.clone())]).unwrap();
+        let ir = g.ir().unwrap().clone();
+        let m = HashSet::new();
+        let view = strided_view(&ir, u.node_id().unwrap(), &m).expect("a view");
+        assert_eq!(view.base, x.node_id().unwrap());
+        let d = |v: &[usize]| v.iter().map(|&n| Dim::new(n)).collect::<Vec<_>>();
+        assert_eq!(view.shape, d(&[2, 1, 4, 3]));
+        assert_eq!(view.strides, d(&[12, 0, 1, 4]));
+        assert!(strided_view(&ir, merged.node_id().unwrap(), &m).is_none());
+    }
 }
