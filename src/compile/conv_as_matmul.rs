@@ -7,8 +7,8 @@
 //! use); a strided one needs a static output length (a strided slice does).
 
 use super::error::CompileError;
-use super::pass::Pass;
-use crate::graph::{ops, Dim, Graph, Ir, NodeId, Op, Value};
+use super::pass::{replace_nodes, Pass};
+use crate::graph::{ops, Dim, Ir, NodeId, Op, Value};
 
 /// The rewrite of ungrouped `conv1d` into gathered columns times the weight.
 pub struct ConvAsMatmul;
@@ -20,35 +20,15 @@ impl Pass for ConvAsMatmul {
 
     fn run(&self, ir: &mut Ir) -> Result<bool, CompileError> {
         let convs: Vec<NodeId> = ir.graph.node_indices().filter(|&id| rewritable(ir, id)).collect();
-        if convs.is_empty() {
-            return Ok(false);
-        }
-        let name = ir.name.clone();
-        let graph = Graph::from_ir(std::mem::replace(ir, Ir::new(name)));
-        let mut replaced = Vec::new();
-        for id in convs {
-            let (op, location, operands, out_len) = {
+        replace_nodes(ir, &convs, |graph, id| {
+            let (op, operands, out_len) = {
                 let ir = graph.ir_unchecked();
-                let out_len = ir.node(id).ty.shape[2].clone();
-                (ir.node(id).op.clone(), ir.node(id).location, ir.operands(id), out_len)
+                (ir.node(id).op.clone(), ir.operands(id), ir.node(id).ty.shape[2].clone())
             };
-            let Op::Conv1d { stride, padding, dilation, .. } = op else { continue };
-            let values: Option<Vec<Value>> = operands.iter().map(|&o| graph.value(o)).collect();
-            let Some(values) = values else { continue };
-            let conv = Im2Col { stride, padding, dilation, out_len };
-            let y = graph.with_location(location, || conv.apply(&values[0], &values[1], values.get(2)));
-            replaced.push((id, y.node_id()));
-        }
-        if let Some(error) = graph.errors().into_iter().next() {
-            return Err(error.into());
-        }
-        *ir = graph.ir_unchecked().clone();
-        for (old, new) in replaced {
-            if let Some(new) = new {
-                ir.replace_uses(old, new);
-            }
-        }
-        Ok(true)
+            let Op::Conv1d { stride, padding, dilation, .. } = op else { return None };
+            let values: Vec<Value> = operands.iter().map(|&o| graph.value(o)).collect::<Option<_>>()?;
+            Some(Im2Col { stride, padding, dilation, out_len }.apply(&values[0], &values[1], values.get(2)))
+        })
     }
 }
 
@@ -107,7 +87,7 @@ impl Im2Col {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{DType, Tensor};
+    use crate::graph::{DType, Graph, Tensor};
     use crate::ops::Conv1dOptions;
     use crate::Interpreter;
 

@@ -7,8 +7,8 @@
 //! runs over the key axis, and when q, k and v share their batch dims.
 
 use super::error::CompileError;
-use super::pass::Pass;
-use crate::graph::{ops, BinaryOp, DType, Graph, Ir, NodeId, Op, RowOp};
+use super::pass::{replace_nodes, Pass};
+use crate::graph::{ops, BinaryOp, DType, Ir, NodeId, Op, RowOp};
 use petgraph::Direction;
 
 /// The most keys a fused kernel walks: one invocation loops once per key,
@@ -47,33 +47,20 @@ impl Pass for FuseAttention {
 
     fn run(&self, ir: &mut Ir) -> Result<bool, CompileError> {
         let found: Vec<Found> = ir.graph.node_indices().filter_map(|id| self.find(ir, id)).collect();
-        if found.is_empty() {
-            return Ok(false);
-        }
-        let name = ir.name.clone();
-        let graph = Graph::from_ir(std::mem::replace(ir, Ir::new(name)));
-        let mut replaced = Vec::new();
-        for f in found {
-            let location = graph.ir_unchecked().node(f.out).location;
-            let value = |id: NodeId| graph.value(id).expect("the operand exists");
-            let fused = graph.with_location(location, || {
-                let k = match f.k {
-                    Ok(k) => value(k),
-                    Err(kt) => ops::transpose(&value(kt), -1, -2),
-                };
-                let mask = f.mask.map(value);
-                ops::attention(&value(f.q), &k, &value(f.v), mask.as_ref(), f.scale)
-            });
-            replaced.push((f.out, fused.node_id()));
-        }
-        if let Some(error) = graph.errors().into_iter().next() {
-            return Err(error.into());
-        }
-        *ir = graph.ir_unchecked().clone();
-        for (old, new) in replaced {
-            ir.replace_uses(old, new.expect("no build error"));
-        }
-        Ok(true)
+        let outs: Vec<NodeId> = found.iter().map(|f| f.out).collect();
+        replace_nodes(ir, &outs, |graph, out| {
+            let f = found.iter().find(|f| f.out == out)?;
+            let value = |id: NodeId| graph.value(id);
+            let k = match f.k {
+                Ok(k) => value(k)?,
+                Err(kt) => ops::transpose(&value(kt)?, -1, -2),
+            };
+            let mask = match f.mask {
+                Some(m) => Some(value(m)?),
+                None => None,
+            };
+            Some(ops::attention(&value(f.q)?, &k, &value(f.v)?, mask.as_ref(), f.scale))
+        })
     }
 }
 

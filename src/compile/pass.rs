@@ -3,7 +3,7 @@
 //! `WGRAPH_DEBUG=1` (and the IR at `3`).
 
 use super::error::CompileError;
-use crate::graph::{dump_text, Ir};
+use crate::graph::{dump_text, Graph, Ir, NodeId, Value};
 use crate::settings::{level, Settings};
 use std::time::Instant;
 
@@ -35,4 +35,41 @@ pub fn run_passes(ir: &mut Ir, passes: &[&dyn Pass], settings: &Settings) -> Res
         }
     }
     Ok(())
+}
+
+/// The shape of a rewrite that builds replacements with the graph builder:
+/// rebuilds `ir` as a [`Graph`], calls `build` for each of `nodes` (at the
+/// node's source location, so errors and dumps point at the user's line)
+/// and points every use of a node at what `build` returned for it (`None`:
+/// keep the node). A build error is the pass's error. Returns whether
+/// anything was replaced.
+pub fn replace_nodes(
+    ir: &mut Ir,
+    nodes: &[NodeId],
+    build: impl Fn(&Graph, NodeId) -> Option<Value>,
+) -> Result<bool, CompileError> {
+    if nodes.is_empty() {
+        return Ok(false);
+    }
+    let name = ir.name.clone();
+    let graph = Graph::from_ir(std::mem::replace(ir, Ir::new(name)));
+    let mut replaced = Vec::new();
+    for &id in nodes {
+        let location = graph.ir_unchecked().node(id).location;
+        if let Some(new) = graph.with_location(location, || build(&graph, id)) {
+            replaced.push((id, new.node_id()));
+        }
+    }
+    if let Some(error) = graph.errors().into_iter().next() {
+        return Err(error.into());
+    }
+    *ir = graph.ir_unchecked().clone();
+    let mut changed = false;
+    for (old, new) in replaced {
+        if let Some(new) = new {
+            ir.replace_uses(old, new);
+            changed = true;
+        }
+    }
+    Ok(changed)
 }

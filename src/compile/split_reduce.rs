@@ -10,8 +10,8 @@
 //! whole piece; a mean scales the sum by `1/n` at the end.
 
 use super::error::CompileError;
-use super::pass::Pass;
-use crate::graph::{ops, Dim, Graph, Ir, NodeId, Op, ReduceOp, RowOp, Value};
+use super::pass::{replace_nodes, Pass};
+use crate::graph::{ops, Dim, Ir, NodeId, Op, ReduceOp, RowOp, Value};
 
 /// The rewrite of reductions over axes longer than [`CHUNK`].
 pub struct SplitLongReductions;
@@ -28,31 +28,11 @@ impl Pass for SplitLongReductions {
 
     fn run(&self, ir: &mut Ir) -> Result<bool, CompileError> {
         let long: Vec<NodeId> = ir.graph.node_indices().filter(|&id| long_reduction(ir, id).is_some()).collect();
-        if long.is_empty() {
-            return Ok(false);
-        }
-        let name = ir.name.clone();
-        let graph = Graph::from_ir(std::mem::replace(ir, Ir::new(name)));
-        let mut replaced = Vec::new();
-        for id in long {
-            let (op, axis, keep_dim, n, location) = {
-                let ir = graph.ir_unchecked();
-                let (op, axis, keep_dim, n) = long_reduction(&ir, id).expect("found above");
-                (op, axis, keep_dim, n, ir.node(id).location)
-            };
+        replace_nodes(ir, &long, |graph, id| {
+            let (op, axis, keep_dim, n) = long_reduction(&graph.ir_unchecked(), id)?;
             let operand = graph.ir_unchecked().operands(id)[0];
-            let x = graph.value(operand).expect("the operand exists");
-            let split = graph.with_location(location, || split(&x, op, axis, keep_dim, n));
-            replaced.push((id, split.node_id()));
-        }
-        if let Some(error) = graph.errors().into_iter().next() {
-            return Err(error.into());
-        }
-        *ir = graph.ir_unchecked().clone();
-        for (old, new) in replaced {
-            ir.replace_uses(old, new.expect("no build error"));
-        }
-        Ok(true)
+            Some(split(&graph.value(operand)?, op, axis, keep_dim, n))
+        })
     }
 }
 
