@@ -118,3 +118,31 @@ fn weights_read_as_textures_agree_with_the_interpreter() {
         }
     }
 }
+
+/// A Linear over a symbolic number of tokens carries a few-rows variant;
+/// one model runs short inputs on it and long ones on the tiled block,
+/// both equal to the interpreter, the weight read from a texture or a
+/// buffer alike.
+#[test]
+fn symbolic_rows_switch_to_the_few_rows_variant_and_back() {
+    let mut rng = Rng(7);
+    let (k, n) = (48, 40);
+    let g = Graph::new("linear");
+    let x = g.input("x", wgraph::DType::F32, [Dim::sym("tokens"), Dim::new(k)]);
+    let w = g.weight("w", wgraph::DType::F32, [n, k]);
+    let b = g.weight("b", wgraph::DType::F32, [n]);
+    g.output_named([("y", ops::gelu(&ops::linear(&x, &w, Some(&b)), wgraph::Gelu::Tanh))]).unwrap();
+    let weights = Weights::from_tensors([("w", rng.floats(&[n, k], -1.0, 1.0)), ("b", rng.floats(&[n], -1.0, 1.0))]);
+    for texture_weights in [true, false] {
+        let options = CompileOptions { texture_weights, ..CompileOptions::default() };
+        let model = Compiler::new(device()).with_options(options).compile(&g, &weights).unwrap();
+        assert!(model.program().kernels.iter().any(|k| k.few_rows.is_some()), "the linear has a few-rows variant");
+        for tokens in [1, 3, 16, 17, 70, 2] {
+            let feed = vec![("x".to_string(), rng.floats(&[tokens, k], -1.0, 1.0))];
+            let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
+            let got = model.run(feed).unwrap();
+            let what = format!("{tokens} tokens, textures {texture_weights}");
+            common::assert_close(got.get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-5, &what);
+        }
+    }
+}

@@ -2,10 +2,10 @@
 //! over every op, so a new op cannot be forgotten here.
 
 use super::codegen::kernels;
-use super::codegen::{attention, matmul, KernelSpec};
+use super::codegen::{attention, matmul, FewRows, KernelSpec};
 use super::error::CompileError;
 use super::fuse::FusionPlan;
-use super::matmul_choice::MatmulPolicy;
+use super::matmul_choice::{MatmulPolicy, FEW_ROWS};
 use crate::graph::{Ir, NodeId, Op};
 
 pub fn lower(
@@ -25,13 +25,12 @@ fn lower_root(
     policy: MatmulPolicy,
     row_wg: u32,
 ) -> Result<KernelSpec, CompileError> {
-    let texture_side = policy.max_texture_side;
     // A matmul fused into the elementwise chain rooted here.
     if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
-        return matmul::matmul(ir, plan, mm, root, policy.pick(ir, mm), texture_side);
+        return matmul_with_variants(ir, plan, mm, root, policy);
     }
     match &ir.node(root).op {
-        Op::MatMul => matmul::matmul(ir, plan, root, root, policy.pick(ir, root), texture_side),
+        Op::MatMul => matmul_with_variants(ir, plan, root, root, policy),
         Op::Conv1d { stride, padding, dilation, groups } => kernels::conv1d(
             ir,
             plan,
@@ -59,4 +58,26 @@ fn lower_root(
         | Op::Slice { .. }
         | Op::Concat { .. } => kernels::elementwise(ir, plan, root),
     }
+}
+
+/// The matmul kernel `policy` picks for `mm` (its epilogue ending at
+/// `root`) and, when its row count is symbolic, the matrix-vector variant
+/// for runs with few rows, if it binds the same buffers.
+fn matmul_with_variants(
+    ir: &Ir,
+    plan: &FusionPlan,
+    mm: NodeId,
+    root: NodeId,
+    policy: MatmulPolicy,
+) -> Result<KernelSpec, CompileError> {
+    let mut spec = matmul::matmul(ir, plan, mm, root, policy.pick(ir, mm), policy.max_texture_side)?;
+    if let Some((rows, kernel)) = policy.few_rows_variant(ir, mm) {
+        let small = matmul::matmul(ir, plan, mm, root, kernel, policy.max_texture_side)?;
+        let same_bindings =
+            small.inputs == spec.inputs && small.textures == spec.textures && small.params == spec.params;
+        if same_bindings && small.wgsl != spec.wgsl {
+            spec.few_rows = Some(FewRows { rows, max_rows: FEW_ROWS, wgsl: small.wgsl, grid: small.grid });
+        }
+    }
+    Ok(spec)
 }

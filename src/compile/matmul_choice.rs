@@ -136,17 +136,38 @@ impl MatmulPolicy {
     }
 }
 
-/// The static number of output rows one kernel instance covers (the batch
-/// folded in when B is one matrix), if static.
-fn folded_rows(ir: &Ir, mm: NodeId) -> Option<usize> {
+/// The most rows a run may bind for a matmul with a symbolic row count to
+/// use its matrix-vector variant (see `KernelSpec::few_rows`): a 16-token
+/// prompt, one sequence's few tokens.
+pub const FEW_ROWS: usize = 16;
+
+impl MatmulPolicy {
+    /// The row count and the kernel of a few-rows variant for `mm`: for
+    /// the register family when the rows are symbolic (the picked kernel
+    /// is sized for many).
+    pub fn few_rows_variant(&self, ir: &Ir, mm: NodeId) -> Option<(Dim, MatmulKernel)> {
+        let MatmulChoice::Register { .. } = self.choice else { return None };
+        let rows = rows_dim(ir, mm)?;
+        rows.as_static().is_none().then(|| (rows, register_vector(VECTOR_MAX_ROWS as u32)))
+    }
+}
+
+/// The output rows one kernel instance covers: the batch folded in when B
+/// is one matrix (as the kernel folds it), else the rows of one product.
+fn rows_dim(ir: &Ir, mm: NodeId) -> Option<Dim> {
     let out = &ir.node(mm).ty.shape;
     let r = out.len();
     if r < 2 {
         return None;
     }
     let b_is_matrix = ir.operands(mm).get(1).is_some_and(|&b| ir.node(b).ty.rank() == 2);
-    let rows = if b_is_matrix { Dim::product(&out[..r - 1]) } else { out[r - 2].clone() };
-    rows.as_static()
+    Some(if b_is_matrix { Dim::product(&out[..r - 1]) } else { out[r - 2].clone() })
+}
+
+/// The static number of output rows one kernel instance covers (the batch
+/// folded in when B is one matrix), if static.
+fn folded_rows(ir: &Ir, mm: NodeId) -> Option<usize> {
+    rows_dim(ir, mm)?.as_static()
 }
 
 /// Whether a matmul's output has at most `limit` rows, and at most `limit`

@@ -22,7 +22,7 @@ pub mod validate;
 pub mod view;
 mod write_in_place;
 
-pub use codegen::{Grid, KernelSpec, MatmulKernel};
+pub use codegen::{FewRows, Grid, KernelSpec, MatmulKernel};
 pub use conv_as_matmul::ConvAsMatmul;
 pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;
@@ -197,7 +197,15 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     // (MiniLM: 74 kernels, 10 distinct sources).
     timed(settings, "naga-validate", || {
         let mut seen = HashSet::new();
-        kernels.iter().filter(|k| seen.insert(k.wgsl.as_str())).try_for_each(validate::validate_kernel)
+        kernels.iter().filter(|k| seen.insert(k.wgsl.as_str())).try_for_each(validate::validate_kernel)?;
+        // Few-rows variants, validated under their kernel's name.
+        kernels
+            .iter()
+            .filter(|k| k.few_rows.as_ref().is_some_and(|v| seen.insert(v.wgsl.as_str())))
+            .filter_map(|k| {
+                k.few_rows.as_ref().map(|v| KernelSpec { wgsl: v.wgsl.clone(), few_rows: None, ..k.clone() })
+            })
+            .try_for_each(|k| validate::validate_kernel(&k))
     })?;
     for k in &kernels {
         let needed = (k.inputs.len() + k.co_outputs.len()) as u32 + 2;

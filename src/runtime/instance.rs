@@ -19,6 +19,8 @@ pub(super) struct Instance {
     pub(super) buffers: HashMap<NodeId, Arc<wgpu::Buffer>>,
     pub(super) bind_groups: Vec<wgpu::BindGroup>,
     pub(super) grids: Vec<Option<[u32; 3]>>,
+    /// Per kernel: whether these sizes use its few-rows variant.
+    pub(super) few_rows: Vec<bool>,
     /// Staging buffers for outputs and taps: (name, node, staging, bytes).
     pub(super) readback: Vec<(String, NodeId, wgpu::Buffer, u64)>,
     /// Set by the first run on these buffers (timed at `WGRAPH_DEBUG=1`:
@@ -133,6 +135,7 @@ impl Loaded<'_> {
         }
         let mut bind_groups = Vec::with_capacity(self.program.kernels.len());
         let mut grids = Vec::with_capacity(self.program.kernels.len());
+        let mut few_rows = Vec::with_capacity(self.program.kernels.len());
         let max_dim = limits.max_compute_workgroups_per_dimension;
         for (i, k) in self.program.kernels.iter().enumerate() {
             let params: Vec<u32> = k.params.iter().map(|d| d.eval(bindings).unwrap_or(0) as u32).collect();
@@ -179,7 +182,10 @@ impl Loaded<'_> {
                 layout: &self.layouts[i],
                 entries: &entries,
             }));
-            grids.push(grid(&k.name, &k.grid, &k.output_elements, bindings, max_dim)?);
+            let variant = k.few_rows.as_ref().filter(|v| v.rows.eval(bindings).is_some_and(|r| r <= v.max_rows));
+            few_rows.push(variant.is_some());
+            let chosen = variant.map_or(&k.grid, |v| &v.grid);
+            grids.push(grid(&k.name, chosen, &k.output_elements, bindings, max_dim)?);
         }
         let mut readback = Vec::new();
         let tap_nodes = self.program.taps.iter().map(|(n, id)| (n.clone(), *id));
@@ -201,7 +207,7 @@ impl Loaded<'_> {
                 peak as f64 / (1 << 20) as f64
             );
         }
-        Ok(Instance { buffers, bind_groups, grids, readback, ran: Default::default() })
+        Ok(Instance { buffers, bind_groups, grids, few_rows, readback, ran: Default::default() })
     }
 }
 

@@ -4,11 +4,11 @@
 
 use super::device::Device;
 use super::error::RuntimeError;
-use super::instance::{storage, InstanceCache, Loaded};
+use super::instance::{storage, Instance, InstanceCache, Loaded};
 use super::pipelines::pipelines_for;
 use super::transfer::{from_gpu_bytes, to_gpu_bytes};
 use crate::compile::memory::{element_bytes, Placement};
-use crate::compile::{timed, Program};
+use crate::compile::{timed, KernelSpec, Program};
 use crate::graph::{bind_inputs, BindError, Bindings, NamedTensors, NodeId, Op, Tensor};
 use crate::settings::level;
 use crate::weights::Weights;
@@ -36,6 +36,8 @@ pub struct Model {
     device: Device,
     program: Program,
     pipelines: Vec<wgpu::ComputePipeline>,
+    /// Each kernel's few-rows variant, when it has one (`KernelSpec::few_rows`).
+    few_rows_pipelines: Vec<Option<wgpu::ComputePipeline>>,
     layouts: Vec<wgpu::BindGroupLayout>,
     statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
     /// 2-D weights kernels read as textures (`KernelSpec::textures`).
@@ -95,6 +97,21 @@ impl Model {
         }
         let (compiled, created) = timed(settings, "create-pipelines", || pipelines_for(device, &program.kernels))?;
         let (pipelines, layouts): (Vec<_>, Vec<_>) = compiled.into_iter().unzip();
+        // Variants bind what their kernel binds: the same layout serves both.
+        let variants: Vec<(usize, KernelSpec)> = program
+            .kernels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| {
+                k.few_rows.as_ref().map(|v| (i, KernelSpec { wgsl: v.wgsl.clone(), few_rows: None, ..k.clone() }))
+            })
+            .collect();
+        let specs: Vec<KernelSpec> = variants.iter().map(|(_, k)| k.clone()).collect();
+        let (variant_compiled, _) = timed(settings, "create-pipelines", || pipelines_for(device, &specs))?;
+        let mut few_rows_pipelines = vec![None; pipelines.len()];
+        for ((i, _), (pipeline, _)) in variants.iter().zip(variant_compiled) {
+            few_rows_pipelines[*i] = Some(pipeline);
+        }
         if created > 0 {
             if let Some(cache) = &device.disk_cache {
                 cache.save();
@@ -196,6 +213,7 @@ impl Model {
             device: device.clone(),
             program,
             pipelines,
+            few_rows_pipelines,
             layouts,
             statics,
             textures,
@@ -316,7 +334,7 @@ impl Model {
                 if show_dispatches {
                     eprintln!("wgraph: dispatch {:<40} grid {x}x{y}x{z}", k.name);
                 }
-                pass.set_pipeline(&self.pipelines[i]);
+                pass.set_pipeline(self.pipeline(i, &instance));
                 pass.set_bind_group(0, &instance.bind_groups[i], &[]);
                 pass.dispatch_workgroups(x, y, z);
             }
@@ -408,9 +426,13 @@ impl Model {
         &self.instances
     }
 
-    /// The pipeline of kernel `i`.
-    pub(super) fn pipeline(&self, i: usize) -> &wgpu::ComputePipeline {
-        &self.pipelines[i]
+    /// The pipeline of kernel `i` for `instance`'s sizes: its few-rows
+    /// variant when the instance chose it.
+    pub(super) fn pipeline(&self, i: usize, instance: &Instance) -> &wgpu::ComputePipeline {
+        match (&self.few_rows_pipelines[i], instance.few_rows.get(i)) {
+            (Some(variant), Some(true)) => variant,
+            _ => &self.pipelines[i],
+        }
     }
 
     /// Waits for `submission`, with the run timeout; errors nobody captured

@@ -37,7 +37,7 @@ impl Model {
             {
                 let mut pass = encoder
                     .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&k.name), timestamp_writes: None });
-                pass.set_pipeline(self.pipeline(i));
+                pass.set_pipeline(self.pipeline(i, &instance));
                 pass.set_bind_group(0, &instance.bind_groups[i], &[]);
                 pass.dispatch_workgroups(x, y, z);
             }

@@ -68,7 +68,7 @@ impl Model {
                 for (j, &i) in chunk.iter().enumerate() {
                     let Some([x, y, z]) = instance.grids[i] else { continue };
                     pass.write_timestamp(&set, j as u32);
-                    pass.set_pipeline(self.pipeline(i));
+                    pass.set_pipeline(self.pipeline(i, &instance));
                     pass.set_bind_group(0, &instance.bind_groups[i], &[]);
                     pass.dispatch_workgroups(x, y, z);
                 }

@@ -62,6 +62,24 @@ pub struct KernelSpec {
     /// feed the root, such as an optimizer's new moments next to the new
     /// parameter (see `FusionPlan::co_outputs`).
     pub co_outputs: Vec<NodeId>,
+    /// A second kernel for the same work, with the same bindings, used for
+    /// the runs where `rows` is at most `max_rows` (a matmul whose row
+    /// count is symbolic: a short prompt gets the matrix-vector kernel, a
+    /// long one the tiled block).
+    pub few_rows: Option<FewRows>,
+}
+
+/// The few-rows variant of a kernel (see [`KernelSpec::few_rows`]).
+#[derive(Debug, Clone)]
+pub struct FewRows {
+    /// The row count it depends on, evaluated per run.
+    pub rows: Dim,
+    /// The most rows it is chosen for.
+    pub max_rows: usize,
+    /// Its source, validated by naga like the main one.
+    pub wgsl: String,
+    /// Its dispatch size.
+    pub grid: Grid,
 }
 
 const WG: u32 = 256;
@@ -121,6 +139,7 @@ pub(super) fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: Strin
         grid,
         output_elements,
         co_outputs: b.co_stores.into_iter().map(|(n, _)| n).collect(),
+        few_rows: None,
     }
 }
 

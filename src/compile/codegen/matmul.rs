@@ -216,6 +216,7 @@ pub fn matmul(
         grid,
         output_elements,
         co_outputs: Vec::new(),
+        few_rows: None,
     })
 }
 
