@@ -44,7 +44,7 @@ pub const REGISTER_QUARTER: MatmulKernel = MatmulKernel::Register { tm: 4, tn: 8
 /// The most output rows the matrix-vector kernel takes.
 const VECTOR_MAX_ROWS: usize = 8;
 
-/// A matrix-vector kernel for products with at most [`VECTOR_MAX_ROWS`]
+/// A matrix-vector kernel for products with at most `VECTOR_MAX_ROWS` (8)
 /// output rows (a decode step, one token per sequence): each invocation
 /// computes 4 columns for every row, so the weight is streamed once, and
 /// 16 invocations share a workgroup. The 16x16 block left 7 of its 8

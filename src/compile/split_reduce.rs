@@ -13,7 +13,7 @@ use super::error::CompileError;
 use super::pass::{replace_nodes, Pass};
 use crate::graph::{ops, Dim, Ir, NodeId, Op, ReduceOp, RowOp, Value};
 
-/// The rewrite of reductions over axes longer than [`CHUNK`].
+/// The rewrite of reductions over axes longer than `CHUNK`.
 pub struct SplitLongReductions;
 
 /// The longest reduced axis kept in one kernel: 1,024 loop iterations per
