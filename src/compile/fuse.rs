@@ -109,7 +109,7 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
     for &id in order {
         if matches!(ir.node(id).op.family(), OpFamily::MatMul | OpFamily::Attention) {
             for (i, o) in ir.operands(id).into_iter().enumerate() {
-                if i == 0 && ir.node(id).op.family() == OpFamily::MatMul && transposed_lhs(ir, o, &m) {
+                if i == 0 && ir.node(id).op.family() == OpFamily::MatMul && transposed_lhs(ir, id, o, &m) {
                     m.insert(o);
                     continue;
                 }
@@ -135,13 +135,13 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
     plan
 }
 
-/// Whether a matmul's left operand is a transposed view of a buffer
+/// Whether matmul `mm`'s left operand `a` is a transposed view of a buffer
 /// (contiguous along its rows, strided along k: `x^T` of a weight
 /// gradient) over a long enough k to pay for a copy. Read in place, every
 /// k-step gathers one scalar per row; copied once to row-major, the kernel
 /// reads it as vec4 along k (measured on lavapipe: a BERT-base weight
 /// gradient 2x faster, BENCHMARKS.md).
-fn transposed_lhs(ir: &Ir, a: NodeId, m: &HashSet<NodeId>) -> bool {
+fn transposed_lhs(ir: &Ir, mm: NodeId, a: NodeId, m: &HashSet<NodeId>) -> bool {
     if !ir.node(a).op.is_index_only() || m.contains(&a) {
         return false;
     }
@@ -151,7 +151,8 @@ fn transposed_lhs(ir: &Ir, a: NodeId, m: &HashSet<NodeId>) -> bool {
     let transposed = r >= 2 && view.strides[r - 2] == one && view.strides[r - 1] != one;
     // Symbolic sizes count as a typical sequence length.
     let size = |d: &crate::graph::Dim| d.as_static().unwrap_or(256);
-    let work: usize = view.shape.iter().map(size).product::<usize>() * users_cols(ir, a);
+    let cols = ir.node(mm).ty.shape.last().map_or(1, size);
+    let work: usize = view.shape.iter().map(size).product::<usize>() * cols;
     transposed && work >= COPY_TRANSPOSED_LHS_FROM
 }
 
@@ -159,15 +160,6 @@ fn transposed_lhs(ir: &Ir, a: NodeId, m: &HashSet<NodeId>) -> bool {
 /// left operand pays: below it (a d_model 64 weight gradient) the copy's
 /// own dispatch costs more than the strided reads it saves.
 const COPY_TRANSPOSED_LHS_FROM: usize = 1 << 26;
-
-/// The widest output (columns) among the matmuls reading `a`.
-fn users_cols(ir: &Ir, a: NodeId) -> usize {
-    ir.users(a)
-        .iter()
-        .filter_map(|&u| ir.node(u).ty.shape.last().map(|d| d.as_static().unwrap_or(256)))
-        .max()
-        .unwrap_or(1)
-}
 
 /// Whether `id` can be computed inside the loop of the reduction that is
 /// its only reader (sum, mean, max, min over one axis): an elementwise,

@@ -174,15 +174,9 @@ fn folded_rows(ir: &Ir, mm: NodeId) -> Option<usize> {
 /// columns (static sizes). A batch times one matrix counts all its rows:
 /// the kernel folds the batch into them.
 fn sides_within(ir: &Ir, mm: NodeId, limit: usize) -> (bool, bool) {
-    let out = &ir.node(mm).ty.shape;
-    let r = out.len();
-    if r < 2 {
-        return (false, false);
-    }
-    let b_is_matrix = ir.operands(mm).get(1).is_some_and(|&b| ir.node(b).ty.rank() == 2);
-    let rows = if b_is_matrix { Dim::product(&out[..r - 1]) } else { out[r - 2].clone() };
+    let (Some(rows), Some(cols)) = (rows_dim(ir, mm), ir.node(mm).ty.shape.last()) else { return (false, false) };
     let few = |d: &Dim| d.as_static().is_some_and(|v| v <= limit);
-    (few(&rows), few(&out[r - 1]))
+    (few(&rows), few(cols))
 }
 
 /// Whether a matmul is big enough in every direction for the tall

@@ -202,9 +202,7 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
         kernels
             .iter()
             .filter(|k| k.few_rows.as_ref().is_some_and(|v| seen.insert(v.wgsl.as_str())))
-            .filter_map(|k| {
-                k.few_rows.as_ref().map(|v| KernelSpec { wgsl: v.wgsl.clone(), few_rows: None, ..k.clone() })
-            })
+            .filter_map(KernelSpec::few_rows_kernel)
             .try_for_each(|k| validate::validate_kernel(&k))
     })?;
     for k in &kernels {

@@ -98,19 +98,12 @@ impl Model {
         let (compiled, created) = timed(settings, "create-pipelines", || pipelines_for(device, &program.kernels))?;
         let (pipelines, layouts): (Vec<_>, Vec<_>) = compiled.into_iter().unzip();
         // Variants bind what their kernel binds: the same layout serves both.
-        let variants: Vec<(usize, KernelSpec)> = program
-            .kernels
-            .iter()
-            .enumerate()
-            .filter_map(|(i, k)| {
-                k.few_rows.as_ref().map(|v| (i, KernelSpec { wgsl: v.wgsl.clone(), few_rows: None, ..k.clone() }))
-            })
-            .collect();
-        let specs: Vec<KernelSpec> = variants.iter().map(|(_, k)| k.clone()).collect();
-        let (variant_compiled, _) = timed(settings, "create-pipelines", || pipelines_for(device, &specs))?;
+        let (indices, variants): (Vec<usize>, Vec<KernelSpec>) =
+            program.kernels.iter().enumerate().filter_map(|(i, k)| Some((i, k.few_rows_kernel()?))).unzip();
+        let (variant_compiled, _) = timed(settings, "create-pipelines", || pipelines_for(device, &variants))?;
         let mut few_rows_pipelines = vec![None; pipelines.len()];
-        for ((i, _), (pipeline, _)) in variants.iter().zip(variant_compiled) {
-            few_rows_pipelines[*i] = Some(pipeline);
+        for (i, (pipeline, _)) in indices.into_iter().zip(variant_compiled) {
+            few_rows_pipelines[i] = Some(pipeline);
         }
         if created > 0 {
             if let Some(cache) = &device.disk_cache {

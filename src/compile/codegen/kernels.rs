@@ -69,6 +69,15 @@ pub struct KernelSpec {
     pub few_rows: Option<FewRows>,
 }
 
+impl KernelSpec {
+    /// The few-rows variant as a kernel of its own (same bindings, its
+    /// source), for validation and pipeline creation.
+    pub fn few_rows_kernel(&self) -> Option<KernelSpec> {
+        let v = self.few_rows.as_ref()?;
+        Some(KernelSpec { wgsl: v.wgsl.clone(), grid: v.grid.clone(), few_rows: None, ..self.clone() })
+    }
+}
+
 /// The few-rows variant of a kernel (see [`KernelSpec::few_rows`]).
 #[derive(Debug, Clone)]
 pub struct FewRows {
@@ -222,7 +231,8 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
     let mut values: Vec<(&str, String)> = vec![
         ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", binds),
-        ("WG", wg.clone()),
+        // A column reduction's workgroup is WX x WY, not one row's.
+        ("WG", columns.map_or_else(|| wg.clone(), |(wx, wy)| (wx * wy).to_string())),
         ("ROWS", rows_expr),
         ("N", len_expr),
     ];
@@ -259,8 +269,7 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
                 ("LOAD", load.clone()),
             ]);
             if let Some((wx, wy)) = columns {
-                values.retain(|(k, _)| *k != "WG");
-                values.extend([("WG", (wx * wy).to_string()), ("WX", wx.to_string()), ("WY", wy.to_string())]);
+                values.extend([("WX", wx.to_string()), ("WY", wy.to_string())]);
                 shaders::REDUCE_COLUMNS
             } else {
                 values.extend([("ROW_COMMON", row_common), ("REDUCE", reduce.to_string())]);

@@ -18,35 +18,35 @@ macro_rules! unary_ops {
 }
 
 unary_ops! {
-    /// `-x`, integers too (also the `-` operator on values); see the [elementwise example](self#elementwise).
+    /// `-x`, integers too (also the `-` operator on values); see the [elementwise example](super#elementwise).
     neg => UnaryOp::Neg;
-    /// `|x|`, integers too; see the [elementwise example](self#elementwise).
+    /// `|x|`, integers too; see the [elementwise example](super#elementwise).
     abs => UnaryOp::Abs;
-    /// `e^x`; see the [elementwise example](self#elementwise).
+    /// `e^x`; see the [elementwise example](super#elementwise).
     exp => UnaryOp::Exp;
-    /// The natural logarithm; see the [elementwise example](self#elementwise).
+    /// The natural logarithm; see the [elementwise example](super#elementwise).
     log => UnaryOp::Log;
-    /// The square root; see the [elementwise example](self#elementwise).
+    /// The square root; see the [elementwise example](super#elementwise).
     sqrt => UnaryOp::Sqrt;
-    /// `1 / sqrt(x)`, one op for the norms that divide by a root; see the [elementwise example](self#elementwise).
+    /// `1 / sqrt(x)`, one op for the norms that divide by a root; see the [elementwise example](super#elementwise).
     rsqrt => UnaryOp::Rsqrt;
-    /// `1 / x`; see the [elementwise example](self#elementwise).
+    /// `1 / x`; see the [elementwise example](super#elementwise).
     recip => UnaryOp::Recip;
-    /// The hyperbolic tangent; see the [elementwise example](self#elementwise).
+    /// The hyperbolic tangent; see the [elementwise example](super#elementwise).
     tanh => UnaryOp::Tanh;
-    /// `1 / (1 + e^-x)`; see the [elementwise example](self#elementwise).
+    /// `1 / (1 + e^-x)`; see the [elementwise example](super#elementwise).
     sigmoid => UnaryOp::Sigmoid;
-    /// `max(x, 0)`; see the [elementwise example](self#elementwise).
+    /// `max(x, 0)`; see the [elementwise example](super#elementwise).
     relu => UnaryOp::Relu;
-    /// `x * sigmoid(x)` (HF `silu`, LLaMA's MLP activation); see the [elementwise example](self#elementwise).
+    /// `x * sigmoid(x)` (HF `silu`, LLaMA's MLP activation); see the [elementwise example](super#elementwise).
     silu => UnaryOp::Silu;
-    /// The Gauss error function (what erf-GELU is built on); see the [elementwise example](self#elementwise).
+    /// The Gauss error function (what erf-GELU is built on); see the [elementwise example](super#elementwise).
     erf => UnaryOp::Erf;
-    /// The sine, for rotary and sinusoidal position tables; see the [elementwise example](self#elementwise).
+    /// The sine, for rotary and sinusoidal position tables; see the [elementwise example](super#elementwise).
     sin => UnaryOp::Sin;
-    /// The cosine, for rotary and sinusoidal position tables; see the [elementwise example](self#elementwise).
+    /// The cosine, for rotary and sinusoidal position tables; see the [elementwise example](super#elementwise).
     cos => UnaryOp::Cos;
-    /// Logical not of a bool tensor; see the [elementwise example](self#elementwise).
+    /// Logical not of a bool tensor; see the [elementwise example](super#elementwise).
     not => UnaryOp::Not;
 }
 
@@ -79,24 +79,24 @@ macro_rules! binary_ops {
 }
 
 binary_ops! {
-    /// `a + b`, broadcast (also the `+` operator); see the [elementwise example](self#elementwise).
+    /// `a + b`, broadcast (also the `+` operator); see the [elementwise example](super#elementwise).
     add => BinaryOp::Add;
-    /// `a - b`, broadcast (also the `-` operator); see the [elementwise example](self#elementwise).
+    /// `a - b`, broadcast (also the `-` operator); see the [elementwise example](super#elementwise).
     sub => BinaryOp::Sub;
-    /// `a * b`, broadcast (also the `*` operator); see the [elementwise example](self#elementwise).
+    /// `a * b`, broadcast (also the `*` operator); see the [elementwise example](super#elementwise).
     mul => BinaryOp::Mul;
     /// Float division; floor division on integers (Python's `//`); also the `/` operator.
-    /// See the [elementwise example](self#elementwise).
+    /// See the [elementwise example](super#elementwise).
     div => BinaryOp::Div;
-    /// `a` to the power `b`, floats only; see the [elementwise example](self#elementwise).
+    /// `a` to the power `b`, floats only; see the [elementwise example](super#elementwise).
     pow => BinaryOp::Pow;
-    /// The larger of `a` and `b` per element (`torch.maximum`); see the [elementwise example](self#elementwise).
+    /// The larger of `a` and `b` per element (`torch.maximum`); see the [elementwise example](super#elementwise).
     maximum => BinaryOp::Max;
-    /// The smaller of `a` and `b` per element (`torch.minimum`); see the [elementwise example](self#elementwise).
+    /// The smaller of `a` and `b` per element (`torch.minimum`); see the [elementwise example](super#elementwise).
     minimum => BinaryOp::Min;
-    /// Logical and of bool tensors; see the [elementwise example](self#elementwise).
+    /// Logical and of bool tensors; see the [elementwise example](super#elementwise).
     and => BinaryOp::And;
-    /// Logical or of bool tensors; see the [elementwise example](self#elementwise).
+    /// Logical or of bool tensors; see the [elementwise example](super#elementwise).
     or => BinaryOp::Or;
 }
 
@@ -116,29 +116,29 @@ macro_rules! compare_ops {
 }
 
 compare_ops! {
-    /// `a == b` as bool, broadcast; see the [elementwise example](self#elementwise).
+    /// `a == b` as bool, broadcast; see the [elementwise example](super#elementwise).
     eq => CompareOp::Eq;
-    /// `a != b` as bool, broadcast; see the [elementwise example](self#elementwise).
+    /// `a != b` as bool, broadcast; see the [elementwise example](super#elementwise).
     ne => CompareOp::Ne;
-    /// `a < b` as bool, broadcast; see the [elementwise example](self#elementwise).
+    /// `a < b` as bool, broadcast; see the [elementwise example](super#elementwise).
     lt => CompareOp::Lt;
-    /// `a <= b` as bool, broadcast; see the [elementwise example](self#elementwise).
+    /// `a <= b` as bool, broadcast; see the [elementwise example](super#elementwise).
     le => CompareOp::Le;
-    /// `a > b` as bool, broadcast; see the [elementwise example](self#elementwise).
+    /// `a > b` as bool, broadcast; see the [elementwise example](super#elementwise).
     gt => CompareOp::Gt;
-    /// `a >= b` as bool, broadcast; see the [elementwise example](self#elementwise).
+    /// `a >= b` as bool, broadcast; see the [elementwise example](super#elementwise).
     ge => CompareOp::Ge;
 }
 
 /// `cond ? a : b` elementwise, broadcasting all three (`torch.where`), the
-/// way to mask scores. See the [elementwise example](self#elementwise).
+/// way to mask scores. See the [elementwise example](super#elementwise).
 #[track_caller]
 pub fn select(cond: &Value, a: &Value, b: &Value) -> Value {
     Graph::build("where", &[cond, a, b], |_| Ok(Op::Where))
 }
 
 /// Converts to `dtype` with the rules of [`Tensor::cast`] (the one explicit
-/// conversion: ops never promote). See the [elementwise example](self#elementwise).
+/// conversion: ops never promote). See the [elementwise example](super#elementwise).
 #[track_caller]
 pub fn cast(x: &Value, dtype: DType) -> Value {
     Graph::build("cast", &[x], |_| Ok(Op::Cast(dtype)))
