@@ -91,10 +91,10 @@ pub mod train;
 pub mod weights;
 
 pub use autodiff::{AutodiffError, Gradients};
-pub use compile::{CompileError, CompileOptions, Program, Target};
+pub use compile::{CompileError, CompileOptions, KernelTier, Program, Target};
 pub use graph::{ops, BindError, DType, Dim, Gelu, Graph, GraphError, NamedTensors, Tensor, TensorType, Value};
 pub use interp::{InterpError, Interpreter, Trace};
 pub use optim::{OptimError, OptimizerConfig, Recipe};
-pub use runtime::{Compiler, Device, LoadError, Model, RuntimeError};
+pub use runtime::{Compiler, Device, LoadError, Model, RuntimeError, TieredModel};
 pub use settings::Settings;
 pub use weights::{CheckedWeights, WeightError, Weights};

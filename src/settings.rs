@@ -12,6 +12,11 @@
 //! | `WGRAPH_MEMORY_LIMIT` | bytes (suffixes `K`, `M`, `G`) one run's activations may take; a run needing more is refused before allocating |
 //! | `WGRAPH_PIPELINE_THREADS` | threads creating a model's pipelines (default 1) |
 //! | `WGRAPH_PIPELINE_CACHE` | a directory for the compiled-pipeline cache, or `off` (default: `$XDG_CACHE_HOME/wgraph`, else `~/.cache/wgraph`) |
+//! | `WGRAPH_TIER` | `tuned` or `quick`: the one kernel tier a `TieredModel` uses (default: quick kernels first on drivers that compile at first dispatch, tuned ones swapped in once compiled in the background) |
+//!
+//! Read too: Mesa's `MESA_SHADER_CACHE_DISABLE` (and its older name
+//! `MESA_GLSL_CACHE_DISABLE`): without Mesa's shader cache, kernels
+//! compiled in the background cannot reach the device that runs them.
 
 use std::path::PathBuf;
 
@@ -49,6 +54,11 @@ pub struct Settings {
     /// Where compiled pipelines persist between runs (`WGRAPH_PIPELINE_CACHE`),
     /// `None` when off.
     pub pipeline_cache: Option<PathBuf>,
+    /// `WGRAPH_TIER`, as given (`TieredModel` reads `tuned` and `quick`).
+    pub tier: Option<String>,
+    /// Whether Mesa's shader cache is switched off (`MESA_SHADER_CACHE_DISABLE`
+    /// or `MESA_GLSL_CACHE_DISABLE` set to a true value).
+    pub driver_cache_disabled: bool,
 }
 
 impl Default for Settings {
@@ -67,6 +77,8 @@ impl Default for Settings {
             memory_limit: None,
             pipeline_threads: None,
             pipeline_cache: None,
+            tier: None,
+            driver_cache_disabled: false,
         }
     }
 }
@@ -86,6 +98,10 @@ impl Settings {
             memory_limit: var("WGRAPH_MEMORY_LIMIT").and_then(|v| parse_bytes(&v)),
             pipeline_threads: var("WGRAPH_PIPELINE_THREADS").and_then(|v| v.trim().parse().ok()),
             pipeline_cache: pipeline_cache_dir(var("WGRAPH_PIPELINE_CACHE"), var("XDG_CACHE_HOME"), var("HOME")),
+            tier: var("WGRAPH_TIER"),
+            driver_cache_disabled: ["MESA_SHADER_CACHE_DISABLE", "MESA_GLSL_CACHE_DISABLE"]
+                .into_iter()
+                .any(|name| var(name).is_some_and(|v| is_true(&v))),
         }
     }
 
@@ -93,6 +109,11 @@ impl Settings {
     pub fn shows(&self, at: u32) -> bool {
         self.debug >= at
     }
+}
+
+/// Mesa's reading of a boolean variable: `1`, `true`, `yes` or `y`, any case.
+fn is_true(value: &str) -> bool {
+    ["1", "true", "yes", "y"].contains(&value.trim().to_ascii_lowercase().as_str())
 }
 
 /// `1048576`, `512K`, `64M`, `2G` (binary multiples) as bytes.

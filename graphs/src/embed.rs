@@ -6,7 +6,7 @@ use crate::bert::{self, BertConfig, BertHead};
 use crate::hf::{HfConfig, ModelError};
 use crate::text::TextEncoder;
 use std::path::Path;
-use wgraph::{Compiler, Device, LoadError, Model, RuntimeError, Weights};
+use wgraph::{Compiler, Device, LoadError, RuntimeError, TieredModel, Weights};
 
 /// Errors of the embedding pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,9 @@ pub enum EmbedError {
 
 pub struct SentenceEmbedder {
     text: TextEncoder,
-    model: Model,
+    /// Quick kernels for the first texts where the driver compiles at
+    /// first dispatch, the tuned ones once compiled (see `TieredModel`).
+    model: TieredModel,
 }
 
 impl SentenceEmbedder {
@@ -48,9 +50,14 @@ impl SentenceEmbedder {
         let cfg = BertConfig::from_hf(&hf)?;
         let graph = bert::build(&cfg, BertHead::SentenceEmbedding, "")?;
         let weights = Weights::from_dir(dir)?;
-        let model = Compiler::new(device).compile(&graph, &weights)?;
+        let model = Compiler::new(device).compile_tiered(&graph, &weights)?;
         let text = TextEncoder::from_dir(dir, max_seq_length(dir, cfg.max_position_embeddings)?)?;
         Ok(SentenceEmbedder { text, model })
+    }
+
+    /// The compiled model (quick kernels first, see [`TieredModel`]).
+    pub fn model(&self) -> &TieredModel {
+        &self.model
     }
 
     /// One unit-length vector per text.

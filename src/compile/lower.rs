@@ -6,6 +6,7 @@ use super::codegen::{attention, matmul, FewRows, KernelSpec};
 use super::error::CompileError;
 use super::fuse::FusionPlan;
 use super::matmul_choice::{MatmulPolicy, FEW_ROWS};
+use super::tier::KernelTier;
 use crate::graph::{Ir, NodeId, Op};
 
 pub fn lower(
@@ -14,8 +15,9 @@ pub fn lower(
     order: &[NodeId],
     policy: MatmulPolicy,
     row_wg: u32,
+    tier: KernelTier,
 ) -> Result<Vec<KernelSpec>, CompileError> {
-    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, policy, row_wg)).collect()
+    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, policy, row_wg, tier)).collect()
 }
 
 fn lower_root(
@@ -24,13 +26,14 @@ fn lower_root(
     root: NodeId,
     policy: MatmulPolicy,
     row_wg: u32,
+    tier: KernelTier,
 ) -> Result<KernelSpec, CompileError> {
     // A matmul fused into the elementwise chain rooted here.
     if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
-        return matmul_with_variants(ir, plan, mm, root, policy);
+        return matmul_with_variants(ir, plan, mm, root, policy, tier);
     }
     match &ir.node(root).op {
-        Op::MatMul => matmul_with_variants(ir, plan, root, root, policy),
+        Op::MatMul => matmul_with_variants(ir, plan, root, root, policy, tier),
         Op::Conv1d { stride, padding, dilation, groups } => kernels::conv1d(
             ir,
             plan,
@@ -39,7 +42,7 @@ fn lower_root(
         ),
         Op::Row(r) => kernels::row(ir, plan, root, *r, row_wg),
         Op::ScatterAdd { axis, .. } => kernels::scatter_add(ir, plan, root, *axis, row_wg),
-        Op::Attention { scale, .. } => attention::attention(ir, plan, root, *scale, row_wg),
+        Op::Attention { scale, .. } => attention::attention(ir, plan, root, *scale, row_wg, tier),
         // Everything computable per output element: one fused expression.
         Op::Input { .. }
         | Op::Weight { .. }
@@ -69,8 +72,10 @@ fn matmul_with_variants(
     mm: NodeId,
     root: NodeId,
     policy: MatmulPolicy,
+    tier: KernelTier,
 ) -> Result<KernelSpec, CompileError> {
-    let mut spec = matmul::matmul(ir, plan, mm, root, policy.pick(ir, mm), policy.max_texture_side)?;
+    let kernel = tier.matmul(policy.pick(ir, mm));
+    let mut spec = matmul::matmul(ir, plan, mm, root, kernel, policy.max_texture_side)?;
     if let Some((rows, kernel)) = policy.few_rows_variant(ir, mm) {
         let small = matmul::matmul(ir, plan, mm, root, kernel, policy.max_texture_side)?;
         let same_bindings =

@@ -18,6 +18,7 @@ mod pass;
 mod split_concat;
 mod split_reduce;
 mod target;
+mod tier;
 pub mod validate;
 pub mod view;
 mod write_in_place;
@@ -37,6 +38,7 @@ pub use pass::{run_passes, timed, Pass};
 pub use split_concat::SplitWideConcat;
 pub use split_reduce::SplitLongReductions;
 pub use target::{AdapterKind, Target};
+pub use tier::{KernelTier, QUICK_ACCUMULATORS, QUICK_ATTENTION_ROWS};
 
 use crate::graph::{Ir, NodeId};
 use crate::settings::{level, Settings};
@@ -69,6 +71,9 @@ pub struct CompileOptions {
     /// new parameters and optimizer state), and are not read back. Weights
     /// written back are never read as textures.
     pub write_back: bool,
+    /// Kernels tuned for speed (the default) or quick to compile (see
+    /// [`KernelTier`]; `TieredModel` uses both).
+    pub tier: KernelTier,
     /// Debug output and overrides (read from the environment by `default()`).
     pub settings: Settings,
 }
@@ -83,6 +88,7 @@ impl Default for CompileOptions {
             tap_every_node: false,
             texture_weights: true,
             write_back: false,
+            tier: KernelTier::Tuned,
             settings: Settings::from_env(),
         }
     }
@@ -192,7 +198,7 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     // One workgroup per row: on CPU drivers a workgroup of one SIMD width
     // (lavapipe: 8) makes barriers free, larger ones run as coroutines.
     let row_wg = if target.kind == AdapterKind::Cpu { target.subgroup_size.unwrap_or(8).clamp(1, 64) } else { 64 };
-    let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, matmul, row_wg))?;
+    let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, matmul, row_wg, options.tier))?;
     // Identical layers lower to identical kernels: validate each source once
     // (MiniLM: 74 kernels, 10 distinct sources).
     timed(settings, "naga-validate", || {

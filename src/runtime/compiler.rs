@@ -5,7 +5,7 @@
 use super::device::Device;
 use super::error::RuntimeError;
 use super::model::Model;
-use crate::compile::{compile, timed, CompileError, CompileOptions};
+use crate::compile::{compile, timed, CompileError, CompileOptions, KernelTier, Program};
 use crate::graph::{dump_dot, Graph, GraphError, Ir};
 use crate::weights::{check_ir, WeightError, Weights};
 use thiserror::Error;
@@ -102,9 +102,26 @@ impl<'d> Compiler<'d> {
 
     /// Like [`Compiler::compile`], for an IR (after edits or passes).
     pub fn compile_ir(&self, ir: &Ir, weights: &Weights) -> Result<Model, LoadError> {
+        let (program, bindings) = self.program_for(ir, weights, self.options.tier)?;
+        self.model_for(program, weights, bindings)
+    }
+
+    /// The device models are compiled for.
+    pub(super) fn device(&self) -> &'d Device {
+        self.device
+    }
+
+    /// Checks the weights and compiles `ir` with this compiler's options
+    /// and `tier`; returns the program and the sizes the weights bind.
+    pub(super) fn program_for(
+        &self,
+        ir: &Ir,
+        weights: &Weights,
+        tier: KernelTier,
+    ) -> Result<(Program, crate::graph::Bindings), LoadError> {
         let settings = &self.options.settings;
         let checked = timed(settings, "check-weights", || check_ir(ir, weights))?;
-        let mut options = self.options.clone();
+        let mut options = CompileOptions { tier, ..self.options.clone() };
         if self.shared.is_some() {
             // A texture is a copy made once; shared weights change under it.
             options.texture_weights = false;
@@ -118,7 +135,17 @@ impl<'d> Compiler<'d> {
                 eprintln!("wgraph: cannot write WGRAPH_GRAPH={}: {e}", path.display());
             }
         }
-        // Symbols only weights bind (a `vocab` dim) are fixed from here on.
-        Ok(Model::sharing(self.device, program, weights, checked.bindings, self.shared)?)
+        Ok((program, checked.bindings))
+    }
+
+    /// Creates `program`'s pipelines and uploads its weights; symbols only
+    /// weights bind (a `vocab` dim) are fixed from here on.
+    pub(super) fn model_for(
+        &self,
+        program: Program,
+        weights: &Weights,
+        bindings: crate::graph::Bindings,
+    ) -> Result<Model, LoadError> {
+        Ok(Model::sharing(self.device, program, weights, bindings, self.shared)?)
     }
 }

@@ -123,6 +123,14 @@ impl Device {
         })
     }
 
+    /// Whether the driver compiles a pipeline at its first dispatch
+    /// rather than when it is created: lavapipe (llvmpipe) does, with LLVM,
+    /// on its one queue thread, which makes the first run pay for every
+    /// kernel (see `TieredModel`).
+    pub fn compiles_at_first_dispatch(&self) -> bool {
+        self.info.driver.to_ascii_lowercase().contains("llvmpipe") || self.info.name.contains("llvmpipe")
+    }
+
     /// Memory a run may still allocate, when it can be told: on CPU
     /// drivers the machine's available memory (`MemAvailable` in
     /// /proc/meminfo; GPUs do not report theirs through wgpu), capped by

@@ -19,7 +19,7 @@ use std::time::Instant;
 /// The wgpu major version in Cargo.toml: pipeline data from another wgpu
 /// is refused by wgpu anyway, a new file name avoids the round trip (a
 /// unit test keeps this in step with Cargo.toml).
-const WGPU_VERSION: &str = "30";
+pub(crate) const WGPU_VERSION: &str = "30";
 
 /// An open pipeline cache and the file it came from.
 pub(crate) struct DiskCache {
@@ -44,7 +44,7 @@ pub struct PipelineCacheStatus {
 
 /// 64-bit FNV-1a: stable across Rust releases, unlike `DefaultHasher`, so
 /// the same driver finds the same file after a toolchain update.
-fn fnv1a(parts: &[&str]) -> u64 {
+pub(crate) fn fnv1a(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for &b in part.as_bytes().iter().chain(&[0xff]) {

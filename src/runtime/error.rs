@@ -144,6 +144,21 @@ pub enum RuntimeError {
         /// The timeout.
         seconds: u64,
     },
+    /// `WGRAPH_TIER` names no tier.
+    #[error("WGRAPH_TIER={value} is not one of tuned, quick (unset: quick kernels first where the driver compiles at first dispatch)")]
+    UnknownTier {
+        /// The value given.
+        value: String,
+    },
+    /// A `TieredModel`'s tuned kernels could not be compiled in the background.
+    #[error(
+        "compiling the tuned kernels in the background failed: {detail} (the quick kernels keep serving; \
+         WGRAPH_TIER=tuned compiles the tuned ones before the first run instead)"
+    )]
+    BackgroundCompile {
+        /// What failed, as its error said.
+        detail: String,
+    },
     /// wgpu or the driver reported an error (captured, never a panic).
     #[error("GPU error during {what}: {detail}")]
     Gpu {

@@ -4,14 +4,17 @@
 mod compiler;
 mod device;
 mod disk_cache;
+mod driver_compiled;
 mod error;
 mod instance;
 mod model;
 mod pipeline_cache;
 mod pipelines;
 mod profile;
+mod tiered;
 mod timestamps;
 mod transfer;
+mod warm_up;
 mod weight_access;
 
 pub use crate::compile::AdapterKind;
@@ -21,3 +24,4 @@ pub use disk_cache::PipelineCacheStatus;
 pub use error::RuntimeError;
 pub use model::Model;
 pub use profile::{by_kind, kernel_kind, KernelTime};
+pub use tiered::TieredModel;

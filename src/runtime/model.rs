@@ -419,6 +419,16 @@ impl Model {
         &self.instances
     }
 
+    /// Every symbol the program's shapes mention.
+    pub(super) fn symbols(&self) -> &[crate::graph::Symbol] {
+        &self.symbols
+    }
+
+    /// Kernel `i`'s pipeline and its few-rows variant's, when it has one.
+    pub(super) fn pipelines_of(&self, i: usize) -> impl Iterator<Item = &wgpu::ComputePipeline> {
+        std::iter::once(&self.pipelines[i]).chain(self.few_rows_pipelines[i].as_ref())
+    }
+
     /// The pipeline of kernel `i` for `instance`'s sizes: its few-rows
     /// variant when the instance chose it.
     pub(super) fn pipeline(&self, i: usize, instance: &Instance) -> &wgpu::ComputePipeline {

@@ -96,9 +96,10 @@ impl StoredDtype {
 }
 
 /// A set of named tensors: the checkpoint a graph's weights come from.
-#[derive(Debug, Default)]
+/// Cloning is cheap: the mappings and in-memory tensors are shared.
+#[derive(Debug, Default, Clone)]
 pub struct Weights {
-    files: Vec<Mmap>,
+    files: Vec<Arc<Mmap>>,
     entries: BTreeMap<String, TensorInfo>,
     /// Prepended to every name the graph asks for (see [`Weights::with_prefix`]).
     prefix: String,
@@ -225,7 +226,7 @@ impl Weights {
                 },
             );
         }
-        self.files.push(map);
+        self.files.push(Arc::new(map));
         Ok(())
     }
 

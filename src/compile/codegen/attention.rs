@@ -9,6 +9,7 @@ use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
 use crate::compile::view::{view_or_buffer, StridedView};
+use crate::compile::KernelTier;
 use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// The most query rows one invocation computes: each key and value row it
@@ -36,6 +37,7 @@ pub fn attention(
     node: NodeId,
     scale: Option<f64>,
     wg: u32,
+    tier: KernelTier,
 ) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
@@ -53,9 +55,10 @@ pub fn attention(
     let d = static_of(&q.shape[r - 1], "head dim of q and k")?;
     let dv = static_of(&v.shape[r - 1], "head dim of v")?;
     // Never more rows than a static query length has.
+    let rows = tier.attention_rows(rows_per_invocation(d, dv));
     let tm = match q.shape[r - 2].as_static() {
-        Some(m) => rows_per_invocation(d, dv).min(m.max(1)),
-        None => rows_per_invocation(d, dv),
+        Some(m) => rows.min(m.max(1)),
+        None => rows,
     };
     // vec4 along the head dim: contiguous there, every offset a multiple of 4.
     let vec = d % 4 == 0

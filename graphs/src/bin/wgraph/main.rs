@@ -408,9 +408,10 @@ fn run_model(model_dir: &Path, inputs: &Path, output: &Path, dump: Option<&Path>
     let options =
         CompileOptions { taps: if dump.is_some() { vec!["*".into()] } else { Vec::new() }, ..Default::default() };
     let bar = step("checking weights, compiling, uploading");
-    let model = Compiler::new(&device).with_options(options).compile(&loaded.graph, &weights)?;
+    // One run: quick kernels where the driver compiles at first dispatch.
+    let model = Compiler::new(&device).with_options(options).compile_tiered(&loaded.graph, &weights)?;
     bar.finish_and_clear();
-    let (outputs, taps) = model.run_with_taps(feed)?;
+    let (outputs, taps) = model.current().run_with_taps(feed)?;
     let mut files = vec![(output, safetensors_bytes(output, &outputs, None)?)];
     let mut dumped = 0;
     if let Some(path) = dump {

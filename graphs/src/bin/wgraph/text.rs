@@ -18,7 +18,8 @@ pub(crate) fn classify(model_dir: &Path, texts: &[String]) -> Result<()> {
     let weights = Weights::from_dir(model_dir)?;
     let device = Device::new()?;
     let bar = step("checking weights and compiling");
-    let model = Compiler::new(&device).compile(&loaded.graph, &weights)?;
+    // One run: quick kernels where the driver compiles at first dispatch.
+    let model = Compiler::new(&device).compile_tiered(&loaded.graph, &weights)?;
     bar.finish_and_clear();
     // Truncate where the model's positions end (HF pipelines truncate at
     // the tokenizer's limit, which matches it for these checkpoints).
