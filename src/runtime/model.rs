@@ -31,6 +31,17 @@ struct IndexCheck {
     node: NodeId,
 }
 
+/// Bytes of `program`'s weights and constants (its static buffers).
+pub(super) fn static_bytes(program: &Program, weight_bindings: &Bindings) -> u64 {
+    program
+        .memory
+        .placement
+        .iter()
+        .filter(|(_, p)| **p == Placement::Static)
+        .map(|(&n, _)| element_bytes(&program.ir, n, weight_bindings))
+        .sum()
+}
+
 /// A graph compiled for one device.
 pub struct Model {
     device: Device,
@@ -83,13 +94,7 @@ impl Model {
         // The weights must fit before the first one is uploaded: a
         // checkpoint larger than the memory left fails here, by size, not
         // as a process the OS kills halfway through the upload.
-        let weight_bytes: u64 = program
-            .memory
-            .placement
-            .iter()
-            .filter(|(_, p)| **p == Placement::Static)
-            .map(|(&n, _)| crate::compile::memory::element_bytes(&program.ir, n, &weight_bindings))
-            .sum();
+        let weight_bytes = static_bytes(&program, &weight_bindings);
         if let Some(available) = device.memory_available() {
             if weight_bytes > available {
                 return Err(RuntimeError::WeightsTooLarge { needed: weight_bytes, available });

@@ -16,14 +16,15 @@
 //! Where tiers do not pay, one model serves from the start: drivers that
 //! compile when the pipeline is created (GPU drivers), Mesa's cache
 //! switched off (the helper's work could not be handed over), a marker
-//! saying the driver already holds the tuned kernels, `WGRAPH_TIER`, or
-//! two tiers that generate the same kernels.
+//! saying the driver already holds the tuned kernels, weights too large to
+//! hold three times until the swap, `WGRAPH_TIER`, or two tiers that
+//! generate the same kernels.
 
 use super::compiler::{Compiler, LoadError};
 use super::device::Device;
 use super::driver_compiled;
 use super::error::RuntimeError;
-use super::model::Model;
+use super::model::{static_bytes, Model};
 use crate::compile::{KernelTier, Program};
 use crate::graph::{Bindings, NamedTensors, Tensor};
 use crate::settings::level;
@@ -44,8 +45,9 @@ pub(crate) enum TierPlan {
 
 impl TierPlan {
     /// The plan for `device`, given whether the driver's cache already
-    /// holds the tuned kernels (`marked`).
-    pub(crate) fn for_device(device: &Device, marked: bool) -> Result<TierPlan, RuntimeError> {
+    /// holds the tuned kernels (`marked`) and whether memory holds the
+    /// extra copies of the weights a background compile needs (`fits`).
+    pub(crate) fn for_device(device: &Device, marked: bool, fits: bool) -> Result<TierPlan, RuntimeError> {
         let settings = device.settings();
         match settings.tier.as_deref().map(|t| t.trim().to_ascii_lowercase()).as_deref() {
             Some("tuned") => return Ok(TierPlan::Only(KernelTier::Tuned)),
@@ -53,7 +55,7 @@ impl TierPlan {
             Some(other) => return Err(RuntimeError::UnknownTier { value: other.to_string() }),
             None => {}
         }
-        let tiers_pay = device.compiles_at_first_dispatch() && !settings.driver_cache_disabled && !marked;
+        let tiers_pay = device.compiles_at_first_dispatch() && !settings.driver_cache_disabled && !marked && fits;
         Ok(if tiers_pay { TierPlan::QuickThenTuned } else { TierPlan::Only(KernelTier::Tuned) })
     }
 }
@@ -285,7 +287,10 @@ impl Compiler<'_> {
             .as_deref()
             .map(|dir| driver_compiled::marker_path(dir, device.info(), &tuned));
         let marked = marker.as_deref().is_some_and(driver_compiled::is_marked);
-        let plan = TierPlan::for_device(device, marked)?;
+        // Until the swap, the weights live three times: the quick model's,
+        // the helper device's and the tuned model's.
+        let fits = device.memory_available().is_none_or(|a| static_bytes(&tuned, &bindings).saturating_mul(3) <= a);
+        let plan = TierPlan::for_device(device, marked, fits)?;
         if device.settings().shows(level::PASSES) {
             eprintln!("wgraph: kernel tiers: {plan:?}");
         }
