@@ -27,6 +27,9 @@ pub struct Device {
     settings: Settings,
     /// Compiled pipelines persisted between runs, when on and supported.
     pub(crate) disk_cache: Option<Arc<DiskCache>>,
+    /// Whether weights can be read as read-only rgba32float storage
+    /// textures (core WebGPU; some downlevel adapters lack it).
+    weight_textures: bool,
 }
 
 fn backends(choice: Option<&str>) -> Result<wgpu::Backends, RuntimeError> {
@@ -69,6 +72,9 @@ impl Device {
             detail: "the instance enumerated no adapters".into(),
         })?;
         let info = adapter.get_info();
+        let texel = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
+        let weight_textures = texel.allowed_usages.contains(wgpu::TextureUsages::STORAGE_BINDING)
+            && texel.flags.contains(wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY);
         // Ask for everything the adapter offers: big models need the largest
         // bindings and buffers available.
         let limits = adapter.limits();
@@ -112,6 +118,7 @@ impl Device {
             .map(Arc::new);
         Ok(Device {
             disk_cache,
+            weight_textures,
             device,
             queue,
             info,
@@ -187,7 +194,7 @@ impl Device {
             subgroup_size: self.subgroup_size(),
             max_storage_buffers_per_stage: self.limits.max_storage_buffers_per_shader_stage,
             max_storage_buffer_binding_size: self.limits.max_storage_buffer_binding_size,
-            max_texture_side: self.limits.max_texture_dimension_2d,
+            max_texture_side: if self.weight_textures { self.limits.max_texture_dimension_2d } else { 0 },
             max_workgroups_per_dimension: self.limits.max_compute_workgroups_per_dimension,
         }
     }

@@ -92,10 +92,10 @@ fn create(device: &Device, k: &KernelSpec) -> Result<Compiled, RuntimeError> {
         (0..params + 1 + k.co_outputs.len() as u32).map(|b| entry(b, b != 0 && b <= params)).collect();
     for (j, n) in k.inputs.iter().enumerate() {
         if k.textures.contains(n) {
-            entries[j + 1].ty = wgpu::BindingType::Texture {
-                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+            entries[j + 1].ty = wgpu::BindingType::StorageTexture {
+                access: wgpu::StorageTextureAccess::ReadOnly,
+                format: wgpu::TextureFormat::Rgba32Float,
                 view_dimension: wgpu::TextureViewDimension::D2,
-                multisampled: false,
             };
         }
     }

@@ -46,10 +46,10 @@ pub struct KernelSpec {
     /// Values read, bindings 1..=n: storage buffers, except those in
     /// `textures`.
     pub inputs: Vec<NodeId>,
-    /// Inputs bound as `texture_2d<f32>` of rgba32float texels instead: 2-D
-    /// weights, each texel four consecutive values of a row (the matmul's
-    /// B operand on CPU drivers, where texel fetches are vectorised and
-    /// storage-buffer loads are not).
+    /// Inputs bound as read-only storage textures of rgba32float texels
+    /// instead: 2-D weights, each texel four consecutive values of a row
+    /// (the matmul's B operand on CPU drivers, where texel reads are
+    /// vectorised and storage-buffer loads are not).
     pub textures: Vec<NodeId>,
     /// Sizes written to the params buffer (binding n+1) per run.
     pub params: Vec<Dim>,

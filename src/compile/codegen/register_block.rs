@@ -113,7 +113,7 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
                 if b_texture {
                     for g in 0..groups {
                         body.push_str(&format!(
-                            "        let b{g}_{kk} = textureLoad({b}, vec2<u32>(cb{g}, k * 4u + {kk}u), 0);\n"
+                            "        let b{g}_{kk} = textureLoad({b}, vec2<u32>(cb{g}, k * 4u + {kk}u));\n"
                         ));
                     }
                 } else {
@@ -144,7 +144,7 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
             (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {a}[ra{r} + k];\n")));
             for c in 0..tn {
                 body.push_str(&if b_texture {
-                    format!("        let b{c} = textureLoad({b}, vec2<u32>(k, cb{c}), 0);\n")
+                    format!("        let b{c} = textureLoad({b}, vec2<u32>(k, cb{c}));\n")
                 } else {
                     format!("        let b{c} = {b}[cb{c} + k];\n")
                 });

@@ -77,7 +77,9 @@ pub enum Binding {
     Array(Scalar),
     /// `array<vec4<f32>>`: an f32 buffer read four values at a time.
     ArrayVec4,
-    /// `texture_2d<f32>` of rgba32float texels.
+    /// A read-only `texture_storage_2d` of rgba32float texels: llvmpipe
+    /// reads storage texels inline, without the sampler path's per-lane
+    /// mip-level arithmetic and function call (BENCHMARKS.md).
     Texture,
 }
 
@@ -90,7 +92,9 @@ impl Binding {
             Binding::ArrayVec4 => {
                 format!("@group(0) @binding({index}) var<storage, {access}> {name}: array<vec4<f32>>;\n")
             }
-            Binding::Texture => format!("@group(0) @binding({index}) var {name}: texture_2d<f32>;\n"),
+            Binding::Texture => {
+                format!("@group(0) @binding({index}) var {name}: texture_storage_2d<rgba32float, read>;\n")
+            }
         }
     }
 }
