@@ -13,7 +13,10 @@ pub(super) enum Layout {
     /// B as vec4 of 4 columns per k-step.
     VecKN,
     /// A and B contiguous along k (a transposed Linear weight): both read
-    /// as vec4 of 4 k-steps, accumulated as vec4 and summed at the end.
+    /// as vec4 of 4 k-steps, accumulated in one scalar per output in k
+    /// order. (A vec4 accumulator per output, summed at the end, makes
+    /// four times the values to keep: on lavapipe they spill to the stack,
+    /// and MiniLM's products ran 15-50% slower, BENCHMARKS.md.)
     VecK,
 }
 
@@ -151,10 +154,12 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
             }
             for r in 0..tm {
                 for c in 0..tn {
-                    decl.push_str(&format!("    var acc{r}_{c} = vec4<f32>(0.0);\n"));
-                    body.push_str(&format!("        acc{r}_{c} = fma(a{r}, b{c}, acc{r}_{c});\n"));
-                    let sum = format!("(acc{r}_{c}.x + acc{r}_{c}.y) + (acc{r}_{c}.z + acc{r}_{c}.w)");
-                    stores.push_str(&store(&sum));
+                    decl.push_str(&format!("    var acc{r}_{c} = 0.0;\n"));
+                    let chain = ["x", "y", "z", "w"]
+                        .iter()
+                        .fold(format!("acc{r}_{c}"), |acc, l| format!("fma(a{r}.{l}, b{c}.{l}, {acc})"));
+                    body.push_str(&format!("        acc{r}_{c} = {chain};\n"));
+                    stores.push_str(&store(&format!("acc{r}_{c}")));
                 }
             }
         }
