@@ -6,6 +6,7 @@ mod device;
 mod disk_cache;
 mod driver_compiled;
 mod error;
+mod index_check;
 mod instance;
 mod model;
 mod pipeline_cache;
@@ -14,6 +15,7 @@ mod profile;
 mod tiered;
 mod timestamps;
 mod transfer;
+mod upload;
 mod warm_up;
 mod weight_access;
 

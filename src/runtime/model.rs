@@ -4,9 +4,11 @@
 
 use super::device::Device;
 use super::error::RuntimeError;
-use super::instance::{storage, Instance, InstanceCache, Loaded};
+use super::index_check::{check_indices, index_checks, IndexCheck};
+use super::instance::{Instance, InstanceCache, Loaded};
 use super::pipelines::pipelines_for;
-use super::transfer::{from_gpu_bytes, to_gpu_bytes};
+use super::transfer::{read_mapped, to_gpu_bytes};
+use super::upload::{upload_statics, Statics};
 use crate::compile::memory::{element_bytes, Placement};
 use crate::compile::{timed, KernelSpec, Program};
 use crate::graph::{bind_inputs, BindError, Bindings, NamedTensors, NodeId, Op, Tensor};
@@ -18,18 +20,6 @@ use std::time::Duration;
 
 /// How long a run may take before `run` gives up waiting for the GPU.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// Host-side check of token ids feeding an embedding lookup (or its
-/// scatter-add gradient): GPUs clamp out-of-range indices silently, so the
-/// ids are checked before upload.
-#[derive(Debug, Clone)]
-struct IndexCheck {
-    input: NodeId,
-    input_name: String,
-    table: String,
-    rows: usize,
-    node: NodeId,
-}
 
 /// Bytes of `program`'s weights and constants (its static buffers).
 pub(super) fn static_bytes(program: &Program, weight_bindings: &Bindings) -> u64 {
@@ -89,8 +79,6 @@ impl Model {
         other: Option<&Model>,
     ) -> Result<Model, RuntimeError> {
         let settings = device.settings();
-        let dev = &device.device;
-        let limit = device.limits().max_storage_buffer_binding_size;
         // The weights must fit before the first one is uploaded: a
         // checkpoint larger than the memory left fails here, by size, not
         // as a process the OS kills halfway through the upload.
@@ -116,90 +104,10 @@ impl Model {
             }
         }
 
-        // Weights and constants, uploaded once: as textures for the kernels
-        // that read them so, as buffers for the rest.
-        let as_texture: HashSet<NodeId> = program.kernels.iter().flat_map(|k| k.textures.iter().copied()).collect();
-        let mut as_buffer: HashSet<NodeId> =
-            program.kernels.iter().flat_map(|k| k.inputs.iter().filter(|n| !k.textures.contains(n)).copied()).collect();
-        as_buffer.extend(program.ir.outputs.iter().map(|(_, n)| *n));
-        as_buffer.extend(program.taps.iter().map(|(_, n)| *n));
-        let mut statics = HashMap::new();
-        let mut textures = HashMap::new();
-        let mut weight_buffers = HashMap::new();
-        timed(settings, "upload-weights", || -> Result<(), RuntimeError> {
-            for (&node, &p) in &program.memory.placement {
-                if p != Placement::Static {
-                    continue;
-                }
-                let n = program.ir.node(node);
-                let (name, tensor, is_weight) = if let Op::Weight { name, dtype, .. } = &n.op {
-                    (name.clone(), weights.get(name, *dtype)?, true)
-                } else if let Op::Constant { value } = &n.op {
-                    (format!("%{}:constant", node.index()), (**value).clone(), false)
-                } else {
-                    return Err(RuntimeError::Gpu {
-                        what: format!("uploading %{}", node.index()),
-                        detail: format!("a `{}` node was planned as a static buffer (wgraph bug)", n.op.name()),
-                    });
-                };
-                let bytes = to_gpu_bytes(&name, &tensor)?;
-                let shared =
-                    other.and_then(|m| m.weight_buffers.get(&name)).filter(|(_, b)| b.size() >= bytes.len() as u64);
-                if let (true, Some((_, buffer)), false) = (is_weight, shared, as_texture.contains(&node)) {
-                    statics.insert(node, buffer.clone());
-                    weight_buffers.insert(name, (node, buffer.clone()));
-                    continue;
-                }
-                if bytes.len() as u64 > limit {
-                    return Err(RuntimeError::BufferTooLarge {
-                        tensor: name,
-                        bytes: bytes.len() as u64,
-                        limit,
-                        hint: Some("this adapter cannot bind the tensor in one piece; run on an adapter with a larger max_storage_buffer_binding_size"),
-                    });
-                }
-                if as_texture.contains(&node) {
-                    let shape: Vec<usize> = tensor.shape().to_vec();
-                    textures.insert(node, weight_texture(device, &name, &bytes, &shape));
-                    if !as_buffer.contains(&node) {
-                        continue;
-                    }
-                }
-                let buf = Arc::new(storage(dev, &name, bytes.len() as u64, wgpu::BufferUsages::empty()));
-                device.queue.write_buffer(&buf, 0, &bytes);
-                if is_weight {
-                    weight_buffers.insert(name, (node, buf.clone()));
-                }
-                statics.insert(node, buf);
-            }
-            Ok(())
-        })?;
+        let Statics { statics, textures, weight_buffers } =
+            timed(settings, "upload-weights", || upload_statics(device, &program, weights, other))?;
 
-        let index_checks = program
-            .ir
-            .graph
-            .node_indices()
-            .filter_map(|g| {
-                // The indexed table: a gather's data, or a scatter-add's own output.
-                let ops = program.ir.operands(g);
-                let op = &program.ir.node(g).op;
-                let (table, rows) = if let Op::Gather { axis } = op {
-                    (ops[0], program.ir.node(ops[0]).ty.shape[*axis].as_static()?)
-                } else if let Op::ScatterAdd { size, .. } = op {
-                    (g, size.as_static()?)
-                } else {
-                    return None;
-                };
-                let idx = ops[1];
-                let Op::Input { name, .. } = &program.ir.node(idx).op else { return None };
-                let table_name = if let Op::Weight { name, .. } = &program.ir.node(table).op {
-                    name.clone()
-                } else {
-                    format!("%{}", table.index())
-                };
-                Some(IndexCheck { input: idx, input_name: name.clone(), table: table_name, rows, node: g })
-            })
-            .collect();
+        let index_checks = index_checks(&program);
         let mut symbols = std::collections::BTreeSet::new();
         for n in program.ir.graph.node_indices() {
             for d in &program.ir.node(n).ty.shape {
@@ -293,19 +201,7 @@ impl Model {
         if let Some(s) = self.symbols.iter().find(|s| !bound.bindings.contains_key(*s)) {
             return Err(BindError::Unbound { symbol: s.to_string() }.into());
         }
-        for check in &self.index_checks {
-            if let Some(t) = bound.tensors.get(&check.input) {
-                if let Some(&bad) = t.to_i64_vec().iter().find(|&&v| v < 0 || v as u64 >= check.rows as u64) {
-                    return Err(RuntimeError::IndexRange {
-                        name: check.input_name.clone(),
-                        value: bad,
-                        table: check.table.clone(),
-                        size: check.rows,
-                        node: check.node.index(),
-                    });
-                }
-            }
-        }
+        check_indices(&self.index_checks, &bound.tensors)?;
         let loaded = self.loaded();
         let instance = self.instances.get(&loaded, &bound.bindings)?;
         let show_dispatches = self.device.settings().shows(level::DISPATCHES);
@@ -461,61 +357,4 @@ impl Model {
         }
         Ok(())
     }
-}
-
-/// The tensor in a mapped staging buffer (then unmapped).
-pub(super) fn read_mapped(
-    staging: &wgpu::Buffer,
-    bytes: u64,
-    dtype: crate::graph::DType,
-    shape: Vec<usize>,
-    name: &str,
-) -> Result<Tensor, RuntimeError> {
-    let data = if bytes > 0 {
-        let view = staging
-            .slice(..bytes)
-            .get_mapped_range()
-            .map_err(|e| RuntimeError::Readback { tensor: name.to_string(), detail: e.to_string() })?;
-        let v = view.to_vec();
-        drop(view);
-        staging.unmap();
-        v
-    } else {
-        Vec::new()
-    };
-    from_gpu_bytes(dtype, shape, &data)
-        .map_err(|e| RuntimeError::Readback { tensor: name.to_string(), detail: e.to_string() })
-}
-
-/// A 2-D f32 weight `[rows, cols]` as an rgba32float texture of `cols / 4`
-/// texels by `rows` (the compiler only asks for weights that fit).
-fn weight_texture(device: &Device, name: &str, bytes: &[u8], shape: &[usize]) -> wgpu::TextureView {
-    let (rows, cols) = (shape.first().copied().unwrap_or(1), shape.get(1).copied().unwrap_or(4));
-    let size = wgpu::Extent3d { width: (cols / 4) as u32, height: rows as u32, depth_or_array_layers: 1 };
-    let texture = device.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some(name),
-        size,
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba32Float,
-        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
-        view_formats: &[],
-    });
-    device.queue.write_texture(
-        wgpu::TexelCopyTextureInfo {
-            texture: &texture,
-            mip_level: 0,
-            origin: wgpu::Origin3d::ZERO,
-            aspect: wgpu::TextureAspect::All,
-        },
-        bytes,
-        wgpu::TexelCopyBufferLayout {
-            offset: 0,
-            bytes_per_row: Some(cols as u32 * 4),
-            rows_per_image: Some(rows as u32),
-        },
-        size,
-    );
-    texture.create_view(&Default::default())
 }

@@ -43,3 +43,27 @@ pub fn from_gpu_bytes(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Result<T
     let v: Vec<i64> = words.iter().map(|w| u32::from_le_bytes(*w) as i64).collect();
     Ok(Tensor::new(shape, v)?.cast(dtype))
 }
+
+/// The tensor in a mapped staging buffer (then unmapped).
+pub(super) fn read_mapped(
+    staging: &wgpu::Buffer,
+    bytes: u64,
+    dtype: DType,
+    shape: Vec<usize>,
+    name: &str,
+) -> Result<Tensor, RuntimeError> {
+    let data = if bytes > 0 {
+        let view = staging
+            .slice(..bytes)
+            .get_mapped_range()
+            .map_err(|e| RuntimeError::Readback { tensor: name.to_string(), detail: e.to_string() })?;
+        let v = view.to_vec();
+        drop(view);
+        staging.unmap();
+        v
+    } else {
+        Vec::new()
+    };
+    from_gpu_bytes(dtype, shape, &data)
+        .map_err(|e| RuntimeError::Readback { tensor: name.to_string(), detail: e.to_string() })
+}

@@ -2,7 +2,8 @@
 //! trained model, resuming from a checkpoint, inspecting parameters.
 
 use super::error::RuntimeError;
-use super::model::{read_mapped, Model};
+use super::model::Model;
+use super::transfer::read_mapped;
 use super::transfer::to_gpu_bytes;
 use crate::graph::{NamedTensors, Tensor};
 

@@ -1,0 +1,127 @@
+//! Weights and constants onto the device, once per model: as read-only
+//! storage textures for the kernels that read them so, as buffers for the
+//! rest, or borrowed from another model's buffers when it has the same
+//! weight (`Model::sharing`).
+
+use super::device::Device;
+use super::error::RuntimeError;
+use super::instance::storage;
+use super::model::Model;
+use super::transfer::to_gpu_bytes;
+use crate::compile::memory::Placement;
+use crate::compile::Program;
+use crate::graph::{NodeId, Op};
+use crate::weights::Weights;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A model's static values on the device.
+pub(super) struct Statics {
+    /// Buffers by node: weights and constants.
+    pub(super) statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
+    /// 2-D weights read as textures (`KernelSpec::textures`).
+    pub(super) textures: HashMap<NodeId, wgpu::TextureView>,
+    /// Weight buffers by checkpoint name (for reading, writing and sharing).
+    pub(super) weight_buffers: HashMap<String, (NodeId, Arc<wgpu::Buffer>)>,
+}
+
+/// Uploads `program`'s static values from `weights` (weights) and the
+/// program itself (constants); weights `other` holds with the same name
+/// and at least the size are its buffers, not copies.
+pub(super) fn upload_statics(
+    device: &Device,
+    program: &Program,
+    weights: &Weights,
+    other: Option<&Model>,
+) -> Result<Statics, RuntimeError> {
+    let dev = &device.device;
+    let limit = device.limits().max_storage_buffer_binding_size;
+    // Weights and constants, uploaded once: as textures for the kernels
+    // that read them so, as buffers for the rest.
+    let as_texture: HashSet<NodeId> = program.kernels.iter().flat_map(|k| k.textures.iter().copied()).collect();
+    let mut as_buffer: HashSet<NodeId> =
+        program.kernels.iter().flat_map(|k| k.inputs.iter().filter(|n| !k.textures.contains(n)).copied()).collect();
+    as_buffer.extend(program.ir.outputs.iter().map(|(_, n)| *n));
+    as_buffer.extend(program.taps.iter().map(|(_, n)| *n));
+    let mut statics = HashMap::new();
+    let mut textures = HashMap::new();
+    let mut weight_buffers = HashMap::new();
+    for (&node, &p) in &program.memory.placement {
+        if p != Placement::Static {
+            continue;
+        }
+        let n = program.ir.node(node);
+        let (name, tensor, is_weight) = if let Op::Weight { name, dtype, .. } = &n.op {
+            (name.clone(), weights.get(name, *dtype)?, true)
+        } else if let Op::Constant { value } = &n.op {
+            (format!("%{}:constant", node.index()), (**value).clone(), false)
+        } else {
+            return Err(RuntimeError::Gpu {
+                what: format!("uploading %{}", node.index()),
+                detail: format!("a `{}` node was planned as a static buffer (wgraph bug)", n.op.name()),
+            });
+        };
+        let bytes = to_gpu_bytes(&name, &tensor)?;
+        let shared = other.and_then(|m| m.weight_buffers.get(&name)).filter(|(_, b)| b.size() >= bytes.len() as u64);
+        if let (true, Some((_, buffer)), false) = (is_weight, shared, as_texture.contains(&node)) {
+            statics.insert(node, buffer.clone());
+            weight_buffers.insert(name, (node, buffer.clone()));
+            continue;
+        }
+        if bytes.len() as u64 > limit {
+            return Err(RuntimeError::BufferTooLarge {
+                tensor: name,
+                bytes: bytes.len() as u64,
+                limit,
+                hint: Some("this adapter cannot bind the tensor in one piece; run on an adapter with a larger max_storage_buffer_binding_size"),
+            });
+        }
+        if as_texture.contains(&node) {
+            let shape: Vec<usize> = tensor.shape().to_vec();
+            textures.insert(node, weight_texture(device, &name, &bytes, &shape));
+            if !as_buffer.contains(&node) {
+                continue;
+            }
+        }
+        let buf = Arc::new(storage(dev, &name, bytes.len() as u64, wgpu::BufferUsages::empty()));
+        device.queue.write_buffer(&buf, 0, &bytes);
+        if is_weight {
+            weight_buffers.insert(name, (node, buf.clone()));
+        }
+        statics.insert(node, buf);
+    }
+    Ok(Statics { statics, textures, weight_buffers })
+}
+
+/// A 2-D f32 weight `[rows, cols]` as an rgba32float texture of `cols / 4`
+/// texels by `rows` (the compiler only asks for weights that fit).
+fn weight_texture(device: &Device, name: &str, bytes: &[u8], shape: &[usize]) -> wgpu::TextureView {
+    let (rows, cols) = (shape.first().copied().unwrap_or(1), shape.get(1).copied().unwrap_or(4));
+    let size = wgpu::Extent3d { width: (cols / 4) as u32, height: rows as u32, depth_or_array_layers: 1 };
+    let texture = device.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(name),
+        size,
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba32Float,
+        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    device.queue.write_texture(
+        wgpu::TexelCopyTextureInfo {
+            texture: &texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d::ZERO,
+            aspect: wgpu::TextureAspect::All,
+        },
+        bytes,
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(cols as u32 * 4),
+            rows_per_image: Some(rows as u32),
+        },
+        size,
+    );
+    texture.create_view(&Default::default())
+}
