@@ -2,19 +2,12 @@
 //! No timed assertions: speed belongs in BENCHMARKS.md; these check that
 //! the figures exist, agree with each other, and that bad input exits 2.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use wgraph::Weights;
+#[path = "common/cli_run.rs"]
+mod cli_run;
 
-/// Runs `wgraph` with `env` set; (exit status, stdout, stderr).
-fn wgraph(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wgraph")).args(args).envs(env.iter().copied()).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use cli_run::wgraph_env as wgraph;
+use std::path::{Path, PathBuf};
+use wgraph::Weights;
 
 fn fixture(name: &str) -> String {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models").join(name);

@@ -5,19 +5,13 @@
 //! directory loadable by `wgraph run` and `wgraph classify`; and bad input
 //! refused with exit status 2 before any work.
 
+#[path = "common/cli_run.rs"]
+mod cli_run;
+
+use cli_run::wgraph;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use wgraph::weights::save_safetensors;
 use wgraph::{NamedTensors, Tensor, Weights};
-
-fn wgraph(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wgraph")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/train").join(name)

@@ -14,6 +14,22 @@ pub struct Outcome {
     pub stderr: String,
 }
 
+/// Runs `wgraph args` with `env` set and waits: (exit status, stdout,
+/// stderr), for the tests that check output rather than hangs.
+pub fn wgraph_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wgraph")).args(args).envs(env.iter().copied()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Like [`wgraph_env`] with the environment as it is.
+pub fn wgraph(args: &[&str]) -> (i32, String, String) {
+    wgraph_env(args, &[])
+}
+
 /// Runs `wgraph args`, killing it after `limit`.
 pub fn wgraph_within<S: AsRef<OsStr>>(limit: Duration, args: &[S]) -> Outcome {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wgraph"))
