@@ -176,3 +176,21 @@ fn warm_up_dispatches_every_kernel_and_variant_and_leaves_the_weights_alone() {
     let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
     assert_close(model.run(feed).unwrap().get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-5, "after warm-up");
 }
+
+#[test]
+fn a_model_sharing_weights_gets_one_tier_and_sees_the_shared_values() {
+    let (g, weights) = attention_block();
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_with(dir.path(), None, false);
+    // The owner keeps its weights in buffers, as a training model does.
+    let options = CompileOptions { texture_weights: false, ..CompileOptions::default() };
+    let owner = Compiler::new(&device).with_options(options).compile(&g, &weights).unwrap();
+    let shared = Compiler::new(&device).sharing_weights_with(&owner).compile_tiered(&g, &weights).unwrap();
+    assert_eq!(shared.tier(), KernelTier::Tuned, "a background copy would stop seeing the owner's buffers");
+    // New values written into the owner's weight are what the sharer reads.
+    let zeros = Tensor::zeros(DType::F32, [D, D]).unwrap();
+    owner.write_weights(&[("o.weight".to_string(), zeros)]).unwrap();
+    let y = shared.run(input(1, 3, 5)).unwrap();
+    assert!(y.get("y").unwrap().to_f32_vec().iter().all(|&v| v == 0.0), "the output projection is now zero");
+    assert_eq!(markers(dir.path()), 0);
+}

@@ -106,6 +106,11 @@ impl<'d> Compiler<'d> {
         self.model_for(program, weights, bindings)
     }
 
+    /// Whether models read another model's weight buffers.
+    pub(super) fn shares_weights(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// The device models are compiled for.
     pub(super) fn device(&self) -> &'d Device {
         self.device

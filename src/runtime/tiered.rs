@@ -17,8 +17,8 @@
 //! compile when the pipeline is created (GPU drivers), Mesa's cache
 //! switched off (the helper's work could not be handed over), a marker
 //! saying the driver already holds the tuned kernels, weights too large to
-//! hold three times until the swap, `WGRAPH_TIER`, or two tiers that
-//! generate the same kernels.
+//! hold three times until the swap, weights shared with another model,
+//! `WGRAPH_TIER`, or two tiers that generate the same kernels.
 
 use super::compiler::{Compiler, LoadError};
 use super::device::Device;
@@ -290,7 +290,13 @@ impl Compiler<'_> {
         // Until the swap, the weights live three times: the quick model's,
         // the helper device's and the tuned model's.
         let fits = device.memory_available().is_none_or(|a| static_bytes(&tuned, &bindings).saturating_mul(3) <= a);
-        let plan = TierPlan::for_device(device, marked, fits)?;
+        // A model reading another's weight buffers (`sharing_weights_with`)
+        // must keep reading them: the background builds its own copies.
+        let plan = if self.shares_weights() {
+            TierPlan::Only(KernelTier::Tuned)
+        } else {
+            TierPlan::for_device(device, marked, fits)?
+        };
         if device.settings().shows(level::PASSES) {
             eprintln!("wgraph: kernel tiers: {plan:?}");
         }
