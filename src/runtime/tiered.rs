@@ -134,25 +134,21 @@ impl TieredModel {
         };
         let (background, cancelled) = (model.background.clone(), model.cancelled.clone());
         let job = TunedJob { device, program: tuned, weights, weight_bindings, marker, cancelled };
-        std::thread::Builder::new()
-            .name("wgraph-tuned-kernels".into())
-            .spawn(move || {
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
-                    .unwrap_or_else(|_| Err("the background compile panicked".to_string()));
-                let (lock, ready) = &*background;
-                let mut slot = lock.lock().unwrap_or_else(|p| p.into_inner());
-                *slot = Background { result: Some(result), finished: true };
-                ready.notify_all();
-            })
-            .map_or_else(
-                |e| {
-                    // No thread: the quick tier serves for good.
-                    let (lock, _) = &*model.background;
-                    let mut slot = lock.lock().unwrap_or_else(|p| p.into_inner());
-                    *slot = Background { result: Some(Err(format!("cannot start a thread: {e}"))), finished: true };
-                },
-                |_detached| {},
-            );
+        // Detached: a process may exit before the tuned tier is ready.
+        let spawned = std::thread::Builder::new().name("wgraph-tuned-kernels".into()).spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
+                .unwrap_or_else(|_| Err("the background compile panicked".to_string()));
+            let (lock, ready) = &*background;
+            let mut slot = lock.lock().unwrap_or_else(|p| p.into_inner());
+            *slot = Background { result: Some(result), finished: true };
+            ready.notify_all();
+        });
+        if let Err(e) = spawned {
+            // No thread: the quick tier serves for good.
+            let (lock, _) = &*model.background;
+            let mut slot = lock.lock().unwrap_or_else(|p| p.into_inner());
+            *slot = Background { result: Some(Err(format!("cannot start a thread: {e}"))), finished: true };
+        }
         model
     }
 
@@ -176,16 +172,15 @@ impl TieredModel {
         self.serving().tier
     }
 
-    /// Waits until the tuned kernels serve and returns their model; the
-    /// background's error if they failed (the quick model keeps serving).
+    /// Waits until the tuned kernels serve and returns their model (with
+    /// `WGRAPH_TIER=quick`, the quick one at once); the background's error
+    /// if they failed (the quick model keeps serving).
     pub fn wait_tuned(&self) -> Result<Arc<Model>, RuntimeError> {
         self.collect(true);
         let serving = self.serving();
-        match (&serving.failed, serving.tier) {
-            (Some(detail), _) => Err(RuntimeError::BackgroundCompile { detail: detail.clone() }),
-            (None, KernelTier::Tuned) => Ok(serving.model.clone()),
-            // `WGRAPH_TIER=quick`: the quick kernels are all there is.
-            (None, KernelTier::Quick) => Ok(serving.model.clone()),
+        match &serving.failed {
+            Some(detail) => Err(RuntimeError::BackgroundCompile { detail: detail.clone() }),
+            None => Ok(serving.model.clone()),
         }
     }
 
