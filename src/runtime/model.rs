@@ -8,7 +8,7 @@ use super::index_check::{check_indices, index_checks, IndexCheck};
 use super::instance::{Instance, InstanceCache, Loaded};
 use super::pipelines::pipelines_for;
 use super::transfer::{read_mapped, to_gpu_bytes};
-use super::upload::{upload_statics, Statics};
+use super::upload::{upload_statics, Statics, WeightBuffers};
 use crate::compile::memory::{element_bytes, Placement};
 use crate::compile::{timed, KernelSpec, Program};
 use crate::graph::{bind_inputs, BindError, Bindings, NamedTensors, NodeId, Op, Tensor};
@@ -52,7 +52,7 @@ pub struct Model {
     /// Names of the outputs written back into weights (not read back).
     written_back: HashSet<String>,
     /// Weight buffers by checkpoint name (for reading, writing and sharing).
-    pub(super) weight_buffers: HashMap<String, (NodeId, Arc<wgpu::Buffer>)>,
+    pub(super) weight_buffers: WeightBuffers,
 }
 
 impl Model {
@@ -104,8 +104,9 @@ impl Model {
             }
         }
 
-        let Statics { statics, textures, weight_buffers } =
-            timed(settings, "upload-weights", || upload_statics(device, &program, weights, other))?;
+        let Statics { statics, textures, weight_buffers } = timed(settings, "upload-weights", || {
+            upload_statics(device, &program, weights, other.map(|m| &m.weight_buffers))
+        })?;
 
         let index_checks = index_checks(&program);
         let mut symbols = std::collections::BTreeSet::new();

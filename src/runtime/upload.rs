@@ -6,7 +6,6 @@
 use super::device::Device;
 use super::error::RuntimeError;
 use super::instance::storage;
-use super::model::Model;
 use super::transfer::to_gpu_bytes;
 use crate::compile::memory::Placement;
 use crate::compile::Program;
@@ -22,17 +21,21 @@ pub(super) struct Statics {
     /// 2-D weights read as textures (`KernelSpec::textures`).
     pub(super) textures: HashMap<NodeId, wgpu::TextureView>,
     /// Weight buffers by checkpoint name (for reading, writing and sharing).
-    pub(super) weight_buffers: HashMap<String, (NodeId, Arc<wgpu::Buffer>)>,
+    pub(super) weight_buffers: WeightBuffers,
 }
 
+/// Weight buffers by checkpoint name, as a model holds them.
+pub(super) type WeightBuffers = HashMap<String, (NodeId, Arc<wgpu::Buffer>)>;
+
 /// Uploads `program`'s static values from `weights` (weights) and the
-/// program itself (constants); weights `other` holds with the same name
-/// and at least the size are its buffers, not copies.
+/// program itself (constants); weights in `shared` (another model's) with
+/// the same name and at least the size are read from its buffers, not
+/// copied.
 pub(super) fn upload_statics(
     device: &Device,
     program: &Program,
     weights: &Weights,
-    other: Option<&Model>,
+    shared: Option<&WeightBuffers>,
 ) -> Result<Statics, RuntimeError> {
     let dev = &device.device;
     let limit = device.limits().max_storage_buffer_binding_size;
@@ -62,8 +65,8 @@ pub(super) fn upload_statics(
             });
         };
         let bytes = to_gpu_bytes(&name, &tensor)?;
-        let shared = other.and_then(|m| m.weight_buffers.get(&name)).filter(|(_, b)| b.size() >= bytes.len() as u64);
-        if let (true, Some((_, buffer)), false) = (is_weight, shared, as_texture.contains(&node)) {
+        let borrowed = shared.and_then(|w| w.get(&name)).filter(|(_, b)| b.size() >= bytes.len() as u64);
+        if let (true, Some((_, buffer)), false) = (is_weight, borrowed, as_texture.contains(&node)) {
             statics.insert(node, buffer.clone());
             weight_buffers.insert(name, (node, buffer.clone()));
             continue;
