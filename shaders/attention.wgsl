@@ -14,7 +14,11 @@
 // and store nothing.
 //
 // q, k and v are read in place as strided views (permuted heads); as vec4
-// along the head dim when every stride allows it.
+// along the head dim when every stride allows it. With subgroups of WG
+// lanes, a workgroup's lanes take consecutive blocks of one batch entry, so
+// they read the same key and value rows: each lane loads a share of a row
+// and `subgroupBroadcast` hands it to the others (CPU drivers turn every
+// buffer load into a loop over the lanes).
 
 {{COMMON}}
 {{BINDINGS}}
@@ -25,16 +29,13 @@ const LOWEST: f32 = -3.402823466e38;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let t = flat_workgroup(wid, nwg) * WG + lid;
+        @builtin(local_invocation_index) lid: u32{{LANE_ARG}}) {
     let m_len = {{M}};
     let n = {{N}};
     let blocks = (m_len + TM - 1u) / TM;
-    if (t >= {{BATCH}} * blocks) {
-        return;
-    }
-    let first = (t % blocks) * TM;
-    let batch = t / blocks;
+    // This invocation's batch entry, its first query row, and whether it
+    // stores its rows (`stores`).
+{{PLACE}}
 {{BASES}}
 {{INIT}}
     for (var j = 0u; j < n; j = j + 1u) {

@@ -16,8 +16,9 @@ pub fn lower(
     policy: MatmulPolicy,
     row_wg: u32,
     tier: KernelTier,
+    subgroups: bool,
 ) -> Result<Vec<KernelSpec>, CompileError> {
-    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, policy, row_wg, tier)).collect()
+    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, policy, row_wg, tier, subgroups)).collect()
 }
 
 fn lower_root(
@@ -27,6 +28,7 @@ fn lower_root(
     policy: MatmulPolicy,
     row_wg: u32,
     tier: KernelTier,
+    subgroups: bool,
 ) -> Result<KernelSpec, CompileError> {
     // A matmul fused into the elementwise chain rooted here.
     if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
@@ -42,7 +44,7 @@ fn lower_root(
         ),
         Op::Row(r) => kernels::row(ir, plan, root, *r, row_wg),
         Op::ScatterAdd { axis, .. } => kernels::scatter_add(ir, plan, root, *axis, row_wg),
-        Op::Attention { scale, .. } => attention::attention(ir, plan, root, *scale, row_wg, tier),
+        Op::Attention { scale, .. } => attention::attention(ir, plan, root, *scale, row_wg, tier, subgroups),
         // Everything computable per output element: one fused expression.
         Op::Input { .. }
         | Op::Weight { .. }

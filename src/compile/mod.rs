@@ -198,7 +198,10 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     // One workgroup per row: on CPU drivers a workgroup of one SIMD width
     // (lavapipe: 8) makes barriers free, larger ones run as coroutines.
     let row_wg = if target.kind == AdapterKind::Cpu { target.subgroup_size.unwrap_or(8).clamp(1, 64) } else { 64 };
-    let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, matmul, row_wg, options.tier))?;
+    // Row kernels whose workgroup is one subgroup may share loads across it.
+    let subgroups = target.subgroup_size == Some(row_wg);
+    let kernels =
+        timed(settings, "lower", || lower::lower(&ir, &plan, &order, matmul, row_wg, options.tier, subgroups))?;
     // Identical layers lower to identical kernels: validate each source once
     // (MiniLM: 74 kernels, 10 distinct sources).
     timed(settings, "naga-validate", || {

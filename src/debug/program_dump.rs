@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 fn grid_text(g: &Grid) -> String {
     match g {
         Grid::Linear { items, per_group } => format!("ceil(({items}) / {per_group}) workgroups"),
+        Grid::Blocks { items, per_group, times } => format!("({times}) x ceil(({items}) / {per_group}) workgroups"),
         Grid::Tiles { x, x_per, y, y_per, z } => format!("ceil(({x}) / {x_per}) x ceil(({y}) / {y_per}) x ({z})"),
     }
 }

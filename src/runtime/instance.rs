@@ -224,19 +224,20 @@ fn grid(
     }
     let eval = |d: &Dim| d.eval(bindings).unwrap_or(0);
     let too_large = |workgroups: u64| RuntimeError::GridTooLarge { kernel: name.to_string(), workgroups, max: max_dim };
-    match g {
-        Grid::Linear { items, per_group } => {
-            let wg = ceil_div(eval(items), *per_group);
-            if wg <= max_dim as u64 {
-                Ok(Some([wg as u32, 1, 1]))
-            } else {
-                let y = wg.div_ceil(max_dim as u64);
-                if y > max_dim as u64 {
-                    return Err(too_large(wg));
-                }
-                Ok(Some([max_dim, y as u32, 1]))
-            }
+    // A linear count of workgroups, folded into a 2-D grid past the limit.
+    let fold = |wg: u64| {
+        if wg <= max_dim as u64 {
+            return Ok(Some([wg as u32, 1, 1]));
         }
+        let y = wg.div_ceil(max_dim as u64);
+        if y > max_dim as u64 {
+            return Err(too_large(wg));
+        }
+        Ok(Some([max_dim, y as u32, 1]))
+    };
+    match g {
+        Grid::Linear { items, per_group } => fold(ceil_div(eval(items), *per_group)),
+        Grid::Blocks { items, per_group, times } => fold(ceil_div(eval(items), *per_group) * eval(times) as u64),
         Grid::Tiles { x, x_per, y, y_per, z } => {
             let (gx, gy, gz) = (ceil_div(eval(x), *x_per), ceil_div(eval(y), *y_per), eval(z) as u64);
             if gx > max_dim as u64 || gy > max_dim as u64 || gz > max_dim as u64 {

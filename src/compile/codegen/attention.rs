@@ -38,6 +38,7 @@ pub fn attention(
     scale: Option<f64>,
     wg: u32,
     tier: KernelTier,
+    subgroups: bool,
 ) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
@@ -66,6 +67,9 @@ pub fn attention(
         && [q, k, v]
             .iter()
             .all(|x| x.strides[r - 1] == Dim::new(1) && x.strides[..r - 1].iter().all(|s| s.divisible_by(4)));
+    // Key and value rows shared across the subgroup: the device's subgroups
+    // are the workgroup (`subgroups`), and the rows are read as vec4.
+    let share = subgroups && vec;
     let (qb, kb, vb) = (b.buffer(q.base), b.buffer(k.base), b.buffer(v.base));
 
     // Base offsets of this batch entry in each operand (the mask broadcast),
@@ -99,33 +103,30 @@ pub fn attention(
     let bases = std::mem::take(&mut b.code);
 
     let (ty, steps, dv_steps) = if vec { ("vec4<f32>", d / 4, dv / 4) } else { ("f32", d, dv) };
-    // Step `c` (an element, or a vec4) of the row starting at `at`.
-    let at = |buf: &str, at: &str, col: &str, c: usize| {
+    // Step `c` (an element, or a vec4; a WGSL u32 expression) of the row
+    // starting at `at`.
+    let at = |buf: &str, at: &str, col: &str, c: &str| {
         if vec {
-            format!("{buf}[({at}) / 4u + {c}u]")
+            format!("{buf}[({at}) / 4u + {c}]")
         } else if col == "1u" {
-            format!("{buf}[{at} + {c}u]")
+            format!("{buf}[{at} + {c}]")
         } else {
-            format!("{buf}[{at} + {c}u * {col}]")
+            format!("{buf}[{at} + ({c}) * {col}]")
         }
     };
     let mut init = String::new();
     let mut body = format!("        let k_at = k_base + j * {k_row};\n");
-    for c in 0..steps {
-        body.push_str(&format!("        let k{c} = {};\n", at(&kb, "k_at", &k_col, c)));
-    }
+    body.push_str(&row_loads(share, wg, "k", steps, |c| at(&kb, "k_at", &k_col, c)));
     if let Some((buf, col, false)) = &mask {
         body.push_str(&format!("        let keep = {buf}[mask_base + j * {col}] != 0u;\n"));
     }
     body.push_str(&format!("        let v_at = v_base + j * {v_row};\n"));
-    for c in 0..dv_steps {
-        body.push_str(&format!("        let v{c} = {};\n", at(&vb, "v_at", &v_col, c)));
-    }
+    body.push_str(&row_loads(share, wg, "v", dv_steps, |c| at(&vb, "v_at", &v_col, c)));
     let mut store = String::new();
     for t in 0..tm {
         init.push_str(&format!("    let q_at{t} = q_base + row{t} * {q_row};\n"));
         for c in 0..steps {
-            init.push_str(&format!("    let q{t}_{c} = {};\n", at(&qb, &format!("q_at{t}"), &q_col, c)));
+            init.push_str(&format!("    let q{t}_{c} = {};\n", at(&qb, &format!("q_at{t}"), &q_col, &format!("{c}u"))));
         }
         init.push_str(&format!("    var max{t} = LOWEST;\n    var total{t} = 0.0;\n"));
         for c in 0..dv_steps {
@@ -168,7 +169,7 @@ pub fn attention(
         if t > 0 {
             body.push_str("        }\n");
         }
-        store.push_str(&format!("    if (first + {t}u < m_len) {{\n        let inv = 1.0 / total{t};\n"));
+        store.push_str(&format!("    if (stores && first + {t}u < m_len) {{\n        let inv = 1.0 / total{t};\n"));
         store.push_str(&format!("        let o = ((batch * m_len) + row{t}) * {dv}u;\n"));
         for c in 0..dv_steps {
             if vec {
@@ -187,12 +188,30 @@ pub fn attention(
     // division; the kernel returns past the last block).
     let items = &batch * &(m + &Dim::new(tm - 1));
     let vec4_buffers: Vec<NodeId> = if vec { vec![q.base, k.base, v.base] } else { Vec::new() };
+    let place = if share {
+        // Whole workgroups past the last batch entry return together; the
+        // lanes of a live one all stay for the broadcasts.
+        format!(
+            "    let groups = (blocks + WG - 1u) / WG;\n    let w = flat_workgroup(wid, nwg);\n    \
+             if (w >= {batch} * groups) {{\n        return;\n    }}\n    let batch = w / groups;\n    \
+             let block = (w % groups) * WG + lid;\n    let stores = block < blocks;\n    \
+             let first = min(block, blocks - 1u) * TM;\n",
+            batch = b.dim(&batch)
+        )
+    } else {
+        format!(
+            "    let t = flat_workgroup(wid, nwg) * WG + lid;\n    if (t >= {batch} * blocks) {{\n        \
+             return;\n    }}\n    let stores = true;\n    let first = (t % blocks) * TM;\n    let batch = t / blocks;\n",
+            batch = b.dim(&batch)
+        )
+    };
     let values = [
         ("COMMON", shaders::COMMON.source.to_string()),
+        ("LANE_ARG", if share { ", @builtin(subgroup_invocation_id) lane: u32" } else { "" }.to_string()),
+        ("PLACE", place),
         ("BINDINGS", bindings_typed(ir, node, &b.inputs, &vec4_buffers, &[])),
         ("WG", wg.to_string()),
         ("TM", tm.to_string()),
-        ("BATCH", b.dim(&batch)),
         ("M", b.dim(m)),
         ("N", b.dim(&k.shape[r - 2])),
         ("BASES", bases),
@@ -203,7 +222,13 @@ pub fn attention(
     let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let wgsl = fill(shaders::ATTENTION, &refs)?;
     let name = format!("%{}:attention", node.index());
-    Ok(finish(b, node, name, wgsl, Grid::Linear { items, per_group: wg * tm as u32 }))
+    let grid = if share {
+        // Exactly ceil(m / (tm wg)) workgroups per batch entry.
+        Grid::Blocks { items: m.clone(), per_group: wg * tm as u32, times: batch.clone() }
+    } else {
+        Grid::Linear { items, per_group: wg * tm as u32 }
+    };
+    Ok(finish(b, node, name, wgsl, grid))
 }
 
 /// The mask view's strides for a rank-`r` read: missing leading axes and
@@ -213,4 +238,24 @@ fn broadcast_strides(m: &StridedView, r: usize) -> Vec<Dim> {
     (0..r)
         .map(|a| if a < pad || m.shape[a - pad] == Dim::new(1) { Dim::new(0) } else { m.strides[a - pad].clone() })
         .collect()
+}
+
+/// The `steps` loads of one key or value row, named `{name}0..`: each
+/// straight from `load(step)`, or with `share`, lane `l` loading steps `l`,
+/// `l + wg`, ... and `subgroupBroadcast` handing step `c` from lane `c % wg`
+/// to every lane (past the row's end a lane reloads its last step).
+fn row_loads(share: bool, wg: u32, name: &str, steps: usize, load: impl Fn(&str) -> String) -> String {
+    let wg = wg as usize;
+    if !share {
+        return (0..steps).map(|c| format!("        let {name}{c} = {};\n", load(&format!("{c}u")))).collect();
+    }
+    let mut code = String::new();
+    for part in 0..steps.div_ceil(wg) {
+        let step = format!("min(lane + {}u, {}u)", part * wg, steps - 1);
+        code.push_str(&format!("        let {name}_share{part} = {};\n", load(&step)));
+    }
+    for c in 0..steps {
+        code.push_str(&format!("        let {name}{c} = subgroupBroadcast({name}_share{}, {}u);\n", c / wg, c % wg));
+    }
+    code
 }

@@ -19,6 +19,19 @@ pub enum Grid {
         /// Items one workgroup covers.
         per_group: u32,
     },
+    /// `times * ceil(items / per_group)` workgroups (blocks of items, for
+    /// each of `times` batch entries), folded like `Linear`. No more than
+    /// that: lavapipe hands each of its threads a contiguous range of
+    /// workgroups, so trailing empty ones leave a core idle
+    /// (BENCHMARKS.md, "Fused attention").
+    Blocks {
+        /// Work items per batch entry.
+        items: Dim,
+        /// Items one workgroup covers.
+        per_group: u32,
+        /// Batch entries.
+        times: Dim,
+    },
     /// A 3-D grid: `ceil(x / x_per)` by `ceil(y / y_per)` by `z`.
     Tiles {
         /// Extent along x (a matmul's columns).
