@@ -21,9 +21,10 @@ pub enum Grid {
     },
     /// `times * ceil(items / per_group)` workgroups (blocks of items, for
     /// each of `times` batch entries), folded like `Linear`. No more than
-    /// that: lavapipe hands each of its threads a contiguous range of
-    /// workgroups, so trailing empty ones leave a core idle
-    /// (BENCHMARKS.md, "Fused attention").
+    /// that: on lavapipe, trailing workgroups that return at once cost far
+    /// more than their nothing (the fused attention with half its
+    /// workgroups empty ran 1.4x slower, as if one core sat idle;
+    /// BENCHMARKS.md, "Fused attention").
     Blocks {
         /// Work items per batch entry.
         items: Dim,
