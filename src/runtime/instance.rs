@@ -247,3 +247,27 @@ fn grid(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::grid;
+    use crate::compile::Grid;
+    use crate::graph::{Bindings, Dim};
+
+    fn bindings(values: &[(&str, usize)]) -> Bindings {
+        values.iter().map(|&(s, v)| (Dim::sym(s).symbols().into_iter().next().unwrap(), v)).collect()
+    }
+
+    #[test]
+    fn blocks_are_exactly_the_blocks_of_every_entry_folded_past_the_limit() {
+        let blocks = Grid::Blocks { items: Dim::sym("m"), per_group: 128, times: Dim::sym("bh") };
+        let at = |m, bh, max| grid("attention", &blocks, &Dim::new(1), &bindings(&[("m", m), ("bh", bh)]), max);
+        // 96 entries of 128 rows: one workgroup each, none left over.
+        assert_eq!(at(128, 96, 65_535).unwrap(), Some([96, 1, 1]));
+        // 1500 rows: ceil(1500 / 128) = 12 per entry.
+        assert_eq!(at(1500, 6, 65_535).unwrap(), Some([72, 1, 1]));
+        // Past the limit the count folds into rows of the grid, as `Linear` does.
+        assert_eq!(at(129, 40_000, 65_535).unwrap(), Some([65_535, 2, 1]));
+        assert!(at(128 * 70_000, 70_000, 65_535).is_err(), "more than max^2 workgroups is an error");
+    }
+}
