@@ -101,9 +101,14 @@ struct Serving {
 pub struct TieredModel {
     serving: Mutex<Serving>,
     background: Arc<(Mutex<Background>, Condvar)>,
-    /// Set when the model is dropped: the background stops before building
-    /// a tuned model nobody will run.
+    /// Set when the model is dropped: the background stops between two
+    /// kernels and builds no tuned model nobody would run.
     cancelled: Arc<AtomicBool>,
+    /// The background thread, joined when the model is dropped: a process
+    /// that exits while LLVM compiles in another thread can crash in
+    /// Mesa's and LLVM's exit handlers (a CLI run exited on a signal after
+    /// writing its output).
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl TieredModel {
@@ -114,6 +119,7 @@ impl TieredModel {
             serving: Mutex::new(Serving { model: Arc::new(model), tier, failed: None }),
             background: Arc::new((Mutex::new(background), Condvar::new())),
             cancelled: Arc::new(AtomicBool::new(false)),
+            thread: Mutex::new(None),
         }
     }
 
@@ -131,10 +137,10 @@ impl TieredModel {
             serving: Mutex::new(Serving { model: Arc::new(quick), tier: KernelTier::Quick, failed: None }),
             background: Arc::new((Mutex::new(Background::default()), Condvar::new())),
             cancelled: Arc::new(AtomicBool::new(false)),
+            thread: Mutex::new(None),
         };
         let (background, cancelled) = (model.background.clone(), model.cancelled.clone());
         let job = TunedJob { device, program: tuned, weights, weight_bindings, marker, cancelled };
-        // Detached: a process may exit before the tuned tier is ready.
         let spawned = std::thread::Builder::new().name("wgraph-tuned-kernels".into()).spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
                 .unwrap_or_else(|_| Err("the background compile panicked".to_string()));
@@ -143,11 +149,14 @@ impl TieredModel {
             *slot = Background { result: Some(result), finished: true };
             ready.notify_all();
         });
-        if let Err(e) = spawned {
-            // No thread: the quick tier serves for good.
-            let (lock, _) = &*model.background;
-            let mut slot = lock.lock().unwrap_or_else(|p| p.into_inner());
-            *slot = Background { result: Some(Err(format!("cannot start a thread: {e}"))), finished: true };
+        match spawned {
+            Ok(handle) => *model.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle),
+            Err(e) => {
+                // No thread: the quick tier serves for good.
+                let (lock, _) = &*model.background;
+                let mut slot = lock.lock().unwrap_or_else(|p| p.into_inner());
+                *slot = Background { result: Some(Err(format!("cannot start a thread: {e}"))), finished: true };
+            }
         }
         model
     }
@@ -214,8 +223,13 @@ impl TieredModel {
 }
 
 impl Drop for TieredModel {
+    /// Stops the background between two kernels and waits for it: at most
+    /// one kernel's compile (seconds on lavapipe for the largest).
     fn drop(&mut self) {
         self.cancelled.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = handle.join();
+        }
     }
 }
 
@@ -242,18 +256,19 @@ impl TunedJob {
             let helper = Device::with_settings(settings).map_err(|e| e.to_string())?;
             let model = Model::new(&helper, self.program.clone(), &self.weights, self.weight_bindings.clone())
                 .map_err(|e| e.to_string())?;
-            model.warm_up().map_err(|e| e.to_string())?;
+            model.warm_up_until(|| self.cancelled.load(Ordering::Relaxed)).map_err(|e| e.to_string())?;
             // Dropping the helper (its own Vulkan instance) finishes Mesa's
             // pending cache writes.
         }
         if show {
             eprintln!("wgraph: {:<24} {:>9.3} ms", "tuned-kernels-compiled", start.elapsed().as_secs_f64() * 1e3);
         }
+        if self.cancelled.load(Ordering::Relaxed) {
+            // Not every kernel was compiled: no marker.
+            return Err("the model was dropped".into());
+        }
         if let Some(marker) = &self.marker {
             driver_compiled::mark(marker);
-        }
-        if self.cancelled.load(Ordering::Relaxed) {
-            return Err("the model was dropped".into());
         }
         let tuned =
             Model::new(&self.device, self.program, &self.weights, self.weight_bindings).map_err(|e| e.to_string())?;
