@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use wgraph::graph::ops;
-use wgraph::{Compiler, DType, Device, Graph, Tensor, Weights};
+use wgraph::{DType, Device, Graph, Loader, Tensor, Weights};
 
 fn bench(c: &mut Criterion) {
     let device = Device::new().expect("an adapter (run ./scripts/setup.sh)");
@@ -23,7 +23,7 @@ fn bench(c: &mut Criterion) {
             ("a", Tensor::new([m, k], fill(m * k)).expect("a")),
             ("b", Tensor::new([k, n], fill(k * n)).expect("b")),
         ]);
-        let model = Compiler::new(&device).compile(&g, &weights).expect("compile");
+        let model = Loader::new(&device).load(&g, &weights).expect("compile");
         group.throughput(Throughput::Elements(2 * (m * k * n) as u64));
         group.bench_function(BenchmarkId::from_parameter(format!("{m}x{k}x{n}")), |bench| {
             bench.iter(|| model.run(Vec::<(String, Tensor)>::new()).expect("run"))

@@ -1,3 +1,10 @@
+//! The adapter wgraph picks on this machine and the limits the compiler
+//! plans against (binding sizes, storage buffers per stage, workgroup
+//! sizes): the first thing to look at when a kernel is refused or split.
+//!
+//!     cargo run --example device_info
+//!     WGRAPH_BACKEND=gl cargo run --example device_info
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let d = wgraph::Device::new()?;
     println!("{}", d.describe());

@@ -5,7 +5,7 @@
 //!     cargo run --release --example embed -- [MODEL_DIR] [TEXT...]
 
 use wgraph::Device;
-use wgraph_graphs::embed::{cosine, SentenceEmbedder};
+use wgraph_models::embed::{cosine, SentenceEmbedder};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -5,7 +5,7 @@
 use std::time::Instant;
 use wgraph::compile::{MatmulKernel, REGISTER, REGISTER_SUBGROUP};
 use wgraph::graph::ops;
-use wgraph::{CompileOptions, Compiler, DType, Device, Graph, Tensor, Weights};
+use wgraph::{CompileOptions, DType, Device, Graph, Loader, Tensor, Weights};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for config in configs {
         let options = CompileOptions { matmul: Some(config), texture_weights, ..Default::default() };
         let start = Instant::now();
-        let model = Compiler::new(&device).with_options(options).compile(&g, &weights)?;
+        let model = Loader::new(&device).with_options(options).load(&g, &weights)?;
         model.run(Vec::<(String, Tensor)>::new())?; // drivers may compile lazily
         println!("{config:?}: compiled and first run in {:.2} s", start.elapsed().as_secs_f64());
         models.push((config, model));

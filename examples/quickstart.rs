@@ -3,7 +3,7 @@
 //! Run with `./scripts/demo.sh` (or `cargo run --example quickstart`).
 
 use wgraph::graph::{ops, DumpFormat};
-use wgraph::{Compiler, DType, Device, Dim, Gelu, Graph, Interpreter, Tensor, WeightError, Weights};
+use wgraph::{DType, Device, Dim, Gelu, Graph, Interpreter, Loader, Tensor, WeightError, Weights};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (vocab, hidden) = (16usize, 8usize);
@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The same graph compiled for the GPU (lavapipe when there is none).
     let device = Device::new()?;
-    let model = Compiler::new(&device).compile(&g, &weights)?;
+    let model = Loader::new(&device).load(&g, &weights)?;
     let kernels: Vec<&str> = model.program().kernels.iter().map(|k| k.name.as_str()).collect();
     println!("compiled for {} into {} kernels: {}", device.describe(), kernels.len(), kernels.join(", "));
     let out = model.run([("input_ids", ids)])?;

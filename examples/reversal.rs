@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;
 use wgraph::Device;
-use wgraph_graphs::reversal::{self, Bug, ReversalConfig, TrainOptions};
+use wgraph_models::reversal::{self, Bug, ReversalConfig, TrainOptions};
 
 #[derive(Parser, Debug)]
 #[command(about = "Train a small transformer to reverse sequences on the GPU and report held-out accuracy")]
@@ -169,7 +169,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         reversal::export::write_losses(dir, &report.losses)?;
     }
     let title = format!("reversal, length {}, vocabulary {}, seed {}", cfg.seq_len, cfg.vocab, options.seed);
-    match reversal::plot_curves(&args.plot, &report, &title) {
+    let accuracy = "exact-sequence accuracy (training batches)";
+    match wgraph_cli::plot::training_curves(&args.plot, &report.losses, &report.accuracies, accuracy, &title) {
         Ok(()) => println!("curves written to {}", args.plot.display()),
         Err(e) => eprintln!("warning: no curves: {e}"),
     }

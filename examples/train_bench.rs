@@ -33,9 +33,9 @@ use wgraph::graph::Scope;
 use wgraph::optim::{AdamConfig, OptimizerConfig, Recipe};
 use wgraph::train::Trainer;
 use wgraph::{ops, DType, Device, Dim, Gelu, Graph, Model, Tensor, Weights};
-use wgraph_graphs::attention::{merge_heads, split_heads};
-use wgraph_graphs::nn;
-use wgraph_graphs::reversal::{self, ReversalConfig, TrainOptions};
+use wgraph_models::attention::{merge_heads, split_heads};
+use wgraph_models::nn;
+use wgraph_models::reversal::{self, ReversalConfig, TrainOptions};
 
 #[derive(Parser, Debug)]
 #[command(about = "Training steps per second, wgraph (GPU) against PyTorch (CPU, 2 threads)")]

@@ -6,7 +6,7 @@
 //! [`Model`] whose [`Model::run`] takes new input sizes on every call.
 //!
 //! ```
-//! use wgraph::{ops, Compiler, DType, Device, Dim, Gelu, Graph, Interpreter, Tensor, Weights};
+//! use wgraph::{ops, Loader, DType, Device, Dim, Gelu, Graph, Interpreter, Tensor, Weights};
 //!
 //! // Inputs are named as HF forward arguments, weights by checkpoint key;
 //! // `batch` and `seq` are bound when inputs arrive.
@@ -33,7 +33,7 @@
 //! let cpu = Interpreter::new().run(&g, &weights, [("input_ids", ids.clone())])?;
 //!
 //! let device = Device::new()?; // WGRAPH_BACKEND=vulkan|metal|dx12|gl overrides the choice
-//! let model = Compiler::new(&device).compile(&g, &weights)?; // checked, fused, validated by naga
+//! let model = Loader::new(&device).load(&g, &weights)?; // checked, fused, validated by naga
 //! let gpu = model.run([("input_ids", ids)])?;
 //!
 //! let (cpu, gpu) = (&cpu.get("last_hidden_state").unwrap(), &gpu.get("last_hidden_state").unwrap());
@@ -53,8 +53,9 @@
 //!
 //! Each module depends only on those listed before it (`tests/layering.rs`
 //! enforces it). Each layer that can fail has one error enum ([`GraphError`],
-//! [`WeightError`], [`InterpError`], [`AutodiffError`], [`CompileError`],
-//! [`RuntimeError`]); [`LoadError`] says which one refused a model.
+//! [`WeightError`], [`InterpError`], [`AutodiffError`], [`OptimError`],
+//! [`CompileError`], [`RuntimeError`], [`debug::CheckError`],
+//! [`train::TrainError`]); [`LoadError`] says which one refused a model.
 //!
 //! - [`settings`] and [`io`]: the `WGRAPH_*` environment, read once; atomic
 //!   file writes.
@@ -66,14 +67,21 @@
 //! - [`interp`]: the CPU reference [`Interpreter`] (f64 accumulation, exact
 //!   integers), the oracle every GPU kernel is tested against.
 //! - [`autodiff`]: reverse mode as an IR-to-IR step; [`autodiff::backward`]
-//!   appends the gradients to the loss's graph.
+//!   appends the gradients to the loss's graph; HF's losses.
+//! - [`optim`]: SGD, Adam and AdamW, global-norm clipping and learning-rate
+//!   schedules, as IR equal to `torch.optim` ([`Recipe`]).
 //! - [`compile`]: the device-free compiler (passes, fusion, memory plan, WGSL
 //!   kernels validated by naga); [`compile::compile`] turns an IR and a
 //!   [`Target`] into a [`Program`] of plain data.
-//! - [`runtime`]: wgpu: [`Device`] selection, the one-call [`Compiler`], and
-//!   [`Model`], which owns the buffers and runs.
-//! - [`debug`]: comparing dumps against PyTorch, the op-by-op GPU/interpreter
-//!   check, the NaN/Inf finder.
+//! - [`runtime`]: wgpu: [`Device`] selection, the [`Loader`] (weights
+//!   checked, the graph compiled, pipelines created, weights uploaded: one
+//!   call), and [`Model`], which owns the buffers and runs; [`TieredModel`]
+//!   for quick-then-tuned kernels.
+//! - [`debug`]: captured intermediates compared against PyTorch, the
+//!   op-by-op GPU/interpreter check, the NaN/Inf finder, compiled-program
+//!   listings, graph diffs.
+//! - [`train`]: the GPU [`train::Trainer`] (one program per step) and the
+//!   training doctor.
 
 #![warn(missing_docs)]
 #![warn(rustdoc::broken_intra_doc_links)]
@@ -95,6 +103,11 @@ pub use compile::{CompileError, CompileOptions, KernelTier, Program, Target};
 pub use graph::{ops, BindError, DType, Dim, Gelu, Graph, GraphError, NamedTensors, Tensor, TensorType, Value};
 pub use interp::{InterpError, Interpreter, Trace};
 pub use optim::{OptimError, OptimizerConfig, Recipe};
-pub use runtime::{Compiler, Device, LoadError, Model, RuntimeError, TieredModel};
+pub use runtime::{Device, LoadError, Loader, Model, RuntimeError, TieredModel};
 pub use settings::Settings;
 pub use weights::{CheckedWeights, WeightError, Weights};
+
+/// The README's Rust snippets, compiled with the doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeSnippets;

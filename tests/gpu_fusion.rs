@@ -10,7 +10,7 @@ use common::assert_close;
 use common::gpu::{device, Rng};
 use wgraph::compile::{compile, CompileOptions, Target};
 use wgraph::graph::ops;
-use wgraph::{Compiler, DType, Dim, Graph, Interpreter, Tensor, Weights};
+use wgraph::{DType, Dim, Graph, Interpreter, Loader, Tensor, Weights};
 
 fn kernel_names(g: &Graph) -> Vec<String> {
     let program = compile(&g.ir().unwrap(), &CompileOptions::default(), &Target::cpu_driver()).unwrap();
@@ -52,7 +52,7 @@ fn an_elementwise_operand_read_only_by_a_reduction_fuses_into_it() {
 #[test]
 fn fused_reductions_agree_with_the_interpreter() {
     let g = prologue_graph();
-    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     let mut r = Rng(5);
     for rows in [1, 3, 40] {
         let n = rows * 37 * 5;
@@ -99,7 +99,7 @@ fn outputs_feeding_one_elementwise_root_are_written_by_its_kernel() {
     assert_eq!(names.iter().filter(|n| n.contains("(+")).count(), 1, "one kernel writes p, m and v: {names:?}");
     assert_eq!(names.len(), 4, "p+m+v, shared, total, other: {names:?}");
 
-    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     let mut r = Rng(9);
     let n = 1000;
     let mut vec = |lo: f32| Tensor::new([n], (0..n).map(|_| r.uniform(lo, 1.0)).collect::<Vec<_>>()).unwrap();

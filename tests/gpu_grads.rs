@@ -32,7 +32,7 @@ mod common;
 use common::gpu::{device, Rng};
 use common::grad::sum_all;
 use common::op_cases::{case, grad_case_names, op_table, OpCase, CASES, MIN_GRAD_CASES, SEEDS};
-use wgraph::{autodiff, ops, CompileOptions, Compiler, DType, Dim, Graph, Interpreter, Tensor, Value, Weights};
+use wgraph::{autodiff, ops, CompileOptions, DType, Dim, Graph, Interpreter, Loader, Tensor, Value, Weights};
 
 const RTOL: f64 = 1e-4;
 const ATOL_SCALE: f64 = 1e-5;
@@ -127,9 +127,9 @@ fn check_case(name: &str) {
         let terms = loss_scale(case, &b);
         for fuse in [true, false] {
             let compile = || {
-                Compiler::new(device())
+                Loader::new(device())
                     .with_options(CompileOptions { fuse, ..Default::default() })
-                    .compile(&b.graph, &Weights::new())
+                    .load(&b.graph, &Weights::new())
                     .unwrap_or_else(|e| panic!("{what} (fuse={fuse}): compile: {e}"))
             };
             let model = compile();

@@ -10,7 +10,7 @@ use common::assert_close;
 use common::gpu::{device, Rng};
 use wgraph::compile::MatmulKernel;
 use wgraph::graph::ops;
-use wgraph::{CompileOptions, Compiler, Dim, Graph, Interpreter, Tensor, Weights};
+use wgraph::{CompileOptions, Dim, Graph, Interpreter, Loader, Tensor, Weights};
 
 const KERNELS: [MatmulKernel; 12] = [
     MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false },
@@ -59,7 +59,7 @@ fn every_matmul_kernel_agrees_with_the_interpreter() {
         let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
         for kernel in KERNELS {
             let options = CompileOptions { matmul: Some(kernel), ..Default::default() };
-            let compiled = Compiler::new(device()).with_options(options).compile(&g, &Weights::new());
+            let compiled = Loader::new(device()).with_options(options).load(&g, &Weights::new());
             if let MatmulKernel::Register { wx, subgroup_a: true, .. } = kernel {
                 if device().subgroup_size() != Some(wx) {
                     // Without subgroups of that size the kernel is refused, by name.
@@ -101,7 +101,7 @@ fn weights_read_as_textures_agree_with_the_interpreter() {
             }
             for texture_weights in [true, false] {
                 let options = CompileOptions { matmul: Some(kernel), texture_weights, ..Default::default() };
-                let model = Compiler::new(device()).with_options(options).compile(&g, &weights).unwrap();
+                let model = Loader::new(device()).with_options(options).load(&g, &weights).unwrap();
                 let textured = model.program().kernels.iter().any(|k| !k.textures.is_empty());
                 // Rows of whole texels go to textures when allowed, and only then.
                 let whole_texels = if transposed { k % 4 == 0 } else { n % 4 == 0 };
@@ -135,7 +135,7 @@ fn symbolic_rows_switch_to_the_few_rows_variant_and_back() {
     let weights = Weights::from_tensors([("w", rng.floats(&[n, k], -1.0, 1.0)), ("b", rng.floats(&[n], -1.0, 1.0))]);
     for texture_weights in [true, false] {
         let options = CompileOptions { texture_weights, ..CompileOptions::default() };
-        let model = Compiler::new(device()).with_options(options).compile(&g, &weights).unwrap();
+        let model = Loader::new(device()).with_options(options).load(&g, &weights).unwrap();
         assert!(model.program().kernels.iter().any(|k| k.few_rows.is_some()), "the linear has a few-rows variant");
         for tokens in [1, 3, 16, 17, 70, 2] {
             let feed = vec![("x".to_string(), rng.floats(&[tokens, k], -1.0, 1.0))];

@@ -41,12 +41,12 @@ fn every_case_has_a_gpu_test() {
     assert_eq!(GENERATED, names.as_slice());
 }
 
-/// Regression: the `gelu_tanh` kernel computed `0.5 * x * (1 + tanh(u))`,
-/// and `1 + tanh(u)` cancels for negative `x`: near `x = -5` it was up to
-/// 75% off (the op test's absolute tolerance hid it; the backward tests,
-/// which compare the loss relative to its terms, found it at size-1
-/// shapes). The kernel now computes `x * sigmoid(2u)`. Checked down to
-/// `x = -5.5`, where the f64 interpreter's own cancellation stays below 1e-7.
+/// `gelu_tanh` as `0.5 * x * (1 + tanh(u))` cancels in `1 + tanh(u)` for
+/// negative `x`: near `x = -5` it is up to 75% off, which the op test's
+/// absolute tolerance does not catch (the backward tests, which compare the
+/// loss relative to its terms, do at size-1 shapes). So the kernel computes
+/// `x * sigmoid(2u)`. Checked down to `x = -5.5`, where the f64
+/// interpreter's own cancellation stays below 1e-7.
 #[test]
 fn gelu_tanh_keeps_relative_precision_in_the_negative_tail() {
     let n = 221;

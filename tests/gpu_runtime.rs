@@ -6,7 +6,7 @@ mod common;
 use common::assert_close;
 use common::gpu::{device, Rng};
 use wgraph::graph::ops;
-use wgraph::{BindError, Compiler, DType, Dim, Graph, Interpreter, RuntimeError, Tensor, Weights};
+use wgraph::{BindError, DType, Dim, Graph, Interpreter, Loader, RuntimeError, Tensor, Weights};
 
 /// Embedding, a masked attention-like softmax and a projection, over
 /// symbolic batch and seq.
@@ -36,7 +36,7 @@ fn ids(shape: [usize; 2], v: Vec<i64>) -> Tensor {
 #[test]
 fn one_model_runs_two_sequence_lengths_and_matches_the_interpreter() {
     let (g, w) = encoder();
-    let model = Compiler::new(device()).compile(&g, &w).unwrap();
+    let model = Loader::new(device()).load(&g, &w).unwrap();
     let cases = [
         (ids([1, 3], vec![1, 2, 3]), ids([1, 3], vec![1, 1, 1])),
         (ids([2, 5], vec![4, 5, 6, 7, 8, 9, 10, 0, 0, 0]), ids([2, 5], vec![1, 1, 1, 1, 1, 1, 1, 0, 0, 0])),
@@ -58,7 +58,7 @@ fn one_model_runs_two_sequence_lengths_and_matches_the_interpreter() {
 
 fn run_err(feed: Vec<(&str, Tensor)>) -> RuntimeError {
     let (g, w) = encoder();
-    let model = Compiler::new(device()).compile(&g, &w).unwrap();
+    let model = Loader::new(device()).load(&g, &w).unwrap();
     model.run(feed).unwrap_err()
 }
 
@@ -85,7 +85,7 @@ fn zero_sized_tensors_skip_their_dispatches() {
     let g = Graph::new("empty");
     let x = g.input("x", DType::F32, [Dim::sym("n"), 4.into()]);
     g.output_named([("y", ops::softmax(&ops::relu(&x), -1))]).unwrap();
-    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     let out = model.run([("x", Tensor::new([0, 4], Vec::<f32>::new()).unwrap())]).unwrap();
     assert_eq!(out.get("y").unwrap().shape(), &[0, 4]);
     // And the same model still works on real data afterwards.
@@ -100,7 +100,7 @@ fn grids_over_65535_workgroups_are_folded() {
     let g = Graph::new("big");
     let x = g.input("x", DType::F32, [Dim::sym("n")]);
     g.output_named([("y", &x * 2.0)]).unwrap();
-    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     let input: Vec<f32> = (0..n).map(|i| (i % 1000) as f32).collect();
     let out = model.run([("x", Tensor::new([n], input).unwrap())]).unwrap();
     let y = out.get("y").unwrap().to_f32_vec();
@@ -118,7 +118,7 @@ fn activations_over_the_binding_limit_are_refused_by_name() {
     let wide = ops::exp(&ops::expand(&x, [Dim::sym("n"), 4096.into()])).named("encoder.wide");
     let other = ops::exp(&ops::expand(&x, [Dim::sym("n"), 4096.into()]));
     g.output_named([("y", ops::sum(&wide, -1, false)), ("z", ops::sum(&(&other * 2.0), -1, false))]).unwrap();
-    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     let limit = device().limits().max_storage_buffer_binding_size as usize;
     let n = limit / (4 * 4096) + 1;
     let e = model.run([("x", Tensor::new([n, 1], vec![0f32; n]).unwrap())]).unwrap_err();
@@ -141,7 +141,7 @@ fn symbols_bound_only_by_weights_are_known_at_run_time() {
     let rows = ops::range(&g, 0, 1, "vocab", DType::I64);
     g.output_named([("picked", ops::gather(&table, &ids, 0)), ("rows", rows)]).unwrap();
     let w = Weights::from_tensors([("emb", Tensor::new([3, 2], vec![1f32, 2., 3., 4., 5., 6.]).unwrap())]);
-    let model = Compiler::new(device()).compile(&g, &w).unwrap();
+    let model = Loader::new(device()).load(&g, &w).unwrap();
     let out = model.run([("ids", Tensor::new([2], vec![2i64, 0]).unwrap())]).unwrap();
     assert_eq!(out.get("picked").unwrap().to_f32_vec(), [5.0, 6.0, 1.0, 2.0]);
     assert_eq!(out.get("rows").unwrap().to_i64_vec(), [0, 1, 2]);
@@ -153,16 +153,16 @@ fn a_symbol_nothing_binds_is_a_typed_error() {
     let x = g.input("x", DType::F32, [Dim::sym("n")]);
     let r = ops::cast(&ops::range(&g, 0, 1, "m", DType::I64), DType::F32);
     g.output_named([("y", ops::sum(&x, 0, true)), ("r", r)]).unwrap();
-    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     let err = model.run([("x", Tensor::new([2], vec![1f32, 2.]).unwrap())]).unwrap_err();
     assert!(matches!(err, RuntimeError::Input(BindError::Unbound { .. })), "{err}");
     assert_eq!(err.to_string(), "symbol `m` used by the graph is bound by no input");
 }
 
-/// Regression: a reduction over more than 64 x 65,535 elements came out
+/// A reduction over more than 64 x 65,535 elements in one kernel comes out
 /// wrong on lavapipe, whose invocations stop looping after 65,535
-/// iterations (llvmpipe's `LP_MAX_TGSI_LOOP_ITERATIONS`): summing 4.2M ones
-/// gave 131,070. The compiler now splits reductions over long static axes
+/// iterations (llvmpipe's `LP_MAX_TGSI_LOOP_ITERATIONS`): 4.2M ones sum to
+/// 131,070. So the compiler splits reductions over long static axes
 /// (src/compile/split_reduce.rs). Sum, mean, max and min, to a scalar and
 /// along the last axis with a kept dim, on a length with a partial chunk.
 #[test]
@@ -185,7 +185,7 @@ fn reductions_longer_than_lavapipe_loop_limit_are_complete() {
         vec![("x".to_string(), rng.floats(&[n], -1.0, 1.0)), ("rows".to_string(), rng.floats(&[2, n], 0.0, 1.0))];
     let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
     assert_eq!(want.get("ones").unwrap().to_f64_vec(), [n as f64]);
-    let got = Compiler::new(device()).compile(&g, &Weights::new()).unwrap().run(feed).unwrap();
+    let got = Loader::new(device()).load(&g, &Weights::new()).unwrap().run(feed).unwrap();
     assert_eq!(got.get("ones").unwrap().to_f64_vec(), [n as f64], "every element counted");
     for (name, want) in want.iter() {
         // f32 partial sums of ~4M terms of magnitude <= 1.
@@ -205,7 +205,7 @@ fn runs_needing_more_memory_than_available_are_refused_before_allocating() {
     let g = Graph::new("big");
     let x = g.input("x", DType::F32, [Dim::sym("rows"), Dim::new(64)]);
     g.output_named([("doubled", &x * 2.0), ("squared", &x * &x)]).unwrap();
-    let model = Compiler::new(&dev).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(&dev).load(&g, &Weights::new()).unwrap();
     // 1024 rows: input and two outputs of 256 KiB each fit in 1 MiB.
     let feed = |rows: usize| vec![("x".to_string(), Tensor::new([rows, 64], vec![1.5f32; rows * 64]).unwrap())];
     let out = model.run(feed(1024)).unwrap();
@@ -228,7 +228,7 @@ fn weights_larger_than_the_memory_available_are_refused_before_uploading() {
     let w = g.weight("w", DType::F32, [64usize, 64]);
     g.output_named([("y", ops::matmul(&x, &w))]).unwrap();
     let weights = Weights::from_tensors([("w", Tensor::new([64, 64], vec![0.5f32; 64 * 64]).unwrap())]);
-    let e = Compiler::new(&dev).compile(&g, &weights).err().expect("16 KiB of weights do not fit in 8 KiB");
+    let e = Loader::new(&dev).load(&g, &weights).err().expect("16 KiB of weights do not fit in 8 KiB");
     assert!(e.to_string().contains("the weights need"), "{e}");
     assert!(matches!(e, wgraph::LoadError::Runtime(RuntimeError::WeightsTooLarge { needed: 16384, .. })), "{e}");
 }

@@ -8,7 +8,7 @@ mod common;
 use common::assert_close;
 use common::gpu::{device, Rng};
 use wgraph::graph::ops;
-use wgraph::{Compiler, DType, Dim, Graph, Interpreter, RuntimeError, Tensor, Weights};
+use wgraph::{DType, Dim, Graph, Interpreter, Loader, RuntimeError, Tensor, Weights};
 
 /// `[tokens, width]` update rows summed into `vocab` rows by `[tokens]` ids.
 fn scatter_graph(vocab: usize, width: usize) -> Graph {
@@ -47,14 +47,14 @@ fn reruns_and_recompiles_are_bitwise_identical() {
     let (tokens, width, vocab) = (700, 67, 5);
     let g = scatter_graph(vocab, width);
     let feed = order_sensitive_feed(tokens, width, vocab);
-    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     let first = model.run(feed.clone()).unwrap();
     let first = bits(first.get("out").unwrap());
     for _ in 0..3 {
         let again = model.run(feed.clone()).unwrap();
         assert_eq!(bits(again.get("out").unwrap()), first, "a rerun changed bits");
     }
-    let recompiled = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let recompiled = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     assert_eq!(bits(recompiled.run(feed.clone()).unwrap().get("out").unwrap()), first, "a recompile changed bits");
     // And the value is the interpreter's up to f32 rounding: a row sums
     // ~140 terms of magnitude up to 1e3, each partial sum rounded to about
@@ -76,7 +76,7 @@ fn out_of_range_indices_are_typed_errors() {
     let e = Interpreter::new().run(&g, &Weights::new(), feed(vec![0, 4, 1])).unwrap_err().to_string();
     assert!(e.contains("(scatter_add, built at tests/gpu_scatter.rs:"), "{e}");
     assert!(e.ends_with("index 4 is out of range for axis 0 of size 4"), "{e}");
-    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     let e = model.run(feed(vec![0, -1, 1])).unwrap_err();
     assert!(matches!(e, RuntimeError::IndexRange { value: -1, size: 4, .. }), "{e}");
     // In range, the same feed runs.
@@ -92,7 +92,7 @@ fn symbolic_row_counts_run_at_any_size() {
     let updates = g.input("updates", DType::F32, [Dim::sym("tokens"), 3.into()]);
     let ids = g.input("ids", DType::I32, [Dim::sym("tokens")]);
     g.output_named([("out", &ops::scatter_add(&updates, &ids, 0, "vocab") + &table)]).unwrap();
-    let model = Compiler::new(device()).compile(&g, &Weights::new()).unwrap();
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
     let mut r = Rng(3);
     for (vocab, tokens) in [(1usize, 1usize), (5, 40), (130, 9)] {
         let ids: Vec<i32> = (0..tokens).map(|_| r.below(vocab) as i32).collect();

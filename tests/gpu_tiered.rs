@@ -9,7 +9,7 @@ use common::gpu::device;
 use wgraph::compile::compile;
 use wgraph::graph::ops;
 use wgraph::{
-    CompileOptions, Compiler, DType, Device, Dim, Graph, Interpreter, KernelTier, LoadError, RuntimeError, Settings,
+    CompileOptions, DType, Device, Dim, Graph, Interpreter, KernelTier, LoadError, Loader, RuntimeError, Settings,
     Tensor, Weights,
 };
 
@@ -95,7 +95,7 @@ fn a_tiered_model_serves_quick_then_tuned_kernels_with_the_same_results() {
     let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
     let want = want.get("y").unwrap();
 
-    let model = Compiler::new(&device).compile_tiered(&g, &weights).unwrap();
+    let model = Loader::new(&device).load_tiered(&g, &weights).unwrap();
     let lazy = device.compiles_at_first_dispatch();
     let first_tier = model.tier();
     if lazy {
@@ -123,7 +123,7 @@ fn a_tiered_model_serves_quick_then_tuned_kernels_with_the_same_results() {
     if lazy {
         assert_eq!(markers(dir.path()), 1, "the background compile leaves a marker");
         // The next model of the same graph trusts the driver's cache: tuned from the start.
-        let again = Compiler::new(&device).compile_tiered(&g, &weights).unwrap();
+        let again = Loader::new(&device).load_tiered(&g, &weights).unwrap();
         assert_eq!(again.tier(), KernelTier::Tuned);
         assert_close(again.run(feed).unwrap().get("y").unwrap(), want, 1e-4, 1e-5, "marked: tuned at once");
     }
@@ -141,7 +141,7 @@ fn one_tier_when_set_or_when_the_driver_cache_is_off() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let device = device_with(dir.path(), tier, cache_off);
-        let model = Compiler::new(&device).compile_tiered(&g, &weights).unwrap();
+        let model = Loader::new(&device).load_tiered(&g, &weights).unwrap();
         let what = format!("WGRAPH_TIER={tier:?}, Mesa cache off: {cache_off}");
         assert_eq!(model.tier(), expected, "{what}");
         let served = model.wait_tuned().unwrap();
@@ -156,8 +156,7 @@ fn an_unknown_tier_is_refused_by_name() {
     let (g, weights) = attention_block();
     let dir = tempfile::tempdir().unwrap();
     let device = device_with(dir.path(), Some("fastest"), false);
-    let Err(LoadError::Runtime(e @ RuntimeError::UnknownTier { .. })) =
-        Compiler::new(&device).compile_tiered(&g, &weights)
+    let Err(LoadError::Runtime(e @ RuntimeError::UnknownTier { .. })) = Loader::new(&device).load_tiered(&g, &weights)
     else {
         panic!("expected UnknownTier")
     };
@@ -168,7 +167,7 @@ fn an_unknown_tier_is_refused_by_name() {
 #[test]
 fn warm_up_dispatches_every_kernel_and_variant_and_leaves_the_weights_alone() {
     let (g, weights) = attention_block();
-    let model = Compiler::new(device()).compile(&g, &weights).unwrap();
+    let model = Loader::new(device()).load(&g, &weights).unwrap();
     let variants = model.program().kernels.iter().filter(|k| k.few_rows.is_some()).count();
     let dispatched = model.warm_up().unwrap();
     assert_eq!(dispatched, model.program().kernels.len() + variants);
@@ -184,8 +183,8 @@ fn a_model_sharing_weights_gets_one_tier_and_sees_the_shared_values() {
     let device = device_with(dir.path(), None, false);
     // The owner keeps its weights in buffers, as a training model does.
     let options = CompileOptions { texture_weights: false, ..CompileOptions::default() };
-    let owner = Compiler::new(&device).with_options(options).compile(&g, &weights).unwrap();
-    let shared = Compiler::new(&device).sharing_weights_with(&owner).compile_tiered(&g, &weights).unwrap();
+    let owner = Loader::new(&device).with_options(options).load(&g, &weights).unwrap();
+    let shared = Loader::new(&device).sharing_weights_with(&owner).load_tiered(&g, &weights).unwrap();
     assert_eq!(shared.tier(), KernelTier::Tuned, "a background copy would stop seeing the owner's buffers");
     // New values written into the owner's weight are what the sharer reads.
     let zeros = Tensor::zeros(DType::F32, [D, D]).unwrap();

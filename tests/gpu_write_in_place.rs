@@ -7,7 +7,7 @@ mod common;
 
 use common::gpu::{device, Rng};
 use wgraph::graph::ops;
-use wgraph::{CompileOptions, Compiler, DType, Dim, Graph, RuntimeError, Tensor, Weights};
+use wgraph::{CompileOptions, DType, Dim, Graph, Loader, RuntimeError, Tensor, Weights};
 
 const CAPACITY: usize = 12;
 const WIDTH: usize = 3;
@@ -38,7 +38,7 @@ fn rows_are_appended_in_place_and_the_same_run_reads_the_old_cache() {
     let initial = rng.floats(&[CAPACITY, WIDTH], -1.0, 1.0);
     let weights = Weights::from_tensors([("cache", initial.clone())]);
     let options = CompileOptions { write_back: true, ..CompileOptions::default() };
-    let model = Compiler::new(device()).with_options(options).compile(&cache_graph(), &weights).unwrap();
+    let model = Loader::new(device()).with_options(options).load(&cache_graph(), &weights).unwrap();
     let mut expected = initial.to_f32_vec();
     let mut past = 0;
     for n in [4, 1, 1, 3] {
@@ -68,7 +68,7 @@ fn rows_are_appended_in_place_and_the_same_run_reads_the_old_cache() {
 fn a_write_past_the_capacity_is_a_typed_error() {
     let weights = Weights::from_tensors([("cache", Tensor::zeros(DType::F32, [CAPACITY, WIDTH]).unwrap())]);
     let options = CompileOptions { write_back: true, ..CompileOptions::default() };
-    let model = Compiler::new(device()).with_options(options).compile(&cache_graph(), &weights).unwrap();
+    let model = Loader::new(device()).with_options(options).load(&cache_graph(), &weights).unwrap();
     let rows = Tensor::zeros(DType::F32, [3, WIDTH]).unwrap();
     let err = model.run(feed(CAPACITY - 1, &rows)).unwrap_err();
     let message = err.to_string();

@@ -2,9 +2,9 @@
 //! two-layer MLP, parameters, `exp_avg` and `exp_avg_sq` to 1e-12 in f64
 //! and 1e-5 in f32; and the host scalars against hand-computed values.
 
-mod optim_common;
+mod common;
 
-use optim_common::{check_case, train, PARAMS};
+use common::optim::{check_case, train, PARAMS};
 use wgraph::optim::{step_scalars, AdamConfig, OptimizerConfig, Recipe};
 use wgraph::{DType, Tensor};
 
@@ -44,9 +44,9 @@ fn adamw_pytorch_defaults() {
 fn adam_first_step_moves_each_weight_by_lr() {
     let c = AdamConfig { lr: 0.01, ..AdamConfig::default() };
     let (_, run) = train(&Recipe::new(OptimizerConfig::Adam(c)), DType::F64, 1);
-    let file = optim_common::fixture();
+    let file = common::optim::fixture();
     for p in PARAMS {
-        let before = optim_common::read(&file, &format!("init.{p}")).to_f64_vec();
+        let before = common::optim::read(&file, &format!("init.{p}")).to_f64_vec();
         let after = run.weights.read(p).unwrap().to_f64_vec();
         let m = run.weights.read(&format!("optimizer.{p}.exp_avg")).unwrap().to_f64_vec();
         for ((a, b), m) in after.iter().zip(&before).zip(&m) {
@@ -116,7 +116,7 @@ fn adam_state_and_inputs() {
 fn training_step_compiles_to_one_program() {
     let recipe =
         Recipe::default().with_clip_norm(1.0).with_schedule(wgraph::optim::Schedule::Linear { warmup: 2, total: 10 });
-    let (g, update) = optim_common::build(&recipe, DType::F32);
+    let (g, update) = common::optim::build(&recipe, DType::F32);
     let ir = g.ir().unwrap();
     let program = wgraph::compile::compile(&ir, &Default::default(), &wgraph::compile::Target::cpu_driver())
         .unwrap_or_else(|e| panic!("{e}"));

@@ -3,9 +3,9 @@
 //! lambdas): parameters, state, the returned total norm and the learning
 //! rate of every step; and clipping on its own with hand-computed norms.
 
-mod optim_common;
+mod common;
 
-use optim_common::check_case;
+use common::optim::check_case;
 use wgraph::optim::{
     clip_grad_norm, global_norm, AdamConfig, OptimError, OptimizerConfig, Recipe, Schedule, SgdConfig,
 };

@@ -2,9 +2,9 @@
 //! parameters and momentum buffers to 1e-12 in f64 and 1e-5 in f32, plus
 //! the first-step buffer rule on its own.
 
-mod optim_common;
+mod common;
 
-use optim_common::{check_case, train, PARAMS};
+use common::optim::{check_case, train, PARAMS};
 use wgraph::optim::{OptimizerConfig, Recipe, SgdConfig};
 use wgraph::{DType, Tensor};
 

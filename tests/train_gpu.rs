@@ -4,11 +4,9 @@
 //! bitwise reproducibility, and for save/resume.
 
 mod common;
-#[path = "optim_common/mod.rs"]
-mod optim_common;
 
 use common::gpu::device;
-use optim_common::{fixture, read, STEPS};
+use common::optim::{fixture, read, STEPS};
 use wgraph::autodiff::mse_loss;
 use wgraph::graph::ops;
 use wgraph::optim::{AdamConfig, OptimizerConfig, Recipe, Schedule, SgdConfig};

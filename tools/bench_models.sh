@@ -16,7 +16,7 @@ distilbert="${3:-}"
 whisper="${4:-}"
 llama="${5:-}"
 source "$here/scripts/env.sh"
-cargo build --release -p wgraph-graphs --manifest-path "$here/Cargo.toml" >&2
+cargo build --release -p wgraph-cli --manifest-path "$here/Cargo.toml" >&2
 wgraph="$here/target/release/wgraph"
 row() { "$python" "$here/tools/bench_torch.py" "$@" --wgraph "$wgraph" 2>/dev/null; echo; }
 # Short runs get more repetitions: on a shared machine a 70 ms median of 5

@@ -25,7 +25,7 @@ src/optim/schedule.rs documents. It prints `step I loss L` for every step.
 from the example) step by step, relative difference |a - b| / |b|; exit
 status 1 when a step differs by more than --rtol (default 1e-3).
 --save-losses OUT.safetensors writes this run's `loss` (f32 [steps]) with
-the export's checksums in the metadata (how tests/fixtures/reversal is made).
+the export's checksums in the metadata (how graphs/tests/fixtures/reversal is made).
 
 Model: token embedding plus a learned positional table, pre-LN encoder
 layers (x + attn(ln1(x)), then x + ff2(gelu_erf(ff1(ln2(x))))), final layer

@@ -6,7 +6,7 @@ use crate::bert::{self, BertConfig, BertHead};
 use crate::hf::{HfConfig, ModelError};
 use crate::text::TextEncoder;
 use std::path::Path;
-use wgraph::{Compiler, Device, LoadError, RuntimeError, TieredModel, Weights};
+use wgraph::{Device, LoadError, Loader, RuntimeError, TieredModel, Weights};
 
 /// Errors of the embedding pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ impl SentenceEmbedder {
         let cfg = BertConfig::from_hf(&hf)?;
         let graph = bert::build(&cfg, BertHead::SentenceEmbedding, "")?;
         let weights = Weights::from_dir(dir)?;
-        let model = Compiler::new(device).compile_tiered(&graph, &weights)?;
+        let model = Loader::new(device).load_tiered(&graph, &weights)?;
         let text = TextEncoder::from_dir(dir, max_seq_length(dir, cfg.max_position_embeddings)?)?;
         Ok(SentenceEmbedder { text, model })
     }

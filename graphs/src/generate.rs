@@ -4,7 +4,7 @@
 //! sharing the weights and the cache, which grows in place.
 
 use crate::llama::{self, LlamaConfig, LlamaGraph};
-use wgraph::{CompileOptions, Compiler, Device, LoadError, Model, RuntimeError, Tensor, Weights};
+use wgraph::{CompileOptions, Device, LoadError, Loader, Model, RuntimeError, Tensor, Weights};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -69,12 +69,10 @@ impl Generator {
         }
         let options = CompileOptions { write_back: true, ..CompileOptions::default() };
         let decode_graph = llama::build(&cfg, LlamaGraph::Cached { seq: Some(1), capacity })?;
-        let decode = Compiler::new(device).with_options(options.clone()).compile(&decode_graph, &weights)?;
+        let decode = Loader::new(device).with_options(options.clone()).load(&decode_graph, &weights)?;
         let prefill_graph = llama::build(&cfg, LlamaGraph::Cached { seq: None, capacity })?;
-        let prefill = Compiler::new(device)
-            .with_options(options)
-            .sharing_weights_with(&decode)
-            .compile(&prefill_graph, &weights)?;
+        let prefill =
+            Loader::new(device).with_options(options).sharing_weights_with(&decode).load(&prefill_graph, &weights)?;
         Ok(Generator { cfg, capacity, prefill, decode })
     }
 

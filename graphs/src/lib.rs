@@ -2,6 +2,7 @@
 //! key paths, configured from `config.json`.
 
 pub mod attention;
+#[cfg(feature = "audio")]
 pub mod audio;
 pub mod bert;
 pub mod distilbert;
@@ -12,7 +13,6 @@ pub mod hf;
 pub mod llama;
 pub mod loss;
 pub mod nn;
-pub mod plotting;
 pub mod reversal;
 pub mod text;
 pub mod whisper;

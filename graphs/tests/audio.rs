@@ -1,13 +1,15 @@
 //! Whisper's log-mel front end against HF WhisperFeatureExtractor
-//! (tests/fixtures/audio/generate.py), on the WAV files users have and on
+//! (graphs/tests/fixtures/audio/generate.py), on the WAV files users have and on
 //! the broken ones they give by mistake.
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
 #[path = "common/wavs.rs"]
 mod wavs;
 
 use wavs::*;
 use wgraph::Weights;
-use wgraph_graphs::audio::{self, load, log_mel, read_wav, AudioError, CHUNK_SAMPLES, FRAMES};
+use wgraph_models::audio::{self, load, log_mel, read_wav, AudioError, CHUNK_SAMPLES, FRAMES};
 
 /// Max and mean absolute difference of our features from a reference given
 /// as its first `head` frames and the value of its padding frames.

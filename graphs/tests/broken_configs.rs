@@ -5,15 +5,19 @@
 //! return `Ok` or an error with a message; a panic fails the test and names
 //! the mutation.
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::fixture;
+
 use serde_json::Value as Json;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use wgraph::weights::check_ir;
 use wgraph::Weights;
-use wgraph_graphs::zoo;
+use wgraph_models::zoo;
 
-fn fixtures() -> Vec<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models");
+fn model_dirs() -> Vec<PathBuf> {
+    let root = fixture("models");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.expect("entry").path())
@@ -79,7 +83,7 @@ fn broken_configs_give_errors_not_panics() {
     let mut tried = 0;
     let mut errors = 0;
     let mut panics = Vec::new();
-    for fixture in fixtures() {
+    for fixture in model_dirs() {
         let text = std::fs::read_to_string(fixture.join("config.json")).expect("config");
         let config: Json = serde_json::from_str(&text).expect("fixture config parses");
         let name = fixture.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();

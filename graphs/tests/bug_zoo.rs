@@ -3,9 +3,13 @@
 //! graph itself (a port that skips a module or softmaxes the wrong axis),
 //! each run through wgraph with every named module tapped and compared with
 //! PyTorch's dump of the correct model
-//! (tests/fixtures/models/*/torch_dump.safetensors, made by
+//! (graphs/tests/fixtures/models/*/torch_dump.safetensors, made by
 //! tools/torch_dump.py). `compare` must name the module where the bug first
 //! shows, every time.
+
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::model as model_dir;
 
 #[path = "common/bugs.rs"]
 mod bugs;
@@ -14,14 +18,9 @@ mod common;
 use bugs::{distilbert_attention_bugs, layer_norm_eps, no_edit, softmax_over_queries, swap, transpose_square, Bug};
 use common::device;
 
-use std::path::PathBuf;
 use wgraph::debug::{compare, read_dump, Comparison, Tolerance};
-use wgraph::{CompileOptions, Compiler, Tensor, Weights};
-use wgraph_graphs::{zoo, HfConfig};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models").join(name)
-}
+use wgraph::{CompileOptions, Loader, Tensor, Weights};
+use wgraph_models::{zoo, HfConfig};
 
 fn read_all(path: &std::path::Path) -> Vec<(String, Tensor)> {
     let w = Weights::open([path]).unwrap();
@@ -31,7 +30,7 @@ fn read_all(path: &std::path::Path) -> Vec<(String, Tensor)> {
 
 /// Runs the bugged port with every module tapped, compares with PyTorch.
 fn run_bugged(model: &str, bug: &Bug) -> Comparison {
-    let dir = fixture(model);
+    let dir = model_dir(model);
     let tmp = tempfile::tempdir().unwrap();
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
@@ -46,14 +45,14 @@ fn run_bugged(model: &str, bug: &Bug) -> Comparison {
     let mut inputs = read_all(&dir.join("inputs.safetensors"));
     (bug.inputs)(&mut inputs);
     let options = CompileOptions { taps: vec!["*".into()], ..Default::default() };
-    let model_ = Compiler::new(device()).with_options(options).compile_ir(&ir, &weights).unwrap();
+    let model_ = Loader::new(device()).with_options(options).load_ir(&ir, &weights).unwrap();
     let (outputs, mut taps) = model_.run_with_taps(inputs).unwrap();
     taps.0.extend(outputs);
     compare(&taps, &read_dump(dir.join("torch_dump.safetensors")).unwrap(), Tolerance::default())
 }
 
 fn check(model: &str, bugs: &[Bug]) {
-    let _ = HfConfig::from_dir(fixture(model)).unwrap();
+    let _ = HfConfig::from_dir(model_dir(model)).unwrap();
     // The unbugged port agrees everywhere: each divergence below is the bug's.
     let clean = Bug::graph("none", no_edit, &[]);
     let result = run_bugged(model, &clean);

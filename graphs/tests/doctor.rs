@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use wgraph::train::doctor::{Finding, Scale};
 use wgraph::Device;
-use wgraph_graphs::reversal::{self, Bug, ReversalConfig, TrainOptions};
+use wgraph_models::reversal::{self, Bug, ReversalConfig, TrainOptions};
 
 fn device() -> &'static Device {
     static DEVICE: OnceLock<Device> = OnceLock::new();

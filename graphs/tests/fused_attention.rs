@@ -3,15 +3,14 @@
 //! (whose backward reads the probabilities) keeps the unfused kernels, and
 //! `WGRAPH_ATTENTION=off` turns the pass off. Compiles only (no device).
 
-use std::path::PathBuf;
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::fixture;
+
 use wgraph::compile::{compile, CompileOptions, Target};
 use wgraph::{ops, DType, Dim, Graph, Settings};
-use wgraph_graphs::grad::gradient_graph;
-use wgraph_graphs::zoo;
-
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(path)
-}
+use wgraph_models::grad::gradient_graph;
+use wgraph_models::zoo;
 
 /// Kernel names of `graph` compiled with `WGRAPH_ATTENTION=setting`.
 fn kernels(graph: &Graph, setting: &str) -> Vec<String> {

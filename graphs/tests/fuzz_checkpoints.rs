@@ -7,11 +7,15 @@
 //! exactly the bytes that parser sees.
 //!
 //! CI runs a few hundred cases; `WGRAPH_FUZZ_CASES=20000 cargo test -p
-//! wgraph-graphs --release --test fuzz_checkpoints` runs a longer search.
+//! wgraph-models --release --test fuzz_checkpoints` runs a longer search.
+
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::model;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 use wgraph::Weights;
@@ -121,15 +125,11 @@ fn cases() -> u32 {
     std::env::var("WGRAPH_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
 }
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models").join(name).join("model.safetensors")
-}
-
 #[test]
 fn mutated_safetensors_files_are_refused_cleanly_or_read_exactly() {
     let tmp = tempfile::tempdir().unwrap();
     for name in ["bert_base", "llama_gqa"] {
-        let original = std::fs::read(fixture(name)).unwrap();
+        let original = std::fs::read(model(name).join("model.safetensors")).unwrap();
         let header_end = 8 + u64::from_le_bytes(original[..8].try_into().unwrap()) as usize;
         // A fixed seed: CI explores the same cases every run.
         let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]);
@@ -157,7 +157,7 @@ fn shard_names_from_an_index_never_leave_the_model_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("model");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(fixture("bert_base"), dir.join("model-00001.safetensors")).unwrap();
+    std::fs::copy(model("bert_base").join("model.safetensors"), dir.join("model-00001.safetensors")).unwrap();
     let names: Vec<String> =
         Weights::open([dir.join("model-00001.safetensors")]).unwrap().names().map(String::from).collect();
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[9; 32]);

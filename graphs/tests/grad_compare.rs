@@ -1,7 +1,7 @@
 //! The bug zoo on the gradient side: each bug seeded into a small
 //! DistilBERT classifier or LLaMA causal LM with a PyTorch reference of
 //! every module output and the gradient with respect to it
-//! (tests/fixtures/grads/hf/*/torch_grads_dump.safetensors, from
+//! (graphs/tests/fixtures/grads/hf/*/torch_grads_dump.safetensors, from
 //! `tools/torch_dump.py --grads`), run as `wgraph grad --dump` runs it and
 //! compared with `compare`.
 //!
@@ -15,6 +15,8 @@
 #[path = "common/bugs.rs"]
 mod bugs;
 mod common;
+#[path = "common/fixtures.rs"]
+mod fixtures;
 #[path = "common/grads.rs"]
 mod grads;
 
@@ -23,9 +25,9 @@ use common::device;
 use grads::{fixture, read_all};
 use wgraph::debug::{compare, read_dump, Comparison, Section, Tolerance};
 use wgraph::graph::Ir;
-use wgraph::{CompileOptions, Compiler, Graph, NamedTensors, Tensor, Weights};
-use wgraph_graphs::grad::gradient_graph;
-use wgraph_graphs::zoo::{self, LoadedGraph};
+use wgraph::{CompileOptions, Graph, Loader, NamedTensors, Tensor, Weights};
+use wgraph_models::grad::gradient_graph;
+use wgraph_models::zoo::{self, LoadedGraph};
 
 fn reference(model: &str) -> NamedTensors {
     read_dump(fixture(model).join("torch_grads_dump.safetensors")).unwrap()
@@ -50,9 +52,9 @@ fn bugged_dump(model: &str, bug: &Bug) -> NamedTensors {
     let mut tensors = read_all(&dir.join("model.safetensors"));
     (bug.weights)(&mut tensors);
     let options = CompileOptions { taps: grads.dump_taps(), ..Default::default() };
-    let model_ = Compiler::new(device())
+    let model_ = Loader::new(device())
         .with_options(options)
-        .compile(&grads.graph, &Weights::from_tensors(tensors))
+        .load(&grads.graph, &Weights::from_tensors(tensors))
         .unwrap_or_else(|e| panic!("{model}, {}: {e}", bug.what));
     let (outputs, tapped) = model_.run_with_taps(inputs).unwrap();
     grads.dump(&outputs, &tapped)

@@ -1,19 +1,21 @@
 //! HF task heads' own losses and `loss.backward()` gradients, built through
 //! the library (`zoo::load_with_loss`, `grad::gradient_graph`), against
-//! PyTorch references in tests/fixtures/grads/hf (made by
-//! tests/fixtures/grads/generate_hf.py): each gradient within 1e-3 of its
+//! PyTorch references in graphs/tests/fixtures/grads/hf (made by
+//! graphs/tests/fixtures/grads/generate_hf.py): each gradient within 1e-3 of its
 //! largest magnitude, the loss within 1e-5.
 
 mod common;
+#[path = "common/fixtures.rs"]
+mod fixtures;
 #[path = "common/grads.rs"]
 mod grads;
 
 use common::device;
 use grads::{assert_matches_reference, fixture, read_all};
-use wgraph::{Compiler, Interpreter, Tensor, Weights};
-use wgraph_graphs::grad::{gradient_graph, GradientGraph};
-use wgraph_graphs::loss::ProblemType;
-use wgraph_graphs::zoo::{self, LossKind};
+use wgraph::{Interpreter, Loader, Tensor, Weights};
+use wgraph_models::grad::{gradient_graph, GradientGraph};
+use wgraph_models::loss::ProblemType;
+use wgraph_models::zoo::{self, LossKind};
 
 /// The fixture's graph with loss and gradients, and its inputs.
 fn build(name: &str) -> (GradientGraph, Weights, Vec<(String, Tensor)>, LossKind) {
@@ -45,7 +47,7 @@ fn assert_one_gradient_per_stored_tensor(name: &str, grads: &GradientGraph) {
 fn gpu(name: &str) -> f64 {
     let (grads, weights, inputs, _) = build(name);
     assert_one_gradient_per_stored_tensor(name, &grads);
-    let model = Compiler::new(device()).compile(&grads.graph, &weights).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let model = Loader::new(device()).load(&grads.graph, &weights).unwrap_or_else(|e| panic!("{name}: {e}"));
     let out = model.run(inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
     let worst = assert_matches_reference(name, &out, 1e-3);
     eprintln!("{name}: GPU worst gradient error {worst:.2e} of max");

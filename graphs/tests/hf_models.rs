@@ -1,18 +1,18 @@
-//! Every model in tests/fixtures/models (small random HF models made by
-//! tests/fixtures/generate_models.py) against HF transformers' own forward,
+//! Every model in graphs/tests/fixtures/models (small random HF models made by
+//! graphs/tests/fixtures/generate_models.py) against HF transformers' own forward,
 //! on the GPU and on the interpreter, padded batches included.
+
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::model;
 
 mod common;
 
 use common::device;
 
-use std::path::{Path, PathBuf};
-use wgraph::{Compiler, Interpreter, Tensor, Weights};
-use wgraph_graphs::zoo;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models")
-}
+use std::path::Path;
+use wgraph::{Interpreter, Loader, Tensor, Weights};
+use wgraph_models::zoo;
 
 fn read_all(path: &Path) -> Vec<(String, Tensor)> {
     let w = Weights::open([path]).unwrap();
@@ -33,7 +33,7 @@ fn check(name: &str, tol: f32) {
 /// Like `check`; stored tensors under `unused_prefix` may stay unused (the
 /// Whisper decoder when only the encoder runs).
 fn check_allowing_unused(name: &str, tol: f32, unused_prefix: Option<&str>) {
-    let dir = fixtures().join(name);
+    let dir = model(name);
     let loaded = zoo::load(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
     let weights = Weights::from_dir(&dir).unwrap();
     let checked = loaded.graph.check_weights(&weights).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -47,7 +47,7 @@ fn check_allowing_unused(name: &str, tol: f32, unused_prefix: Option<&str>) {
     let inputs = read_all(&dir.join("inputs.safetensors"));
     let expected = read_all(&dir.join("outputs.safetensors"));
 
-    let model = Compiler::new(device()).compile(&loaded.graph, &weights).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let model = Loader::new(device()).load(&loaded.graph, &weights).unwrap_or_else(|e| panic!("{name}: {e}"));
     let gpu = model.run(inputs.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
     let cpu = Interpreter::new().run(&loaded.graph, &weights, inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
     for (out, want) in &expected {
@@ -73,7 +73,7 @@ fn distilbert_base_padded() {
 #[test]
 fn distilbert_sequence_classification_padded() {
     check("distilbert_classifier", 1e-4);
-    let loaded = zoo::load(fixtures().join("distilbert_classifier")).unwrap();
+    let loaded = zoo::load(model("distilbert_classifier")).unwrap();
     assert_eq!(loaded.labels, ["negative", "neutral", "positive"]);
 }
 
@@ -110,9 +110,9 @@ fn whisper_encoder_three_heads_ten_mel_bins() {
 /// HF `generate(do_sample=False)`, token for token.
 fn check_llama(name: &str) {
     check(name, 1e-3);
-    let dir = fixtures().join(name);
-    let cfg = wgraph_graphs::llama::LlamaConfig::from_hf(&wgraph_graphs::HfConfig::from_dir(&dir).unwrap()).unwrap();
-    let generator = wgraph_graphs::generate::Generator::new(cfg, Weights::from_dir(&dir).unwrap(), device()).unwrap();
+    let dir = model(name);
+    let cfg = wgraph_models::llama::LlamaConfig::from_hf(&wgraph_models::HfConfig::from_dir(&dir).unwrap()).unwrap();
+    let generator = wgraph_models::generate::Generator::new(cfg, Weights::from_dir(&dir).unwrap(), device()).unwrap();
     let inputs = Weights::open([dir.join("inputs.safetensors")]).unwrap();
     let want: Vec<i64> =
         Weights::open([dir.join("outputs.safetensors")]).unwrap().read("generated_ids").unwrap().to_i64_vec();
@@ -138,13 +138,13 @@ fn llama_tied_embeddings_three_layers_rope_theta_500() {
 #[test]
 fn taps_do_not_change_the_numbers() {
     for name in ["distilbert_classifier", "bert_base", "llama_gqa"] {
-        let dir = fixtures().join(name);
+        let dir = model(name);
         let loaded = zoo::load(&dir).unwrap();
         let weights = Weights::from_dir(&dir).unwrap();
         let inputs = read_all(&dir.join("inputs.safetensors"));
-        let plain = Compiler::new(device()).compile(&loaded.graph, &weights).unwrap();
+        let plain = Loader::new(device()).load(&loaded.graph, &weights).unwrap();
         let options = wgraph::CompileOptions { taps: vec!["*".into()], ..Default::default() };
-        let tapped = Compiler::new(device()).with_options(options).compile(&loaded.graph, &weights).unwrap();
+        let tapped = Loader::new(device()).with_options(options).load(&loaded.graph, &weights).unwrap();
         let a = plain.run(inputs.clone()).unwrap();
         let (b, taps) = tapped.run_with_taps(inputs.clone()).unwrap();
         assert!(taps.len() > 10, "{name}: {} taps", taps.len());

@@ -1,8 +1,12 @@
 //! The real pretrained all-MiniLM-L6-v2 on the GPU against
-//! sentence-transformers (tests/fixtures/minilm/reference.safetensors, made
-//! by tests/fixtures/minilm/generate.py). The model comes from its PyPI
+//! sentence-transformers (graphs/tests/fixtures/minilm/reference.safetensors, made
+//! by graphs/tests/fixtures/minilm/generate.py). The model comes from its PyPI
 //! package: scripts/test.sh runs scripts/fetch_minilm.sh first. Without it
 //! this test fails and says so; it never skips.
+
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::fixture;
 
 mod common;
 
@@ -10,11 +14,11 @@ use common::device;
 
 use std::path::PathBuf;
 use wgraph::Weights;
-use wgraph_graphs::embed::{cosine, SentenceEmbedder};
-use wgraph_graphs::text::TextEncoder;
+use wgraph_models::embed::{cosine, SentenceEmbedder};
+use wgraph_models::text::TextEncoder;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..") // the repository
 }
 
 fn model_dir() -> PathBuf {
@@ -30,7 +34,7 @@ fn model_dir() -> PathBuf {
 }
 
 fn reference() -> (Vec<String>, Weights) {
-    let path = root().join("tests/fixtures/minilm/reference.safetensors");
+    let path = fixture("minilm/reference.safetensors");
     let bytes = std::fs::read(&path).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let sentences: Vec<String> = serde_json::from_str(&meta.metadata().as_ref().unwrap()["sentences"]).unwrap();
@@ -77,8 +81,8 @@ fn similar_complaints_are_closer_than_praise() {
 fn the_checkpoint_has_no_unexpected_leftovers() {
     // Every BERT weight is used; only buffers and the unused pooler remain.
     let dir = model_dir();
-    let cfg = wgraph_graphs::bert::BertConfig::from_hf(&wgraph_graphs::HfConfig::from_dir(&dir).unwrap()).unwrap();
-    let g = wgraph_graphs::bert::build(&cfg, wgraph_graphs::bert::BertHead::SentenceEmbedding, "").unwrap();
+    let cfg = wgraph_models::bert::BertConfig::from_hf(&wgraph_models::HfConfig::from_dir(&dir).unwrap()).unwrap();
+    let g = wgraph_models::bert::build(&cfg, wgraph_models::bert::BertHead::SentenceEmbedding, "").unwrap();
     let checked = g.check_weights(&Weights::from_dir(&dir).unwrap()).unwrap();
     let mut unused: Vec<&str> = checked.unused.iter().map(|u| u.name.as_str()).collect();
     unused.sort();

@@ -1,7 +1,7 @@
 //! The reversal model trained by wgraph on the GPU against its PyTorch twin
 //! (tools/reversal_torch.py): the same initial weights and batches, 20
 //! steps of AdamW with warmup, cosine decay and clipping, every loss within
-//! 1e-3 relative of PyTorch's (tests/fixtures/reversal/torch_losses.safetensors).
+//! 1e-3 relative of PyTorch's (graphs/tests/fixtures/reversal/torch_losses.safetensors).
 //!
 //! The twin trained on what `examples/reversal.rs --export` wrote; the
 //! fixture keeps that export's config.json, whose checksums cover the
@@ -9,27 +9,26 @@
 //! here, so a change to the initialisation, the data stream or the recipe
 //! fails first, with the commands that regenerate the reference.
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::fixture;
+
 mod common;
 
 use common::device;
-use std::path::PathBuf;
 use wgraph::Weights;
-use wgraph_graphs::reversal::export::{self, Export};
-use wgraph_graphs::reversal::{prepare, ReversalConfig, TrainOptions};
+use wgraph_models::reversal::export::{self, Export};
+use wgraph_models::reversal::{prepare, ReversalConfig, TrainOptions};
 
 const STEPS: usize = 20;
 const RTOL: f64 = 1e-3;
 
 const REGENERATE: &str = "\
-rerun the twin and commit its output (tests/fixtures/reversal/README.md):
+rerun the twin and commit its output (graphs/tests/fixtures/reversal/README.md):
     cargo run --release --example reversal -- --seed 0 --seq-len 8 --vocab 10 --d-model 32 --layers 2 \\
         --heads 2 --batch 16 --steps 20 --warmup 5 --lr 3e-2 --export /tmp/twin
-    python3 tools/reversal_torch.py /tmp/twin --save-losses tests/fixtures/reversal/torch_losses.safetensors
-    cp /tmp/twin/config.json tests/fixtures/reversal/config.json";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/reversal").join(name)
-}
+    python3 tools/reversal_torch.py /tmp/twin --save-losses graphs/tests/fixtures/reversal/torch_losses.safetensors
+    cp /tmp/twin/config.json graphs/tests/fixtures/reversal/config.json";
 
 /// The README's command line: `ReversalConfig::new` with the example's
 /// `--d-model 32 --layers 2 --heads 2` (feed-forward 2 x d_model).
@@ -44,7 +43,7 @@ fn setup() -> (ReversalConfig, TrainOptions) {
 }
 
 fn committed_config() -> serde_json::Value {
-    let text = std::fs::read_to_string(fixture("config.json")).unwrap();
+    let text = std::fs::read_to_string(fixture("reversal/config.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -62,7 +61,7 @@ fn the_export_is_what_the_twin_trained_on() {
         serde_json::to_string_pretty(&committed).unwrap(),
     );
     // The committed losses come from that export.
-    let bytes = std::fs::read(fixture("torch_losses.safetensors")).unwrap();
+    let bytes = std::fs::read(fixture("reversal/torch_losses.safetensors")).unwrap();
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let meta = header.metadata().clone().unwrap_or_default();
     for what in ["initial_weights", "batches"] {
@@ -99,7 +98,7 @@ fn export_writes_weights_batches_and_config() {
     assert!(t.chunks(8).zip(r.chunks(8)).all(|(a, b)| a.iter().rev().eq(b.iter())), "targets are the tokens reversed");
     let text = std::fs::read_to_string(dir.path().join(export::CONFIG_FILE)).unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), export.config);
-    assert!(Export::new(&ReversalConfig { bug: Some(wgraph_graphs::reversal::Bug::NoPositions), ..cfg }, &options, 3)
+    assert!(Export::new(&ReversalConfig { bug: Some(wgraph_models::reversal::Bug::NoPositions), ..cfg }, &options, 3)
         .is_err());
 }
 
@@ -109,7 +108,8 @@ fn twenty_gpu_steps_match_the_pytorch_twin() {
     let (cfg, options) = setup();
     let (mut trainer, data) = prepare(device(), &cfg, &options).unwrap();
     let ours: Vec<f64> = data.train.iter().map(|b| trainer.step(b.inputs()).unwrap() as f64).collect();
-    let torch = Weights::open([fixture("torch_losses.safetensors")]).unwrap().read("loss").unwrap().to_f64_vec();
+    let torch =
+        Weights::open([fixture("reversal/torch_losses.safetensors")]).unwrap().read("loss").unwrap().to_f64_vec();
     assert_eq!(torch.len(), STEPS, "torch_losses.safetensors holds {} losses", torch.len());
     let rel: Vec<f64> = ours.iter().zip(&torch).map(|(a, b)| (a - b).abs() / b.abs()).collect();
     let worst = rel.iter().cloned().fold(0.0, f64::max);

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use wgraph::graph::{NamedTensors, Op};
 use wgraph::weights::{save_safetensors, PrefixHint, WeightProblem};
 use wgraph::{DType, Graph, Tensor, WeightError, Weights};
-use wgraph_graphs::distilbert::{build, DistilBertConfig, DistilBertHead};
-use wgraph_graphs::nn::Activation;
-use wgraph_graphs::Gelu;
+use wgraph_models::distilbert::{build, DistilBertConfig, DistilBertHead};
+use wgraph_models::nn::Activation;
+use wgraph_models::Gelu;
 
 fn config() -> DistilBertConfig {
     DistilBertConfig {

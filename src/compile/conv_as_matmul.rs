@@ -1,10 +1,11 @@
 //! Convolutions as one matmul (im2col). A direct conv1d kernel loops over
-//! input channels and taps per output element and ran at 2 GFLOP/s on
-//! lavapipe (Whisper's two stem convolutions were 42% of its encoder);
-//! gathered into columns `[n, c_in * k, len_out]` (one cheap copy) the
-//! product with the weight viewed as `[c_out, c_in * k]` gets the tuned
-//! matmul kernels. Ungrouped convolutions only (what transformer stems
-//! use); a strided one needs a static output length (a strided slice does).
+//! input channels and taps per output element and runs far below the
+//! matmul kernels' throughput on lavapipe (Whisper's two stem convolutions
+//! would take a large share of its encoder); gathered into columns
+//! `[n, c_in * k, len_out]` (one cheap copy) the product with the weight
+//! viewed as `[c_out, c_in * k]` gets the tuned matmul kernels. Ungrouped
+//! convolutions only (what transformer stems use); a strided one needs a
+//! static output length (a strided slice does).
 
 use super::error::CompileError;
 use super::pass::{replace_nodes, Pass};

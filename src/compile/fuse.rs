@@ -139,8 +139,9 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
 /// (contiguous along its rows, strided along k: `x^T` of a weight
 /// gradient) over a long enough k to pay for a copy. Read in place, every
 /// k-step gathers one scalar per row; copied once to row-major, the kernel
-/// reads it as vec4 along k (measured on lavapipe: a BERT-base weight
-/// gradient 2x faster, BENCHMARKS.md).
+/// reads it as vec4 along k, which on lavapipe more than pays for the copy
+/// (measured on a BERT-base weight gradient with `examples/train_bench.rs
+/// --profile`).
 fn transposed_lhs(ir: &Ir, mm: NodeId, a: NodeId, m: &HashSet<NodeId>) -> bool {
     if !ir.node(a).op.is_index_only() || m.contains(&a) {
         return false;

@@ -1,9 +1,10 @@
 //! Which kernel each matmul gets: one the user fixed, or one chosen per
-//! adapter and per shape. Measured on lavapipe (examples/matmul_tune.rs,
-//! BENCHMARKS.md): register blocking without workgroup memory on CPU
-//! drivers, and there, when subgroups match the SIMD width, a tall block
-//! sharing A across the subgroup for the large products it pays off on
-//! (it takes seconds, not tenths, to compile); workgroup tiles on GPUs.
+//! adapter and per shape, from examples/matmul_tune.rs on lavapipe
+//! (BENCHMARKS.md, "Matmul kernel configurations (examples/matmul_tune.rs)"):
+//! register blocking without workgroup memory on CPU drivers, and there,
+//! when subgroups match the SIMD width, a tall block sharing A across the
+//! subgroup for the large products it pays off on (it is slow to compile);
+//! workgroup tiles on GPUs.
 
 use super::codegen::MatmulKernel;
 use super::error::CompileError;
@@ -15,11 +16,11 @@ pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 16, wx: 8
 /// The subgroup size `REGISTER_SUBGROUP` needs (lavapipe on AVX2).
 const SUBGROUP_LANES: u32 = 8;
 /// A shared across subgroups of `SUBGROUP_LANES` lanes, one per row of
-/// the workgroup. 16 rows per invocation: the 32-row block measured up to
-/// 10% faster on large products but took 5.3-5.7 s to compile on lavapipe
-/// against 1.5 s, and lavapipe compiles at first dispatch, so it made a
-/// cold first MiniLM run (empty shader caches) 27 s instead of 13 s
-/// (BENCHMARKS.md).
+/// the workgroup. 16 rows per invocation: a 32-row block runs a little
+/// faster on large products, but compile time grows with the block and
+/// lavapipe compiles at first dispatch, so its extra compile time lands on
+/// a cold first run (empty shader caches) and outweighs the gain
+/// (BENCHMARKS.md, "Matmul kernel configurations (examples/matmul_tune.rs)").
 pub const REGISTER_SUBGROUP: MatmulKernel =
     MatmulKernel::Register { tm: 16, tn: 8, wx: SUBGROUP_LANES, wy: 4, subgroup_a: true };
 /// A 16x16 block per workgroup for products with few rows or columns
@@ -28,14 +29,15 @@ pub const REGISTER_SUBGROUP: MatmulKernel =
 pub const REGISTER_SMALL: MatmulKernel = MatmulKernel::Register { tm: 2, tn: 4, wx: 4, wy: 8, subgroup_a: false };
 /// A 64x16 block for products with many rows and at most 16 columns (a
 /// classifier head over every token): the 16x16 block would make a
-/// workgroup per 16 rows, and lavapipe pays per workgroup (measured on
-/// `[1408, 64] @ [64, 13]`: 0.43 ms against 0.71 ms, BENCHMARKS.md).
+/// workgroup per 16 rows, and lavapipe pays per workgroup (measured on the
+/// reversal model's `[1408, 64] @ [64, 13]` head with
+/// `examples/reversal.rs --profile`).
 pub const REGISTER_NARROW: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 4, wx: 4, wy: 8, subgroup_a: false };
 /// A 64x64 block for products with at most 64 columns (the d_model 64
 /// linears of a small transformer): the default block is 128 columns wide,
-/// half of its invocations would compute nothing. Measured on lavapipe
-/// (`[1408, 64] @ [64, 64]`: 0.57-0.69 ms against 0.95-1.14 ms,
-/// BENCHMARKS.md).
+/// half of its invocations would compute nothing, and the idle half costs
+/// time on lavapipe (measured on the reversal model's `[1408, 64] @ [64, 64]`
+/// with `examples/reversal.rs --profile`).
 pub const REGISTER_HALF: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 8, wx: 8, wy: 8, subgroup_a: false };
 /// A 32x64 block for products of at most 64 rows and 64 columns (the
 /// weight gradient of a 64x64 Linear, a long k): a 64x64 block would be one
@@ -47,10 +49,11 @@ const VECTOR_MAX_ROWS: usize = 8;
 /// A matrix-vector kernel for products with at most `VECTOR_MAX_ROWS` (8)
 /// output rows (a decode step, one token per sequence): each invocation
 /// computes 4 columns for every row, so the weight is streamed once, and
-/// 16 invocations share a workgroup. The 16x16 block left 7 of its 8
-/// invocation rows idle at one row: `[1, 512] @ [512, 32000]` (a
-/// LLaMA-60M head) took 96 ms (0.7 GB/s) against 6.4 ms (10 GB/s) for
-/// this one on lavapipe (BENCHMARKS.md).
+/// 16 invocations share a workgroup. The 16x16 block leaves 7 of its 8
+/// invocation rows idle at one row and streams the weight far below the
+/// memory bandwidth this kernel reaches on a decode step's head product
+/// (`[1, 512] @ [512, 32000]`, a LLaMA-60M head; BENCHMARKS.md, "Decoding
+/// with the KV cache").
 pub fn register_vector(rows: u32) -> MatmulKernel {
     MatmulKernel::Register { tm: rows.max(1), tn: 4, wx: 16, wy: 1, subgroup_a: false }
 }

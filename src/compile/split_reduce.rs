@@ -1,7 +1,7 @@
 //! Long reductions in two steps. A reduction kernel gives one workgroup to
 //! each output element and loops over the reduced axis, so a row of
 //! millions of elements (a loss summed to a scalar, a global norm) keeps one
-//! workgroup busy, and on lavapipe it came out wrong: llvmpipe stops an
+//! workgroup busy, and on lavapipe it comes out wrong: llvmpipe stops an
 //! invocation's loops after 65,535 iterations in total
 //! (`LP_MAX_TGSI_LOOP_ITERATIONS`), silently dropping the rest of a row
 //! longer than 64 x 65,535 elements. A `sum`, `mean`, `max` or `min` over a

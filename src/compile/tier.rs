@@ -1,11 +1,12 @@
 //! Kernel tiers: the kernels tuned for speed, or smaller ones that a
 //! driver compiles quickly. On drivers that compile each pipeline with LLVM
-//! at its first dispatch (lavapipe), the tuned kernels of a MiniLM take
-//! about 11 s to compile: four subgroup matmul blocks of 16x8 accumulators
-//! at 1.4-1.6 s each and the 16-row fused attention at 5 s, where the quick
-//! tier's 4x8 blocks take 0.3 s at 74-90% of the speed (BENCHMARKS.md,
-//! "Cold start"). `TieredModel` answers with the quick tier while the
-//! tuned one compiles in the background.
+//! at its first dispatch (lavapipe), compile time grows with the unrolled
+//! block, and the tuned kernels of a MiniLM (four subgroup matmul blocks of
+//! 16x8 accumulators and the 16-row fused attention) make most of a cold
+//! first run; the quick tier's 4x8 blocks compile several times faster and
+//! run somewhat slower (BENCHMARKS.md, "Cold start and warm start").
+//! `TieredModel` answers with the quick tier while the tuned one compiles
+//! in the background.
 
 use super::codegen::MatmulKernel;
 
@@ -21,7 +22,8 @@ pub enum KernelTier {
 }
 
 /// The most accumulators one invocation of a quick matmul keeps (a 4x8
-/// block): lavapipe compiles it in 0.2-0.3 s against 1.4-1.6 s for 16x8.
+/// block): lavapipe compiles it several times faster than 16x8
+/// (BENCHMARKS.md, "Matmul kernel configurations (examples/matmul_tune.rs)").
 pub const QUICK_ACCUMULATORS: u32 = 32;
 
 /// The most query rows one invocation of a quick fused attention computes:

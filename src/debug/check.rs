@@ -7,7 +7,7 @@ use super::diagnosis::Tolerance;
 use crate::compile::CompileOptions;
 use crate::graph::{Graph, Tensor};
 use crate::interp::{InterpError, Interpreter};
-use crate::runtime::{Compiler, Device, LoadError, RuntimeError};
+use crate::runtime::{Device, LoadError, Loader, RuntimeError};
 use crate::weights::Weights;
 use std::fmt;
 
@@ -106,7 +106,7 @@ pub fn check_against_interpreter(
     tol: Tolerance,
 ) -> Result<CheckReport, CheckError> {
     let options = CompileOptions { tap_every_node: true, settings: device.settings().clone(), ..Default::default() };
-    let model = Compiler::new(device).with_options(options).compile(graph, weights)?;
+    let model = Loader::new(device).with_options(options).load(graph, weights)?;
     let (_, taps) = model.run_with_taps(inputs.clone())?;
     let ir = &model.program().ir;
     let trace = Interpreter::new().execute(ir, weights, inputs, true)?;

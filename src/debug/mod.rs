@@ -1,21 +1,27 @@
-//! Debugging numbers: comparing dumps of intermediates against a reference.
+//! Debugging numbers. Three kinds of file come out of wgraph, each with its
+//! own word: a graph *listing* (the IR as text, DOT or JSON:
+//! [`crate::graph::dump_text`], `wgraph dump`), a *capture* of
+//! intermediates (safetensors under HF module names: [`capture`],
+//! `wgraph run --dump`, compared against PyTorch's here) and a *program
+//! listing* (the compiled program as a directory: [`program_listing`],
+//! `wgraph dump --compiled`). The CLI keeps its `dump` spellings.
 
+pub mod capture;
 pub mod check;
 pub mod compare;
 mod compare_text;
 pub mod diagnosis;
-pub mod dump_file;
 mod grad_diagnosis;
 pub mod graph_diff;
 pub mod nonfinite;
-pub mod program_dump;
+pub mod program_listing;
 pub mod walk;
 
+pub use capture::{dump_bytes, dump_names, read_dump, write_dump, EXECUTION_ORDER};
 pub use check::{check_against_interpreter, CheckError, CheckReport};
 pub use compare::{compare, Comparison};
 pub use diagnosis::{diagnose, Moments, Tolerance};
-pub use dump_file::{dump_bytes, dump_names, read_dump, write_dump, EXECUTION_ORDER};
 pub use graph_diff::{diff_graphs, Difference, GraphDump};
 pub use nonfinite::{find_non_finite, NonFinite, Stats};
-pub use program_dump::write_program_dump;
+pub use program_listing::write_program_dump;
 pub use walk::{Section, GRAD_PREFIX};

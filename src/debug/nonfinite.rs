@@ -6,8 +6,8 @@
 use super::check::CheckError;
 use crate::compile::CompileOptions;
 use crate::graph::{Graph, NodeId, Op, Tensor};
-use crate::runtime::Compiler;
 use crate::runtime::Device;
+use crate::runtime::Loader;
 use crate::weights::Weights;
 use std::collections::HashMap;
 use std::fmt;
@@ -99,7 +99,7 @@ pub fn find_non_finite(
     inputs: Vec<(String, Tensor)>,
 ) -> Result<Option<NonFinite>, CheckError> {
     let options = CompileOptions { tap_every_node: true, settings: device.settings().clone(), ..Default::default() };
-    let model = Compiler::new(device).with_options(options).compile(graph, weights)?;
+    let model = Loader::new(device).with_options(options).load(graph, weights)?;
     let (_, taps) = model.run_with_taps(inputs.clone())?;
     let ir = &model.program().ir;
     let values: HashMap<NodeId, &Tensor> =

@@ -78,33 +78,11 @@ impl Graph {
         let mut inputs = HashMap::new();
         let mut weights = HashMap::new();
         for id in ir.graph.node_indices() {
-            match &ir.node(id).op {
-                Op::Input { name, .. } => {
-                    inputs.insert(name.clone(), id);
-                }
-                Op::Weight { name, .. } => {
-                    weights.insert(name.clone(), id);
-                }
-                // Only declared sources are registered by name.
-                Op::Constant { .. }
-                | Op::Range { .. }
-                | Op::BandMask { .. }
-                | Op::Unary(_)
-                | Op::Binary(_)
-                | Op::Compare(_)
-                | Op::Where
-                | Op::Cast(_)
-                | Op::MatMul
-                | Op::Permute { .. }
-                | Op::Reshape { .. }
-                | Op::Expand { .. }
-                | Op::Gather { .. }
-                | Op::ScatterAdd { .. }
-                | Op::Slice { .. }
-                | Op::Concat { .. }
-                | Op::Row(_)
-                | Op::Conv1d { .. }
-                | Op::Attention { .. } => {}
+            // Only declared sources are registered by name.
+            if let Op::Input { name, .. } = &ir.node(id).op {
+                inputs.insert(name.clone(), id);
+            } else if let Op::Weight { name, .. } = &ir.node(id).op {
+                weights.insert(name.clone(), id);
             }
         }
         Graph {

@@ -1,7 +1,7 @@
 //! Evaluates one node from its operand values.
 
 use super::error::NodeFault;
-use super::{attention, elementwise, linalg, movement, reduce, scatter};
+use super::{attention, elementwise, linalg, movement, rows, scatter};
 use crate::graph::{Bindings, Dim, Op, Tensor};
 
 /// Everything a node needs: its op, operand values, and the concrete
@@ -72,7 +72,7 @@ pub fn eval(call: NodeCall<'_>) -> Result<Tensor, NodeFault> {
             movement::slice(x[0], *axis, s, *step, &shape)
         }
         Op::Concat { axis } => movement::concat(&x, *axis, &shape),
-        Op::Row(r) => reduce::row(r, &x, &shape),
+        Op::Row(r) => rows::row(r, &x, &shape),
         Op::Conv1d { stride, padding, dilation, groups } => {
             linalg::conv1d(x[0], x[1], x.get(2).copied(), (*stride, *padding, *dilation, *groups), &shape)
         }

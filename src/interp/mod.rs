@@ -9,7 +9,7 @@ pub(crate) mod exec;
 mod layout;
 mod linalg;
 mod movement;
-mod reduce;
+mod rows;
 mod scatter;
 
 pub use error::{InterpError, NodeFault};

@@ -1,13 +1,13 @@
 //! The GPU runtime: a compiled [`Program`](crate::compile::Program) on a
 //! [`Device`]: device selection, pipelines, buffers, execution, readback.
 
-mod compiler;
 mod device;
 mod disk_cache;
 mod driver_compiled;
 mod error;
 mod index_check;
 mod instance;
+mod loader;
 mod model;
 mod pipeline_cache;
 mod pipelines;
@@ -20,10 +20,10 @@ mod warm_up;
 mod weight_access;
 
 pub use crate::compile::AdapterKind;
-pub use compiler::{Compiler, LoadError};
 pub use device::Device;
 pub use disk_cache::PipelineCacheStatus;
 pub use error::RuntimeError;
+pub use loader::{LoadError, Loader};
 pub use model::Model;
 pub use profile::{by_kind, kernel_kind, KernelTime};
 pub use tiered::TieredModel;

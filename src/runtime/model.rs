@@ -154,12 +154,12 @@ impl Model {
     /// set of sizes are made once and reused.
     ///
     /// ```
-    /// use wgraph::{ops, Compiler, DType, Device, Graph, Tensor, Weights};
+    /// use wgraph::{ops, Loader, DType, Device, Graph, Tensor, Weights};
     /// let g = Graph::new("row_sums");
     /// let x = g.input("x", DType::F32, ["batch", "seq"]);
     /// g.output_named([("sums", ops::sum(&x, -1, false))])?;
     /// let device = Device::new()?;
-    /// let model = Compiler::new(&device).compile(&g, &Weights::new())?;
+    /// let model = Loader::new(&device).load(&g, &Weights::new())?;
     ///
     /// let out = model.run([("x", Tensor::new([2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?)])?;
     /// assert_eq!(out.get("sums").unwrap().to_f32_vec(), [6.0, 15.0]);

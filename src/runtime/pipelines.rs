@@ -7,10 +7,10 @@
 //!
 //! The pipelines a model lacks can be created on several threads at once
 //! (`WGRAPH_PIPELINE_THREADS`; error scopes are per thread). The default
-//! is one thread: on the 2-core project machine two threads did not make
-//! MiniLM's 0.5-0.7 s of pipeline creation measurably shorter
-//! (BENCHMARKS.md), and lavapipe compiles kernels at their first dispatch,
-//! not here.
+//! is one thread: on the 2-core project machine two threads do not make
+//! MiniLM's pipeline creation measurably shorter (BENCHMARKS.md, "Cold
+//! start and warm start"), and lavapipe compiles kernels at their first
+//! dispatch, not here.
 
 use super::device::Device;
 use super::error::RuntimeError;

@@ -2,7 +2,8 @@
 //! submission to completion. Works on every adapter, but each kernel's
 //! time includes one submit-and-wait; where the device has timestamps
 //! inside passes, [`Model::profile_timestamps`] times the kernels back to
-//! back in one submission instead (on lavapipe too: BENCHMARKS.md).
+//! back in one submission instead (on lavapipe too: BENCHMARKS.md,
+//! "Profiling (`wgraph bench --profile`)").
 
 use super::error::RuntimeError;
 use super::model::Model;

@@ -2,8 +2,9 @@
 //! quickly and swaps in the tuned kernels once they are compiled.
 //!
 //! Why: lavapipe compiles each pipeline with LLVM at its first dispatch,
-//! on its one queue thread. A MiniLM's tuned kernels take about 11 s to
-//! compile there, the quick tier's (`KernelTier::Quick`) under 2 s. The
+//! on its one queue thread, and a MiniLM's tuned kernels take several
+//! times longer to compile there than the quick tier's
+//! (`KernelTier::Quick`; BENCHMARKS.md, "Cold start and warm start"). The
 //! tuned kernels are compiled by a second device, in a background thread
 //! on the other core: its own Vulkan instance, so its own lavapipe screen
 //! and queue thread. The compiled code reaches the serving device through
@@ -20,10 +21,10 @@
 //! hold three times until the swap, weights shared with another model,
 //! `WGRAPH_TIER`, or two tiers that generate the same kernels.
 
-use super::compiler::{Compiler, LoadError};
 use super::device::Device;
 use super::driver_compiled;
 use super::error::RuntimeError;
+use super::loader::{LoadError, Loader};
 use super::model::{static_bytes, Model};
 use crate::compile::{KernelTier, Program};
 use crate::graph::{Bindings, NamedTensors, Tensor};
@@ -82,14 +83,14 @@ struct Serving {
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use wgraph::{ops, Compiler, DType, Device, Dim, Graph, KernelTier, Tensor, Weights};
+/// use wgraph::{ops, Loader, DType, Device, Dim, Graph, KernelTier, Tensor, Weights};
 /// let g = Graph::new("linear");
 /// let x = g.input("x", DType::F32, [Dim::sym("batch"), Dim::new(4)]);
 /// let w = g.weight("w", DType::F32, [4usize, 4]);
 /// g.output_named([("y", ops::matmul(&x, &w))])?;
 /// let weights = Weights::from_tensors([("w", Tensor::new([4, 4], (0..16).map(|i| i as f32).collect())?)]);
 /// let device = Device::new()?;
-/// let model = Compiler::new(&device).compile_tiered(&g, &weights)?;
+/// let model = Loader::new(&device).load_tiered(&g, &weights)?;
 /// let x = Tensor::new([1, 4], vec![1.0f32, 0.0, 0.0, 0.0])?;
 /// assert_eq!(model.run([("x", x.clone())])?.get("y").unwrap().to_f32_vec(), [0.0, 1.0, 2.0, 3.0]);
 /// // Block until the tuned kernels serve (at once where there is one tier).
@@ -276,19 +277,19 @@ impl TunedJob {
     }
 }
 
-impl Compiler<'_> {
-    /// Like [`Compiler::compile`], with kernel tiers where they shorten
+impl Loader<'_> {
+    /// Like [`Loader::load`], with kernel tiers where they shorten
     /// the first result (see [`TieredModel`]): on a driver that compiles
     /// at first dispatch, the first runs use quick-to-compile kernels while
     /// the tuned ones compile in the background. Elsewhere it is one model,
     /// the same as `compile` gives. `WGRAPH_TIER=tuned|quick` fixes one tier.
-    pub fn compile_tiered(&self, graph: &crate::graph::Graph, weights: &Weights) -> Result<TieredModel, LoadError> {
+    pub fn load_tiered(&self, graph: &crate::graph::Graph, weights: &Weights) -> Result<TieredModel, LoadError> {
         let ir = graph.ir()?.clone();
-        self.compile_ir_tiered(&ir, weights)
+        self.load_ir_tiered(&ir, weights)
     }
 
-    /// Like [`Compiler::compile_tiered`], for an IR.
-    pub fn compile_ir_tiered(&self, ir: &crate::graph::Ir, weights: &Weights) -> Result<TieredModel, LoadError> {
+    /// Like [`Loader::load_tiered`], for an IR.
+    pub fn load_ir_tiered(&self, ir: &crate::graph::Ir, weights: &Weights) -> Result<TieredModel, LoadError> {
         let device = self.device();
         let (tuned, bindings) = self.program_for(ir, weights, KernelTier::Tuned)?;
         let marker = device

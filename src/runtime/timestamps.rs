@@ -4,12 +4,12 @@
 //! [`Model::profile`], no per-dispatch submit-and-wait is counted, and
 //! the kernels run back to back as in [`Model::run`].
 //!
-//! On lavapipe the timestamps hold up when measured: they span the
-//! submission's wall time to within 0.1%, their sum is the run's time,
-//! and per kernel they agree with isolated dispatches to about 10% on the
-//! shared 2-core machine (BENCHMARKS.md). `WGRAPH_DEBUG=1` prints the span
-//! against the wall time on every use, so an adapter where they do not
-//! hold up shows it.
+//! On lavapipe the timestamps hold up: they span the submission's wall
+//! time, their sum is the run's time, and per kernel they agree with
+//! isolated dispatches within the noise of the shared 2-core machine
+//! (BENCHMARKS.md, "Profiling (`wgraph bench --profile`)").
+//! `WGRAPH_DEBUG=1` prints the span against the wall time on every use, so
+//! an adapter where they do not hold up shows it.
 
 use super::error::RuntimeError;
 use super::model::Model;

@@ -9,7 +9,7 @@ use crate::autodiff::{self, Gradients};
 use crate::compile::CompileOptions;
 use crate::graph::{Graph, NamedTensors, NodeId, Op, Tensor, Value};
 use crate::optim::{Recipe, Update};
-use crate::runtime::{Compiler, Device, Model};
+use crate::runtime::{Device, Loader, Model};
 use crate::weights::{check_ir, Weights};
 use std::path::Path;
 
@@ -97,7 +97,7 @@ impl Trainer {
             settings: device.settings().clone(),
             ..CompileOptions::default()
         };
-        let model = Compiler::new(device).with_options(options).compile(&step_graph, &registry)?;
+        let model = Loader::new(device).with_options(options).load(&step_graph, &registry)?;
         let params = update.params().iter().map(|p| p.name.clone()).collect();
         Ok(Trainer { device: device.clone(), forward, model, eval: None, update, gradients, params, step: 0, warnings })
     }
@@ -144,10 +144,10 @@ impl Trainer {
             let names = self.model.weight_names();
             let current = Weights::from_tensors(self.model.read_weights(&names)?.0);
             let options = CompileOptions { settings: self.device.settings().clone(), ..CompileOptions::default() };
-            let eval = Compiler::new(&self.device)
+            let eval = Loader::new(&self.device)
                 .with_options(options)
                 .sharing_weights_with(&self.model)
-                .compile(&self.forward, &current)?;
+                .load(&self.forward, &current)?;
             self.eval = Some(eval);
         }
         let eval = self.eval.as_ref().ok_or(TrainError::NoLoss)?;

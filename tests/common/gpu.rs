@@ -3,7 +3,7 @@
 
 use super::assert_close;
 use std::sync::OnceLock;
-use wgraph::{CompileOptions, Compiler, Device, Graph, Interpreter, Tensor, Weights};
+use wgraph::{CompileOptions, Device, Graph, Interpreter, Loader, Tensor, Weights};
 
 /// The test device. There is no silent skip: without an adapter every GPU
 /// test fails with the reason (scripts/test.sh installs lavapipe first).
@@ -24,9 +24,9 @@ pub fn check_gpu(g: &Graph, weights: &Weights, inputs: &[(String, Tensor)], rtol
         Interpreter::new().run(g, weights, inputs.to_vec()).unwrap_or_else(|e| panic!("{what}: interpreter: {e}"));
     for fuse in [true, false] {
         let options = CompileOptions { fuse, ..Default::default() };
-        let model = Compiler::new(device())
+        let model = Loader::new(device())
             .with_options(options)
-            .compile(g, weights)
+            .load(g, weights)
             .unwrap_or_else(|e| panic!("{what} (fuse={fuse}): compile: {e}"));
         let got = model.run(inputs.to_vec()).unwrap_or_else(|e| panic!("{what} (fuse={fuse}): run: {e}"));
         for (name, want) in reference.iter() {

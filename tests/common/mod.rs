@@ -4,6 +4,7 @@
 pub mod gpu;
 pub mod grad;
 pub mod op_cases;
+pub mod optim;
 mod rng;
 
 pub use rng::Rng;

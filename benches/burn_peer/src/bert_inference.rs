@@ -9,7 +9,7 @@ use crate::timing::{median_ms, ms_since, Timing};
 use crate::weights::HostWeights;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::time::Instant;
-use wgraph::{Compiler, DType, Graph};
+use wgraph::{Loader, DType, Graph};
 
 const BATCHES: [usize; 2] = [1, 8];
 const WARMUP: usize = 2;
@@ -55,7 +55,7 @@ fn wgraph_forward(device: &wgraph::Device, weights: &HostWeights, batch: usize, 
     let x = g.input("hidden_states", DType::F32, [batch, SEQ, HIDDEN]);
     let y = bert_layer::wgraph_layer(&x);
     g.output_named([("y", &y)]).map_err(|e| format!("graph: {e}"))?;
-    let model = Compiler::new(device).compile(&g, &weights.to_wgraph()).map_err(|e| format!("compile: {e}"))?;
+    let model = Loader::new(device).load(&g, &weights.to_wgraph()).map_err(|e| format!("compile: {e}"))?;
     let input = wgraph::Tensor::new([batch, SEQ, HIDDEN], bert_layer::activations(batch, INPUT_SEED))
         .map_err(|e| e.to_string())?;
     let mut output = Vec::new();

@@ -11,8 +11,8 @@ use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
 use wgraph::graph::Scope;
 use wgraph::{ops, Gelu, Value};
-use wgraph_graphs::attention::{merge_heads, split_heads};
-use wgraph_graphs::nn;
+use wgraph_models::attention::{merge_heads, split_heads};
+use wgraph_models::nn;
 
 pub const HIDDEN: usize = 768;
 pub const HEADS: usize = 12;

@@ -7,7 +7,7 @@ use crate::timing::best_seconds;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::time::Duration;
 use wgraph::graph::ops;
-use wgraph::{Compiler, DType, Graph, Tensor as WTensor, Weights};
+use wgraph::{Loader, DType, Graph, Tensor as WTensor, Weights};
 
 const SHAPES: [(usize, usize, usize); 7] = [
     (256, 256, 256),
@@ -79,7 +79,7 @@ fn wgraph_seconds(device: &wgraph::Device, m: usize, k: usize, n: usize, b_as_in
     } else {
         weights.push(("b", b_tensor));
     }
-    let model = Compiler::new(device).compile(&g, &Weights::from_tensors(weights)).expect("wgraph compiles a matmul");
+    let model = Loader::new(device).load(&g, &Weights::from_tensors(weights)).expect("wgraph compiles a matmul");
     let mut checksum = 0.0;
     let secs = best_seconds(
         || {

@@ -5,7 +5,7 @@
 //! position against the reversed input), AdamW lr 1e-3 weight decay 0.01,
 //! global-norm clipping 1.0, a constant learning rate on both sides.
 //!
-//! wgraph's side is `wgraph_graphs::reversal`'s own model, initial weights
+//! wgraph's side is `wgraph_models::reversal`'s own model, initial weights
 //! and batches; burn gets the same weights and batches.
 
 use crate::burn_optim::{BurnOptimizer, Clipping};
@@ -23,7 +23,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::time::Instant;
 use wgraph::optim::{AdamConfig, OptimizerConfig, Recipe};
 use wgraph::train::Trainer;
-use wgraph_graphs::reversal::{self, ReversalConfig, TaskData};
+use wgraph_models::reversal::{self, ReversalConfig, TaskData};
 
 const SEQ: usize = 11;
 const VOCAB: usize = 13;
@@ -121,7 +121,7 @@ fn burn_train(device: &Device, ours: &Ours, clipping: Clipping) -> Result<TrainR
 }
 
 /// The reversal model with burn's modules, parameter for parameter the
-/// graph of `wgraph_graphs::reversal::build`.
+/// graph of `wgraph_models::reversal::build`.
 #[derive(Module, Debug)]
 struct BurnReversal {
     tok_emb: Embedding,

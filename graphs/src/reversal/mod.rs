@@ -15,7 +15,6 @@ mod data;
 pub mod export;
 mod init;
 mod model;
-mod plot;
 mod run;
 
 pub use bugs::Bug;
@@ -23,7 +22,6 @@ pub use data::{Batch, TaskData};
 pub use export::Export;
 pub use init::initial_weights;
 pub use model::{build, ReversalGraph};
-pub use plot::plot_curves;
 pub use run::{diagnose, doctor_options, exact_accuracy, prepare, recipe, train, RunReport, StepReport, TrainOptions};
 
 use crate::nn::Activation;

@@ -1,7 +1,7 @@
 #![allow(dead_code)]
 
-//! PyTorch's loss and `param.grad` references (tests/fixtures/grads/hf,
-//! made by tests/fixtures/grads/generate_hf.py) and the comparison the
+//! PyTorch's loss and `param.grad` references (graphs/tests/fixtures/grads/hf,
+//! made by graphs/tests/fixtures/grads/generate_hf.py) and the comparison the
 //! library and CLI gradient tests share. Included with `#[path]` by the
 //! tests that use it.
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use wgraph::{NamedTensors, Tensor, Weights};
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/grads/hf").join(name)
+    crate::fixtures::fixture("grads/hf").join(name)
 }
 
 pub fn read_all(path: &Path) -> Vec<(String, Tensor)> {

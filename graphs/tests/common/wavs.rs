@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/audio")
+    crate::fixtures::fixture("audio")
 }
 
 /// The 16 kHz mono fixture's samples as integers.

@@ -13,14 +13,14 @@ use crate::compile::KernelTier;
 use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// The most query rows one invocation computes: each key and value row it
-/// loads serves them all (BENCHMARKS.md, "Fused attention": on MiniLM 1,
-/// 2, 4, 8, 16 and 32 rows took 411, 251, 183, 132, 106 and 108 ms).
+/// loads serves them all, so more rows run faster up to 16 and no faster
+/// beyond (BENCHMARKS.md, "Fused attention").
 pub const MAX_ROWS_PER_INVOCATION: usize = 16;
 
 /// vec4 values the rows' queries and accumulators may take together. Past
 /// the registers llvmpipe spills them to the stack, which still beats
-/// fewer rows: head dim 64 took 2104, 1786 and 1116 ms with 4, 8 and 16
-/// rows (Whisper-tiny dims at 1500 positions).
+/// fewer rows: at head dim 64 (Whisper-tiny dims at 1500 positions) 16 rows
+/// run faster than 8 or 4 (BENCHMARKS.md, "Fused attention").
 const REGISTER_BUDGET: usize = 512;
 
 /// Query rows per invocation for head dims `d` and `dv`: as many as the

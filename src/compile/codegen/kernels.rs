@@ -23,7 +23,7 @@ pub enum Grid {
     /// each of `times` batch entries), folded like `Linear`. No more than
     /// that: on lavapipe, trailing workgroups that return at once cost far
     /// more than their nothing (the fused attention with half its
-    /// workgroups empty ran 1.4x slower, as if one core sat idle;
+    /// workgroups empty runs markedly slower, as if one core sat idle;
     /// BENCHMARKS.md, "Fused attention").
     Blocks {
         /// Work items per batch entry.
@@ -328,8 +328,8 @@ fn column_workgroup(row_op: RowOp, inner: &Dim, row_wg: u32) -> Option<(u32, u32
 }
 
 /// How many output rows one scatter-add workgroup owns: at least
-/// `SCATTER_MIN_ROWS` (every workgroup scans all the indices, and on
-/// lavapipe a workgroup per row of a 16-row table ran 4x slower than one
+/// `SCATTER_MIN_ROWS` (every workgroup scans all the indices, so on
+/// lavapipe a workgroup per row of a 16-row table is much slower than one
 /// for all 16), and beyond `SCATTER_GROUPS` blocks per outer slice, more
 /// rows each (a 32000-row table: 256 workgroups of 125 rows).
 const SCATTER_MIN_ROWS: usize = 64;

@@ -16,7 +16,8 @@ pub(super) enum Layout {
     /// as vec4 of 4 k-steps, accumulated in one scalar per output in k
     /// order. (A vec4 accumulator per output, summed at the end, makes
     /// four times the values to keep: on lavapipe they spill to the stack,
-    /// and MiniLM's products ran 15-50% slower, BENCHMARKS.md.)
+    /// and MiniLM's products run slower; BENCHMARKS.md, "Matmul kernel
+    /// configurations (examples/matmul_tune.rs)".)
     VecK,
 }
 

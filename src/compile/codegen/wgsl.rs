@@ -79,7 +79,8 @@ pub enum Binding {
     ArrayVec4,
     /// A read-only `texture_storage_2d` of rgba32float texels: llvmpipe
     /// reads storage texels inline, without the sampler path's per-lane
-    /// mip-level arithmetic and function call (BENCHMARKS.md).
+    /// mip-level arithmetic and function call (BENCHMARKS.md, "Matmul
+    /// kernel configurations (examples/matmul_tune.rs)").
     Texture,
 }
 

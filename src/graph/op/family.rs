@@ -1,9 +1,10 @@
 //! What kind of computation an op is, and which kind of stored value a
 //! source op is.
 
-/// What kind of computation an op is. Fusion, code generation, the
-/// interpreter, autodiff and the dumps all ask the op for its family
-/// instead of keeping their own lists.
+/// What kind of computation an op is, for the code that treats a whole
+/// family alike (fusion, kernel grouping, the dumps). Code that treats a
+/// few ops specially (strided views, lowering to kernels) matches every
+/// variant without a wildcard instead, so a new op cannot be forgotten there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpFamily {
     /// Graph inputs, weights and constants: values held in buffers.

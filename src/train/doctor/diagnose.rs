@@ -8,7 +8,7 @@ use super::stats::{median, norm, ParamStats, ZeroRows};
 use crate::compile::CompileOptions;
 use crate::debug::find_non_finite;
 use crate::graph::{Graph, NodeId, Op, Tensor, UnaryOp};
-use crate::runtime::{Compiler, Model};
+use crate::runtime::{Loader, Model};
 use crate::train::{TrainError, Trainer};
 use crate::weights::Weights;
 use std::collections::HashMap;
@@ -279,10 +279,10 @@ impl Trainer {
         let options =
             CompileOptions { settings: self.model().device().settings().clone(), ..CompileOptions::default() };
         let current = Weights::from_tensors(self.model().read_weights(&self.model().weight_names())?.0);
-        let model = Compiler::new(self.model().device())
+        let model = Loader::new(self.model().device())
             .with_options(options)
             .sharing_weights_with(self.model())
-            .compile(&graph, &current)?;
+            .load(&graph, &current)?;
         Ok((model, activations))
     }
 

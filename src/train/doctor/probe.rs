@@ -7,7 +7,7 @@ use super::finding::Finding;
 use crate::autodiff;
 use crate::compile::CompileOptions;
 use crate::graph::{ops, Graph, Tensor};
-use crate::runtime::Compiler;
+use crate::runtime::Loader;
 use crate::train::{TrainError, Trainer};
 use crate::weights::Weights;
 
@@ -55,10 +55,10 @@ pub(crate) fn dependency_findings(
     }
     let options = CompileOptions { settings: trainer.model().device().settings().clone(), ..CompileOptions::default() };
     let current = Weights::from_tensors(trainer.model().read_weights(&trainer.model().weight_names())?.0);
-    let model = Compiler::new(trainer.model().device())
+    let model = Loader::new(trainer.model().device())
         .with_options(options)
         .sharing_weights_with(trainer.model())
-        .compile(&g, &current)?;
+        .load(&g, &current)?;
     let out = model.run(inputs.to_vec())?;
     let mut findings = Vec::new();
     for i in 0..positions {
