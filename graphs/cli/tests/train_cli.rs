@@ -37,7 +37,7 @@ fn max_abs(v: &[f64]) -> f64 {
 
 /// The fixture's `wgraph train` flags and the optimizer they name.
 fn case(name: &str) -> (Vec<String>, String) {
-    let text = std::fs::read_to_string(fixture("train/train").join(name).join("case.json")).unwrap();
+    let text = std::fs::read_to_string(fixture("train").join(name).join("case.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let args = json["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
     let optimizer = json["torch"]["optimizer"].as_str().unwrap_or("adamw").to_string();
@@ -48,7 +48,7 @@ fn case(name: &str) -> (Vec<String>, String) {
 /// losses and the written checkpoint against PyTorch. Returns the worst
 /// loss and parameter errors.
 fn train_matches_pytorch(name: &str, out: &Path, extra: &[&str]) -> (f64, f64) {
-    let dir = fixture("train/train").join(name);
+    let dir = fixture("train").join(name);
     let (flags, optimizer) = case(name);
     let batches = dir.join("batches.safetensors");
     let mut args = vec!["train", s(&dir), "--inputs", s(&batches), "--output", s(out)];
@@ -122,7 +122,7 @@ fn train_matches_pytorch(name: &str, out: &Path, extra: &[&str]) -> (f64, f64) {
 /// `wgraph run OUT_DIR` gives the trained model's logits (PyTorch's, after
 /// the same steps) on the fixture's first batch.
 fn run_matches_trained_logits(name: &str, out: &Path) {
-    let dir = fixture("train/train").join(name);
+    let dir = fixture("train").join(name);
     let logits = out.parent().unwrap().join(format!("{name}_logits.safetensors"));
     let (code, _, err) =
         wgraph(&["run", s(out), "--inputs", s(&dir.join("eval_inputs.safetensors")), "--output", s(&logits)]);
