@@ -64,6 +64,11 @@ struct Args {
     /// Rows of the per-kernel table.
     #[arg(long, default_value_t = 12)]
     top: usize,
+    /// First time the matmul kernel candidates of each training step on
+    /// this device and keep the fastest in the tuning cache (as `wgraph
+    /// tune` does for a checkpoint), then measure with them.
+    #[arg(long)]
+    tune: bool,
 }
 
 type Inputs = Vec<(String, Tensor)>;
@@ -91,10 +96,18 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let device = Device::new()?;
         println!("wgraph on {}", device.describe());
         if wants("reversal") {
+            if args.tune {
+                let (trainer, batches, _) = reversal_case(&device)?;
+                tune(&device, &trainer, &batches[0])?;
+            }
             let (trainer, batches, compile_s) = reversal_case(&device)?;
             ours.insert("reversal", measure(trainer, &batches, compile_s, 3, args.reversal_steps, args)?);
         }
         if wants("bert-layer") {
+            if args.tune {
+                let (trainer, batches, _) = bert_layer_case(&device)?;
+                tune(&device, &trainer, &batches[0])?;
+            }
             let (trainer, batches, compile_s) = bert_layer_case(&device)?;
             ours.insert("bert-layer", measure(trainer, &batches, compile_s, 2, args.bert_steps, args)?);
         }
@@ -118,6 +131,48 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             m.min_ms,
             1000.0 / m.median_ms
         );
+    }
+    Ok(())
+}
+
+/// `--tune`: every matmul signature of the training step, timed at the
+/// batch's sizes; the winners go to the device's tuning cache.
+fn tune(device: &Device, trainer: &Trainer, batch: &Inputs) -> Result<(), Box<dyn std::error::Error>> {
+    let program = trainer.model().program();
+    // The trainer feeds the optimizer's scalars itself; zeros bind no size.
+    let mut feed = batch.clone();
+    for id in program.ir.inputs() {
+        if let wgraph::graph::Op::Input { name, dtype, shape } = &program.ir.node(id).op {
+            if shape.is_empty() && !feed.iter().any(|(n, _)| n == name) {
+                feed.push((name.clone(), Tensor::zeros(*dtype, Vec::<usize>::new())?));
+            }
+        }
+    }
+    let mut bindings = wgraph::graph::bind_inputs(&program.ir, feed)?.bindings;
+    for (s, v) in trainer.model().weight_bindings() {
+        bindings.entry(s.clone()).or_insert(*v);
+    }
+    let mut tuner = wgraph::Tuner::with_mode(device, wgraph::compile::TuneMode::Full);
+    tuner.tune_program(program, &bindings, false, |t| {
+        let chosen = t.timings.iter().find(|x| x.kernel == t.chosen);
+        let best = chosen.map_or(String::from("cached"), |b| format!("{:.1} GFLOP/s", b.gflops(&t.case)));
+        let rule = t.timings.iter().find(|x| x.kernel == t.rule).map(|r| format!("{:.1}", r.gflops(&t.case)));
+        println!(
+            "tune {} [{}x{}x{} x{}] {} -> {} ({best}; the rule's {}: {})",
+            t.kernel_name,
+            t.case.m,
+            t.case.k,
+            t.case.n,
+            t.case.batch,
+            t.case.signature,
+            t.chosen,
+            t.rule,
+            rule.unwrap_or_else(|| "-".into())
+        );
+    })?;
+    match tuner.save()? {
+        Some(path) => println!("tuning cache: {}", path.display()),
+        None => println!("tuning cache: none (WGRAPH_PIPELINE_CACHE=off)"),
     }
     Ok(())
 }

@@ -103,7 +103,7 @@ pub use compile::{CompileError, CompileOptions, KernelTier, Program, Target};
 pub use graph::{ops, BindError, DType, Dim, Gelu, Graph, GraphError, NamedTensors, Tensor, TensorType, Value};
 pub use interp::{InterpError, Interpreter, Trace};
 pub use optim::{OptimError, OptimizerConfig, Recipe};
-pub use runtime::{Device, LoadError, Loader, Model, RuntimeError, TieredModel};
+pub use runtime::{Device, LoadError, Loader, Model, RuntimeError, TieredModel, Tuner};
 pub use settings::Settings;
 pub use weights::{CheckedWeights, WeightError, Weights};
 

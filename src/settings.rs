@@ -56,6 +56,9 @@ pub struct Settings {
     pub pipeline_cache: Option<PathBuf>,
     /// `WGRAPH_TIER`, as given (`TieredModel` reads `tuned` and `quick`).
     pub tier: Option<String>,
+    /// `WGRAPH_TUNE`, as given (`off`, `quick`, `full`; the runtime's
+    /// tuner parses it).
+    pub tune: Option<String>,
     /// Whether Mesa's shader cache is switched off (`MESA_SHADER_CACHE_DISABLE`
     /// or `MESA_GLSL_CACHE_DISABLE` set to a true value).
     pub driver_cache_disabled: bool,
@@ -78,6 +81,7 @@ impl Default for Settings {
             pipeline_threads: None,
             pipeline_cache: None,
             tier: None,
+            tune: None,
             driver_cache_disabled: false,
         }
     }
@@ -99,6 +103,7 @@ impl Settings {
             pipeline_threads: var("WGRAPH_PIPELINE_THREADS").and_then(|v| v.trim().parse().ok()),
             pipeline_cache: pipeline_cache_dir(var("WGRAPH_PIPELINE_CACHE"), var("XDG_CACHE_HOME"), var("HOME")),
             tier: var("WGRAPH_TIER"),
+            tune: var("WGRAPH_TUNE"),
             driver_cache_disabled: ["MESA_SHADER_CACHE_DISABLE", "MESA_GLSL_CACHE_DISABLE"]
                 .into_iter()
                 .any(|name| var(name).is_some_and(|v| is_true(&v))),

@@ -7,35 +7,51 @@ use super::error::CompileError;
 use super::fuse::FusionPlan;
 use super::matmul_choice::{MatmulPolicy, FEW_ROWS};
 use super::tier::KernelTier;
+use super::tuning::TuningTable;
 use crate::graph::{Ir, NodeId, Op};
+
+/// How each matmul gets its kernel: a measured choice for its signature if
+/// the table has one, else the policy's rule; then shaped by the tier.
+pub struct MatmulChoices<'a> {
+    pub policy: MatmulPolicy,
+    pub tuning: Option<&'a TuningTable>,
+    pub tier: KernelTier,
+}
+
+impl MatmulChoices<'_> {
+    fn pick(&self, ir: &Ir, mm: NodeId) -> super::codegen::MatmulKernel {
+        let textures = self.policy.max_texture_side > 0;
+        let measured = self.tuning.and_then(|t| t.matmul_for(ir, mm, textures));
+        self.tier.matmul(measured.unwrap_or_else(|| self.policy.pick(ir, mm)))
+    }
+}
 
 pub fn lower(
     ir: &Ir,
     plan: &FusionPlan,
     order: &[NodeId],
-    policy: MatmulPolicy,
+    choices: &MatmulChoices<'_>,
     row_wg: u32,
-    tier: KernelTier,
     subgroups: bool,
 ) -> Result<Vec<KernelSpec>, CompileError> {
-    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, policy, row_wg, tier, subgroups)).collect()
+    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, choices, row_wg, subgroups)).collect()
 }
 
 fn lower_root(
     ir: &Ir,
     plan: &FusionPlan,
     root: NodeId,
-    policy: MatmulPolicy,
+    choices: &MatmulChoices<'_>,
     row_wg: u32,
-    tier: KernelTier,
     subgroups: bool,
 ) -> Result<KernelSpec, CompileError> {
+    let tier = choices.tier;
     // A matmul fused into the elementwise chain rooted here.
     if let Some((&mm, _)) = plan.epilogue.iter().find(|(_, &r)| r == root) {
-        return matmul_with_variants(ir, plan, mm, root, policy, tier);
+        return matmul_with_variants(ir, plan, mm, root, choices);
     }
     match &ir.node(root).op {
-        Op::MatMul => matmul_with_variants(ir, plan, root, root, policy, tier),
+        Op::MatMul => matmul_with_variants(ir, plan, root, root, choices),
         Op::Conv1d { stride, padding, dilation, groups } => kernels::conv1d(
             ir,
             plan,
@@ -73,10 +89,10 @@ fn matmul_with_variants(
     plan: &FusionPlan,
     mm: NodeId,
     root: NodeId,
-    policy: MatmulPolicy,
-    tier: KernelTier,
+    choices: &MatmulChoices<'_>,
 ) -> Result<KernelSpec, CompileError> {
-    let kernel = tier.matmul(policy.pick(ir, mm));
+    let policy = choices.policy;
+    let kernel = choices.pick(ir, mm);
     let mut spec = matmul::matmul(ir, plan, mm, root, kernel, policy.max_texture_side)?;
     if let Some((rows, kernel)) = policy.few_rows_variant(ir, mm) {
         let small = matmul::matmul(ir, plan, mm, root, kernel, policy.max_texture_side)?;

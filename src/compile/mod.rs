@@ -19,6 +19,7 @@ mod split_concat;
 mod split_reduce;
 mod target;
 mod tier;
+mod tuning;
 pub mod validate;
 pub mod view;
 mod write_in_place;
@@ -39,6 +40,7 @@ pub use split_concat::SplitWideConcat;
 pub use split_reduce::SplitLongReductions;
 pub use target::{AdapterKind, Target};
 pub use tier::{KernelTier, QUICK_ACCUMULATORS, QUICK_ATTENTION_ROWS};
+pub use tuning::{candidates, MatmulCase, MatmulSignature, SizeKey, TuneMode, TuningTable};
 
 use crate::graph::{Ir, NodeId};
 use crate::settings::{level, Settings};
@@ -74,6 +76,10 @@ pub struct CompileOptions {
     /// Kernels tuned for speed (the default) or quick to compile (see
     /// [`KernelTier`]; `TieredModel` uses both).
     pub tier: KernelTier,
+    /// Matmul kernels measured on the device, consulted before the
+    /// per-shape rules (ignored when `matmul` fixes one kernel); the
+    /// runtime fills it from its tuning cache.
+    pub tuning: Option<std::sync::Arc<TuningTable>>,
     /// Debug output and overrides (read from the environment by `default()`).
     pub settings: Settings,
 }
@@ -89,6 +95,7 @@ impl Default for CompileOptions {
             texture_weights: true,
             write_back: false,
             tier: KernelTier::Tuned,
+            tuning: None,
             settings: Settings::from_env(),
         }
     }
@@ -110,6 +117,9 @@ pub struct Program {
     /// Outputs written back into weights after each run (see
     /// [`CompileOptions::write_back`]).
     pub write_back: Vec<WriteBack>,
+    /// Whether the matmuls may read 2-D weights from textures (part of a
+    /// matmul's [`MatmulSignature`]).
+    pub weight_textures: bool,
 }
 
 /// One output whose value replaces a weight's after each run.
@@ -200,8 +210,10 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     let row_wg = if target.kind == AdapterKind::Cpu { target.subgroup_size.unwrap_or(8).clamp(1, 64) } else { 64 };
     // Row kernels whose workgroup is one subgroup may share loads across it.
     let subgroups = target.subgroup_size == Some(row_wg);
-    let kernels =
-        timed(settings, "lower", || lower::lower(&ir, &plan, &order, matmul, row_wg, options.tier, subgroups))?;
+    // A kernel the caller fixed wins over measured choices.
+    let tuning = if options.matmul.is_some() { None } else { options.tuning.as_deref() };
+    let choice = lower::MatmulChoices { policy: matmul, tuning, tier: options.tier };
+    let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, &choice, row_wg, subgroups))?;
     // Identical layers lower to identical kernels: validate each source once
     // (MiniLM: 74 kernels, 10 distinct sources).
     timed(settings, "naga-validate", || {
@@ -239,7 +251,7 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
             memory.slots.len()
         );
     }
-    Ok(Program { ir, plan, kernels, memory, taps, write_back })
+    Ok(Program { ir, plan, kernels, memory, taps, write_back, weight_textures: max_texture_side > 0 })
 }
 
 /// The fused-attention pass unless `WGRAPH_ATTENTION` says `off` (for

@@ -150,6 +150,12 @@ pub enum RuntimeError {
         /// The value given.
         value: String,
     },
+    /// `WGRAPH_TUNE` names no tuning mode.
+    #[error("WGRAPH_TUNE={value} is not one of off, quick, full (unset: quick)")]
+    UnknownTuneMode {
+        /// The value given.
+        value: String,
+    },
     /// A `TieredModel`'s tuned kernels could not be compiled in the background.
     #[error(
         "compiling the tuned kernels in the background failed: {detail} (the quick kernels keep serving; \

@@ -127,6 +127,14 @@ impl<'d> Loader<'d> {
         let settings = &self.options.settings;
         let checked = timed(settings, "check-weights", || check_ir(ir, weights))?;
         let mut options = CompileOptions { tier, ..self.options.clone() };
+        // Kernels measured on this device (`wgraph tune`, WGRAPH_TUNE),
+        // unless the caller fixed a kernel or gave a table.
+        if options.matmul.is_none() && options.tuning.is_none() {
+            let table = super::tune::table_for(self.device)?;
+            if !table.matmul.is_empty() {
+                options.tuning = Some(std::sync::Arc::new(table));
+            }
+        }
         if self.shared.is_some() {
             // A texture is a copy made once; shared weights change under it.
             options.texture_weights = false;

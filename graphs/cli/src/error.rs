@@ -115,7 +115,8 @@ impl From<RuntimeError> for CliError {
             RuntimeError::Input(_)
             | RuntimeError::IndexRange { .. }
             | RuntimeError::IntegerRange { .. }
-            | RuntimeError::UnknownBackend { .. } => bad(e),
+            | RuntimeError::UnknownBackend { .. }
+            | RuntimeError::UnknownTuneMode { .. } => bad(e),
             RuntimeError::Weights(w) => w.into(),
             e => failed(e),
         }

@@ -116,6 +116,11 @@ enum Command {
     /// produces NaN or Inf, with its inputs' statistics. Exit status: 0 when
     /// every value is finite, 1 when one is not, 2 on bad input.
     FindNan(find_nan::Args),
+    /// Time the kernel candidates of every matmul a checkpoint has, at one
+    /// shape, on this device, and keep the fastest in the device's tuning
+    /// cache (used by every later run on this device; WGRAPH_TUNE=off
+    /// ignores it).
+    Tune(tune::Args),
     /// Greedy generation with a LLaMA-style checkpoint and a KV cache
     /// (the same tokens as HF `generate(do_sample=False)`).
     Generate(generate::Args),
@@ -140,6 +145,7 @@ fn main() -> ExitCode {
         Command::Classify(args) => classify::exec(&args).map(Outcome::done),
         Command::Features(args) => features::exec(&args).map(Outcome::done),
         Command::Generate(args) => generate::exec(&args).map(Outcome::done),
+        Command::Tune(args) => tune::exec(&args).map(Outcome::done),
         Command::Compare(args) => compare::exec(&args).map(Outcome::answer),
         Command::Diff(args) => diff::exec(&args).map(Outcome::answer),
         Command::Check(args) => check::exec(&args).map(Outcome::answer),

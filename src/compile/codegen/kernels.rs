@@ -81,6 +81,9 @@ pub struct KernelSpec {
     /// count is symbolic: a short prompt gets the matrix-vector kernel, a
     /// long one the tiled block).
     pub few_rows: Option<FewRows>,
+    /// The kernel variant, for profiles (a matmul's block, as
+    /// `register 16x8 8x4 sub`); `None` for kernels with one form.
+    pub variant: Option<String>,
 }
 
 impl KernelSpec {
@@ -163,6 +166,7 @@ pub(super) fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: Strin
         output_elements,
         co_outputs: b.co_stores.into_iter().map(|(n, _)| n).collect(),
         few_rows: None,
+        variant: None,
     }
 }
 

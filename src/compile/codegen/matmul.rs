@@ -217,6 +217,7 @@ pub fn matmul(
         output_elements,
         co_outputs: Vec::new(),
         few_rows: None,
+        variant: Some(kernel.to_string()),
     })
 }
 

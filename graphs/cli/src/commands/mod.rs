@@ -15,3 +15,4 @@ pub(crate) mod grad;
 pub(crate) mod inspect;
 pub(crate) mod run;
 pub(crate) mod train;
+pub(crate) mod tune;
