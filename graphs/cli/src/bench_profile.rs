@@ -37,6 +37,8 @@ pub(crate) struct Profile {
     method: &'static str,
     times: Vec<KernelTime>,
     costs: HashMap<String, Cost>,
+    /// Each kernel's variant (a matmul's block), by label.
+    variants: HashMap<String, String>,
 }
 
 /// Times the model's kernels on `feed` with `method`.
@@ -64,7 +66,8 @@ pub(crate) fn profile(model: &Model, feed: &[(String, Tensor)], method: ProfileM
     for (s, v) in model.weight_bindings() {
         bound.entry(s.clone()).or_insert(*v);
     }
-    Ok(Profile { method, times, costs: costs(model, &bound) })
+    let variants = model.program().kernels.iter().filter_map(|k| Some((k.name.clone(), k.variant.clone()?))).collect();
+    Ok(Profile { method, times, costs: costs(model, &bound), variants })
 }
 
 /// Every kernel's cost at `bindings`, by label.
@@ -162,12 +165,13 @@ impl Profile {
         let mut slowest: Vec<&KernelTime> = self.times.iter().collect();
         slowest.sort_by(|a, b| b.ms.total_cmp(&a.ms));
         out += &format!("\nslowest {} kernels:\n\n", top.min(slowest.len()));
-        out += "| kernel | ms | share | GFLOP/s | GB/s |\n|---|---:|---:|---:|---:|\n";
+        out += "| kernel | variant | ms | share | GFLOP/s | GB/s |\n|---|---|---:|---:|---:|---:|\n";
         for t in slowest.into_iter().take(top) {
             let c = self.costs.get(&t.kernel).copied().unwrap_or_default();
             out += &format!(
-                "| `{}` | {:.3} | {:.1}% | {} | {} |\n",
+                "| `{}` | {} | {:.3} | {:.1}% | {} | {} |\n",
                 t.kernel,
+                self.variants.get(&t.kernel).map_or("-", String::as_str),
                 t.ms,
                 share(t.ms),
                 cell(c.flops.and_then(|f| rate(f, t.ms))),
@@ -189,7 +193,11 @@ impl Profile {
                 })
             })
             .collect();
-        let kernels: Vec<Json> = self.times.iter().map(|t| json!({"kernel": t.kernel, "ms": t.ms})).collect();
+        let kernels: Vec<Json> = self
+            .times
+            .iter()
+            .map(|t| json!({"kernel": t.kernel, "ms": t.ms, "variant": self.variants.get(&t.kernel)}))
+            .collect();
         json!({"method": self.method, "total_ms": self.total_ms(), "kinds": kinds, "kernels": kernels})
     }
 }

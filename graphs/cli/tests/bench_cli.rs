@@ -40,6 +40,9 @@ fn bench_json_has_every_figure_and_throughput_follows_the_median() {
         positive(&v, key);
     }
     assert!(v["adapter"].as_str().is_some_and(|a| !a.is_empty()), "{v}");
+    assert!(v["driver"].is_string() && v["cpu_flags"].is_array() && v["tune"].is_string(), "{v}");
+    // Linux names its CPU in /proc/cpuinfo; benchmark tables record it.
+    assert!(v["cpu"].as_str().is_some_and(|c| !c.is_empty()), "{v}");
     // The first run may be served by quick kernels (drivers that compile at
     // first dispatch); the timed runs wait for the tuned ones.
     assert!(matches!(v["first_run_tier"].as_str(), Some("quick" | "tuned")), "{v}");
@@ -65,6 +68,12 @@ fn bench_profile_times_every_dispatch_and_names_its_method() {
         // Matmuls report an arithmetic rate, every kind a memory rate.
         let matmul = kinds.iter().find(|k| k["kind"].as_str().unwrap().starts_with("matmul")).expect("a matmul kind");
         assert!(matmul["gflops"].as_f64().is_some(), "{matmul}");
+        // Each matmul kernel names the block it ran with (tuned or the rule's).
+        let named = kernels.iter().filter(|k| k["kernel"].as_str().unwrap().contains("matmul"));
+        for k in named {
+            let variant = k["variant"].as_str().unwrap_or_default();
+            assert!(variant.parse::<wgraph::compile::MatmulKernel>().is_ok(), "{k}");
+        }
     }
     let (code, out, err) =
         wgraph(&["bench", &dir, "--batch", "1", "--seq", "6", "--reps", "1", "--profile"], &[NO_CACHE]);

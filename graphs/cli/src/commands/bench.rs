@@ -21,7 +21,7 @@ the model takes (3000 for 30 s of audio).
 
 --json prints one object: median_ms, min_ms, compile_s (opening the device, reading the checkpoint, \
 checking, compiling, creating pipelines, uploading weights), first_run_ms (the driver may compile \
-kernels at their first dispatch), throughput (sequences/s at the median), adapter, kernels; with \
+kernels at their first dispatch), throughput (sequences/s at the median), adapter, driver, cpu, cpu_flags, tune, kernels; with \
 --generate also prefill_ms, decode_ms_per_token, tokens_per_s (batch 1, medians over --gen-reps); \
 with --profile a `profile` object.
 
@@ -152,6 +152,10 @@ pub(crate) fn exec(args: &Args) -> Result<(), CliError> {
         let mut out = json!({
             "model": args.model_dir.display().to_string(),
             "adapter": device.describe(),
+            "driver": format!("{} {}", device.info().driver, device.info().driver_info).trim(),
+            "cpu": wgraph::runtime::machine::cpu_model(),
+            "cpu_flags": wgraph::runtime::machine::cpu_vector_flags(),
+            "tune": device.settings().tune.clone().unwrap_or_else(|| "quick".into()),
             "batch": args.batch, "seq": args.seq, "reps": args.reps,
             "kernels": model.program().kernels.len(),
             "compile_s": compile_s, "first_run_ms": first_run_ms,
@@ -210,6 +214,7 @@ fn report(
 ) -> String {
     format!(
         "model       {} ({} kernels) on {}\n\
+         machine     {} ({}); driver {} {}\n\
          shape       batch {} x seq {}\n\
          compile     {compile_s:.2} s (device, checkpoint, compile, pipelines, upload)\n\
          first run   {:.1} ms ({} kernels{})\n\
@@ -217,6 +222,10 @@ fn report(
         args.model_dir.display(),
         model.program().kernels.len(),
         device.describe(),
+        wgraph::runtime::machine::cpu_model().unwrap_or_else(|| "CPU unknown".into()),
+        wgraph::runtime::machine::cpu_vector_flags().join(" "),
+        device.info().driver,
+        device.info().driver_info,
         args.batch,
         args.seq,
         first.ms,
