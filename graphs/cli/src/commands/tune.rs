@@ -31,9 +31,10 @@ pub(crate) struct Args {
     /// Positions per sequence (Whisper: mel frames).
     #[arg(long, default_value_t = 128)]
     seq: usize,
-    /// How many candidates to time.
-    #[arg(long, value_enum, default_value = "full")]
-    mode: Mode,
+    /// How many candidates to time [default: WGRAPH_TUNE when it says
+    /// quick or full, else full].
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
     /// Time again what the cache already holds.
     #[arg(long)]
     force: bool,
@@ -57,8 +58,12 @@ pub(crate) fn exec(args: &Args) -> Result<()> {
         bindings.entry(s.clone()).or_insert(*v);
     }
     let mode = match args.mode {
-        Mode::Quick => TuneMode::Quick,
-        Mode::Full => TuneMode::Full,
+        Some(Mode::Quick) => TuneMode::Quick,
+        Some(Mode::Full) => TuneMode::Full,
+        None => match wgraph::runtime::tune::mode_from_settings(device.settings())? {
+            TuneMode::Quick if device.settings().tune.is_some() => TuneMode::Quick,
+            _ => TuneMode::Full,
+        },
     };
     let mut tuner = Tuner::with_mode(&device, mode);
     say!("{} on {}", args.model_dir.display(), device.describe());
