@@ -145,6 +145,38 @@ fn measured_choices_persist_and_every_compile_on_the_device_uses_them() {
 }
 
 #[test]
+fn a_tiered_model_tunes_in_the_background_after_its_first_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, weights, feed) = linear_64();
+    let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
+    let dev = device_with(dir.path(), None);
+    let model = Loader::new(&dev).load_tiered(&g, &weights).unwrap();
+    assert_eq!(model.tier(), wgraph::KernelTier::Quick, "lavapipe compiles at first dispatch: two tiers");
+    // The first results come from the quick kernels; tuning starts at the
+    // second run (a process that runs once never tunes), at its sizes.
+    for run in ["first run", "second run"] {
+        let got = model.run(feed.clone()).unwrap();
+        assert_close(got.get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-4, run);
+    }
+    let tuned = model.wait_tuned().unwrap();
+    let table = wgraph::runtime::tune::table_for(&dev).unwrap();
+    assert_eq!(table.matmul.len(), 1, "the signature tuned and saved: {table:?}");
+    let chosen = table.matmul.values().next().unwrap().to_string();
+    assert_eq!(variant(&tuned), chosen, "the tuned tier compiled with the winner");
+    assert_close(tuned.run(feed.clone()).unwrap().get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-4, "tuned");
+    // A model loaded after it starts from the table.
+    assert_eq!(variant(&Loader::new(&dev).load(&g, &weights).unwrap()), chosen);
+
+    // Run once and waited for: the tuned tier comes without tuning.
+    let other = tempfile::tempdir().unwrap();
+    let dev = device_with(other.path(), None);
+    let model = Loader::new(&dev).load_tiered(&g, &weights).unwrap();
+    model.run(feed.clone()).unwrap();
+    model.wait_tuned().unwrap();
+    assert!(wgraph::runtime::tune::table_for(&dev).unwrap().matmul.is_empty());
+}
+
+#[test]
 fn an_unknown_tuning_mode_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let (g, weights, _) = linear_64();

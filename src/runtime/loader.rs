@@ -116,6 +116,11 @@ impl<'d> Loader<'d> {
         self.device
     }
 
+    /// The options models are compiled with.
+    pub(super) fn options(&self) -> &CompileOptions {
+        &self.options
+    }
+
     /// Checks the weights and compiles `ir` with this compiler's options
     /// and `tier`; returns the program and the sizes the weights bind.
     pub(super) fn program_for(

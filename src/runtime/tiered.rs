@@ -26,8 +26,9 @@ use super::driver_compiled;
 use super::error::RuntimeError;
 use super::loader::{LoadError, Loader};
 use super::model::{static_bytes, Model};
-use crate::compile::{KernelTier, Program};
-use crate::graph::{Bindings, NamedTensors, Tensor};
+use super::tune::{self, Tuner};
+use crate::compile::{compile, CompileOptions, KernelTier, Program, TuneMode};
+use crate::graph::{bind_inputs, Bindings, Ir, NamedTensors, Tensor};
 use crate::settings::level;
 use crate::weights::Weights;
 use std::path::PathBuf;
@@ -110,6 +111,49 @@ pub struct TieredModel {
     /// Mesa's and LLVM's exit handlers (a CLI run exited on a signal after
     /// writing its output).
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The sizes of the first run, for a background that tunes at them.
+    first_sizes: Option<Arc<FirstSizes>>,
+}
+
+/// The sizes to tune at, handed to the background once: the second run's.
+#[derive(Default)]
+pub(crate) struct FirstSizes {
+    /// Runs so far.
+    runs: std::sync::atomic::AtomicUsize,
+    bindings: Mutex<Option<Bindings>>,
+    given: Condvar,
+    /// Set when someone waits for the tuned tier before any run gave
+    /// sizes: the background then compiles without tuning.
+    released: AtomicBool,
+}
+
+impl FirstSizes {
+    /// Waits for the first run's bindings; `None` once `cancelled` or
+    /// released without them.
+    fn wait(&self, cancelled: &AtomicBool) -> Option<Bindings> {
+        let mut slot = self.bindings.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(b) = slot.as_ref() {
+                return Some(b.clone());
+            }
+            if cancelled.load(Ordering::Relaxed) || self.released.load(Ordering::Relaxed) {
+                return None;
+            }
+            let timeout = std::time::Duration::from_millis(50);
+            slot = self.given.wait_timeout(slot, timeout).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+}
+
+/// What the background needs to tune before compiling the tuned tier.
+pub(crate) struct TuneJob {
+    mode: TuneMode,
+    /// The device's tuning cache.
+    path: PathBuf,
+    /// The graph and options the tuned program was compiled from.
+    ir: Ir,
+    options: CompileOptions,
+    sizes: Arc<FirstSizes>,
 }
 
 impl TieredModel {
@@ -121,27 +165,39 @@ impl TieredModel {
             background: Arc::new((Mutex::new(background), Condvar::new())),
             cancelled: Arc::new(AtomicBool::new(false)),
             thread: Mutex::new(None),
+            first_sizes: None,
         }
     }
 
     /// Serves `quick` while a background thread compiles `tuned` (see the
-    /// module docs) and marks it compiled at `marker`.
+    /// module docs), tuning first when `tuning` says so, and marks it
+    /// compiled in `marker_dir`.
     pub(crate) fn quick_then_tuned(
         quick: Model,
         tuned: Program,
         weights: Weights,
         weight_bindings: Bindings,
-        marker: Option<PathBuf>,
+        marker_dir: Option<PathBuf>,
+        tuning: Option<(TuneMode, PathBuf, Ir, CompileOptions)>,
     ) -> TieredModel {
         let device = quick.device().clone();
+        let first_sizes = tuning.as_ref().map(|_| Arc::new(FirstSizes::default()));
         let model = TieredModel {
             serving: Mutex::new(Serving { model: Arc::new(quick), tier: KernelTier::Quick, failed: None }),
             background: Arc::new((Mutex::new(Background::default()), Condvar::new())),
             cancelled: Arc::new(AtomicBool::new(false)),
             thread: Mutex::new(None),
+            first_sizes: first_sizes.clone(),
         };
         let (background, cancelled) = (model.background.clone(), model.cancelled.clone());
-        let job = TunedJob { device, program: tuned, weights, weight_bindings, marker, cancelled };
+        let tune = tuning.zip(first_sizes).map(|((mode, path, ir, options), sizes)| TuneJob {
+            mode,
+            path,
+            ir,
+            options,
+            sizes,
+        });
+        let job = TunedJob { device, program: tuned, weights, weight_bindings, marker_dir, tune, cancelled };
         let spawned = std::thread::Builder::new().name("wgraph-tuned-kernels".into()).spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
                 .unwrap_or_else(|_| Err("the background compile panicked".to_string()));
@@ -167,7 +223,29 @@ impl TieredModel {
         &self,
         inputs: impl IntoIterator<Item = (S, Tensor)>,
     ) -> Result<NamedTensors, RuntimeError> {
-        self.current().run(inputs)
+        let model = self.current();
+        let inputs: Vec<(String, Tensor)> = inputs.into_iter().map(|(n, t)| (n.into(), t)).collect();
+        self.note_sizes(&model, &inputs);
+        model.run(inputs)
+    }
+
+    /// Hands the second run's sizes to a background that tunes at them.
+    pub(crate) fn note_sizes(&self, model: &Model, inputs: &[(String, Tensor)]) {
+        let Some(sizes) = &self.first_sizes else { return };
+        if sizes.runs.fetch_add(1, Ordering::Relaxed) < 1 {
+            return;
+        }
+        let mut slot = sizes.bindings.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            if let Ok(bound) = bind_inputs(&model.program().ir, inputs.to_vec()) {
+                let mut bindings = bound.bindings;
+                for (s, v) in model.weight_bindings() {
+                    bindings.entry(s.clone()).or_insert(*v);
+                }
+                *slot = Some(bindings);
+                sizes.given.notify_all();
+            }
+        }
     }
 
     /// The model serving now: the tuned one as soon as it is ready.
@@ -184,8 +262,14 @@ impl TieredModel {
 
     /// Waits until the tuned kernels serve and returns their model (with
     /// `WGRAPH_TIER=quick`, the quick one at once); the background's error
-    /// if they failed (the quick model keeps serving).
+    /// if they failed (the quick model keeps serving). A background that
+    /// tunes does so at the second run's sizes; called before that, it
+    /// compiles without tuning.
     pub fn wait_tuned(&self) -> Result<Arc<Model>, RuntimeError> {
+        if let Some(sizes) = &self.first_sizes {
+            // No second run gave sizes to tune at: compile without tuning.
+            sizes.released.store(true, Ordering::Relaxed);
+        }
         self.collect(true);
         let serving = self.serving();
         match &serving.failed {
@@ -241,12 +325,13 @@ struct TunedJob {
     program: Program,
     weights: Weights,
     weight_bindings: Bindings,
-    marker: Option<PathBuf>,
+    marker_dir: Option<PathBuf>,
+    tune: Option<TuneJob>,
     cancelled: Arc<AtomicBool>,
 }
 
 impl TunedJob {
-    fn run(self) -> Result<Model, String> {
+    fn run(mut self) -> Result<Model, String> {
         let show = self.device.settings().shows(level::PASSES);
         let start = Instant::now();
         {
@@ -255,6 +340,9 @@ impl TunedJob {
             let mut settings = self.device.settings().clone();
             settings.pipeline_cache = None;
             let helper = Device::with_settings(settings).map_err(|e| e.to_string())?;
+            if let Some(job) = self.tune.take() {
+                self.program = self.tune_then_compile(&helper, job)?;
+            }
             let model = Model::new(&helper, self.program.clone(), &self.weights, self.weight_bindings.clone())
                 .map_err(|e| e.to_string())?;
             model.warm_up_until(|| self.cancelled.load(Ordering::Relaxed)).map_err(|e| e.to_string())?;
@@ -268,12 +356,37 @@ impl TunedJob {
             // Not every kernel was compiled: no marker.
             return Err("the model was dropped".into());
         }
-        if let Some(marker) = &self.marker {
-            driver_compiled::mark(marker);
+        if let Some(dir) = &self.marker_dir {
+            driver_compiled::mark(&driver_compiled::marker_path(dir, self.device.info(), &self.program));
         }
         let tuned =
             Model::new(&self.device, self.program, &self.weights, self.weight_bindings).map_err(|e| e.to_string())?;
         Ok(tuned)
+    }
+}
+
+impl TunedJob {
+    /// Times the program's untuned matmuls on `helper` at the first run's
+    /// sizes, saves the winners to the serving device's cache and compiles
+    /// the tuned program again with them.
+    fn tune_then_compile(&self, helper: &Device, job: TuneJob) -> Result<Program, String> {
+        let Some(bindings) = job.sizes.wait(&self.cancelled) else { return Ok(self.program.clone()) };
+        let start = Instant::now();
+        let mut tuner = Tuner::with_cache(helper, job.mode, Some(job.path)).stop_when(self.cancelled.clone());
+        tuner.tune_program(&self.program, &bindings, false, |_| {}).map_err(|e| e.to_string())?;
+        // What was measured before a cancel is kept too.
+        if let Err(e) = tuner.save() {
+            tracing::warn!(error = %e, "cannot write the tuning cache");
+        }
+        if self.cancelled.load(Ordering::Relaxed) {
+            return Ok(self.program.clone());
+        }
+        let options = CompileOptions { tuning: Some(Arc::new(tuner.table().clone())), ..job.options };
+        let program = compile(&job.ir, &options, &self.device.target()).map_err(|e| e.to_string())?;
+        if self.device.settings().shows(level::PASSES) {
+            eprintln!("wgraph: {:<24} {:>9.3} ms", "tune-kernels", start.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(program)
     }
 }
 
@@ -292,11 +405,8 @@ impl Loader<'_> {
     pub fn load_ir_tiered(&self, ir: &crate::graph::Ir, weights: &Weights) -> Result<TieredModel, LoadError> {
         let device = self.device();
         let (tuned, bindings) = self.program_for(ir, weights, KernelTier::Tuned)?;
-        let marker = device
-            .settings()
-            .pipeline_cache
-            .as_deref()
-            .map(|dir| driver_compiled::marker_path(dir, device.info(), &tuned));
+        let marker_dir = device.settings().pipeline_cache.clone();
+        let marker = marker_dir.as_deref().map(|dir| driver_compiled::marker_path(dir, device.info(), &tuned));
         let marked = marker.as_deref().is_some_and(driver_compiled::is_marked);
         // Until the swap, the weights live three times: the quick model's,
         // the helper device's and the tuned model's.
@@ -326,9 +436,32 @@ impl Loader<'_> {
                     return only(tuned, KernelTier::Tuned);
                 }
                 let quick = self.model_for(quick, weights, bindings.clone())?;
-                Ok(TieredModel::quick_then_tuned(quick, tuned, weights.clone(), bindings, marker))
+                let tuning = self.background_tuning(ir, &tuned)?;
+                Ok(TieredModel::quick_then_tuned(quick, tuned, weights.clone(), bindings, marker_dir, tuning))
             }
         }
+    }
+}
+
+impl Loader<'_> {
+    /// What the background needs to tune `tuned`'s matmuls, if tuning is
+    /// on, there is a cache to keep the result and the cache lacks some of
+    /// them; the caller's fixed kernel or own table turns it off.
+    fn background_tuning(
+        &self,
+        ir: &Ir,
+        tuned: &Program,
+    ) -> Result<Option<(TuneMode, PathBuf, Ir, CompileOptions)>, LoadError> {
+        let device = self.device();
+        let mode = tune::mode_from_settings(device.settings())?;
+        let options = self.options();
+        let Some(path) = tune::cache_path(device) else { return Ok(None) };
+        if mode == TuneMode::Off || options.matmul.is_some() || options.tuning.is_some() {
+            return Ok(None);
+        }
+        let table = tune::table_for(device)?;
+        Ok(tune::lacks_any(tuned, &table)
+            .then(|| (mode, path, ir.clone(), CompileOptions { tier: KernelTier::Tuned, ..options.clone() })))
     }
 }
 

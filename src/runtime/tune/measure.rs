@@ -60,16 +60,21 @@ fn case_graph(case: &MatmulCase) -> (Graph, Weights) {
 
 /// Times every kernel of `kernels` on `case`; a kernel the device refuses
 /// (a workgroup too large, subgroups it lacks) is left out. `rounds` timed
-/// runs each, after the first.
+/// runs each, after the first. `None` when `stop` said so between two
+/// candidates.
 pub fn time_candidates(
     device: &Device,
     case: &MatmulCase,
     kernels: &[MatmulKernel],
     rounds: usize,
-) -> Result<Vec<Timing>, LoadError> {
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Vec<Timing>>, LoadError> {
     let (graph, weights) = case_graph(case);
     let mut models: Vec<(MatmulKernel, Model, f64)> = Vec::new();
     for &kernel in kernels {
+        if stop() {
+            return Ok(None);
+        }
         let start = Instant::now();
         let options = CompileOptions {
             matmul: Some(kernel),
@@ -95,11 +100,13 @@ pub fn time_candidates(
             best[i] = best[i].min(start.elapsed().as_secs_f64());
         }
     }
-    Ok(models
-        .iter()
-        .zip(best)
-        .map(|(&(kernel, _, compile_seconds), seconds)| Timing { kernel, seconds, compile_seconds })
-        .collect())
+    Ok(Some(
+        models
+            .iter()
+            .zip(best)
+            .map(|(&(kernel, _, compile_seconds), seconds)| Timing { kernel, seconds, compile_seconds })
+            .collect(),
+    ))
 }
 
 /// Runs within this fraction of the fastest count as equally fast.

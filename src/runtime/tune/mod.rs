@@ -19,6 +19,8 @@ use crate::compile::{
 };
 use crate::graph::{Bindings, Op};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The tuning mode `WGRAPH_TUNE` asks for (unset: quick).
 pub fn mode_from_settings(settings: &crate::Settings) -> Result<TuneMode, RuntimeError> {
@@ -64,6 +66,8 @@ pub struct Tuner<'d> {
     mode: TuneMode,
     table: TuningTable,
     path: Option<PathBuf>,
+    /// Set from elsewhere to stop between two candidates.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl<'d> Tuner<'d> {
@@ -76,9 +80,21 @@ impl<'d> Tuner<'d> {
 
     /// A tuner in `mode` (`Off`: it measures nothing).
     pub fn with_mode(device: &'d Device, mode: TuneMode) -> Tuner<'d> {
-        let path = cache_path(device);
+        Tuner::with_cache(device, mode, cache_path(device))
+    }
+
+    /// A tuner whose table lives at `path` (a helper device has no cache
+    /// directory of its own: it tunes for the device it stands in for).
+    pub(crate) fn with_cache(device: &'d Device, mode: TuneMode, path: Option<PathBuf>) -> Tuner<'d> {
         let table = path.as_deref().map(cache::load).unwrap_or_default();
-        Tuner { device, mode, table, path }
+        Tuner { device, mode, table, path, stop: None }
+    }
+
+    /// Stops tuning between two candidates once `flag` is set (what is
+    /// measured so far is kept; a signature half measured is not).
+    pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> Tuner<'d> {
+        self.stop = Some(flag);
+        self
     }
 
     /// The table so far.
@@ -121,7 +137,10 @@ impl<'d> Tuner<'d> {
                 _ => {
                     let rounds = if self.mode == TuneMode::Full { 5 } else { 3 };
                     let list = candidates(&target, &case, rule, self.mode);
-                    let mut timings = measure::time_candidates(self.device, &case, &list, rounds)?;
+                    let stop = || self.stop.as_ref().is_some_and(|f| f.load(Ordering::Relaxed));
+                    let Some(mut timings) = measure::time_candidates(self.device, &case, &list, rounds, &stop)? else {
+                        return Ok(done);
+                    };
                     timings.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
                     let chosen = measure::choose(&timings).unwrap_or(rule);
                     self.table.matmul.insert(key, chosen);
@@ -142,6 +161,14 @@ impl<'d> Tuner<'d> {
         cache::save(path, self.device, &self.table)?;
         Ok(Some(path.clone()))
     }
+}
+
+/// Whether `program` has a matmul whose signature `table` lacks.
+pub(crate) fn lacks_any(program: &Program, table: &TuningTable) -> bool {
+    program.kernels.iter().filter_map(|k| matmul_of(program, k.root)).any(|mm| {
+        MatmulSignature::of(&program.ir, mm, program.weight_textures)
+            .is_some_and(|sig| !table.matmul.contains_key(&sig.to_string()))
+    })
 }
 
 /// The matmul the kernel rooted at `root` computes: the root itself, or
