@@ -80,6 +80,11 @@ pub struct CompileOptions {
     /// per-shape rules (ignored when `matmul` fixes one kernel); the
     /// runtime fills it from its tuning cache.
     pub tuning: Option<std::sync::Arc<TuningTable>>,
+    /// Hashes ([`validate::source_hash`]) of kernel sources naga already
+    /// validated for this wgraph version: validation skips them (the
+    /// runtime keeps them in its cache directory, so a warm start does not
+    /// validate again what an earlier process did).
+    pub validated: Option<std::sync::Arc<HashSet<u64>>>,
     /// Debug output and overrides (read from the environment by `default()`).
     pub settings: Settings,
 }
@@ -96,6 +101,7 @@ impl Default for CompileOptions {
             write_back: false,
             tier: KernelTier::Tuned,
             tuning: None,
+            validated: None,
             settings: Settings::from_env(),
         }
     }
@@ -217,12 +223,16 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     // Identical layers lower to identical kernels: validate each source once
     // (MiniLM: 74 kernels, 10 distinct sources).
     timed(settings, "naga-validate", || {
+        let known = |wgsl: &str| options.validated.as_ref().is_some_and(|v| v.contains(&validate::source_hash(wgsl)));
         let mut seen = HashSet::new();
-        kernels.iter().filter(|k| seen.insert(k.wgsl.as_str())).try_for_each(validate::validate_kernel)?;
+        kernels
+            .iter()
+            .filter(|k| seen.insert(k.wgsl.as_str()) && !known(&k.wgsl))
+            .try_for_each(validate::validate_kernel)?;
         // Few-rows variants, validated under their kernel's name.
         kernels
             .iter()
-            .filter(|k| k.few_rows.as_ref().is_some_and(|v| seen.insert(v.wgsl.as_str())))
+            .filter(|k| k.few_rows.as_ref().is_some_and(|v| seen.insert(v.wgsl.as_str()) && !known(&v.wgsl)))
             .filter_map(KernelSpec::few_rows_kernel)
             .try_for_each(|k| validate::validate_kernel(&k))
     })?;

@@ -19,6 +19,20 @@ pub fn validate_wgsl(wgsl: &str) -> Result<(naga::Module, naga::valid::ModuleInf
     Ok((module, info))
 }
 
+/// A kernel source's identity for the list of sources already validated
+/// (the validator is deterministic: the same text gets the same verdict).
+pub fn source_hash(wgsl: &str) -> u64 {
+    crate::io::stable_hash(&[wgsl])
+}
+
+/// Every kernel source of `program`, few-rows variants included.
+pub fn sources(program: &super::Program) -> impl Iterator<Item = &str> {
+    program
+        .kernels
+        .iter()
+        .flat_map(|k| std::iter::once(k.wgsl.as_str()).chain(k.few_rows.as_ref().map(|v| v.wgsl.as_str())))
+}
+
 /// Validates one kernel's WGSL; a failure names the kernel and carries its source.
 pub fn validate_kernel(kernel: &KernelSpec) -> Result<(), CompileError> {
     validate_wgsl(&kernel.wgsl).map(|_| ()).map_err(|error| CompileError::Shader {

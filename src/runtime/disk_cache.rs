@@ -11,6 +11,7 @@
 //! own validation (truncated, corrupt, another device) is dropped by
 //! `fallback: true` and replaced on the next write.
 
+use crate::io::stable_hash;
 use crate::settings::{level, Settings};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -42,24 +43,11 @@ pub struct PipelineCacheStatus {
     pub loaded_bytes: usize,
 }
 
-/// 64-bit FNV-1a: stable across Rust releases, unlike `DefaultHasher`, so
-/// the same driver finds the same file after a toolchain update.
-pub(crate) fn fnv1a(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in part.as_bytes().iter().chain(&[0xff]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
 /// The cache file's name for `info`, `None` when wgpu has no pipeline
 /// cache for its backend.
 pub(crate) fn file_name(info: &wgpu::AdapterInfo) -> Option<String> {
     let key = wgpu::util::pipeline_cache_key(info)?;
-    let driver = fnv1a(&[&info.name, &info.driver, &info.driver_info, WGPU_VERSION]);
+    let driver = stable_hash(&[&info.name, &info.driver, &info.driver_info, WGPU_VERSION]);
     Some(format!("{key}_{driver:016x}.bin"))
 }
 

@@ -9,8 +9,9 @@
 //! kernels compile at their first dispatch, as without tiers (slow once,
 //! never wrong). Deleting the marker directory restores the quick start.
 
-use super::disk_cache::{fnv1a, WGPU_VERSION};
+use super::disk_cache::WGPU_VERSION;
 use crate::compile::Program;
+use crate::io::stable_hash;
 use std::path::{Path, PathBuf};
 
 /// The marker of `program`'s kernels (and few-rows variants) on the
@@ -25,7 +26,7 @@ pub(crate) fn marker_path(dir: &Path, info: &wgpu::AdapterInfo, program: &Progra
     sources.dedup();
     let mut parts = vec![info.name.as_str(), info.driver.as_str(), info.driver_info.as_str(), WGPU_VERSION];
     parts.extend(sources);
-    dir.join("driver-compiled").join(format!("{:016x}", fnv1a(&parts)))
+    dir.join("driver-compiled").join(format!("{:016x}", stable_hash(&parts)))
 }
 
 /// Whether the marker at `path` exists.

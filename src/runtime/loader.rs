@@ -144,7 +144,15 @@ impl<'d> Loader<'d> {
             // A texture is a copy made once; shared weights change under it.
             options.texture_weights = false;
         }
+        // Sources an earlier process validated are not validated again.
+        let validated = settings.pipeline_cache.as_deref().map(super::validated::path);
+        if let (Some(path), None) = (&validated, &options.validated) {
+            options.validated = Some(std::sync::Arc::new(super::validated::load(path)));
+        }
         let program = compile(ir, &options, &self.device.target())?;
+        if let (Some(path), Some(known)) = (&validated, &options.validated) {
+            super::validated::record(path, known, &program);
+        }
         // WGRAPH_GRAPH=path.dot writes the optimised graph for Graphviz.
         if let Some(path) = &settings.graph_dot {
             let dot = dump_dot(&program.ir);

@@ -18,6 +18,7 @@ mod timestamps;
 mod transfer;
 pub mod tune;
 mod upload;
+mod validated;
 mod warm_up;
 mod weight_access;
 

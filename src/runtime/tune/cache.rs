@@ -6,7 +6,6 @@
 //! (and replaced by the next write); deleting it only costs re-tuning.
 
 use super::super::device::Device;
-use super::super::disk_cache::fnv1a;
 use super::super::machine;
 use crate::compile::{AdapterKind, MatmulKernel, TuningTable};
 use serde_json::{json, Value};
@@ -34,7 +33,7 @@ pub(crate) fn fingerprint(device: &Device) -> Vec<String> {
 pub(crate) fn path(dir: &Path, device: &Device) -> PathBuf {
     let parts = fingerprint(device);
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-    dir.join(format!("tuning-v{FORMAT}-{:016x}.json", fnv1a(&refs)))
+    dir.join(format!("tuning-v{FORMAT}-{:016x}.json", crate::io::stable_hash(&refs)))
 }
 
 /// The table stored at `path`: empty when there is none; a file that is
