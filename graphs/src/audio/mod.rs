@@ -4,7 +4,7 @@
 //! - [`wav`]: decoding with `hound` (8/16/24/32-bit PCM and 32-bit float,
 //!   channels averaged to mono), refusing what HF would choke on or silently
 //!   get wrong (NaN/Inf samples, absurd sample rates, cut-short files);
-//! - [`resample`]: any supported rate to 16 kHz with `rubato`'s FFT
+//! - [`resample`](mod@resample): any supported rate to 16 kHz with `rubato`'s FFT
 //!   resampler (HF refuses anything but 16 kHz and leaves resampling to the
 //!   user, usually librosa);
 //! - [`mel`]: the features themselves (reflect-padded STFT with `realfft`,

@@ -2,7 +2,7 @@
 //! `wgraph tune`): for every matmul signature a program has and the cache
 //! lacks, the [`Tuner`] times the compiler's candidates on a product of
 //! the run's sizes and keeps the fastest in the device's tuning cache
-//! ([`cache`]), which every later compile on this device consults. The
+//! (`cache.rs`), which every later compile on this device consults. The
 //! compiler's per-shape rules were measured on one CPU; another CPU of the
 //! same machine kind can rank the kernels differently.
 
