@@ -145,9 +145,14 @@ fn run_classifier(out_dir: &Path, env: &[(&str, &str)]) -> (String, f32) {
     (err, ours.iter().zip(&hf).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max))
 }
 
-/// The one cache file in `dir`.
+/// The one pipeline cache file in `dir` (which also holds the list of
+/// validated kernel sources).
 fn cache_file(dir: &Path) -> PathBuf {
-    let files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("wgpu_pipeline_cache_")))
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     files[0].clone()
 }
