@@ -119,6 +119,46 @@ fn weights_read_as_textures_agree_with_the_interpreter() {
     }
 }
 
+/// Activations as A, next to a weight read as a texture: copied into a
+/// texture before each product, `fold` rows to a texture row. Row counts
+/// under one texture row, exactly one, and one and a part, bound per run
+/// on one model; the numbers equal the interpreter's and the buffers'.
+#[test]
+fn activations_read_as_textures_agree_with_the_interpreter() {
+    let mut rng = Rng(11);
+    let (k, n) = (8, 12);
+    let g = Graph::new("linear");
+    let x = g.input("x", wgraph::DType::F32, [Dim::sym("batch"), Dim::sym("seq"), Dim::new(k)]);
+    let w = g.weight("w", wgraph::DType::F32, [n, k]);
+    g.output_named([("y", ops::linear(&x, &w, None))]).unwrap();
+    let weights = Weights::from_tensors([("w", rng.floats(&[n, k], -1.0, 1.0))]);
+    for kernel in [KERNELS[0], KERNELS[3]] {
+        if let MatmulKernel::Register { wx, subgroup_a: true, .. } = kernel {
+            if device().subgroup_size() != Some(wx) {
+                continue; // refused by name, checked above
+            }
+        }
+        let textured = CompileOptions { matmul: Some(kernel), ..Default::default() };
+        let model = Loader::new(device()).with_options(textured).load(&g, &weights).unwrap();
+        let copies: Vec<_> = model.program().kernels.iter().flat_map(|k| k.texture_copies.clone()).collect();
+        assert_eq!(copies.len(), 1, "{kernel:?}: x is copied into a texture");
+        let fold = copies[0].fold as usize;
+        assert!(fold >= 1 && (fold * k / 4).is_multiple_of(16), "texture rows are 256-byte multiples: fold {fold}");
+        let buffers = CompileOptions { matmul: Some(kernel), texture_weights: false, ..Default::default() };
+        let plain = Loader::new(device()).with_options(buffers).load(&g, &weights).unwrap();
+        assert!(plain.program().kernels.iter().all(|k| k.texture_copies.is_empty()));
+        for (batch, seq) in [(1, 1), (2, 37), (1, fold), (3, fold / 2 + 5)] {
+            let feed = vec![("x".to_string(), rng.floats(&[batch, seq, k], -1.0, 1.0))];
+            let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
+            let what = format!("{kernel:?} on {batch}x{seq} rows (fold {fold})");
+            let got = model.run(feed.clone()).unwrap().get("y").unwrap().clone();
+            assert_close(&got, want.get("y").unwrap(), 1e-4, 1e-5, &what);
+            let from_buffers = plain.run(feed).unwrap().get("y").unwrap().clone();
+            assert_close(&got, &from_buffers, 1e-6, 1e-6, &format!("{what}, against buffers"));
+        }
+    }
+}
+
 /// A Linear over a symbolic number of tokens carries a few-rows variant;
 /// one model runs short inputs on it and long ones on the tiled block,
 /// both equal to the interpreter, the weight read from a texture or a

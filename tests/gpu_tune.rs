@@ -123,7 +123,7 @@ fn measured_choices_persist_and_every_compile_on_the_device_uses_them() {
     // kernel no rule picks for this product, and check the numbers.
     let key = tuned[0].case.signature.to_string();
     let planted = "register 3x5 4x2";
-    let text = format!(r#"{{"format": 1, "device": [], "matmul": {{"{key}": "{planted}"}}}}"#);
+    let text = format!(r#"{{"format": 2, "device": [], "matmul": {{"{key}": "{planted}"}}}}"#);
     std::fs::write(&path, text).unwrap();
     let model = Loader::new(&dev).load(&g, &weights).unwrap();
     assert_eq!(variant(&model), planted);

@@ -96,6 +96,19 @@ pub enum RuntimeError {
         /// What to do about it, when something helps.
         hint: Option<&'static str>,
     },
+    /// An activation a kernel reads as a texture has more rows than the
+    /// device's largest texture holds.
+    #[error(
+        "kernel `{kernel}` reads an activation of {rows} rows as a texture, which holds at most {max_rows} on this device\n  hint: use a smaller batch or sequence length, or turn weight textures off (CompileOptions::texture_weights)"
+    )]
+    TextureTooLarge {
+        /// The kernel.
+        kernel: String,
+        /// The activation's rows.
+        rows: usize,
+        /// The most the texture holds.
+        max_rows: usize,
+    },
     /// The activations and inputs of one run need more memory than the
     /// device has free (on CPU drivers, the machine's available memory).
     #[error(

@@ -4,6 +4,7 @@
 
 use super::device::Device;
 use super::error::RuntimeError;
+use super::texture_fill::{texture_fills, TextureFill};
 use crate::compile::memory::{element_bytes, Placement};
 use crate::compile::{Grid, Program};
 use crate::graph::{Bindings, Dim, NodeId};
@@ -19,6 +20,8 @@ pub(super) struct Instance {
     pub(super) buffers: HashMap<NodeId, Arc<wgpu::Buffer>>,
     pub(super) bind_groups: Vec<wgpu::BindGroup>,
     pub(super) grids: Vec<Option<[u32; 3]>>,
+    /// Per kernel: activations copied into textures before it runs.
+    pub(super) fills: Vec<Vec<TextureFill>>,
     /// Per kernel: whether these sizes use its few-rows variant.
     pub(super) few_rows: Vec<bool>,
     /// Staging buffers for outputs and taps: (name, node, staging, bytes).
@@ -133,6 +136,7 @@ impl Loaded<'_> {
                 }
             }
         }
+        let fills = texture_fills(dev, limits.max_texture_dimension_2d, self.program, bindings, &buffers)?;
         let mut bind_groups = Vec::with_capacity(self.program.kernels.len());
         let mut grids = Vec::with_capacity(self.program.kernels.len());
         let mut few_rows = Vec::with_capacity(self.program.kernels.len());
@@ -151,10 +155,11 @@ impl Loaded<'_> {
             entries.push(wgpu::BindGroupEntry { binding: 0, resource: out.as_entire_binding() });
             for (j, n) in k.inputs.iter().enumerate() {
                 if k.textures.contains(n) {
-                    let view = self.textures.get(n).ok_or_else(|| RuntimeError::Gpu {
-                        what: format!("binding {}", k.name),
-                        detail: format!("input %{} has no texture (wgraph bug)", n.index()),
-                    })?;
+                    let view =
+                        fills.views[i].get(n).or_else(|| self.textures.get(n)).ok_or_else(|| RuntimeError::Gpu {
+                            what: format!("binding {}", k.name),
+                            detail: format!("input %{} has no texture (wgraph bug)", n.index()),
+                        })?;
                     entries.push(wgpu::BindGroupEntry {
                         binding: j as u32 + 1,
                         resource: wgpu::BindingResource::TextureView(view),
@@ -207,7 +212,15 @@ impl Loaded<'_> {
                 peak as f64 / (1 << 20) as f64
             );
         }
-        Ok(Instance { buffers, bind_groups, grids, few_rows, readback, ran: Default::default() })
+        Ok(Instance {
+            buffers,
+            bind_groups,
+            grids,
+            fills: fills.per_kernel,
+            few_rows,
+            readback,
+            ran: Default::default(),
+        })
     }
 }
 

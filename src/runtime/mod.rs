@@ -13,6 +13,7 @@ mod model;
 mod pipeline_cache;
 mod pipelines;
 mod profile;
+mod texture_fill;
 mod tiered;
 mod timestamps;
 mod transfer;

@@ -7,6 +7,7 @@ use super::error::RuntimeError;
 use super::index_check::{check_indices, index_checks, IndexCheck};
 use super::instance::{Instance, InstanceCache, Loaded};
 use super::pipelines::pipelines_for;
+use super::texture_fill::record_dispatches;
 use super::transfer::{read_mapped, to_gpu_bytes};
 use super::upload::{upload_statics, Statics, WeightBuffers};
 use crate::compile::memory::{element_bytes, Placement};
@@ -221,19 +222,17 @@ impl Model {
         }
         let mut encoder =
             self.device.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&ir.name) });
-        {
-            let mut pass = encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&ir.name), timestamp_writes: None });
-            for (i, k) in self.program.kernels.iter().enumerate() {
-                let Some([x, y, z]) = instance.grids[i] else { continue };
-                if show_dispatches {
-                    eprintln!("wgraph: dispatch {:<40} grid {x}x{y}x{z}", k.name);
-                }
-                pass.set_pipeline(self.pipeline(i, &instance));
-                pass.set_bind_group(0, &instance.bind_groups[i], &[]);
-                pass.dispatch_workgroups(x, y, z);
+        let kernels = &self.program.kernels;
+        let ran: Vec<usize> = (0..kernels.len()).filter(|&i| instance.grids[i].is_some()).collect();
+        record_dispatches(&mut encoder, &ir.name, &instance.fills, ran, |pass, i| {
+            let Some([x, y, z]) = instance.grids[i] else { return };
+            if show_dispatches {
+                eprintln!("wgraph: dispatch {:<40} grid {x}x{y}x{z}", kernels[i].name);
             }
-        }
+            pass.set_pipeline(self.pipeline(i, &instance));
+            pass.set_bind_group(0, &instance.bind_groups[i], &[]);
+            pass.dispatch_workgroups(x, y, z);
+        });
         // New parameters and optimizer state replace their weights, on the device.
         for w in &self.program.write_back {
             let (Some(src), Some(dst)) = (instance.buffers.get(&w.value), self.statics.get(&w.weight)) else {

@@ -7,6 +7,7 @@
 
 use super::error::RuntimeError;
 use super::model::Model;
+use super::texture_fill::record_dispatches;
 use crate::graph::{bind_inputs, Tensor};
 use std::time::Instant;
 
@@ -35,13 +36,11 @@ impl Model {
             let start = Instant::now();
             let mut encoder =
                 device.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&k.name) });
-            {
-                let mut pass = encoder
-                    .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&k.name), timestamp_writes: None });
+            record_dispatches(&mut encoder, &k.name, &instance.fills, [i], |pass, i| {
                 pass.set_pipeline(self.pipeline(i, &instance));
                 pass.set_bind_group(0, &instance.bind_groups[i], &[]);
                 pass.dispatch_workgroups(x, y, z);
-            }
+            });
             let submission = device.queue.submit([encoder.finish()]);
             self.wait(submission, &format!("profiling `{}`", k.name))?;
             times.push(KernelTime { kernel: k.name.clone(), ms: start.elapsed().as_secs_f64() * 1e3 });

@@ -14,6 +14,7 @@
 use super::error::RuntimeError;
 use super::model::Model;
 use super::profile::KernelTime;
+use super::texture_fill::record_dispatches;
 use crate::graph::Tensor;
 use crate::settings::level;
 
@@ -61,18 +62,26 @@ impl Model {
             let mut encoder =
                 dev.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgraph:timestamps") });
             {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("wgraph:timestamps"),
-                    timestamp_writes: None,
-                });
-                for (j, &i) in chunk.iter().enumerate() {
-                    let Some([x, y, z]) = instance.grids[i] else { continue };
-                    pass.write_timestamp(&set, j as u32);
-                    pass.set_pipeline(self.pipeline(i, &instance));
-                    pass.set_bind_group(0, &instance.bind_groups[i], &[]);
-                    pass.dispatch_workgroups(x, y, z);
+                // A kernel's texture copies run between passes, before its
+                // timestamp: their time counts toward the kernel before.
+                let mut j = 0u32;
+                let pass = record_dispatches(
+                    &mut encoder,
+                    "wgraph:timestamps",
+                    &instance.fills,
+                    chunk.iter().copied(),
+                    |pass, i| {
+                        let Some([x, y, z]) = instance.grids[i] else { return };
+                        pass.write_timestamp(&set, j);
+                        j += 1;
+                        pass.set_pipeline(self.pipeline(i, &instance));
+                        pass.set_bind_group(0, &instance.bind_groups[i], &[]);
+                        pass.dispatch_workgroups(x, y, z);
+                    },
+                );
+                if let Some(mut pass) = pass {
+                    pass.write_timestamp(&set, chunk.len() as u32);
                 }
-                pass.write_timestamp(&set, chunk.len() as u32);
             }
             encoder.resolve_query_set(&set, 0..count as u32, &resolved, 0);
             encoder.copy_buffer_to_buffer(&resolved, 0, &staging, 0, bytes);

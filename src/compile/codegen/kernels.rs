@@ -61,10 +61,14 @@ pub struct KernelSpec {
     /// `textures`.
     pub inputs: Vec<NodeId>,
     /// Inputs bound as read-only storage textures of rgba32float texels
-    /// instead: 2-D weights, each texel four consecutive values of a row
-    /// (the matmul's B operand on CPU drivers, where texel reads are
-    /// vectorised and storage-buffer loads are not).
+    /// instead, each texel four consecutive values of a row (a matmul's
+    /// operands on CPU drivers, where texel reads are vectorised and
+    /// storage-buffer loads are per lane): 2-D weights uploaded once, and
+    /// the activations in `texture_copies`.
     pub textures: Vec<NodeId>,
+    /// Activations among `textures`, copied from their buffers into their
+    /// textures before each dispatch.
+    pub texture_copies: Vec<TextureCopy>,
     /// Sizes written to the params buffer (binding n+1) per run.
     pub params: Vec<Dim>,
     /// The dispatch size, evaluated per run.
@@ -92,6 +96,46 @@ impl KernelSpec {
     pub fn few_rows_kernel(&self) -> Option<KernelSpec> {
         let v = self.few_rows.as_ref()?;
         Some(KernelSpec { wgsl: v.wgsl.clone(), grid: v.grid.clone(), few_rows: None, ..self.clone() })
+    }
+}
+
+/// An activation a kernel reads as a texture: `rows` rows of `cols`
+/// values (the node's buffer, row-major), `fold` rows to a texture row, so
+/// the texture is `fold * cols / 4` texels wide and `ceil(rows / fold)`
+/// high. Folding keeps any row count within the device's texture side, and
+/// the copy's rows at the 256-byte multiples buffer-to-texture copies need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextureCopy {
+    /// The activation.
+    pub node: NodeId,
+    /// Its rows (all axes but the last, multiplied).
+    pub rows: Dim,
+    /// Values per row, a multiple of 4.
+    pub cols: usize,
+    /// Rows per texture row.
+    pub fold: u32,
+}
+
+impl TextureCopy {
+    /// The copy for `node` (`rows` x `cols`, row-major) on a device whose
+    /// textures have at most `max_side` texels a side, if its rows fit.
+    pub fn new(node: NodeId, rows: Dim, cols: usize, max_side: u32) -> Option<TextureCopy> {
+        let texels = cols / 4;
+        if !cols.is_multiple_of(4) || texels == 0 || texels > max_side as usize {
+            return None;
+        }
+        // Texture rows in 256-byte multiples: whole rows of `unit` texels.
+        let unit = 16 / gcd(texels, 16);
+        let fold = (max_side as usize / (unit * texels)) * unit;
+        (fold > 0).then_some(TextureCopy { node, rows, cols, fold: fold as u32 })
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 
@@ -161,6 +205,7 @@ pub(super) fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: Strin
         wgsl,
         inputs: b.inputs,
         textures: Vec::new(),
+        texture_copies: Vec::new(),
         params: b.params.dims,
         grid,
         output_elements,

@@ -3,13 +3,13 @@
 //! the register-blocked kernel an operand layout chosen from the strides.
 
 use super::expr::ExprBuilder;
-use super::kernels::{bindings_typed, label, Grid, KernelSpec};
+use super::kernels::{bindings_typed, label, Grid, KernelSpec, TextureCopy};
 use super::register_block::{register_block, Block, Layout, Operands};
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
-use crate::compile::view::{view_or_buffer, StridedView};
-use crate::graph::{Dim, Ir, NodeId};
+use crate::compile::view::{contiguous_strides, view_or_buffer, StridedView};
+use crate::graph::{DType, Dim, Ir, NodeId, Op};
 
 /// Matmul strategies; which is faster depends on the adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +146,20 @@ pub fn matmul(
     let b_texture = matches!(kernel, MatmulKernel::Register { .. })
         && a.base != bv.base
         && texture_weight(ir, bv, layout, max_texture_side);
-    let textures = if b_texture { vec![bv.base] } else { Vec::new() };
+    // A from a texture when B is one: the products a CPU driver runs
+    // faster so (BENCHMARKS.md, "Matmul kernel configurations").
+    let a_texture = if b_texture && matches!(layout, Layout::VecK | Layout::VecKN) {
+        a_texture_read(ir, a, &k, max_texture_side)
+    } else {
+        None
+    };
+    let mut textures = if b_texture { vec![bv.base] } else { Vec::new() };
+    let mut texture_copies = Vec::new();
+    if let Some((_, copy)) = &a_texture {
+        textures.push(a.base);
+        texture_copies.extend(copy.clone());
+    }
+    let a_texture = a_texture.map(|(fold, _)| fold);
     let inputs = b.inputs.clone();
     let binds = bindings_typed(ir, root, &inputs, &vec4_buffers, &textures);
     let common: Vec<(&str, String)> = vec![
@@ -176,7 +189,7 @@ pub fn matmul(
                         if subgroup_a { ", @builtin(subgroup_invocation_id) lane: u32" } else { "" }.to_string(),
                     ),
                 ];
-                let block = Block { tm, tn, wx, wy, layout, subgroup_a, b_texture };
+                let block = Block { tm, tn, wx, wy, layout, subgroup_a, b_texture, a_texture };
                 v.extend(register_block(block, &operands, &call_coords));
                 v
             },
@@ -212,6 +225,7 @@ pub fn matmul(
         wgsl,
         inputs,
         textures,
+        texture_copies,
         params: b.params.dims,
         grid,
         output_elements,
@@ -227,7 +241,7 @@ pub fn matmul(
 /// both texture sides within the device's limit.
 fn texture_weight(ir: &Ir, b: &StridedView, layout: Layout, max_side: u32) -> bool {
     let node = ir.node(b.base);
-    let weight = matches!(node.op, crate::graph::Op::Weight { .. }) && node.ty.dtype == crate::graph::DType::F32;
+    let weight = matches!(node.op, Op::Weight { .. }) && node.ty.dtype == DType::F32;
     let (true, [rows, cols]) = (weight, node.ty.shape.as_slice()) else {
         return false;
     };
@@ -240,6 +254,27 @@ fn texture_weight(ir: &Ir, b: &StridedView, layout: Layout, max_side: u32) -> bo
         Layout::Scalar | Layout::VecN => false,
     };
     fits && whole
+}
+
+/// How A (contiguous along k) can be read from a texture, as
+/// `(fold, copy)`: a 2-D weight uploaded as one (one row per texture row,
+/// no copy), or an activation whose buffer holds exactly A's rows,
+/// row-major, copied into one before each dispatch.
+fn a_texture_read(ir: &Ir, a: &StridedView, k: &Dim, max_side: u32) -> Option<(u32, Option<TextureCopy>)> {
+    if texture_weight(ir, a, Layout::VecKN, max_side) {
+        return Some((1, None));
+    }
+    let node = ir.node(a.base);
+    let activation = !matches!(node.op, Op::Weight { .. } | Op::Constant { .. }) && node.ty.dtype == DType::F32;
+    let cols = k.as_static()?;
+    // The view is the whole buffer read in order (a reshape of it at most).
+    let dense = a.strides == contiguous_strides(&a.shape) && Dim::product(&a.shape) == Dim::product(&node.ty.shape);
+    if !(activation && dense) {
+        return None;
+    }
+    let rows = Dim::product(&a.shape[..a.shape.len() - 1]);
+    let copy = TextureCopy::new(a.base, rows, cols, max_side)?;
+    Some((copy.fold, Some(copy)))
 }
 
 /// Picks the widest layout the (static) strides allow.

@@ -10,5 +10,5 @@ mod register_block;
 pub mod shaders;
 pub mod wgsl;
 
-pub use kernels::{FewRows, Grid, KernelSpec};
+pub use kernels::{FewRows, Grid, KernelSpec, TextureCopy};
 pub use matmul::MatmulKernel;

@@ -46,6 +46,10 @@ pub(super) struct Block {
     pub(super) subgroup_a: bool,
     /// B read from a texture (see `texture_weight`).
     pub(super) b_texture: bool,
+    /// A read from a texture (vec4 layouts only): `Some(fold)`, A's rows
+    /// `fold` to a texture row (see `TextureCopy`); `a_row0` is the first
+    /// row of this batch entry's A.
+    pub(super) a_texture: Option<u32>,
 }
 
 /// The unrolled body of the register-blocked matmul: per-row and
@@ -53,7 +57,7 @@ pub(super) struct Block {
 /// guarded stores through the epilogue. Offsets of vec4 operands are in
 /// vec4 units.
 pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String]) -> Vec<(&'static str, String)> {
-    let Block { tm, tn, wx, wy, layout, subgroup_a, b_texture } = block;
+    let Block { tm, tn, wx, wy, layout, subgroup_a, b_texture, a_texture } = block;
     let Operands { a, b, a_row_stride, a_k_stride, b_k_stride, b_col_stride } = ops;
     let batch_args: String = call_coords[..call_coords.len() - 2].iter().map(|c| format!("{c}, ")).collect();
     // The k loop's body: A's loads, then everything else (B's loads and the FMAs).
@@ -69,11 +73,19 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
         next.set(i + 1);
         format!("    res[{i}] = {value};\n")
     };
+    if a_texture.is_some() {
+        offsets.push_str("    let a_row0 = a_base / K;\n");
+    }
     for r in 0..tm {
         offsets.push_str(&format!("    let row{r} = row_start + {}u;\n", r * wy));
         let ra = format!("a_base + min(row{r}, M - 1u) * {a_row_stride}");
-        offsets.push_str(&match layout {
-            Layout::VecK | Layout::VecKN => format!("    let ra{r} = ({ra}) / 4u;\n"),
+        let texture_row = format!("a_row0 + min(row{r}, M - 1u)");
+        offsets.push_str(&match (layout, a_texture) {
+            (Layout::VecK | Layout::VecKN, Some(1)) => format!("    let ra{r} = vec2<u32>(0u, {texture_row});\n"),
+            (Layout::VecK | Layout::VecKN, Some(fold)) => format!(
+                "    let ar{r} = {texture_row};\n    let ra{r} = vec2<u32>((ar{r} % {fold}u) * (K / 4u), ar{r} / {fold}u);\n"
+            ),
+            (Layout::VecK | Layout::VecKN, None) => format!("    let ra{r} = ({ra}) / 4u;\n"),
             _ => format!("    let ra{r} = {ra};\n"),
         });
     }
@@ -112,7 +124,7 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
         }
         Layout::VecKN => {
             let groups = column_groups(tn, wx, &mut offsets);
-            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {a}[ra{r} + k];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&a_load(a, r, "k", a_texture)));
             for (kk, lane) in ["x", "y", "z", "w"].iter().enumerate() {
                 if b_texture {
                     for g in 0..groups {
@@ -145,7 +157,7 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
                     format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {b_col_stride}) / 4u;\n")
                 });
             }
-            (0..tm).for_each(|r| a_loads.push_str(&format!("        let a{r} = {a}[ra{r} + k];\n")));
+            (0..tm).for_each(|r| a_loads.push_str(&a_load(a, r, "k", a_texture)));
             for c in 0..tn {
                 body.push_str(&if b_texture {
                     format!("        let b{c} = textureLoad({b}, vec2<u32>(k, cb{c}));\n")
@@ -165,7 +177,11 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
             }
         }
     }
-    let lp = if subgroup_a { subgroup_loop(tm, wx, a, &body) } else { format!("{loop_head}{a_loads}{body}    }}\n") };
+    let lp = if subgroup_a {
+        subgroup_loop(tm, wx, a, &body, a_texture)
+    } else {
+        format!("{loop_head}{a_loads}{body}    }}\n")
+    };
     let count = tm * tn;
     let col = match layout {
         Layout::Scalar | Layout::VecK => format!("col_start + c * {wx}u"),
@@ -186,10 +202,10 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
 /// `lanes`: in each run of `lanes` steps, lane `j` loads step `j` of every
 /// row and `subgroupBroadcast` gives it to all; the steps past the last
 /// full run load A directly.
-fn subgroup_loop(tm: u32, lanes: u32, a: &str, body: &str) -> String {
+fn subgroup_loop(tm: u32, lanes: u32, a: &str, body: &str, a_texture: Option<u32>) -> String {
     let mut lp = format!("    let full = (K / 4u) / {lanes}u * {lanes}u;\n");
     lp.push_str(&format!("    for (var k0 = 0u; k0 < full; k0 += {lanes}u) {{\n"));
-    (0..tm).for_each(|r| lp.push_str(&format!("        let s{r} = {a}[ra{r} + k0 + lane];\n")));
+    (0..tm).for_each(|r| lp.push_str(&a_load(a, r, "k0 + lane", a_texture).replacen("let a", "let s", 1)));
     for j in 0..lanes {
         lp.push_str(&format!("        {{\n        let k = k0 + {j}u;\n"));
         (0..tm).for_each(|r| lp.push_str(&format!("        let a{r} = subgroupBroadcast(s{r}, {j}u);\n")));
@@ -197,7 +213,7 @@ fn subgroup_loop(tm: u32, lanes: u32, a: &str, body: &str) -> String {
         lp.push_str("        }\n");
     }
     lp.push_str("    }\n    for (var k = full; k < K / 4u; k++) {\n");
-    (0..tm).for_each(|r| lp.push_str(&format!("        let a{r} = {a}[ra{r} + k];\n")));
+    (0..tm).for_each(|r| lp.push_str(&a_load(a, r, "k", a_texture)));
     lp.push_str(body);
     lp.push_str("    }\n");
     lp
@@ -223,5 +239,16 @@ fn group_accumulators(tm: u32, groups: u32, store: &dyn Fn(&str) -> String, decl
                 stores.push_str(&store(&format!("acc{r}_{g}.{lane}")));
             }
         }
+    }
+}
+
+/// The load of A's row `r` at vec4 step `k`: from the buffer (`ra{r}` the
+/// row's offset in vec4 units) or from the texture (`ra{r}` the texel of
+/// the row's first step).
+fn a_load(a: &str, r: u32, k: &str, texture: Option<u32>) -> String {
+    if texture.is_some() {
+        format!("        let a{r} = textureLoad({a}, ra{r} + vec2<u32>({k}, 0u));\n")
+    } else {
+        format!("        let a{r} = {a}[ra{r} + {k}];\n")
     }
 }

@@ -1,0 +1,150 @@
+//! Activations a kernel reads as textures (`KernelSpec::texture_copies`):
+//! one texture per kernel and operand, sized for an instance's bindings,
+//! filled from the activation's buffer by a copy recorded just before the
+//! kernel's dispatch. Copies happen outside compute passes, so the
+//! dispatch loops split their pass at each kernel that has some
+//! (`record_dispatches`).
+
+use super::error::RuntimeError;
+use crate::compile::{Program, TextureCopy};
+use crate::graph::{Bindings, NodeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One activation copied into its texture before a kernel runs.
+pub(super) struct TextureFill {
+    buffer: Arc<wgpu::Buffer>,
+    texture: wgpu::Texture,
+    /// The activation's rows at these bindings.
+    rows: u32,
+    /// Texels per activation row.
+    texels: u32,
+    /// Activation rows per texture row.
+    fold: u32,
+}
+
+/// Per kernel, its fills, and the views its bind group uses, by node.
+pub(super) struct Fills {
+    pub(super) per_kernel: Vec<Vec<TextureFill>>,
+    pub(super) views: Vec<HashMap<NodeId, wgpu::TextureView>>,
+}
+
+/// The textures `program`'s kernels read activations from, at `bindings`,
+/// each filled from its node's buffer in `buffers`.
+pub(super) fn texture_fills(
+    device: &wgpu::Device,
+    max_side: u32,
+    program: &Program,
+    bindings: &Bindings,
+    buffers: &HashMap<NodeId, Arc<wgpu::Buffer>>,
+) -> Result<Fills, RuntimeError> {
+    let mut per_kernel = Vec::with_capacity(program.kernels.len());
+    let mut views = Vec::with_capacity(program.kernels.len());
+    for k in &program.kernels {
+        let (mut fills, mut kernel_views) = (Vec::new(), HashMap::new());
+        for copy in &k.texture_copies {
+            let fill = texture_fill(device, max_side, &k.name, copy, bindings, buffers)?;
+            kernel_views.insert(copy.node, fill.texture.create_view(&Default::default()));
+            fills.push(fill);
+        }
+        per_kernel.push(fills);
+        views.push(kernel_views);
+    }
+    Ok(Fills { per_kernel, views })
+}
+
+fn texture_fill(
+    device: &wgpu::Device,
+    max_side: u32,
+    kernel: &str,
+    copy: &TextureCopy,
+    bindings: &Bindings,
+    buffers: &HashMap<NodeId, Arc<wgpu::Buffer>>,
+) -> Result<TextureFill, RuntimeError> {
+    let rows = copy.rows.eval(bindings).unwrap_or(0);
+    let texels = (copy.cols / 4) as u32;
+    let height = rows.div_ceil(copy.fold as usize).max(1);
+    if height > max_side as usize {
+        return Err(RuntimeError::TextureTooLarge {
+            kernel: kernel.to_string(),
+            rows,
+            max_rows: max_side as usize * copy.fold as usize,
+        });
+    }
+    let buffer = buffers.get(&copy.node).cloned().ok_or_else(|| RuntimeError::Gpu {
+        what: format!("binding {kernel}"),
+        detail: format!("input %{} has no buffer to copy into its texture (wgraph bug)", copy.node.index()),
+    })?;
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(&format!("{kernel}:%{}:texture", copy.node.index())),
+        size: wgpu::Extent3d { width: copy.fold * texels, height: height as u32, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba32Float,
+        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    Ok(TextureFill { buffer, texture, rows: rows as u32, texels, fold: copy.fold })
+}
+
+impl TextureFill {
+    /// Records the copy: the whole texture rows, then the rows of the last
+    /// partial one.
+    pub(super) fn record(&self, encoder: &mut wgpu::CommandEncoder) {
+        let (full, rest) = (self.rows / self.fold, self.rows % self.fold);
+        let row_bytes = u64::from(self.fold) * u64::from(self.texels) * 16;
+        let copy = |encoder: &mut wgpu::CommandEncoder, offset: u64, width: u32, height: u32, y: u32| {
+            encoder.copy_buffer_to_texture(
+                wgpu::TexelCopyBufferInfo {
+                    buffer: &self.buffer,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset,
+                        bytes_per_row: Some(row_bytes as u32),
+                        rows_per_image: Some(height),
+                    },
+                },
+                wgpu::TexelCopyTextureInfo {
+                    texture: &self.texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d { x: 0, y, z: 0 },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+            );
+        };
+        if full > 0 {
+            copy(encoder, 0, self.fold * self.texels, full, 0);
+        }
+        if rest > 0 {
+            copy(encoder, u64::from(full) * row_bytes, rest * self.texels, 1, full);
+        }
+    }
+}
+
+/// Records the dispatches of `kernels` (indices into the program's
+/// kernels, in order) into `encoder`: `dispatch` records each into the
+/// current compute pass, and a kernel with texture fills gets them copied
+/// first, between passes. Returns the last pass, still open.
+pub(super) fn record_dispatches(
+    encoder: &mut wgpu::CommandEncoder,
+    label: &str,
+    fills: &[Vec<TextureFill>],
+    kernels: impl IntoIterator<Item = usize>,
+    mut dispatch: impl FnMut(&mut wgpu::ComputePass<'static>, usize),
+) -> Option<wgpu::ComputePass<'static>> {
+    let mut pass: Option<wgpu::ComputePass<'static>> = None;
+    for i in kernels {
+        if !fills[i].is_empty() {
+            drop(pass.take());
+            fills[i].iter().for_each(|f| f.record(encoder));
+        }
+        let pass = pass.get_or_insert_with(|| {
+            encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None })
+                .forget_lifetime()
+        });
+        dispatch(pass, i);
+    }
+    pass
+}
