@@ -2,6 +2,7 @@
 //! over every op, so a new op cannot be forgotten here.
 
 use super::codegen::kernels;
+use super::codegen::norm_texture::norm_texture;
 use super::codegen::{attention, matmul, FewRows, KernelSpec};
 use super::error::CompileError;
 use super::fuse::FusionPlan;
@@ -16,6 +17,9 @@ pub struct MatmulChoices<'a> {
     pub policy: MatmulPolicy,
     pub tuning: Option<&'a TuningTable>,
     pub tier: KernelTier,
+    /// Largest texture side for norms reading rows from textures (CPU
+    /// drivers; 0: never).
+    pub row_textures: u32,
 }
 
 impl MatmulChoices<'_> {
@@ -58,7 +62,8 @@ fn lower_root(
             root,
             kernels::ConvShape { stride: *stride, padding: *padding, dilation: *dilation, groups: *groups },
         ),
-        Op::Row(r) => kernels::row(ir, plan, root, *r, row_wg),
+        Op::Row(r) => norm_texture(ir, plan, root, *r, choices.row_textures, row_wg)
+            .unwrap_or_else(|| kernels::row(ir, plan, root, *r, row_wg)),
         Op::ScatterAdd { axis, .. } => kernels::scatter_add(ir, plan, root, *axis, row_wg),
         Op::Attention { scale, .. } => attention::attention(ir, plan, root, *scale, row_wg, tier, subgroups),
         // Everything computable per output element: one fused expression.

@@ -218,7 +218,10 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     let subgroups = target.subgroup_size == Some(row_wg);
     // A kernel the caller fixed wins over measured choices.
     let tuning = if options.matmul.is_some() { None } else { options.tuning.as_deref() };
-    let choice = lower::MatmulChoices { policy: matmul, tuning, tier: options.tier };
+    // One row per invocation reading textures suits CPU drivers only: a
+    // GPU wants a workgroup per row.
+    let row_textures = if target.kind == AdapterKind::Cpu { max_texture_side } else { 0 };
+    let choice = lower::MatmulChoices { policy: matmul, tuning, tier: options.tier, row_textures };
     let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, &choice, row_wg, subgroups))?;
     // Identical layers lower to identical kernels: validate each source once
     // (MiniLM: 74 kernels, 10 distinct sources).

@@ -96,10 +96,15 @@ pub(super) fn upload_statics(
     Ok(Statics { statics, textures, weight_buffers })
 }
 
-/// A 2-D f32 weight `[rows, cols]` as an rgba32float texture of `cols / 4`
-/// texels by `rows` (the compiler only asks for weights that fit).
+/// An f32 weight `[rows, cols]` (or `[cols]`, one row) as an rgba32float
+/// texture of `cols / 4` texels by `rows` (the compiler only asks for
+/// weights that fit).
 fn weight_texture(device: &Device, name: &str, bytes: &[u8], shape: &[usize]) -> wgpu::TextureView {
-    let (rows, cols) = (shape.first().copied().unwrap_or(1), shape.get(1).copied().unwrap_or(4));
+    let (rows, cols) = match *shape {
+        [cols] => (1, cols),
+        [rows, cols] => (rows, cols),
+        _ => (1, 4),
+    };
     let size = wgpu::Extent3d { width: (cols / 4) as u32, height: rows as u32, depth_or_array_layers: 1 };
     let texture = device.device.create_texture(&wgpu::TextureDescriptor {
         label: Some(name),

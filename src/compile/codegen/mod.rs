@@ -5,6 +5,7 @@ pub mod attention;
 pub mod expr;
 pub mod kernels;
 pub mod matmul;
+pub mod norm_texture;
 pub mod params;
 mod register_block;
 pub mod shaders;

@@ -33,6 +33,7 @@ templates! {
     MATMUL_TILED = "matmul_tiled";
     SOFTMAX = "softmax";
     NORM = "norm";
+    NORM_TEXTURE = "norm_texture";
     REDUCE = "reduce";
     REDUCE_COLUMNS = "reduce_columns";
     ARGMAX = "argmax";
