@@ -23,10 +23,7 @@ fn norms_reading_textures_agree_with_the_interpreter() {
     let ln = ops::layer_norm(&h, &gamma, &beta, 1e-5);
     let rms = ops::rms_norm(&h, &gamma, 1e-6);
     g.output_named([("ln", ln), ("rms", rms)]).unwrap();
-    let weights = Weights::from_tensors([
-        ("gamma", rng.floats(&[n], 0.5, 1.5)),
-        ("beta", rng.floats(&[n], -0.5, 0.5)),
-    ]);
+    let weights = Weights::from_tensors([("gamma", rng.floats(&[n], 0.5, 1.5)), ("beta", rng.floats(&[n], -0.5, 0.5))]);
     let model = Loader::new(device()).load(&g, &weights).unwrap();
     let textured: Vec<_> = model.program().kernels.iter().filter(|k| !k.texture_copies.is_empty()).collect();
     assert_eq!(textured.len(), 2, "both norms read their rows from textures on lavapipe");

@@ -10,8 +10,10 @@ use crate::graph::{ops, DType, Value};
 
 /// Gradients of `q`, `k`, `v` (the bool mask has none) for
 /// `y = softmax(mask(q k^T * scale)) v`.
-pub(crate) fn attention_vjp(c: &Vjp<'_>, scale: Option<f64>) -> Vec<Option<Value>> {
-    let (xs, g) = (c.xs, c.g);
+pub(crate) fn attention_vjp(c: &Vjp<'_>, scale: Option<f64>, rows_first: bool) -> Vec<Option<Value>> {
+    let xs = c.xs;
+    // The cotangent in the `[.., q_len, dv]` layout the rest assumes.
+    let g = &if rows_first { ops::transpose(c.g, -3, -2) } else { c.g.clone() };
     let (q, k, v) = (&xs[0], &xs[1], &xs[2]);
     let kt = ops::transpose(k, -1, -2);
     let mut scores = ops::matmul(q, &kt);

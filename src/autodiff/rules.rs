@@ -98,6 +98,6 @@ pub(crate) fn vjp(c: &Vjp<'_>) -> Vec<Option<Value>> {
             let opts = ops::Conv1dOptions { stride: *stride, padding: *padding, dilation: *dilation, groups: *groups };
             conv::conv1d_vjp(xs, g, opts, c.wants)
         }
-        Op::Attention { scale, .. } => attention::attention_vjp(c, *scale),
+        Op::Attention { scale, rows_first, .. } => attention::attention_vjp(c, *scale, *rows_first),
     }
 }

@@ -47,9 +47,14 @@ impl Pass for FuseAttention {
 
     fn run(&self, ir: &mut Ir) -> Result<bool, CompileError> {
         let found: Vec<Found> = ir.graph.node_indices().filter_map(|id| self.find(ir, id)).collect();
-        let outs: Vec<NodeId> = found.iter().map(|f| f.out).collect();
-        replace_nodes(ir, &outs, |graph, out| {
-            let f = found.iter().find(|f| f.out == out)?;
+        // An attention whose only reader swaps its rows with the heads (the
+        // multi-head output's permute) writes that layout itself: the
+        // permute was a copy of the whole result.
+        let targets: Vec<(NodeId, bool)> = found.iter().map(|f| self.rows_first_reader(ir, f.out)).collect();
+        let replaced: Vec<NodeId> = targets.iter().map(|&(t, _)| t).collect();
+        replace_nodes(ir, &replaced, |graph, target| {
+            let i = targets.iter().position(|&(t, _)| t == target)?;
+            let (f, rows_first) = (&found[i], targets[i].1);
             let value = |id: NodeId| graph.value(id);
             let k = match f.k {
                 Ok(k) => value(k)?,
@@ -59,8 +64,32 @@ impl Pass for FuseAttention {
                 Some(m) => Some(value(m)?),
                 None => None,
             };
-            Some(ops::attention(&value(f.q)?, &k, &value(f.v)?, mask.as_ref(), f.scale))
+            let (q, v) = (value(f.q)?, value(f.v)?);
+            Some(if rows_first {
+                ops::attention_rows_first(&q, &k, &v, mask.as_ref(), f.scale)
+            } else {
+                ops::attention(&q, &k, &v, mask.as_ref(), f.scale)
+            })
         })
+    }
+}
+
+impl FuseAttention {
+    /// The node the fused attention replaces: the permute reading `out`
+    /// when it is `out`'s only reader and swaps the query rows with the
+    /// axis before them (`(permute, true)`), else `out` itself.
+    fn rows_first_reader(&self, ir: &Ir, out: NodeId) -> (NodeId, bool) {
+        let mut readers = ir.graph.neighbors_directed(out, Direction::Outgoing);
+        let (Some(reader), None) = (readers.next(), readers.next()) else { return (out, false) };
+        let swaps = match &ir.node(reader).op {
+            Op::Permute { perm } => swaps_rows_and_heads(perm),
+            _ => false,
+        };
+        if swaps && self.private(ir, out) {
+            (reader, true)
+        } else {
+            (out, false)
+        }
     }
 }
 
@@ -139,6 +168,16 @@ fn scalar_constant(ir: &Ir, id: NodeId) -> Option<f64> {
 }
 
 /// `[0, 1, .., r-1, r-2]`.
+/// Whether `perm` swaps the two axes before the last and keeps the rest.
+fn swaps_rows_and_heads(perm: &[usize]) -> bool {
+    let r = perm.len();
+    r >= 3
+        && perm[r - 3] == r - 2
+        && perm[r - 2] == r - 3
+        && perm[r - 1] == r - 1
+        && perm[..r - 3].iter().enumerate().all(|(i, &p)| i == p)
+}
+
 fn swaps_last_two(perm: &[usize]) -> bool {
     let r = perm.len();
     r >= 2 && perm[r - 2] == r - 1 && perm[r - 1] == r - 2 && perm[..r - 2].iter().enumerate().all(|(i, &p)| i == p)

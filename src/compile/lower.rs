@@ -65,7 +65,10 @@ fn lower_root(
         Op::Row(r) => norm_texture(ir, plan, root, *r, choices.row_textures, row_wg)
             .unwrap_or_else(|| kernels::row(ir, plan, root, *r, row_wg)),
         Op::ScatterAdd { axis, .. } => kernels::scatter_add(ir, plan, root, *axis, row_wg),
-        Op::Attention { scale, .. } => attention::attention(ir, plan, root, *scale, row_wg, tier, subgroups),
+        Op::Attention { scale, rows_first, .. } => {
+            let layout = attention::Layout { scale: *scale, rows_first: *rows_first };
+            attention::attention(ir, plan, root, layout, row_wg, tier, subgroups)
+        }
         // Everything computable per output element: one fused expression.
         Op::Input { .. }
         | Op::Weight { .. }

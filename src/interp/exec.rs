@@ -76,6 +76,16 @@ pub fn eval(call: NodeCall<'_>) -> Result<Tensor, NodeFault> {
         Op::Conv1d { stride, padding, dilation, groups } => {
             linalg::conv1d(x[0], x[1], x.get(2).copied(), (*stride, *padding, *dilation, *groups), &shape)
         }
-        Op::Attention { scale, .. } => attention::attention(x[0], x[1], x[2], x.get(3).copied(), *scale),
+        Op::Attention { scale, rows_first, .. } => {
+            let y = attention::attention(x[0], x[1], x[2], x.get(3).copied(), *scale);
+            if *rows_first {
+                let r = shape.len();
+                let mut perm: Vec<usize> = (0..r).collect();
+                perm.swap(r - 3, r - 2);
+                movement::permute(&y, &perm, &shape)
+            } else {
+                y
+            }
+        }
     })
 }

@@ -29,17 +29,28 @@ pub fn rows_per_invocation(d: usize, dv: usize) -> usize {
     (REGISTER_BUDGET / (d.div_ceil(4) + dv.div_ceil(4)).max(1)).clamp(1, MAX_ROWS_PER_INVOCATION)
 }
 
+/// What a fused attention computes besides its operands: the scale on
+/// the scores and the result's layout (`Op::Attention`'s fields).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Layout {
+    /// The factor on the scores.
+    pub scale: Option<f64>,
+    /// The result is `[.., q_len, heads, dv]`.
+    pub rows_first: bool,
+}
+
 /// The attention node `node` (`scale` on the scores), `wg` invocations per
 /// workgroup.
 pub fn attention(
     ir: &Ir,
     plan: &FusionPlan,
     node: NodeId,
-    scale: Option<f64>,
+    layout: Layout,
     wg: u32,
     tier: KernelTier,
     subgroups: bool,
 ) -> Result<KernelSpec, CompileError> {
+    let Layout { scale, rows_first } = layout;
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
     let views: Vec<StridedView> = operands.iter().map(|&o| view_or_buffer(ir, o, &plan.materialised)).collect();
@@ -123,6 +134,14 @@ pub fn attention(
     body.push_str(&format!("        let v_at = v_base + j * {v_row};\n"));
     body.push_str(&row_loads(share, wg, "v", dv_steps, |c| at(&vb, "v_at", &v_col, c)));
     let mut store = String::new();
+    // The first value of an output row: `[.., m, dv]` rows follow each
+    // other; with `rows_first` the last batch axis (heads) is inside the row.
+    let out_row = if rows_first {
+        let heads = b.dim(&batch_shape[batch_shape.len() - 1]);
+        format!("(((batch / {heads}) * m_len + row{{t}}) * {heads} + batch % {heads}) * {dv}u")
+    } else {
+        format!("((batch * m_len) + row{{t}}) * {dv}u")
+    };
     for t in 0..tm {
         init.push_str(&format!("    let q_at{t} = q_base + row{t} * {q_row};\n"));
         for c in 0..steps {
@@ -170,7 +189,7 @@ pub fn attention(
             body.push_str("        }\n");
         }
         store.push_str(&format!("    if (stores && first + {t}u < m_len) {{\n        let inv = 1.0 / total{t};\n"));
-        store.push_str(&format!("        let o = ((batch * m_len) + row{t}) * {dv}u;\n"));
+        store.push_str(&format!("        let o = {};\n", out_row.replace("{t}", &t.to_string())));
         for c in 0..dv_steps {
             if vec {
                 for (lane, x) in ["x", "y", "z", "w"].iter().enumerate() {

@@ -42,8 +42,9 @@ pub(super) fn scatter_add(
 
 /// `q [.., q_len, d]`, `k [.., k_len, d]`, `v [.., k_len, dv]` sharing
 /// their batch dims, and an optional bool mask broadcastable to the scores
-/// `[.., q_len, k_len]`: the result is `[.., q_len, dv]`.
-pub(super) fn attention(operands: &[&TensorType]) -> Result<TensorType, ShapeError> {
+/// `[.., q_len, k_len]`: the result is `[.., q_len, dv]`, or with
+/// `rows_first` `[.., q_len, heads, dv]` (q of rank 3 or more).
+pub(super) fn attention(operands: &[&TensorType], rows_first: bool) -> Result<TensorType, ShapeError> {
     let (q, k, v) = (operands[0], operands[1], operands[2]);
     need(q, "the queries", "a float tensor", DType::is_float)?;
     same_dtype(q, k)?;
@@ -77,7 +78,12 @@ pub(super) fn attention(operands: &[&TensorType]) -> Result<TensorType, ShapeErr
             return Err(ShapeError::Expand { from: mask.shape.clone(), to: scores });
         }
     }
-    Ok(TensorType::new(q.dtype, with(q_len, dv)))
+    let mut shape = with(q_len, dv);
+    if rows_first {
+        min_rank(q, "the queries", 3)?;
+        shape.swap(r - 3, r - 2);
+    }
+    Ok(TensorType::new(q.dtype, shape))
 }
 
 pub(super) fn conv1d(

@@ -288,9 +288,9 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             Ok(x.clone())
         }
         Op::Conv1d { stride, padding, dilation, groups } => conv1d(operands, *stride, *padding, *dilation, *groups),
-        Op::Attention { masked, .. } => {
+        Op::Attention { masked, rows_first, .. } => {
             arity(3 + usize::from(*masked))?;
-            attention(operands)
+            attention(operands, *rows_first)
         }
     }
 }

@@ -144,13 +144,19 @@ pub enum Op {
     /// `[.., k_len, d]`, `v` `[.., k_len, dv]` (the same batch dims), and
     /// when `masked` a bool mask broadcastable to `[.., q_len, k_len]`
     /// (true = attend; a masked score becomes the lowest f32, as HF adds).
-    /// Result `[.., q_len, dv]`. Only the compiler's `fuse-attention` pass
-    /// makes it, from the primitive ops, so scores never reach memory.
+    /// Result `[.., q_len, dv]`, or with `rows_first` (rank 3 and up)
+    /// `[.., q_len, heads, dv]`: the query rows before the last batch axis,
+    /// the layout a multi-head attention's output permute asks for. Only
+    /// the compiler's `fuse-attention` pass makes it, from the primitive
+    /// ops, so scores never reach memory.
     Attention {
         /// The factor on the scores (`None`: 1, the caller scaled `q`).
         scale: Option<f64>,
         /// Whether a fourth operand masks scores.
         masked: bool,
+        /// Whether the result swaps the query rows with the axis before
+        /// them.
+        rows_first: bool,
     },
 }
 
@@ -302,9 +308,10 @@ impl Op {
                 ("dilation", dilation.to_string()),
                 ("groups", groups.to_string()),
             ],
-            Op::Attention { scale, masked } => vec![
+            Op::Attention { scale, masked, rows_first } => vec![
                 ("scale", scale.map_or_else(|| "none".to_string(), |s| s.to_string())),
                 ("masked", masked.to_string()),
+                ("rows_first", rows_first.to_string()),
             ],
         }
     }

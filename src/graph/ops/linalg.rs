@@ -35,7 +35,18 @@ pub fn attention(q: &Value, k: &Value, v: &Value, mask: Option<&Value>, scale: O
     let masked = mask.is_some();
     let mut operands = vec![q, k, v];
     operands.extend(mask);
-    Graph::build("attention", &operands, |_| Ok(Op::Attention { scale, masked }))
+    Graph::build("attention", &operands, |_| Ok(Op::Attention { scale, masked, rows_first: false }))
+}
+
+/// [`attention`] with the result's query rows before the axis in front of
+/// them: `[.., q_len, heads, dv]` for queries `[.., heads, q_len, d]`,
+/// what `attention(..).transpose(-3, -2)` gives, without the copy.
+#[track_caller]
+pub fn attention_rows_first(q: &Value, k: &Value, v: &Value, mask: Option<&Value>, scale: Option<f64>) -> Value {
+    let masked = mask.is_some();
+    let mut operands = vec![q, k, v];
+    operands.extend(mask);
+    Graph::build("attention", &operands, |_| Ok(Op::Attention { scale, masked, rows_first: true }))
 }
 
 /// A PyTorch `nn.Linear`: `x @ w^T + b` with `w` stored `[out, in]`.
