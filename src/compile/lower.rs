@@ -66,7 +66,8 @@ fn lower_root(
             .unwrap_or_else(|| kernels::row(ir, plan, root, *r, row_wg)),
         Op::ScatterAdd { axis, .. } => kernels::scatter_add(ir, plan, root, *axis, row_wg),
         Op::Attention { scale, rows_first, .. } => {
-            let layout = attention::Layout { scale: *scale, rows_first: *rows_first };
+            let layout =
+                attention::Layout { scale: *scale, rows_first: *rows_first, max_texture_side: choices.row_textures };
             attention::attention(ir, plan, root, layout, row_wg, tier, subgroups)
         }
         // Everything computable per output element: one fused expression.
@@ -85,7 +86,7 @@ fn lower_root(
         | Op::Expand { .. }
         | Op::Gather { .. }
         | Op::Slice { .. }
-        | Op::Concat { .. } => kernels::elementwise(ir, plan, root),
+        | Op::Concat { .. } => kernels::elementwise(ir, plan, root, choices.row_textures),
     }
 }
 

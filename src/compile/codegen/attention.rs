@@ -4,13 +4,13 @@
 //! layout allows).
 
 use super::expr::{literal, ExprBuilder};
-use super::kernels::{bindings_typed, finish, Grid, KernelSpec};
+use super::kernels::{bindings_typed, finish, Grid, KernelSpec, TextureCopy};
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
 use crate::compile::view::{view_or_buffer, StridedView};
 use crate::compile::KernelTier;
-use crate::graph::{DType, Dim, Ir, NodeId};
+use crate::graph::{DType, Dim, Ir, NodeId, Op};
 
 /// The most query rows one invocation computes: each key and value row it
 /// loads serves them all, so more rows run faster up to 16 and no faster
@@ -29,14 +29,18 @@ pub fn rows_per_invocation(d: usize, dv: usize) -> usize {
     (REGISTER_BUDGET / (d.div_ceil(4) + dv.div_ceil(4)).max(1)).clamp(1, MAX_ROWS_PER_INVOCATION)
 }
 
-/// What a fused attention computes besides its operands: the scale on
-/// the scores and the result's layout (`Op::Attention`'s fields).
+/// What a fused attention computes besides its operands (the scale on
+/// the scores and the result's layout: `Op::Attention`'s fields), and
+/// whether it may read keys and values from textures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layout {
     /// The factor on the scores.
     pub scale: Option<f64>,
     /// The result is `[.., q_len, heads, dv]`.
     pub rows_first: bool,
+    /// Largest texture side for keys and values copied into textures (CPU
+    /// drivers, where texel reads are vectorised; 0: buffers).
+    pub max_texture_side: u32,
 }
 
 /// The attention node `node` (`scale` on the scores), `wg` invocations per
@@ -50,7 +54,7 @@ pub fn attention(
     tier: KernelTier,
     subgroups: bool,
 ) -> Result<KernelSpec, CompileError> {
-    let Layout { scale, rows_first } = layout;
+    let Layout { scale, rows_first, max_texture_side } = layout;
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
     let views: Vec<StridedView> = operands.iter().map(|&o| view_or_buffer(ir, o, &plan.materialised)).collect();
@@ -82,6 +86,11 @@ pub fn attention(
     // are the workgroup (`subgroups`), and the rows are read as vec4.
     let share = subgroups && vec;
     let (qb, kb, vb) = (b.buffer(q.base), b.buffer(k.base), b.buffer(v.base));
+    // Shared key and value rows read from textures of their whole buffers
+    // (not a buffer the queries are read from: a binding is one or the other).
+    let texture_side = if share { max_texture_side } else { 0 };
+    let k_tex = if k.base != q.base { row_texture(ir, k.base, texture_side) } else { None };
+    let v_tex = if v.base != q.base { row_texture(ir, v.base, texture_side) } else { None };
 
     // Base offsets of this batch entry in each operand (the mask broadcast),
     // and each row's start, clamped to the last row.
@@ -127,12 +136,27 @@ pub fn attention(
     };
     let mut init = String::new();
     let mut body = format!("        let k_at = k_base + j * {k_row};\n");
-    body.push_str(&row_loads(share, wg, "k", steps, |c| at(&kb, "k_at", &k_col, c)));
+    match &k_tex {
+        Some(t) => {
+            body.push_str(&texel_origin(t, "k"));
+            body.push_str(&row_loads(share, wg, "k", steps, |c| {
+                format!("textureLoad({kb}, k_t + vec2<u32>({c}, 0u))")
+            }));
+        }
+        None => body.push_str(&row_loads(share, wg, "k", steps, |c| at(&kb, "k_at", &k_col, c))),
+    }
     if let Some((buf, col, false)) = &mask {
         body.push_str(&format!("        let keep = {buf}[mask_base + j * {col}] != 0u;\n"));
     }
     body.push_str(&format!("        let v_at = v_base + j * {v_row};\n"));
-    body.push_str(&row_loads(share, wg, "v", dv_steps, |c| at(&vb, "v_at", &v_col, c)));
+    match &v_tex {
+        Some(t) => {
+            body.push_str(&texel_origin(t, "v"));
+            let load = |c: &str| format!("textureLoad({vb}, v_t + vec2<u32>({c}, 0u))");
+            body.push_str(&row_loads(share, wg, "v", dv_steps, load));
+        }
+        None => body.push_str(&row_loads(share, wg, "v", dv_steps, |c| at(&vb, "v_at", &v_col, c))),
+    }
     let mut store = String::new();
     // The first value of an output row: `[.., m, dv]` rows follow each
     // other; with `rows_first` the last batch axis (heads) is inside the row.
@@ -206,7 +230,11 @@ pub fn attention(
     // Enough invocations for `batch * ceil(m / tm)` blocks (Dim has no
     // division; the kernel returns past the last block).
     let items = &batch * &(m + &Dim::new(tm - 1));
-    let vec4_buffers: Vec<NodeId> = if vec { vec![q.base, k.base, v.base] } else { Vec::new() };
+    let copies: Vec<TextureCopy> = [&k_tex, &v_tex].into_iter().flatten().cloned().collect();
+    let mut textures: Vec<NodeId> = copies.iter().map(|c| c.node).collect();
+    textures.dedup();
+    let vec4_buffers: Vec<NodeId> =
+        if vec { [q.base, k.base, v.base].into_iter().filter(|n| !textures.contains(n)).collect() } else { Vec::new() };
     let place = if share {
         // Whole workgroups past the last batch entry return together; the
         // lanes of a live one all stay for the broadcasts.
@@ -228,7 +256,7 @@ pub fn attention(
         ("COMMON", shaders::COMMON.source.to_string()),
         ("LANE_ARG", if share { ", @builtin(subgroup_invocation_id) lane: u32" } else { "" }.to_string()),
         ("PLACE", place),
-        ("BINDINGS", bindings_typed(ir, node, &b.inputs, &vec4_buffers, &[])),
+        ("BINDINGS", bindings_typed(ir, node, &b.inputs, &vec4_buffers, &textures)),
         ("WG", wg.to_string()),
         ("TM", tm.to_string()),
         ("M", b.dim(m)),
@@ -247,7 +275,38 @@ pub fn attention(
     } else {
         Grid::Linear { items, per_group: wg * tm as u32 }
     };
-    Ok(finish(b, node, name, wgsl, grid))
+    let mut spec = finish(b, node, name, wgsl, grid);
+    spec.textures = textures;
+    spec.texture_copies = copies.into_iter().fold(Vec::new(), |mut all, c| {
+        if !all.iter().any(|a: &TextureCopy| a.node == c.node) {
+            all.push(c);
+        }
+        all
+    });
+    Ok(spec)
+}
+
+/// A key or value buffer as a texture of its rows (its last axis, a
+/// whole number of texels), when it is an f32 activation and fits.
+fn row_texture(ir: &Ir, node: NodeId, max_side: u32) -> Option<TextureCopy> {
+    let n = ir.node(node);
+    let activation = !matches!(n.op, Op::Weight { .. } | Op::Constant { .. }) && n.ty.dtype == DType::F32;
+    let (last, rest) = n.ty.shape.split_last()?;
+    if max_side == 0 || !activation {
+        return None;
+    }
+    TextureCopy::new(node, Dim::product(rest), last.as_static()?, max_side)
+}
+
+/// Where the row at `{name}_at` (its first value's offset in the buffer,
+/// a multiple of 4) starts in its texture `t`: the line defining
+/// `{name}_t`, the texel of that first value.
+fn texel_origin(t: &TextureCopy, name: &str) -> String {
+    let (cols, fold, texels) = (t.cols, t.fold, t.cols / 4);
+    format!(
+        "        let {name}_row = {name}_at / {cols}u;\n        let {name}_t = vec2<u32>(({name}_row % {fold}u) * \
+         {texels}u + ({name}_at % {cols}u) / 4u, {name}_row / {fold}u);\n"
+    )
 }
 
 /// The mask view's strides for a rank-`r` read: missing leading axes and

@@ -2,6 +2,7 @@
 //! vector, recursing through fused operands and folding views into index
 //! arithmetic. Materialised operands become buffer reads.
 
+use super::kernels::TextureCopy;
 use super::params::ParamTable;
 use super::wgsl::Scalar;
 use crate::compile::fuse::FusionPlan;
@@ -30,6 +31,16 @@ pub struct ExprBuilder<'a> {
     /// Co-outputs computed so far, with the variable holding each value
     /// at the kernel's own coordinates.
     pub co_stores: Vec<(NodeId, String)>,
+    /// Read f32 values through textures instead of buffers where they fit:
+    /// the device's largest texture side (0: never). On CPU drivers a
+    /// buffer load goes lane by lane, a texel fetch is vectorised.
+    pub texture_side: u32,
+    /// Values this kernel binds as buffers for its own loads, never read
+    /// through textures.
+    pub buffer_only: Vec<NodeId>,
+    /// Values read through textures: `(node, cols, fold, copy)`, the copy
+    /// that fills an activation's texture (`None`: a weight uploaded as one).
+    pub texture_reads: Vec<(NodeId, usize, u32, Option<TextureCopy>)>,
     next: usize,
 }
 
@@ -46,6 +57,9 @@ impl<'a> ExprBuilder<'a> {
             code: String::new(),
             kernel_root: None,
             co_stores: Vec::new(),
+            texture_side: 0,
+            buffer_only: Vec::new(),
+            texture_reads: Vec::new(),
             next: 0,
         }
     }
@@ -125,8 +139,51 @@ impl<'a> ExprBuilder<'a> {
         let buf = self.buffer(node);
         self.reads.push(node);
         let v = self.fresh("v");
-        self.line(format!("let {v} = {buf}[{offset}];"));
+        match self.texture_read(node) {
+            Some((cols, fold)) => {
+                // Row `r` of `cols` values, `fold` rows to a texture row.
+                let (o, r) = (self.fresh("o"), self.fresh("r"));
+                self.line(format!("let {o} = {offset};"));
+                self.line(format!("let {r} = {o} / {cols}u;"));
+                self.line(format!(
+                    "let {v} = textureLoad({buf}, vec2<u32>(({r} % {fold}u) * {}u + ({o} % {cols}u) / 4u, {r} / {fold}u))[{o} % 4u];",
+                    cols / 4
+                ));
+            }
+            None => self.line(format!("let {v} = {buf}[{offset}];")),
+        }
         v
+    }
+
+    /// `(cols, fold)` when `node` is read through a texture: an f32 value
+    /// with rows of a static whole number of texels; a weight uploaded as
+    /// a texture of one row per texture row (1-D or 2-D, fitting), any
+    /// other value copied into one before the dispatch.
+    fn texture_read(&mut self, node: NodeId) -> Option<(usize, u32)> {
+        if let Some(&(_, cols, fold, _)) = self.texture_reads.iter().find(|t| t.0 == node) {
+            return Some((cols, fold));
+        }
+        let n = self.ir.node(node);
+        if self.texture_side == 0 || self.buffer_only.contains(&node) || n.ty.dtype != DType::F32 {
+            return None;
+        }
+        let (last, rest) = n.ty.shape.split_last()?;
+        let cols = last.as_static()?;
+        let side = self.texture_side as usize;
+        let (fold, copy) = if matches!(n.op, Op::Weight { .. } | Op::Constant { .. }) {
+            let rows = match rest {
+                [] => 1,
+                [rows] => rows.as_static()?,
+                _ => return None,
+            };
+            let fits = cols % 4 == 0 && cols / 4 <= side && rows <= side;
+            fits.then_some((1, None))?
+        } else {
+            let copy = TextureCopy::new(node, Dim::product(rest), cols, self.texture_side)?;
+            (copy.fold, Some(copy))
+        };
+        self.texture_reads.push((node, cols, fold, copy));
+        Some((cols, fold))
     }
 
     /// The value of `node` at `coords` (one coordinate per axis of its shape).

@@ -216,16 +216,21 @@ pub(super) fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: Strin
 }
 
 /// A fused elementwise kernel rooted at `root`.
-pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId) -> Result<KernelSpec, CompileError> {
+/// `texture_side`: read f32 operands through textures where they fit
+/// (CPU drivers; 0: buffers, see `ExprBuilder::texture_side`).
+pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId, texture_side: u32) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     b.kernel_root = Some(root);
+    b.texture_side = texture_side;
     let shape = ir.node(root).ty.shape.clone();
     let items = Dim::product(&shape);
     let count = b.dim(&items);
     let coords = b.delinearize("i", &shape);
     let result = b.compute(root, &coords);
     // Co-outputs share the root's shape: each is stored at index `i` too.
-    let mut binds = bindings(ir, root, &b.inputs);
+    let textures: Vec<NodeId> = b.texture_reads.iter().map(|t| t.0).collect();
+    let copies: Vec<TextureCopy> = b.texture_reads.iter().filter_map(|t| t.3.clone()).collect();
+    let mut binds = bindings_typed(ir, root, &b.inputs, &[], &textures);
     for (k, (node, value)) in b.co_stores.clone().iter().enumerate() {
         let out = format!("out{}", k + 1);
         let binding = b.inputs.len() + 2 + k;
@@ -250,7 +255,10 @@ pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId) -> Result<KernelSpe
         // The count, not the nodes: kernels of one kind group in profiles.
         format!("%{}:{} (+{} outputs)", root.index(), ir.node(root).op.name(), b.co_stores.len())
     };
-    Ok(finish(b, root, name, wgsl, Grid::Linear { items, per_group: WG }))
+    let mut spec = finish(b, root, name, wgsl, Grid::Linear { items, per_group: WG });
+    spec.textures = textures;
+    spec.texture_copies = copies;
+    Ok(spec)
 }
 
 /// `(rows, n, inner)` of a reduction over `axis` of `shape`.

@@ -104,6 +104,12 @@ pub fn matmul(
     // and the row within it.
     b.register = Some((mm, "acc".into()));
     b.reads.clear();
+    // The epilogue's other values (bias, residual) through textures where
+    // the operands are (a register block on a CPU driver).
+    if matches!(kernel, MatmulKernel::Register { .. }) {
+        b.texture_side = max_texture_side;
+        b.buffer_only = vec![a.base, bv.base];
+    }
     let (arg_names, epi_coords): (Vec<String>, Vec<String>) = if fold {
         let per_m = b.dim(&per_sample_m);
         b.line(format!("let row = rowf % {per_m};"));
@@ -157,6 +163,10 @@ pub fn matmul(
     let mut texture_copies = Vec::new();
     if let Some((_, copy)) = &a_texture {
         textures.push(a.base);
+        texture_copies.extend(copy.clone());
+    }
+    for (node, _, _, copy) in &b.texture_reads {
+        textures.push(*node);
         texture_copies.extend(copy.clone());
     }
     let a_texture = a_texture.map(|(fold, _)| fold);
