@@ -159,6 +159,31 @@ fn activations_read_as_textures_agree_with_the_interpreter() {
     }
 }
 
+/// A Linear weight taller than the device's textures (an LLM's head of
+/// tens of thousands of rows) is still read from a texture, its rows
+/// folded several to a texture row: one token and a few, equal to the
+/// interpreter.
+#[test]
+fn weights_taller_than_a_texture_fold_into_one() {
+    let mut rng = Rng(3);
+    let (k, n) = (8, 40_003);
+    let g = Graph::new("head");
+    let x = g.input("x", wgraph::DType::F32, [Dim::sym("tokens"), Dim::new(k)]);
+    let w = g.weight("w", wgraph::DType::F32, [n, k]);
+    g.output_named([("y", ops::linear(&x, &w, None))]).unwrap();
+    let weights = Weights::from_tensors([("w", rng.floats(&[n, k], -1.0, 1.0))]);
+    let model = Loader::new(device()).load(&g, &weights).unwrap();
+    let program = model.program();
+    let w_node = program.ir.weights().into_iter().next().expect("the head weight");
+    assert!(program.kernels.iter().any(|kern| kern.textures.contains(&w_node)), "the head is read from a texture");
+    for tokens in [1, 5] {
+        let feed = vec![("x".to_string(), rng.floats(&[tokens, k], -1.0, 1.0))];
+        let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
+        let got = model.run(feed).unwrap().get("y").unwrap().clone();
+        assert_close(&got, want.get("y").unwrap(), 1e-4, 1e-5, &format!("{tokens} tokens by {n} columns"));
+    }
+}
+
 /// A Linear over a symbolic number of tokens carries a few-rows variant;
 /// one model runs short inputs on it and long ones on the tiled block,
 /// both equal to the interpreter, the weight read from a texture or a

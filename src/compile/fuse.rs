@@ -20,9 +20,20 @@ pub struct FusionPlan {
     /// parameter) is computed and stored by that root's kernel: one
     /// dispatch writes all three.
     pub co_outputs: HashMap<NodeId, NodeId>,
+    /// Weights written back after every run (a KV cache, trained
+    /// parameters): their values change, so kernels never read them from
+    /// textures uploaded once.
+    pub written_weights: HashSet<NodeId>,
 }
 
 impl FusionPlan {
+    /// Whether `id` is a weight or constant that keeps its value for the
+    /// program's life (and may be uploaded once as a texture).
+    pub fn is_fixed(&self, ir: &Ir, id: NodeId) -> bool {
+        matches!(ir.node(id).op, crate::graph::Op::Weight { .. } | crate::graph::Op::Constant { .. })
+            && !self.written_weights.contains(&id)
+    }
+
     /// Whether `id` gets a buffer (rather than being recomputed inside its readers).
     pub fn is_materialised(&self, id: NodeId) -> bool {
         self.materialised.contains(&id)
@@ -124,7 +135,12 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
             }
         }
     }
-    let mut plan = FusionPlan { materialised: m, epilogue: HashMap::new(), co_outputs: HashMap::new() };
+    let mut plan = FusionPlan {
+        materialised: m,
+        epilogue: HashMap::new(),
+        co_outputs: HashMap::new(),
+        written_weights: HashSet::new(),
+    };
     if options.fuse {
         find_epilogues(ir, order, keep, &mut plan);
     }

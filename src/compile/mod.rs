@@ -24,7 +24,7 @@ pub mod validate;
 pub mod view;
 mod write_in_place;
 
-pub use codegen::{FewRows, Grid, KernelSpec, MatmulKernel, TextureCopy};
+pub use codegen::{weight_fold, FewRows, Grid, KernelSpec, MatmulKernel, TextureCopy};
 pub use conv_as_matmul::ConvAsMatmul;
 pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;
@@ -165,8 +165,9 @@ pub struct WriteBack {
 /// ```
 pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Program, CompileError> {
     let settings = &options.settings;
-    // Weights that change between runs cannot live in textures uploaded once.
-    let max_texture_side = if options.texture_weights && !options.write_back { target.max_texture_side } else { 0 };
+    // Weights written back are kept out of the textures uploaded once by
+    // `FusionPlan::written_weights`.
+    let max_texture_side = if options.texture_weights { target.max_texture_side } else { 0 };
     let matmul = match options.matmul {
         Some(MatmulKernel::Register { wx, subgroup_a: true, .. }) if target.subgroup_size != Some(wx) => {
             return Err(CompileError::SubgroupsUnavailable { lanes: wx, subgroup_size: target.subgroup_size });
@@ -210,7 +211,10 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     };
     let keep: HashSet<NodeId> = taps.iter().map(|(_, n)| *n).collect();
     let fuse_options = fuse::FuseOptions { fuse: options.fuse && !options.tap_every_node, max_buffers };
-    let plan = timed(settings, "fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
+    let mut plan = timed(settings, "fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
+    if options.write_back {
+        plan.written_weights = write_backs(&ir, &in_place)?.iter().map(|w| w.weight).collect();
+    }
     // One workgroup per row: on CPU drivers a workgroup of one SIMD width
     // (lavapipe: 8) makes barriers free, larger ones run as coroutines.
     let row_wg = if target.kind == AdapterKind::Cpu { target.subgroup_size.unwrap_or(8).clamp(1, 64) } else { 64 };

@@ -8,7 +8,7 @@ use super::error::RuntimeError;
 use super::instance::storage;
 use super::transfer::to_gpu_bytes;
 use crate::compile::memory::Placement;
-use crate::compile::Program;
+use crate::compile::{weight_fold, Program};
 use crate::graph::{NodeId, Op};
 use crate::weights::Weights;
 use std::collections::{HashMap, HashSet};
@@ -41,9 +41,15 @@ pub(super) fn upload_statics(
     let limit = device.limits().max_storage_buffer_binding_size;
     // Weights and constants, uploaded once: as textures for the kernels
     // that read them so, as buffers for the rest.
-    let as_texture: HashSet<NodeId> = program.kernels.iter().flat_map(|k| k.textures.iter().copied()).collect();
+    // Values copied into textures per dispatch (weights written back
+    // among them) stay buffers: the copies read them.
+    let copied: HashSet<NodeId> =
+        program.kernels.iter().flat_map(|k| k.texture_copies.iter().map(|c| c.node)).collect();
+    let as_texture: HashSet<NodeId> =
+        program.kernels.iter().flat_map(|k| k.textures.iter().copied()).filter(|n| !copied.contains(n)).collect();
     let mut as_buffer: HashSet<NodeId> =
         program.kernels.iter().flat_map(|k| k.inputs.iter().filter(|n| !k.textures.contains(n)).copied()).collect();
+    as_buffer.extend(copied);
     as_buffer.extend(program.ir.outputs.iter().map(|(_, n)| *n));
     as_buffer.extend(program.taps.iter().map(|(_, n)| *n));
     let mut statics = HashMap::new();
@@ -81,7 +87,7 @@ pub(super) fn upload_statics(
         }
         if as_texture.contains(&node) {
             let shape: Vec<usize> = tensor.shape().to_vec();
-            textures.insert(node, weight_texture(device, &name, &bytes, &shape));
+            textures.insert(node, weight_texture(device, &name, &bytes, &shape)?);
             if !as_buffer.contains(&node) {
                 continue;
             }
@@ -97,15 +103,28 @@ pub(super) fn upload_statics(
 }
 
 /// An f32 weight `[rows, cols]` (or `[cols]`, one row) as an rgba32float
-/// texture of `cols / 4` texels by `rows` (the compiler only asks for
-/// weights that fit).
-fn weight_texture(device: &Device, name: &str, bytes: &[u8], shape: &[usize]) -> wgpu::TextureView {
+/// texture of `fold * cols / 4` texels by `ceil(rows / fold)`, `fold` rows
+/// of the weight to a texture row (`weight_fold`, as the compiler laid
+/// the kernels out; the compiler only asks for weights that fit).
+fn weight_texture(
+    device: &Device,
+    name: &str,
+    bytes: &[u8],
+    shape: &[usize],
+) -> Result<wgpu::TextureView, RuntimeError> {
     let (rows, cols) = match *shape {
         [cols] => (1, cols),
         [rows, cols] => (rows, cols),
-        _ => (1, 4),
+        _ => (0, 0),
     };
-    let size = wgpu::Extent3d { width: (cols / 4) as u32, height: rows as u32, depth_or_array_layers: 1 };
+    let max_side = device.limits().max_texture_dimension_2d;
+    let fold = weight_fold(rows, cols, max_side).ok_or_else(|| RuntimeError::Gpu {
+        what: format!("uploading {name}"),
+        detail: format!("a {shape:?} weight cannot be a texture of side {max_side} (wgraph bug)"),
+    })?;
+    let (fold, texels) = (fold as usize, cols / 4);
+    let size =
+        wgpu::Extent3d { width: (fold * texels) as u32, height: rows.div_ceil(fold) as u32, depth_or_array_layers: 1 };
     let texture = device.device.create_texture(&wgpu::TextureDescriptor {
         label: Some(name),
         size,
@@ -116,20 +135,31 @@ fn weight_texture(device: &Device, name: &str, bytes: &[u8], shape: &[usize]) ->
         usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
         view_formats: &[],
     });
-    device.queue.write_texture(
-        wgpu::TexelCopyTextureInfo {
-            texture: &texture,
-            mip_level: 0,
-            origin: wgpu::Origin3d::ZERO,
-            aspect: wgpu::TextureAspect::All,
-        },
-        bytes,
-        wgpu::TexelCopyBufferLayout {
-            offset: 0,
-            bytes_per_row: Some(cols as u32 * 4),
-            rows_per_image: Some(rows as u32),
-        },
-        size,
-    );
-    texture.create_view(&Default::default())
+    // Whole texture rows, then the rows of the last partial one.
+    let row_bytes = fold * cols * 4;
+    let (full, rest) = (rows / fold, rows % fold);
+    let write = |offset: usize, width: usize, height: usize, y: usize| {
+        device.queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture: &texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d { x: 0, y: y as u32, z: 0 },
+                aspect: wgpu::TextureAspect::All,
+            },
+            &bytes[offset..],
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(row_bytes as u32),
+                rows_per_image: Some(height as u32),
+            },
+            wgpu::Extent3d { width: width as u32, height: height as u32, depth_or_array_layers: 1 },
+        );
+    };
+    if full > 0 {
+        write(0, fold * texels, full, 0);
+    }
+    if rest > 0 {
+        write(full * row_bytes, rest * texels, 1, full);
+    }
+    Ok(texture.create_view(&Default::default()))
 }

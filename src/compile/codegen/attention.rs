@@ -10,7 +10,7 @@ use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
 use crate::compile::view::{view_or_buffer, StridedView};
 use crate::compile::KernelTier;
-use crate::graph::{DType, Dim, Ir, NodeId, Op};
+use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// The most query rows one invocation computes: each key and value row it
 /// loads serves them all, so more rows run faster up to 16 and no faster
@@ -89,8 +89,8 @@ pub fn attention(
     // Shared key and value rows read from textures of their whole buffers
     // (not a buffer the queries are read from: a binding is one or the other).
     let texture_side = if share { max_texture_side } else { 0 };
-    let k_tex = if k.base != q.base { row_texture(ir, k.base, texture_side) } else { None };
-    let v_tex = if v.base != q.base { row_texture(ir, v.base, texture_side) } else { None };
+    let k_tex = if k.base != q.base { row_texture(ir, plan, k.base, texture_side) } else { None };
+    let v_tex = if v.base != q.base { row_texture(ir, plan, v.base, texture_side) } else { None };
 
     // Base offsets of this batch entry in each operand (the mask broadcast),
     // and each row's start, clamped to the last row.
@@ -287,10 +287,12 @@ pub fn attention(
 }
 
 /// A key or value buffer as a texture of its rows (its last axis, a
-/// whole number of texels), when it is an f32 activation and fits.
-fn row_texture(ir: &Ir, node: NodeId, max_side: u32) -> Option<TextureCopy> {
+/// whole number of texels) copied before the dispatch, when it is f32,
+/// fits, and is no fixed weight (those could be uploaded as textures, but
+/// attention reads activations and caches).
+fn row_texture(ir: &Ir, plan: &FusionPlan, node: NodeId, max_side: u32) -> Option<TextureCopy> {
     let n = ir.node(node);
-    let activation = !matches!(n.op, Op::Weight { .. } | Op::Constant { .. }) && n.ty.dtype == DType::F32;
+    let activation = !plan.is_fixed(ir, node) && n.ty.dtype == DType::F32;
     let (last, rest) = n.ty.shape.split_last()?;
     if max_side == 0 || !activation {
         return None;

@@ -2,7 +2,7 @@
 //! vector, recursing through fused operands and folding views into index
 //! arithmetic. Materialised operands become buffer reads.
 
-use super::kernels::TextureCopy;
+use super::kernels::{weight_fold, TextureCopy};
 use super::params::ParamTable;
 use super::wgsl::Scalar;
 use crate::compile::fuse::FusionPlan;
@@ -169,15 +169,13 @@ impl<'a> ExprBuilder<'a> {
         }
         let (last, rest) = n.ty.shape.split_last()?;
         let cols = last.as_static()?;
-        let side = self.texture_side as usize;
-        let (fold, copy) = if matches!(n.op, Op::Weight { .. } | Op::Constant { .. }) {
+        let (fold, copy) = if self.plan.is_fixed(self.ir, node) {
             let rows = match rest {
                 [] => 1,
                 [rows] => rows.as_static()?,
                 _ => return None,
             };
-            let fits = cols % 4 == 0 && cols / 4 <= side && rows <= side;
-            fits.then_some((1, None))?
+            (weight_fold(rows, cols, self.texture_side)?, None)
         } else {
             let copy = TextureCopy::new(node, Dim::product(rest), cols, self.texture_side)?;
             (copy.fold, Some(copy))

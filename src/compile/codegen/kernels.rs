@@ -131,6 +131,20 @@ impl TextureCopy {
     }
 }
 
+/// Rows of a `rows x cols` f32 weight per texture row when it is uploaded
+/// as a texture on a device whose textures are at most `max_side` texels a
+/// side: one when it fits as it is, else as few as make its height fit
+/// (an LLM's head of 32,000 rows). `None` when it cannot be one. The
+/// compiler and the upload both call this, so they agree on the layout.
+pub fn weight_fold(rows: usize, cols: usize, max_side: u32) -> Option<u32> {
+    let (side, texels) = (max_side as usize, cols / 4);
+    if side == 0 || !cols.is_multiple_of(4) || texels == 0 || rows == 0 {
+        return None;
+    }
+    let fold = rows.div_ceil(side);
+    (fold * texels <= side).then_some(fold as u32)
+}
+
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 {
         a

@@ -3,13 +3,13 @@
 //! the register-blocked kernel an operand layout chosen from the strides.
 
 use super::expr::ExprBuilder;
-use super::kernels::{bindings_typed, label, Grid, KernelSpec, TextureCopy};
+use super::kernels::{bindings_typed, label, weight_fold, Grid, KernelSpec, TextureCopy};
 use super::register_block::{register_block, Block, Layout, Operands};
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
 use crate::compile::view::{contiguous_strides, view_or_buffer, StridedView};
-use crate::graph::{DType, Dim, Ir, NodeId, Op};
+use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// Matmul strategies; which is faster depends on the adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,17 +149,17 @@ pub fn matmul(
         Layout::VecN => vec![bv.base],
         Layout::VecK | Layout::VecKN => vec![a.base, bv.base],
     };
-    let b_texture = matches!(kernel, MatmulKernel::Register { .. })
-        && a.base != bv.base
-        && texture_weight(ir, bv, layout, max_texture_side);
+    let b_texture = (matches!(kernel, MatmulKernel::Register { .. }) && a.base != bv.base)
+        .then(|| texture_weight(ir, plan, bv, layout, max_texture_side))
+        .flatten();
     // A from a texture when B is one: the products a CPU driver runs
     // faster so (BENCHMARKS.md, "Matmul kernel configurations").
-    let a_texture = if b_texture && matches!(layout, Layout::VecK | Layout::VecKN) {
-        a_texture_read(ir, a, &k, max_texture_side)
+    let a_texture = if b_texture.is_some() && matches!(layout, Layout::VecK | Layout::VecKN) {
+        a_texture_read(ir, plan, a, &k, max_texture_side)
     } else {
         None
     };
-    let mut textures = if b_texture { vec![bv.base] } else { Vec::new() };
+    let mut textures = if b_texture.is_some() { vec![bv.base] } else { Vec::new() };
     let mut texture_copies = Vec::new();
     if let Some((_, copy)) = &a_texture {
         textures.push(a.base);
@@ -249,33 +249,41 @@ pub fn matmul(
 /// the texture copy is free at run time) read whole, row-major for `VecKN`
 /// or transposed in place for `VecK`, its rows a whole number of texels and
 /// both texture sides within the device's limit.
-fn texture_weight(ir: &Ir, b: &StridedView, layout: Layout, max_side: u32) -> bool {
+/// Its rows per texture row (`weight_fold`) when it can: `VecKN` only
+/// unfolded (its texels run along n, across the folded rows).
+fn texture_weight(ir: &Ir, plan: &FusionPlan, b: &StridedView, layout: Layout, max_side: u32) -> Option<u32> {
     let node = ir.node(b.base);
-    let weight = matches!(node.op, Op::Weight { .. }) && node.ty.dtype == DType::F32;
+    let weight = plan.is_fixed(ir, b.base) && node.ty.dtype == DType::F32;
     let (true, [rows, cols]) = (weight, node.ty.shape.as_slice()) else {
-        return false;
+        return None;
     };
-    let (Some(r), Some(c)) = (rows.as_static(), cols.as_static()) else { return false };
-    let fits = max_side > 0 && c % 4 == 0 && c / 4 <= max_side as usize && r <= max_side as usize;
+    let fold = weight_fold(rows.as_static()?, cols.as_static()?, max_side)?;
     let (rows, cols, one) = (rows.clone(), cols.clone(), Dim::new(1));
     let whole = match layout {
-        Layout::VecKN => b.shape == [rows, cols.clone()] && b.strides == [cols, one],
+        Layout::VecKN => fold == 1 && b.shape == [rows, cols.clone()] && b.strides == [cols, one],
         Layout::VecK => b.shape == [cols.clone(), rows] && b.strides == [one, cols],
         Layout::Scalar | Layout::VecN => false,
     };
-    fits && whole
+    whole.then_some(fold)
 }
 
 /// How A (contiguous along k) can be read from a texture, as
 /// `(fold, copy)`: a 2-D weight uploaded as one (one row per texture row,
 /// no copy), or an activation whose buffer holds exactly A's rows,
 /// row-major, copied into one before each dispatch.
-fn a_texture_read(ir: &Ir, a: &StridedView, k: &Dim, max_side: u32) -> Option<(u32, Option<TextureCopy>)> {
-    if texture_weight(ir, a, Layout::VecKN, max_side) {
+fn a_texture_read(
+    ir: &Ir,
+    plan: &FusionPlan,
+    a: &StridedView,
+    k: &Dim,
+    max_side: u32,
+) -> Option<(u32, Option<TextureCopy>)> {
+    if texture_weight(ir, plan, a, Layout::VecKN, max_side).is_some() {
         return Some((1, None));
     }
     let node = ir.node(a.base);
-    let activation = !matches!(node.op, Op::Weight { .. } | Op::Constant { .. }) && node.ty.dtype == DType::F32;
+    // A weight that does not fit a texture whole stays a buffer.
+    let activation = !plan.is_fixed(ir, a.base) && node.ty.dtype == DType::F32;
     let cols = k.as_static()?;
     // The view is the whole buffer read in order (a reshape of it at most).
     let dense = a.strides == contiguous_strides(&a.shape) && Dim::product(&a.shape) == Dim::product(&node.ty.shape);

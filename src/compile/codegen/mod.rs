@@ -11,5 +11,5 @@ mod register_block;
 pub mod shaders;
 pub mod wgsl;
 
-pub use kernels::{FewRows, Grid, KernelSpec, TextureCopy};
+pub use kernels::{weight_fold, FewRows, Grid, KernelSpec, TextureCopy};
 pub use matmul::MatmulKernel;

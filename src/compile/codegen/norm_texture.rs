@@ -10,7 +10,7 @@ use super::kernels::{bindings_typed, finish, label, Grid, KernelSpec, TextureCop
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
-use crate::graph::{DType, Dim, Ir, NodeId, Op, RowOp};
+use crate::graph::{DType, Dim, Ir, NodeId, RowOp};
 
 /// The norm `node` as a texture-reading kernel of `wg` rows per workgroup,
 /// if its operands allow one on a device whose textures are at most
@@ -29,9 +29,9 @@ pub fn norm_texture(
     let shape = &ir.node(x).ty.shape;
     let n = shape.last()?.as_static()?;
     let x_node = ir.node(x);
-    let activation = !matches!(x_node.op, Op::Weight { .. } | Op::Constant { .. });
+    let activation = !plan.is_fixed(ir, x);
     let distinct = operands.iter().enumerate().all(|(i, o)| !operands[..i].contains(o));
-    let affine_ok = operands[1..].iter().all(|&o| one_row_weight(ir, o, n));
+    let affine_ok = operands[1..].iter().all(|&o| plan.is_fixed(ir, o) && one_row(ir, o, n));
     if max_side == 0
         || x_node.ty.dtype != DType::F32
         || !activation
@@ -49,12 +49,10 @@ pub fn norm_texture(
     Some(generate(ir, plan, node, &operands, row_op, eps, copy, wg))
 }
 
-/// Whether `node` is a weight or constant of `n` f32 values (gamma, beta).
-fn one_row_weight(ir: &Ir, node: NodeId, n: usize) -> bool {
+/// Whether `node` holds `n` f32 values (gamma, beta).
+fn one_row(ir: &Ir, node: NodeId, n: usize) -> bool {
     let nd = ir.node(node);
-    matches!(nd.op, Op::Weight { .. } | Op::Constant { .. })
-        && nd.ty.dtype == DType::F32
-        && nd.ty.shape.iter().map(|d| d.as_static()).collect::<Option<Vec<_>>>() == Some(vec![n])
+    nd.ty.dtype == DType::F32 && nd.ty.shape.iter().map(|d| d.as_static()).collect::<Option<Vec<_>>>() == Some(vec![n])
 }
 
 #[allow(clippy::too_many_arguments)]

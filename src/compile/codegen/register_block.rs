@@ -44,8 +44,9 @@ pub(super) struct Block {
     pub(super) layout: Layout,
     /// A shared across the subgroup (see `subgroup_loop`).
     pub(super) subgroup_a: bool,
-    /// B read from a texture (see `texture_weight`).
-    pub(super) b_texture: bool,
+    /// B read from a texture (see `texture_weight`): `Some(fold)`, B's
+    /// rows (the columns of a transposed weight) `fold` to a texture row.
+    pub(super) b_texture: Option<u32>,
     /// A read from a texture (vec4 layouts only): `Some(fold)`, A's rows
     /// `fold` to a texture row (see `TextureCopy`); `a_row0` is the first
     /// row of this batch entry's A.
@@ -126,7 +127,7 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
             let groups = column_groups(tn, wx, &mut offsets);
             (0..tm).for_each(|r| a_loads.push_str(&a_load(a, r, "k", a_texture)));
             for (kk, lane) in ["x", "y", "z", "w"].iter().enumerate() {
-                if b_texture {
+                if b_texture.is_some() {
                     for g in 0..groups {
                         body.push_str(&format!(
                             "        let b{g}_{kk} = textureLoad({b}, vec2<u32>(cb{g}, k * 4u + {kk}u));\n"
@@ -151,16 +152,20 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
         Layout::VecK => {
             for c in 0..tn {
                 offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
-                offsets.push_str(&if b_texture {
-                    format!("    let cb{c} = min(col{c}, N - 1u);\n")
-                } else {
-                    format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {b_col_stride}) / 4u;\n")
+                offsets.push_str(&match b_texture {
+                    Some(1) => format!("    let cb{c} = vec2<u32>(0u, min(col{c}, N - 1u));\n"),
+                    Some(fold) => format!(
+                        "    let bn{c} = min(col{c}, N - 1u);\n    let cb{c} = vec2<u32>((bn{c} % {fold}u) * (K / 4u), bn{c} / {fold}u);\n"
+                    ),
+                    None => {
+                        format!("    let cb{c} = (b_base + min(col{c}, N - 1u) * {b_col_stride}) / 4u;\n")
+                    }
                 });
             }
             (0..tm).for_each(|r| a_loads.push_str(&a_load(a, r, "k", a_texture)));
             for c in 0..tn {
-                body.push_str(&if b_texture {
-                    format!("        let b{c} = textureLoad({b}, vec2<u32>(k, cb{c}));\n")
+                body.push_str(&if b_texture.is_some() {
+                    format!("        let b{c} = textureLoad({b}, cb{c} + vec2<u32>(k, 0u));\n")
                 } else {
                     format!("        let b{c} = {b}[cb{c} + k];\n")
                 });
