@@ -75,17 +75,24 @@ fn texture_fill(
         what: format!("binding {kernel}"),
         detail: format!("input %{} has no buffer to copy into its texture (wgraph bug)", copy.node.index()),
     })?;
-    let texture = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some(&format!("{kernel}:%{}:texture", copy.node.index())),
-        size: wgpu::Extent3d { width: copy.fold * texels, height: height as u32, depth_or_array_layers: 1 },
+    let label = format!("{kernel}:%{}:texture", copy.node.index());
+    let texture = texel_texture(device, &label, copy.fold * texels, height as u32);
+    Ok(TextureFill { buffer, texture, rows: rows as u32, texels, fold: copy.fold })
+}
+
+/// A `width` x `height` rgba32float texture kernels read as storage and
+/// copies fill: the layout of every texture a kernel reads.
+pub(super) fn texel_texture(device: &wgpu::Device, label: &str, width: u32, height: u32) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
         mip_level_count: 1,
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format: wgpu::TextureFormat::Rgba32Float,
         usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
         view_formats: &[],
-    });
-    Ok(TextureFill { buffer, texture, rows: rows as u32, texels, fold: copy.fold })
+    })
 }
 
 impl TextureFill {

@@ -6,6 +6,7 @@
 use super::device::Device;
 use super::error::RuntimeError;
 use super::instance::storage;
+use super::texture_fill::texel_texture;
 use super::transfer::to_gpu_bytes;
 use crate::compile::memory::Placement;
 use crate::compile::{weight_fold, Program};
@@ -123,18 +124,7 @@ fn weight_texture(
         detail: format!("a {shape:?} weight cannot be a texture of side {max_side} (wgraph bug)"),
     })?;
     let (fold, texels) = (fold as usize, cols / 4);
-    let size =
-        wgpu::Extent3d { width: (fold * texels) as u32, height: rows.div_ceil(fold) as u32, depth_or_array_layers: 1 };
-    let texture = device.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some(name),
-        size,
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba32Float,
-        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
-        view_formats: &[],
-    });
+    let texture = texel_texture(&device.device, name, (fold * texels) as u32, rows.div_ceil(fold) as u32);
     // Whole texture rows, then the rows of the last partial one.
     let row_bytes = fold * cols * 4;
     let (full, rest) = (rows / fold, rows % fold);

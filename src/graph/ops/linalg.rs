@@ -32,10 +32,7 @@ pub fn matmul(a: &Value, b: &Value) -> Value {
 /// ```
 #[track_caller]
 pub fn attention(q: &Value, k: &Value, v: &Value, mask: Option<&Value>, scale: Option<f64>) -> Value {
-    let masked = mask.is_some();
-    let mut operands = vec![q, k, v];
-    operands.extend(mask);
-    Graph::build("attention", &operands, |_| Ok(Op::Attention { scale, masked, rows_first: false }))
+    attention_op(q, k, v, mask, scale, false)
 }
 
 /// [`attention`] with the result's query rows before the axis in front of
@@ -43,10 +40,14 @@ pub fn attention(q: &Value, k: &Value, v: &Value, mask: Option<&Value>, scale: O
 /// what `attention(..).transpose(-3, -2)` gives, without the copy.
 #[track_caller]
 pub fn attention_rows_first(q: &Value, k: &Value, v: &Value, mask: Option<&Value>, scale: Option<f64>) -> Value {
-    let masked = mask.is_some();
+    attention_op(q, k, v, mask, scale, true)
+}
+
+#[track_caller]
+fn attention_op(q: &Value, k: &Value, v: &Value, mask: Option<&Value>, scale: Option<f64>, rows_first: bool) -> Value {
     let mut operands = vec![q, k, v];
     operands.extend(mask);
-    Graph::build("attention", &operands, |_| Ok(Op::Attention { scale, masked, rows_first: true }))
+    Graph::build("attention", &operands, |_| Ok(Op::Attention { scale, masked: mask.is_some(), rows_first }))
 }
 
 /// A PyTorch `nn.Linear`: `x @ w^T + b` with `w` stored `[out, in]`.
