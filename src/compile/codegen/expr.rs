@@ -2,8 +2,8 @@
 //! vector, recursing through fused operands and folding views into index
 //! arithmetic. Materialised operands become buffer reads.
 
-use super::kernels::{weight_fold, TextureCopy};
 use super::params::ParamTable;
+use super::texture::{weight_fold, TextureCopy};
 use super::wgsl::Scalar;
 use crate::compile::fuse::FusionPlan;
 use crate::compile::view::contiguous_strides;

@@ -9,6 +9,7 @@ pub mod norm_texture;
 pub mod params;
 mod register_block;
 pub mod shaders;
+mod texture;
 pub mod wgsl;
 
 pub use kernels::{weight_fold, FewRows, Grid, KernelSpec, TextureCopy};
