@@ -208,6 +208,8 @@ macro_rules! op_table {
             attention_op_masked_d8: Accumulating, GRAD, |r| qkv(r, 8, 8, None, KEY_MASK), |_, x| ops::attention(&x[0], &x[1], &x[2], x.get(3), Some(0.35));
             attention_op_d32_no_mask: Accumulating, GRAD, |r| qkv(r, 32, 32, None, NO_MASK), |_, x| ops::attention(&x[0], &x[1], &x[2], None, Some(0.2));
             attention_op_d64_row_mask: Accumulating, GRAD, |r| qkv(r, 64, 64, None, ROW_MASK), |_, x| ops::attention(&x[0], &x[1], &x[2], x.get(3), None);
+            // The heads-inner result the pass makes of a multi-head output permute.
+            attention_op_rows_first: Accumulating, GRAD, |r| qkv(r, 8, 8, None, KEY_MASK), |_, x| ops::attention_rows_first(&x[0], &x[1], &x[2], x.get(3), Some(0.35));
             // Head dims no vec4 fits: the scalar kernel.
             attention_op_odd_heads: Accumulating, GRAD, |r| qkv(r, 6, 5, None, KEY_MASK), |_, x| ops::attention(&x[0], &x[1], &x[2], x.get(3), Some(0.5));
             // Whisper's 1500 positions: long key rows.
