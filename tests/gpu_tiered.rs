@@ -193,3 +193,33 @@ fn a_model_sharing_weights_gets_one_tier_and_sees_the_shared_values() {
     assert!(y.get("y").unwrap().to_f32_vec().iter().all(|&v| v == 0.0), "the output projection is now zero");
     assert_eq!(markers(dir.path()), 0);
 }
+
+#[test]
+fn the_background_waits_for_the_first_result_and_a_one_shot_process_exits_without_it() {
+    let (g, weights) = attention_block();
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_with(dir.path(), None, false);
+    if !device.compiles_at_first_dispatch() {
+        return; // one tier: no background to hold back
+    }
+    let feed = input(1, 6, 8);
+    let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
+    // Loaded and dropped before any run: nothing was compiled for the tuned tier.
+    drop(Loader::new(&device).load_tiered(&g, &weights).unwrap());
+    assert_eq!(markers(dir.path()), 0, "a model dropped before its first result compiles no tuned kernels");
+    // One result then drop, as `wgraph embed` does: the drop stops the
+    // background before it finishes, so it leaves no marker either.
+    let model = Loader::new(&device).load_tiered(&g, &weights).unwrap();
+    let first = model.run(feed.clone()).unwrap();
+    assert_close(first.get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-5, "one-shot quick run");
+    drop(model);
+    assert_eq!(markers(dir.path()), 0, "stopped before every tuned kernel compiled: no marker");
+    // A caller using `current` opens the gate at its second call.
+    let model = Loader::new(&device).load_tiered(&g, &weights).unwrap();
+    let y = model.current().run(feed.clone()).unwrap();
+    assert_close(y.get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-5, "through current()");
+    let _ = model.current();
+    model.wait_tuned().unwrap();
+    assert_eq!(model.tier(), KernelTier::Tuned);
+    assert_eq!(markers(dir.path()), 1, "the background ran to the end: a marker");
+}

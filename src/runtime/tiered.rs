@@ -6,7 +6,7 @@
 //! times longer to compile there than the quick tier's
 //! (`KernelTier::Quick`; BENCHMARKS.md, "Cold start and warm start"). The
 //! tuned kernels are compiled by a second device, in a background thread
-//! on the other core: its own Vulkan instance, so its own lavapipe screen
+//! on the other core once the first result is out (`StartGate`): its own Vulkan instance, so its own lavapipe screen
 //! and queue thread. The compiled code reaches the serving device through
 //! Mesa's shader cache: the helper dispatches every tuned kernel once
 //! (`Model::warm_up`) and is dropped, which finishes the cache's writes;
@@ -113,6 +113,38 @@ pub struct TieredModel {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The sizes of the first run, for a background that tunes at them.
     first_sizes: Option<Arc<FirstSizes>>,
+    /// Opened once the first result is out (see `StartGate`).
+    gate: Arc<StartGate>,
+    /// Calls of `current` so far.
+    current_calls: std::sync::atomic::AtomicUsize,
+}
+
+/// Holds the background back until the first result is out: its compile
+/// would take one of the cores the first run needs, and a short process
+/// (one `wgraph embed`) that ends right after its result would otherwise
+/// wait at exit for the kernel being compiled (seconds on lavapipe).
+/// Opened by the end of the first `run`, the second call of `current`
+/// (its caller finished a run with the first), `wait_tuned`, or a drop.
+#[derive(Default)]
+struct StartGate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl StartGate {
+    fn open(&self) {
+        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.opened.notify_all();
+    }
+
+    /// Waits until the gate opens; false once `cancelled`.
+    fn wait(&self, cancelled: &AtomicBool) -> bool {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        while !*open {
+            open = self.opened.wait(open).unwrap_or_else(|p| p.into_inner());
+        }
+        !cancelled.load(Ordering::Relaxed)
+    }
 }
 
 /// The sizes to tune at, handed to the background once: the second run's.
@@ -166,6 +198,8 @@ impl TieredModel {
             cancelled: Arc::new(AtomicBool::new(false)),
             thread: Mutex::new(None),
             first_sizes: None,
+            gate: Arc::new(StartGate::default()),
+            current_calls: Default::default(),
         }
     }
 
@@ -188,6 +222,8 @@ impl TieredModel {
             cancelled: Arc::new(AtomicBool::new(false)),
             thread: Mutex::new(None),
             first_sizes: first_sizes.clone(),
+            gate: Arc::new(StartGate::default()),
+            current_calls: Default::default(),
         };
         let (background, cancelled) = (model.background.clone(), model.cancelled.clone());
         let tune = tuning.zip(first_sizes).map(|((mode, path, ir, options), sizes)| TuneJob {
@@ -197,7 +233,8 @@ impl TieredModel {
             options,
             sizes,
         });
-        let job = TunedJob { device, program: tuned, weights, weight_bindings, marker_dir, tune, cancelled };
+        let gate = model.gate.clone();
+        let job = TunedJob { device, program: tuned, weights, weight_bindings, marker_dir, tune, cancelled, gate };
         let spawned = std::thread::Builder::new().name("wgraph-tuned-kernels".into()).spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
                 .unwrap_or_else(|_| Err("the background compile panicked".to_string()));
@@ -223,10 +260,13 @@ impl TieredModel {
         &self,
         inputs: impl IntoIterator<Item = (S, Tensor)>,
     ) -> Result<NamedTensors, RuntimeError> {
-        let model = self.current();
+        self.collect(false);
+        let model = self.serving().model.clone();
         let inputs: Vec<(String, Tensor)> = inputs.into_iter().map(|(n, t)| (n.into(), t)).collect();
         self.note_sizes(&model, &inputs);
-        model.run(inputs)
+        let result = model.run(inputs);
+        self.gate.open();
+        result
     }
 
     /// Hands the second run's sizes to a background that tunes at them.
@@ -248,8 +288,13 @@ impl TieredModel {
         }
     }
 
-    /// The model serving now: the tuned one as soon as it is ready.
+    /// The model serving now: the tuned one as soon as it is ready. The
+    /// background compile starts at the second call (or the end of the
+    /// first `run`): the first result does not share the CPU with it.
     pub fn current(&self) -> Arc<Model> {
+        if self.current_calls.fetch_add(1, Ordering::Relaxed) >= 1 {
+            self.gate.open();
+        }
         self.collect(false);
         self.serving().model.clone()
     }
@@ -270,6 +315,7 @@ impl TieredModel {
             // No second run gave sizes to tune at: compile without tuning.
             sizes.released.store(true, Ordering::Relaxed);
         }
+        self.gate.open();
         self.collect(true);
         let serving = self.serving();
         match &serving.failed {
@@ -312,6 +358,7 @@ impl Drop for TieredModel {
     /// one kernel's compile (seconds on lavapipe for the largest).
     fn drop(&mut self) {
         self.cancelled.store(true, Ordering::Relaxed);
+        self.gate.open();
         if let Some(handle) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = handle.join();
         }
@@ -328,10 +375,15 @@ struct TunedJob {
     marker_dir: Option<PathBuf>,
     tune: Option<TuneJob>,
     cancelled: Arc<AtomicBool>,
+    gate: Arc<StartGate>,
 }
 
 impl TunedJob {
     fn run(mut self) -> Result<Model, String> {
+        let dropped = || Err("the model was dropped".to_string());
+        if !self.gate.wait(&self.cancelled) {
+            return dropped();
+        }
         let show = self.device.settings().shows(level::PASSES);
         let start = Instant::now();
         {
@@ -342,6 +394,9 @@ impl TunedJob {
             let helper = Device::with_settings(settings).map_err(|e| e.to_string())?;
             if let Some(job) = self.tune.take() {
                 self.program = self.tune_then_compile(&helper, job)?;
+            }
+            if self.cancelled.load(Ordering::Relaxed) {
+                return dropped();
             }
             let model = Model::new(&helper, self.program.clone(), &self.weights, self.weight_bindings.clone())
                 .map_err(|e| e.to_string())?;
@@ -354,7 +409,7 @@ impl TunedJob {
         }
         if self.cancelled.load(Ordering::Relaxed) {
             // Not every kernel was compiled: no marker.
-            return Err("the model was dropped".into());
+            return dropped();
         }
         if let Some(dir) = &self.marker_dir {
             driver_compiled::mark(&driver_compiled::marker_path(dir, self.device.info(), &self.program));

@@ -4,13 +4,18 @@
 
 use super::error::RuntimeError;
 use crate::graph::{DType, Tensor};
+use std::borrow::Cow;
 
 /// Little-endian GPU bytes of `t` (named `name` in errors).
-pub fn to_gpu_bytes(name: &str, t: &Tensor) -> Result<Vec<u8>, RuntimeError> {
+pub fn to_gpu_bytes<'t>(name: &str, t: &'t Tensor) -> Result<Cow<'t, [u8]>, RuntimeError> {
+    // f32 is the GPU's layout already: borrowed, no copy of a large weight.
+    if let Some(v) = t.as_slice::<f32>() {
+        return Ok(Cow::Borrowed(bytemuck::cast_slice(v)));
+    }
     let dtype = t.dtype();
     if dtype.is_float() {
         let v = t.to_f32_vec();
-        return Ok(bytemuck::cast_slice(&v).to_vec());
+        return Ok(Cow::Owned(bytemuck::cast_slice(&v).to_vec()));
     }
     if matches!(dtype, DType::I32 | DType::I64) {
         let mut out = Vec::with_capacity(t.numel() * 4);
@@ -23,10 +28,10 @@ pub fn to_gpu_bytes(name: &str, t: &Tensor) -> Result<Vec<u8>, RuntimeError> {
             })?;
             out.extend_from_slice(&x.to_le_bytes());
         }
-        return Ok(out);
+        return Ok(Cow::Owned(out));
     }
     let v: Vec<u32> = t.to_i64_vec().into_iter().map(|x| x as u32).collect();
-    Ok(bytemuck::cast_slice(&v).to_vec())
+    Ok(Cow::Owned(bytemuck::cast_slice(&v).to_vec()))
 }
 
 /// A tensor of `dtype` and `shape` from GPU bytes.

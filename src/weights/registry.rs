@@ -331,7 +331,9 @@ impl Weights {
         if !info.storage_dtype.converts_to(want) {
             return Err(WeightError::Unconvertible { name, file_dtype: info.file_dtype.clone(), want });
         }
-        Ok(self.read(&name)?.cast(want))
+        let tensor = self.read(&name)?;
+        // Stored as wanted: no second copy of a large weight.
+        Ok(if tensor.dtype() == want { tensor } else { tensor.cast(want) })
     }
 }
 
