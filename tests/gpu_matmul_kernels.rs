@@ -159,6 +159,55 @@ fn activations_read_as_textures_agree_with_the_interpreter() {
     }
 }
 
+/// Values that change between runs as B (a trained weight, an
+/// activation), next to an activation A: both copied into textures before
+/// each product. Transposed in place (a Linear's `[n, k]` weight) and
+/// row-major with k long enough that B's rows span several texture rows;
+/// equal to the interpreter and to the same kernels reading buffers.
+#[test]
+fn changing_values_as_b_are_copied_into_textures() {
+    let mut rng = Rng(21);
+    let (m, n) = (37, 12);
+    let max_side = device().target().max_texture_side as usize;
+    // VecKN's copy folds 16 * (max_side / 48) rows of 12 values to a texture row.
+    let long_k = 16 * (max_side / 48) + 8;
+    for (k, transposed) in [(24, true), (24, false), (long_k, false)] {
+        let g = Graph::new("product");
+        let x = g.input("x", wgraph::DType::F32, [Dim::new(m), Dim::new(k)]);
+        let b_shape = if transposed { [n, k] } else { [k, n] };
+        let b = g.input("b", wgraph::DType::F32, b_shape);
+        g.output_named([("y", if transposed { ops::linear(&x, &b, None) } else { ops::matmul(&x, &b) })]).unwrap();
+        let weights = Weights::new();
+        for kernel in [KERNELS[0], wgraph::compile::REGISTER_HALF, KERNELS[3]] {
+            if let MatmulKernel::Register { wx, subgroup_a: true, .. } = kernel {
+                if device().subgroup_size() != Some(wx) {
+                    continue;
+                }
+            }
+            let what = format!("{kernel:?} on {m}x{k}x{n} (B transposed {transposed})");
+            let textured = CompileOptions { matmul: Some(kernel), ..Default::default() };
+            let model = Loader::new(device()).with_options(textured).load(&g, &weights).unwrap();
+            let copies: usize = model.program().kernels.iter().map(|k| k.texture_copies.len()).sum();
+            assert_eq!(copies, 2, "{what}: x and b are copied into textures");
+            let buffers = CompileOptions { matmul: Some(kernel), texture_weights: false, ..Default::default() };
+            let plain = Loader::new(device()).with_options(buffers).load(&g, &weights).unwrap();
+            for _ in 0..2 {
+                let feed = vec![
+                    ("x".to_string(), rng.floats(&[m, k], -1.0, 1.0)),
+                    ("b".to_string(), rng.floats(&b_shape, -1.0, 1.0)),
+                ];
+                let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
+                let got = model.run(feed.clone()).unwrap().get("y").unwrap().clone();
+                // Sums of thousands of terms in another order: rounding grows with k.
+                let atol = 1e-5 * (k as f64 / 24.0).sqrt();
+                assert_close(&got, want.get("y").unwrap(), 1e-4, atol, &what);
+                let from_buffers = plain.run(feed).unwrap().get("y").unwrap().clone();
+                assert_close(&got, &from_buffers, 1e-4, atol, &format!("{what}, against buffers"));
+            }
+        }
+    }
+}
+
 /// A Linear weight taller than the device's textures (an LLM's head of
 /// tens of thousands of rows) is still read from a texture, its rows
 /// folded several to a texture row: one token and a few, equal to the

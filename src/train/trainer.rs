@@ -93,7 +93,7 @@ impl Trainer {
         }
         let options = CompileOptions {
             write_back: true,
-            texture_weights: false,
+            texture_weights: true,
             settings: device.settings().clone(),
             ..CompileOptions::default()
         };

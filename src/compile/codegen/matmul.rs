@@ -150,7 +150,7 @@ pub fn matmul(
         Layout::VecK | Layout::VecKN => vec![a.base, bv.base],
     };
     let b_texture = (matches!(kernel, MatmulKernel::Register { .. }) && a.base != bv.base)
-        .then(|| texture_weight(ir, plan, bv, layout, max_texture_side))
+        .then(|| b_texture_read(ir, plan, bv, layout, max_texture_side))
         .flatten();
     // A from a texture when B is one: the products a CPU driver runs
     // faster so (BENCHMARKS.md, "Matmul kernel configurations").
@@ -160,7 +160,8 @@ pub fn matmul(
         None
     };
     let mut textures = if b_texture.is_some() { vec![bv.base] } else { Vec::new() };
-    let mut texture_copies = Vec::new();
+    let mut texture_copies: Vec<TextureCopy> = b_texture.iter().flat_map(|(_, copy)| copy.clone()).collect();
+    let b_texture = b_texture.map(|(fold, _)| fold);
     if let Some((_, copy)) = &a_texture {
         textures.push(a.base);
         texture_copies.extend(copy.clone());
@@ -265,6 +266,45 @@ fn texture_weight(ir: &Ir, plan: &FusionPlan, b: &StridedView, layout: Layout, m
         Layout::Scalar | Layout::VecN => false,
     };
     whole.then_some(fold)
+}
+
+/// How B can be read from a texture, as `(fold, copy)`: a weight
+/// uploaded as one (`texture_weight`, no copy), or a value whose buffer
+/// holds exactly B's matrix, copied into one before each dispatch (a
+/// trained weight, an activation): transposed in place for `VecK` (the
+/// buffer's rows are B's columns), row-major for `VecKN` with texture rows
+/// that start at every fourth row (a k step's four rows share one).
+fn b_texture_read(
+    ir: &Ir,
+    plan: &FusionPlan,
+    b: &StridedView,
+    layout: Layout,
+    max_side: u32,
+) -> Option<(u32, Option<TextureCopy>)> {
+    if let Some(fold) = texture_weight(ir, plan, b, layout, max_side) {
+        return Some((fold, None));
+    }
+    let node = ir.node(b.base);
+    if plan.is_fixed(ir, b.base) || node.ty.dtype != DType::F32 {
+        return None;
+    }
+    let [k, n] = b.shape.as_slice() else { return None };
+    let whole = Dim::product(&node.ty.shape) == k * n;
+    let one = Dim::new(1);
+    let copy = match layout {
+        Layout::VecK if whole && b.strides == [one.clone(), k.clone()] => {
+            TextureCopy::new(b.base, n.clone(), k.as_static()?, max_side)?
+        }
+        Layout::VecKN if whole && b.strides == [n.clone(), one] => {
+            let copy = TextureCopy::new(b.base, k.clone(), n.as_static()?, max_side)?;
+            if !copy.fold.is_multiple_of(4) && copy.fold != 1 {
+                return None;
+            }
+            copy
+        }
+        _ => return None,
+    };
+    Some((copy.fold, Some(copy)))
 }
 
 /// How A (contiguous along k) can be read from a texture, as

@@ -44,8 +44,9 @@ pub(super) struct Block {
     pub(super) layout: Layout,
     /// A shared across the subgroup (see `subgroup_loop`).
     pub(super) subgroup_a: bool,
-    /// B read from a texture (see `texture_weight`): `Some(fold)`, B's
-    /// rows (the columns of a transposed weight) `fold` to a texture row.
+    /// B read from a texture (see `b_texture_read`): `Some(fold)`, B's
+    /// rows (the columns of a transposed weight) `fold` to a texture row
+    /// (`VecKN`: 1 or a multiple of 4).
     pub(super) b_texture: Option<u32>,
     /// A read from a texture (vec4 layouts only): `Some(fold)`, A's rows
     /// `fold` to a texture row (see `TextureCopy`); `a_row0` is the first
@@ -126,12 +127,23 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
         Layout::VecKN => {
             let groups = column_groups(tn, wx, &mut offsets);
             (0..tm).for_each(|r| a_loads.push_str(&a_load(a, r, "k", a_texture)));
+            if let Some(fold @ 2..) = b_texture {
+                // `fold` rows of B to a texture row, a multiple of 4: the k
+                // step's four rows lie side by side in one texture row.
+                body.push_str(&format!(
+                    "        let bx = ((k * 4u) % {fold}u) * (N / 4u);\n        let by = (k * 4u) / {fold}u;\n"
+                ));
+            }
             for (kk, lane) in ["x", "y", "z", "w"].iter().enumerate() {
-                if b_texture.is_some() {
+                if let Some(fold) = b_texture {
                     for g in 0..groups {
-                        body.push_str(&format!(
-                            "        let b{g}_{kk} = textureLoad({b}, vec2<u32>(cb{g}, k * 4u + {kk}u));\n"
-                        ));
+                        body.push_str(&if fold == 1 {
+                            format!("        let b{g}_{kk} = textureLoad({b}, vec2<u32>(cb{g}, k * 4u + {kk}u));\n")
+                        } else {
+                            format!(
+                                "        let b{g}_{kk} = textureLoad({b}, vec2<u32>(bx + {kk}u * (N / 4u) + cb{g}, by));\n"
+                            )
+                        });
                     }
                 } else {
                     body.push_str(&format!("        let kb{kk} = (k * 4u + {kk}u) * ({b_k_stride} / 4u);\n"));
