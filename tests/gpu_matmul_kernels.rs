@@ -208,6 +208,101 @@ fn changing_values_as_b_are_copied_into_textures() {
     }
 }
 
+/// A weight gradient's product, `xᵀ @ dy` over k stored rows (tokens):
+/// both operands copied into textures, four rows and four columns per
+/// texel (`VecMN`). k short, odd and longer than a texture row holds,
+/// m and n not multiples of the block; equal to the interpreter and to
+/// the buffers.
+#[test]
+fn transposed_a_products_read_both_operands_from_textures() {
+    let mut rng = Rng(5);
+    let max_side = device().target().max_texture_side as usize;
+    for (k, m, n) in [(7, 12, 20), (1408, 64, 64), ((3 * max_side + 5).min(60_000), 12, 8)] {
+        let g = Graph::new("weight_gradient");
+        let x = g.input("x", wgraph::DType::F32, [Dim::new(k), Dim::new(m)]);
+        let dy = g.input("dy", wgraph::DType::F32, [Dim::new(k), Dim::new(n)]);
+        g.output_named([("dw", ops::matmul(&ops::transpose(&x, 0, 1), &dy))]).unwrap();
+        let weights = Weights::new();
+        for kernel in [KERNELS[0], wgraph::compile::REGISTER_QUARTER, wgraph::compile::REGISTER_SMALL] {
+            let what = format!("{kernel:?} on ({m}x{k})ᵀ x {k}x{n}");
+            let textured = CompileOptions { matmul: Some(kernel), ..Default::default() };
+            let model = Loader::new(device()).with_options(textured).load(&g, &weights).unwrap();
+            let copies: usize = model.program().kernels.iter().map(|k| k.texture_copies.len()).sum();
+            let blocks_of_four = matches!(kernel, MatmulKernel::Register { tm, tn, .. } if tm % 4 == 0 && tn % 4 == 0);
+            assert_eq!(copies, if blocks_of_four { 2 } else { 0 }, "{what}: x and dy copied into textures");
+            let buffers = CompileOptions { matmul: Some(kernel), texture_weights: false, ..Default::default() };
+            let plain = Loader::new(device()).with_options(buffers).load(&g, &weights).unwrap();
+            let feed = vec![
+                ("x".to_string(), rng.floats(&[k, m], -1.0, 1.0)),
+                ("dy".to_string(), rng.floats(&[k, n], -1.0, 1.0)),
+            ];
+            let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
+            let got = model.run(feed.clone()).unwrap().get("dw").unwrap().clone();
+            let atol = (2e-7 * k as f64).max(1e-5);
+            assert_close(&got, want.get("dw").unwrap(), 1e-4, atol, &what);
+            let from_buffers = plain.run(feed).unwrap().get("dw").unwrap().clone();
+            assert_close(&got, &from_buffers, 1e-4, atol, &format!("{what}, against buffers"));
+        }
+    }
+}
+
+/// llvmpipe stops an invocation's loops after 65,535 iterations in all
+/// and returns what its registers hold: a product whose k loop would run
+/// longer is refused by name there, while the same k read four at a time
+/// (a transposed Linear weight, `VecK`) stays within it and is exact.
+#[test]
+fn k_loops_past_the_drivers_limit_are_refused_not_cut_short() {
+    let mut rng = Rng(8);
+    let k = 70_000;
+    let g = Graph::new("long_k");
+    let x = g.input("x", wgraph::DType::F32, [Dim::new(k), Dim::new(4)]);
+    let dy = g.input("dy", wgraph::DType::F32, [Dim::new(k), Dim::new(4)]);
+    g.output_named([("dw", ops::matmul(&ops::transpose(&x, 0, 1), &dy))]).unwrap();
+    let feed =
+        vec![("x".to_string(), rng.floats(&[k, 4], -1.0, 1.0)), ("dy".to_string(), rng.floats(&[k, 4], -1.0, 1.0))];
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
+    let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
+    match (device().loop_limit(), model.run(feed)) {
+        (Some(limit), Err(e @ wgraph::RuntimeError::LoopLimit { .. })) => {
+            let text = e.to_string();
+            assert!(text.contains("70000 times") && text.contains(&limit.to_string()), "{text}");
+            assert!(text.contains("matmul") && text.contains("hint:"), "{text}");
+        }
+        (None, Ok(got)) => assert_close(got.get("dw").unwrap(), want.get("dw").unwrap(), 1e-4, 0.02, "no loop limit"),
+        (limit, other) => panic!("limit {limit:?}: expected the refusal exactly where there is a limit, got {other:?}"),
+    }
+    // x @ wᵀ over the same k: the loop reads four values a step.
+    let g = Graph::new("long_k_linear");
+    let x = g.input("x", wgraph::DType::F32, [Dim::new(3), Dim::new(k)]);
+    let w = g.input("w", wgraph::DType::F32, [Dim::new(5), Dim::new(k)]);
+    g.output_named([("y", ops::linear(&x, &w, None))]).unwrap();
+    let feed =
+        vec![("x".to_string(), rng.floats(&[3, k], -1.0, 1.0)), ("w".to_string(), rng.floats(&[5, k], -1.0, 1.0))];
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
+    let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
+    let got = model.run(feed).unwrap();
+    assert_close(got.get("y").unwrap(), want.get("y").unwrap(), 1e-4, 0.02, "k of 70,000 read as vec4");
+    // The tiled kernel loops about 51 times per 32-long tile of k.
+    let tiled = CompileOptions { matmul: Some(MatmulKernel::Tiled { tile: 32, tm: 4 }), ..Default::default() };
+    for (k, refused) in [(30_000, false), (45_000, device().loop_limit().is_some())] {
+        let g = Graph::new("long_k_tiled");
+        let x = g.input("x", wgraph::DType::F32, [Dim::new(8), Dim::new(k)]);
+        let w = g.input("w", wgraph::DType::F32, [Dim::new(k), Dim::new(8)]);
+        g.output_named([("y", ops::matmul(&x, &w))]).unwrap();
+        let feed =
+            vec![("x".to_string(), rng.floats(&[8, k], -1.0, 1.0)), ("w".to_string(), rng.floats(&[k, 8], -1.0, 1.0))];
+        let model = Loader::new(device()).with_options(tiled.clone()).load(&g, &Weights::new()).unwrap();
+        match model.run(feed.clone()) {
+            Err(wgraph::RuntimeError::LoopLimit { .. }) if refused => {}
+            Ok(got) if !refused => {
+                let want = Interpreter::new().run(&g, &Weights::new(), feed).unwrap();
+                assert_close(got.get("y").unwrap(), want.get("y").unwrap(), 1e-4, 0.02, &format!("tiled, k {k}"));
+            }
+            other => panic!("tiled, k {k}: refused {refused} expected, got {other:?}"),
+        }
+    }
+}
+
 /// A Linear weight taller than the device's textures (an LLM's head of
 /// tens of thousands of rows) is still read from a texture, its rows
 /// folded several to a texture row: one token and a few, equal to the

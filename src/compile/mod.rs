@@ -24,7 +24,7 @@ pub mod validate;
 pub mod view;
 mod write_in_place;
 
-pub use codegen::{weight_fold, FewRows, Grid, KernelSpec, MatmulKernel, TextureCopy};
+pub use codegen::{weight_fold, FewRows, Grid, KernelSpec, LoopBound, MatmulKernel, TextureCopy};
 pub use conv_as_matmul::ConvAsMatmul;
 pub use cse::CommonSubexpressions;
 pub use dce::DeadCode;

@@ -138,6 +138,14 @@ impl Device {
         self.info.driver.to_ascii_lowercase().contains("llvmpipe") || self.info.name.contains("llvmpipe")
     }
 
+    /// The most loop iterations one kernel invocation may run here, when
+    /// the driver cuts longer loops short: llvmpipe's 65,535 in all
+    /// (`LP_MAX_TGSI_LOOP_ITERATIONS`), less a margin for a kernel's short
+    /// loops (a matmul's stores) next to the one `LoopBound` counts.
+    pub fn loop_limit(&self) -> Option<usize> {
+        self.compiles_at_first_dispatch().then_some(65_535 - 1_024)
+    }
+
     /// Memory a run may still allocate, when it can be told: on CPU
     /// drivers the machine's available memory (`MemAvailable` in
     /// /proc/meminfo; GPUs do not report theirs through wgpu), capped by

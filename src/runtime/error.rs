@@ -96,6 +96,24 @@ pub enum RuntimeError {
         /// What to do about it, when something helps.
         hint: Option<&'static str>,
     },
+    /// A kernel would loop longer per invocation than the driver lets a
+    /// shader loop (llvmpipe stops after 65,535 iterations in all and
+    /// carries on with a wrong result).
+    #[error(
+        "kernel `{kernel}` would loop {iterations} times per invocation at these sizes, but {driver} stops a shader's loops after {limit} and would return wrong numbers\n  hint: {hint}"
+    )]
+    LoopLimit {
+        /// The kernel.
+        kernel: String,
+        /// Its iterations at the run's sizes.
+        iterations: usize,
+        /// The most this driver runs.
+        limit: usize,
+        /// The driver.
+        driver: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
     /// An activation a kernel reads as a texture has more rows than the
     /// device's largest texture holds.
     #[error(

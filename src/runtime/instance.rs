@@ -136,6 +136,9 @@ impl Loaded<'_> {
                 }
             }
         }
+        if let Some(limit) = self.device.loop_limit() {
+            check_loops(self.program, bindings, limit, &self.device.info().driver)?;
+        }
         let fills = texture_fills(dev, limits.max_texture_dimension_2d, self.program, bindings, &buffers)?;
         let mut bind_groups = Vec::with_capacity(self.program.kernels.len());
         let mut grids = Vec::with_capacity(self.program.kernels.len());
@@ -259,6 +262,24 @@ fn grid(
             Ok(Some([gx as u32, gy as u32, gz as u32]))
         }
     }
+}
+
+/// Refuses sizes at which a kernel would loop past the driver's `limit`.
+fn check_loops(program: &Program, bindings: &Bindings, limit: usize, driver: &str) -> Result<(), RuntimeError> {
+    for k in &program.kernels {
+        let Some(bound) = &k.loop_bound else { continue };
+        let iterations = bound.iterations(bindings);
+        if iterations > limit {
+            return Err(RuntimeError::LoopLimit {
+                kernel: k.name.clone(),
+                iterations,
+                limit,
+                driver: if driver.is_empty() { "this driver".to_string() } else { driver.to_string() },
+                hint: "split the product's shared axis (fewer tokens per batch, with gradient accumulation in training), or run on a GPU",
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

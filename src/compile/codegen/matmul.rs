@@ -3,7 +3,7 @@
 //! the register-blocked kernel an operand layout chosen from the strides.
 
 use super::expr::ExprBuilder;
-use super::kernels::{bindings_typed, label, weight_fold, Grid, KernelSpec, TextureCopy};
+use super::kernels::{bindings_typed, label, weight_fold, Grid, KernelSpec, LoopBound, TextureCopy};
 use super::register_block::{register_block, Block, Layout, Operands};
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
@@ -144,20 +144,36 @@ pub fn matmul(
         }
         MatmulKernel::Tiled { .. } => Layout::Scalar,
     };
+    // Both operands along the output's sides (a weight gradient): from
+    // textures where they can be copied into them.
+    let outer = match kernel {
+        MatmulKernel::Register { tm, tn, .. } if matches!(layout, Layout::Scalar | Layout::VecN) => {
+            let clash = epilogue_reads.iter().any(|&x| x == a.base || x == bv.base);
+            let flat = batch_shape.is_empty() && tm % 4 == 0 && tn % 4 == 0 && !clash;
+            flat.then(|| outer_product_copies(ir, plan, a, bv, max_texture_side)).flatten()
+        }
+        _ => None,
+    };
+    let layout = if outer.is_some() { Layout::VecMN } else { layout };
     let vec4_buffers: Vec<NodeId> = match layout {
-        Layout::Scalar => vec![],
+        Layout::Scalar | Layout::VecMN => vec![],
         Layout::VecN => vec![bv.base],
         Layout::VecK | Layout::VecKN => vec![a.base, bv.base],
     };
-    let b_texture = (matches!(kernel, MatmulKernel::Register { .. }) && a.base != bv.base)
-        .then(|| b_texture_read(ir, plan, bv, layout, max_texture_side))
-        .flatten();
-    // A from a texture when B is one: the products a CPU driver runs
-    // faster so (BENCHMARKS.md, "Matmul kernel configurations").
-    let a_texture = if b_texture.is_some() && matches!(layout, Layout::VecK | Layout::VecKN) {
-        a_texture_read(ir, plan, a, &k, max_texture_side)
+    let (a_texture, b_texture) = if let Some((a_copy, b_copy)) = outer {
+        (Some((a_copy.fold, Some(a_copy))), Some((b_copy.fold, Some(b_copy))))
     } else {
-        None
+        let b_texture = (matches!(kernel, MatmulKernel::Register { .. }) && a.base != bv.base)
+            .then(|| b_texture_read(ir, plan, bv, layout, max_texture_side))
+            .flatten();
+        // A from a texture when B is one: the products a CPU driver runs
+        // faster so (BENCHMARKS.md, "Matmul kernel configurations").
+        let a_texture = if b_texture.is_some() && matches!(layout, Layout::VecK | Layout::VecKN) {
+            a_texture_read(ir, plan, a, &k, max_texture_side)
+        } else {
+            None
+        };
+        (a_texture, b_texture)
     };
     let mut textures = if b_texture.is_some() { vec![bv.base] } else { Vec::new() };
     let mut texture_copies: Vec<TextureCopy> = b_texture.iter().flat_map(|(_, copy)| copy.clone()).collect();
@@ -243,7 +259,23 @@ pub fn matmul(
         co_outputs: Vec::new(),
         few_rows: None,
         variant: Some(kernel.to_string()),
+        loop_bound: Some(k_loops(kernel, layout, k.clone())),
     })
+}
+
+/// The loops over k: the register block's one loop steps a vec4 along k,
+/// a run of them shared across a subgroup, or one value; the tiled
+/// kernel's steps a tile, and each step loops `tm * tm` times to load the
+/// tiles and `tile` times over them, with its barriers about 3 more
+/// (measured on llvmpipe: a 32x32 tile of 4x4 blocks ends at 51 per step).
+fn k_loops(kernel: MatmulKernel, layout: Layout, size: Dim) -> LoopBound {
+    let (step, per_step) = match (kernel, layout) {
+        (MatmulKernel::Register { wx, subgroup_a: true, .. }, Layout::VecK | Layout::VecKN) => (4 * wx, 1),
+        (MatmulKernel::Register { .. }, Layout::VecK | Layout::VecKN) => (4, 1),
+        (MatmulKernel::Register { .. }, _) => (1, 1),
+        (MatmulKernel::Tiled { tile, tm }, _) => (tile, 3 + tile + tm * tm),
+    };
+    LoopBound { size, step, per_step }
 }
 
 /// Whether B can be read from a texture: a 2-D weight (uploaded once, so
@@ -263,7 +295,7 @@ fn texture_weight(ir: &Ir, plan: &FusionPlan, b: &StridedView, layout: Layout, m
     let whole = match layout {
         Layout::VecKN => fold == 1 && b.shape == [rows, cols.clone()] && b.strides == [cols, one],
         Layout::VecK => b.shape == [cols.clone(), rows] && b.strides == [one, cols],
-        Layout::Scalar | Layout::VecN => false,
+        Layout::Scalar | Layout::VecN | Layout::VecMN => false,
     };
     whole.then_some(fold)
 }
@@ -305,6 +337,44 @@ fn b_texture_read(
         _ => return None,
     };
     Some((copy.fold, Some(copy)))
+}
+
+/// The texture copies of A and B for `Layout::VecMN`: a 2-D product whose
+/// A is a transposed view of a buffer holding its k rows of m values and
+/// whose B is a buffer of k rows of n values, both changing values (a
+/// fixed weight may be uploaded as a texture of another layout), m and n
+/// static multiples of 4.
+fn outer_product_copies(
+    ir: &Ir,
+    plan: &FusionPlan,
+    a: &StridedView,
+    b: &StridedView,
+    max_side: u32,
+) -> Option<(TextureCopy, TextureCopy)> {
+    let ([m, ka], [kb, n]) = (a.shape.as_slice(), b.shape.as_slice()) else { return None };
+    let one = Dim::new(1);
+    let copyable = |v: &StridedView, rows: usize| {
+        let node = ir.node(v.base);
+        !plan.is_fixed(ir, v.base)
+            && node.ty.dtype == DType::F32
+            && Dim::product(&node.ty.shape) == ka * &Dim::new(rows)
+            && rows >= 4
+            && rows.is_multiple_of(4)
+    };
+    let (m_len, n_len) = (m.as_static()?, n.as_static()?);
+    let fits = ka == kb
+        && a.base != b.base
+        && a.strides == [one.clone(), m.clone()]
+        && b.strides == [n.clone(), one]
+        && copyable(a, m_len)
+        && copyable(b, n_len);
+    if !fits {
+        return None;
+    }
+    Some((
+        TextureCopy::new(a.base, ka.clone(), m_len, max_side)?,
+        TextureCopy::new(b.base, kb.clone(), n_len, max_side)?,
+    ))
 }
 
 /// How A (contiguous along k) can be read from a texture, as

@@ -12,5 +12,5 @@ pub mod shaders;
 mod texture;
 pub mod wgsl;
 
-pub use kernels::{weight_fold, FewRows, Grid, KernelSpec, TextureCopy};
+pub use kernels::{weight_fold, FewRows, Grid, KernelSpec, LoopBound, TextureCopy};
 pub use matmul::MatmulKernel;

@@ -19,6 +19,12 @@ pub(super) enum Layout {
     /// and MiniLM's products run slower; BENCHMARKS.md, "Matmul kernel
     /// configurations (examples/matmul_tune.rs)".)
     VecK,
+    /// A contiguous along m and B along n, both read from textures copied
+    /// from buffers holding k rows (a weight gradient, `xᵀ @ dy`): per k
+    /// step one texel of A gives four rows and one of B four columns, an
+    /// outer product into vec4 accumulators. An invocation's rows are
+    /// groups of four, interleaved across the workgroup like the columns.
+    VecMN,
 }
 
 /// How the generated code reaches A and B: the binding names and the WGSL
@@ -78,7 +84,7 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
     if a_texture.is_some() {
         offsets.push_str("    let a_row0 = a_base / K;\n");
     }
-    for r in 0..tm {
+    for r in (0..tm).filter(|_| layout != Layout::VecMN) {
         offsets.push_str(&format!("    let row{r} = row_start + {}u;\n", r * wy));
         let ra = format!("a_base + min(row{r}, M - 1u) * {a_row_stride}");
         let texture_row = format!("a_row0 + min(row{r}, M - 1u)");
@@ -93,6 +99,7 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
     }
     let loop_head = match layout {
         Layout::VecK | Layout::VecKN => "    for (var k = 0u; k < K / 4u; k++) {\n".to_string(),
+        Layout::VecMN => "    for (var k = 0u; k < K; k++) {\n".to_string(),
         Layout::Scalar | Layout::VecN => format!(
             "    for (var k = 0u; k < K; k++) {{\n        let ka = k * {a_k_stride};\n        let kb = k * {b_k_stride};\n"
         ),
@@ -161,6 +168,46 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
             }
             group_accumulators(tm, groups, &store, &mut decl, &mut stores);
         }
+        Layout::VecMN => {
+            let (Some(a_fold), Some(b_fold)) = (a_texture, b_texture) else {
+                unreachable!("VecMN reads both operands from textures")
+            };
+            let groups = column_groups(tn, wx, &mut offsets);
+            let row_groups = tm / 4;
+            for q in 0..row_groups {
+                offsets.push_str(&format!(
+                    "    let rg{q} = min((wid.y * {wy}u * {row_groups}u + lid.y + {}u) * 4u, M - 4u) / 4u;\n",
+                    q * wy
+                ));
+            }
+            // The texel of A's (B's) k-th stored row: `fold` rows to a texture row.
+            let texel = |fold: u32, width: &str| {
+                if fold == 1 {
+                    "vec2<u32>(0u, k)".to_string()
+                } else {
+                    format!("vec2<u32>((k % {fold}u) * ({width} / 4u), k / {fold}u)")
+                }
+            };
+            a_loads.push_str(&format!("        let at = {};\n", texel(a_fold, "M")));
+            (0..row_groups).for_each(|q| {
+                a_loads.push_str(&format!("        let a{q} = textureLoad({a}, at + vec2<u32>(rg{q}, 0u));\n"))
+            });
+            body.push_str(&format!("        let bt = {};\n", texel(b_fold, "N")));
+            (0..groups).for_each(|g| {
+                body.push_str(&format!("        let b{g} = textureLoad({b}, bt + vec2<u32>(cb{g}, 0u));\n"))
+            });
+            for q in 0..row_groups {
+                for (l, lane) in ["x", "y", "z", "w"].iter().enumerate() {
+                    let r = q * 4 + l as u32;
+                    for g in 0..groups {
+                        body.push_str(&format!(
+                            "        acc{r}_{g} = fma(vec4<f32>(a{q}.{lane}), b{g}, acc{r}_{g});\n"
+                        ));
+                    }
+                }
+            }
+            group_accumulators(tm, groups, &store, &mut decl, &mut stores);
+        }
         Layout::VecK => {
             for c in 0..tn {
                 offsets.push_str(&format!("    let col{c} = col_start + {}u;\n", c * wx));
@@ -202,13 +249,19 @@ pub(super) fn register_block(block: Block, ops: &Operands, call_coords: &[String
     let count = tm * tn;
     let col = match layout {
         Layout::Scalar | Layout::VecK => format!("col_start + c * {wx}u"),
-        Layout::VecN | Layout::VecKN => {
+        Layout::VecN | Layout::VecKN | Layout::VecMN => {
             format!("(wid.x * {wx}u * {groups}u + lid.x + (c / 4u) * {wx}u) * 4u + c % 4u", groups = tn / 4)
         }
     };
+    let row = match layout {
+        Layout::VecMN => {
+            format!("(wid.y * {wy}u * {groups}u + lid.y + (r / 4u) * {wy}u) * 4u + r % 4u", groups = tm / 4)
+        }
+        _ => format!("row_start + r * {wy}u"),
+    };
     let stores = format!(
         "    var res: array<f32, {count}>;\n{stores}    for (var i = 0u; i < {count}u; i++) {{\n        \
-         let r = i / {tn}u;\n        let c = i % {tn}u;\n        let row = row_start + r * {wy}u;\n        \
+         let r = i / {tn}u;\n        let c = i % {tn}u;\n        let row = {row};\n        \
          let col = {col};\n        if (row < M && col < N) {{ out[o_base + row * N + col] = \
          epilogue(res[i], {batch_args}row, col); }}\n    }}\n"
     );
