@@ -43,7 +43,7 @@ pub struct Model {
     layouts: Vec<wgpu::BindGroupLayout>,
     statics: HashMap<NodeId, Arc<wgpu::Buffer>>,
     /// 2-D weights kernels read as textures (`KernelSpec::textures`).
-    textures: HashMap<NodeId, wgpu::TextureView>,
+    pub(super) textures: HashMap<NodeId, wgpu::TextureView>,
     index_checks: Vec<IndexCheck>,
     instances: InstanceCache,
     /// Sizes of symbols bound by the weights' shapes.

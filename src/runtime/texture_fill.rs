@@ -81,7 +81,8 @@ fn texture_fill(
 }
 
 /// A `width` x `height` rgba32float texture kernels read as storage and
-/// copies fill: the layout of every texture a kernel reads.
+/// copies fill (and, for a weight held only so, `read_weights` copies
+/// out): the layout of every texture a kernel reads.
 pub(super) fn texel_texture(device: &wgpu::Device, label: &str, width: u32, height: u32) -> wgpu::Texture {
     device.create_texture(&wgpu::TextureDescriptor {
         label: Some(label),
@@ -90,7 +91,7 @@ pub(super) fn texel_texture(device: &wgpu::Device, label: &str, width: u32, heig
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format: wgpu::TextureFormat::Rgba32Float,
-        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
+        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::COPY_SRC,
         view_formats: &[],
     })
 }

@@ -52,6 +52,7 @@ pub(super) fn upload_statics(
         program.kernels.iter().flat_map(|k| k.inputs.iter().filter(|n| !k.textures.contains(n)).copied()).collect();
     as_buffer.extend(copied);
     as_buffer.extend(program.ir.outputs.iter().map(|(_, n)| *n));
+
     as_buffer.extend(program.taps.iter().map(|(_, n)| *n));
     let mut statics = HashMap::new();
     let mut textures = HashMap::new();

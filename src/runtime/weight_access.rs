@@ -3,16 +3,29 @@
 
 use super::error::RuntimeError;
 use super::model::Model;
-use super::transfer::read_mapped;
 use super::transfer::to_gpu_bytes;
+use super::transfer::{from_gpu_bytes, read_mapped};
 use crate::graph::{NamedTensors, Tensor};
 
 impl Model {
     /// The names of the weights the model holds on the device, sorted.
     pub fn weight_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.weight_buffers.keys().cloned().collect();
+        names.extend(self.texture_weights().map(|(name, _)| name.to_string()));
         names.sort();
+        names.dedup();
         names
+    }
+
+    /// Weights held only as textures (read so by every kernel), by name.
+    fn texture_weights(&self) -> impl Iterator<Item = (&str, crate::graph::NodeId)> {
+        let ir = &self.program().ir;
+        self.textures.keys().filter_map(move |&node| match &ir.node(node).op {
+            crate::graph::Op::Weight { name, .. } if !self.weight_buffers.contains_key(name) => {
+                Some((name.as_str(), node))
+            }
+            _ => None,
+        })
     }
 
     /// The current values of the named weights, read back from the device
@@ -24,32 +37,52 @@ impl Model {
         let mut pending = Vec::with_capacity(names.len());
         for name in names {
             let name = name.as_ref();
-            let (node, buffer) = self.weight_buffers.get(name).ok_or_else(|| self.unknown_weight(name))?;
-            let ty = &ir.node(*node).ty;
+            let held = self.weight_buffers.get(name).map(|(node, buffer)| (*node, Some(buffer)));
+            let (node, buffer) = held
+                .or_else(|| self.texture_weights().find(|(n, _)| *n == name).map(|(_, node)| (node, None)))
+                .ok_or_else(|| self.unknown_weight(name))?;
+            let ty = &ir.node(node).ty;
             let shape: Vec<usize> = ty.shape.iter().map(|d| d.eval(self.weight_bindings()).unwrap_or(0)).collect();
             let bytes = shape.iter().product::<usize>() as u64 * 4;
+            let texture = buffer.is_none().then(|| self.textures.get(&node).map(|v| v.texture())).flatten();
+            let read = match texture {
+                Some(t) => TextureRead::of(t),
+                None => TextureRead { row_bytes: bytes, padded_row_bytes: bytes, rows: 1 },
+            };
             let staging = dev.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(&format!("{name}:read")),
-                size: bytes.max(4),
+                size: read.staging_bytes().max(4),
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             });
-            if bytes > 0 {
-                encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+            match (buffer, texture) {
+                (Some(buffer), _) if bytes > 0 => encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes),
+                (None, Some(texture)) => read.record(&mut encoder, texture, &staging),
+                _ => {}
             }
-            pending.push((name.to_string(), ty.dtype, shape, staging, bytes));
+            pending.push((name.to_string(), ty.dtype, shape, staging, bytes, read));
         }
         let _exclusive = self.device().exclusive();
         let submission = self.device().queue.submit([encoder.finish()]);
-        for (_, _, _, staging, bytes) in &pending {
+        for (_, _, _, staging, bytes, read) in &pending {
             if *bytes > 0 {
-                staging.slice(..*bytes).map_async(wgpu::MapMode::Read, |_| {});
+                staging.slice(..read.staging_bytes()).map_async(wgpu::MapMode::Read, |_| {});
             }
         }
         self.wait(submission, "reading weights")?;
         let mut out = Vec::with_capacity(pending.len());
-        for (name, dtype, shape, staging, bytes) in pending {
-            let t = read_mapped(&staging, bytes, dtype, shape, &name)?;
+        for (name, dtype, shape, staging, bytes, read) in pending {
+            let t = if read.rows == 1 {
+                read_mapped(&staging, bytes, dtype, shape, &name)?
+            } else {
+                let failed = |detail: String| RuntimeError::Readback { tensor: name.clone(), detail };
+                let view =
+                    staging.slice(..read.staging_bytes()).get_mapped_range().map_err(|e| failed(e.to_string()))?;
+                let packed = read.unpad(&view, bytes as usize);
+                drop(view);
+                staging.unmap();
+                from_gpu_bytes(dtype, shape, &packed).map_err(|e| failed(e.to_string()))?
+            };
             out.push((name, t));
         }
         Ok(NamedTensors(out))
@@ -84,5 +117,55 @@ impl Model {
             name: name.to_string(),
             closest: crate::weights::closest_names(name, names.iter().map(String::as_str), 3),
         }
+    }
+}
+
+/// How a weight held as a texture is copied into a mappable buffer: whole
+/// texture rows, each padded to the 256 bytes a texture-to-buffer copy
+/// needs; the weight's values are the rows' leading bytes, in order.
+struct TextureRead {
+    row_bytes: u64,
+    padded_row_bytes: u64,
+    rows: u32,
+}
+
+impl TextureRead {
+    fn of(texture: &wgpu::Texture) -> TextureRead {
+        let row_bytes = u64::from(texture.width()) * 16;
+        let padded_row_bytes = row_bytes.next_multiple_of(u64::from(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT));
+        TextureRead { row_bytes, padded_row_bytes, rows: texture.height() }
+    }
+
+    fn staging_bytes(&self) -> u64 {
+        self.padded_row_bytes * u64::from(self.rows)
+    }
+
+    fn record(&self, encoder: &mut wgpu::CommandEncoder, texture: &wgpu::Texture, staging: &wgpu::Buffer) {
+        encoder.copy_texture_to_buffer(
+            texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: staging,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(self.padded_row_bytes as u32),
+                    rows_per_image: Some(self.rows),
+                },
+            },
+            texture.size(),
+        );
+    }
+
+    /// The first `bytes` of the rows without their padding (a weight's
+    /// last texture row may be partly filled).
+    fn unpad(&self, mapped: &[u8], bytes: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes);
+        for row in mapped.chunks(self.padded_row_bytes as usize) {
+            let take = (self.row_bytes as usize).min(bytes - out.len());
+            out.extend_from_slice(&row[..take]);
+            if out.len() == bytes {
+                break;
+            }
+        }
+        out
     }
 }
