@@ -20,6 +20,8 @@ pub struct MatmulChoices<'a> {
     /// Largest texture side for norms reading rows from textures (CPU
     /// drivers; 0: never).
     pub row_textures: u32,
+    /// Short softmax and reduction rows one per invocation (CPU drivers).
+    pub short_rows: bool,
 }
 
 impl MatmulChoices<'_> {
@@ -63,7 +65,7 @@ fn lower_root(
             kernels::ConvShape { stride: *stride, padding: *padding, dilation: *dilation, groups: *groups },
         ),
         Op::Row(r) => norm_texture(ir, plan, root, *r, choices.row_textures, row_wg)
-            .unwrap_or_else(|| kernels::row(ir, plan, root, *r, row_wg)),
+            .unwrap_or_else(|| kernels::row(ir, plan, root, *r, row_wg, choices.short_rows)),
         Op::ScatterAdd { axis, .. } => kernels::scatter_add(ir, plan, root, *axis, row_wg),
         Op::Attention { scale, rows_first, .. } => {
             let layout =

@@ -225,7 +225,8 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     // One row per invocation reading textures suits CPU drivers only: a
     // GPU wants a workgroup per row.
     let row_textures = if target.kind == AdapterKind::Cpu { max_texture_side } else { 0 };
-    let choice = lower::MatmulChoices { policy: matmul, tuning, tier: options.tier, row_textures };
+    let short_rows = target.kind == AdapterKind::Cpu;
+    let choice = lower::MatmulChoices { policy: matmul, tuning, tier: options.tier, row_textures, short_rows };
     let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, &choice, row_wg, subgroups))?;
     // Identical layers lower to identical kernels: validate each source once
     // (MiniLM: 74 kernels, 10 distinct sources).

@@ -258,8 +258,25 @@ fn around(shape: &[Dim], axis: usize) -> (Dim, Dim, Dim) {
     )
 }
 
-/// Softmax, norms, reductions and argmax: one workgroup per row.
-pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32) -> Result<KernelSpec, CompileError> {
+/// The longest row a reduction or softmax takes one invocation per row
+/// for, on CPU drivers (see `row`).
+pub const SHORT_ROW: usize = 1024;
+
+/// Invocations per workgroup of the row-per-invocation kernels.
+const LANES_WG: u32 = 64;
+
+/// Softmax, norms, reductions and argmax: one workgroup per row. With
+/// `short_rows` (CPU drivers), softmax and reductions over a last axis of
+/// at most [`SHORT_ROW`] take one row per invocation instead: a
+/// workgroup's barriers cost more there than a lane's loop over a row.
+pub fn row(
+    ir: &Ir,
+    plan: &FusionPlan,
+    node: NodeId,
+    row_op: RowOp,
+    row_wg: u32,
+    short_rows: bool,
+) -> Result<KernelSpec, CompileError> {
     let mut b = ExprBuilder::new(ir, plan);
     let operands = ir.operands(node);
     for &o in &operands {
@@ -273,6 +290,14 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
     let (rows, len, inner) = around(&in_shape, axis);
     let (rows_expr, len_expr, inner_expr) = (b.dim(&rows), b.dim(&len), b.dim(&inner));
     let columns = column_workgroup(row_op, &inner, row_wg);
+    let lanes = short_rows
+        && columns.is_none()
+        && len.as_static().is_some_and(|n| n <= SHORT_ROW)
+        && match row_op {
+            RowOp::Reduce { .. } => true,
+            RowOp::Softmax { .. } => plan.is_materialised(operands[0]),
+            _ => false,
+        };
     // Element `j` of the row: read from the operand's buffer, or computed
     // in place when the operand is the reduction's fused prologue.
     let load = if plan.is_materialised(operands[0]) {
@@ -291,11 +316,15 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
         ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", binds),
         // A column reduction's workgroup is WX x WY, not one row's.
-        ("WG", columns.map_or_else(|| wg.clone(), |(wx, wy)| (wx * wy).to_string())),
+        ("WG", if lanes { LANES_WG.to_string() } else { columns.map_or_else(|| wg.clone(), |(wx, wy)| (wx * wy).to_string()) }),
         ("ROWS", rows_expr),
         ("N", len_expr),
     ];
     let template: Template = match row_op {
+        RowOp::Softmax { .. } if lanes => {
+            values.push(("INNER", inner_expr));
+            shaders::SOFTMAX_LANES
+        }
         RowOp::Softmax { .. } => {
             values.extend([("ROW_COMMON", row_common), ("INNER", inner_expr)]);
             shaders::SOFTMAX
@@ -330,6 +359,8 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
             if let Some((wx, wy)) = columns {
                 values.extend([("WX", wx.to_string()), ("WY", wy.to_string())]);
                 shaders::REDUCE_COLUMNS
+            } else if lanes {
+                shaders::REDUCE_LANES
             } else {
                 values.extend([("ROW_COMMON", row_common), ("REDUCE", reduce.to_string())]);
                 shaders::REDUCE
@@ -355,8 +386,12 @@ pub fn row(ir: &Ir, plan: &FusionPlan, node: NodeId, row_op: RowOp, row_wg: u32)
         .filter(|&n| n != node && !ir.node(n).op.is_index_only())
         .collect();
     let name = label(ir, node, &prologue);
-    let per_group = columns.map_or(1, |(wx, _)| wx);
-    Ok(finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group }))
+    let per_group = if lanes { LANES_WG } else { columns.map_or(1, |(wx, _)| wx) };
+    let mut spec = finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group });
+    if lanes {
+        spec.variant = Some("a row per invocation".to_string());
+    }
+    Ok(spec)
 }
 
 /// The `(WX, WY)` workgroup of a reduction over an axis that is not the

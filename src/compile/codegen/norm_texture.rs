@@ -1,7 +1,8 @@
 //! LayerNorm and RMSNorm with one row per invocation and every operand
 //! read from a texture (shaders/norm_texture.wgsl), for CPU drivers: the
 //! row is an activation copied into a texture before the dispatch, gamma
-//! and beta are weights uploaded as one-row textures. Norms whose
+//! and beta are weights uploaded as one-row textures (trained ones copied
+//! like the row). Norms whose
 //! operands do not fit that (a computed gamma, a row not of whole texels)
 //! keep the workgroup-per-row kernel.
 
@@ -31,7 +32,9 @@ pub fn norm_texture(
     let x_node = ir.node(x);
     let activation = !plan.is_fixed(ir, x);
     let distinct = operands.iter().enumerate().all(|(i, o)| !operands[..i].contains(o));
-    let affine_ok = operands[1..].iter().all(|&o| plan.is_fixed(ir, o) && one_row(ir, o, n));
+    // Gamma and beta: fixed weights uploaded as textures, or values with
+    // a buffer (trained weights) copied into one.
+    let affine_ok = operands[1..].iter().all(|&o| (plan.is_fixed(ir, o) || plan.is_materialised(o)) && one_row(ir, o, n));
     if max_side == 0
         || x_node.ty.dtype != DType::F32
         || !activation
@@ -45,8 +48,11 @@ pub fn norm_texture(
         return None;
     }
     let rows = Dim::product(&shape[..shape.len() - 1]);
-    let copy = TextureCopy::new(x, rows.clone(), n, max_side)?;
-    Some(generate(ir, plan, node, &operands, row_op, eps, copy, wg))
+    let mut copies = vec![TextureCopy::new(x, rows.clone(), n, max_side)?];
+    for &o in operands[1..].iter().filter(|&&o| !plan.is_fixed(ir, o)) {
+        copies.push(TextureCopy::new(o, Dim::new(1), n, max_side)?);
+    }
+    Some(generate(ir, plan, node, &operands, row_op, eps, copies, wg))
 }
 
 /// Whether `node` holds `n` f32 values (gamma, beta).
@@ -63,9 +69,10 @@ fn generate(
     operands: &[NodeId],
     row_op: RowOp,
     eps: f64,
-    copy: TextureCopy,
+    copies: Vec<TextureCopy>,
     wg: u32,
 ) -> Result<KernelSpec, CompileError> {
+    let copy = &copies[0];
     let mut b = ExprBuilder::new(ir, plan);
     operands.iter().for_each(|&o| {
         b.buffer(o);
@@ -90,7 +97,7 @@ fn generate(
     let rows = copy.rows.clone();
     let mut spec = finish(b, node, name, wgsl, Grid::Linear { items: rows, per_group: wg });
     spec.textures = operands.to_vec();
-    spec.texture_copies = vec![copy];
+    spec.texture_copies = copies;
     spec.variant = Some("rows from textures".to_string());
     Ok(spec)
 }

@@ -32,9 +32,11 @@ templates! {
     MATMUL_REGISTER = "matmul_register";
     MATMUL_TILED = "matmul_tiled";
     SOFTMAX = "softmax";
+    SOFTMAX_LANES = "softmax_lanes";
     NORM = "norm";
     NORM_TEXTURE = "norm_texture";
     REDUCE = "reduce";
+    REDUCE_LANES = "reduce_lanes";
     REDUCE_COLUMNS = "reduce_columns";
     ARGMAX = "argmax";
     SCAN = "scan";
