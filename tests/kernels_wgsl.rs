@@ -199,7 +199,8 @@ fn every_template_is_used() {
         }
         // GPU targets: the workgroup-per-row kernels CPU drivers skip for short rows.
         let ir = g.ir().unwrap();
-        let gpu = wgraph::compile::compile(&ir, &CompileOptions::default(), &wgraph::compile::Target::portable()).unwrap();
+        let gpu =
+            wgraph::compile::compile(&ir, &CompileOptions::default(), &wgraph::compile::Target::portable()).unwrap();
         gpu.kernels.iter().for_each(|k| sources.push_str(&k.wgsl));
     }
     for template in wgraph::compile::codegen::shaders::ALL {

@@ -3,6 +3,7 @@
 
 mod check;
 mod error;
+pub mod gguf;
 mod registry;
 mod report;
 mod save;

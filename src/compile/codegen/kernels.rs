@@ -316,7 +316,14 @@ pub fn row(
         ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", binds),
         // A column reduction's workgroup is WX x WY, not one row's.
-        ("WG", if lanes { LANES_WG.to_string() } else { columns.map_or_else(|| wg.clone(), |(wx, wy)| (wx * wy).to_string()) }),
+        (
+            "WG",
+            if lanes {
+                LANES_WG.to_string()
+            } else {
+                columns.map_or_else(|| wg.clone(), |(wx, wy)| (wx * wy).to_string())
+            },
+        ),
         ("ROWS", rows_expr),
         ("N", len_expr),
     ];

@@ -34,7 +34,8 @@ pub fn norm_texture(
     let distinct = operands.iter().enumerate().all(|(i, o)| !operands[..i].contains(o));
     // Gamma and beta: fixed weights uploaded as textures, or values with
     // a buffer (trained weights) copied into one.
-    let affine_ok = operands[1..].iter().all(|&o| (plan.is_fixed(ir, o) || plan.is_materialised(o)) && one_row(ir, o, n));
+    let affine_ok =
+        operands[1..].iter().all(|&o| (plan.is_fixed(ir, o) || plan.is_materialised(o)) && one_row(ir, o, n));
     if max_side == 0
         || x_node.ty.dtype != DType::F32
         || !activation
