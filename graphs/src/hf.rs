@@ -35,8 +35,12 @@ pub struct HfConfig {
 }
 
 impl HfConfig {
-    /// Reads `<dir>/config.json`.
+    /// Reads `<dir>/config.json`; for a GGUF file given in place of the
+    /// directory, the config its metadata implies.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<HfConfig, ModelError> {
+        if dir.as_ref().is_file() {
+            return crate::gguf_config::config_from_gguf(dir.as_ref());
+        }
         let path = dir.as_ref().join("config.json");
         let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
         HfConfig::from_str(&text, path)

@@ -8,6 +8,7 @@ pub mod bert;
 pub mod distilbert;
 pub mod embed;
 pub mod generate;
+pub mod gguf_config;
 pub mod grad;
 pub mod hf;
 pub mod llama;

@@ -44,6 +44,22 @@ pub enum WeightError {
         /// The safetensors crate's complaint.
         source: safetensors::SafeTensorError,
     },
+    /// A GGUF file that cannot be read as one.
+    #[error("{path}: {source}")]
+    Gguf {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the key, tensor or field.
+        source: super::gguf::GgufError,
+    },
+    /// A GGUF tensor whose blocks cannot be dequantized.
+    #[error("`{name}`: {source}")]
+    Dequantize {
+        /// The tensor's name.
+        name: String,
+        /// Why.
+        source: super::gguf::DequantError,
+    },
     /// A `model.safetensors.index.json` is malformed or disagrees with its shards.
     #[error("{path}: {detail}")]
     Index {

@@ -1,7 +1,10 @@
 //! The weight registry: safetensors files (one, several, or HF shards with
-//! `model.safetensors.index.json`) memory-mapped, plus in-memory tensors for
-//! tests and generated weights. Tensors are converted to the dtype the graph
-//! declares when they are read.
+//! `model.safetensors.index.json`) and GGUF files memory-mapped, plus
+//! in-memory tensors for tests and generated weights. Tensors are converted
+//! to the dtype the graph declares when they are read; GGUF tensors of the
+//! LLaMA family go by their HF names, Q and K rows back in HF's order.
+
+use super::gguf::{self, GgmlType, GgufFile};
 
 use super::error::WeightError;
 use super::suggest::closest_names;
@@ -20,6 +23,9 @@ enum Storage {
     Mapped {
         file: usize,
         range: std::ops::Range<usize>,
+        /// For each row in the order the graph reads, the stored row
+        /// (GGUF Q and K, stored in llama.cpp's rotary order).
+        rows: Option<Arc<[usize]>>,
     },
     Memory(Arc<Tensor>),
 }
@@ -33,6 +39,9 @@ pub struct TensorInfo {
     pub shape: Vec<usize>,
     /// Which file holds it (empty for in-memory tensors).
     pub path: PathBuf,
+    /// The name in the file, when the registry gives it another (a GGUF
+    /// tensor under its HF name).
+    pub file_name: Option<String>,
     storage_dtype: StoredDtype,
     storage: Storage,
 }
@@ -47,6 +56,8 @@ enum StoredDtype {
     U8,
     U16,
     U64,
+    /// A ggml block format (GGUF), read as floats by dequantizing.
+    Ggml(GgmlType),
     /// Formats wgraph cannot convert (fp8, fp4, ...).
     Unsupported,
 }
@@ -72,7 +83,7 @@ impl StoredDtype {
     }
 
     fn is_float(self) -> bool {
-        matches!(self, StoredDtype::Known(d) if d.is_float())
+        matches!(self, StoredDtype::Known(d) if d.is_float()) || matches!(self, StoredDtype::Ggml(_))
     }
 
     fn is_int(self) -> bool {
@@ -105,6 +116,8 @@ pub struct Weights {
     prefix: String,
     /// What the registry was opened from, for messages.
     origin: String,
+    /// A GGUF file's header and metadata, when the registry is one.
+    gguf: Option<Arc<GgufFile>>,
 }
 
 impl Weights {
@@ -141,9 +154,13 @@ impl Weights {
     }
 
     /// Opens the checkpoint of an HF model directory: `model.safetensors`, or
-    /// the shards listed in `model.safetensors.index.json`.
+    /// the shards listed in `model.safetensors.index.json`; or a GGUF file
+    /// given in its place.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Weights, WeightError> {
         let dir = dir.as_ref();
+        if dir.is_file() {
+            return Weights::open([dir]);
+        }
         let single = dir.join("model.safetensors");
         let index = dir.join("model.safetensors.index.json");
         if index.is_file() {
@@ -206,6 +223,9 @@ impl Weights {
         // SAFETY: the mapping is read-only; a checkpoint changed on disk
         // while mapped is outside what any loader can defend against.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        if map.starts_with(b"GGUF") {
+            return self.add_gguf(path, map);
+        }
         let (header_len, meta) =
             SafeTensors::read_metadata(&map).map_err(|source| WeightError::Parse { path: path.into(), source })?;
         let base = 8 + header_len;
@@ -221,13 +241,74 @@ impl Weights {
                     file_dtype: format!("{:?}", info.dtype),
                     shape: info.shape.clone(),
                     path: path.into(),
+                    file_name: None,
                     storage_dtype: StoredDtype::of(info.dtype),
-                    storage: Storage::Mapped { file: file_index, range: base + start..base + end },
+                    storage: Storage::Mapped { file: file_index, range: base + start..base + end, rows: None },
                 },
             );
         }
         self.files.push(Arc::new(map));
         Ok(())
+    }
+
+    /// Adds a GGUF file's tensors: LLaMA-family names as HF's (the file's
+    /// name kept in [`TensorInfo::file_name`]), Q and K rows in HF's order.
+    fn add_gguf(&mut self, path: &Path, map: Mmap) -> Result<(), WeightError> {
+        let file = GgufFile::parse(&map).map_err(|source| WeightError::Gguf { path: path.into(), source })?;
+        let arch = file.architecture().unwrap_or_default().to_string();
+        let count = |key: &str| file.get(&format!("{arch}.{key}")).and_then(gguf::MetaValue::as_u64);
+        let heads = count("attention.head_count").unwrap_or(0) as usize;
+        let kv_heads = count("attention.head_count_kv").map_or(heads, |v| v as usize);
+        let file_index = self.files.len();
+        for t in &file.tensors {
+            let hf = gguf::hf_name(&arch, &t.name);
+            let name = hf.clone().unwrap_or_else(|| t.name.clone());
+            if let Some(prev) = self.entries.get(&name) {
+                return Err(WeightError::Duplicate { name, first: prev.path.clone(), second: path.into() });
+            }
+            let shape = t.shape();
+            let rows = match (hf.is_some(), gguf::rotary_heads(&t.name, heads, kv_heads)) {
+                (true, Some(h)) => {
+                    let order = gguf::rotary_rows(shape[0], h).ok_or_else(|| WeightError::Gguf {
+                        path: path.into(),
+                        source: gguf::GgufError::Dims {
+                            tensor: t.name.clone(),
+                            detail: format!("{} rows do not split into {h} heads of rotary pairs", shape[0]),
+                        },
+                    })?;
+                    Some(Arc::from(order))
+                }
+                _ => None,
+            };
+            let storage_dtype = match t.ggml_type {
+                GgmlType::F32 => StoredDtype::Known(DType::F32),
+                GgmlType::F16 => StoredDtype::Known(DType::F16),
+                GgmlType::BF16 => StoredDtype::Known(DType::BF16),
+                q if q.is_supported() => StoredDtype::Ggml(q),
+                _ => StoredDtype::Unsupported,
+            };
+            let (start, end) = (t.start as usize, (t.start + t.bytes) as usize);
+            self.entries.insert(
+                name,
+                TensorInfo {
+                    file_dtype: t.ggml_type.name().to_string(),
+                    shape,
+                    path: path.into(),
+                    file_name: hf.is_some().then(|| t.name.clone()),
+                    storage_dtype,
+                    storage: Storage::Mapped { file: file_index, range: start..end, rows },
+                },
+            );
+        }
+        self.files.push(Arc::new(map));
+        self.gguf = Some(Arc::new(file));
+        Ok(())
+    }
+
+    /// The GGUF file's header and metadata (architecture, hyperparameters,
+    /// tokenizer), when the registry was opened from one.
+    pub fn gguf(&self) -> Option<&GgufFile> {
+        self.gguf.as_deref()
     }
 
     /// A registry of in-memory tensors (tests, generated or trained weights).
@@ -245,6 +326,7 @@ impl Weights {
             file_dtype: format!("{:?}", tensor.dtype()).to_uppercase(),
             shape: tensor.shape().to_vec(),
             path: PathBuf::new(),
+            file_name: None,
             storage_dtype: StoredDtype::Known(tensor.dtype()),
             storage: Storage::Memory(Arc::new(tensor)),
         };
@@ -313,8 +395,17 @@ impl Weights {
                 file_dtype: info.file_dtype.clone(),
                 want: DType::F32,
             }),
-            (Storage::Mapped { file, range }, dtype) => {
+            (Storage::Mapped { file, range, rows }, dtype) => {
                 let bytes = self.files.get(*file).and_then(|m| m.get(range.clone())).unwrap_or_default();
+                let reordered = rows.as_ref().map(|order| reorder_rows(bytes, order));
+                let bytes = reordered.as_deref().unwrap_or(bytes);
+                if let StoredDtype::Ggml(t) = dtype {
+                    let elements = info.shape.iter().product();
+                    let values = gguf::dequantize(t, bytes, elements)
+                        .map_err(|source| WeightError::Dequantize { name: stored_name.to_string(), source })?;
+                    return Tensor::new(info.shape.clone(), values)
+                        .map_err(|e| WeightError::Data { name: stored_name.to_string(), source: e });
+                }
                 decode(dtype, &info.shape, bytes)
                     .map_err(|e| WeightError::Data { name: stored_name.to_string(), source: e })
             }
@@ -335,6 +426,13 @@ impl Weights {
         // Stored as wanted: no second copy of a large weight.
         Ok(if tensor.dtype() == want { tensor } else { tensor.cast(want) })
     }
+}
+
+/// `bytes` as `order.len()` equal rows, row `i` taken from stored row
+/// `order[i]` (whole rows of ggml blocks: a quantized row moves as bytes).
+fn reorder_rows(bytes: &[u8], order: &[usize]) -> Vec<u8> {
+    let row = bytes.len() / order.len().max(1);
+    order.iter().flat_map(|&r| &bytes[r * row..(r + 1) * row]).copied().collect()
 }
 
 /// Decodes stored bytes; the wider or narrower integer and float formats go
@@ -377,7 +475,7 @@ fn decode(dtype: StoredDtype, shape: &[usize], bytes: &[u8]) -> Result<Tensor, c
             expect(8)?;
             ints(le::<8>(bytes).map(|a| u64::from_le_bytes(a) as i64).collect())
         }
-        StoredDtype::Unsupported => Err(crate::graph::TensorError::Bytes {
+        StoredDtype::Ggml(_) | StoredDtype::Unsupported => Err(crate::graph::TensorError::Bytes {
             dtype: DType::F32,
             shape: shape.to_vec(),
             expected: 0,
