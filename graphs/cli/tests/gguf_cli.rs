@@ -1,0 +1,49 @@
+//! GGUF files through the CLI as a user passes them, in place of a model
+//! directory: `inspect` lists metadata and tensors under both names,
+//! `check-weights` finds every weight, and `generate` continues a prompt
+//! with HF transformers' greedy tokens for the same file
+//! (tests/fixtures/gguf/generate_llama.py).
+
+#[path = "common/cli_run.rs"]
+mod cli_run;
+
+use cli_run::wgraph;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gguf").join(name);
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn inspect_lists_metadata_tensors_and_hf_names() {
+    let (code, out, err) = wgraph(&["inspect", &fixture("tiny_llama_q8_0.gguf")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("GGUF v3, 21 tensors"), "{out}");
+    assert!(out.contains("llama.attention.head_count_kv = 2 (u32)"), "{out}");
+    assert!(out.contains("blk.1.attn_q.weight") && out.contains("(model.layers.1.self_attn.q_proj.weight)"), "{out}");
+    assert!(out.contains("Q4_1  1 tensors") && out.contains("Q8_0  15 tensors"), "{out}");
+}
+
+#[test]
+fn check_weights_and_generate_take_a_gguf_file() {
+    let greedy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("tiny_llama_greedy.json")).unwrap()).unwrap();
+    for file in ["tiny_llama_f32.gguf", "tiny_llama_q8_0.gguf"] {
+        let (code, out, err) = wgraph(&["check-weights", &fixture(file)]);
+        assert_eq!(code, 0, "{file}: {out}{err}");
+        assert!(out.contains("all 21 weights of `LlamaForCausalLM` are present"), "{file}: {out}");
+        let want: Vec<String> = greedy[file].as_array().unwrap().iter().map(|t| t.to_string()).collect();
+        let args = ["generate", &fixture(file), "--input-ids", "1,2,3,60,5", "--max-new-tokens", "8"];
+        let (code, out, err) = wgraph(&args);
+        assert_eq!(code, 0, "{file}: {out}{err}");
+        assert_eq!(out.lines().next(), Some(want.join(",").as_str()), "{file}: HF's greedy tokens");
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_model_is_refused() {
+    let (code, out, err) = wgraph(&["generate", &fixture("main.gguf"), "--input-ids", "1", "--max-new-tokens", "1"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("main.gguf"), "{err}");
+}
