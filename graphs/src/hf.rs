@@ -39,7 +39,10 @@ impl HfConfig {
     /// directory, the config its metadata implies.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<HfConfig, ModelError> {
         if dir.as_ref().is_file() {
-            return crate::gguf_config::config_from_gguf(dir.as_ref());
+            let path = dir.as_ref().to_path_buf();
+            let text = crate::gguf_config::config_from_gguf(&path)
+                .map_err(|detail| ModelError::Config { path: path.clone(), detail })?;
+            return HfConfig::from_str(&text, path);
         }
         let path = dir.as_ref().join("config.json");
         let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;

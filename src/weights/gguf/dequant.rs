@@ -8,6 +8,7 @@
 //! rounds, and ggml adds it last, as this code does.)
 
 use super::dequant_k;
+use super::scalars::f16_at;
 use super::types::GgmlType;
 
 /// Why bytes cannot be dequantized.
@@ -94,13 +95,6 @@ fn blocks<const BYTES: usize, const N: usize>(
     for (b, y) in src.iter().zip(dst) {
         decode(b, y);
     }
-}
-
-/// The little-endian f16 at byte `at`, widened exactly (ggml's
-/// `GGML_FP16_TO_FP32`). Like ggml's conversions, `half` quiets a
-/// signalling NaN.
-pub(super) fn f16_at(b: &[u8], at: usize) -> f32 {
-    half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
 }
 
 /// A bf16 is the top half of an f32: ggml widens it by a shift alone.

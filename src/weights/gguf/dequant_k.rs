@@ -2,7 +2,7 @@
 //! their own small integer scale (and minimum), themselves scaled by the
 //! block's f16 factors. Same rounding order as ggml's reference code.
 
-use super::dequant::f16_at;
+use super::scalars::f16_at;
 
 /// Scale and minimum of sub-block `j` (0..8) of a Q4_K or Q5_K block,
 /// six bits each packed into 12 bytes (ggml's `get_scale_min_k4`): the

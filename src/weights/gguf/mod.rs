@@ -8,6 +8,7 @@ mod error;
 mod meta;
 mod names;
 mod reader;
+mod scalars;
 mod types;
 
 pub use dequant::{dequantize, DequantError};
