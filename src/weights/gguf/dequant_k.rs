@@ -84,8 +84,8 @@ mod tests {
     #[test]
     fn scale_min_unpacks_what_ggml_packs() {
         for seed in 0..64u8 {
-            let ls: [u8; 8] = std::array::from_fn(|j| (seed.wrapping_mul(7) + 11 * j as u8) & 63);
-            let lm: [u8; 8] = std::array::from_fn(|j| (seed.wrapping_mul(13) + 5 * j as u8 + 3) & 63);
+            let ls: [u8; 8] = std::array::from_fn(|j| seed.wrapping_mul(7).wrapping_add(11 * j as u8) & 63);
+            let lm: [u8; 8] = std::array::from_fn(|j| seed.wrapping_mul(13).wrapping_add(5 * j as u8 + 3) & 63);
             let mut s = [0u8; 12];
             for j in 0..8 {
                 if j < 4 {
