@@ -9,6 +9,7 @@ pub mod distilbert;
 pub mod embed;
 pub mod generate;
 pub mod gguf_config;
+pub mod gguf_tokenizer;
 pub mod grad;
 pub mod hf;
 pub mod llama;

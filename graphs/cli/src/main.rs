@@ -76,9 +76,12 @@ enum Command {
     /// Check every weight the graph needs against the checkpoint: missing
     /// names, shapes, dtypes and unused tensors, in one report.
     CheckWeights(check_weights::Args),
-    /// List the tensors of a safetensors file (name, dtype, shape) and its
-    /// metadata.
+    /// List the tensors of a safetensors or GGUF file (name, dtype, shape)
+    /// and its metadata.
     Inspect(inspect::Args),
+    /// Token ids of texts, one comma-separated line each, from an HF
+    /// directory's tokenizer.json or a GGUF file's tokenizer.
+    Tokenize(tokenize::Args),
     /// Sentence embeddings (a sentence-transformers BERT checkpoint such as
     /// all-MiniLM-L6-v2) and their cosine similarities.
     Embed(embed::Args),
@@ -141,6 +144,7 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump::exec(&args).map(Outcome::done),
         Command::CheckWeights(args) => check_weights::exec(&args).map(Outcome::done),
         Command::Inspect(args) => inspect::exec(&args).map(Outcome::done),
+        Command::Tokenize(args) => tokenize::exec(&args).map(Outcome::done),
         Command::Embed(args) => embed::exec(&args).map(Outcome::done),
         Command::Classify(args) => classify::exec(&args).map(Outcome::done),
         Command::Features(args) => features::exec(&args).map(Outcome::done),

@@ -47,3 +47,23 @@ fn a_file_that_is_not_a_model_is_refused() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("main.gguf"), "{err}");
 }
+
+#[test]
+fn tokenize_gives_hfs_ids_from_the_files_tokenizer() {
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("smollm2_tokenizer.json")).unwrap()).unwrap();
+    let texts = ["What is the capital of France?", "don't won't I'm we'll they're"];
+    let mut args = vec!["tokenize".to_string(), fixture("smollm2_tokenizer.gguf")];
+    args.extend(texts.iter().map(|t| t.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = wgraph(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    for (line, text) in out.lines().zip(texts) {
+        let want: Vec<String> = reference["texts"][text].as_array().unwrap().iter().map(|i| i.to_string()).collect();
+        assert_eq!(line, want.join(","), "{text}");
+    }
+    // A file whose metadata has a token list but no merges: refused by name.
+    let (code, out, err) = wgraph(&["generate", &fixture("tiny_llama_f32.gguf"), "--prompt", "hi"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("tokenizer.ggml.merges"), "{err}");
+}

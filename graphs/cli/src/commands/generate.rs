@@ -8,9 +8,9 @@ use wgraph::{Device, Weights};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// A LLaMA-style checkpoint directory.
+    /// A LLaMA-style checkpoint directory or GGUF file.
     model_dir: PathBuf,
-    /// Text prompt (needs tokenizer.json in the checkpoint).
+    /// Text prompt (needs tokenizer.json in the checkpoint, or a GGUF file's tokenizer).
     #[arg(long, conflicts_with = "input_ids", required_unless_present = "input_ids")]
     prompt: Option<String>,
     /// Prompt token ids, comma separated (`1,2,3`).
@@ -29,6 +29,15 @@ pub(crate) fn exec(args: &Args) -> Result<()> {
     }
     let cfg = wgraph_models::llama::LlamaConfig::from_hf(&config)?;
     let tokenizer = match prompt {
+        // A GGUF file carries its tokenizer in its metadata.
+        Some(_) if model_dir.is_file() => {
+            let weights = Weights::open([model_dir])?;
+            let gguf = weights.gguf().ok_or_else(|| format!("{}: not a GGUF file", model_dir.display()))?;
+            Some(
+                wgraph_models::gguf_tokenizer::tokenizer_from_gguf(gguf)
+                    .map_err(|e| format!("--prompt needs the file's tokenizer: {}: {e}", model_dir.display()))?,
+            )
+        }
         Some(_) => Some(
             tokenizers::Tokenizer::from_file(model_dir.join("tokenizer.json"))
                 .map_err(|e| format!("--prompt needs {}: {e}", model_dir.join("tokenizer.json").display()))?,

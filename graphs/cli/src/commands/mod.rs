@@ -14,5 +14,6 @@ pub(crate) mod generate;
 pub(crate) mod grad;
 pub(crate) mod inspect;
 pub(crate) mod run;
+pub(crate) mod tokenize;
 pub(crate) mod train;
 pub(crate) mod tune;

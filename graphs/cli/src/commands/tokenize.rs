@@ -1,0 +1,40 @@
+//! `wgraph tokenize MODEL TEXT...`: the ids a model's tokenizer gives each
+//! text, one comma-separated line per text: `tokenizer.json` of an HF
+//! directory, or the tokenizer a GGUF file's metadata describes. A
+//! tokenizer that disagrees with the reference is a porting bug of its own.
+
+use crate::Result;
+use std::path::PathBuf;
+use wgraph::Weights;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// An HF checkpoint directory (with tokenizer.json) or a GGUF file.
+    model: PathBuf,
+    /// The texts, each tokenized with the special tokens the model adds.
+    #[arg(required = true)]
+    texts: Vec<String>,
+}
+
+pub(crate) fn exec(args: &Args) -> Result<()> {
+    let mut tokenizer = if args.model.is_file() {
+        let weights = Weights::open([&args.model])?;
+        let gguf = weights.gguf().ok_or_else(|| format!("{}: not a GGUF file", args.model.display()))?;
+        wgraph_models::gguf_tokenizer::tokenizer_from_gguf(gguf)
+            .map_err(|e| format!("{}: {e}", args.model.display()))?
+    } else {
+        let path = args.model.join("tokenizer.json");
+        tokenizers::Tokenizer::from_file(&path).map_err(|e| format!("{}: {e}", path.display()))?
+    };
+    // Each text's own ids: no padding to a batch or a fixed length.
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(None)
+        .map_err(|e| format!("{}: cannot turn truncation off: {e}", args.model.display()))?;
+    for text in &args.texts {
+        let encoding = tokenizer.encode(text.as_str(), true).map_err(|e| format!("tokenizing {text:?}: {e}"))?;
+        let ids: Vec<String> = encoding.get_ids().iter().map(u32::to_string).collect();
+        say!("{}", ids.join(","));
+    }
+    Ok(())
+}
