@@ -69,3 +69,17 @@ impl TokenBatch {
         ]
     }
 }
+
+/// The tokenizer of a model: `tokenizer.json` in an HF checkpoint
+/// directory, or the one a GGUF file's metadata describes. The error names
+/// the file and what is missing.
+pub fn tokenizer_at(model: &Path) -> Result<Tokenizer, String> {
+    if model.is_file() {
+        let weights = wgraph::Weights::open([model]).map_err(|e| e.to_string())?;
+        let gguf = weights.gguf().ok_or_else(|| format!("{}: not a GGUF file", model.display()))?;
+        crate::gguf_tokenizer::tokenizer_from_gguf(gguf).map_err(|e| format!("{}: {e}", model.display()))
+    } else {
+        let path = model.join("tokenizer.json");
+        Tokenizer::from_file(&path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}

@@ -14,6 +14,7 @@ mod pipeline_cache;
 mod pipelines;
 mod profile;
 mod texture_fill;
+mod tier_sync;
 mod tiered;
 mod timestamps;
 mod transfer;

@@ -3,7 +3,8 @@
 //! the register-blocked kernel an operand layout chosen from the strides.
 
 use super::expr::ExprBuilder;
-use super::kernels::{bindings_typed, label, weight_fold, Grid, KernelSpec, LoopBound, TextureCopy};
+use super::kernels::{bindings_typed, label, weight_fold, Grid, KernelSpec, TextureCopy};
+use super::loop_bound::LoopBound;
 use super::register_block::{register_block, Block, Layout, Operands};
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;

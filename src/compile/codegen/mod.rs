@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod expr;
 pub mod kernels;
+mod loop_bound;
 pub mod matmul;
 pub mod norm_texture;
 pub mod params;
@@ -12,5 +13,6 @@ pub mod shaders;
 mod texture;
 pub mod wgsl;
 
-pub use kernels::{weight_fold, FewRows, Grid, KernelSpec, LoopBound, TextureCopy};
+pub use kernels::{weight_fold, FewRows, Grid, KernelSpec, TextureCopy};
+pub use loop_bound::LoopBound;
 pub use matmul::MatmulKernel;

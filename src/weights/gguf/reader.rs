@@ -128,16 +128,14 @@ impl GgufFile {
             }
             let start =
                 data_start.checked_add(offset).ok_or_else(|| placement(format!("data offset {offset} overflows")))?;
-            let end = start.checked_add(bytes).filter(|&e| e <= file_len).ok_or_else(|| {
+            start.checked_add(bytes).filter(|&e| e <= file_len).ok_or_else(|| {
                 placement(format!(
                     "{bytes} bytes of data at offset {start} run past the end of the file ({file_len} bytes)"
                 ))
             })?;
-            if let Some(other) = tensors.iter().find(|t| start < t.start + t.bytes && t.start < end) {
-                return Err(placement(format!("its data overlaps tensor `{}`'s", other.name)));
-            }
             tensors.push(GgufTensor { name, ggml_type, dims, start, bytes });
         }
+        check_overlaps(&tensors)?;
         Ok(GgufFile { version, metadata, tensors, alignment, data_start })
     }
 
@@ -150,6 +148,32 @@ impl GgufFile {
     pub fn architecture(&self) -> Option<&str> {
         self.get("general.architecture").and_then(MetaValue::as_str)
     }
+}
+
+/// Refuses tensors whose data overlap, naming the later one in the file
+/// and the one it overlaps: in order of data start (n log n, whatever the
+/// tensor count), each against the furthest-reaching one before it.
+fn check_overlaps(tensors: &[GgufTensor]) -> Result<(), GgufError> {
+    let mut order: Vec<usize> = (0..tensors.len()).collect();
+    order.sort_by_key(|&i| (tensors[i].start, i));
+    let mut reach: Option<usize> = None;
+    for i in order {
+        let t = &tensors[i];
+        if let Some(r) = reach {
+            let other = &tensors[r];
+            if t.start < other.start + other.bytes {
+                let (later, earlier) = if i > r { (t, other) } else { (other, t) };
+                return Err(GgufError::Placement {
+                    tensor: later.name.clone(),
+                    detail: format!("its data overlaps tensor `{}`'s", earlier.name),
+                });
+            }
+        }
+        if reach.is_none_or(|r| t.start + t.bytes > tensors[r].start + tensors[r].bytes) {
+            reach = Some(i);
+        }
+    }
+    Ok(())
 }
 
 /// Bytes of a tensor of `dims` and `t`: whole blocks along the fastest

@@ -29,18 +29,8 @@ pub(crate) fn exec(args: &Args) -> Result<()> {
     }
     let cfg = wgraph_models::llama::LlamaConfig::from_hf(&config)?;
     let tokenizer = match prompt {
-        // A GGUF file carries its tokenizer in its metadata.
-        Some(_) if model_dir.is_file() => {
-            let weights = Weights::open([model_dir])?;
-            let gguf = weights.gguf().ok_or_else(|| format!("{}: not a GGUF file", model_dir.display()))?;
-            Some(
-                wgraph_models::gguf_tokenizer::tokenizer_from_gguf(gguf)
-                    .map_err(|e| format!("--prompt needs the file's tokenizer: {}: {e}", model_dir.display()))?,
-            )
-        }
         Some(_) => Some(
-            tokenizers::Tokenizer::from_file(model_dir.join("tokenizer.json"))
-                .map_err(|e| format!("--prompt needs {}: {e}", model_dir.join("tokenizer.json").display()))?,
+            wgraph_models::text::tokenizer_at(model_dir).map_err(|e| format!("--prompt needs the tokenizer: {e}"))?,
         ),
         None => None,
     };

@@ -5,7 +5,6 @@
 
 use crate::Result;
 use std::path::PathBuf;
-use wgraph::Weights;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -17,15 +16,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn exec(args: &Args) -> Result<()> {
-    let mut tokenizer = if args.model.is_file() {
-        let weights = Weights::open([&args.model])?;
-        let gguf = weights.gguf().ok_or_else(|| format!("{}: not a GGUF file", args.model.display()))?;
-        wgraph_models::gguf_tokenizer::tokenizer_from_gguf(gguf)
-            .map_err(|e| format!("{}: {e}", args.model.display()))?
-    } else {
-        let path = args.model.join("tokenizer.json");
-        tokenizers::Tokenizer::from_file(&path).map_err(|e| format!("{}: {e}", path.display()))?
-    };
+    let mut tokenizer = wgraph_models::text::tokenizer_at(&args.model)?;
     // Each text's own ids: no padding to a batch or a fixed length.
     tokenizer.with_padding(None);
     tokenizer

@@ -4,6 +4,8 @@
 //! to the dtype the graph declares when they are read; GGUF tensors of the
 //! LLaMA family go by their HF names, Q and K rows back in HF's order.
 
+mod gguf_file;
+
 use super::gguf::{self, GgmlType, GgufFile};
 
 use super::error::WeightError;
@@ -251,60 +253,6 @@ impl Weights {
         Ok(())
     }
 
-    /// Adds a GGUF file's tensors: LLaMA-family names as HF's (the file's
-    /// name kept in [`TensorInfo::file_name`]), Q and K rows in HF's order.
-    fn add_gguf(&mut self, path: &Path, map: Mmap) -> Result<(), WeightError> {
-        let file = GgufFile::parse(&map).map_err(|source| WeightError::Gguf { path: path.into(), source })?;
-        let arch = file.architecture().unwrap_or_default().to_string();
-        let count = |key: &str| file.get(&format!("{arch}.{key}")).and_then(gguf::MetaValue::as_u64);
-        let heads = count("attention.head_count").unwrap_or(0) as usize;
-        let kv_heads = count("attention.head_count_kv").map_or(heads, |v| v as usize);
-        let file_index = self.files.len();
-        for t in &file.tensors {
-            let hf = gguf::hf_name(&arch, &t.name);
-            let name = hf.clone().unwrap_or_else(|| t.name.clone());
-            if let Some(prev) = self.entries.get(&name) {
-                return Err(WeightError::Duplicate { name, first: prev.path.clone(), second: path.into() });
-            }
-            let shape = t.shape();
-            let rows = match (hf.is_some(), gguf::rotary_heads(&t.name, heads, kv_heads)) {
-                (true, Some(h)) => {
-                    let order = gguf::rotary_rows(shape[0], h).ok_or_else(|| WeightError::Gguf {
-                        path: path.into(),
-                        source: gguf::GgufError::Dims {
-                            tensor: t.name.clone(),
-                            detail: format!("{} rows do not split into {h} heads of rotary pairs", shape[0]),
-                        },
-                    })?;
-                    Some(Arc::from(order))
-                }
-                _ => None,
-            };
-            let storage_dtype = match t.ggml_type {
-                GgmlType::F32 => StoredDtype::Known(DType::F32),
-                GgmlType::F16 => StoredDtype::Known(DType::F16),
-                GgmlType::BF16 => StoredDtype::Known(DType::BF16),
-                q if q.is_supported() => StoredDtype::Ggml(q),
-                _ => StoredDtype::Unsupported,
-            };
-            let (start, end) = (t.start as usize, (t.start + t.bytes) as usize);
-            self.entries.insert(
-                name,
-                TensorInfo {
-                    file_dtype: t.ggml_type.name().to_string(),
-                    shape,
-                    path: path.into(),
-                    file_name: hf.is_some().then(|| t.name.clone()),
-                    storage_dtype,
-                    storage: Storage::Mapped { file: file_index, range: start..end, rows },
-                },
-            );
-        }
-        self.files.push(Arc::new(map));
-        self.gguf = Some(Arc::new(file));
-        Ok(())
-    }
-
     /// The GGUF file's header and metadata (architecture, hyperparameters,
     /// tokenizer), when the registry was opened from one.
     pub fn gguf(&self) -> Option<&GgufFile> {
@@ -397,7 +345,7 @@ impl Weights {
             }),
             (Storage::Mapped { file, range, rows }, dtype) => {
                 let bytes = self.files.get(*file).and_then(|m| m.get(range.clone())).unwrap_or_default();
-                let reordered = rows.as_ref().map(|order| reorder_rows(bytes, order));
+                let reordered = rows.as_ref().map(|order| gguf_file::reorder_rows(bytes, order));
                 let bytes = reordered.as_deref().unwrap_or(bytes);
                 if let StoredDtype::Ggml(t) = dtype {
                     let elements = info.shape.iter().product();
@@ -426,13 +374,6 @@ impl Weights {
         // Stored as wanted: no second copy of a large weight.
         Ok(if tensor.dtype() == want { tensor } else { tensor.cast(want) })
     }
-}
-
-/// `bytes` as `order.len()` equal rows, row `i` taken from stored row
-/// `order[i]` (whole rows of ggml blocks: a quantized row moves as bytes).
-fn reorder_rows(bytes: &[u8], order: &[usize]) -> Vec<u8> {
-    let row = bytes.len() / order.len().max(1);
-    order.iter().flat_map(|&r| &bytes[r * row..(r + 1) * row]).copied().collect()
 }
 
 /// Decodes stored bytes; the wider or narrower integer and float formats go
