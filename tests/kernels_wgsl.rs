@@ -6,7 +6,7 @@
 mod common;
 
 use common::op_cases::{CASES, MIN_CASES};
-use common::{compile_program, program, KernelChoice};
+use common::{compile_program, program, KernelChoice, MAX_BUFFERS};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use wgraph::compile::validate::validate_wgsl;
 use wgraph::compile::{CompileOptions, KernelSpec, Program, REGISTER, REGISTER_SUBGROUP, TILED};
@@ -202,6 +202,19 @@ fn every_template_is_used() {
         let gpu =
             wgraph::compile::compile(&ir, &CompileOptions::default(), &wgraph::compile::Target::portable()).unwrap();
         gpu.kernels.iter().for_each(|k| sources.push_str(&k.wgsl));
+    }
+    // Quantized weights of every block type: a Linear and an embedding lookup.
+    for q in wgraph::graph::Quant::ALL {
+        let k = q.block_elements();
+        let g = Graph::new("quantized");
+        let x = g.input("x", DType::F32, [Dim::sym("rows"), Dim::new(k)]);
+        let ids = g.input("ids", DType::I64, [Dim::new(2)]);
+        let w = g.weight("w", DType::F32, [8usize, k]);
+        g.output_named([("y", ops::linear(&x, &w, None)), ("e", ops::gather(&w, &ids, 0))]).unwrap();
+        let mut ir = g.ir().unwrap().clone();
+        assert_eq!(wgraph::compile::keep_quantized(&mut ir, |_| Some(q)), 1, "{q}");
+        let program = compile_program(&ir, &CompileOptions::default(), REGISTER, MAX_BUFFERS).unwrap();
+        program.kernels.iter().for_each(|k| sources.push_str(&k.wgsl));
     }
     for template in wgraph::compile::codegen::shaders::ALL {
         // A distinctive line of each template must appear in some kernel.

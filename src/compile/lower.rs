@@ -3,6 +3,7 @@
 
 use super::codegen::kernels;
 use super::codegen::norm_texture::norm_texture;
+use super::codegen::quant_matmul::{self, MAX_ROWS_PER_INVOCATION};
 use super::codegen::{attention, matmul, FewRows, KernelSpec};
 use super::error::CompileError;
 use super::fuse::FusionPlan;
@@ -102,6 +103,13 @@ fn matmul_with_variants(
     root: NodeId,
     choices: &MatmulChoices<'_>,
 ) -> Result<KernelSpec, CompileError> {
+    if quant_matmul::reads_quantized(ir, plan, mm) {
+        // Weights stay quantized only where this kernel can read them
+        // (`keep_quantized`); it refuses any other view of one.
+        let rows = matmul_rows(ir, mm);
+        let tm = rows.map_or(MAX_ROWS_PER_INVOCATION, |r| (r as u32).clamp(1, MAX_ROWS_PER_INVOCATION));
+        return quant_matmul::quant_matmul(ir, plan, mm, root, tm);
+    }
     let policy = choices.policy;
     let kernel = choices.pick(ir, mm);
     let mut spec = matmul::matmul(ir, plan, mm, root, kernel, policy.max_texture_side)?;
@@ -114,4 +122,10 @@ fn matmul_with_variants(
         }
     }
     Ok(spec)
+}
+
+/// A matmul's output rows (every axis but the last), when static.
+fn matmul_rows(ir: &Ir, mm: NodeId) -> Option<usize> {
+    let shape = &ir.node(mm).ty.shape;
+    crate::graph::Dim::product(&shape[..shape.len().saturating_sub(1)]).as_static()
 }

@@ -15,6 +15,7 @@ mod lower;
 mod matmul_choice;
 pub mod memory;
 mod pass;
+mod quantized;
 mod split_concat;
 mod split_reduce;
 mod target;
@@ -36,6 +37,7 @@ pub use matmul_choice::{
     REGISTER_SMALL, REGISTER_SUBGROUP, TILED,
 };
 pub use pass::{run_passes, timed, Pass};
+pub use quantized::{has_quantized, keep_quantized};
 pub use split_concat::SplitWideConcat;
 pub use split_reduce::SplitLongReductions;
 pub use target::{AdapterKind, Target};

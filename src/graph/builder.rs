@@ -192,7 +192,7 @@ impl Graph {
             };
             return self.poison_typed(error, Some(ty));
         }
-        let v = self.source(Op::Weight { name: name.clone(), dtype, shape }, location);
+        let v = self.source(Op::Weight { name: name.clone(), dtype, shape, quant: None }, location);
         if let Ok(id) = v.node {
             self.state.borrow_mut().weights.insert(name, id);
         }

@@ -14,6 +14,7 @@ mod listing;
 mod named;
 mod op;
 pub mod ops;
+mod quant;
 mod scope;
 mod tensor;
 
@@ -27,5 +28,6 @@ pub use ir::{DimLimit, Edge, Ir, Node, NodeId};
 pub use listing::{dump_dot, dump_json, dump_text, DumpFormat};
 pub use named::NamedTensors;
 pub use op::{BinaryOp, CompareOp, Gelu, Op, OpFamily, ReduceOp, RowOp, SourceKind, UnaryOp};
+pub use quant::Quant;
 pub use scope::Scope;
 pub use tensor::{Element, Tensor, TensorData, TensorError};

@@ -149,7 +149,11 @@ impl<'d> Loader<'d> {
         if let (Some(path), None) = (&validated, &options.validated) {
             options.validated = Some(std::sync::Arc::new(super::validated::load(path)));
         }
-        let program = compile(ir, &options, &self.device.target())?;
+        // Weights a GGUF file stores quantized stay so where the kernels
+        // read them dequantizing.
+        let mut ir = ir.clone();
+        crate::compile::keep_quantized(&mut ir, |name| weights.quant(name));
+        let program = compile(&ir, &options, &self.device.target())?;
         if let (Some(path), Some(known)) = (&validated, &options.validated) {
             super::validated::record(path, known, &program);
         }

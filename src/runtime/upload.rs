@@ -8,9 +8,10 @@ use super::error::RuntimeError;
 use super::instance::storage;
 use super::texture_fill::texel_texture;
 use super::transfer::to_gpu_bytes;
+use crate::compile::codegen::quant;
 use crate::compile::memory::Placement;
 use crate::compile::{weight_fold, Program};
-use crate::graph::{NodeId, Op};
+use crate::graph::{NodeId, Op, Quant};
 use crate::weights::Weights;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,8 +26,9 @@ pub(super) struct Statics {
     pub(super) weight_buffers: WeightBuffers,
 }
 
-/// Weight buffers by checkpoint name, as a model holds them.
-pub(super) type WeightBuffers = HashMap<String, (NodeId, Arc<wgpu::Buffer>)>;
+/// Weight buffers by checkpoint name, as a model holds them, with the
+/// block format of a weight kept quantized.
+pub(super) type WeightBuffers = HashMap<String, (NodeId, Arc<wgpu::Buffer>, Option<Quant>)>;
 
 /// Uploads `program`'s static values from `weights` (weights) and the
 /// program itself (constants); weights in `shared` (another model's) with
@@ -62,21 +64,32 @@ pub(super) fn upload_statics(
             continue;
         }
         let n = program.ir.node(node);
-        let (name, tensor, is_weight) = if let Op::Weight { name, dtype, .. } = &n.op {
-            (name.clone(), weights.get(name, *dtype)?, true)
-        } else if let Op::Constant { value } = &n.op {
-            (format!("%{}:constant", node.index()), (**value).clone(), false)
-        } else {
-            return Err(RuntimeError::Gpu {
-                what: format!("uploading %{}", node.index()),
-                detail: format!("a `{}` node was planned as a static buffer (wgraph bug)", n.op.name()),
-            });
+        let (name, is_weight, quant, words, tensor) = match &n.op {
+            Op::Weight { name, quant: Some(q), .. } => {
+                (name.clone(), true, Some(*q), quantized_words(weights, name, *q)?, None)
+            }
+            Op::Weight { name, dtype, .. } => (name.clone(), true, None, Vec::new(), Some(weights.get(name, *dtype)?)),
+            Op::Constant { value } => {
+                (format!("%{}:constant", node.index()), false, None, Vec::new(), Some((**value).clone()))
+            }
+            _ => {
+                return Err(RuntimeError::Gpu {
+                    what: format!("uploading %{}", node.index()),
+                    detail: format!("a `{}` node was planned as a static buffer (wgraph bug)", n.op.name()),
+                })
+            }
         };
-        let bytes = to_gpu_bytes(&name, &tensor)?;
-        let borrowed = shared.and_then(|w| w.get(&name)).filter(|(_, b)| b.size() >= bytes.len() as u64);
-        if let (true, Some((_, buffer)), false) = (is_weight, borrowed, as_texture.contains(&node)) {
+        // f32 tensors are borrowed as they are, not copied.
+        let (bytes, shape) = match &tensor {
+            Some(t) => (to_gpu_bytes(&name, t)?, t.shape().to_vec()),
+            None => (std::borrow::Cow::Borrowed(bytemuck::cast_slice::<u32, u8>(&words)), Vec::new()),
+        };
+        // Another model's buffer of the same weight in the same format.
+        let borrowed =
+            shared.and_then(|w| w.get(&name)).filter(|(_, b, q)| *q == quant && b.size() >= bytes.len() as u64);
+        if let (true, Some((_, buffer, _)), false) = (is_weight, borrowed, as_texture.contains(&node)) {
             statics.insert(node, buffer.clone());
-            weight_buffers.insert(name, (node, buffer.clone()));
+            weight_buffers.insert(name, (node, buffer.clone(), quant));
             continue;
         }
         if bytes.len() as u64 > limit {
@@ -88,7 +101,6 @@ pub(super) fn upload_statics(
             });
         }
         if as_texture.contains(&node) {
-            let shape: Vec<usize> = tensor.shape().to_vec();
             textures.insert(node, weight_texture(device, &name, &bytes, &shape)?);
             if !as_buffer.contains(&node) {
                 continue;
@@ -97,11 +109,28 @@ pub(super) fn upload_statics(
         let buf = Arc::new(storage(dev, &name, bytes.len() as u64, wgpu::BufferUsages::empty()));
         device.queue.write_buffer(&buf, 0, &bytes);
         if is_weight {
-            weight_buffers.insert(name, (node, buf.clone()));
+            weight_buffers.insert(name, (node, buf.clone(), quant));
         }
         statics.insert(node, buf);
     }
     Ok(Statics { statics, textures, weight_buffers })
+}
+
+/// A quantized weight's blocks as the device words its kernels read
+/// (`compile::codegen::quant`): the file's bytes moved, not converted.
+fn quantized_words(weights: &Weights, name: &str, q: Quant) -> Result<Vec<u32>, RuntimeError> {
+    let (stored, blocks) = weights.blocks(name)?.ok_or_else(|| RuntimeError::Gpu {
+        what: format!("uploading {name}"),
+        detail: "the weight was compiled as quantized but the registry stores it unquantized (wgraph bug)".into(),
+    })?;
+    let rows = weights.info(&weights.resolve(name)).and_then(|i| i.shape.first().copied()).unwrap_or(0);
+    if stored != q {
+        return Err(RuntimeError::Gpu {
+            what: format!("uploading {name}"),
+            detail: format!("compiled for {q} blocks, stored as {stored} (wgraph bug)"),
+        });
+    }
+    Ok(quant::pack(q, rows, &blocks))
 }
 
 /// An f32 weight `[rows, cols]` (or `[cols]`, one row) as an rgba32float

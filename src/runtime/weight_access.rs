@@ -37,13 +37,17 @@ impl Model {
         let mut pending = Vec::with_capacity(names.len());
         for name in names {
             let name = name.as_ref();
-            let held = self.weight_buffers.get(name).map(|(node, buffer)| (*node, Some(buffer)));
-            let (node, buffer) = held
-                .or_else(|| self.texture_weights().find(|(n, _)| *n == name).map(|(_, node)| (node, None)))
+            let held = self.weight_buffers.get(name).map(|(node, buffer, q)| (*node, Some(buffer), *q));
+            let (node, buffer, quant) = held
+                .or_else(|| self.texture_weights().find(|(n, _)| *n == name).map(|(_, node)| (node, None, None)))
                 .ok_or_else(|| self.unknown_weight(name))?;
             let ty = &ir.node(node).ty;
             let shape: Vec<usize> = ty.shape.iter().map(|d| d.eval(self.weight_bindings()).unwrap_or(0)).collect();
-            let bytes = shape.iter().product::<usize>() as u64 * 4;
+            // A quantized weight's words, dequantized on the host below.
+            let bytes = match (quant, buffer) {
+                (Some(_), Some(buffer)) => buffer.size(),
+                _ => shape.iter().product::<usize>() as u64 * 4,
+            };
             let texture = buffer.is_none().then(|| self.textures.get(&node).map(|v| v.texture())).flatten();
             let read = match texture {
                 Some(t) => TextureRead::of(t),
@@ -60,19 +64,22 @@ impl Model {
                 (None, Some(texture)) => read.record(&mut encoder, texture, &staging),
                 _ => {}
             }
-            pending.push((name.to_string(), ty.dtype, shape, staging, bytes, read));
+            pending.push((name.to_string(), ty.dtype, shape, staging, bytes, read, quant));
         }
         let _exclusive = self.device().exclusive();
         let submission = self.device().queue.submit([encoder.finish()]);
-        for (_, _, _, staging, bytes, read) in &pending {
+        for (_, _, _, staging, bytes, read, _) in &pending {
             if *bytes > 0 {
                 staging.slice(..read.staging_bytes()).map_async(wgpu::MapMode::Read, |_| {});
             }
         }
         self.wait(submission, "reading weights")?;
         let mut out = Vec::with_capacity(pending.len());
-        for (name, dtype, shape, staging, bytes, read) in pending {
-            let t = if read.rows == 1 {
+        for (name, dtype, shape, staging, bytes, read, quant) in pending {
+            let t = if let Some(q) = quant {
+                let raw = read_mapped(&staging, bytes, crate::graph::DType::U32, vec![bytes as usize / 4], &name)?;
+                dequantized(&name, q, shape, &raw)?
+            } else if read.rows == 1 {
                 read_mapped(&staging, bytes, dtype, shape, &name)?
             } else {
                 let failed = |detail: String| RuntimeError::Readback { tensor: name.clone(), detail };
@@ -93,8 +100,15 @@ impl Model {
     pub fn write_weights(&self, tensors: &[(String, Tensor)]) -> Result<(), RuntimeError> {
         let ir = &self.program().ir;
         for (name, tensor) in tensors {
-            let (node, buffer) = self.weight_buffers.get(name).ok_or_else(|| self.unknown_weight(name))?;
+            let (node, buffer, quant) = self.weight_buffers.get(name).ok_or_else(|| self.unknown_weight(name))?;
             let ty = &ir.node(*node).ty;
+            if let Some(q) = quant {
+                return Err(RuntimeError::WeightMismatch {
+                    name: name.clone(),
+                    expected: format!("no new values: the weight is held as {q} blocks, read-only"),
+                    got: format!("{}{:?}", tensor.dtype(), tensor.shape()),
+                });
+            }
             let shape: Vec<usize> = ty.shape.iter().map(|d| d.eval(self.weight_bindings()).unwrap_or(0)).collect();
             if tensor.shape() != shape.as_slice() || tensor.dtype() != ty.dtype {
                 return Err(RuntimeError::WeightMismatch {
@@ -118,6 +132,16 @@ impl Model {
             closest: crate::weights::closest_names(name, names.iter().map(String::as_str), 3),
         }
     }
+}
+
+/// A quantized weight's values from its device words (`raw`, u32).
+fn dequantized(name: &str, q: crate::graph::Quant, shape: Vec<usize>, raw: &Tensor) -> Result<Tensor, RuntimeError> {
+    let failed = |detail: String| RuntimeError::Readback { tensor: name.to_string(), detail };
+    let words: Vec<u32> = raw.to_i64_vec().into_iter().map(|w| w as u32).collect();
+    let blocks = crate::compile::codegen::quant::unpack(q, shape.first().copied().unwrap_or(0), &words);
+    let elements = shape.iter().product();
+    let values = crate::weights::gguf::dequantize(q.into(), &blocks, elements).map_err(|e| failed(e.to_string()))?;
+    Tensor::new(shape, values).map_err(|e| failed(e.to_string()))
 }
 
 /// How a weight held as a texture is copied into a mappable buffer: whole

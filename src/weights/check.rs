@@ -68,7 +68,7 @@ pub fn check_ir(ir: &Ir, weights: &Weights) -> Result<CheckedWeights, WeightErro
 
     for id in ir.weights() {
         let node = ir.node(id);
-        let Op::Weight { name, dtype, shape } = &node.op else { continue };
+        let Op::Weight { name, dtype, shape, .. } = &node.op else { continue };
         let stored_name = weights.resolve(name);
         let Some(info) = weights.info(&stored_name) else {
             missing.push((name.clone(), *dtype, shape.clone(), node.location));

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod gguf_write;
 pub mod gpu;
 pub mod grad;
 pub mod op_cases;

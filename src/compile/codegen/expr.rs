@@ -139,6 +139,11 @@ impl<'a> ExprBuilder<'a> {
         let buf = self.buffer(node);
         self.reads.push(node);
         let v = self.fresh("v");
+        if super::bindings::quantized_weight(self.ir, node).is_some() {
+            // Dequantized where it is read (`dq1_*`, declared with the binding).
+            self.line(format!("let {v} = dq1_{buf}({offset});"));
+            return v;
+        }
         match self.texture_read(node) {
             Some((cols, fold)) => {
                 // Row `r` of `cols` values, `fold` rows to a texture row.

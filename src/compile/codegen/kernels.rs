@@ -1,6 +1,7 @@
 //! Lowering kernel roots to WGSL: one generator per family, each filling its
 //! template from shaders/ with index math computed here.
 
+pub(super) use super::bindings::{bindings, bindings_typed};
 use super::expr::{literal, ExprBuilder};
 use super::loop_bound::LoopBound;
 use super::shaders::{self, fill, Template};
@@ -133,28 +134,6 @@ pub struct ConvShape {
     pub groups: usize,
 }
 
-pub(super) fn bindings(ir: &Ir, root: NodeId, inputs: &[NodeId]) -> String {
-    bindings_typed(ir, root, inputs, &[], &[])
-}
-
-/// Bindings with some inputs read as `vec4<f32>` (buffers are sized in
-/// 16-byte multiples, so this is always in bounds) and some as textures.
-pub(super) fn bindings_typed(ir: &Ir, root: NodeId, inputs: &[NodeId], vec4: &[NodeId], textures: &[NodeId]) -> String {
-    let mut s = Binding::Array(Scalar::of(ir.node(root).ty.dtype)).declare(0, "out", true);
-    for (i, &n) in inputs.iter().enumerate() {
-        let binding = if textures.contains(&n) {
-            Binding::Texture
-        } else if vec4.contains(&n) {
-            Binding::ArrayVec4
-        } else {
-            Binding::Array(Scalar::of(ir.node(n).ty.dtype))
-        };
-        s.push_str(&binding.declare(i + 1, &format!("in{i}"), false));
-    }
-    s.push_str(&Binding::Array(Scalar::U32).declare(inputs.len() + 1, "P", false));
-    s
-}
-
 /// `%12:layer_norm` or `%12:matmul+add+gelu`.
 pub(super) fn label(ir: &Ir, root: NodeId, fused: &[NodeId]) -> String {
     let mut ops: Vec<&str> = fused.iter().map(|&n| ir.node(n).op.name()).collect();
@@ -197,7 +176,7 @@ pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId, texture_side: u32) 
     // Co-outputs share the root's shape: each is stored at index `i` too.
     let textures: Vec<NodeId> = b.texture_reads.iter().map(|t| t.0).collect();
     let copies: Vec<TextureCopy> = b.texture_reads.iter().filter_map(|t| t.3.clone()).collect();
-    let mut binds = bindings_typed(ir, root, &b.inputs, &[], &textures);
+    let mut binds = bindings_typed(ir, root, &b.inputs, &[], &textures)?;
     for (k, (node, value)) in b.co_stores.clone().iter().enumerate() {
         let out = format!("out{}", k + 1);
         let binding = b.inputs.len() + 2 + k;
@@ -289,7 +268,7 @@ pub fn row(
     };
     let wg = row_wg.to_string();
     let row_common = fill(shaders::ROW_COMMON, &[("WG", &wg), ("T", scalar.name())])?;
-    let binds = bindings(ir, node, &b.inputs);
+    let binds = bindings(ir, node, &b.inputs)?;
     // Placeholders every row kernel has; each kind adds its own.
     let mut values: Vec<(&str, String)> = vec![
         ("COMMON", shaders::COMMON.source.to_string()),
@@ -433,7 +412,7 @@ pub fn scatter_add(
     let groups = &outer * &blocks;
     let values = [
         ("COMMON", shaders::COMMON.source.to_string()),
-        ("BINDINGS", bindings(ir, node, &b.inputs)),
+        ("BINDINGS", bindings(ir, node, &b.inputs)?),
         ("WG", row_wg.to_string()),
         ("PER", per.to_string()),
         ("GROUPS", b.dim(&groups)),
@@ -474,7 +453,7 @@ pub fn conv1d(ir: &Ir, plan: &FusionPlan, node: NodeId, conv: ConvShape) -> Resu
     let count = b.dim(&items);
     let (len_in, len_out) = (b.dim(&x[2]), b.dim(&out[2]));
     let bias = if operands.len() == 3 { "in2[co]".to_string() } else { "0.0".to_string() };
-    let binds = bindings(ir, node, &b.inputs);
+    let binds = bindings(ir, node, &b.inputs)?;
     let values = [
         ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", binds),

@@ -189,7 +189,7 @@ pub fn matmul(
     }
     let a_texture = a_texture.map(|(fold, _)| fold);
     let inputs = b.inputs.clone();
-    let binds = bindings_typed(ir, root, &inputs, &vec4_buffers, &textures);
+    let binds = bindings_typed(ir, root, &inputs, &vec4_buffers, &textures)?;
     let common: Vec<(&str, String)> = vec![
         ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", binds),
@@ -432,7 +432,7 @@ fn choose_layout(a: &StridedView, b: &StridedView, k: &Dim, n: &Dim, same_buffer
 }
 
 /// The nodes between a fused matmul and its epilogue root, matmul first.
-fn epilogue_nodes(ir: &Ir, mm: NodeId, root: NodeId) -> Vec<NodeId> {
+pub(super) fn epilogue_nodes(ir: &Ir, mm: NodeId, root: NodeId) -> Vec<NodeId> {
     let mut chain = vec![mm];
     let mut cur = mm;
     while cur != root {

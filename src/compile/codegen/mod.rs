@@ -2,12 +2,15 @@
 //! and one generator per kernel family.
 
 pub mod attention;
+mod bindings;
 pub mod expr;
 pub mod kernels;
 mod loop_bound;
 pub mod matmul;
 pub mod norm_texture;
 pub mod params;
+pub mod quant;
+pub mod quant_matmul;
 mod register_block;
 pub mod shaders;
 mod texture;

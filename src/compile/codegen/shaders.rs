@@ -43,6 +43,18 @@ templates! {
     SCATTER_ADD = "scatter_add";
     CONV1D = "conv1d";
     ATTENTION = "attention";
+    MATMUL_QUANT = "matmul_quant";
+    DEQUANT_COMMON = "dequant_common";
+    DEQUANT_WORDS = "dequant_words";
+    DEQUANT_K_SCALES = "dequant_k_scales";
+    DEQUANT_Q8_0 = "dequant_q8_0";
+    DEQUANT_Q4_0 = "dequant_q4_0";
+    DEQUANT_Q4_1 = "dequant_q4_1";
+    DEQUANT_Q5_0 = "dequant_q5_0";
+    DEQUANT_Q5_1 = "dequant_q5_1";
+    DEQUANT_Q4_K = "dequant_q4_k";
+    DEQUANT_Q5_K = "dequant_q5_k";
+    DEQUANT_Q6_K = "dequant_q6_k";
 }
 
 impl Template {

@@ -34,6 +34,11 @@ pub enum Op {
         dtype: DType,
         /// The shape the checkpoint must have.
         shape: Vec<Dim>,
+        /// The block format the weight stays in on the device, read by
+        /// kernels that dequantize as they load (`None`: `dtype` values).
+        /// Graphs are built without one; the loader sets it for weights a
+        /// GGUF file stores quantized.
+        quant: Option<super::quant::Quant>,
     },
     /// A literal tensor embedded in the graph.
     Constant {
@@ -275,7 +280,8 @@ impl Op {
     pub fn attrs(&self) -> Vec<(&'static str, String)> {
         let opt = |o: &Option<usize>| o.map_or("inf".to_string(), |v| v.to_string());
         match self {
-            Op::Input { name, .. } | Op::Weight { name, .. } => vec![("name", format!("{name:?}"))],
+            Op::Input { name, .. } | Op::Weight { name, quant: None, .. } => vec![("name", format!("{name:?}"))],
+            Op::Weight { name, quant: Some(q), .. } => vec![("name", format!("{name:?}")), ("quant", q.to_string())],
             Op::Constant { value } => vec![("value", constant_summary(value))],
             Op::Range { start, step, len, dtype } => vec![
                 ("start", start.to_string()),

@@ -114,9 +114,42 @@ impl GgmlType {
         matches!(self, F32 | F16 | BF16 | Q8_0 | Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q4_K | Q5_K | Q6_K)
     }
 
+    /// The block format kernels read this type in, for the quantized types
+    /// wgraph reads (`None` for plain and unsupported types).
+    pub fn quant(self) -> Option<crate::graph::Quant> {
+        use crate::graph::Quant;
+        Some(match self {
+            GgmlType::Q8_0 => Quant::Q8_0,
+            GgmlType::Q4_0 => Quant::Q4_0,
+            GgmlType::Q4_1 => Quant::Q4_1,
+            GgmlType::Q5_0 => Quant::Q5_0,
+            GgmlType::Q5_1 => Quant::Q5_1,
+            GgmlType::Q4_K => Quant::Q4_K,
+            GgmlType::Q5_K => Quant::Q5_K,
+            GgmlType::Q6_K => Quant::Q6_K,
+            _ => return None,
+        })
+    }
+
     /// The names of the types wgraph reads, for messages.
     pub fn supported_names() -> Vec<&'static str> {
         TABLE.iter().filter(|row| row.0.is_supported()).map(|row| row.2).collect()
+    }
+}
+
+impl From<crate::graph::Quant> for GgmlType {
+    fn from(q: crate::graph::Quant) -> GgmlType {
+        use crate::graph::Quant;
+        match q {
+            Quant::Q8_0 => GgmlType::Q8_0,
+            Quant::Q4_0 => GgmlType::Q4_0,
+            Quant::Q4_1 => GgmlType::Q4_1,
+            Quant::Q5_0 => GgmlType::Q5_0,
+            Quant::Q5_1 => GgmlType::Q5_1,
+            Quant::Q4_K => GgmlType::Q4_K,
+            Quant::Q5_K => GgmlType::Q5_K,
+            Quant::Q6_K => GgmlType::Q6_K,
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! GGUF files in the registry: LLaMA-family tensors under their HF names,
 //! Q and K rows in HF's order, ggml blocks dequantized when read.
 
+use super::super::suggest::closest_names;
 use super::{Storage, StoredDtype, TensorInfo, Weights};
-use crate::graph::DType;
+use crate::graph::{DType, Quant};
 use crate::weights::error::WeightError;
 use crate::weights::gguf::{self, GgmlType, GgufFile};
 use memmap2::Mmap;
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -62,6 +64,58 @@ impl Weights {
         self.files.push(Arc::new(map));
         self.gguf = Some(Arc::new(file));
         Ok(())
+    }
+}
+
+/// A quantized weight's format and its ggml blocks.
+pub type QuantizedBlocks<'w> = (Quant, Cow<'w, [u8]>);
+
+impl Weights {
+    /// The block format a GGUF file stores the weight the graph calls
+    /// `graph_name` in, when it is one kernels can read quantized.
+    pub fn quant(&self, graph_name: &str) -> Option<Quant> {
+        match self.entries.get(&self.resolve(graph_name))?.storage_dtype {
+            StoredDtype::Ggml(t) => t.quant(),
+            _ => None,
+        }
+    }
+
+    /// The ggml blocks of a quantized weight, rows in the graph's order
+    /// (borrowed from the mapping unless rows move); `Ok(None)` for a
+    /// weight not stored quantized.
+    pub fn blocks(&self, graph_name: &str) -> Result<Option<QuantizedBlocks<'_>>, WeightError> {
+        let name = self.resolve(graph_name);
+        let info = self.entries.get(&name).ok_or_else(|| WeightError::NotFound {
+            closest: closest_names(&name, self.names(), 3),
+            name: name.clone(),
+        })?;
+        let (StoredDtype::Ggml(ggml_type), Storage::Mapped { file, range, rows }) = (info.storage_dtype, &info.storage)
+        else {
+            return Ok(None);
+        };
+        let Some(quant) = ggml_type.quant() else { return Ok(None) };
+        let bytes = self.files.get(*file).and_then(|m| m.get(range.clone())).unwrap_or_default();
+        let elements: usize = info.shape.iter().product();
+        let expected = elements / quant.block_elements() * quant.block_bytes();
+        if !elements.is_multiple_of(quant.block_elements()) {
+            let source = gguf::DequantError::PartialBlock {
+                ggml_type,
+                expected_multiple_of: quant.block_elements(),
+                got: elements,
+            };
+            return Err(WeightError::Dequantize { name, source });
+        }
+        if bytes.len() != expected {
+            let source = gguf::DequantError::Length { ggml_type, elements, expected, got: bytes.len() };
+            return Err(WeightError::Dequantize { name, source });
+        }
+        Ok(Some((
+            quant,
+            match rows {
+                Some(order) => Cow::Owned(reorder_rows(bytes, order)),
+                None => Cow::Borrowed(bytes),
+            },
+        )))
     }
 }
 
