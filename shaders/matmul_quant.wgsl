@@ -1,5 +1,7 @@
 // A product `x @ Wᵀ` whose weight W stays in ggml's quantized blocks: each
-// invocation computes one output column (one row of W) for TM rows of x.
+// invocation computes one output column (one row of W) for TM rows of x,
+// unrolled by Rust (src/compile/codegen/quant_matmul.rs): no private
+// arrays, which CPU drivers keep in memory.
 // It dequantizes W's row 32 values at a time (`dq32_*`, from the weight's
 // block type) and uses them for all TM rows, so the weight is read once per
 // TM rows. W's words are stored word-major, so neighbouring invocations
@@ -27,32 +29,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let N = {{N}};
     let col = wid.x * {{WG}}u + li;
     let row0 = wid.y * {{TM}}u;
-    if (col >= N) {
-        return;
-    }
-    // Rows past the end repeat the last one; their results are not stored.
-    var base: array<u32, {{TM}}>;
-    for (var i = 0u; i < {{TM}}u; i++) {
-        base[i] = x_row(min(row0 + i, M - 1u));
-    }
-    var acc: array<f32, {{TM}}>;
+    // No early return: loads in uniform control flow with uniform
+    // addresses (x's) are one load for the whole SIMD row on CPU drivers.
+    // Columns and rows past the end repeat the last; they are not stored.
+    let c = min(col, N - 1u);
+{{ROW_BASES}}
     for (var s = 0u; s < {{CHUNKS}}; s++) {
-        let w = dq32_{{W}}(col, s);
-        for (var i = 0u; i < {{TM}}u; i++) {
-            let o = base[i] + s * 32u * {{SAK}};
-            var sum = 0.0;
-            for (var t = 0u; t < 8u; t++) {
-                let k = o + 4u * t * {{SAK}};
-                let x = vec4<f32>({{X}}[k], {{X}}[k + {{SAK}}], {{X}}[k + 2u * {{SAK}}], {{X}}[k + 3u * {{SAK}}]);
-                sum += dot(x, w[t]);
-            }
-            acc[i] += sum;
-        }
+        let w = dq32_{{W}}(c, s);
+        let o = s * 32u * {{SAK}};
+{{ROW_SUMS}}
     }
-    for (var i = 0u; i < {{TM}}u; i++) {
-        let r = row0 + i;
-        if (r < M) {
-            out[r * N + col] = epilogue(acc[i], r, col);
-        }
+    if (col < N) {
+{{STORES}}
     }
 }

@@ -23,6 +23,9 @@ pub struct MatmulChoices<'a> {
     pub row_textures: u32,
     /// Short softmax and reduction rows one per invocation (CPU drivers).
     pub short_rows: bool,
+    /// Largest texture side for activations copied into textures before
+    /// a dispatch (CPU drivers; 0: never), whether or not weights are.
+    pub activation_textures: u32,
 }
 
 impl MatmulChoices<'_> {
@@ -108,7 +111,7 @@ fn matmul_with_variants(
         // (`keep_quantized`); it refuses any other view of one.
         let rows = matmul_rows(ir, mm);
         let tm = rows.map_or(MAX_ROWS_PER_INVOCATION, |r| (r as u32).clamp(1, MAX_ROWS_PER_INVOCATION));
-        return quant_matmul::quant_matmul(ir, plan, mm, root, tm);
+        return quant_matmul::quant_matmul(ir, plan, mm, root, tm, choices.activation_textures);
     }
     let policy = choices.policy;
     let kernel = choices.pick(ir, mm);

@@ -228,7 +228,15 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     // GPU wants a workgroup per row.
     let row_textures = if target.kind == AdapterKind::Cpu { max_texture_side } else { 0 };
     let short_rows = target.kind == AdapterKind::Cpu;
-    let choice = lower::MatmulChoices { policy: matmul, tuning, tier: options.tier, row_textures, short_rows };
+    let activation_textures = if target.kind == AdapterKind::Cpu { target.max_texture_side } else { 0 };
+    let choice = lower::MatmulChoices {
+        policy: matmul,
+        tuning,
+        tier: options.tier,
+        row_textures,
+        short_rows,
+        activation_textures,
+    };
     let kernels = timed(settings, "lower", || lower::lower(&ir, &plan, &order, &choice, row_wg, subgroups))?;
     // Identical layers lower to identical kernels: validate each source once
     // (MiniLM: 74 kernels, 10 distinct sources).

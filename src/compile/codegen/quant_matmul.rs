@@ -4,14 +4,14 @@
 
 use super::bindings::{bindings_typed, quantized_weight};
 use super::expr::ExprBuilder;
-use super::kernels::{label, Grid, KernelSpec};
+use super::kernels::{label, Grid, KernelSpec, TextureCopy};
 use super::loop_bound::LoopBound;
 use super::matmul::epilogue_nodes;
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
-use crate::compile::view::{view_or_buffer, StridedView};
-use crate::graph::{Dim, Ir, NodeId};
+use crate::compile::view::{contiguous_strides, view_or_buffer, StridedView};
+use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// Invocations per workgroup, one output column each.
 const WG: u32 = 64;
@@ -40,7 +40,18 @@ fn transposed_weight(ir: &Ir, bv: &StridedView) -> bool {
 
 /// The kernel of the matmul `mm` (epilogue ending at `root`) whose B is a
 /// quantized weight read transposed, `tm` rows per invocation.
-pub fn quant_matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, tm: u32) -> Result<KernelSpec, CompileError> {
+///
+/// `texture_side` (0: never) lets x be copied into a texture before the
+/// dispatch: CPU drivers fetch texels as vectors, where every lane's
+/// buffer load of x (the same address for all of them) goes one by one.
+pub fn quant_matmul(
+    ir: &Ir,
+    plan: &FusionPlan,
+    mm: NodeId,
+    root: NodeId,
+    tm: u32,
+    texture_side: u32,
+) -> Result<KernelSpec, CompileError> {
     let operands = ir.operands(mm);
     let a = view_or_buffer(ir, operands[0], &plan.materialised);
     let bv = view_or_buffer(ir, operands[1], &plan.materialised);
@@ -85,8 +96,16 @@ pub fn quant_matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, tm: u3
     let epi_body = std::mem::take(&mut b.code);
 
     let inputs = b.inputs.clone();
-    let binds = bindings_typed(ir, root, &inputs, &[], &[])?;
     let chunks = k_len / 32;
+    let x_copy = x_texture_copy(ir, plan, &a, &rows_shape, k_len, texture_side);
+    let x_read = match &x_copy {
+        Some(copy) => XRead::Texture { fold: copy.fold, texels: k_len / 4 },
+        None => XRead::Buffer,
+    };
+    let (row_bases, row_sums, stores) = unrolled_rows(tm, &x, &sak, x_read);
+    let textures: Vec<NodeId> = x_copy.iter().map(|c| c.node).collect();
+    let binds = bindings_typed(ir, root, &inputs, &[], &textures)?;
+
     let wgsl = fill(
         shaders::MATMUL_QUANT,
         &[
@@ -100,9 +119,11 @@ pub fn quant_matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, tm: u3
             ("M", &m_expr),
             ("N", &n_expr),
             ("TM", &tm.to_string()),
+            ("ROW_BASES", &row_bases),
+            ("ROW_SUMS", &row_sums),
+            ("STORES", &stores),
             ("CHUNKS", &format!("{chunks}u")),
             ("W", &w),
-            ("X", &x),
         ],
     )?;
     let fused = epilogue_nodes(ir, mm, root);
@@ -111,8 +132,8 @@ pub fn quant_matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, tm: u3
         root,
         wgsl,
         inputs,
-        textures: Vec::new(),
-        texture_copies: Vec::new(),
+        textures,
+        texture_copies: x_copy.into_iter().collect(),
         params: b.params.dims,
         grid: Grid::Tiles { x: n, x_per: WG, y: Dim::product(&rows_shape), y_per: tm, z: Dim::new(1) },
         output_elements: Dim::product(&ir.node(root).ty.shape),
@@ -122,4 +143,66 @@ pub fn quant_matmul(ir: &Ir, plan: &FusionPlan, mm: NodeId, root: NodeId, tm: u3
         // Per chunk: the dequantizing loop, and per row one pass over 8 vec4.
         loop_bound: Some(LoopBound { size: Dim::new(k_len), step: 32, per_step: 2 + 8 + tm * 9 }),
     })
+}
+
+/// The per-row code of the kernel, unrolled: each row's start in x and
+/// accumulator, its sum over a dequantized chunk (8 vec4 of x, read with
+/// uniform addresses), and its store.
+fn unrolled_rows(tm: u32, x: &str, sak: &str, read: XRead) -> (String, String, String) {
+    let (mut bases, mut sums, mut stores) = (String::new(), String::new(), String::new());
+    for i in 0..tm {
+        bases.push_str(&match read {
+            XRead::Buffer => format!("    let base{i} = x_row(min(row0 + {i}u, M - 1u));\n"),
+            XRead::Texture { fold, texels } => format!(
+                "    let r{i} = min(row0 + {i}u, M - 1u);\n    let tx{i} = (r{i} % {fold}u) * {texels}u;\n    \
+                 let ty{i} = r{i} / {fold}u;\n"
+            ),
+        });
+        bases.push_str(&format!("    var acc{i} = 0.0;\n"));
+        let terms: Vec<String> = (0..8)
+            .map(|t| match read {
+                XRead::Buffer => {
+                    let k = format!("base{i} + o + {}u * {sak}", 4 * t);
+                    format!(
+                        "dot(vec4<f32>({x}[{k}], {x}[{k} + {sak}], {x}[{k} + 2u * {sak}], {x}[{k} + 3u * {sak}]), w[{t}])"
+                    )
+                }
+                XRead::Texture { .. } => {
+                    format!("dot(textureLoad({x}, vec2<u32>(tx{i} + s * 8u + {t}u, ty{i})), w[{t}])")
+                }
+            })
+            .collect();
+        sums.push_str(&format!("        acc{i} += {};\n", terms.join("\n            + ")));
+        stores.push_str(&format!(
+            "        if (row0 + {i}u < M) {{\n            out[(row0 + {i}u) * N + col] = epilogue(acc{i}, row0 + {i}u, col);\n        }}\n"
+        ));
+    }
+    (bases, sums, stores)
+}
+
+/// How the kernel reads x.
+#[derive(Debug, Clone, Copy)]
+enum XRead {
+    /// Scalar loads through its strided view.
+    Buffer,
+    /// Texels of a copy: `fold` rows of `texels` texels to a texture row.
+    Texture { fold: u32, texels: usize },
+}
+
+/// The texture copy x can be read through: an f32 activation whose
+/// buffer holds exactly the product's rows, row-major, none broadcast.
+fn x_texture_copy(
+    ir: &Ir,
+    plan: &FusionPlan,
+    a: &StridedView,
+    rows_shape: &[Dim],
+    k: usize,
+    max_side: u32,
+) -> Option<TextureCopy> {
+    let node = ir.node(a.base);
+    let dense = a.strides == contiguous_strides(&a.shape)
+        && Dim::product(&a.shape) == Dim::product(&node.ty.shape)
+        && a.shape[..a.shape.len() - 1] == *rows_shape;
+    let usable = max_side > 0 && dense && !plan.is_fixed(ir, a.base) && node.ty.dtype == DType::F32;
+    usable.then(|| TextureCopy::new(a.base, Dim::product(rows_shape), k, max_side)).flatten()
 }

@@ -97,8 +97,9 @@ fn check_flags(args: &Args) -> Result<(), CliError> {
     if args.generate == Some(0) || args.prompt_len == 0 || args.gen_reps == 0 {
         return Err(bad("--generate, --prompt-len and --gen-reps must be at least 1"));
     }
-    if !args.model_dir.join("config.json").is_file() {
-        return Err(bad(format!("{}: not a model directory (no config.json)", args.model_dir.display())));
+    let gguf = args.model_dir.is_file() && args.model_dir.extension().is_some_and(|e| e == "gguf");
+    if !gguf && !args.model_dir.join("config.json").is_file() {
+        return Err(bad(format!("{}: not a model directory (no config.json) or GGUF file", args.model_dir.display())));
     }
     Ok(())
 }
