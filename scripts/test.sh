@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 source scripts/env.sh
 ./scripts/fetch_minilm.sh >/dev/null   # the real model the MiniLM tests compare
+./scripts/fetch_smollm2.sh >/dev/null  # the real GGUF decoder graphs/tests/smollm2.rs compares
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
