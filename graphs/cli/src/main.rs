@@ -34,6 +34,7 @@ mod labels;
 mod outdir;
 mod paths;
 mod progress;
+mod server;
 
 use commands::*;
 use error::CliError;

@@ -8,7 +8,7 @@ use tokenizers::Tokenizer;
 /// Gemma, GPT-2-style end of text).
 const END_OF_TURN: &[&str] = &["<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>"];
 
-/// `eos_ids` followed by the ids of [`END_OF_TURN`] tokens that are
+/// `eos_ids` followed by the ids of the end-of-turn tokens above that are
 /// special (added) tokens of `tokenizer`, without repeats.
 pub fn end_of_turn_ids(tokenizer: &Tokenizer, eos_ids: &[i64]) -> Vec<i64> {
     let mut ids: Vec<i64> = eos_ids.to_vec();

@@ -1,4 +1,4 @@
-//! `wgraph serve MODEL`: an HTTP server for the model (axum on tokio).
+//! The HTTP server behind `wgraph serve MODEL` (axum on tokio).
 //! Encoders (sentence embedders, classifiers) batch concurrent requests
 //! dynamically on one model thread; decoders serve `--parallel` slots in
 //! turn. Every limit answers with a JSON error naming it.
@@ -82,6 +82,7 @@ pub(crate) struct Args {
     pub(crate) debug_step_delay_ms: u64,
 }
 
-pub(crate) fn exec(args: &Args) -> Result<()> {
+/// Serves until SIGTERM or Ctrl-C (or a model that fails to load).
+pub(crate) fn run(args: &Args) -> Result<()> {
     startup::run(args)
 }
