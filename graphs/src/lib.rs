@@ -5,6 +5,8 @@ pub mod attention;
 #[cfg(feature = "audio")]
 pub mod audio;
 pub mod bert;
+pub mod chat;
+pub mod decode_slots;
 pub mod distilbert;
 pub mod embed;
 pub mod generate;

@@ -34,6 +34,7 @@ mod labels;
 mod outdir;
 mod paths;
 mod progress;
+mod server;
 
 use commands::*;
 use error::CliError;
@@ -127,16 +128,28 @@ enum Command {
     /// Greedy generation with a LLaMA-style checkpoint and a KV cache
     /// (the same tokens as HF `generate(do_sample=False)`).
     Generate(generate::Args),
+    /// One turn with a chat model (HF directory with a chat template, or
+    /// GGUF file): the template applied, the answer streamed as it is
+    /// generated (greedy), ending at the end-of-turn token.
+    Chat(chat::Args),
+    /// Serve a model over HTTP (embeddings, classification, chat) with
+    /// dynamic batching, limits and Prometheus metrics.
+    #[command(after_help = serve::AFTER_HELP)]
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
     // An interrupted run leaves no temporary files behind (outputs are
     // written through them, then renamed).
-    let _ = ctrlc::set_handler(|| {
-        wgraph::io::remove_temporary_files();
-        std::process::exit(130);
-    });
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    // `serve` handles SIGTERM and Ctrl-C itself (a graceful shutdown).
+    if !matches!(cli.command, Command::Serve(_)) {
+        let _ = ctrlc::set_handler(|| {
+            wgraph::io::remove_temporary_files();
+            std::process::exit(130);
+        });
+    }
+    let result = match cli.command {
         Command::Run(args) => run::exec(&args).map(Outcome::done),
         Command::Grad(args) => grad::exec(&args).map(Outcome::done),
         Command::Train(args) => train::exec(&args).map(Outcome::done),
@@ -149,6 +162,8 @@ fn main() -> ExitCode {
         Command::Classify(args) => classify::exec(&args).map(Outcome::done),
         Command::Features(args) => features::exec(&args).map(Outcome::done),
         Command::Generate(args) => generate::exec(&args).map(Outcome::done),
+        Command::Chat(args) => chat::exec(&args).map(Outcome::done),
+        Command::Serve(args) => serve::exec(&args).map(Outcome::done),
         Command::Tune(args) => tune::exec(&args).map(Outcome::done),
         Command::Compare(args) => compare::exec(&args).map(Outcome::answer),
         Command::Diff(args) => diff::exec(&args).map(Outcome::answer),

@@ -34,6 +34,8 @@ fn every_subcommand_has_help() {
         "check",
         "features",
         "bench",
+        "chat",
+        "serve",
     ] {
         let (code, out, _) = wgraph(&[cmd, "--help"]);
         assert_eq!(code, 0, "{cmd}");

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its flags (`Args`) and `exec`.
 
 pub(crate) mod bench;
+pub(crate) mod chat;
 pub(crate) mod check;
 pub(crate) mod check_weights;
 pub(crate) mod classify;
@@ -14,6 +15,7 @@ pub(crate) mod generate;
 pub(crate) mod grad;
 pub(crate) mod inspect;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod tokenize;
 pub(crate) mod train;
 pub(crate) mod tune;

@@ -1,0 +1,215 @@
+//! The decoder's model thread: `--parallel` slots, each a conversation
+//! with its own KV cache over shared weights. Every round it admits queued
+//! requests into free slots (a new request joins at the next step), then
+//! advances each busy slot by one token: the prefill for a new one, one
+//! decode step for the others. Text goes to each request's channel as it
+//! is made; a request whose channel is closed (the client went away) frees
+//! its slot at once.
+
+use super::api_error::ApiError;
+use super::metrics::Metrics;
+use super::stop_strings::StopStrings;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+use tokenizers::Tokenizer;
+use tokio::sync::mpsc::UnboundedSender;
+use wgraph_models::chat::TextStream;
+use wgraph_models::decode_slots::SlotDecoder;
+
+/// One generation request.
+pub(crate) struct DecodeJob {
+    pub(crate) prompt: Vec<i64>,
+    pub(crate) max_new_tokens: usize,
+    pub(crate) stop: Vec<String>,
+    pub(crate) events: UnboundedSender<DecodeEvent>,
+}
+
+/// Why a generation ended (OpenAI's `finish_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Finish {
+    /// An end-of-turn token or a stop string.
+    Stop,
+    /// `max_tokens` or the context.
+    Length,
+}
+
+impl Finish {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Finish::Stop => "stop",
+            Finish::Length => "length",
+        }
+    }
+}
+
+/// What a request hears from the model thread, in order.
+#[derive(Debug)]
+pub(crate) enum DecodeEvent {
+    Text(String),
+    Done { finish: Finish, prompt_tokens: usize, completion_tokens: usize },
+    Failed(ApiError),
+}
+
+/// The handlers' end of the queue.
+pub(crate) struct DecoderQueue {
+    tx: mpsc::Sender<DecodeJob>,
+    max_queued: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl DecoderQueue {
+    pub(crate) fn new(tx: mpsc::Sender<DecodeJob>, max_queued: usize, metrics: Arc<Metrics>) -> DecoderQueue {
+        DecoderQueue { tx, max_queued, metrics }
+    }
+
+    /// Queues `job` for a free slot, or refuses it when `--max-queued`
+    /// requests wait already.
+    pub(crate) fn submit(&self, job: DecodeJob) -> Result<(), ApiError> {
+        let depth = &self.metrics.queue_depth;
+        if depth.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
+            depth.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApiError::queue_full(self.max_queued));
+        }
+        self.tx.send(job).map_err(|_| {
+            depth.fetch_sub(1, Ordering::SeqCst);
+            ApiError::unavailable("the model thread has stopped")
+        })
+    }
+}
+
+/// A conversation in a slot.
+struct Active<'t> {
+    slot: usize,
+    job: DecodeJob,
+    /// The token to feed next (None before the prefill).
+    next: Option<i64>,
+    /// Positions the slot's cache holds.
+    past: usize,
+    generated: usize,
+    text: TextStream<'t>,
+    stops: StopStrings,
+}
+
+/// Pacing for tests of cancellation and shutdown (`--debug-step-delay-ms`).
+pub(crate) struct DecoderSettings {
+    pub(crate) stop_ids: Vec<i64>,
+    pub(crate) step_delay: Duration,
+}
+
+/// The model thread's loop, until every sender is gone and no slot is busy.
+pub(crate) fn serve_slots(
+    decoder: &SlotDecoder,
+    tokenizer: &Tokenizer,
+    rx: mpsc::Receiver<DecodeJob>,
+    settings: &DecoderSettings,
+    metrics: &Metrics,
+) {
+    let mut active: Vec<Active<'_>> = Vec::new();
+    let mut open = true;
+    while open || !active.is_empty() {
+        // Admit queued requests into free slots; wait for one when idle.
+        while open && active.len() < decoder.slots() {
+            let job =
+                if active.is_empty() { rx.recv().map_err(|_| mpsc::TryRecvError::Disconnected) } else { rx.try_recv() };
+            match job {
+                Ok(job) => {
+                    metrics.queue_depth.fetch_sub(1, Ordering::SeqCst);
+                    let slot = (0..decoder.slots()).find(|s| active.iter().all(|a| a.slot != *s)).unwrap_or(0);
+                    metrics.busy_slots.fetch_add(1, Ordering::SeqCst);
+                    let stops = StopStrings::new(job.stop.clone());
+                    active.push(Active {
+                        slot,
+                        job,
+                        next: None,
+                        past: 0,
+                        generated: 0,
+                        text: TextStream::new(tokenizer),
+                        stops,
+                    });
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => open = false,
+            }
+        }
+        let started = Instant::now();
+        let busy = active.len();
+        active.retain_mut(|a| advance(decoder, a, settings, metrics));
+        if busy > 0 {
+            metrics.batch(busy, started.elapsed());
+        }
+        metrics.busy_slots.store(active.len(), Ordering::SeqCst);
+        if !settings.step_delay.is_zero() && !active.is_empty() {
+            std::thread::sleep(settings.step_delay);
+        }
+    }
+}
+
+/// One token for `a`; false when its generation is over (slot freed).
+fn advance(decoder: &SlotDecoder, a: &mut Active<'_>, settings: &DecoderSettings, metrics: &Metrics) -> bool {
+    if a.job.events.is_closed() {
+        metrics.cancelled.fetch_add(1, Ordering::Relaxed);
+        return false;
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| match a.next {
+        None => decoder.start(a.slot, &a.job.prompt),
+        Some(token) => decoder.step(a.slot, token, a.past),
+    }))
+    .unwrap_or_else(|_| Err(wgraph_models::generate::GenerateError::MissingOutput("a panic".into()).into()));
+    let token = match result {
+        Ok(t) => t,
+        Err(e) => {
+            metrics.model_errors.fetch_add(1, Ordering::Relaxed);
+            let _ = a.job.events.send(DecodeEvent::Failed(ApiError::internal(format!("the device failed: {e}"))));
+            return false;
+        }
+    };
+    a.past += a.next.map_or(a.job.prompt.len(), |_| 1);
+    if a.next.is_none() {
+        metrics.input_tokens.fetch_add(a.job.prompt.len() as u64, Ordering::Relaxed);
+    }
+    a.next = Some(token);
+    a.generated += 1;
+    metrics.generated_tokens.fetch_add(1, Ordering::Relaxed);
+    let done = |a: &Active<'_>, finish: Finish| {
+        let _ = a.job.events.send(DecodeEvent::Done {
+            finish,
+            prompt_tokens: a.job.prompt.len(),
+            completion_tokens: a.generated,
+        });
+    };
+    if settings.stop_ids.contains(&token) {
+        let rest = a.stops.finish();
+        send_text(a, rest);
+        done(a, Finish::Stop);
+        return false;
+    }
+    let piece = match a.text.push(token) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = a.job.events.send(DecodeEvent::Failed(ApiError::internal(e)));
+            return false;
+        }
+    };
+    let released = a.stops.push(&piece);
+    send_text(a, released.text);
+    if released.stopped {
+        done(a, Finish::Stop);
+        return false;
+    }
+    // Prompt and answer together fit the context (as `Generator` counts).
+    if a.generated >= a.job.max_new_tokens || a.job.prompt.len() + a.generated >= decoder.context() {
+        let rest = a.stops.finish();
+        send_text(a, rest);
+        done(a, Finish::Length);
+        return false;
+    }
+    true
+}
+
+fn send_text(a: &Active<'_>, text: String) {
+    if !text.is_empty() {
+        let _ = a.job.events.send(DecodeEvent::Text(text));
+    }
+}

@@ -1,0 +1,118 @@
+//! The encoder models the server runs: sentence embedders (vectors) and
+//! sequence classifiers (each label's probability), loaded and compiled
+//! on the model thread, run on one batch of texts at a time.
+
+use std::path::Path;
+use tokenizers::Tokenizer;
+use wgraph::graph::Op;
+use wgraph::{Device, Loader, TieredModel, Weights};
+use wgraph_models::embed::SentenceEmbedder;
+use wgraph_models::text::TextEncoder;
+
+/// Which encoder a checkpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EncoderKind {
+    Embedding,
+    Classifier,
+}
+
+/// A compiled encoder.
+pub(crate) enum EncoderModel {
+    Embed(SentenceEmbedder),
+    Classify(Classifier),
+}
+
+pub(crate) struct Classifier {
+    model: TieredModel,
+    text: TextEncoder,
+    takes_types: bool,
+}
+
+/// What the handlers need before the model is compiled: the tokenizer
+/// (to count tokens against the limit) and the limit itself.
+pub(crate) struct EncoderFrontEnd {
+    pub(crate) kind: EncoderKind,
+    pub(crate) tokenizer: Tokenizer,
+    /// Tokens per input, special tokens included (sentence-transformers'
+    /// `max_seq_length`, else the positions).
+    pub(crate) max_input_tokens: usize,
+    pub(crate) labels: Vec<String>,
+}
+
+impl EncoderFrontEnd {
+    pub(crate) fn open(dir: &Path, kind: EncoderKind) -> Result<EncoderFrontEnd, String> {
+        let config = wgraph_models::HfConfig::from_dir(dir).map_err(|e| e.to_string())?;
+        let positions = config.usize_or("max_position_embeddings", 512).map_err(|e| e.to_string())?;
+        let max_input_tokens = match kind {
+            EncoderKind::Embedding => {
+                wgraph_models::embed::max_seq_length(dir, positions).map_err(|e| e.to_string())?
+            }
+            EncoderKind::Classifier => positions,
+        };
+        let labels = match kind {
+            EncoderKind::Classifier => wgraph_models::zoo::load(dir).map_err(|e| e.to_string())?.labels,
+            EncoderKind::Embedding => Vec::new(),
+        };
+        let tokenizer = wgraph_models::text::tokenizer_at(dir)?;
+        Ok(EncoderFrontEnd { kind, tokenizer, max_input_tokens, labels })
+    }
+
+    /// Tokens of `text` with special tokens, untruncated.
+    pub(crate) fn count_tokens(&self, text: &str) -> Result<usize, String> {
+        self.tokenizer.encode(text, true).map(|e| e.get_ids().len()).map_err(|e| format!("tokenizing: {e}"))
+    }
+}
+
+impl EncoderModel {
+    /// Loads, checks and compiles the checkpoint for `device`.
+    pub(crate) fn open(dir: &Path, kind: EncoderKind, device: &Device) -> Result<EncoderModel, String> {
+        match kind {
+            EncoderKind::Embedding => {
+                SentenceEmbedder::open(dir, device).map(EncoderModel::Embed).map_err(|e| e.to_string())
+            }
+            EncoderKind::Classifier => Classifier::open(dir, device).map(EncoderModel::Classify),
+        }
+    }
+
+    /// One vector per text: the embedding, or each label's probability.
+    pub(crate) fn run(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+        match self {
+            EncoderModel::Embed(e) => e.embed(texts).map_err(|e| e.to_string()),
+            EncoderModel::Classify(c) => c.probabilities(texts),
+        }
+    }
+}
+
+impl Classifier {
+    fn open(dir: &Path, device: &Device) -> Result<Classifier, String> {
+        let loaded = wgraph_models::zoo::load(dir).map_err(|e| e.to_string())?;
+        let ir = loaded.graph.ir().map_err(|e| e.to_string())?;
+        let takes_types =
+            ir.inputs().iter().any(|&id| matches!(&ir.node(id).op, Op::Input { name, .. } if name == "token_type_ids"));
+        let weights = Weights::from_dir(dir).map_err(|e| e.to_string())?;
+        let model = Loader::new(device).load_tiered(&loaded.graph, &weights).map_err(|e| e.to_string())?;
+        let positions = loaded.config.usize_or("max_position_embeddings", 512).map_err(|e| e.to_string())?;
+        let text = TextEncoder::from_dir(dir, positions).map_err(|e| e.to_string())?;
+        Ok(Classifier { model, text, takes_types })
+    }
+
+    /// Softmax of the logits, one row per text (as `wgraph classify`).
+    fn probabilities(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+        let batch = self.text.encode(texts).map_err(|e| e.to_string())?;
+        let feed: Vec<_> =
+            batch.named().into_iter().filter(|(n, _)| *n != "token_type_ids" || self.takes_types).collect();
+        let out = self.model.run(feed).map_err(|e| e.to_string())?;
+        let logits = out.get("logits").ok_or("the model produced no `logits`")?;
+        let n = logits.shape().get(1).copied().unwrap_or(0).max(1);
+        Ok(logits
+            .to_f32_vec()
+            .chunks(n)
+            .map(|row| {
+                let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let exp: Vec<f32> = row.iter().map(|v| (v - m).exp()).collect();
+                let total: f32 = exp.iter().sum();
+                exp.iter().map(|v| v / total).collect()
+            })
+            .collect())
+    }
+}
