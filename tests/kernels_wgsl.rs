@@ -6,7 +6,7 @@
 mod common;
 
 use common::op_cases::{CASES, MIN_CASES};
-use common::{compile_program, program, KernelChoice, MAX_BUFFERS};
+use common::{compile_program, program, KernelChoice};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use wgraph::compile::validate::validate_wgsl;
 use wgraph::compile::{CompileOptions, KernelSpec, Program, REGISTER, REGISTER_SUBGROUP, TILED};
@@ -213,8 +213,11 @@ fn every_template_is_used() {
         g.output_named([("y", ops::linear(&x, &w, None)), ("e", ops::gather(&w, &ids, 0))]).unwrap();
         let mut ir = g.ir().unwrap().clone();
         assert_eq!(wgraph::compile::keep_quantized(&mut ir, |_| Some(q)), 1, "{q}");
-        let program = compile_program(&ir, &CompileOptions::default(), REGISTER, MAX_BUFFERS).unwrap();
-        program.kernels.iter().for_each(|k| sources.push_str(&k.wgsl));
+        // Words from textures on a CPU driver, from buffers on a GPU.
+        for target in [wgraph::compile::Target::cpu_driver(), wgraph::compile::Target::portable()] {
+            let program = wgraph::compile::compile(&ir, &CompileOptions::default(), &target).unwrap();
+            program.kernels.iter().for_each(|k| sources.push_str(&k.wgsl));
+        }
     }
     for template in wgraph::compile::codegen::shaders::ALL {
         // A distinctive line of each template must appear in some kernel.

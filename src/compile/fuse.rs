@@ -24,6 +24,10 @@ pub struct FusionPlan {
     /// parameters): their values change, so kernels never read them from
     /// textures uploaded once.
     pub written_weights: HashSet<NodeId>,
+    /// Quantized weights are uploaded as `rgba32uint` textures at most this
+    /// wide (their words in order, four to a texel), which CPU drivers
+    /// fetch as vectors where a buffer load goes lane by lane; 0: buffers.
+    pub quant_texture_side: u32,
 }
 
 impl FusionPlan {
@@ -140,6 +144,7 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
         epilogue: HashMap::new(),
         co_outputs: HashMap::new(),
         written_weights: HashSet::new(),
+        quant_texture_side: 0,
     };
     if options.fuse {
         find_epilogues(ir, order, keep, &mut plan);

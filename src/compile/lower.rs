@@ -44,7 +44,14 @@ pub fn lower(
     row_wg: u32,
     subgroups: bool,
 ) -> Result<Vec<KernelSpec>, CompileError> {
-    plan.roots(ir, order).into_iter().map(|root| lower_root(ir, plan, root, choices, row_wg, subgroups)).collect()
+    plan.roots(ir, order)
+        .into_iter()
+        .map(|root| {
+            let mut spec = lower_root(ir, plan, root, choices, row_wg, subgroups)?;
+            spec.word_textures = word_textures(ir, plan, &spec.inputs);
+            Ok(spec)
+        })
+        .collect()
 }
 
 fn lower_root(
@@ -131,4 +138,20 @@ fn matmul_with_variants(
 fn matmul_rows(ir: &Ir, mm: NodeId) -> Option<usize> {
     let shape = &ir.node(mm).ty.shape;
     crate::graph::Dim::product(&shape[..shape.len().saturating_sub(1)]).as_static()
+}
+
+/// The inputs a kernel binds as rgba32uint textures: quantized weights
+/// held so (the binding its WGSL declares, see `bindings_typed`).
+fn word_textures(ir: &Ir, plan: &FusionPlan, inputs: &[NodeId]) -> Vec<NodeId> {
+    inputs
+        .iter()
+        .copied()
+        .filter(|&n| match (&ir.node(n).op, ir.node(n).ty.shape.as_slice()) {
+            (Op::Weight { quant: Some(q), .. }, [r, c]) => r
+                .as_static()
+                .zip(c.as_static())
+                .is_some_and(|(r, c)| super::codegen::quant_texture_width(plan, *q, r, c).is_some()),
+            _ => false,
+        })
+        .collect()
 }

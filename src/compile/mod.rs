@@ -217,6 +217,9 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     if options.write_back {
         plan.written_weights = write_backs(&ir, &in_place)?.iter().map(|w| w.weight).collect();
     }
+    if target.kind == AdapterKind::Cpu {
+        plan.quant_texture_side = target.max_texture_side;
+    }
     // One workgroup per row: on CPU drivers a workgroup of one SIMD width
     // (lavapipe: 8) makes barriers free, larger ones run as coroutines.
     let row_wg = if target.kind == AdapterKind::Cpu { target.subgroup_size.unwrap_or(8).clamp(1, 64) } else { 64 };

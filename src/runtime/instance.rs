@@ -157,7 +157,7 @@ impl Loaded<'_> {
             })?;
             entries.push(wgpu::BindGroupEntry { binding: 0, resource: out.as_entire_binding() });
             for (j, n) in k.inputs.iter().enumerate() {
-                if k.textures.contains(n) {
+                if k.textures.contains(n) || k.word_textures.contains(n) {
                     let view =
                         fills.views[i].get(n).or_else(|| self.textures.get(n)).ok_or_else(|| RuntimeError::Gpu {
                             what: format!("binding {}", k.name),

@@ -106,7 +106,8 @@ impl Model {
         }
 
         let Statics { statics, textures, weight_buffers } = timed(settings, "upload-weights", || {
-            upload_statics(device, &program, weights, other.map(|m| &m.weight_buffers))
+            let shared_quant = other.map(Model::quant_textures).unwrap_or_default();
+            upload_statics(device, &program, weights, other.map(|m| &m.weight_buffers), &shared_quant)
         })?;
 
         let index_checks = index_checks(&program);

@@ -91,13 +91,18 @@ fn create(device: &Device, k: &KernelSpec) -> Result<Compiled, RuntimeError> {
     let mut entries: Vec<wgpu::BindGroupLayoutEntry> =
         (0..params + 1 + k.co_outputs.len() as u32).map(|b| entry(b, b != 0 && b <= params)).collect();
     for (j, n) in k.inputs.iter().enumerate() {
-        if k.textures.contains(n) {
-            entries[j + 1].ty = wgpu::BindingType::StorageTexture {
-                access: wgpu::StorageTextureAccess::ReadOnly,
-                format: wgpu::TextureFormat::Rgba32Float,
-                view_dimension: wgpu::TextureViewDimension::D2,
-            };
-        }
+        let format = if k.word_textures.contains(n) {
+            wgpu::TextureFormat::Rgba32Uint
+        } else if k.textures.contains(n) {
+            wgpu::TextureFormat::Rgba32Float
+        } else {
+            continue;
+        };
+        entries[j + 1].ty = wgpu::BindingType::StorageTexture {
+            access: wgpu::StorageTextureAccess::ReadOnly,
+            format,
+            view_dimension: wgpu::TextureViewDimension::D2,
+        };
     }
     let group =
         dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&k.name), entries: &entries });

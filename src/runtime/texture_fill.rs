@@ -76,7 +76,11 @@ fn texture_fill(
         detail: format!("input %{} has no buffer to copy into its texture (wgraph bug)", copy.node.index()),
     })?;
     let label = format!("{kernel}:%{}:texture", copy.node.index());
-    let texture = texel_texture(device, &label, copy.fold * texels, height as u32);
+    // A texture row holds `fold` activation rows, but never wider than
+    // the rows there are: a one-row activation (a decode step) gets a
+    // texture of one row's texels, not `fold` rows' worth.
+    let width = copy.fold.min(rows.max(1) as u32) * texels;
+    let texture = texel_texture(device, &label, width, height as u32);
     Ok(TextureFill { buffer, texture, rows: rows as u32, texels, fold: copy.fold })
 }
 

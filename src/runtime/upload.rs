@@ -8,7 +8,7 @@ use super::error::RuntimeError;
 use super::instance::storage;
 use super::texture_fill::texel_texture;
 use super::transfer::to_gpu_bytes;
-use crate::compile::codegen::quant;
+use crate::compile::codegen::{quant, quant_texture_width};
 use crate::compile::memory::Placement;
 use crate::compile::{weight_fold, Program};
 use crate::graph::{NodeId, Op, Quant};
@@ -26,6 +26,9 @@ pub(super) struct Statics {
     pub(super) weight_buffers: WeightBuffers,
 }
 
+/// Quantized weights held as textures, by checkpoint name.
+pub(super) type QuantTextures = HashMap<String, (wgpu::TextureView, Quant)>;
+
 /// Weight buffers by checkpoint name, as a model holds them, with the
 /// block format of a weight kept quantized.
 pub(super) type WeightBuffers = HashMap<String, (NodeId, Arc<wgpu::Buffer>, Option<Quant>)>;
@@ -39,6 +42,7 @@ pub(super) fn upload_statics(
     program: &Program,
     weights: &Weights,
     shared: Option<&WeightBuffers>,
+    shared_quant: &QuantTextures,
 ) -> Result<Statics, RuntimeError> {
     let dev = &device.device;
     let limit = device.limits().max_storage_buffer_binding_size;
@@ -64,6 +68,21 @@ pub(super) fn upload_statics(
             continue;
         }
         let n = program.ir.node(node);
+        if let Op::Weight { name, quant: Some(q), .. } = &n.op {
+            let rows_cols = match n.ty.shape.as_slice() {
+                [r, c] => r.as_static().zip(c.as_static()),
+                _ => None,
+            };
+            let width = rows_cols.and_then(|(r, c)| quant_texture_width(&program.plan, *q, r, c));
+            if let Some(width) = width {
+                let view = match shared_quant.get(name).filter(|(_, sq)| sq == q) {
+                    Some((view, _)) => view.clone(),
+                    None => quant_texture(device, name, &quantized_words(weights, name, *q)?, width),
+                };
+                textures.insert(node, view);
+                continue;
+            }
+        }
         let (name, is_weight, quant, words, tensor) = match &n.op {
             Op::Weight { name, quant: Some(q), .. } => {
                 (name.clone(), true, Some(*q), quantized_words(weights, name, *q)?, None)
@@ -114,6 +133,32 @@ pub(super) fn upload_statics(
         statics.insert(node, buf);
     }
     Ok(Statics { statics, textures, weight_buffers })
+}
+
+/// A quantized weight's words as an rgba32uint texture `width` texels
+/// wide, four words to a texel in order (`quant_texture_width`).
+fn quant_texture(device: &Device, name: &str, words: &[u32], width: u32) -> wgpu::TextureView {
+    let texels = words.len().div_ceil(4).max(1);
+    let height = texels.div_ceil(width as usize) as u32;
+    let mut data = words.to_vec();
+    data.resize(width as usize * height as usize * 4, 0);
+    let texture = device.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(name),
+        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba32Uint,
+        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    device.queue.write_texture(
+        texture.as_image_copy(),
+        bytemuck::cast_slice(&data),
+        wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(width * 16), rows_per_image: Some(height) },
+        wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+    );
+    texture.create_view(&Default::default())
 }
 
 /// A quantized weight's blocks as the device words its kernels read

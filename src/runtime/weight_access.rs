@@ -5,7 +5,7 @@ use super::error::RuntimeError;
 use super::model::Model;
 use super::transfer::to_gpu_bytes;
 use super::transfer::{from_gpu_bytes, read_mapped};
-use crate::graph::{NamedTensors, Tensor};
+use crate::graph::{NamedTensors, NodeId, Tensor};
 
 impl Model {
     /// The names of the weights the model holds on the device, sorted.
@@ -15,6 +15,18 @@ impl Model {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// Quantized weights held as textures, by name (for models sharing them).
+    pub(super) fn quant_textures(&self) -> super::upload::QuantTextures {
+        let ir = &self.program().ir;
+        self.textures
+            .iter()
+            .filter_map(|(&node, view)| match &ir.node(node).op {
+                crate::graph::Op::Weight { name, quant: Some(q), .. } => Some((name.clone(), (view.clone(), *q))),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Weights held only as textures (read so by every kernel), by name.
@@ -39,13 +51,20 @@ impl Model {
             let name = name.as_ref();
             let held = self.weight_buffers.get(name).map(|(node, buffer, q)| (*node, Some(buffer), *q));
             let (node, buffer, quant) = held
-                .or_else(|| self.texture_weights().find(|(n, _)| *n == name).map(|(_, node)| (node, None, None)))
+                .or_else(|| {
+                    self.texture_weights()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, node)| (node, None, quant_of(&ir.node(node).op)))
+                })
                 .ok_or_else(|| self.unknown_weight(name))?;
             let ty = &ir.node(node).ty;
             let shape: Vec<usize> = ty.shape.iter().map(|d| d.eval(self.weight_bindings()).unwrap_or(0)).collect();
             // A quantized weight's words, dequantized on the host below.
-            let bytes = match (quant, buffer) {
-                (Some(_), Some(buffer)) => buffer.size(),
+            let bytes = match (quant, buffer, shape.as_slice()) {
+                (Some(_), Some(buffer), _) => buffer.size(),
+                (Some(q), None, &[rows, cols]) => {
+                    crate::compile::codegen::quant::device_words(q, rows, cols) as u64 * 4
+                }
                 _ => shape.iter().product::<usize>() as u64 * 4,
             };
             let texture = buffer.is_none().then(|| self.textures.get(&node).map(|v| v.texture())).flatten();
@@ -76,11 +95,15 @@ impl Model {
         self.wait(submission, "reading weights")?;
         let mut out = Vec::with_capacity(pending.len());
         for (name, dtype, shape, staging, bytes, read, quant) in pending {
-            let t = if let Some(q) = quant {
-                let raw = read_mapped(&staging, bytes, crate::graph::DType::U32, vec![bytes as usize / 4], &name)?;
-                dequantized(&name, q, shape, &raw)?
-            } else if read.rows == 1 {
-                read_mapped(&staging, bytes, dtype, shape, &name)?
+            let t = if read.rows == 1 {
+                match quant {
+                    Some(q) => {
+                        let words = vec![bytes as usize / 4];
+                        let raw = read_mapped(&staging, bytes, crate::graph::DType::U32, words, &name)?;
+                        dequantized(&name, q, shape, &raw)?
+                    }
+                    None => read_mapped(&staging, bytes, dtype, shape, &name)?,
+                }
             } else {
                 let failed = |detail: String| RuntimeError::Readback { tensor: name.clone(), detail };
                 let view =
@@ -88,7 +111,15 @@ impl Model {
                 let packed = read.unpad(&view, bytes as usize);
                 drop(view);
                 staging.unmap();
-                from_gpu_bytes(dtype, shape, &packed).map_err(|e| failed(e.to_string()))?
+                match quant {
+                    Some(q) => {
+                        let words = vec![packed.len() / 4];
+                        let raw = from_gpu_bytes(crate::graph::DType::U32, words, &packed)
+                            .map_err(|e| failed(e.to_string()))?;
+                        dequantized(&name, q, shape, &raw)?
+                    }
+                    None => from_gpu_bytes(dtype, shape, &packed).map_err(|e| failed(e.to_string()))?,
+                }
             };
             out.push((name, t));
         }
@@ -100,8 +131,9 @@ impl Model {
     pub fn write_weights(&self, tensors: &[(String, Tensor)]) -> Result<(), RuntimeError> {
         let ir = &self.program().ir;
         for (name, tensor) in tensors {
-            let (node, buffer, quant) = self.weight_buffers.get(name).ok_or_else(|| self.unknown_weight(name))?;
-            let ty = &ir.node(*node).ty;
+            let held = self.weight_buffers.get(name).map(|(node, buffer, q)| (*node, Some(buffer), *q));
+            let held = held.or_else(|| self.quant_textures().get(name).map(|(_, q)| (NodeId::end(), None, Some(*q))));
+            let (node, buffer, quant) = held.ok_or_else(|| self.unknown_weight(name))?;
             if let Some(q) = quant {
                 return Err(RuntimeError::WeightMismatch {
                     name: name.clone(),
@@ -109,6 +141,7 @@ impl Model {
                     got: format!("{}{:?}", tensor.dtype(), tensor.shape()),
                 });
             }
+            let (ty, Some(buffer)) = (&ir.node(node).ty, buffer) else { return Err(self.unknown_weight(name)) };
             let shape: Vec<usize> = ty.shape.iter().map(|d| d.eval(self.weight_bindings()).unwrap_or(0)).collect();
             if tensor.shape() != shape.as_slice() || tensor.dtype() != ty.dtype {
                 return Err(RuntimeError::WeightMismatch {
@@ -131,6 +164,14 @@ impl Model {
             name: name.to_string(),
             closest: crate::weights::closest_names(name, names.iter().map(String::as_str), 3),
         }
+    }
+}
+
+/// The block format of a weight op kept quantized.
+fn quant_of(op: &crate::graph::Op) -> Option<crate::graph::Quant> {
+    match op {
+        crate::graph::Op::Weight { quant, .. } => *quant,
+        _ => None,
     }
 }
 

@@ -256,7 +256,7 @@ pub fn attention(
         ("COMMON", shaders::COMMON.source.to_string()),
         ("LANE_ARG", if share { ", @builtin(subgroup_invocation_id) lane: u32" } else { "" }.to_string()),
         ("PLACE", place),
-        ("BINDINGS", bindings_typed(ir, node, &b.inputs, &vec4_buffers, &textures)?),
+        ("BINDINGS", bindings_typed(ir, plan, node, &b.inputs, &vec4_buffers, &textures)?),
         ("WG", wg.to_string()),
         ("TM", tm.to_string()),
         ("M", b.dim(m)),

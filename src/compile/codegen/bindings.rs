@@ -4,11 +4,12 @@
 
 use super::wgsl::{Binding, Scalar};
 use crate::compile::error::CompileError;
+use crate::compile::fuse::FusionPlan;
 use crate::graph::{Ir, NodeId, Op, Quant};
 
 /// The declarations of the output, the inputs and the params buffer.
-pub(super) fn bindings(ir: &Ir, root: NodeId, inputs: &[NodeId]) -> Result<String, CompileError> {
-    bindings_typed(ir, root, inputs, &[], &[])
+pub(super) fn bindings(ir: &Ir, plan: &FusionPlan, root: NodeId, inputs: &[NodeId]) -> Result<String, CompileError> {
+    bindings_typed(ir, plan, root, inputs, &[], &[])
 }
 
 /// The declarations of the output, the inputs (vec4 or texture where
@@ -16,6 +17,7 @@ pub(super) fn bindings(ir: &Ir, root: NodeId, inputs: &[NodeId]) -> Result<Strin
 /// that dequantize them) and the params buffer.
 pub(super) fn bindings_typed(
     ir: &Ir,
+    plan: &FusionPlan,
     root: NodeId,
     inputs: &[NodeId],
     vec4: &[NodeId],
@@ -26,8 +28,13 @@ pub(super) fn bindings_typed(
     for (i, &n) in inputs.iter().enumerate() {
         let name = format!("in{i}");
         let binding = if let Some((q, rows, cols)) = quantized_weight(ir, n) {
-            readers.push_str(&super::quant::reader_wgsl(q, &name, &format!("{rows}u"), &format!("{cols}u"))?);
-            Binding::Array(Scalar::U32)
+            let width = quant_texture_width(plan, q, rows, cols);
+            readers.push_str(&super::quant::reader_wgsl(q, &name, rows, cols, width)?);
+            if width.is_some() {
+                Binding::TextureU32
+            } else {
+                Binding::Array(Scalar::U32)
+            }
         } else if textures.contains(&n) {
             Binding::Texture
         } else if vec4.contains(&n) {
@@ -51,4 +58,16 @@ pub(super) fn quantized_weight(ir: &Ir, node: NodeId) -> Option<(Quant, usize, u
     let Op::Weight { quant: Some(q), .. } = &n.op else { return None };
     let [rows, cols] = n.ty.shape.as_slice() else { return None };
     Some((*q, rows.as_static()?, cols.as_static()?))
+}
+
+/// The texels per row of the texture a quantized weight of `rows` x `cols`
+/// is uploaded as (`FusionPlan::quant_texture_side`), or `None` for a
+/// buffer. The upload calls this too, so both agree on the layout.
+pub fn quant_texture_width(plan: &FusionPlan, q: Quant, rows: usize, cols: usize) -> Option<u32> {
+    let side = plan.quant_texture_side as usize;
+    let texels = super::quant::device_words(q, rows, cols).div_ceil(4);
+    if side == 0 || texels == 0 || texels.div_ceil(side) > side {
+        return None;
+    }
+    Some(texels.min(side) as u32)
 }

@@ -72,6 +72,9 @@ pub struct KernelSpec {
     /// Activations among `textures`, copied from their buffers into their
     /// textures before each dispatch.
     pub texture_copies: Vec<TextureCopy>,
+    /// Inputs bound as rgba32uint textures: quantized weights' words
+    /// (`FusionPlan::quant_texture_side`), set by the lowering.
+    pub word_textures: Vec<NodeId>,
     /// Sizes written to the params buffer (binding n+1) per run.
     pub params: Vec<Dim>,
     /// The dispatch size, evaluated per run.
@@ -151,6 +154,7 @@ pub(super) fn finish(b: ExprBuilder<'_>, root: NodeId, name: String, wgsl: Strin
         inputs: b.inputs,
         textures: Vec::new(),
         texture_copies: Vec::new(),
+        word_textures: Vec::new(),
         params: b.params.dims,
         grid,
         output_elements,
@@ -176,7 +180,7 @@ pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId, texture_side: u32) 
     // Co-outputs share the root's shape: each is stored at index `i` too.
     let textures: Vec<NodeId> = b.texture_reads.iter().map(|t| t.0).collect();
     let copies: Vec<TextureCopy> = b.texture_reads.iter().filter_map(|t| t.3.clone()).collect();
-    let mut binds = bindings_typed(ir, root, &b.inputs, &[], &textures)?;
+    let mut binds = bindings_typed(ir, plan, root, &b.inputs, &[], &textures)?;
     for (k, (node, value)) in b.co_stores.clone().iter().enumerate() {
         let out = format!("out{}", k + 1);
         let binding = b.inputs.len() + 2 + k;
@@ -268,7 +272,7 @@ pub fn row(
     };
     let wg = row_wg.to_string();
     let row_common = fill(shaders::ROW_COMMON, &[("WG", &wg), ("T", scalar.name())])?;
-    let binds = bindings(ir, node, &b.inputs)?;
+    let binds = bindings(ir, plan, node, &b.inputs)?;
     // Placeholders every row kernel has; each kind adds its own.
     let mut values: Vec<(&str, String)> = vec![
         ("COMMON", shaders::COMMON.source.to_string()),
@@ -412,7 +416,7 @@ pub fn scatter_add(
     let groups = &outer * &blocks;
     let values = [
         ("COMMON", shaders::COMMON.source.to_string()),
-        ("BINDINGS", bindings(ir, node, &b.inputs)?),
+        ("BINDINGS", bindings(ir, plan, node, &b.inputs)?),
         ("WG", row_wg.to_string()),
         ("PER", per.to_string()),
         ("GROUPS", b.dim(&groups)),
@@ -453,7 +457,7 @@ pub fn conv1d(ir: &Ir, plan: &FusionPlan, node: NodeId, conv: ConvShape) -> Resu
     let count = b.dim(&items);
     let (len_in, len_out) = (b.dim(&x[2]), b.dim(&out[2]));
     let bias = if operands.len() == 3 { "in2[co]".to_string() } else { "0.0".to_string() };
-    let binds = bindings(ir, node, &b.inputs)?;
+    let binds = bindings(ir, plan, node, &b.inputs)?;
     let values = [
         ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", binds),

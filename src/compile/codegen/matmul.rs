@@ -189,7 +189,7 @@ pub fn matmul(
     }
     let a_texture = a_texture.map(|(fold, _)| fold);
     let inputs = b.inputs.clone();
-    let binds = bindings_typed(ir, root, &inputs, &vec4_buffers, &textures)?;
+    let binds = bindings_typed(ir, plan, root, &inputs, &vec4_buffers, &textures)?;
     let common: Vec<(&str, String)> = vec![
         ("COMMON", shaders::COMMON.source.to_string()),
         ("BINDINGS", binds),
@@ -254,6 +254,7 @@ pub fn matmul(
         inputs,
         textures,
         texture_copies,
+        word_textures: Vec::new(),
         params: b.params.dims,
         grid,
         output_elements,

@@ -79,7 +79,7 @@ fn generate(
         b.buffer(o);
     });
     let rows_expr = b.dim(&copy.rows);
-    let binds = bindings_typed(ir, node, &b.inputs, &[], operands)?;
+    let binds = bindings_typed(ir, plan, node, &b.inputs, &[], operands)?;
     let beta = if operands.len() == 3 { "textureLoad(in2, vec2<u32>(j, 0u))" } else { "vec4<f32>(0.0)" };
     let values = [
         ("COMMON", shaders::COMMON.source.to_string()),

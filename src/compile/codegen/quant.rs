@@ -90,12 +90,31 @@ fn chunk_template(q: Quant) -> Template {
     }
 }
 
-/// The WGSL reading the quantized weight bound as `buf` (`rows` x `cols`,
-/// sizes as WGSL u32 expressions): `qw_BUF(word, row)`, `dq32_BUF(row,
-/// s)` and `dq1_BUF(i)` (element `i`, row-major). Needs
+/// Words a `rows` x `cols` weight of `q` takes on the device.
+pub fn device_words(q: Quant, rows: usize, cols: usize) -> usize {
+    rows * (cols / q.block_elements()) * block_words(q)
+}
+
+/// The WGSL reading the quantized weight bound as `buf` (`rows` x
+/// `cols`): `qw_BUF(word, row)`, `dq32_BUF(row, s)` and `dq1_BUF(i)`
+/// (element `i`, row-major), from a buffer of words or, with
+/// `texture_width`, a texture of that many texels a row. Needs
 /// [`common_wgsl`] once in the kernel.
-pub fn reader_wgsl(q: Quant, buf: &str, rows: &str, cols: &str) -> Result<String, CompileError> {
-    let mut s = fill(shaders::DEQUANT_WORDS, &[("BUF", buf), ("ROWS", rows), ("COLS", cols)])?;
+pub fn reader_wgsl(
+    q: Quant,
+    buf: &str,
+    rows: usize,
+    cols: usize,
+    texture_width: Option<u32>,
+) -> Result<String, CompileError> {
+    let (rows, cols) = (format!("{rows}u"), format!("{cols}u"));
+    let mut s = match texture_width {
+        Some(w) => fill(
+            shaders::DEQUANT_WORDS_TEXTURE,
+            &[("BUF", buf), ("ROWS", &rows), ("COLS", &cols), ("WIDTH", &format!("{w}u"))],
+        )?,
+        None => fill(shaders::DEQUANT_WORDS, &[("BUF", buf), ("ROWS", &rows), ("COLS", &cols)])?,
+    };
     s.push_str(&fill(chunk_template(q), &[("BUF", buf)])?);
     if matches!(q, Quant::Q4_K | Quant::Q5_K) {
         s.push_str(&fill(shaders::DEQUANT_K_SCALES, &[("BUF", buf)])?);

@@ -104,7 +104,7 @@ pub fn quant_matmul(
     };
     let (row_bases, row_sums, stores) = unrolled_rows(tm, &x, &sak, x_read);
     let textures: Vec<NodeId> = x_copy.iter().map(|c| c.node).collect();
-    let binds = bindings_typed(ir, root, &inputs, &[], &textures)?;
+    let binds = bindings_typed(ir, plan, root, &inputs, &[], &textures)?;
 
     let wgsl = fill(
         shaders::MATMUL_QUANT,
@@ -134,6 +134,7 @@ pub fn quant_matmul(
         inputs,
         textures,
         texture_copies: x_copy.into_iter().collect(),
+        word_textures: Vec::new(),
         params: b.params.dims,
         grid: Grid::Tiles { x: n, x_per: WG, y: Dim::product(&rows_shape), y_per: tm, z: Dim::new(1) },
         output_elements: Dim::product(&ir.node(root).ty.shape),

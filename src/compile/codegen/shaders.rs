@@ -46,6 +46,7 @@ templates! {
     MATMUL_QUANT = "matmul_quant";
     DEQUANT_COMMON = "dequant_common";
     DEQUANT_WORDS = "dequant_words";
+    DEQUANT_WORDS_TEXTURE = "dequant_words_texture";
     DEQUANT_K_SCALES = "dequant_k_scales";
     DEQUANT_Q8_0 = "dequant_q8_0";
     DEQUANT_Q4_0 = "dequant_q4_0";

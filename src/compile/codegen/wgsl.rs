@@ -82,6 +82,9 @@ pub enum Binding {
     /// mip-level arithmetic and function call (BENCHMARKS.md, "Matmul
     /// kernel configurations (examples/matmul_tune.rs)").
     Texture,
+    /// A read-only `texture_storage_2d` of rgba32uint texels (a quantized
+    /// weight's words, four to a texel).
+    TextureU32,
 }
 
 impl Binding {
@@ -95,6 +98,9 @@ impl Binding {
             }
             Binding::Texture => {
                 format!("@group(0) @binding({index}) var {name}: texture_storage_2d<rgba32float, read>;\n")
+            }
+            Binding::TextureU32 => {
+                format!("@group(0) @binding({index}) var {name}: texture_storage_2d<rgba32uint, read>;\n")
             }
         }
     }
