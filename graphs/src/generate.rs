@@ -51,6 +51,22 @@ impl Generator {
         Generator::with_capacity(cfg, weights, device, capacity)
     }
 
+    /// [`Generator::new`] with a cache just large enough for one generation
+    /// of `max_new_tokens` after a `prompt_len`-token prompt (at most
+    /// [`DEFAULT_CACHE_CAPACITY`] and the model's context): a one-shot
+    /// command does not hold a cache for the whole context.
+    pub fn for_one_generation(
+        cfg: LlamaConfig,
+        weights: Weights,
+        device: &Device,
+        prompt_len: usize,
+        max_new_tokens: usize,
+    ) -> Result<Generator, GenerateError> {
+        let wanted = prompt_len.saturating_add(max_new_tokens);
+        let capacity = wanted.min(cfg.max_position_embeddings).min(DEFAULT_CACHE_CAPACITY);
+        Generator::with_capacity(cfg, weights, device, capacity)
+    }
+
     /// [`Generator::new`] with a cache of `capacity` positions (prompt and
     /// generated tokens together; at most the model's context).
     pub fn with_capacity(

@@ -37,7 +37,8 @@ pub(crate) fn exec(args: &Args) -> Result<()> {
     let weights = Weights::from_dir(&args.model)?;
     let device = Device::new()?;
     let bar = step("checking weights and compiling");
-    let generator = wgraph_models::generate::Generator::new(cfg, weights, &device)?;
+    let generator =
+        wgraph_models::generate::Generator::for_one_generation(cfg, weights, &device, ids.len(), args.max_new_tokens)?;
     bar.finish_and_clear();
     if ids.len() >= generator.context() {
         return Err(format!(

@@ -44,7 +44,8 @@ pub(crate) fn exec(args: &Args) -> Result<()> {
     let weights = Weights::from_dir(model_dir)?;
     let device = Device::new()?;
     let bar = step("checking weights and compiling");
-    let generator = wgraph_models::generate::Generator::new(cfg, weights, &device)?;
+    let generator =
+        wgraph_models::generate::Generator::for_one_generation(cfg, weights, &device, ids.len(), max_new_tokens)?;
     bar.finish_and_clear();
     let stop = generator.eos_token_ids().to_vec();
     let fit = generator.new_tokens_that_fit(ids.len(), max_new_tokens);
