@@ -4,6 +4,7 @@
 //! turn. Every limit answers with a JSON error naming it.
 
 mod api_error;
+mod base64;
 mod decoder;
 mod encoder;
 mod encoder_model;

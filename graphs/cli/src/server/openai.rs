@@ -41,7 +41,7 @@ pub(crate) struct TeiRequest {
 pub(crate) struct EmbeddingsRequest {
     pub(crate) input: OneOrMany,
     pub(crate) model: Option<String>,
-    /// Only `float` (the default) is written.
+    /// `float` (the default) or `base64` (little-endian f32 bytes).
     pub(crate) encoding_format: Option<String>,
 }
 

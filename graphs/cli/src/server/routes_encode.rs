@@ -34,14 +34,21 @@ pub(crate) async fn openai_embeddings(
     State(state): State<Arc<AppState>>,
     JsonBody(req): JsonBody<EmbeddingsRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some(format) = req.encoding_format.as_deref().filter(|f| *f != "float") {
-        return Err(ApiError::invalid(format!("`encoding_format` `{format}` is not available; use `float`")));
-    }
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!("`encoding_format` `{other}`: use `float` or `base64`")));
+        }
+    };
     let (vectors, tokens) = encode(&state, EncoderKind::Embedding, req.input.into_vec(), false).await?;
     let data: Vec<Value> = vectors
         .into_iter()
         .enumerate()
-        .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+        .map(|(i, v)| {
+            let embedding = if base64 { json!(super::base64::f32_le(&v)) } else { json!(v) };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
         .collect();
     Ok(Json(json!({
         "object": "list",
