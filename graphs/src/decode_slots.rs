@@ -9,7 +9,7 @@
 //! each slot's copy of the graph renames them `slot{s}.cache.{i}...`, so
 //! that sharing weights by name shares the model and not the caches.
 
-use crate::generate::GenerateError;
+use crate::generate::{step, tensor_err, GenerateError};
 use crate::llama::{self, LlamaConfig, LlamaGraph};
 use wgraph::graph::{Ir, Op};
 use wgraph::{CompileOptions, Device, Loader, Model, RuntimeError, Tensor, Weights};
@@ -169,23 +169,4 @@ fn for_slot(ir: &Ir, s: usize) -> Ir {
         }
     }
     ir
-}
-
-/// One step on `ids` after `past` cached positions (as `Generator`'s).
-fn step(model: &Model, ids: &[i64], past: usize) -> Result<i64, GenerateError> {
-    let seq = ids.len();
-    let tensor = |shape: [usize; 2], v: Vec<i64>| Tensor::new(shape, v).map_err(tensor_err);
-    let feed: Vec<(String, Tensor)> = vec![
-        ("input_ids".into(), tensor([1, seq], ids.to_vec())?),
-        ("position_ids".into(), tensor([1, seq], (past as i64..(past + seq) as i64).collect())?),
-        ("past_attention_mask".into(), tensor([1, past], vec![1; past])?),
-        ("attention_mask".into(), tensor([1, seq], vec![1; seq])?),
-    ];
-    let out = model.run(feed)?;
-    let next = out.get("next_token").ok_or_else(|| GenerateError::MissingOutput("next_token".into()))?;
-    next.to_i64_vec().first().copied().ok_or_else(|| GenerateError::MissingOutput("next_token".into()))
-}
-
-fn tensor_err(e: wgraph::graph::TensorError) -> GenerateError {
-    GenerateError::Runtime(RuntimeError::Readback { tensor: "kv cache".into(), detail: e.to_string() })
 }

@@ -153,7 +153,7 @@ impl Generator {
 
 /// Runs one step on `ids` after `past` cached positions; the cache gets
 /// their keys and values, the host the next token id.
-fn step(model: &Model, ids: &[i64], past: usize) -> Result<i64, GenerateError> {
+pub(crate) fn step(model: &Model, ids: &[i64], past: usize) -> Result<i64, GenerateError> {
     let seq = ids.len();
     let tensor = |shape: [usize; 2], v: Vec<i64>| Tensor::new(shape, v).map_err(tensor_err);
     let feed: Vec<(String, Tensor)> = vec![
@@ -167,6 +167,6 @@ fn step(model: &Model, ids: &[i64], past: usize) -> Result<i64, GenerateError> {
     next.to_i64_vec().first().copied().ok_or_else(|| GenerateError::MissingOutput("next_token".into()))
 }
 
-fn tensor_err(e: wgraph::graph::TensorError) -> GenerateError {
+pub(crate) fn tensor_err(e: wgraph::graph::TensorError) -> GenerateError {
     GenerateError::Runtime(RuntimeError::Readback { tensor: "kv cache".into(), detail: e.to_string() })
 }

@@ -88,13 +88,25 @@ fn texture_fill(
 /// copies fill (and, for a weight held only so, `read_weights` copies
 /// out): the layout of every texture a kernel reads.
 pub(super) fn texel_texture(device: &wgpu::Device, label: &str, width: u32, height: u32) -> wgpu::Texture {
+    storage_texture(device, label, width, height, wgpu::TextureFormat::Rgba32Float)
+}
+
+/// A `width` x `height` texture of `format` kernels read as storage,
+/// filled by copies and read back by them.
+pub(super) fn storage_texture(
+    device: &wgpu::Device,
+    label: &str,
+    width: u32,
+    height: u32,
+    format: wgpu::TextureFormat,
+) -> wgpu::Texture {
     device.create_texture(&wgpu::TextureDescriptor {
         label: Some(label),
         size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
         mip_level_count: 1,
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba32Float,
+        format,
         usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::COPY_SRC,
         view_formats: &[],
     })

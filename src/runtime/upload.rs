@@ -6,7 +6,7 @@
 use super::device::Device;
 use super::error::RuntimeError;
 use super::instance::storage;
-use super::texture_fill::texel_texture;
+use super::texture_fill::{storage_texture, texel_texture};
 use super::transfer::to_gpu_bytes;
 use crate::compile::codegen::{quant, quant_texture_width};
 use crate::compile::memory::Placement;
@@ -142,16 +142,7 @@ fn quant_texture(device: &Device, name: &str, words: &[u32], width: u32) -> wgpu
     let height = texels.div_ceil(width as usize) as u32;
     let mut data = words.to_vec();
     data.resize(width as usize * height as usize * 4, 0);
-    let texture = device.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some(name),
-        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba32Uint,
-        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::COPY_SRC,
-        view_formats: &[],
-    });
+    let texture = storage_texture(&device.device, name, width, height, wgpu::TextureFormat::Rgba32Uint);
     device.queue.write_texture(
         texture.as_image_copy(),
         bytemuck::cast_slice(&data),
