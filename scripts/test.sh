@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 ./scripts/fetch_minilm.sh >/dev/null   # the real model the MiniLM tests compare
 ./scripts/fetch_smollm2.sh >/dev/null  # the real GGUF decoder graphs/tests/smollm2.rs compares
+./scripts/check_deploy.sh             # deploy/kubernetes against the Kubernetes API schemas
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
