@@ -143,15 +143,5 @@ fn matmul_rows(ir: &Ir, mm: NodeId) -> Option<usize> {
 /// The inputs a kernel binds as rgba32uint textures: quantized weights
 /// held so (the binding its WGSL declares, see `bindings_typed`).
 fn word_textures(ir: &Ir, plan: &FusionPlan, inputs: &[NodeId]) -> Vec<NodeId> {
-    inputs
-        .iter()
-        .copied()
-        .filter(|&n| match (&ir.node(n).op, ir.node(n).ty.shape.as_slice()) {
-            (Op::Weight { quant: Some(q), .. }, [r, c]) => r
-                .as_static()
-                .zip(c.as_static())
-                .is_some_and(|(r, c)| super::codegen::quant_texture_width(plan, *q, r, c).is_some()),
-            _ => false,
-        })
-        .collect()
+    inputs.iter().copied().filter(|&n| super::codegen::word_texture_width(ir, plan, n).is_some()).collect()
 }

@@ -8,11 +8,12 @@ use super::error::RuntimeError;
 use super::instance::storage;
 use super::texture_fill::{storage_texture, texel_texture};
 use super::transfer::to_gpu_bytes;
-use crate::compile::codegen::{quant, quant_texture_width};
+use crate::compile::codegen::{quant, word_texture_width};
 use crate::compile::memory::Placement;
 use crate::compile::{weight_fold, Program};
 use crate::graph::{NodeId, Op, Quant};
 use crate::weights::Weights;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -68,18 +69,24 @@ pub(super) fn upload_statics(
             continue;
         }
         let n = program.ir.node(node);
-        if let Op::Weight { name, quant: Some(q), .. } = &n.op {
-            let rows_cols = match n.ty.shape.as_slice() {
-                [r, c] => r.as_static().zip(c.as_static()),
-                _ => None,
+        if let (Op::Weight { name, quant: Some(q), .. }, Some(width)) =
+            (&n.op, word_texture_width(&program.ir, &program.plan, node))
+        {
+            let view = match shared_quant.get(name).filter(|(_, sq)| sq == q) {
+                Some((view, _)) => view.clone(),
+                None => quant_texture(device, name, &quantized_words(weights, name, *q)?, width),
             };
-            let width = rows_cols.and_then(|(r, c)| quant_texture_width(&program.plan, *q, r, c));
-            if let Some(width) = width {
-                let view = match shared_quant.get(name).filter(|(_, sq)| sq == q) {
-                    Some((view, _)) => view.clone(),
-                    None => quant_texture(device, name, &quantized_words(weights, name, *q)?, width),
-                };
-                textures.insert(node, view);
+            textures.insert(node, view);
+            continue;
+        }
+        // Another model's buffer of the same weight in the same format, big
+        // enough: borrowed before anything is read from the checkpoint.
+        if let (Op::Weight { name, quant, .. }, false) = (&n.op, as_texture.contains(&node)) {
+            let needed = gpu_bytes(weights, name, *quant);
+            let borrowed = shared.and_then(|w| w.get(name)).filter(|(_, b, q)| q == quant && b.size() >= needed);
+            if let Some((_, buffer, _)) = borrowed {
+                statics.insert(node, buffer.clone());
+                weight_buffers.insert(name.clone(), (node, buffer.clone(), *quant));
                 continue;
             }
         }
@@ -87,9 +94,11 @@ pub(super) fn upload_statics(
             Op::Weight { name, quant: Some(q), .. } => {
                 (name.clone(), true, Some(*q), quantized_words(weights, name, *q)?, None)
             }
-            Op::Weight { name, dtype, .. } => (name.clone(), true, None, Vec::new(), Some(weights.get(name, *dtype)?)),
+            Op::Weight { name, dtype, .. } => {
+                (name.clone(), true, None, Vec::new(), Some(Cow::Owned(weights.get(name, *dtype)?)))
+            }
             Op::Constant { value } => {
-                (format!("%{}:constant", node.index()), false, None, Vec::new(), Some((**value).clone()))
+                (format!("%{}:constant", node.index()), false, None, Vec::new(), Some(Cow::Borrowed(&**value)))
             }
             _ => {
                 return Err(RuntimeError::Gpu {
@@ -101,16 +110,8 @@ pub(super) fn upload_statics(
         // f32 tensors are borrowed as they are, not copied.
         let (bytes, shape) = match &tensor {
             Some(t) => (to_gpu_bytes(&name, t)?, t.shape().to_vec()),
-            None => (std::borrow::Cow::Borrowed(bytemuck::cast_slice::<u32, u8>(&words)), Vec::new()),
+            None => (Cow::Borrowed(bytemuck::cast_slice::<u32, u8>(&words)), Vec::new()),
         };
-        // Another model's buffer of the same weight in the same format.
-        let borrowed =
-            shared.and_then(|w| w.get(&name)).filter(|(_, b, q)| *q == quant && b.size() >= bytes.len() as u64);
-        if let (true, Some((_, buffer, _)), false) = (is_weight, borrowed, as_texture.contains(&node)) {
-            statics.insert(node, buffer.clone());
-            weight_buffers.insert(name, (node, buffer.clone(), quant));
-            continue;
-        }
         if bytes.len() as u64 > limit {
             return Err(RuntimeError::BufferTooLarge {
                 tensor: name,
@@ -133,6 +134,17 @@ pub(super) fn upload_statics(
         statics.insert(node, buf);
     }
     Ok(Statics { statics, textures, weight_buffers })
+}
+
+/// The bytes a weight takes on the device (4 per value, or its quantized
+/// words), from the registry's metadata; `u64::MAX` for a weight the
+/// registry lacks (reading it then reports the problem).
+fn gpu_bytes(weights: &Weights, name: &str, quant: Option<Quant>) -> u64 {
+    let Some(info) = weights.info(&weights.resolve(name)) else { return u64::MAX };
+    match (quant, info.shape.as_slice()) {
+        (Some(q), &[rows, cols]) => quant::device_words(q, rows, cols) as u64 * 4,
+        _ => info.shape.iter().product::<usize>() as u64 * 4,
+    }
 }
 
 /// A quantized weight's words as an rgba32uint texture `width` texels

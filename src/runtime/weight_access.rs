@@ -5,7 +5,7 @@ use super::error::RuntimeError;
 use super::model::Model;
 use super::transfer::to_gpu_bytes;
 use super::transfer::{from_gpu_bytes, read_mapped};
-use crate::graph::{NamedTensors, NodeId, Tensor};
+use crate::graph::{NamedTensors, Tensor};
 
 impl Model {
     /// The names of the weights the model holds on the device, sorted.
@@ -131,17 +131,17 @@ impl Model {
     pub fn write_weights(&self, tensors: &[(String, Tensor)]) -> Result<(), RuntimeError> {
         let ir = &self.program().ir;
         for (name, tensor) in tensors {
-            let held = self.weight_buffers.get(name).map(|(node, buffer, q)| (*node, Some(buffer), *q));
-            let held = held.or_else(|| self.quant_textures().get(name).map(|(_, q)| (NodeId::end(), None, Some(*q))));
-            let (node, buffer, quant) = held.ok_or_else(|| self.unknown_weight(name))?;
-            if let Some(q) = quant {
+            // Quantized weights, in a buffer or a texture, are read-only.
+            let buffered = self.weight_buffers.get(name).and_then(|(_, _, q)| *q);
+            if let Some(q) = buffered.or_else(|| self.quant_textures().get(name).map(|(_, q)| *q)) {
                 return Err(RuntimeError::WeightMismatch {
                     name: name.clone(),
                     expected: format!("no new values: the weight is held as {q} blocks, read-only"),
                     got: format!("{}{:?}", tensor.dtype(), tensor.shape()),
                 });
             }
-            let (ty, Some(buffer)) = (&ir.node(node).ty, buffer) else { return Err(self.unknown_weight(name)) };
+            let (node, buffer, _) = self.weight_buffers.get(name).ok_or_else(|| self.unknown_weight(name))?;
+            let ty = &ir.node(*node).ty;
             let shape: Vec<usize> = ty.shape.iter().map(|d| d.eval(self.weight_bindings()).unwrap_or(0)).collect();
             if tensor.shape() != shape.as_slice() || tensor.dtype() != ty.dtype {
                 return Err(RuntimeError::WeightMismatch {

@@ -28,7 +28,7 @@ pub(super) fn bindings_typed(
     for (i, &n) in inputs.iter().enumerate() {
         let name = format!("in{i}");
         let binding = if let Some((q, rows, cols)) = quantized_weight(ir, n) {
-            let width = quant_texture_width(plan, q, rows, cols);
+            let width = word_texture_width(ir, plan, n);
             readers.push_str(&super::quant::reader_wgsl(q, &name, rows, cols, width)?);
             if width.is_some() {
                 Binding::TextureU32
@@ -53,17 +53,19 @@ pub(super) fn bindings_typed(
 }
 
 /// A weight kept in quantized blocks: its format, rows and columns.
-pub(super) fn quantized_weight(ir: &Ir, node: NodeId) -> Option<(Quant, usize, usize)> {
+pub fn quantized_weight(ir: &Ir, node: NodeId) -> Option<(Quant, usize, usize)> {
     let n = ir.node(node);
     let Op::Weight { quant: Some(q), .. } = &n.op else { return None };
     let [rows, cols] = n.ty.shape.as_slice() else { return None };
     Some((*q, rows.as_static()?, cols.as_static()?))
 }
 
-/// The texels per row of the texture a quantized weight of `rows` x `cols`
-/// is uploaded as (`FusionPlan::quant_texture_side`), or `None` for a
-/// buffer. The upload calls this too, so both agree on the layout.
-pub fn quant_texture_width(plan: &FusionPlan, q: Quant, rows: usize, cols: usize) -> Option<u32> {
+/// The texels per row of the texture the quantized weight `node` is
+/// uploaded as (`FusionPlan::quant_texture_side`), or `None` for a buffer
+/// (or a node that is no quantized weight). Bindings, lowering and upload
+/// all ask this, so they agree on the layout.
+pub fn word_texture_width(ir: &Ir, plan: &FusionPlan, node: NodeId) -> Option<u32> {
+    let (q, rows, cols) = quantized_weight(ir, node)?;
     let side = plan.quant_texture_side as usize;
     let texels = super::quant::device_words(q, rows, cols).div_ceil(4);
     if side == 0 || texels == 0 || texels.div_ceil(side) > side {

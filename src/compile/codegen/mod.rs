@@ -16,7 +16,7 @@ pub mod shaders;
 mod texture;
 pub mod wgsl;
 
-pub use bindings::quant_texture_width;
+pub use bindings::{quantized_weight, word_texture_width};
 pub use kernels::{weight_fold, FewRows, Grid, KernelSpec, TextureCopy};
 pub use loop_bound::LoopBound;
 pub use matmul::MatmulKernel;

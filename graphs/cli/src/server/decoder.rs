@@ -7,11 +7,12 @@
 //! its slot at once.
 
 use super::api_error::ApiError;
+use super::job_queue::JobQueue;
 use super::metrics::Metrics;
 use super::stop_strings::StopStrings;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tokenizers::Tokenizer;
 use tokio::sync::mpsc::UnboundedSender;
@@ -53,31 +54,7 @@ pub(crate) enum DecodeEvent {
 }
 
 /// The handlers' end of the queue.
-pub(crate) struct DecoderQueue {
-    tx: mpsc::Sender<DecodeJob>,
-    max_queued: usize,
-    metrics: Arc<Metrics>,
-}
-
-impl DecoderQueue {
-    pub(crate) fn new(tx: mpsc::Sender<DecodeJob>, max_queued: usize, metrics: Arc<Metrics>) -> DecoderQueue {
-        DecoderQueue { tx, max_queued, metrics }
-    }
-
-    /// Queues `job` for a free slot, or refuses it when `--max-queued`
-    /// requests wait already.
-    pub(crate) fn submit(&self, job: DecodeJob) -> Result<(), ApiError> {
-        let depth = &self.metrics.queue_depth;
-        if depth.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
-            depth.fetch_sub(1, Ordering::SeqCst);
-            return Err(ApiError::queue_full(self.max_queued));
-        }
-        self.tx.send(job).map_err(|_| {
-            depth.fetch_sub(1, Ordering::SeqCst);
-            ApiError::unavailable("the model thread has stopped")
-        })
-    }
-}
+pub(crate) type DecoderQueue = JobQueue<DecodeJob>;
 
 /// A conversation in a slot.
 struct Active<'t> {

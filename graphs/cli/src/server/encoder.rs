@@ -6,10 +6,11 @@
 
 use super::api_error::ApiError;
 use super::encoder_model::EncoderModel;
+use super::job_queue::JobQueue;
 use super::metrics::Metrics;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -21,30 +22,7 @@ pub(crate) struct EncodeJob {
 }
 
 /// The handlers' end of the queue.
-pub(crate) struct EncoderQueue {
-    tx: mpsc::Sender<EncodeJob>,
-    max_queued: usize,
-    metrics: Arc<Metrics>,
-}
-
-impl EncoderQueue {
-    pub(crate) fn new(tx: mpsc::Sender<EncodeJob>, max_queued: usize, metrics: Arc<Metrics>) -> EncoderQueue {
-        EncoderQueue { tx, max_queued, metrics }
-    }
-
-    /// Queues `job`, or refuses it when `--max-queued` requests wait already.
-    pub(crate) fn submit(&self, job: EncodeJob) -> Result<(), ApiError> {
-        let depth = &self.metrics.queue_depth;
-        if depth.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
-            depth.fetch_sub(1, Ordering::SeqCst);
-            return Err(ApiError::queue_full(self.max_queued));
-        }
-        self.tx.send(job).map_err(|_| {
-            depth.fetch_sub(1, Ordering::SeqCst);
-            ApiError::unavailable("the model thread has stopped")
-        })
-    }
-}
+pub(crate) type EncoderQueue = JobQueue<EncodeJob>;
 
 /// The model thread's loop: until every sender is gone (shutdown).
 pub(crate) fn serve_batches(

@@ -8,6 +8,7 @@ mod base64;
 mod decoder;
 mod encoder;
 mod encoder_model;
+mod job_queue;
 mod json_body;
 mod metrics;
 mod model_thread;
