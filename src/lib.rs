@@ -95,6 +95,7 @@ pub mod io;
 pub mod optim;
 pub mod runtime;
 pub mod settings;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod train;
 pub mod weights;
 
@@ -103,7 +104,9 @@ pub use compile::{CompileError, CompileOptions, KernelTier, Program, Target};
 pub use graph::{ops, BindError, DType, Dim, Gelu, Graph, GraphError, NamedTensors, Tensor, TensorType, Value};
 pub use interp::{InterpError, Interpreter, Trace};
 pub use optim::{OptimError, OptimizerConfig, Recipe};
-pub use runtime::{Device, LoadError, Loader, Model, RuntimeError, TieredModel, Tuner};
+pub use runtime::{Device, LoadError, Loader, Model, RuntimeError};
+#[cfg(not(target_arch = "wasm32"))]
+pub use runtime::{TieredModel, Tuner};
 pub use settings::Settings;
 pub use weights::{CheckedWeights, WeightError, Weights};
 

@@ -13,7 +13,7 @@ fn check_case(name: &str) {
     let case = case(name);
     let (rtol, atol) = case.tol.rtol_atol();
     for seed in SEEDS {
-        let instance = case.instance(seed);
+        let instance = case.instance(seed).unwrap_or_else(|e| panic!("{}: {e}", case.name));
         check_gpu(&instance.graph, &Weights::new(), &instance.feed, rtol, atol, &instance.what);
     }
 }

@@ -40,7 +40,9 @@ fn check_fixture(fixtures: &Weights, case: &OpCase) {
         inputs.push(t);
     }
     let want = fixtures.read(&format!("{}.out", case.name)).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-    let instance = case.instance_on(inputs, format!("{} on the PyTorch fixture", case.name));
+    let instance = case
+        .instance_on(inputs, format!("{} on the PyTorch fixture", case.name))
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
     let got = Interpreter::new()
         .run(&instance.graph, &Weights::new(), instance.feed)
         .unwrap_or_else(|e| panic!("{}: {e}", instance.what));
@@ -67,7 +69,7 @@ fn every_case_runs_on_the_interpreter() {
     assert_eq!(names.len(), CASES.len(), "case names are unique");
     let ran = every(CASES, |case| {
         for seed in SEEDS {
-            let instance = case.instance(seed);
+            let instance = case.instance(seed).unwrap_or_else(|e| panic!("{}: {e}", case.name));
             let float_input = instance.feed.iter().any(|(_, t)| t.dtype().is_float());
             let got = Interpreter::new()
                 .run(&instance.graph, &Weights::new(), instance.feed)

@@ -161,7 +161,7 @@ fn every_op_case_translates_to_spirv_msl_and_hlsl() {
     let mut kernel_count = 0;
     for case in CASES {
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let instance = case.instance(0);
+            let instance = case.instance(0).unwrap_or_else(|e| panic!("{}: {e}", case.name));
             let mut n = 0;
             for matmul in policies() {
                 for fuse in [true, false] {
@@ -189,7 +189,7 @@ fn every_op_case_translates_to_spirv_msl_and_hlsl() {
 fn every_template_is_used() {
     // The sample graph and every op case, with both matmul families.
     let mut graphs = vec![sample_graph()];
-    graphs.extend(CASES.iter().map(|case| case.instance(0).graph));
+    graphs.extend(CASES.iter().map(|case| case.instance(0).unwrap_or_else(|e| panic!("{}: {e}", case.name)).graph));
     let mut sources = String::new();
     for g in &graphs {
         for matmul in [REGISTER, TILED] {

@@ -6,9 +6,11 @@ pub mod attention;
 pub mod audio;
 pub mod bert;
 pub mod chat;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod decode_slots;
 pub mod distilbert;
 pub mod embed;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod generate;
 pub mod gguf_config;
 pub mod gguf_tokenizer;
@@ -17,6 +19,7 @@ pub mod hf;
 pub mod llama;
 pub mod loss;
 pub mod nn;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod reversal;
 pub mod text;
 pub mod whisper;

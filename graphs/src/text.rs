@@ -24,7 +24,15 @@ impl TextEncoder {
     /// truncating at `max_len` tokens.
     pub fn from_dir(dir: impl AsRef<Path>, max_len: usize) -> Result<TextEncoder, ModelError> {
         let path = dir.as_ref().join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&path).map_err(|e| ModelError::Config {
+        let bytes = std::fs::read(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
+        TextEncoder::from_bytes(&bytes, &path, max_len)
+    }
+
+    /// A `tokenizer.json` already in memory (fetched by a browser page),
+    /// named `path` in errors; padding and truncation as [`TextEncoder::from_dir`].
+    pub fn from_bytes(bytes: &[u8], path: &Path, max_len: usize) -> Result<TextEncoder, ModelError> {
+        let path = path.to_path_buf();
+        let mut tokenizer = Tokenizer::from_bytes(bytes).map_err(|e| ModelError::Config {
             path: path.clone(),
             detail: format!("cannot load the tokenizer: {e}"),
         })?;

@@ -92,7 +92,12 @@ pub fn load_with_loss(dir: impl AsRef<Path>, labels: DType) -> Result<LoadedGrap
 
 /// Builds the graph for the checkpoint in `dir`.
 pub fn load(dir: impl AsRef<Path>) -> Result<LoadedGraph, ModelError> {
-    let config = HfConfig::from_dir(dir)?;
+    from_config(HfConfig::from_dir(dir)?)
+}
+
+/// Like [`load`], from a config already read (a browser page's fetched
+/// `config.json`).
+pub fn from_config(config: HfConfig) -> Result<LoadedGraph, ModelError> {
     let archs = config.architectures();
     let has = |name: &str| archs.iter().any(|a| a == name);
     let mut tied = Vec::new();

@@ -36,7 +36,7 @@ pub use matmul_choice::{
     register_vector, MatmulChoice, MatmulPolicy, REGISTER, REGISTER_HALF, REGISTER_NARROW, REGISTER_QUARTER,
     REGISTER_SMALL, REGISTER_SUBGROUP, TILED,
 };
-pub use pass::{run_passes, timed, Pass};
+pub use pass::{run_passes, timed, timed_async, Pass};
 pub use quantized::{has_quantized, keep_quantized};
 pub use split_concat::SplitWideConcat;
 pub use split_reduce::SplitLongReductions;

@@ -5,7 +5,7 @@
 use super::error::CompileError;
 use crate::graph::{dump_text, Graph, Ir, NodeId, Value};
 use crate::settings::{level, Settings};
-use std::time::Instant;
+use web_time::Instant;
 
 /// One IR-to-IR rewrite.
 pub trait Pass {
@@ -19,6 +19,16 @@ pub trait Pass {
 pub fn timed<T>(settings: &Settings, name: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let out = f();
+    if settings.shows(level::PASSES) {
+        eprintln!("wgraph: {name:<24} {:>9.3} ms", start.elapsed().as_secs_f64() * 1e3);
+    }
+    out
+}
+
+/// Like [`timed`], for work that is awaited.
+pub async fn timed_async<T>(settings: &Settings, name: &str, f: impl std::future::Future<Output = T>) -> T {
+    let start = Instant::now();
+    let out = f.await;
     if settings.shows(level::PASSES) {
         eprintln!("wgraph: {name:<24} {:>9.3} ms", start.elapsed().as_secs_f64() * 1e3);
     }

@@ -5,10 +5,8 @@
 //! that order.
 
 use crate::graph::NamedTensors;
-use crate::weights::{save_safetensors, WeightError, Weights};
-use memmap2::Mmap;
+use crate::weights::{save_safetensors, FileBytes, WeightError, Weights};
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
 
 /// The metadata key holding the execution order.
@@ -40,9 +38,7 @@ pub fn dump_names(path: impl AsRef<Path>) -> Result<(Vec<String>, HashMap<String
     if !std::fs::metadata(path).map_err(io)?.is_file() {
         return Err(WeightError::NotAFile { path: path.into(), kind: "not a regular file" });
     }
-    let file = File::open(path).map_err(io)?;
-    // SAFETY: read-only mapping of a file we only parse the header of.
-    let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+    let map = FileBytes::open(path).map_err(io)?;
     let (_, meta) = safetensors::SafeTensors::read_metadata(&map)
         .map_err(|source| WeightError::Parse { path: path.into(), source })?;
     let metadata = meta.metadata().clone().unwrap_or_default();

@@ -78,7 +78,9 @@ impl fmt::Display for CheckReport {
     }
 }
 
-fn worst(gpu: &Tensor, cpu: &Tensor, tol: Tolerance) -> Option<(f64, usize, f64, f64)> {
+/// The worst element of `gpu` outside `tol` of `cpu`: (difference, index,
+/// gpu value, cpu value); `None` when all are within.
+pub(crate) fn worst(gpu: &Tensor, cpu: &Tensor, tol: Tolerance) -> Option<(f64, usize, f64, f64)> {
     let (a, b) = (gpu.to_f64_vec(), cpu.to_f64_vec());
     if a.len() != b.len() {
         return Some((f64::INFINITY, 0, f64::NAN, f64::NAN));
@@ -98,6 +100,7 @@ fn worst(gpu: &Tensor, cpu: &Tensor, tol: Tolerance) -> Option<(f64, usize, f64,
 
 /// Runs `graph` on the GPU with every node kept and on the interpreter,
 /// over the same optimised IR, and reports the first node that differs.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn check_against_interpreter(
     device: &Device,
     graph: &Graph,
@@ -105,9 +108,21 @@ pub fn check_against_interpreter(
     inputs: Vec<(String, Tensor)>,
     tol: Tolerance,
 ) -> Result<CheckReport, CheckError> {
+    pollster::block_on(check_against_interpreter_async(device, graph, weights, inputs, tol))
+}
+
+/// Like [`check_against_interpreter`], awaiting the device: the check a
+/// browser page runs on its user's GPU.
+pub async fn check_against_interpreter_async(
+    device: &Device,
+    graph: &Graph,
+    weights: &Weights,
+    inputs: Vec<(String, Tensor)>,
+    tol: Tolerance,
+) -> Result<CheckReport, CheckError> {
     let options = CompileOptions { tap_every_node: true, settings: device.settings().clone(), ..Default::default() };
-    let model = Loader::new(device).with_options(options).load(graph, weights)?;
-    let (_, taps) = model.run_with_taps(inputs.clone())?;
+    let model = Loader::new(device).with_options(options).load_async(graph, weights).await?;
+    let (_, taps) = model.run_with_taps_async(inputs.clone()).await?;
     let ir = &model.program().ir;
     let trace = Interpreter::new().execute(ir, weights, inputs, true)?;
     let cpu_values: std::collections::HashMap<_, _> = trace.values.iter().map(|(n, t)| (*n, t)).collect();

@@ -92,15 +92,26 @@ impl fmt::Display for NonFinite {
 }
 
 /// Runs `graph` with every node kept; `None` when every value is finite.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn find_non_finite(
     device: &Device,
     graph: &Graph,
     weights: &Weights,
     inputs: Vec<(String, Tensor)>,
 ) -> Result<Option<NonFinite>, CheckError> {
+    pollster::block_on(find_non_finite_async(device, graph, weights, inputs))
+}
+
+/// Like [`find_non_finite`], awaiting the device.
+pub async fn find_non_finite_async(
+    device: &Device,
+    graph: &Graph,
+    weights: &Weights,
+    inputs: Vec<(String, Tensor)>,
+) -> Result<Option<NonFinite>, CheckError> {
     let options = CompileOptions { tap_every_node: true, settings: device.settings().clone(), ..Default::default() };
-    let model = Loader::new(device).with_options(options).load(graph, weights)?;
-    let (_, taps) = model.run_with_taps(inputs.clone())?;
+    let model = Loader::new(device).with_options(options).load_async(graph, weights).await?;
+    let (_, taps) = model.run_with_taps_async(inputs.clone()).await?;
     let ir = &model.program().ir;
     let values: HashMap<NodeId, &Tensor> =
         model.program().taps.iter().zip(taps.iter()).map(|((_, id), (_, t))| (*id, t)).collect();

@@ -49,28 +49,27 @@ impl Device {
     /// Opens the adapter `WGRAPH_BACKEND` names, or the best one available
     /// (a discrete GPU before an integrated one before a CPU driver), and
     /// logs which one it picked.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Device, RuntimeError> {
         Device::with_settings(Settings::from_env())
     }
 
     /// Like [`Device::new`], with settings given instead of read from the environment.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_settings(settings: Settings) -> Result<Device, RuntimeError> {
+        pollster::block_on(Device::with_settings_async(settings))
+    }
+
+    /// Like [`Device::new`], without blocking: what a browser page awaits
+    /// (there the adapter is the one WebGPU gives, high-performance preferred).
+    pub async fn new_async() -> Result<Device, RuntimeError> {
+        Device::with_settings_async(Settings::from_env()).await
+    }
+
+    /// Like [`Device::with_settings`], without blocking.
+    pub async fn with_settings_async(settings: Settings) -> Result<Device, RuntimeError> {
         let backends = backends(settings.backend.as_deref())?;
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-        desc.backends = backends;
-        let instance = wgpu::Instance::new(desc);
-        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
-        let rank = |a: &wgpu::Adapter| match a.get_info().device_type {
-            wgpu::DeviceType::DiscreteGpu => 0,
-            wgpu::DeviceType::IntegratedGpu => 1,
-            wgpu::DeviceType::VirtualGpu => 2,
-            wgpu::DeviceType::Cpu => 3,
-            wgpu::DeviceType::Other => 4,
-        };
-        let adapter = adapters.into_iter().min_by_key(rank).ok_or_else(|| RuntimeError::NoAdapter {
-            backends: format!("{backends:?}"),
-            detail: "the instance enumerated no adapters".into(),
-        })?;
+        let adapter = pick_adapter(backends).await?;
         let info = adapter.get_info();
         let texel = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
         let weight_textures = texel.allowed_usages.contains(wgpu::TextureUsages::STORAGE_BINDING)
@@ -87,15 +86,17 @@ impl Device {
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
             | wgpu::Features::PIPELINE_CACHE;
         let features = adapter.features() & wanted;
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("wgraph"),
-            required_features: features,
-            required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
-            memory_hints: wgpu::MemoryHints::Performance,
-            trace: wgpu::Trace::Off,
-        }))
-        .map_err(|e| RuntimeError::NoDevice { adapter: info.name.clone(), detail: e.to_string() })?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgraph"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| RuntimeError::NoDevice { adapter: info.name.clone(), detail: e.to_string() })?;
         let uncaptured = Arc::new(Mutex::new(Vec::new()));
         let sink = uncaptured.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -224,14 +225,66 @@ impl Device {
         self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
     }
 
-    /// Held while one run uploads, submits, waits and reads back.
-    pub(crate) fn exclusive(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.submit.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Held while one run uploads, submits, waits and reads back. In the
+    /// browser a run that finds another one waiting is refused: one thread
+    /// cannot wait for the other to finish.
+    pub(crate) fn exclusive(&self, what: &str) -> Result<std::sync::MutexGuard<'_, ()>, RuntimeError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = what;
+        #[cfg(not(target_arch = "wasm32"))]
+        return Ok(self.submit.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        #[cfg(target_arch = "wasm32")]
+        match self.submit.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(RuntimeError::Busy { what: what.to_string() }),
+        }
+    }
+
+    /// Errors no scope captured since the last call, as an error of `what`.
+    pub(crate) fn check_uncaptured(&self, what: &str) -> Result<(), RuntimeError> {
+        let errors = self.take_uncaptured();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        Err(RuntimeError::Gpu { what: what.to_string(), detail: errors.join("; ") })
     }
 
     /// Takes the errors no scope captured since the last call.
     pub(crate) fn take_uncaptured(&self) -> Vec<String> {
         self.uncaptured.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}
+
+/// The adapter to use: on native the best of those the instance lists
+/// (a discrete GPU before an integrated one before a CPU driver); in the
+/// browser the one WebGPU offers, high-performance preferred.
+async fn pick_adapter(backends: wgpu::Backends) -> Result<wgpu::Adapter, RuntimeError> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    let instance = wgpu::Instance::new(desc);
+    let none = |detail: String| RuntimeError::NoAdapter { backends: format!("{backends:?}"), detail };
+    #[cfg(target_arch = "wasm32")]
+    {
+        let options = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        };
+        instance.request_adapter(&options).await.map_err(|e| {
+            none(format!("{e} (WebGPU: Chrome/Edge 113+, Safari 26, Firefox 141+ on Windows; headless Chromium needs --enable-unsafe-webgpu)"))
+        })
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let rank = |a: &wgpu::Adapter| match a.get_info().device_type {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Cpu => 3,
+            wgpu::DeviceType::Other => 4,
+        };
+        let adapters = instance.enumerate_adapters(backends).await;
+        adapters.into_iter().min_by_key(rank).ok_or_else(|| none("the instance enumerated no adapters".into()))
     }
 }
 

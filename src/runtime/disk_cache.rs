@@ -15,7 +15,7 @@ use crate::io::stable_hash;
 use crate::settings::{level, Settings};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Instant;
+use web_time::Instant;
 
 /// The wgpu major version in Cargo.toml: pipeline data from another wgpu
 /// is refused by wgpu anyway, a new file name avoids the round trip (a

@@ -175,6 +175,13 @@ pub enum RuntimeError {
         /// The timeout.
         seconds: u64,
     },
+    /// Another run of the same device is still waiting for its results
+    /// (in the browser, where a second call cannot wait for the first).
+    #[error("the device is busy with another run ({what}): await the first before starting the next")]
+    Busy {
+        /// What could not start.
+        what: String,
+    },
     /// `WGRAPH_TIER` names no tier.
     #[error("WGRAPH_TIER={value} is not one of tuned, quick (unset: quick kernels first where the driver compiles at first dispatch)")]
     UnknownTier {

@@ -95,27 +95,42 @@ impl<'d> Loader<'d> {
     /// assert_eq!(out.get("logits").unwrap().to_f32_vec(), [3.0, 4.0, 7.0]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn load(&self, graph: &Graph, weights: &Weights) -> Result<Model, LoadError> {
-        let ir = graph.ir()?.clone();
-        self.load_ir(&ir, weights)
+        pollster::block_on(self.load_async(graph, weights))
     }
 
     /// Like [`Loader::load`], for an IR (after edits or passes).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn load_ir(&self, ir: &Ir, weights: &Weights) -> Result<Model, LoadError> {
-        let (program, bindings) = self.program_for(ir, weights, self.options.tier)?;
-        self.model_for(program, weights, bindings)
+        pollster::block_on(self.load_ir_async(ir, weights))
     }
 
+    /// Like [`Loader::load`], awaiting the device (what a browser page calls).
+    pub async fn load_async(&self, graph: &Graph, weights: &Weights) -> Result<Model, LoadError> {
+        let ir = graph.ir()?.clone();
+        self.load_ir_async(&ir, weights).await
+    }
+
+    /// Like [`Loader::load_ir`], awaiting the device.
+    pub async fn load_ir_async(&self, ir: &Ir, weights: &Weights) -> Result<Model, LoadError> {
+        let (program, bindings) = self.program_for(ir, weights, self.options.tier)?;
+        Ok(Model::sharing_async(self.device, program, weights, bindings, self.shared).await?)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
     /// Whether models read another model's weight buffers.
     pub(super) fn shares_weights(&self) -> bool {
         self.shared.is_some()
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     /// The device models are compiled for.
     pub(super) fn device(&self) -> &'d Device {
         self.device
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     /// The options models are compiled with.
     pub(super) fn options(&self) -> &CompileOptions {
         &self.options
@@ -170,6 +185,7 @@ impl<'d> Loader<'d> {
 
     /// Creates `program`'s pipelines and uploads its weights; symbols only
     /// weights bind (a `vocab` dim) are fixed from here on.
+    #[cfg(not(target_arch = "wasm32"))]
     pub(super) fn model_for(
         &self,
         program: Program,

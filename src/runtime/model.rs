@@ -7,20 +7,19 @@ use super::error::RuntimeError;
 use super::index_check::{check_indices, index_checks, IndexCheck};
 use super::instance::{Instance, InstanceCache, Loaded};
 use super::pipelines::pipelines_for;
+use super::readback::map_for_read;
+#[cfg(not(target_arch = "wasm32"))]
+use super::readback::RUN_TIMEOUT;
 use super::texture_fill::record_dispatches;
 use super::transfer::{read_mapped, to_gpu_bytes};
 use super::upload::{upload_statics, Statics, WeightBuffers};
 use crate::compile::memory::{element_bytes, Placement};
-use crate::compile::{timed, KernelSpec, Program};
+use crate::compile::{timed, timed_async, KernelSpec, Program};
 use crate::graph::{bind_inputs, BindError, Bindings, NamedTensors, NodeId, Op, Tensor};
 use crate::settings::level;
 use crate::weights::Weights;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How long a run may take before `run` gives up waiting for the GPU.
-const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Bytes of `program`'s weights and constants (its static buffers).
 pub(super) fn static_bytes(program: &Program, weight_bindings: &Bindings) -> u64 {
@@ -60,6 +59,7 @@ impl Model {
     /// Creates the program's pipelines on `device` and uploads its weights
     /// and constants; `weight_bindings` are the sizes of symbols only the
     /// weights' shapes fix (a symbolic `vocab`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(
         device: &Device,
         program: Program,
@@ -72,7 +72,20 @@ impl Model {
     /// Like [`Model::new`], reading weights that `other` also has (same
     /// name and size) from `other`'s buffers instead of uploading copies:
     /// an evaluation model sees the training model's current parameters.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn sharing(
+        device: &Device,
+        program: Program,
+        weights: &Weights,
+        weight_bindings: Bindings,
+        other: Option<&Model>,
+    ) -> Result<Model, RuntimeError> {
+        pollster::block_on(Model::sharing_async(device, program, weights, weight_bindings, other))
+    }
+
+    /// Like [`Model::sharing`], awaiting the device's answers (the browser
+    /// reports pipeline errors asynchronously).
+    pub async fn sharing_async(
         device: &Device,
         program: Program,
         weights: &Weights,
@@ -89,12 +102,13 @@ impl Model {
                 return Err(RuntimeError::WeightsTooLarge { needed: weight_bytes, available });
             }
         }
-        let (compiled, created) = timed(settings, "create-pipelines", || pipelines_for(device, &program.kernels))?;
+        let (compiled, created) =
+            timed_async(settings, "create-pipelines", pipelines_for(device, &program.kernels)).await?;
         let (pipelines, layouts): (Vec<_>, Vec<_>) = compiled.into_iter().unzip();
         // Variants bind what their kernel binds: the same layout serves both.
         let (indices, variants): (Vec<usize>, Vec<KernelSpec>) =
             program.kernels.iter().enumerate().filter_map(|(i, k)| Some((i, k.few_rows_kernel()?))).unzip();
-        let (variant_compiled, _) = timed(settings, "create-pipelines", || pipelines_for(device, &variants))?;
+        let (variant_compiled, _) = timed_async(settings, "create-pipelines", pipelines_for(device, &variants)).await?;
         let mut few_rows_pipelines = vec![None; pipelines.len()];
         for (i, (pipeline, _)) in indices.into_iter().zip(variant_compiled) {
             few_rows_pipelines[i] = Some(pipeline);
@@ -169,20 +183,41 @@ impl Model {
     /// assert_eq!((out.get("sums").unwrap().shape(), out.get("sums").unwrap().to_f32_vec()), (&[1][..], vec![4.0]));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run<S: Into<String>>(
         &self,
         inputs: impl IntoIterator<Item = (S, Tensor)>,
     ) -> Result<NamedTensors, RuntimeError> {
-        self.execute(inputs, false).map(|(outputs, _)| outputs)
+        pollster::block_on(self.run_async(inputs))
     }
 
     /// Like [`Model::run`], also returning every tapped value (see
     /// `CompileOptions::taps`) in execution order.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run_with_taps<S: Into<String>>(
         &self,
         inputs: impl IntoIterator<Item = (S, Tensor)>,
     ) -> Result<(NamedTensors, NamedTensors), RuntimeError> {
-        self.execute(inputs, true)
+        pollster::block_on(self.run_with_taps_async(inputs))
+    }
+
+    /// Like [`Model::run`], awaiting the results instead of blocking: what
+    /// a browser page calls (in the browser, one run at a time per device:
+    /// a second started before the first finished is refused as
+    /// [`RuntimeError::Busy`]).
+    pub async fn run_async<S: Into<String>>(
+        &self,
+        inputs: impl IntoIterator<Item = (S, Tensor)>,
+    ) -> Result<NamedTensors, RuntimeError> {
+        self.execute(inputs, false).await.map(|(outputs, _)| outputs)
+    }
+
+    /// Like [`Model::run_with_taps`], awaiting the results.
+    pub async fn run_with_taps_async<S: Into<String>>(
+        &self,
+        inputs: impl IntoIterator<Item = (S, Tensor)>,
+    ) -> Result<(NamedTensors, NamedTensors), RuntimeError> {
+        self.execute(inputs, true).await
     }
 
     /// Bytes of activation buffers (slots and outputs) for the given bindings.
@@ -190,7 +225,11 @@ impl Model {
         self.program.memory.peak_bytes(&self.program.ir, bindings)
     }
 
-    fn execute<S: Into<String>>(
+    // The device lock is held across the readback's await on purpose: on
+    // native the device was polled to completion first, so the await does
+    // not yield; in the browser the lock is only tried, never waited for.
+    #[allow(clippy::await_holding_lock)]
+    async fn execute<S: Into<String>>(
         &self,
         inputs: impl IntoIterator<Item = (S, Tensor)>,
         taps: bool,
@@ -209,8 +248,9 @@ impl Model {
         let instance = self.instances.get(&loaded, &bound.bindings)?;
         let show_dispatches = self.device.settings().shows(level::DISPATCHES);
         let first_run = !instance.ran.swap(true, std::sync::atomic::Ordering::Relaxed);
-        let start = std::time::Instant::now();
-        let _exclusive = self.device.exclusive();
+        let start = web_time::Instant::now();
+        let what = format!("running `{}`", ir.name);
+        let _exclusive = self.device.exclusive(&what)?;
         let queue = &self.device.queue;
         for (&node, t) in &bound.tensors {
             if let Some(buf) = instance.buffers.get(&node) {
@@ -271,16 +311,9 @@ impl Model {
             }
         }
         let submission = queue.submit([encoder.finish()]);
-        let errors = self.device.take_uncaptured();
-        if !errors.is_empty() {
-            return Err(RuntimeError::Gpu { what: format!("submitting `{}`", ir.name), detail: errors.join("; ") });
-        }
-        for (_, _, staging, bytes) in reads() {
-            if *bytes > 0 {
-                staging.slice(..*bytes).map_async(wgpu::MapMode::Read, |_| {});
-            }
-        }
-        self.wait(submission, &format!("running `{}`", ir.name))?;
+        self.device.check_uncaptured(&format!("submitting `{}`", ir.name))?;
+        let slices = reads().filter(|(.., bytes)| *bytes > 0).map(|(_, _, staging, bytes)| staging.slice(..*bytes));
+        map_for_read(&self.device, submission, slices.collect(), &what).await?;
         if first_run && self.device.settings().shows(level::PASSES) {
             // The driver may compile each kernel at its first dispatch (lavapipe does).
             eprintln!("wgraph: {:<24} {:>9.3} ms", "first-dispatch", start.elapsed().as_secs_f64() * 1e3);
@@ -316,16 +349,19 @@ impl Model {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     /// The per-shape instances.
     pub(super) fn instances(&self) -> &InstanceCache {
         &self.instances
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     /// Every symbol the program's shapes mention.
     pub(super) fn symbols(&self) -> &[crate::graph::Symbol] {
         &self.symbols
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     /// Kernel `i`'s pipeline and its few-rows variant's, when it has one.
     pub(super) fn pipelines_of(&self, i: usize) -> impl Iterator<Item = &wgpu::ComputePipeline> {
         std::iter::once(&self.pipelines[i]).chain(self.few_rows_pipelines[i].as_ref())
@@ -342,6 +378,7 @@ impl Model {
 
     /// Waits for `submission`, with the run timeout; errors nobody captured
     /// in a scope are reported as this run's.
+    #[cfg(not(target_arch = "wasm32"))]
     pub(super) fn wait(&self, submission: wgpu::SubmissionIndex, what: &str) -> Result<(), RuntimeError> {
         self.device
             .device
@@ -352,10 +389,6 @@ impl Model {
                 }
                 other => RuntimeError::Gpu { what: what.to_string(), detail: other.to_string() },
             })?;
-        let errors = self.device.take_uncaptured();
-        if !errors.is_empty() {
-            return Err(RuntimeError::Gpu { what: what.to_string(), detail: errors.join("; ") });
-        }
-        Ok(())
+        self.device.check_uncaptured(what)
     }
 }

@@ -23,7 +23,10 @@ use std::collections::HashSet;
 /// The pipelines of `kernels`, in order, from the device's cache or created
 /// now (those missing on `WGRAPH_PIPELINE_THREADS` threads), and how many
 /// were created.
-pub(super) fn pipelines_for(device: &Device, kernels: &[KernelSpec]) -> Result<(Vec<Compiled>, usize), RuntimeError> {
+pub(super) async fn pipelines_for(
+    device: &Device,
+    kernels: &[KernelSpec],
+) -> Result<(Vec<Compiled>, usize), RuntimeError> {
     if device.settings().shows(level::KERNELS) {
         for k in kernels {
             dump_kernel(device.settings(), &k.name, &k.wgsl);
@@ -34,39 +37,53 @@ pub(super) fn pipelines_for(device: &Device, kernels: &[KernelSpec]) -> Result<(
     let missing: Vec<&KernelSpec> =
         kernels.iter().filter(|k| device.pipelines.get(&k.wgsl).is_none() && seen.insert(&k.wgsl)).collect();
     let threads = device.settings().pipeline_threads.unwrap_or(1).clamp(1, missing.len().max(1));
-    if threads == 1 {
-        missing.iter().try_for_each(|k| create(device, k).map(|c| device.pipelines.insert(&k.wgsl, &c)))?;
+    if threads == 1 || cfg!(target_arch = "wasm32") {
+        for k in &missing {
+            let compiled = create(device, k).await?;
+            device.pipelines.insert(&k.wgsl, &compiled);
+        }
     } else {
-        // Round-robin, so each thread gets a mix of large and small kernels.
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|t| {
-                    let mine: Vec<&KernelSpec> = missing.iter().skip(t).step_by(threads).copied().collect();
-                    scope.spawn(move || -> Result<(), RuntimeError> {
-                        mine.iter().try_for_each(|k| create(device, k).map(|c| device.pipelines.insert(&k.wgsl, &c)))
-                    })
-                })
-                .collect();
-            workers.into_iter().try_for_each(|w| {
-                w.join().unwrap_or_else(|_| {
-                    Err(RuntimeError::Gpu { what: "creating pipelines".into(), detail: "a thread panicked".into() })
-                })
-            })
-        })?;
+        #[cfg(not(target_arch = "wasm32"))]
+        create_on_threads(device, &missing, threads)?;
     }
-    let compiled = kernels
-        .iter()
-        .map(|k| match device.pipelines.get(&k.wgsl) {
-            Some(hit) => Ok(hit),
+    let mut compiled = Vec::with_capacity(kernels.len());
+    for k in kernels {
+        compiled.push(match device.pipelines.get(&k.wgsl) {
+            Some(hit) => hit,
             // Only if the in-memory cache lost an entry: create it here.
-            None => create(device, k),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+            None => create(device, k).await?,
+        });
+    }
     Ok((compiled, missing.len()))
 }
 
-/// Creates kernel `k`'s pipeline (through the disk cache when there is one).
-fn create(device: &Device, k: &KernelSpec) -> Result<Compiled, RuntimeError> {
+/// Creates `missing` on `threads` threads (error scopes are per thread).
+#[cfg(not(target_arch = "wasm32"))]
+fn create_on_threads(device: &Device, missing: &[&KernelSpec], threads: usize) -> Result<(), RuntimeError> {
+    // Round-robin, so each thread gets a mix of large and small kernels.
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<&KernelSpec> = missing.iter().skip(t).step_by(threads).copied().collect();
+                scope.spawn(move || -> Result<(), RuntimeError> {
+                    mine.iter().try_for_each(|k| {
+                        pollster::block_on(create(device, k)).map(|c| device.pipelines.insert(&k.wgsl, &c))
+                    })
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join().unwrap_or_else(|_| {
+                Err(RuntimeError::Gpu { what: "creating pipelines".into(), detail: "a thread panicked".into() })
+            })
+        })
+    })
+}
+
+/// Creates kernel `k`'s pipeline (through the disk cache when there is
+/// one). Native drivers answer the error scopes at once; the browser
+/// answers them asynchronously.
+async fn create(device: &Device, k: &KernelSpec) -> Result<Compiled, RuntimeError> {
     let dev = &device.device;
     let validation = dev.push_error_scope(wgpu::ErrorFilter::Validation);
     let internal = dev.push_error_scope(wgpu::ErrorFilter::Internal);
@@ -119,7 +136,8 @@ fn create(device: &Device, k: &KernelSpec) -> Result<Compiled, RuntimeError> {
         compilation_options: Default::default(),
         cache: device.disk_cache.as_ref().map(|c| c.cache()),
     });
-    let errors = [pollster::block_on(internal.pop()), pollster::block_on(validation.pop())];
+    let (internal, validation) = (internal.pop(), validation.pop());
+    let errors = [internal.await, validation.await];
     if let Some(e) = errors.into_iter().flatten().next() {
         return Err(RuntimeError::Pipeline {
             kernel: k.name.clone(),

@@ -9,7 +9,7 @@ use super::error::RuntimeError;
 use super::model::Model;
 use super::texture_fill::record_dispatches;
 use crate::graph::{bind_inputs, Tensor};
-use std::time::Instant;
+use web_time::Instant;
 
 /// One kernel's share of a profiled run.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ impl Model {
         let instance = self.warmed_instance(inputs)?;
         let program = self.program();
         let device = self.device();
-        let _exclusive = device.exclusive();
+        let _exclusive = device.exclusive("profiling")?;
         let mut times = Vec::with_capacity(program.kernels.len());
         for (i, k) in program.kernels.iter().enumerate() {
             let Some([x, y, z]) = instance.grids[i] else { continue };

@@ -35,7 +35,7 @@ use crate::weights::Weights;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use web_time::Instant;
 
 /// Which tiers a model gets on this device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

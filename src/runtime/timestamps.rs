@@ -36,7 +36,7 @@ impl Model {
         let dispatched: Vec<usize> = (0..program.kernels.len()).filter(|&i| instance.grids[i].is_some()).collect();
         let dev = &device.device;
         let nanos_per_tick = device.queue.get_timestamp_period() as f64;
-        let _exclusive = device.exclusive();
+        let _exclusive = device.exclusive("profiling")?;
         let mut times = Vec::with_capacity(dispatched.len());
         // One pass per query set's worth of kernels (4095 each).
         for chunk in dispatched.chunks(MAX_QUERIES - 1) {
@@ -85,7 +85,7 @@ impl Model {
             }
             encoder.resolve_query_set(&set, 0..count as u32, &resolved, 0);
             encoder.copy_buffer_to_buffer(&resolved, 0, &staging, 0, bytes);
-            let start = std::time::Instant::now();
+            let start = web_time::Instant::now();
             let submission = device.queue.submit([encoder.finish()]);
             staging.slice(..).map_async(wgpu::MapMode::Read, |_| {});
             self.wait(submission, "profiling with timestamps")?;

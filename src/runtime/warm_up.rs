@@ -38,7 +38,7 @@ impl Model {
                 if stop() {
                     return Ok(dispatched);
                 }
-                let _exclusive = device.exclusive();
+                let _exclusive = device.exclusive("warming up kernels")?;
                 let mut encoder =
                     device.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("warm-up") });
                 {

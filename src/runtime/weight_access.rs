@@ -3,6 +3,7 @@
 
 use super::error::RuntimeError;
 use super::model::Model;
+use super::readback::map_for_read;
 use super::transfer::to_gpu_bytes;
 use super::transfer::{from_gpu_bytes, read_mapped};
 use crate::graph::{NamedTensors, Tensor};
@@ -42,7 +43,17 @@ impl Model {
 
     /// The current values of the named weights, read back from the device
     /// (after training, the trained values), in the order asked.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_weights<S: AsRef<str>>(&self, names: &[S]) -> Result<NamedTensors, RuntimeError> {
+        pollster::block_on(self.read_weights_async(names))
+    }
+
+    /// Like [`Model::read_weights`], awaiting the device.
+    // The device lock is held across the readback's await on purpose: on
+    // native the device was polled to completion first, so the await does
+    // not yield; in the browser the lock is only tried, never waited for.
+    #[allow(clippy::await_holding_lock)]
+    pub async fn read_weights_async<S: AsRef<str>>(&self, names: &[S]) -> Result<NamedTensors, RuntimeError> {
         let ir = &self.program().ir;
         let dev = &self.device().device;
         let mut encoder = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read-weights") });
@@ -85,14 +96,13 @@ impl Model {
             }
             pending.push((name.to_string(), ty.dtype, shape, staging, bytes, read, quant));
         }
-        let _exclusive = self.device().exclusive();
+        let _exclusive = self.device().exclusive("reading weights")?;
         let submission = self.device().queue.submit([encoder.finish()]);
-        for (_, _, _, staging, bytes, read, _) in &pending {
-            if *bytes > 0 {
-                staging.slice(..read.staging_bytes()).map_async(wgpu::MapMode::Read, |_| {});
-            }
-        }
-        self.wait(submission, "reading weights")?;
+        let slices = pending
+            .iter()
+            .filter(|(.., bytes, _, _)| *bytes > 0)
+            .map(|(_, _, _, staging, _, read, _)| staging.slice(..read.staging_bytes()));
+        map_for_read(self.device(), submission, slices.collect(), "reading weights").await?;
         let mut out = Vec::with_capacity(pending.len());
         for (name, dtype, shape, staging, bytes, read, quant) in pending {
             let t = if read.rows == 1 {

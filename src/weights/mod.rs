@@ -11,6 +11,7 @@ mod suggest;
 
 pub use check::{check_ir, CheckedWeights};
 pub use error::WeightError;
+pub(crate) use registry::FileBytes;
 pub use registry::{TensorInfo, Weights};
 pub use report::{UnusedTensor, WeightProblem, WeightReport};
 pub use save::{safetensors_bytes, save_safetensors};

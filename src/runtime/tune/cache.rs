@@ -8,7 +8,7 @@
 use super::super::device::Device;
 use super::super::machine;
 use crate::compile::{AdapterKind, MatmulKernel, TuningTable};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Bumped when a signature's meaning or the kernels' code changes enough
@@ -63,11 +63,12 @@ pub(crate) fn parse(text: &str) -> Option<TuningTable> {
     Some(table)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Writes `table` for `device` to `path`, atomically.
 pub(crate) fn save(path: &Path, device: &Device, table: &TuningTable) -> std::io::Result<()> {
     let matmul: serde_json::Map<String, Value> =
         table.matmul.iter().map(|(s, k)| (s.clone(), Value::String(k.to_string()))).collect();
-    let text = json!({
+    let text = serde_json::json!({
         "format": FORMAT,
         "device": fingerprint(device),
         "matmul": matmul,

@@ -11,7 +11,7 @@ use super::super::model::Model;
 use crate::compile::{CompileOptions, MatmulCase, MatmulKernel};
 use crate::graph::{ops, DType, Graph, Tensor};
 use crate::weights::Weights;
-use std::time::Instant;
+use web_time::Instant;
 
 /// One candidate's time for one case.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -2,11 +2,10 @@
 //! Q and K rows in HF's order, ggml blocks dequantized when read.
 
 use super::super::suggest::closest_names;
-use super::{Storage, StoredDtype, TensorInfo, Weights};
+use super::{FileBytes, Storage, StoredDtype, TensorInfo, Weights};
 use crate::graph::{DType, Quant};
 use crate::weights::error::WeightError;
 use crate::weights::gguf::{self, GgmlType, GgufFile};
-use memmap2::Mmap;
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use std::sync::Arc;
 impl Weights {
     /// Adds a GGUF file's tensors: LLaMA-family names as HF's (the file's
     /// name kept in [`TensorInfo::file_name`]), Q and K rows in HF's order.
-    pub(super) fn add_gguf(&mut self, path: &Path, map: Mmap) -> Result<(), WeightError> {
+    pub(super) fn add_gguf(&mut self, path: &Path, map: FileBytes) -> Result<(), WeightError> {
         let file = GgufFile::parse(&map).map_err(|source| WeightError::Gguf { path: path.into(), source })?;
         let arch = file.architecture().unwrap_or_default().to_string();
         let count = |key: &str| file.get(&format!("{arch}.{key}")).and_then(gguf::MetaValue::as_u64);

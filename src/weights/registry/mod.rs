@@ -4,17 +4,18 @@
 //! to the dtype the graph declares when they are read; GGUF tensors of the
 //! LLaMA family go by their HF names, Q and K rows back in HF's order.
 
+mod file_bytes;
 mod gguf_file;
+
+pub(crate) use file_bytes::FileBytes;
 
 use super::gguf::{self, GgmlType, GgufFile};
 
 use super::error::WeightError;
 use super::suggest::closest_names;
 use crate::graph::{DType, Tensor};
-use memmap2::Mmap;
 use safetensors::{Dtype as FileDtype, SafeTensors};
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -112,7 +113,7 @@ impl StoredDtype {
 /// Cloning is cheap: the mappings and in-memory tensors are shared.
 #[derive(Debug, Default, Clone)]
 pub struct Weights {
-    files: Vec<Arc<Mmap>>,
+    files: Vec<Arc<FileBytes>>,
     entries: BTreeMap<String, TensorInfo>,
     /// Prepended to every name the graph asks for (see [`Weights::with_prefix`]).
     prefix: String,
@@ -221,10 +222,31 @@ impl Weights {
         if !meta.is_file() {
             return Err(WeightError::NotAFile { path: path.into(), kind: file_kind(&meta) });
         }
-        let file = File::open(path).map_err(io)?;
-        // SAFETY: the mapping is read-only; a checkpoint changed on disk
-        // while mapped is outside what any loader can defend against.
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let map = FileBytes::open(path).map_err(io)?;
+        self.add_bytes(path, map)
+    }
+
+    /// A registry of one checkpoint file's bytes, safetensors or GGUF (told
+    /// apart by their first bytes), named `name` in messages: where there
+    /// is no filesystem to map (a browser's `fetch`), or bytes already in
+    /// memory.
+    ///
+    /// ```
+    /// use wgraph::{DType, Tensor, Weights};
+    /// let bytes = safetensors::serialize([("fc.bias", safetensors::tensor::TensorView::new(
+    ///     safetensors::Dtype::F32, vec![2], bytemuck::cast_slice(&[0.5f32, -1.0]))?)], None)?;
+    /// let weights = Weights::from_bytes("model.safetensors", bytes)?;
+    /// assert_eq!(weights.get("fc.bias", DType::F32)?.to_f32_vec(), [0.5, -1.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Weights, WeightError> {
+        let mut w = Weights::new();
+        w.add_bytes(Path::new(name), FileBytes::Owned(bytes))?;
+        w.origin = name.to_string();
+        Ok(w)
+    }
+
+    fn add_bytes(&mut self, path: &Path, map: FileBytes) -> Result<(), WeightError> {
         if map.starts_with(b"GGUF") {
             return self.add_gguf(path, map);
         }
