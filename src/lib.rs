@@ -85,6 +85,9 @@
 
 #![warn(missing_docs)]
 #![warn(rustdoc::broken_intra_doc_links)]
+// wgpu's browser types are neither Send nor Sync; the runtime shares them
+// through Arc because on native they cross threads (tiers, serving).
+#![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 pub mod autodiff;
 pub mod compile;

@@ -172,16 +172,17 @@ fn transposed_lhs(ir: &Ir, mm: NodeId, a: NodeId, m: &HashSet<NodeId>) -> bool {
     let one = crate::graph::Dim::new(1);
     let transposed = r >= 2 && view.strides[r - 2] == one && view.strides[r - 1] != one;
     // Symbolic sizes count as a typical sequence length.
-    let size = |d: &crate::graph::Dim| d.as_static().unwrap_or(256);
+    // In u64 and saturating: symbolic sizes multiply past a 32-bit usize (wasm32).
+    let size = |d: &crate::graph::Dim| d.as_static().map_or(256, |s| s as u64);
     let cols = ir.node(mm).ty.shape.last().map_or(1, size);
-    let work: usize = view.shape.iter().map(size).product::<usize>() * cols;
+    let work = view.shape.iter().map(size).fold(cols, u64::saturating_mul);
     transposed && work >= COPY_TRANSPOSED_LHS_FROM
 }
 
 /// The product size (`batch * m * k * n`) from which copying a transposed
 /// left operand pays: below it (a d_model 64 weight gradient) the copy's
 /// own dispatch costs more than the strided reads it saves.
-const COPY_TRANSPOSED_LHS_FROM: usize = 1 << 26;
+const COPY_TRANSPOSED_LHS_FROM: u64 = 1 << 26;
 
 /// Whether `id` can be computed inside the loop of the reduction that is
 /// its only reader (sum, mean, max, min over one axis): an elementwise,

@@ -185,7 +185,8 @@ fn sides_within(ir: &Ir, mm: NodeId, limit: usize) -> (bool, bool) {
 /// Whether a matmul is big enough in every direction for the tall
 /// subgroup block: symbolic sizes count as a typical sequence length.
 fn large(ir: &Ir, mm: NodeId) -> bool {
-    let estimate = |d: &Dim| d.as_static().unwrap_or(256);
+    // u64: the product passes a 32-bit usize (wasm32) for large layers.
+    let estimate = |d: &Dim| d.as_static().map_or(256, |v| v as u64);
     let out = &ir.node(mm).ty.shape;
     let Some(&a) = ir.operands(mm).first() else { return false };
     let (r, a_shape) = (out.len(), &ir.node(a).ty.shape);
@@ -193,7 +194,7 @@ fn large(ir: &Ir, mm: NodeId) -> bool {
         return false;
     }
     let (m, n, k) = (estimate(&out[r - 2]), estimate(&out[r - 1]), estimate(&a_shape[a_shape.len() - 1]));
-    m >= 64 && n >= 64 && k >= 64 && m * n * k >= 1 << 21
+    m >= 64 && n >= 64 && k >= 64 && m.saturating_mul(n).saturating_mul(k) >= 1 << 21
 }
 
 #[cfg(test)]

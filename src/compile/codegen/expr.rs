@@ -402,7 +402,12 @@ pub fn literal(v: f64, dtype: DType) -> String {
     match Scalar::of(dtype) {
         Scalar::F32 => {
             let f = v as f32;
-            if f.is_finite() {
+            if f.is_finite() && f.abs() == f32::MAX {
+                // The shortest decimal of f32::MAX (3.4028235e38) lies above
+                // it, which Tint (Chrome's WGSL compiler) refuses; this one
+                // lies below and rounds to it.
+                format!("f32({}3.402823466e38)", if f < 0.0 { "-" } else { "" })
+            } else if f.is_finite() {
                 format!("f32({f:e})")
             } else if f.is_nan() {
                 // WGSL has no NaN literal; build one from bits.
@@ -439,8 +444,8 @@ fn unary(op: UnaryOp, x: &str, t: Scalar) -> String {
         UnaryOp::Gelu(Gelu::Erf) => format!("gelu_erf({x})"),
         UnaryOp::Gelu(Gelu::Tanh) => format!("gelu_tanh({x})"),
         UnaryOp::Erf => format!("erf({x})"),
-        UnaryOp::Sin => format!("sin({x})"),
-        UnaryOp::Cos => format!("cos({x})"),
+        UnaryOp::Sin => format!("sin_precise({x})"),
+        UnaryOp::Cos => format!("cos_precise({x})"),
         UnaryOp::Not => format!("(1u - {x})"),
     }
 }
