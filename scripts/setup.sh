@@ -2,7 +2,40 @@
 # Makes sure wgpu finds a Vulkan device. Machines without a GPU get Mesa's
 # CPU Vulkan driver, lavapipe (Debian package mesa-vulkan-drivers); and a
 # TrueType font for `wgraph compare --plot` (fonts-dejavu-core).
+#
+# With --web, also what the browser build and its tests need: Chromium and
+# its WebDriver (Debian packages chromium, chromium-driver), Rust's wasm32
+# target, and wasm-bindgen-cli of exactly the version the wasm-bindgen
+# crate is pinned to in graphs/web/Cargo.toml (the two must match).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--web" ]; then
+    ./scripts/setup.sh
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        SUDO="sudo"
+    fi
+    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+        echo "setup: installing chromium chromium-driver (headless WebGPU for the browser tests)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || {
+            $SUDO apt-get update >/dev/null
+            $SUDO apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null
+        }
+    fi
+    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        echo "setup: adding Rust's wasm32-unknown-unknown target" >&2
+        rustup target add wasm32-unknown-unknown >/dev/null
+    fi
+    want=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' graphs/web/Cargo.toml)
+    have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+    if [ "$have" != "$want" ]; then
+        echo "setup: installing wasm-bindgen-cli $want (found: ${have:-none}; takes a few minutes once)" >&2
+        cargo install --quiet wasm-bindgen-cli --version "$want" >/dev/null
+    fi
+    exit 0
+fi
 
 have_vulkan_driver() {
     # The loader plus at least one installable client driver (ICD).

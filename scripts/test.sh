@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (README Quickstart, and CI through .ci/run):
 # a Vulkan driver (lavapipe when there is no GPU), formatting, lints, then
-# every test in the workspace. GPU tests never skip: without an adapter
-# they fail and say why.
+# every test in the workspace, then the browser tests (scripts/test_web.sh:
+# installs Chromium, the wasm32 target and wasm-bindgen-cli when missing).
+# GPU tests never skip: without an adapter they fail and say why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -13,3 +14,4 @@ source scripts/env.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
+./scripts/test_web.sh                  # the browser: WebGPU in headless Chromium (wasm32 build, demo page)

@@ -166,7 +166,9 @@ impl Device {
 
     /// Adapter name, backend and type, as one line.
     pub fn describe(&self) -> String {
-        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+        // Browsers may keep the adapter's name to themselves.
+        let name = if self.info.name.is_empty() { "unnamed adapter" } else { &self.info.name };
+        format!("{name} ({:?}, {:?})", self.info.backend, self.info.device_type)
     }
 
     /// What kind of adapter this is (kernel choices depend on it).
