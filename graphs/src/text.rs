@@ -4,6 +4,7 @@
 use crate::hf::ModelError;
 use std::path::Path;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use wgraph::graph::{Ir, Op};
 use wgraph::Tensor;
 
 /// A tokenizer that pads batches to their longest sequence.
@@ -75,6 +76,15 @@ impl TokenBatch {
             ("attention_mask", self.attention_mask.clone()),
             ("token_type_ids", self.token_type_ids.clone()),
         ]
+    }
+
+    /// The tensors graph `ir` takes as inputs (DistilBERT takes no
+    /// `token_type_ids`; feeding an input a graph lacks is an error).
+    pub fn named_for(&self, ir: &Ir) -> Vec<(&'static str, Tensor)> {
+        let takes = |name: &str| {
+            ir.inputs().iter().any(|&id| matches!(&ir.node(id).op, Op::Input { name: n, .. } if n == name))
+        };
+        self.named().into_iter().filter(|(n, _)| takes(n)).collect()
     }
 }
 

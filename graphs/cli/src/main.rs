@@ -108,6 +108,12 @@ enum Command {
     /// bug, as opposed to a model bug). Exit status: 0 when all agree, 1 on
     /// a difference, 2 on bad input.
     Check(check::Args),
+    /// Run every case of wgraph's op table on this device and on the CPU
+    /// interpreter, fused and unfused, and name the cases whose GPU result
+    /// differs: whether this device's numbers can be trusted (the browser
+    /// demo's "Check this device"). Exit status: 0 when all agree, 1 on a
+    /// difference.
+    CheckDevice(check_device::Args),
     /// Whisper's log-mel front end: a WAV file to `input_features`
     /// (`[1, n_mels, 3000]`, as HF's WhisperFeatureExtractor), ready for
     /// `wgraph run` on a Whisper checkpoint. Reads 8/16/24/32-bit PCM and
@@ -168,6 +174,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::exec(&args).map(Outcome::answer),
         Command::Diff(args) => diff::exec(&args).map(Outcome::answer),
         Command::Check(args) => check::exec(&args).map(Outcome::answer),
+        Command::CheckDevice(args) => check_device::exec(&args).map(Outcome::answer),
         Command::FindNan(args) => find_nan::exec(&args).map(Outcome::answer),
     };
     match result {

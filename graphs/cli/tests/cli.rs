@@ -32,6 +32,7 @@ fn every_subcommand_has_help() {
         "generate",
         "compare",
         "check",
+        "check-device",
         "features",
         "bench",
         "chat",
@@ -219,6 +220,23 @@ fn check_runs_gpu_and_interpreter_op_by_op() {
     }
     let (code, _, _) = wgraph(&["check", "/nonexistent", "--inputs", "/nonexistent"]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn check_device_runs_the_op_table_against_the_interpreter() {
+    let (code, out, err) = wgraph(&["check-device"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Each case fused and unfused on one seed: at least twice the table's floor.
+    let runs: usize = out
+        .split("all ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no run count in {out:?}"));
+    assert!(runs >= 2 * wgraph::debug::op_table::MIN_CASES, "{out}");
+    assert!(out.trim_end().ends_with("op-case runs match the interpreter"), "{out}");
+    let (code, _, err) = wgraph(&["check-device", "--seeds", "0"]);
+    assert_eq!(code, 2, "{err}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use crate::{error::js, fetch};
 use std::path::Path;
 use wasm_bindgen::prelude::*;
+use wgraph::graph::Ir;
 use wgraph::{Device, Loader, Model, Weights};
 use wgraph_models::text::TextEncoder;
 use wgraph_models::{zoo, HfConfig};
@@ -15,6 +16,8 @@ pub struct Classifier {
     model: Model,
     text: TextEncoder,
     labels: Vec<String>,
+    /// The graph, for the inputs it takes (DistilBERT: no `token_type_ids`).
+    ir: Ir,
 }
 
 #[wasm_bindgen]
@@ -48,7 +51,8 @@ impl Classifier {
         let text = TextEncoder::from_bytes(&tokenizer_json, Path::new("tokenizer.json"), max_positions).map_err(js)?;
         let device = Device::new_async().await.map_err(js)?;
         let model = Loader::new(&device).load_async(&loaded.graph, &weights).await.map_err(js)?;
-        Ok(Classifier { device, model, text, labels: loaded.labels })
+        let ir = loaded.graph.ir().map_err(js)?.clone();
+        Ok(Classifier { device, model, text, labels: loaded.labels, ir })
     }
 
     /// For each text, `{ label, score, scores: { label: probability } }`
@@ -56,7 +60,7 @@ impl Classifier {
     pub async fn classify(&self, texts: Vec<String>) -> Result<String, JsError> {
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let batch = self.text.encode(&texts).map_err(js)?;
-        let out = self.model.run_async(batch.named()).await.map_err(js)?;
+        let out = self.model.run_async(batch.named_for(&self.ir)).await.map_err(js)?;
         let logits = out.get("logits").ok_or_else(|| JsError::new("the model produced no `logits` output"))?;
         let rows: Vec<serde_json::Value> =
             logits.to_f32_vec().chunks(self.labels.len()).map(|row| self.scored(row)).collect();

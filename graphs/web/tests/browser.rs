@@ -10,13 +10,14 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 use wgraph::debug::{check_device_async, op_table};
 use wgraph::{Device, Weights};
-use wgraph_web::Embedder;
+use wgraph_web::{Classifier, Embedder};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The page server's address, fixed when the test was built.
+/// The page server's address, fixed when the test was built
+/// (scripts/test_web.sh sets it; else the default of scripts/web.sh).
 fn base() -> &'static str {
-    option_env!("WGRAPH_WEB_BASE").expect("build with WGRAPH_WEB_BASE=http://127.0.0.1:PORT (scripts/test_web.sh)")
+    option_env!("WGRAPH_WEB_BASE").unwrap_or("http://127.0.0.1:8000")
 }
 
 #[wasm_bindgen_test]
@@ -46,6 +47,27 @@ async fn minilm_embeddings_match_sentence_transformers() {
     for i in 0..2 {
         let c = cosine(&got[i * dim..(i + 1) * dim], &want[i * dim..(i + 1) * dim]);
         assert!(c >= 0.9999, "sentence {i} ({:?}): cosine {c}", sentences[i]);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_classifier_gives_hf_probabilities() {
+    let dir = format!("{}/fixtures/models/distilbert_classifier", base());
+    let reference = wgraph_web_fetch(&format!("{dir}/classify.safetensors")).await;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&reference).unwrap();
+    let texts: Vec<String> = serde_json::from_str(&meta.metadata().as_ref().unwrap()["texts"]).unwrap();
+    let probs = Weights::from_bytes("classify.safetensors", reference).unwrap().read("probs").unwrap().to_f32_vec();
+    let classifier = Classifier::from_url(dir).await.map_err(JsValue::from).unwrap();
+    let labels = classifier.labels();
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&classifier.classify(texts.clone()).await.map_err(JsValue::from).unwrap()).unwrap();
+    assert_eq!(rows.len(), texts.len());
+    for (i, row) in rows.iter().enumerate() {
+        for (j, label) in labels.iter().enumerate() {
+            let got = row["scores"][label].as_f64().unwrap();
+            let want = probs[i * labels.len() + j] as f64;
+            assert!((got - want).abs() < 1e-4, "text {i} label {label}: {got} vs HF {want}");
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 use crate::progress::step;
 use crate::Result;
 use std::path::PathBuf;
-use wgraph::graph::{NamedTensors, Op};
-use wgraph::{Device, Loader, Tensor, Weights};
+use wgraph::graph::NamedTensors;
+use wgraph::{Device, Loader, Weights};
 use wgraph_models::text::TextEncoder;
 use wgraph_models::zoo;
 
@@ -36,9 +36,7 @@ pub(crate) fn exec(args: &Args) -> Result<()> {
     let text = TextEncoder::from_dir(model_dir, max_positions)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let batch = text.encode(&refs)?;
-    let takes_types = loaded.graph.ir()?.inputs().iter().any(|&id| matches!(&loaded.graph.ir().map(|ir| ir.node(id).op.clone()), Ok(Op::Input { name, .. }) if name == "token_type_ids"));
-    let feed: Vec<(&str, Tensor)> =
-        batch.named().into_iter().filter(|(n, _)| *n != "token_type_ids" || takes_types).collect();
+    let feed = batch.named_for(&*loaded.graph.ir()?);
     let out: NamedTensors = model.run(feed)?;
     let logits = out.get("logits").ok_or("no logits")?;
     let n = logits.shape().get(1).copied().unwrap_or(0);

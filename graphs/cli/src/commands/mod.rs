@@ -3,6 +3,7 @@
 pub(crate) mod bench;
 pub(crate) mod chat;
 pub(crate) mod check;
+pub(crate) mod check_device;
 pub(crate) mod check_weights;
 pub(crate) mod classify;
 pub(crate) mod compare;

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use tokenizers::Tokenizer;
-use wgraph::graph::Op;
 use wgraph::{Device, Loader, TieredModel, Weights};
 use wgraph_models::embed::SentenceEmbedder;
 use wgraph_models::text::TextEncoder;
@@ -25,7 +24,8 @@ pub(crate) enum EncoderModel {
 pub(crate) struct Classifier {
     model: TieredModel,
     text: TextEncoder,
-    takes_types: bool,
+    /// The graph, for the inputs it takes.
+    ir: wgraph::graph::Ir,
 }
 
 /// What the handlers need before the model is compiled: the tokenizer
@@ -86,22 +86,18 @@ impl EncoderModel {
 impl Classifier {
     fn open(dir: &Path, device: &Device) -> Result<Classifier, String> {
         let loaded = wgraph_models::zoo::load(dir).map_err(|e| e.to_string())?;
-        let ir = loaded.graph.ir().map_err(|e| e.to_string())?;
-        let takes_types =
-            ir.inputs().iter().any(|&id| matches!(&ir.node(id).op, Op::Input { name, .. } if name == "token_type_ids"));
+        let ir = loaded.graph.ir().map_err(|e| e.to_string())?.clone();
         let weights = Weights::from_dir(dir).map_err(|e| e.to_string())?;
         let model = Loader::new(device).load_tiered(&loaded.graph, &weights).map_err(|e| e.to_string())?;
         let positions = loaded.config.usize_or("max_position_embeddings", 512).map_err(|e| e.to_string())?;
         let text = TextEncoder::from_dir(dir, positions).map_err(|e| e.to_string())?;
-        Ok(Classifier { model, text, takes_types })
+        Ok(Classifier { model, text, ir })
     }
 
     /// Softmax of the logits, one row per text (as `wgraph classify`).
     fn probabilities(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
         let batch = self.text.encode(texts).map_err(|e| e.to_string())?;
-        let feed: Vec<_> =
-            batch.named().into_iter().filter(|(n, _)| *n != "token_type_ids" || self.takes_types).collect();
-        let out = self.model.run(feed).map_err(|e| e.to_string())?;
+        let out = self.model.run(batch.named_for(&self.ir)).map_err(|e| e.to_string())?;
         let logits = out.get("logits").ok_or("the model produced no `logits`")?;
         let n = logits.shape().get(1).copied().unwrap_or(0).max(1);
         Ok(logits
