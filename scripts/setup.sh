@@ -3,15 +3,16 @@
 # CPU Vulkan driver, lavapipe (Debian package mesa-vulkan-drivers); and a
 # TrueType font for `wgraph compare --plot` (fonts-dejavu-core).
 #
-# With --web, also what the browser build and its tests need: Chromium and
-# its WebDriver (Debian packages chromium, chromium-driver), Rust's wasm32
-# target, and wasm-bindgen-cli of exactly the version the wasm-bindgen
-# crate is pinned to in graphs/web/Cargo.toml (the two must match).
+# With --web, also what the browser build needs: Rust's wasm32 target and
+# wasm-bindgen-cli of exactly the version the wasm-bindgen crate is pinned
+# to in graphs/web/Cargo.toml (the two must match). With --browser, that and
+# what the browser tests need: Chromium and its WebDriver (Debian packages
+# chromium, chromium-driver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "${1:-}" = "--web" ]; then
-    ./scripts/setup.sh
+if [ "${1:-}" = "--browser" ]; then
+    ./scripts/setup.sh --web
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then
         SUDO="sudo"
@@ -24,7 +25,13 @@ if [ "${1:-}" = "--web" ]; then
             $SUDO apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null
         }
     fi
-    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    exit 0
+fi
+
+if [ "${1:-}" = "--web" ]; then
+    ./scripts/setup.sh
+    targets=$(rustup target list --installed)
+    if [[ "$targets" != *wasm32-unknown-unknown* ]]; then
         echo "setup: adding Rust's wasm32-unknown-unknown target" >&2
         rustup target add wasm32-unknown-unknown >/dev/null
     fi

@@ -7,7 +7,7 @@
 # checked (tools/web_page_check.py), and the bundle's size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh --web
+./scripts/setup.sh --browser
 ./scripts/fetch_minilm.sh >/dev/null
 
 # The page server: the tests fetch MiniLM and its reference from it.
