@@ -4,7 +4,8 @@
 use crate::{error::js, fetch};
 use std::path::Path;
 use wasm_bindgen::prelude::*;
-use wgraph::{Device, Loader, Model, Weights};
+use wgraph::debug::{check_against_interpreter_async, Tolerance};
+use wgraph::{Device, Graph, Loader, Model, Weights};
 use wgraph_models::embed::{embeddings_of, max_seq_length_of, sentence_graph};
 use wgraph_models::text::TextEncoder;
 use wgraph_models::HfConfig;
@@ -16,6 +17,9 @@ pub struct Embedder {
     model: Model,
     text: TextEncoder,
     dim: usize,
+    /// The graph and weights, for [`Embedder::check`].
+    graph: Graph,
+    weights: Weights,
 }
 
 #[wasm_bindgen]
@@ -55,15 +59,31 @@ impl Embedder {
         let text = TextEncoder::from_bytes(&tokenizer_json, Path::new("tokenizer.json"), max_len).map_err(js)?;
         let device = Device::new_async().await.map_err(js)?;
         let model = Loader::new(&device).load_async(&graph, &weights).await.map_err(js)?;
-        Ok(Embedder { device, model, text, dim })
+        Ok(Embedder { device, model, text, dim, graph, weights })
     }
 
     /// One unit-length vector per text, concatenated: `texts.length * dim` floats.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<f32>, JsError> {
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let batch = self.text.encode(&texts).map_err(js)?;
-        let out = self.model.run_async(batch.named()).await.map_err(js)?;
+        let feed = batch.named_for(&*self.graph.ir().map_err(js)?);
+        let out = self.model.run_async(feed).await.map_err(js)?;
         Ok(embeddings_of(&out).map_err(js)?.concat())
+    }
+
+    /// Runs the model on `texts` on the GPU and on the CPU interpreter, op
+    /// by op, and names the first op whose GPU value differs (or says all
+    /// agree): whether this device computes this model right.
+    pub async fn check(&self, texts: Vec<String>) -> Result<String, JsError> {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let batch = self.text.encode(&texts).map_err(js)?;
+        let feed: Vec<(String, wgraph::Tensor)> =
+            batch.named_for(&*self.graph.ir().map_err(js)?).into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+        let report =
+            check_against_interpreter_async(&self.device, &self.graph, &self.weights, feed, Tolerance::default())
+                .await
+                .map_err(js)?;
+        Ok(report.to_string())
     }
 
     /// Floats per embedding (the hidden size).

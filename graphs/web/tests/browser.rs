@@ -48,6 +48,9 @@ async fn minilm_embeddings_match_sentence_transformers() {
         let c = cosine(&got[i * dim..(i + 1) * dim], &want[i * dim..(i + 1) * dim]);
         assert!(c >= 0.9999, "sentence {i} ({:?}): cosine {c}", sentences[i]);
     }
+    // The same model op by op against the interpreter, in the browser.
+    let report = embedder.check(vec!["a cat".into()]).await.map_err(JsValue::from).unwrap();
+    assert!(report.starts_with("GPU and interpreter agree on all "), "{report}");
 }
 
 #[wasm_bindgen_test]
