@@ -9,7 +9,7 @@ use super::instance::{Instance, InstanceCache, Loaded};
 use super::pipelines::pipelines_for;
 use super::readback::map_for_read;
 #[cfg(not(target_arch = "wasm32"))]
-use super::readback::RUN_TIMEOUT;
+use super::readback::wait_for;
 use super::texture_fill::record_dispatches;
 use super::transfer::{read_mapped, to_gpu_bytes};
 use super::upload::{upload_statics, Statics, WeightBuffers};
@@ -380,15 +380,7 @@ impl Model {
     /// in a scope are reported as this run's.
     #[cfg(not(target_arch = "wasm32"))]
     pub(super) fn wait(&self, submission: wgpu::SubmissionIndex, what: &str) -> Result<(), RuntimeError> {
-        self.device
-            .device
-            .poll(wgpu::PollType::Wait { submission_index: Some(submission), timeout: Some(RUN_TIMEOUT) })
-            .map_err(|e| match e {
-                wgpu::PollError::Timeout => {
-                    RuntimeError::Timeout { what: what.to_string(), seconds: RUN_TIMEOUT.as_secs() }
-                }
-                other => RuntimeError::Gpu { what: what.to_string(), detail: other.to_string() },
-            })?;
+        wait_for(&self.device, submission, what)?;
         self.device.check_uncaptured(what)
     }
 }

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 
 /// How long a run may take before it gives up waiting for the GPU.
 #[cfg(not(target_arch = "wasm32"))]
-pub(super) const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Default)]
 struct Mapping {
@@ -73,7 +73,7 @@ pub(super) async fn map_for_read(
 
 /// Native: polls the device until `submission` is done, which runs the
 /// mapping callbacks. The browser runs them from its event loop.
-fn wait_for(device: &Device, submission: wgpu::SubmissionIndex, what: &str) -> Result<(), RuntimeError> {
+pub(super) fn wait_for(device: &Device, submission: wgpu::SubmissionIndex, what: &str) -> Result<(), RuntimeError> {
     #[cfg(not(target_arch = "wasm32"))]
     device
         .device

@@ -1,6 +1,7 @@
 //! The op table's input generators and longer builders: awkward sizes,
 //! broadcasting, values inside each op's domain and away from kinks.
 
+use super::rng::sized;
 use super::Rng;
 use crate::graph::ops::{self, Conv1dOptions};
 use crate::graph::{DType, Dim, Graph, Tensor, Value};
@@ -21,7 +22,7 @@ pub fn broadcastable(r: &mut Rng, shape: &[usize]) -> Vec<usize> {
 /// Integers uniform in `[lo, hi)`.
 pub fn ints(r: &mut Rng, shape: &[usize], lo: i64, hi: i64) -> Tensor {
     let n = shape.iter().product();
-    Tensor::new(shape.to_vec(), (0..n).map(|_| lo + r.below((hi - lo) as usize) as i64).collect::<Vec<i64>>()).unwrap()
+    sized(shape.to_vec(), (0..n).map(|_| lo + r.below((hi - lo) as usize) as i64).collect::<Vec<i64>>())
 }
 
 /// One rank-3 float tensor in `[lo, hi)`.
@@ -36,7 +37,7 @@ pub(super) fn unary_away(r: &mut Rng, lo: f32, hi: f32) -> Vec<Tensor> {
     let s = shape(r, 3);
     let n = s.iter().product();
     let v: Vec<f32> = (0..n).map(|_| if r.below(2) == 0 { 1.0 } else { -1.0 } * r.uniform(lo, hi)).collect();
-    vec![Tensor::new(s, v).unwrap()]
+    vec![sized(s, v)]
 }
 
 /// Values spread evenly over `[lo, hi)` in random order: no two equal, so
@@ -49,7 +50,7 @@ pub fn distinct(r: &mut Rng, shape: &[usize], lo: f32, hi: f32) -> Tensor {
         order.swap(i, r.below(i + 1));
     }
     let v: Vec<f32> = order.iter().map(|&k| lo + (hi - lo) * (k as f32 + 0.5) / n as f32).collect();
-    Tensor::new(shape.to_vec(), v).unwrap()
+    sized(shape.to_vec(), v)
 }
 
 /// Broadcasting operands on interleaved grids (`k/4` and `k/4 + 1/8`) in
@@ -60,7 +61,7 @@ pub(super) fn binary_apart(r: &mut Rng) -> Vec<Tensor> {
     let grid = |r: &mut Rng, s: &[usize], offset: f32| {
         let n = s.iter().product();
         let v: Vec<f32> = (0..n).map(|_| (r.uniform(-3.0, 2.75) * 4.0).floor() / 4.0 + offset).collect();
-        Tensor::new(s.to_vec(), v).unwrap()
+        sized(s.to_vec(), v)
     };
     vec![grid(r, &a, 0.0), grid(r, &b, 0.125)]
 }
@@ -141,7 +142,7 @@ pub(super) fn scatter_ids(r: &mut Rng, shape: &[usize]) -> Tensor {
     if n > 1 {
         v[1] = v[0];
     }
-    Tensor::new(shape.to_vec(), v).unwrap()
+    sized(shape.to_vec(), v)
 }
 
 /// `[b, s, d]` update rows and `[b, s]` token ids.

@@ -33,18 +33,24 @@ impl Rng {
     /// A tensor of `shape`, uniform in [lo, hi).
     pub fn floats(&mut self, shape: &[usize], lo: f32, hi: f32) -> Tensor {
         let n = shape.iter().product();
-        Tensor::new(shape.to_vec(), (0..n).map(|_| self.uniform(lo, hi)).collect::<Vec<f32>>()).unwrap()
+        sized(shape.to_vec(), (0..n).map(|_| self.uniform(lo, hi)).collect::<Vec<f32>>())
     }
 
     /// An i64 tensor of `shape`, uniform in `0..below`.
     pub fn ints(&mut self, shape: &[usize], below: usize) -> Tensor {
         let n = shape.iter().product();
-        Tensor::new(shape.to_vec(), (0..n).map(|_| self.below(below) as i64).collect::<Vec<i64>>()).unwrap()
+        sized(shape.to_vec(), (0..n).map(|_| self.below(below) as i64).collect::<Vec<i64>>())
     }
 
     /// A bool tensor of `shape`, fair coin flips.
     pub fn bools(&mut self, shape: &[usize]) -> Tensor {
         let n = shape.iter().product();
-        Tensor::new(shape.to_vec(), (0..n).map(|_| self.below(2) == 1).collect::<Vec<bool>>()).unwrap()
+        sized(shape.to_vec(), (0..n).map(|_| self.below(2) == 1).collect::<Vec<bool>>())
     }
+}
+
+/// A tensor of `shape` from data generated to its size (the generators'
+/// invariant: `data` holds exactly `shape`'s element count).
+pub(super) fn sized<T: crate::graph::Element>(shape: Vec<usize>, data: Vec<T>) -> Tensor {
+    Tensor::new(shape, data).expect("generated data matches its shape")
 }
