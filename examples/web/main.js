@@ -55,6 +55,17 @@ function drawMatrix(texts, vectors) {
   $("matrix").replaceChildren(table);
 }
 
+// What the browser tells about its adapter (wgpu's info lacks the name there).
+async function browserAdapterInfo() {
+  if (!navigator.gpu) return "";
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) return "";
+  const info = adapter.info || {};
+  const parts = [info.vendor, info.architecture, info.description].filter((p) => p);
+  const fallback = info.isFallbackAdapter ? " (a fallback adapter: the CPU, not a GPU)" : "";
+  return parts.length ? ` — ${parts.join(", ")}${fallback}` : fallback;
+}
+
 let embedder = null;
 
 async function embedTexts(texts) {
@@ -74,7 +85,7 @@ async function main() {
   const texts = asked ? asked.split("|").filter((t) => t.length > 0) : DEFAULT_TEXTS;
   $("texts").value = texts.join("\n");
   await init();
-  $("adapter").textContent = `WebGPU adapter: ${await adapterInfo()}`;
+  $("adapter").textContent = `WebGPU adapter: ${await adapterInfo()}${await browserAdapterInfo()}`;
   const started = performance.now();
   embedder = await Embedder.fromUrl(new URL("model", location.href).href);
   $("timings").textContent = `model loaded and compiled in ${((performance.now() - started) / 1000).toFixed(1)} s`;

@@ -25,3 +25,12 @@ fn cpuinfo_field(name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
         .filter(|v| !v.is_empty())
 }
+
+/// This process's peak resident memory so far (`VmHWM` in
+/// /proc/self/status, Linux), in bytes; `None` where it cannot be read.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}

@@ -50,6 +50,10 @@ fn bench_json_has_every_figure_and_throughput_follows_the_median() {
     assert!(positive(&v, "min_ms") <= positive(&v, "median_ms"));
     let expected = 2.0 * 1e3 / positive(&v, "median_ms");
     assert!((positive(&v, "throughput") - expected).abs() <= 1e-9 * expected, "{v}");
+    // The process's peak: a Vulkan device, the compiler and the interpreter-free run
+    // take tens of megabytes at least, and never the machine's 24 GiB.
+    let rss = positive(&v, "peak_rss_mb");
+    assert!((20.0..16384.0).contains(&rss), "peak RSS {rss} MB");
 }
 
 #[test]

@@ -148,6 +148,8 @@ pub(crate) fn exec(args: &Args) -> Result<(), CliError> {
         None => None,
     };
     let profiled = if args.profile { Some(profile(&model, &feed, args.profile_method)?) } else { None };
+    // The whole process: weights, the driver's copies, every instance run.
+    let peak_rss_mb = wgraph::runtime::machine::peak_rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0));
 
     if args.json {
         let mut out = json!({
@@ -162,6 +164,7 @@ pub(crate) fn exec(args: &Args) -> Result<(), CliError> {
             "compile_s": compile_s, "first_run_ms": first_run_ms,
             "first_run_tier": tier_name(first_tier), "tuned_wait_s": tuned_wait_s,
             "median_ms": median_ms, "min_ms": min_ms, "throughput": throughput,
+            "peak_rss_mb": peak_rss_mb,
         });
         if let Some(g) = &generation {
             out["prefill_ms"] = json!(g.prefill_ms);
@@ -183,6 +186,9 @@ pub(crate) fn exec(args: &Args) -> Result<(), CliError> {
                 1e3 / g.decode_ms_per_token,
                 args.gen_reps
             ))?;
+        }
+        if let Some(mb) = peak_rss_mb {
+            emit(&format!("memory      peak RSS {mb:.0} MB (the whole process)"))?;
         }
         if let Some(p) = &profiled {
             emit(&format!("\n{}", p.render(median_ms, args.top)))?;
