@@ -115,6 +115,37 @@ fn embeddings_equal_the_library_alone_and_in_concurrent_batches() {
 }
 
 #[test]
+fn sigterm_under_load_answers_every_accepted_request() {
+    let want = reference(&TEXTS);
+    // Each batch waits 3 s before it runs, so requests pile up in the queue.
+    let mut server = Server::start(&fixture("serve/embedder"), &["--debug-step-delay-ms", "3000"]);
+    let server_ref = &server;
+    let answers: Vec<(usize, u16, Vec<f32>)> = std::thread::scope(|s| {
+        let post = |i: usize| {
+            s.spawn(move || {
+                let reply = server_ref.post("/embed", &json!({"inputs": [TEXTS[i % TEXTS.len()]]}));
+                let v = if reply.status == 200 { vector(&reply.json()[0]) } else { Vec::new() };
+                (i % TEXTS.len(), reply.status, v)
+            })
+        };
+        // The first request is taken into a batch (its 2 ms window long
+        // closed when the others arrive); the next 23 wait behind it.
+        let mut handles = vec![post(0)];
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        handles.extend((1..24).map(post));
+        server_ref.wait_for_metric("wgraph_queue_depth", |v| v == 23.0);
+        // SIGTERM with all 24 accepted: each still gets its own vector.
+        server_ref.terminate();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, status, got) in &answers {
+        assert_eq!(*status, 200, "request for text {i} lost in the shutdown");
+        assert!(max_diff(got, &want[*i]) < 1e-5, "text {i}");
+    }
+    assert_eq!(server.wait_exit(), 0);
+}
+
+#[test]
 fn limits_answer_with_json_errors_naming_them() {
     let dir = fixture("serve/embedder");
     let server = Server::start_env(

@@ -8,10 +8,11 @@ use super::api_error::ApiError;
 use super::encoder_model::EncoderModel;
 use super::job_queue::JobQueue;
 use super::metrics::Metrics;
+use super::state::Limits;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// One request: its texts and their token counts (after truncation).
@@ -25,13 +26,8 @@ pub(crate) struct EncodeJob {
 pub(crate) type EncoderQueue = JobQueue<EncodeJob>;
 
 /// The model thread's loop: until every sender is gone (shutdown).
-pub(crate) fn serve_batches(
-    model: &EncoderModel,
-    rx: mpsc::Receiver<EncodeJob>,
-    max_batch_tokens: usize,
-    max_wait: Duration,
-    metrics: &Metrics,
-) {
+pub(crate) fn serve_batches(model: &EncoderModel, rx: mpsc::Receiver<EncodeJob>, limits: &Limits, metrics: &Metrics) {
+    let (max_batch_tokens, max_wait) = (limits.max_batch_tokens, limits.max_wait);
     while let Ok(first) = rx.recv() {
         metrics.queue_depth.fetch_sub(1, Ordering::SeqCst);
         let mut jobs = vec![first];
@@ -47,6 +43,9 @@ pub(crate) fn serve_batches(
                 }
                 Err(_) => break,
             }
+        }
+        if !limits.debug_delay.is_zero() {
+            std::thread::sleep(limits.debug_delay);
         }
         // A client that went away is not computed for.
         jobs.retain(|j| !j.reply.is_closed());

@@ -78,8 +78,8 @@ pub(crate) struct Args {
     /// The `model` name in answers (default: the path's last component).
     #[arg(long)]
     pub(crate) model_name: Option<String>,
-    /// Decoders: sleep this long after each round of steps (tests of
-    /// cancellation and shutdown need generations that last).
+    /// Sleep this long after each round of decoder steps, and before each
+    /// encoder batch (tests of cancellation and shutdown need work that lasts).
     #[arg(long, default_value_t = 0, hide = true)]
     pub(crate) debug_step_delay_ms: u64,
 }

@@ -60,7 +60,7 @@ pub(crate) fn spawn_encoder(
             }
         }
         publish.ready(info);
-        encoder::serve_batches(&model, rx, limits.max_batch_tokens, limits.max_wait, &metrics);
+        encoder::serve_batches(&model, rx, &limits, &metrics);
     })
 }
 

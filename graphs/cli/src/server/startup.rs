@@ -50,6 +50,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         max_wait: Duration::from_millis(args.max_wait_ms),
         max_queued: args.max_queued,
         max_client_batch_size: args.max_client_batch_size.max(1),
+        debug_delay: Duration::from_millis(args.debug_step_delay_ms),
     };
     let model_name = args
         .model_name

@@ -18,6 +18,8 @@ pub(crate) struct Limits {
     pub(crate) max_wait: Duration,
     pub(crate) max_queued: usize,
     pub(crate) max_client_batch_size: usize,
+    /// `--debug-step-delay-ms`: encoders sleep this long before each batch.
+    pub(crate) debug_delay: Duration,
 }
 
 /// `/info`: set once the model is compiled.
