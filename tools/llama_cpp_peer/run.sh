@@ -3,9 +3,9 @@
 # run (BENCHMARKS.md, "GGUF decoders vs llama.cpp"): llama.cpp's prebuilt
 # binaries from npm (node-llama-cpp 3.22.1, installed into a scratch
 # directory), its CPU backend at 2 threads and its Vulkan backend on the same
-# device wgraph uses, then `wgraph bench`. Prints one markdown table: decode
-# tokens/s after a 16-token prompt, prefill tokens/s for 128 tokens, peak RSS
-# of each whole process.
+# device wgraph uses, then `wgraph bench` and `wgraph generate`. Prints one
+# markdown table: decode tokens/s after a 16-token prompt, prefill tokens/s
+# for 128 tokens, peak RSS of each whole process.
 #
 #   tools/llama_cpp_peer/run.sh MODEL.gguf [--generate G] [--reps R] [--no-vulkan]
 #
@@ -50,5 +50,8 @@ if [ "$vulkan" = 1 ]; then
 fi
 echo "llama_cpp_peer: wgraph" >&2
 "$wgraph" bench "$model" --batch 1 --seq 16 --reps 2 --generate "$generate" --prompt-len 16 --gen-reps "$reps" --json > "$out/decode.json"
-"$wgraph" bench "$model" --batch 1 --seq 16 --reps 2 --generate 1 --prompt-len 128 --gen-reps "$reps" --json > "$out/prefill.json"
+"$wgraph" bench "$model" --batch 1 --seq 16 --reps 2 --generate 2 --prompt-len 128 --gen-reps "$reps" --json > "$out/prefill.json"
+# One generation as a user runs it: the process's peak alone (GNU time's %M, KiB).
+ids=$(seq -s, 1 16)
+/usr/bin/time -f "%M" -o "$out/generate.kib" "$wgraph" generate "$model" --input-ids "$ids" --max-new-tokens "$generate" >/dev/null
 python3 "$here/tools/llama_cpp_peer/table.py" "$out"

@@ -22,5 +22,9 @@ def row(name, ours, key, fmt):
     print("| " + " | ".join(cells) + " |")
 row(f"decode tokens/s (after {decode.get('prompt_len', 16)} tokens)", wg_decode, "tokens_per_s", "{:.1f}")
 row("prefill tokens/s (128 tokens)", wg_prefill, "prefill_tokens_per_s", "{:.0f}")
-print(f"| peak RSS MB (whole process) | {wg_rss:.0f} | {cpu['peak_rss_mb']:.0f} | — | "
-      f"{vulkan['peak_rss_mb']:.0f} | — |" if vulkan else f"| peak RSS MB (whole process) | {wg_rss:.0f} | {cpu['peak_rss_mb']:.0f} | — | — | — |")
+vk_rss = f"{vulkan['peak_rss_mb']:.0f}" if vulkan else "—"
+print(f"| peak RSS MB, the benchmark process (wgraph: forward and generation) | {wg_rss:.0f} | {cpu['peak_rss_mb']:.0f} | — | {vk_rss} | — |")
+kib = os.path.join(d, "generate.kib")
+if os.path.exists(kib):
+    gen = int(open(kib).read().split()[-1]) / 1024
+    print(f"| peak RSS MB, one generation (`wgraph generate`; llama.cpp: as above) | {gen:.0f} | {cpu['peak_rss_mb']:.0f} | — | {vk_rss} | — |")

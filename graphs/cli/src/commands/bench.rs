@@ -143,11 +143,16 @@ pub(crate) fn exec(args: &Args) -> Result<(), CliError> {
     let median_ms = median(times);
     let throughput = args.batch as f64 * 1e3 / median_ms;
 
+    let profiled = if args.profile { Some(profile(&model, &feed, args.profile_method)?) } else { None };
+    let kernels = model.program().kernels.len();
+    let summary = report(args, &device, &model, compile_s, &first, median_ms, min_ms, throughput);
+    // Generation compiles its own models: the forward one goes first, so
+    // the peak memory is the larger of the two phases, not their sum.
+    drop((model, tiered));
     let generation = match args.generate {
         Some(n) => Some(generate(args, &loaded.config, &device, n)?),
         None => None,
     };
-    let profiled = if args.profile { Some(profile(&model, &feed, args.profile_method)?) } else { None };
     // The whole process: weights, the driver's copies, every instance run.
     let peak_rss_mb = wgraph::runtime::machine::peak_rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0));
 
@@ -160,7 +165,7 @@ pub(crate) fn exec(args: &Args) -> Result<(), CliError> {
             "cpu_flags": wgraph::runtime::machine::cpu_vector_flags(),
             "tune": device.settings().tune.clone().unwrap_or_else(|| "quick".into()),
             "batch": args.batch, "seq": args.seq, "reps": args.reps,
-            "kernels": model.program().kernels.len(),
+            "kernels": kernels,
             "compile_s": compile_s, "first_run_ms": first_run_ms,
             "first_run_tier": tier_name(first_tier), "tuned_wait_s": tuned_wait_s,
             "median_ms": median_ms, "min_ms": min_ms, "throughput": throughput,
@@ -176,7 +181,7 @@ pub(crate) fn exec(args: &Args) -> Result<(), CliError> {
         }
         emit(&out.to_string())?;
     } else {
-        emit(&report(args, &device, &model, compile_s, &first, median_ms, min_ms, throughput))?;
+        emit(&summary)?;
         if let Some(g) = &generation {
             emit(&format!(
                 "generate    prompt {} tokens: prefill {:.1} ms; decode {:.2} ms/token ({:.2} tokens/s), medians of {}",
@@ -281,7 +286,8 @@ fn generate(args: &Args, config: &wgraph_models::HfConfig, device: &Device, n: u
     let prompt: Vec<i64> = (0..args.prompt_len).map(|i| ((i * 7919 + 13) % vocab) as i64).collect();
     // The generator owns its registry (it adds the KV cache to it).
     let weights = Weights::from_dir(&args.model_dir)?;
-    let generator = Generator::new(cfg, weights, device)?;
+    // A cache for this generation, as `wgraph generate` sizes it.
+    let generator = Generator::for_one_generation(cfg, weights, device, args.prompt_len, n)?;
     if args.prompt_len + n > generator.context() {
         return Err(bad(format!(
             "--prompt-len {} + --generate {n} exceeds the generator's KV cache of {} positions",
