@@ -8,11 +8,10 @@ use super::api_error::ApiError;
 use super::encoder_model::EncoderModel;
 use super::job_queue::JobQueue;
 use super::metrics::Metrics;
-use super::state::Limits;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// One request: its texts and their token counts (after truncation).
@@ -26,8 +25,14 @@ pub(crate) struct EncodeJob {
 pub(crate) type EncoderQueue = JobQueue<EncodeJob>;
 
 /// The model thread's loop: until every sender is gone (shutdown).
-pub(crate) fn serve_batches(model: &EncoderModel, rx: mpsc::Receiver<EncodeJob>, limits: &Limits, metrics: &Metrics) {
-    let (max_batch_tokens, max_wait) = (limits.max_batch_tokens, limits.max_wait);
+/// `delay` holds each batch before it runs (`--debug-step-delay-ms`).
+pub(crate) fn serve_batches(
+    model: &EncoderModel,
+    rx: mpsc::Receiver<EncodeJob>,
+    (max_batch_tokens, max_wait): (usize, Duration),
+    delay: Duration,
+    metrics: &Metrics,
+) {
     while let Ok(first) = rx.recv() {
         metrics.queue_depth.fetch_sub(1, Ordering::SeqCst);
         let mut jobs = vec![first];
@@ -44,8 +49,8 @@ pub(crate) fn serve_batches(model: &EncoderModel, rx: mpsc::Receiver<EncodeJob>,
                 Err(_) => break,
             }
         }
-        if !limits.debug_delay.is_zero() {
-            std::thread::sleep(limits.debug_delay);
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
         }
         // A client that went away is not computed for.
         jobs.retain(|j| !j.reply.is_closed());

@@ -60,7 +60,8 @@ pub(crate) fn spawn_encoder(
             }
         }
         publish.ready(info);
-        encoder::serve_batches(&model, rx, &limits, &metrics);
+        let batching = (limits.max_batch_tokens, limits.max_wait);
+        encoder::serve_batches(&model, rx, batching, limits.debug_delay, &metrics);
     })
 }
 
