@@ -80,6 +80,12 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
 /// Removes every temporary file this process is writing now. For signal
 /// handlers: call it, then exit.
 pub fn remove_temporary_files() {
+    remove_registered(|_| true);
+}
+
+/// Removes the registered temporary files `which` selects (tests select
+/// their own: other tests' writes are in flight in the same process).
+fn remove_registered(which: impl Fn(&Path) -> bool) {
     // A handler may run while a writer holds the lock; a poisoned or busy
     // lock must not stop the cleanup of what is visible.
     let files = match IN_FLIGHT.try_lock() {
@@ -87,7 +93,7 @@ pub fn remove_temporary_files() {
         Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().clone(),
         Err(std::sync::TryLockError::WouldBlock) => return,
     };
-    for f in files {
+    for f in files.iter().filter(|f| which(f)) {
         let _ = std::fs::remove_file(f);
     }
 }
@@ -153,7 +159,8 @@ mod tests {
         let tmp = dir.path().join(".out.safetensors.tmp-1");
         std::fs::write(&tmp, b"half").unwrap();
         register(&tmp);
-        remove_temporary_files();
+        // What `remove_temporary_files` does, limited to this test's file.
+        remove_registered(|f| f == tmp);
         assert!(!tmp.exists(), "what a signal handler calls removes every registered file");
         unregister(&tmp);
     }
