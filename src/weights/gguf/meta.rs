@@ -63,7 +63,20 @@ impl MetaValue {
         match *self {
             MetaValue::F32(v) => Some(v.into()),
             MetaValue::F64(v) => Some(v),
+            MetaValue::I8(v) => Some(v.into()),
+            MetaValue::I16(v) => Some(v.into()),
+            MetaValue::I32(v) => Some(v.into()),
+            MetaValue::I64(v) => Some(v as f64),
             _ => self.as_u64().map(|v| v as f64),
+        }
+    }
+
+    /// The value as a flag: a bool, or an integer (non-zero is true), as
+    /// older writers stored flags.
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            MetaValue::Bool(v) => Some(v),
+            _ => self.as_u64().map(|v| v != 0),
         }
     }
 
