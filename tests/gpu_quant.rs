@@ -137,3 +137,29 @@ fn the_tiny_llama_q8_0_file_keeps_its_linears_quantized() {
     let weights = Weights::from_dir(fixture("gguf/tiny_llama_q8_0.gguf")).unwrap();
     assert_eq!(weights.quant("model.layers.0.self_attn.q_proj.weight"), Some(Quant::Q8_0));
 }
+
+/// One model run at row counts that grow by one (as a decode's cache
+/// length does), jump, and shrink: runs share allocations made for larger
+/// sizes (params rewritten, texture copies and readbacks cut to the rows
+/// there are, few-rows variants chosen per run), and every run still
+/// equals the interpreter.
+#[test]
+fn runs_at_sizes_an_earlier_allocation_holds_match_the_interpreter() {
+    let q = Quant::Q4_K;
+    let k = q.block_elements();
+    let (_dir, weights) = weights_for(q, k, 31);
+    let g = graph(k, vec![Dim::sym("rows"), Dim::new(k)]);
+    let model = Loader::new(device()).load(&g, &weights).unwrap();
+    let mut rng = Rng(32);
+    for rows in [1, 2, 3, 4, 5, 6, 17, 2, 9, 1, 33, 3] {
+        let inputs =
+            vec![("x".to_string(), rng.floats(&[rows, k], -1.0, 1.0)), ("ids".to_string(), rng.ints(&[3], OUT))];
+        let want = Interpreter::new().run(&g, &weights, inputs.clone()).unwrap();
+        let got = model.run(inputs).unwrap();
+        for name in ["y", "rows"] {
+            let what = format!("rows={rows} {name}");
+            assert_eq!(got.get(name).unwrap().shape(), want.get(name).unwrap().shape(), "{what}");
+            assert_close(got.get(name).unwrap(), want.get(name).unwrap(), 2e-5, 2e-5, &what);
+        }
+    }
+}

@@ -232,3 +232,25 @@ fn weights_larger_than_the_memory_available_are_refused_before_uploading() {
     assert!(e.to_string().contains("the weights need"), "{e}");
     assert!(matches!(e, wgraph::LoadError::Runtime(RuntimeError::WeightsTooLarge { needed: 16384, .. })), "{e}");
 }
+
+/// Sequence lengths growing by one, then shrinking and growing again: an
+/// allocation made for a longer sequence serves the shorter ones, with
+/// each run's own params (a stale length would mask or read the wrong
+/// positions).
+#[test]
+fn shorter_runs_on_a_longer_runs_buffers_match_the_interpreter() {
+    let (g, w) = encoder();
+    let model = Loader::new(device()).load(&g, &w).unwrap();
+    let mut rng = Rng(9);
+    for (batch, seq) in [(1, 2), (1, 3), (1, 4), (1, 5), (2, 3), (1, 9), (1, 1), (2, 7), (3, 2)] {
+        let tokens = rng.ints(&[batch, seq], 11);
+        let mask: Vec<i64> = (0..batch * seq).map(|i| i64::from(i % seq + 1 < seq || seq == 1)).collect();
+        let feed = [("input_ids", tokens), ("attention_mask", ids([batch, seq], mask))];
+        let got = model.run(feed.clone()).unwrap();
+        let want = Interpreter::new().run(&g, &w, feed).unwrap();
+        let what = format!("batch={batch} seq={seq}");
+        let (got, want) = (got.get("last_hidden_state").unwrap(), want.get("last_hidden_state").unwrap());
+        assert_eq!(got.shape(), want.shape(), "{what}");
+        assert_close(got, want, 1e-4, 1e-5, &what);
+    }
+}

@@ -1,6 +1,7 @@
-//! A compiled model: pipelines, weights on the device, and per-shape
-//! instances (buffers, params, bind groups) cached by the symbolic bindings,
-//! so `batch` and `seq` can change between calls without recompiling.
+//! A compiled model: pipelines, weights on the device, and allocations
+//! (buffers, params, bind groups) reused by every call whose sizes they
+//! hold, so `batch` and `seq` can change between calls without recompiling
+//! or, mostly, reallocating.
 
 use super::device::Device;
 use super::error::RuntimeError;
@@ -247,13 +248,14 @@ impl Model {
         let loaded = self.loaded();
         let instance = self.instances.get(&loaded, &bound.bindings)?;
         let show_dispatches = self.device.settings().shows(level::DISPATCHES);
-        let first_run = !instance.ran.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let first_run = instance.first_run();
         let start = web_time::Instant::now();
         let what = format!("running `{}`", ir.name);
         let _exclusive = self.device.exclusive(&what)?;
         let queue = &self.device.queue;
+        instance.write_params(queue);
         for (&node, t) in &bound.tensors {
-            if let Some(buf) = instance.buffers.get(&node) {
+            if let Some(buf) = instance.buffer(node) {
                 let name = if let Op::Input { name, .. } = &ir.node(node).op { name.as_str() } else { "input" };
                 let bytes = to_gpu_bytes(name, t)?;
                 if !bytes.is_empty() {
@@ -265,18 +267,18 @@ impl Model {
             self.device.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&ir.name) });
         let kernels = &self.program.kernels;
         let ran: Vec<usize> = (0..kernels.len()).filter(|&i| instance.grids[i].is_some()).collect();
-        record_dispatches(&mut encoder, &ir.name, &instance.fills, ran, |pass, i| {
+        record_dispatches(&mut encoder, &ir.name, &instance, ran, |pass, i| {
             let Some([x, y, z]) = instance.grids[i] else { return };
             if show_dispatches {
                 eprintln!("wgraph: dispatch {:<40} grid {x}x{y}x{z}", kernels[i].name);
             }
             pass.set_pipeline(self.pipeline(i, &instance));
-            pass.set_bind_group(0, &instance.bind_groups[i], &[]);
+            pass.set_bind_group(0, instance.bind_group(i), &[]);
             pass.dispatch_workgroups(x, y, z);
         });
         // New parameters and optimizer state replace their weights, on the device.
         for w in &self.program.write_back {
-            let (Some(src), Some(dst)) = (instance.buffers.get(&w.value), self.statics.get(&w.weight)) else {
+            let (Some(src), Some(dst)) = (instance.buffer(w.value), self.statics.get(&w.weight)) else {
                 continue;
             };
             let bytes = element_bytes(ir, w.value, &bound.bindings);
@@ -297,22 +299,21 @@ impl Model {
         // Read back the outputs (not those written back) and, when asked, the taps.
         let n_outputs = ir.outputs.len();
         let wanted: Vec<bool> = instance
-            .readback
-            .iter()
+            .readbacks()
             .enumerate()
             .map(|(i, (name, ..))| if i < n_outputs { !self.written_back.contains(name) } else { taps })
             .collect();
-        let reads = || instance.readback.iter().zip(&wanted).filter(|(_, &w)| w).map(|(r, _)| r);
+        let reads = || instance.readbacks().zip(&wanted).filter(|(_, &w)| w).map(|(r, _)| r);
         for (_, node, staging, bytes) in reads() {
-            if let Some(src) = instance.buffers.get(node) {
-                if *bytes > 0 {
-                    encoder.copy_buffer_to_buffer(src, 0, staging, 0, *bytes);
+            if let Some(src) = instance.buffer(node) {
+                if bytes > 0 {
+                    encoder.copy_buffer_to_buffer(src, 0, staging, 0, bytes);
                 }
             }
         }
         let submission = queue.submit([encoder.finish()]);
         self.device.check_uncaptured(&format!("submitting `{}`", ir.name))?;
-        let slices = reads().filter(|(.., bytes)| *bytes > 0).map(|(_, _, staging, bytes)| staging.slice(..*bytes));
+        let slices = reads().filter(|(.., bytes)| *bytes > 0).map(|(_, _, staging, bytes)| staging.slice(..bytes));
         map_for_read(&self.device, submission, slices.collect(), &what).await?;
         if first_run && self.device.settings().shows(level::PASSES) {
             // The driver may compile each kernel at its first dispatch (lavapipe does).
@@ -320,17 +321,17 @@ impl Model {
         }
         let mut outputs = Vec::new();
         let mut tapped = Vec::new();
-        for (i, (name, node, staging, bytes)) in instance.readback.iter().enumerate() {
+        for (i, (name, node, staging, bytes)) in instance.readbacks().enumerate() {
             if !wanted[i] {
                 continue;
             }
             let shape: Vec<usize> =
-                ir.node(*node).ty.shape.iter().map(|d| d.eval(&bound.bindings).unwrap_or(0)).collect();
-            let t = read_mapped(staging, *bytes, ir.node(*node).ty.dtype, shape, name)?;
+                ir.node(node).ty.shape.iter().map(|d| d.eval(&bound.bindings).unwrap_or(0)).collect();
+            let t = read_mapped(staging, bytes, ir.node(node).ty.dtype, shape, name)?;
             if i < n_outputs {
-                outputs.push((name.clone(), t));
+                outputs.push((name.to_string(), t));
             } else {
-                tapped.push((name.clone(), t));
+                tapped.push((name.to_string(), t));
             }
         }
         Ok((NamedTensors(outputs), NamedTensors(tapped)))
@@ -370,8 +371,8 @@ impl Model {
     /// The pipeline of kernel `i` for `instance`'s sizes: its few-rows
     /// variant when the instance chose it.
     pub(super) fn pipeline(&self, i: usize, instance: &Instance) -> &wgpu::ComputePipeline {
-        match (&self.few_rows_pipelines[i], instance.few_rows.get(i)) {
-            (Some(variant), Some(true)) => variant,
+        match (&self.few_rows_pipelines[i], instance.few_rows(i)) {
+            (Some(variant), true) => variant,
             _ => &self.pipelines[i],
         }
     }

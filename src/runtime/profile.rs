@@ -30,15 +30,16 @@ impl Model {
         let program = self.program();
         let device = self.device();
         let _exclusive = device.exclusive("profiling")?;
+        instance.write_params(&device.queue);
         let mut times = Vec::with_capacity(program.kernels.len());
         for (i, k) in program.kernels.iter().enumerate() {
             let Some([x, y, z]) = instance.grids[i] else { continue };
             let start = Instant::now();
             let mut encoder =
                 device.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&k.name) });
-            record_dispatches(&mut encoder, &k.name, &instance.fills, [i], |pass, i| {
+            record_dispatches(&mut encoder, &k.name, &instance, [i], |pass, i| {
                 pass.set_pipeline(self.pipeline(i, &instance));
-                pass.set_bind_group(0, &instance.bind_groups[i], &[]);
+                pass.set_bind_group(0, instance.bind_group(i), &[]);
                 pass.dispatch_workgroups(x, y, z);
             });
             let submission = device.queue.submit([encoder.finish()]);
@@ -56,7 +57,7 @@ impl Model {
     pub(super) fn warmed_instance(
         &self,
         inputs: Vec<(String, Tensor)>,
-    ) -> Result<std::sync::Arc<super::instance::Instance>, RuntimeError> {
+    ) -> Result<super::instance::Instance, RuntimeError> {
         self.run(inputs.clone())?;
         let mut bound = bind_inputs(&self.program().ir, inputs)?;
         for (s, v) in self.weight_bindings() {

@@ -1,11 +1,12 @@
 //! Activations a kernel reads as textures (`KernelSpec::texture_copies`):
-//! one texture per kernel and operand, sized for an instance's bindings,
-//! filled from the activation's buffer by a copy recorded just before the
-//! kernel's dispatch. Copies happen outside compute passes, so the
+//! one texture per kernel and operand, sized for an allocation's bindings,
+//! filled (for the rows a run has) from the activation's buffer by a copy
+//! recorded just before the kernel's dispatch. Copies happen outside compute passes, so the
 //! dispatch loops split their pass at each kernel that has some
 //! (`record_dispatches`).
 
 use super::error::RuntimeError;
+use super::instance::Instance;
 use crate::compile::{Program, TextureCopy};
 use crate::graph::{Bindings, NodeId};
 use std::collections::HashMap;
@@ -15,8 +16,6 @@ use std::sync::Arc;
 pub(super) struct TextureFill {
     buffer: Arc<wgpu::Buffer>,
     texture: wgpu::Texture,
-    /// The activation's rows at these bindings.
-    rows: u32,
     /// Texels per activation row.
     texels: u32,
     /// Activation rows per texture row.
@@ -53,6 +52,17 @@ pub(super) fn texture_fills(
     Ok(Fills { per_kernel, views })
 }
 
+/// A copy's activation rows at `bindings` and the texture side that holds
+/// them: a texture row holds `fold` activation rows, but never wider than
+/// the rows there are (a one-row activation, a decode step, gets one row's
+/// texels, not `fold` rows' worth).
+pub(super) fn copy_size(copy: &TextureCopy, bindings: &Bindings) -> (usize, u32, usize) {
+    let rows = copy.rows.eval(bindings).unwrap_or(0);
+    let texels = (copy.cols / 4) as u32;
+    let width = copy.fold.min(rows.max(1) as u32) * texels;
+    (rows, width, rows.div_ceil(copy.fold as usize).max(1))
+}
+
 fn texture_fill(
     device: &wgpu::Device,
     max_side: u32,
@@ -61,9 +71,7 @@ fn texture_fill(
     bindings: &Bindings,
     buffers: &HashMap<NodeId, Arc<wgpu::Buffer>>,
 ) -> Result<TextureFill, RuntimeError> {
-    let rows = copy.rows.eval(bindings).unwrap_or(0);
-    let texels = (copy.cols / 4) as u32;
-    let height = rows.div_ceil(copy.fold as usize).max(1);
+    let (rows, width, height) = copy_size(copy, bindings);
     if height > max_side as usize {
         return Err(RuntimeError::TextureTooLarge {
             kernel: kernel.to_string(),
@@ -76,12 +84,8 @@ fn texture_fill(
         detail: format!("input %{} has no buffer to copy into its texture (wgraph bug)", copy.node.index()),
     })?;
     let label = format!("{kernel}:%{}:texture", copy.node.index());
-    // A texture row holds `fold` activation rows, but never wider than
-    // the rows there are: a one-row activation (a decode step) gets a
-    // texture of one row's texels, not `fold` rows' worth.
-    let width = copy.fold.min(rows.max(1) as u32) * texels;
     let texture = texel_texture(device, &label, width, height as u32);
-    Ok(TextureFill { buffer, texture, rows: rows as u32, texels, fold: copy.fold })
+    Ok(TextureFill { buffer, texture, texels: (copy.cols / 4) as u32, fold: copy.fold })
 }
 
 /// A `width` x `height` rgba32float texture kernels read as storage and
@@ -113,10 +117,10 @@ pub(super) fn storage_texture(
 }
 
 impl TextureFill {
-    /// Records the copy: the whole texture rows, then the rows of the last
-    /// partial one.
-    pub(super) fn record(&self, encoder: &mut wgpu::CommandEncoder) {
-        let (full, rest) = (self.rows / self.fold, self.rows % self.fold);
+    /// Records the copy of `rows` activation rows: the whole texture rows,
+    /// then the rows of the last partial one.
+    pub(super) fn record(&self, encoder: &mut wgpu::CommandEncoder, rows: u32) {
+        let (full, rest) = (rows / self.fold, rows % self.fold);
         let row_bytes = u64::from(self.fold) * u64::from(self.texels) * 16;
         let copy = |encoder: &mut wgpu::CommandEncoder, offset: u64, width: u32, height: u32, y: u32| {
             encoder.copy_buffer_to_texture(
@@ -149,19 +153,20 @@ impl TextureFill {
 /// Records the dispatches of `kernels` (indices into the program's
 /// kernels, in order) into `encoder`: `dispatch` records each into the
 /// current compute pass, and a kernel with texture fills gets them copied
-/// first, between passes. Returns the last pass, still open.
+/// (at `instance`'s rows) first, between passes. Returns the last pass,
+/// still open.
 pub(super) fn record_dispatches(
     encoder: &mut wgpu::CommandEncoder,
     label: &str,
-    fills: &[Vec<TextureFill>],
+    instance: &Instance,
     kernels: impl IntoIterator<Item = usize>,
     mut dispatch: impl FnMut(&mut wgpu::ComputePass<'static>, usize),
 ) -> Option<wgpu::ComputePass<'static>> {
     let mut pass: Option<wgpu::ComputePass<'static>> = None;
     for i in kernels {
-        if !fills[i].is_empty() {
+        if instance.has_fills(i) {
             drop(pass.take());
-            fills[i].iter().for_each(|f| f.record(encoder));
+            instance.record_fills(i, encoder);
         }
         let pass = pass.get_or_insert_with(|| {
             encoder

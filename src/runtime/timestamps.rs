@@ -37,6 +37,7 @@ impl Model {
         let dev = &device.device;
         let nanos_per_tick = device.queue.get_timestamp_period() as f64;
         let _exclusive = device.exclusive("profiling")?;
+        instance.write_params(&device.queue);
         let mut times = Vec::with_capacity(dispatched.len());
         // One pass per query set's worth of kernels (4095 each).
         for chunk in dispatched.chunks(MAX_QUERIES - 1) {
@@ -68,14 +69,14 @@ impl Model {
                 let pass = record_dispatches(
                     &mut encoder,
                     "wgraph:timestamps",
-                    &instance.fills,
+                    &instance,
                     chunk.iter().copied(),
                     |pass, i| {
                         let Some([x, y, z]) = instance.grids[i] else { return };
                         pass.write_timestamp(&set, j);
                         j += 1;
                         pass.set_pipeline(self.pipeline(i, &instance));
-                        pass.set_bind_group(0, &instance.bind_groups[i], &[]);
+                        pass.set_bind_group(0, instance.bind_group(i), &[]);
                         pass.dispatch_workgroups(x, y, z);
                     },
                 );

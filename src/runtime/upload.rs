@@ -6,6 +6,7 @@
 use super::device::Device;
 use super::error::RuntimeError;
 use super::instance::storage;
+use super::readback::wait_for;
 use super::texture_fill::{storage_texture, texel_texture};
 use super::transfer::to_gpu_bytes;
 use crate::compile::codegen::{quant, word_texture_width};
@@ -64,6 +65,7 @@ pub(super) fn upload_statics(
     let mut statics = HashMap::new();
     let mut textures = HashMap::new();
     let mut weight_buffers = HashMap::new();
+    let mut staging = Staging { device, weights, pending: 0 };
     for (&node, &p) in &program.memory.placement {
         if p != Placement::Static {
             continue;
@@ -74,7 +76,11 @@ pub(super) fn upload_statics(
         {
             let view = match shared_quant.get(name).filter(|(_, sq)| sq == q) {
                 Some((view, _)) => view.clone(),
-                None => quant_texture(device, name, &quantized_words(weights, name, *q)?, width),
+                None => {
+                    let words = quantized_words(weights, name, *q)?;
+                    staging.wrote(words.len() as u64 * 4)?;
+                    quant_texture(device, name, words, width)
+                }
             };
             textures.insert(node, view);
             continue;
@@ -120,6 +126,7 @@ pub(super) fn upload_statics(
                 hint: Some("this adapter cannot bind the tensor in one piece; run on an adapter with a larger max_storage_buffer_binding_size"),
             });
         }
+        staging.wrote(bytes.len() as u64)?;
         if as_texture.contains(&node) {
             textures.insert(node, weight_texture(device, &name, &bytes, &shape)?);
             if !as_buffer.contains(&node) {
@@ -133,7 +140,44 @@ pub(super) fn upload_statics(
         }
         statics.insert(node, buf);
     }
+    staging.flush()?;
     Ok(Statics { statics, textures, weight_buffers })
+}
+
+/// Bytes a flush lets the queue hold staged at once.
+const FLUSH_BYTES: u64 = 16 << 20;
+
+/// wgpu keeps every `write_buffer`/`write_texture` in staging memory of
+/// its own until a submission after it completes: uploading a model in one
+/// go held a second copy of every weight at the peak. Submitting and
+/// waiting every [`FLUSH_BYTES`] bounds that copy instead, and the
+/// checkpoint's mapped pages read so far are released with it.
+struct Staging<'a> {
+    device: &'a Device,
+    weights: &'a Weights,
+    pending: u64,
+}
+
+impl Staging<'_> {
+    /// Counts `bytes` about to be written; flushes what was staged before
+    /// them once that reaches the bound.
+    fn wrote(&mut self, bytes: u64) -> Result<(), RuntimeError> {
+        if self.pending > 0 && self.pending + bytes > FLUSH_BYTES {
+            self.flush()?;
+        }
+        self.pending += bytes;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), RuntimeError> {
+        if self.pending > 0 {
+            let submission = self.device.queue.submit([]);
+            wait_for(self.device, submission, "uploading weights")?;
+            self.pending = 0;
+            self.weights.release_mapped_pages();
+        }
+        Ok(())
+    }
 }
 
 /// The bytes a weight takes on the device (4 per value, or its quantized
@@ -149,10 +193,9 @@ fn gpu_bytes(weights: &Weights, name: &str, quant: Option<Quant>) -> u64 {
 
 /// A quantized weight's words as an rgba32uint texture `width` texels
 /// wide, four words to a texel in order (`quant_texture_width`).
-fn quant_texture(device: &Device, name: &str, words: &[u32], width: u32) -> wgpu::TextureView {
-    let texels = words.len().div_ceil(4).max(1);
+fn quant_texture(device: &Device, name: &str, mut data: Vec<u32>, width: u32) -> wgpu::TextureView {
+    let texels = data.len().div_ceil(4).max(1);
     let height = texels.div_ceil(width as usize) as u32;
-    let mut data = words.to_vec();
     data.resize(width as usize * height as usize * 4, 0);
     let texture = storage_texture(&device.device, name, width, height, wgpu::TextureFormat::Rgba32Uint);
     device.queue.write_texture(

@@ -39,6 +39,7 @@ impl Model {
                     return Ok(dispatched);
                 }
                 let _exclusive = device.exclusive("warming up kernels")?;
+                instance.write_params(&device.queue);
                 let mut encoder =
                     device.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("warm-up") });
                 {
@@ -46,7 +47,7 @@ impl Model {
                         label: Some("warm-up"),
                         timestamp_writes: None,
                     });
-                    pass.set_bind_group(0, &instance.bind_groups[i], &[]);
+                    pass.set_bind_group(0, instance.bind_group(i), &[]);
                     pass.set_pipeline(pipeline);
                     pass.dispatch_workgroups(1, 1, 1);
                 }

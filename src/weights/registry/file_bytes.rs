@@ -32,6 +32,20 @@ impl FileBytes {
             std::fs::read(path).map(FileBytes::Owned)
         }
     }
+
+    /// Drops the file's pages from this process's resident memory; they
+    /// stay in the page cache and the next read faults them back in. A
+    /// model's upload calls it as it goes: the device holds its own copy,
+    /// and mapped pages touched on the way would otherwise count against
+    /// the process's peak memory a second time.
+    pub(crate) fn release_pages(&self) {
+        #[cfg(unix)]
+        if let FileBytes::Mapped(map) = self {
+            // SAFETY: the mapping is private and read-only, so MADV_DONTNEED
+            // discards nothing that cannot be read again from the file.
+            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
+    }
 }
 
 impl Deref for FileBytes {

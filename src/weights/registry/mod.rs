@@ -311,6 +311,13 @@ impl Weights {
         self
     }
 
+    /// Drops the mapped files' pages from this process's resident memory
+    /// (they stay in the page cache; reading a tensor again faults them
+    /// back in). Uploads call it once the device holds its copy.
+    pub(crate) fn release_mapped_pages(&self) {
+        self.files.iter().for_each(|f| f.release_pages());
+    }
+
     /// The prefix set with [`Weights::with_prefix`] (empty by default).
     pub fn prefix(&self) -> &str {
         &self.prefix
