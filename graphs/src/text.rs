@@ -88,6 +88,16 @@ impl TokenBatch {
     }
 }
 
+/// [`tokenizer_at`] giving each text its own ids: the padding and
+/// truncation a `tokenizer.json` may configure (all-MiniLM-L6-v2 pads and
+/// cuts every text to 128) turned off, so counts are the text's own.
+pub fn unpadded_tokenizer_at(model: &Path) -> Result<Tokenizer, String> {
+    let mut tokenizer = tokenizer_at(model)?;
+    tokenizer.with_padding(None);
+    tokenizer.with_truncation(None).map_err(|e| format!("{}: cannot turn truncation off: {e}", model.display()))?;
+    Ok(tokenizer)
+}
+
 /// The tokenizer of a model: `tokenizer.json` in an HF checkpoint
 /// directory, or the one a GGUF file's metadata describes. The error names
 /// the file and what is missing.

@@ -16,12 +16,8 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn exec(args: &Args) -> Result<()> {
-    let mut tokenizer = wgraph_models::text::tokenizer_at(&args.model)?;
     // Each text's own ids: no padding to a batch or a fixed length.
-    tokenizer.with_padding(None);
-    tokenizer
-        .with_truncation(None)
-        .map_err(|e| format!("{}: cannot turn truncation off: {e}", args.model.display()))?;
+    let tokenizer = wgraph_models::text::unpadded_tokenizer_at(&args.model)?;
     for text in &args.texts {
         let encoding = tokenizer.encode(text.as_str(), true).map_err(|e| format!("tokenizing {text:?}: {e}"))?;
         let ids: Vec<String> = encoding.get_ids().iter().map(u32::to_string).collect();

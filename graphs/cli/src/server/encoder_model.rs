@@ -53,7 +53,9 @@ impl EncoderFrontEnd {
             EncoderKind::Classifier => wgraph_models::zoo::load(dir).map_err(|e| e.to_string())?.labels,
             EncoderKind::Embedding => Vec::new(),
         };
-        let tokenizer = wgraph_models::text::tokenizer_at(dir)?;
+        // Counted per text: a tokenizer that pads every text to a fixed
+        // length would count the padding and hide inputs over the limit.
+        let tokenizer = wgraph_models::text::unpadded_tokenizer_at(dir)?;
         Ok(EncoderFrontEnd { kind, tokenizer, max_input_tokens, labels })
     }
 
