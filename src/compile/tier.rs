@@ -19,6 +19,11 @@ pub enum KernelTier {
     /// Every unrolled block capped at [`QUICK_ACCUMULATORS`] values per
     /// invocation: quick to compile, somewhat slower to run.
     Quick,
+    /// The tuned products, the fused attention at the quick tier's rows:
+    /// for a generation's prefill, which runs once per prompt, where the
+    /// 16-row attention is most of a decoder's cold first token (its LLVM
+    /// compile) and saves little of the prefill's run.
+    CompactAttention,
 }
 
 /// The most accumulators one invocation of a quick matmul keeps (a 4x8
@@ -52,7 +57,7 @@ impl KernelTier {
     pub fn attention_rows(self, rows: usize) -> usize {
         match self {
             KernelTier::Tuned => rows,
-            KernelTier::Quick => rows.min(QUICK_ATTENTION_ROWS),
+            KernelTier::Quick | KernelTier::CompactAttention => rows.min(QUICK_ATTENTION_ROWS),
         }
     }
 }
@@ -74,5 +79,7 @@ mod tests {
         assert_eq!(KernelTier::Tuned.matmul(REGISTER_SUBGROUP), REGISTER_SUBGROUP);
         assert_eq!((KernelTier::Quick.attention_rows(16), KernelTier::Quick.attention_rows(2)), (4, 2));
         assert_eq!(KernelTier::Tuned.attention_rows(16), 16);
+        assert_eq!(KernelTier::CompactAttention.attention_rows(16), 4);
+        assert_eq!(KernelTier::CompactAttention.matmul(REGISTER_SUBGROUP), REGISTER_SUBGROUP);
     }
 }

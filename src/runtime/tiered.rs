@@ -424,9 +424,9 @@ impl Loader<'_> {
         };
         match plan {
             TierPlan::Only(KernelTier::Tuned) => only(tuned, KernelTier::Tuned),
-            TierPlan::Only(KernelTier::Quick) => {
-                let (quick, _) = self.program_for(ir, weights, KernelTier::Quick)?;
-                only(quick, KernelTier::Quick)
+            TierPlan::Only(tier @ (KernelTier::Quick | KernelTier::CompactAttention)) => {
+                let (program, _) = self.program_for(ir, weights, tier)?;
+                only(program, tier)
             }
             TierPlan::QuickThenTuned => {
                 let (quick, _) = self.program_for(ir, weights, KernelTier::Quick)?;

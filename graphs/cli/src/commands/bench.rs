@@ -245,7 +245,7 @@ fn report(
         match first.tier {
             KernelTier::Quick =>
                 format!("; the tuned ones, compiled in the background, served {:.2} s later", first.tuned_wait_s),
-            KernelTier::Tuned => String::new(),
+            KernelTier::Tuned | KernelTier::CompactAttention => String::new(),
         },
         args.reps
     )
@@ -264,6 +264,7 @@ fn tier_name(tier: KernelTier) -> &'static str {
     match tier {
         KernelTier::Quick => "quick",
         KernelTier::Tuned => "tuned",
+        KernelTier::CompactAttention => "compact-attention",
     }
 }
 
