@@ -79,3 +79,55 @@ fn a_write_past_the_capacity_is_a_typed_error() {
     let cache = model.read_weights(&["cache"]).unwrap().get("cache").unwrap().to_f32_vec();
     assert!(cache.iter().all(|&v| v == 0.0));
 }
+
+/// Like [`cache_graph`], but the rows seen are a matmul's operand (an
+/// attention's keys): `q @ concat(cache[..past], new)ᵀ`, one score per row.
+fn keys_graph() -> Graph {
+    let g = Graph::new("keys");
+    let cache = g.weight("cache", DType::F32, [CAPACITY, WIDTH]);
+    let past = Dim::sym("past");
+    let _mask = g.input("past_mask", DType::I64, [past.clone()]);
+    let new = g.input("new", DType::F32, [Dim::sym("n"), Dim::new(WIDTH)]);
+    let q = g.input("q", DType::F32, [1, WIDTH]);
+    let end = &past + &Dim::sym("n");
+    let head = ops::slice(&cache, 0, 0, past);
+    let tail = ops::slice(&cache, 0, end, CAPACITY);
+    let keys = ops::concat(&[&head, &new], 0);
+    let scores = ops::matmul(&q, &ops::transpose(&keys, 0, 1));
+    g.output_named([("cache", ops::concat(&[&head, &new, &tail], 0)), ("scores", scores)]).unwrap();
+    g
+}
+
+#[test]
+fn keys_read_from_the_cache_after_the_new_rows_land_score_every_row() {
+    let mut rng = Rng(12);
+    let initial = rng.floats(&[CAPACITY, WIDTH], -1.0, 1.0);
+    let weights = Weights::from_tensors([("cache", initial.clone())]);
+    let options = CompileOptions { write_back: true, ..CompileOptions::default() };
+    let model = Loader::new(device()).with_options(options).load(&keys_graph(), &weights).unwrap();
+    // The keys have no kernel of their own: the matmul binds the cache.
+    let write = &model.program().write_back[0];
+    assert_eq!(write.read_in_place_by.len(), 1, "the keys are read in place: {write:?}");
+    assert!(model.program().kernels.iter().all(|k| !k.name.contains("concat")));
+    let mut expected = initial.to_f32_vec();
+    let mut past = 0;
+    for n in [3, 1, 1, 4] {
+        let rows = rng.floats(&[n, WIDTH], -1.0, 1.0);
+        let q = rng.floats(&[1, WIDTH], -1.0, 1.0);
+        let mut inputs = feed(past, &rows);
+        inputs.push(("q".into(), q.clone()));
+        let out = model.run(inputs).unwrap();
+        expected[past * WIDTH..(past + n) * WIDTH].copy_from_slice(&rows.to_f32_vec());
+        past += n;
+        let q = q.to_f32_vec();
+        let want: Vec<f32> =
+            (0..past).map(|r| (0..WIDTH).map(|c| q[c] * expected[r * WIDTH + c]).sum::<f32>()).collect();
+        let got = out.get("scores").unwrap().to_f32_vec();
+        assert_eq!(got.len(), past);
+        for (r, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 1e-5, "row {r} of {past}: got {g}, want {w}");
+        }
+        let now = model.read_weights(&["cache"]).unwrap().get("cache").unwrap().to_f32_vec();
+        assert_eq!(now, expected, "after writing rows up to {past}: only those rows changed");
+    }
+}

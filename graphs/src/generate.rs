@@ -96,6 +96,12 @@ impl Generator {
         Ok(Generator { cfg, capacity, prefill, decode })
     }
 
+    /// The one-token decode program (to profile a step: feed it
+    /// [`step_feed`]).
+    pub fn decode_model(&self) -> &Model {
+        &self.decode
+    }
+
     /// The config's EOS token ids (where HF's `generate` stops by default).
     pub fn eos_token_ids(&self) -> &[i64] {
         &self.cfg.eos_token_ids
@@ -155,18 +161,22 @@ impl Generator {
     }
 }
 
-/// Runs one step on `ids` after `past` cached positions; the cache gets
-/// their keys and values, the host the next token id.
-pub(crate) fn step(model: &Model, ids: &[i64], past: usize) -> Result<i64, GenerateError> {
+/// The inputs of one step on `ids` after `past` cached positions.
+pub fn step_feed(ids: &[i64], past: usize) -> Result<Vec<(String, Tensor)>, GenerateError> {
     let seq = ids.len();
     let tensor = |shape: [usize; 2], v: Vec<i64>| Tensor::new(shape, v).map_err(tensor_err);
-    let feed: Vec<(String, Tensor)> = vec![
+    Ok(vec![
         ("input_ids".into(), tensor([1, seq], ids.to_vec())?),
         ("position_ids".into(), tensor([1, seq], (past as i64..(past + seq) as i64).collect())?),
         ("past_attention_mask".into(), tensor([1, past], vec![1; past])?),
         ("attention_mask".into(), tensor([1, seq], vec![1; seq])?),
-    ];
-    let out = model.run(feed)?;
+    ])
+}
+
+/// Runs one step on `ids` after `past` cached positions; the cache gets
+/// their keys and values, the host the next token id.
+pub(crate) fn step(model: &Model, ids: &[i64], past: usize) -> Result<i64, GenerateError> {
+    let out = model.run(step_feed(ids, past)?)?;
     let next = out.get("next_token").ok_or_else(|| GenerateError::MissingOutput("next_token".into()))?;
     next.to_i64_vec().first().copied().ok_or_else(|| GenerateError::MissingOutput("next_token".into()))
 }

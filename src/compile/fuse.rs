@@ -24,6 +24,10 @@ pub struct FusionPlan {
     /// parameters): their values change, so kernels never read them from
     /// textures uploaded once.
     pub written_weights: HashSet<NodeId>,
+    /// Values that are a written weight's first rows once its new rows are
+    /// copied in (see `write_in_place::prefix_reads`): value -> weight.
+    /// Readers bind the weight's buffer; no kernel computes them.
+    pub weight_prefixes: HashMap<NodeId, NodeId>,
     /// Quantized weights are uploaded as `rgba32uint` textures at most this
     /// wide (their words in order, four to a texel), which CPU drivers
     /// fetch as vectors where a buffer load goes lane by lane; 0: buffers.
@@ -52,6 +56,7 @@ impl FusionPlan {
                 self.is_materialised(id)
                     && ir.node(id).op.family() != OpFamily::Source
                     && !self.co_outputs.contains_key(&id)
+                    && !self.weight_prefixes.contains_key(&id)
             })
             .collect()
     }
@@ -144,6 +149,7 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
         epilogue: HashMap::new(),
         co_outputs: HashMap::new(),
         written_weights: HashSet::new(),
+        weight_prefixes: HashMap::new(),
         quant_texture_side: 0,
     };
     if options.fuse {

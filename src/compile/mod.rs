@@ -143,6 +143,11 @@ pub struct WriteBack {
     /// one block of it (new rows of a KV cache, see `write_in_place`);
     /// `None`: it replaces the whole weight.
     pub offset: Option<crate::graph::Dim>,
+    /// Values that are the weight's first rows through the written block
+    /// (a decode step's keys: cache then new rows). They have no kernel:
+    /// the rows are copied in before the first kernel reading one, which
+    /// binds the weight's buffer.
+    pub read_in_place_by: Vec<NodeId>,
 }
 
 /// Compiles an IR for `target`: verifies it, runs the passes, fuses,
@@ -215,7 +220,13 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     let fuse_options = fuse::FuseOptions { fuse: options.fuse && !options.tap_every_node, max_buffers };
     let mut plan = timed(settings, "fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
     if options.write_back {
-        plan.written_weights = write_backs(&ir, &in_place)?.iter().map(|w| w.weight).collect();
+        plan.written_weights = write_backs(&ir, &in_place, &plan)?.iter().map(|w| w.weight).collect();
+        let outputs: HashSet<NodeId> = ir.outputs.iter().map(|(_, n)| *n).collect();
+        plan.weight_prefixes = in_place
+            .values()
+            .flat_map(|b| write_in_place::prefix_reads(&ir, b).into_iter().map(|c| (c, b.weight)))
+            .filter(|(c, _)| plan.is_materialised(*c) && !outputs.contains(c) && !keep.contains(c))
+            .collect();
     }
     if target.kind == AdapterKind::Cpu {
         plan.quant_texture_side = target.max_texture_side;
@@ -269,7 +280,7 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
         }
     }
     let mut memory = timed(settings, "plan-memory", || memory::plan(&ir, &kernels, &keep));
-    let write_back = if options.write_back { write_backs(&ir, &in_place)? } else { Vec::new() };
+    let write_back = if options.write_back { write_backs(&ir, &in_place, &plan)? } else { Vec::new() };
     for w in &write_back {
         // The weight needs its buffer even if no kernel reads it.
         memory.placement.insert(w.weight, memory::Placement::Static);
@@ -296,7 +307,11 @@ fn attention_policy(setting: Option<&str>, taps: &[String]) -> Option<FuseAttent
 
 /// The outputs named like a weight, checked to have its type (or, written
 /// in place, its dtype).
-fn write_backs(ir: &Ir, in_place: &write_in_place::InPlaceOffsets) -> Result<Vec<WriteBack>, CompileError> {
+fn write_backs(
+    ir: &Ir,
+    in_place: &write_in_place::InPlaceOffsets,
+    plan: &fuse::FusionPlan,
+) -> Result<Vec<WriteBack>, CompileError> {
     let mut weights = std::collections::HashMap::new();
     for id in ir.graph.node_indices() {
         if let crate::graph::Op::Weight { name, .. } = &ir.node(id).op {
@@ -306,8 +321,16 @@ fn write_backs(ir: &Ir, in_place: &write_in_place::InPlaceOffsets) -> Result<Vec
     let mut out = Vec::new();
     for (name, value) in &ir.outputs {
         let Some(&weight) = weights.get(name.as_str()) else { continue };
-        if let Some(offset) = in_place.get(name) {
-            out.push(WriteBack { name: name.clone(), value: *value, weight, offset: Some(offset.clone()) });
+        if let Some(block) = in_place.get(name) {
+            let read_in_place_by =
+                plan.weight_prefixes.iter().filter(|(_, w)| **w == weight).map(|(c, _)| *c).collect();
+            out.push(WriteBack {
+                name: name.clone(),
+                value: *value,
+                weight,
+                offset: Some(block.offset.clone()),
+                read_in_place_by,
+            });
             continue;
         }
         let (got, want) = (&ir.node(*value).ty, &ir.node(weight).ty);
@@ -318,7 +341,7 @@ fn write_backs(ir: &Ir, in_place: &write_in_place::InPlaceOffsets) -> Result<Vec
                 value: got.to_string(),
             });
         }
-        out.push(WriteBack { name: name.clone(), value: *value, weight, offset: None });
+        out.push(WriteBack { name: name.clone(), value: *value, weight, offset: None, read_in_place_by: Vec::new() });
     }
     Ok(out)
 }

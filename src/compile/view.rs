@@ -17,6 +17,17 @@ pub struct StridedView {
     pub strides: Vec<Dim>,
 }
 
+impl StridedView {
+    /// Whether the view reads its buffer in row-major order. Size-1 axes
+    /// take no steps, so their strides do not matter: a permute that only
+    /// moves them (`[1, heads, 1, d]` to `[1, 1, heads, d]`) stays in order.
+    pub fn is_contiguous(&self) -> bool {
+        let one = Dim::new(1);
+        let dense = contiguous_strides(&self.shape);
+        self.shape.iter().zip(self.strides.iter().zip(&dense)).all(|(size, (s, d))| *size == one || s == d)
+    }
+}
+
 /// Contiguous row-major strides of `shape`.
 pub fn contiguous_strides(shape: &[Dim]) -> Vec<Dim> {
     let mut strides = vec![Dim::new(1); shape.len()];
@@ -55,7 +66,7 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
             // adding or dropping size-1 axes (an unsqueeze of a permuted
             // view), which keeps every other axis's stride.
             let inner = strided_view(ir, operand, materialised)?;
-            if inner.strides == contiguous_strides(&inner.shape) {
+            if inner.is_contiguous() {
                 return Some(StridedView {
                     base: inner.base,
                     shape: shape.clone(),

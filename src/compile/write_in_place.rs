@@ -6,16 +6,41 @@
 //! form (the rows one contiguous block of the weight: every axis before
 //! the joined one of size 1), the output becomes `rows` itself and the
 //! runtime copies it into the weight's buffer at the block's offset.
+//!
+//! The step's attention reads the cache's first rows followed by the new
+//! ones, `concat([cache[..start], rows])`: exactly the weight's first
+//! `start + len` rows once the new rows are in. [`prefix_reads`] finds those
+//! concats so the runtime copies the rows in before they are read and binds
+//! the weight itself, instead of copying the whole cache every step.
 
 use crate::graph::{Dim, Ir, NodeId, Op};
 use std::collections::HashMap;
 
-/// Where an in-place write-back lands: element offset into the weight.
-pub type InPlaceOffsets = HashMap<String, Dim>;
+/// One write-back of a block of rows into its weight.
+#[derive(Debug, Clone)]
+pub struct BlockWrite {
+    /// The weight written.
+    pub weight: NodeId,
+    /// The rows written, as the graph computes them.
+    pub rows: NodeId,
+    /// The node whose buffer is copied in: `rows`, or the value it is a
+    /// reordering-free view of (a reshape of a matmul's output, or a
+    /// permute that only moves size-1 axes), which saves a copy kernel.
+    pub source: NodeId,
+    /// The axis the rows join along.
+    pub axis: usize,
+    /// Where along `axis` the rows start.
+    pub start: Dim,
+    /// The same, in elements into the weight.
+    pub offset: Dim,
+}
+
+/// The block write-backs, by output name.
+pub type InPlaceOffsets = HashMap<String, BlockWrite>;
 
 /// Points every output of the form above at its rows and returns each
-/// one's element offset into its weight, by output name. The concat and
-/// the tail slice are left for dead-code elimination.
+/// one's block, by output name. The concat and the tail slice are left
+/// for dead-code elimination.
 pub fn rewrite(ir: &mut Ir) -> InPlaceOffsets {
     let weights: HashMap<String, NodeId> = ir
         .graph
@@ -29,18 +54,46 @@ pub fn rewrite(ir: &mut Ir) -> InPlaceOffsets {
     for i in 0..ir.outputs.len() {
         let (name, value) = ir.outputs[i].clone();
         let Some(&weight) = weights.get(&name) else { continue };
-        if let Some((rows, offset)) = block_write(ir, value, weight) {
-            ir.outputs[i].1 = rows;
-            offsets.insert(name, offset);
+        if let Some(block) = block_write(ir, value, weight) {
+            ir.outputs[i].1 = block.source;
+            offsets.insert(name, block);
         }
     }
     offsets
 }
 
-/// `(rows, element offset)` when `value` is
+/// The nodes `concat([slice(weight, 0, start), rows])` along the block's
+/// axis: the weight's first rows through the new ones. Empty unless every
+/// reader of the weight reads only rows before `start` (call after dead
+/// code is gone: the tail slice no longer reads it), so copying the rows in
+/// early changes nothing another kernel sees.
+pub fn prefix_reads(ir: &Ir, block: &BlockWrite) -> Vec<NodeId> {
+    let zero = Dim::new(0);
+    let is_head = |n: NodeId| {
+        matches!(&ir.node(n).op, Op::Slice { axis, start, end, step: 1 }
+            if *axis == block.axis && *start == zero && *end == block.start)
+    };
+    let readers = ir.users(block.weight);
+    if readers.is_empty() || !readers.iter().all(|&n| is_head(n)) {
+        return Vec::new();
+    }
+    let mut out: Vec<NodeId> = readers
+        .iter()
+        .flat_map(|&head| ir.users(head))
+        .filter(|&c| {
+            matches!(ir.node(c).op, Op::Concat { axis } if axis == block.axis)
+                && matches!(ir.operands(c).as_slice(), [h, r] if is_head(*h) && *r == block.rows)
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The block when `value` is
 /// `concat([slice(w, 0, s), rows, slice(w, s + len(rows), size)], axis)`
 /// over `w` and the rows are one contiguous block of it.
-fn block_write(ir: &Ir, value: NodeId, weight: NodeId) -> Option<(NodeId, Dim)> {
+fn block_write(ir: &Ir, value: NodeId, weight: NodeId) -> Option<BlockWrite> {
     let Op::Concat { axis } = ir.node(value).op else { return None };
     let parts = ir.operands(value);
     let [head, rows, tail] = parts.as_slice() else { return None };
@@ -57,7 +110,35 @@ fn block_write(ir: &Ir, value: NodeId, weight: NodeId) -> Option<(NodeId, Dim)> 
     let joined = head_start == Dim::new(0) && tail_start == &head_end + &len && tail_end == shape[axis];
     let contiguous = shape[..axis].iter().all(|d| *d == Dim::new(1));
     let same_type = ir.node(*rows).ty.dtype == ir.node(weight).ty.dtype;
-    (joined && contiguous && same_type).then(|| (*rows, &head_end * &Dim::product(&shape[axis + 1..])))
+    (joined && contiguous && same_type).then(|| BlockWrite {
+        weight,
+        rows: *rows,
+        source: stored_as(ir, *rows),
+        axis,
+        offset: &head_end * &Dim::product(&shape[axis + 1..]),
+        start: head_end,
+    })
+}
+
+/// The value whose buffer holds `rows` element for element: the root of
+/// a chain of reshapes and permutes that reads it in order, else `rows`.
+fn stored_as(ir: &Ir, rows: NodeId) -> NodeId {
+    let mut root = rows;
+    while matches!(ir.node(root).op, Op::Reshape { .. } | Op::Permute { .. }) {
+        root = ir.operands(root)[0];
+    }
+    let has_buffer = !matches!(ir.node(root).op, Op::Constant { .. } | Op::Weight { .. });
+    let same = |a: NodeId, b: NodeId| {
+        ir.node(a).ty.dtype == ir.node(b).ty.dtype
+            && Dim::product(&ir.node(a).ty.shape) == Dim::product(&ir.node(b).ty.shape)
+    };
+    let in_order = super::view::strided_view(ir, rows, &std::collections::HashSet::from([root]))
+        .is_some_and(|v| v.base == root && v.is_contiguous());
+    if root != rows && has_buffer && same(root, rows) && in_order {
+        root
+    } else {
+        rows
+    }
 }
 
 #[cfg(test)]
@@ -93,7 +174,66 @@ mod tests {
         let offsets = rewrite(&mut ir);
         let rows = ir.outputs.iter().find(|(n, _)| n == "cache").unwrap().1;
         assert!(matches!(ir.node(rows).op, Op::Input { .. }), "the output is the new rows");
-        assert_eq!(offsets["cache"], &Dim::sym("past") * &Dim::new(4));
+        assert_eq!(offsets["cache"].source, rows);
+        assert_eq!(offsets["cache"].offset, &Dim::sym("past") * &Dim::new(4));
+    }
+
+    #[test]
+    fn the_attention_s_keys_read_the_cache_once_the_rows_are_in() {
+        let g = cache_graph(16);
+        let mut ir = g.ir().unwrap().clone();
+        let blocks = rewrite(&mut ir);
+        let block = &blocks["cache"];
+        // Before dead code goes, the tail slice still reads the cache.
+        assert!(prefix_reads(&ir, block).is_empty());
+        crate::compile::pass::Pass::run(&crate::compile::dce::DeadCode, &mut ir).unwrap();
+        let reads = prefix_reads(&ir, block);
+        let [seen] = reads.as_slice() else { panic!("one prefix read, got {reads:?}") };
+        assert!(matches!(ir.node(*seen).op, Op::Concat { axis: 0 }));
+        assert_eq!(ir.operands(*seen)[1], block.rows);
+    }
+
+    #[test]
+    fn rows_that_are_a_view_in_order_are_copied_from_their_buffer() {
+        let g = Graph::new("heads");
+        let cache = g.weight("cache", DType::F32, [8usize, 3, 4]);
+        // A decode step's values: `[1, 12]` split into heads `[1, 3, 1, 4]`
+        // and back to rows `[1, 3, 4]`: the same elements in the same order.
+        let v = ops::relu(&g.input("v", DType::F32, [1usize, 12]));
+        let heads = ops::permute(&ops::reshape(&v, [1usize, 1, 3, 4]), &[0, 2, 1, 3]);
+        let rows = ops::reshape(&ops::permute(&heads, &[0, 2, 1, 3]), [1usize, 3, 4]);
+        // Rows in another order are copied as computed.
+        let swapped = ops::permute(&ops::reshape(&v, [1usize, 4, 3]), &[0, 2, 1]);
+        let other = g.weight("other", DType::F32, [8usize, 3, 4]);
+        let p = Dim::sym("past");
+        let end = &p + &Dim::new(1);
+        let write = |w: &crate::graph::Value, r: &crate::graph::Value| {
+            ops::concat(&[&ops::slice(w, 0, 0, p.clone()), r, &ops::slice(w, 0, end.clone(), 8)], 0)
+        };
+        g.output_named([("cache", write(&cache, &rows)), ("other", write(&other, &swapped))]).unwrap();
+        let mut ir = g.ir().unwrap().clone();
+        let blocks = rewrite(&mut ir);
+        assert_eq!(blocks["cache"].source, v.node_id().unwrap());
+        assert_eq!(blocks["other"].source, swapped.node_id().unwrap());
+    }
+
+    #[test]
+    fn a_reader_past_the_new_rows_keeps_the_copy() {
+        let g = Graph::new("reads_ahead");
+        let cache = g.weight("cache", DType::F32, [8usize, 4]);
+        let new = g.input("new", DType::F32, [Dim::new(1), Dim::new(4)]);
+        let p = Dim::sym("past");
+        let end = &p + &Dim::new(1);
+        let head = ops::slice(&cache, 0, 0, p.clone());
+        let updated = ops::concat(&[&head, &new, &ops::slice(&cache, 0, end, 8)], 0);
+        let seen = ops::concat(&[&head, &new], 0);
+        // Reads rows the early copy would overwrite.
+        let ahead = ops::slice(&cache, 0, 0, 8);
+        g.output_named([("cache", updated), ("seen", ops::sum(&seen, 0, false)), ("ahead", ahead)]).unwrap();
+        let mut ir = g.ir().unwrap().clone();
+        let blocks = rewrite(&mut ir);
+        crate::compile::pass::Pass::run(&crate::compile::dce::DeadCode, &mut ir).unwrap();
+        assert!(prefix_reads(&ir, &blocks["cache"]).is_empty());
     }
 
     #[test]

@@ -277,25 +277,7 @@ impl Model {
             pass.dispatch_workgroups(x, y, z);
         });
         // New parameters and optimizer state replace their weights, on the device.
-        for w in &self.program.write_back {
-            let (Some(src), Some(dst)) = (instance.buffer(w.value), self.statics.get(&w.weight)) else {
-                continue;
-            };
-            let bytes = element_bytes(ir, w.value, &bound.bindings);
-            // Rows written in place land at their offset, inside the weight.
-            let offset = w.offset.as_ref().and_then(|o| o.eval(&bound.bindings)).unwrap_or(0) as u64 * 4;
-            if offset + bytes > dst.size() {
-                return Err(RuntimeError::WriteBackOutOfRange {
-                    name: w.name.clone(),
-                    start: offset,
-                    end: offset + bytes,
-                    size: dst.size(),
-                });
-            }
-            if w.value != w.weight && bytes > 0 {
-                encoder.copy_buffer_to_buffer(src, 0, dst, offset, bytes);
-            }
-        }
+        instance.record_write_backs(&mut encoder);
         // Read back the outputs (not those written back) and, when asked, the taps.
         let n_outputs = ir.outputs.len();
         let wanted: Vec<bool> = instance

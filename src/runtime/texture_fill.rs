@@ -16,6 +16,10 @@ use std::sync::Arc;
 pub(super) struct TextureFill {
     buffer: Arc<wgpu::Buffer>,
     texture: wgpu::Texture,
+    /// Whether this kernel copies: the first reader of an activation fills
+    /// the texture; later readers (q, k and v of one normed state) bind the
+    /// same texture, whose contents hold while the activation does.
+    copies: bool,
     /// Texels per activation row.
     texels: u32,
     /// Activation rows per texture row.
@@ -39,10 +43,21 @@ pub(super) fn texture_fills(
 ) -> Result<Fills, RuntimeError> {
     let mut per_kernel = Vec::with_capacity(program.kernels.len());
     let mut views = Vec::with_capacity(program.kernels.len());
+    let mut filled: HashMap<(NodeId, u32, usize), (Arc<wgpu::Buffer>, wgpu::Texture)> = HashMap::new();
     for k in &program.kernels {
         let (mut fills, mut kernel_views) = (Vec::new(), HashMap::new());
         for copy in &k.texture_copies {
-            let fill = texture_fill(device, max_side, &k.name, copy, bindings, buffers)?;
+            let fill = match filled.get(&(copy.node, copy.fold, copy.cols)) {
+                Some((buffer, texture)) => TextureFill {
+                    buffer: buffer.clone(),
+                    texture: texture.clone(),
+                    texels: (copy.cols / 4) as u32,
+                    fold: copy.fold,
+                    copies: false,
+                },
+                None => texture_fill(device, max_side, &k.name, copy, bindings, buffers)?,
+            };
+            filled.insert((copy.node, copy.fold, copy.cols), (fill.buffer.clone(), fill.texture.clone()));
             kernel_views.insert(copy.node, fill.texture.create_view(&Default::default()));
             fills.push(fill);
         }
@@ -85,7 +100,7 @@ fn texture_fill(
     })?;
     let label = format!("{kernel}:%{}:texture", copy.node.index());
     let texture = texel_texture(device, &label, width, height as u32);
-    Ok(TextureFill { buffer, texture, texels: (copy.cols / 4) as u32, fold: copy.fold })
+    Ok(TextureFill { buffer, texture, texels: (copy.cols / 4) as u32, fold: copy.fold, copies: true })
 }
 
 /// A `width` x `height` rgba32float texture kernels read as storage and
@@ -117,9 +132,18 @@ pub(super) fn storage_texture(
 }
 
 impl TextureFill {
+    /// Whether recording this fill copies anything (else an earlier
+    /// kernel's copy filled the texture).
+    pub(super) fn copies(&self) -> bool {
+        self.copies
+    }
+
     /// Records the copy of `rows` activation rows: the whole texture rows,
     /// then the rows of the last partial one.
     pub(super) fn record(&self, encoder: &mut wgpu::CommandEncoder, rows: u32) {
+        if !self.copies {
+            return;
+        }
         let (full, rest) = (rows / self.fold, rows % self.fold);
         let row_bytes = u64::from(self.fold) * u64::from(self.texels) * 16;
         let copy = |encoder: &mut wgpu::CommandEncoder, offset: u64, width: u32, height: u32, y: u32| {
@@ -152,9 +176,9 @@ impl TextureFill {
 
 /// Records the dispatches of `kernels` (indices into the program's
 /// kernels, in order) into `encoder`: `dispatch` records each into the
-/// current compute pass, and a kernel with texture fills gets them copied
-/// (at `instance`'s rows) first, between passes. Returns the last pass,
-/// still open.
+/// current compute pass, and a kernel that reads copies (rows written back
+/// into a weight it reads in place, texture fills at `instance`'s rows) gets
+/// them first, between passes. Returns the last pass, still open.
 pub(super) fn record_dispatches(
     encoder: &mut wgpu::CommandEncoder,
     label: &str,
@@ -164,9 +188,9 @@ pub(super) fn record_dispatches(
 ) -> Option<wgpu::ComputePass<'static>> {
     let mut pass: Option<wgpu::ComputePass<'static>> = None;
     for i in kernels {
-        if instance.has_fills(i) {
+        if instance.has_copies(i) {
             drop(pass.take());
-            instance.record_fills(i, encoder);
+            instance.record_copies(i, encoder);
         }
         let pass = pass.get_or_insert_with(|| {
             encoder

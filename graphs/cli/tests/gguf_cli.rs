@@ -67,3 +67,34 @@ fn tokenize_gives_hfs_ids_from_the_files_tokenizer() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("tokenizer.ggml.merges"), "{err}");
 }
+
+#[test]
+fn dump_decode_step_shows_the_one_token_program() {
+    let (code, out, err) = wgraph(&["dump", &fixture("tiny_llama_q8_0.gguf"), "--decode-step"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("LlamaForCausalLM.decode_step"), "{out}");
+    assert!(out.contains("next_token"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let compiled = dir.path().join("step");
+    let args = ["dump", &fixture("tiny_llama_q8_0.gguf"), "--decode-step", "--compiled", compiled.to_str().unwrap()];
+    let (code, out, err) = wgraph(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    let schedule = std::fs::read_to_string(compiled.join("schedule.txt")).unwrap();
+    // The attention reads the cache in place: only the mask has a grid
+    // that grows with the cache (no kernel copies the cache).
+    let mut kernel = "";
+    let mut growing = Vec::new();
+    for line in schedule.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('%') || trimmed.split_whitespace().nth(1).is_some_and(|w| w.starts_with('%')) {
+            if !trimmed.starts_with("computes") && !trimmed.starts_with("reads") {
+                kernel = trimmed;
+            }
+        }
+        if trimmed.starts_with("grid") && trimmed.contains("past") {
+            growing.push(kernel.to_string());
+        }
+    }
+    assert!(schedule.contains(":attention\n"), "{schedule}");
+    assert!(growing.iter().all(|k| k.ends_with(":and")), "{growing:?}");
+}

@@ -9,7 +9,7 @@ use super::register_block::{register_block, Block, Layout, Operands};
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
-use crate::compile::view::{contiguous_strides, view_or_buffer, StridedView};
+use crate::compile::view::{view_or_buffer, StridedView};
 use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// Matmul strategies; which is faster depends on the adapter.
@@ -398,7 +398,7 @@ fn a_texture_read(
     let activation = !plan.is_fixed(ir, a.base) && node.ty.dtype == DType::F32;
     let cols = k.as_static()?;
     // The view is the whole buffer read in order (a reshape of it at most).
-    let dense = a.strides == contiguous_strides(&a.shape) && Dim::product(&a.shape) == Dim::product(&node.ty.shape);
+    let dense = a.is_contiguous() && Dim::product(&a.shape) == Dim::product(&node.ty.shape);
     if !(activation && dense) {
         return None;
     }

@@ -10,7 +10,7 @@ use super::matmul::epilogue_nodes;
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
-use crate::compile::view::{contiguous_strides, view_or_buffer, StridedView};
+use crate::compile::view::{view_or_buffer, StridedView};
 use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// Invocations per workgroup, one output column each.
@@ -201,7 +201,7 @@ fn x_texture_copy(
     max_side: u32,
 ) -> Option<TextureCopy> {
     let node = ir.node(a.base);
-    let dense = a.strides == contiguous_strides(&a.shape)
+    let dense = a.is_contiguous()
         && Dim::product(&a.shape) == Dim::product(&node.ty.shape)
         && a.shape[..a.shape.len() - 1] == *rows_shape;
     let usable = max_side > 0 && dense && !plan.is_fixed(ir, a.base) && node.ty.dtype == DType::F32;

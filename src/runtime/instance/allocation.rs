@@ -105,6 +105,15 @@ impl Loaded<'_> {
             let label = format!("%{}:{}", node.index(), ir.node(node).op.name());
             buffers.insert(node, Arc::new(storage(dev, &label, bytes, wgpu::BufferUsages::empty())));
         }
+        // Values that are a weight's first rows once the new ones are in
+        // (a decode step's keys) are read from the weight's own buffer.
+        for w in &self.program.write_back {
+            if let Some(weight) = buffers.get(&w.weight).cloned() {
+                for &node in &w.read_in_place_by {
+                    buffers.insert(node, weight.clone());
+                }
+            }
+        }
         let fills = texture_fills(dev, limits.max_texture_dimension_2d, self.program, bindings, &buffers)?;
         let params = storage(dev, &format!("{}:params", ir.name), layout.bytes, wgpu::BufferUsages::empty());
         let mut bind_groups = Vec::with_capacity(self.program.kernels.len());

@@ -11,10 +11,12 @@ mod allocation;
 mod footprint;
 mod grid;
 mod sizes;
+mod write_back;
 
 pub(super) use allocation::{storage, Allocation};
 use footprint::Footprint;
 use sizes::{ParamLayout, Sizes};
+use write_back::{write_back_copies, WriteBackCopies};
 
 use super::device::Device;
 use super::error::RuntimeError;
@@ -32,6 +34,7 @@ pub(super) struct Instance {
     sizes: Sizes,
     /// Workgroups per kernel at these sizes; `None` where it writes nothing.
     pub(super) grids: Vec<Option<[u32; 3]>>,
+    write_backs: WriteBackCopies,
 }
 
 impl Instance {
@@ -49,14 +52,28 @@ impl Instance {
         self.sizes.few_rows.get(kernel).copied().unwrap_or(false)
     }
 
-    pub(super) fn has_fills(&self, kernel: usize) -> bool {
-        !self.alloc.fills[kernel].is_empty()
+    /// Whether kernel `i` needs copies recorded before it, outside a pass.
+    pub(super) fn has_copies(&self, kernel: usize) -> bool {
+        self.alloc.fills[kernel].iter().any(|f| f.copies()) || self.write_backs.before.contains_key(&kernel)
     }
 
-    /// Records kernel `i`'s texture copies, for the rows these sizes have.
-    pub(super) fn record_fills(&self, kernel: usize, encoder: &mut wgpu::CommandEncoder) {
+    /// Records what kernel `i` reads that copies provide: rows written
+    /// back into a weight it reads in place, then its texture copies (for
+    /// the rows these sizes have).
+    pub(super) fn record_copies(&self, kernel: usize, encoder: &mut wgpu::CommandEncoder) {
+        for copy in self.write_backs.before.get(&kernel).into_iter().flatten() {
+            copy.record(encoder);
+        }
         for (fill, &rows) in self.alloc.fills[kernel].iter().zip(&self.sizes.fill_rows[kernel]) {
             fill.record(encoder, rows);
+        }
+    }
+
+    /// Records the write-backs that land after the run (new weights, rows
+    /// no kernel reads in place).
+    pub(super) fn record_write_backs(&self, encoder: &mut wgpu::CommandEncoder) {
+        for copy in &self.write_backs.after {
+            copy.record(encoder);
         }
     }
 
@@ -111,12 +128,13 @@ impl InstanceCache {
         let needed = Footprint::of(program, bindings);
         let instance = |alloc: Arc<Allocation>, sizes: Sizes| {
             let grids = sizes.grids.clone();
-            Instance { alloc, sizes, grids }
+            let write_backs = write_back_copies(program, &alloc.buffers, bindings, |i| grids[i].is_some())?;
+            Ok(Instance { alloc, sizes, grids, write_backs })
         };
         let newest = {
             let cache = self.0.lock().map_err(|_| poisoned())?;
             if let Some(alloc) = cache.iter().rev().find(|a| a.capacity.holds(&needed)) {
-                return Ok(instance(alloc.clone(), sizes));
+                return instance(alloc.clone(), sizes);
             }
             cache.last().map(|a| a.bindings.clone())
         };
@@ -132,7 +150,7 @@ impl InstanceCache {
             cache.remove(0);
         }
         cache.push(alloc.clone());
-        Ok(instance(alloc, sizes))
+        instance(alloc, sizes)
     }
 }
 

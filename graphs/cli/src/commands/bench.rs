@@ -23,7 +23,7 @@ the model takes (3000 for 30 s of audio).
 checking, compiling, creating pipelines, uploading weights), first_run_ms (the driver may compile \
 kernels at their first dispatch), throughput (sequences/s at the median), adapter, driver, cpu, cpu_flags, tune, kernels; with \
 --generate also prefill_ms, decode_ms_per_token, tokens_per_s (batch 1, medians over --gen-reps); \
-with --profile a `profile` object.
+with --profile a `profile` object (and with --generate a `decode_profile`: one decode step, kernel by kernel).
 
 Timing figures belong in BENCHMARKS.md, never in tests. Exit status: 0 on success, 2 on bad input \
 (missing model, a shape the model refuses, zero batch or repetitions), 1 when compiling or running fails.";
@@ -69,6 +69,9 @@ pub(crate) struct Args {
 struct Generation {
     prefill_ms: f64,
     decode_ms_per_token: f64,
+    /// With `--profile`: one decode step after the prompt and the new
+    /// tokens, kernel by kernel.
+    profile: Option<crate::bench_profile::Profile>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -175,6 +178,9 @@ pub(crate) fn exec(args: &Args) -> Result<(), CliError> {
             out["prefill_ms"] = json!(g.prefill_ms);
             out["decode_ms_per_token"] = json!(g.decode_ms_per_token);
             out["tokens_per_s"] = json!(1e3 / g.decode_ms_per_token);
+            if let Some(p) = &g.profile {
+                out["decode_profile"] = p.to_json();
+            }
         }
         if let Some(p) = &profiled {
             out["profile"] = p.to_json();
@@ -197,6 +203,9 @@ pub(crate) fn exec(args: &Args) -> Result<(), CliError> {
         }
         if let Some(p) = &profiled {
             emit(&format!("\n{}", p.render(median_ms, args.top)))?;
+        }
+        if let Some(p) = generation.as_ref().and_then(|g| g.profile.as_ref().map(|p| (g, p))) {
+            emit(&format!("\none decode step\n{}", p.1.render(p.0.decode_ms_per_token, args.top)))?;
         }
     }
     Ok(())
@@ -308,5 +317,12 @@ fn generate(args: &Args, config: &wgraph_models::HfConfig, device: &Device, n: u
         prefill.push(first);
         decode.push((last - first) / (stamps.len() - 1).max(1) as f64);
     }
-    Ok(Generation { prefill_ms: median(prefill), decode_ms_per_token: median(decode) })
+    let profile = if args.profile {
+        let past = args.prompt_len + n - 1;
+        let feed = wgraph_models::generate::step_feed(&prompt[..1], past).map_err(bad)?;
+        Some(profile(generator.decode_model(), &feed, args.profile_method)?)
+    } else {
+        None
+    };
+    Ok(Generation { prefill_ms: median(prefill), decode_ms_per_token: median(decode), profile })
 }
