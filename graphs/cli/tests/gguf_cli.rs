@@ -86,10 +86,9 @@ fn dump_decode_step_shows_the_one_token_program() {
     let mut growing = Vec::new();
     for line in schedule.lines() {
         let trimmed = line.trim_start();
-        if trimmed.starts_with('%') || trimmed.split_whitespace().nth(1).is_some_and(|w| w.starts_with('%')) {
-            if !trimmed.starts_with("computes") && !trimmed.starts_with("reads") {
-                kernel = trimmed;
-            }
+        // Kernel lines are `N  %id:name`; their detail lines follow.
+        if trimmed.split_whitespace().next().is_some_and(|w| w.parse::<usize>().is_ok()) {
+            kernel = trimmed;
         }
         if trimmed.starts_with("grid") && trimmed.contains("past") {
             growing.push(kernel.to_string());
