@@ -7,15 +7,16 @@ mod common;
 
 use common::gpu::{device, Rng};
 use wgraph::graph::ops;
-use wgraph::{CompileOptions, DType, Dim, Graph, Loader, RuntimeError, Tensor, Weights};
+use wgraph::{CompileOptions, DType, Dim, Graph, Loader, RuntimeError, Tensor, Value, Weights};
 
 const CAPACITY: usize = 12;
 const WIDTH: usize = 3;
 
-/// A cache `[CAPACITY, WIDTH]` read up to `past` and appended with `new`
-/// (`[n, WIDTH]`); outputs the sum of every row seen (old and new).
-fn cache_graph() -> Graph {
-    let g = Graph::new("cache");
+/// A graph with a cache `[CAPACITY, WIDTH]`, its rows up to `past` and new
+/// rows `[n, WIDTH]`; the cache with the new rows at `past` is written back
+/// and `seen(graph, rows seen)` gives the other outputs.
+fn appending_graph(name: &str, seen: impl FnOnce(&Graph, &Value) -> Vec<(&'static str, Value)>) -> Graph {
+    let g = Graph::new(name);
     let cache = g.weight("cache", DType::F32, [CAPACITY, WIDTH]);
     let past = Dim::sym("past");
     let _mask = g.input("past_mask", DType::I64, [past.clone()]);
@@ -23,9 +24,15 @@ fn cache_graph() -> Graph {
     let end = &past + &Dim::sym("n");
     let head = ops::slice(&cache, 0, 0, past);
     let tail = ops::slice(&cache, 0, end, CAPACITY);
-    let seen = ops::sum(&ops::concat(&[&head, &new], 0), 0, false);
-    g.output_named([("cache", ops::concat(&[&head, &new, &tail], 0)), ("seen", seen)]).unwrap();
+    let mut outputs = vec![("cache", ops::concat(&[&head, &new, &tail], 0))];
+    outputs.extend(seen(&g, &ops::concat(&[&head, &new], 0)));
+    g.output_named(outputs).unwrap();
     g
+}
+
+/// The sum of every row seen (old and new).
+fn cache_graph() -> Graph {
+    appending_graph("cache", |_, seen| vec![("seen", ops::sum(seen, 0, false))])
 }
 
 fn feed(past: usize, rows: &Tensor) -> Vec<(String, Tensor)> {
@@ -80,22 +87,13 @@ fn a_write_past_the_capacity_is_a_typed_error() {
     assert!(cache.iter().all(|&v| v == 0.0));
 }
 
-/// Like [`cache_graph`], but the rows seen are a matmul's operand (an
-/// attention's keys): `q @ concat(cache[..past], new)ᵀ`, one score per row.
+/// The rows seen as a matmul's operand (an attention's keys):
+/// `q @ concat(cache[..past], new)ᵀ`, one score per row.
 fn keys_graph() -> Graph {
-    let g = Graph::new("keys");
-    let cache = g.weight("cache", DType::F32, [CAPACITY, WIDTH]);
-    let past = Dim::sym("past");
-    let _mask = g.input("past_mask", DType::I64, [past.clone()]);
-    let new = g.input("new", DType::F32, [Dim::sym("n"), Dim::new(WIDTH)]);
-    let q = g.input("q", DType::F32, [1, WIDTH]);
-    let end = &past + &Dim::sym("n");
-    let head = ops::slice(&cache, 0, 0, past);
-    let tail = ops::slice(&cache, 0, end, CAPACITY);
-    let keys = ops::concat(&[&head, &new], 0);
-    let scores = ops::matmul(&q, &ops::transpose(&keys, 0, 1));
-    g.output_named([("cache", ops::concat(&[&head, &new, &tail], 0)), ("scores", scores)]).unwrap();
-    g
+    appending_graph("keys", |g, keys| {
+        let q = g.input("q", DType::F32, [1, WIDTH]);
+        vec![("scores", ops::matmul(&q, &ops::transpose(keys, 0, 1)))]
+    })
 }
 
 #[test]
