@@ -7,7 +7,7 @@ mod common;
 
 use common::gpu::{device, Rng};
 use wgraph::graph::ops;
-use wgraph::{CompileOptions, DType, Dim, Graph, Loader, RuntimeError, Tensor, Value, Weights};
+use wgraph::{CompileOptions, DType, Dim, Graph, Loader, Model, RuntimeError, Tensor, Value, Weights};
 
 const CAPACITY: usize = 12;
 const WIDTH: usize = 3;
@@ -35,6 +35,14 @@ fn cache_graph() -> Graph {
     appending_graph("cache", |_, seen| vec![("seen", ops::sum(seen, 0, false))])
 }
 
+/// `graph` compiled to write back, its cache random; and the cache's values.
+fn loaded(graph: &Graph, rng: &mut Rng) -> (Model, Vec<f32>) {
+    let initial = rng.floats(&[CAPACITY, WIDTH], -1.0, 1.0);
+    let weights = Weights::from_tensors([("cache", initial.clone())]);
+    let options = CompileOptions { write_back: true, ..CompileOptions::default() };
+    (Loader::new(device()).with_options(options).load(graph, &weights).unwrap(), initial.to_f32_vec())
+}
+
 fn feed(past: usize, rows: &Tensor) -> Vec<(String, Tensor)> {
     vec![("past_mask".into(), Tensor::new([past], vec![1i64; past]).unwrap()), ("new".into(), rows.clone())]
 }
@@ -42,11 +50,7 @@ fn feed(past: usize, rows: &Tensor) -> Vec<(String, Tensor)> {
 #[test]
 fn rows_are_appended_in_place_and_the_same_run_reads_the_old_cache() {
     let mut rng = Rng(11);
-    let initial = rng.floats(&[CAPACITY, WIDTH], -1.0, 1.0);
-    let weights = Weights::from_tensors([("cache", initial.clone())]);
-    let options = CompileOptions { write_back: true, ..CompileOptions::default() };
-    let model = Loader::new(device()).with_options(options).load(&cache_graph(), &weights).unwrap();
-    let mut expected = initial.to_f32_vec();
+    let (model, mut expected) = loaded(&cache_graph(), &mut rng);
     let mut past = 0;
     for n in [4, 1, 1, 3] {
         let rows = rng.floats(&[n, WIDTH], -1.0, 1.0);
@@ -99,15 +103,11 @@ fn keys_graph() -> Graph {
 #[test]
 fn keys_read_from_the_cache_after_the_new_rows_land_score_every_row() {
     let mut rng = Rng(12);
-    let initial = rng.floats(&[CAPACITY, WIDTH], -1.0, 1.0);
-    let weights = Weights::from_tensors([("cache", initial.clone())]);
-    let options = CompileOptions { write_back: true, ..CompileOptions::default() };
-    let model = Loader::new(device()).with_options(options).load(&keys_graph(), &weights).unwrap();
+    let (model, mut expected) = loaded(&keys_graph(), &mut rng);
     // The keys have no kernel of their own: the matmul binds the cache.
     let write = &model.program().write_back[0];
     assert_eq!(write.read_in_place_by.len(), 1, "the keys are read in place: {write:?}");
     assert!(model.program().kernels.iter().all(|k| !k.name.contains("concat")));
-    let mut expected = initial.to_f32_vec();
     let mut past = 0;
     for n in [3, 1, 1, 4] {
         let rows = rng.floats(&[n, WIDTH], -1.0, 1.0);
