@@ -17,17 +17,26 @@ use wgraph::{CompileOptions, DType, Dim, Gelu, Graph, Interpreter, Loader, Tenso
 /// Rows of the weight (output columns): past one 64-lane workgroup.
 const OUT: usize = 70;
 
+/// Rows of a weight a one-row product reads four at a time (a multiple of
+/// four, past one 32-invocation workgroup of four columns each).
+const QUAD_OUT: usize = 132;
+
 /// A GGUF file with a `[OUT, k]` weight of type `q` and an f32 bias.
 fn weights_for(q: Quant, k: usize, seed: u64) -> (tempfile::TempDir, Weights) {
+    weights_with_rows(q, OUT, k, seed)
+}
+
+/// [`weights_for`] with `out` rows.
+fn weights_with_rows(q: Quant, out: usize, k: usize, seed: u64) -> (tempfile::TempDir, Weights) {
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.gguf");
-    let bias: Vec<u8> = (0..OUT).flat_map(|_| rng.uniform(-1.0, 1.0).to_le_bytes()).collect();
+    let bias: Vec<u8> = (0..out).flat_map(|_| rng.uniform(-1.0, 1.0).to_le_bytes()).collect();
     write_gguf(
         &path,
         &[
-            ("fc.weight".into(), GgmlType::from(q), [OUT, k], random_blocks(&mut rng, q, OUT, k)),
-            ("fc.bias".into(), GgmlType::F32, [1, OUT], bias),
+            ("fc.weight".into(), GgmlType::from(q), [out, k], random_blocks(&mut rng, q, out, k)),
+            ("fc.bias".into(), GgmlType::F32, [1, out], bias),
         ],
     );
     let weights = Weights::from_dir(&path).unwrap();
@@ -36,32 +45,41 @@ fn weights_for(q: Quant, k: usize, seed: u64) -> (tempfile::TempDir, Weights) {
 
 /// `gelu(x @ Wᵀ + b)` over `[batch.., rows, k]` inputs, and rows of W gathered.
 fn graph(k: usize, x_shape: Vec<Dim>) -> Graph {
+    graph_with_rows(OUT, k, x_shape)
+}
+
+/// [`graph`] over a weight of `out` rows.
+fn graph_with_rows(out: usize, k: usize, x_shape: Vec<Dim>) -> Graph {
     let g = Graph::new("quantized");
     let x = g.input("x", DType::F32, x_shape);
     let ids = g.input("ids", DType::I64, [3usize]);
-    let w = g.weight("fc.weight", DType::F32, [OUT, k]);
-    let b = g.weight("fc.bias", DType::F32, [1usize, OUT]);
+    let w = g.weight("fc.weight", DType::F32, [out, k]);
+    let b = g.weight("fc.bias", DType::F32, [1usize, out]);
     let y = ops::gelu(&ops::linear(&x, &w, Some(&b)), Gelu::Tanh);
     g.output_named([("y", y), ("rows", ops::gather(&w, &ids, 0))]).unwrap();
     g
 }
 
-fn check(q: Quant, k: usize, x_shape: &[usize], symbolic: bool, seed: u64) {
-    let (_dir, weights) = weights_for(q, k, seed);
+fn check(q: Quant, out: usize, k: usize, x_shape: &[usize], symbolic: bool, seed: u64) {
+    let (_dir, weights) = weights_with_rows(q, out, k, seed);
     let dims: Vec<Dim> = x_shape
         .iter()
         .enumerate()
         .map(|(i, &d)| if symbolic && i + 2 == x_shape.len() { Dim::sym("rows") } else { Dim::new(d) })
         .collect();
-    let g = graph(k, dims);
+    let g = graph_with_rows(out, k, dims);
     let mut rng = Rng(seed ^ 0x5eed);
-    let inputs = vec![("x".to_string(), rng.floats(x_shape, -1.0, 1.0)), ("ids".to_string(), rng.ints(&[3], OUT))];
-    let what = format!("{q} k={k} x={x_shape:?} symbolic={symbolic}");
+    let inputs = vec![("x".to_string(), rng.floats(x_shape, -1.0, 1.0)), ("ids".to_string(), rng.ints(&[3], out))];
+    let what = format!("{q} out={out} k={k} x={x_shape:?} symbolic={symbolic}");
     let want = Interpreter::new().run(&g, &weights, inputs.clone()).unwrap_or_else(|e| panic!("{what}: {e}"));
     for fuse in [true, false] {
         let options = CompileOptions { fuse, ..Default::default() };
         let model = Loader::new(device()).with_options(options).load(&g, &weights).unwrap();
         assert!(wgraph::compile::has_quantized(&model.program().ir), "{what}: the weight stayed quantized");
+        // One row over a multiple of four weight rows: four columns per invocation.
+        let quads = out.is_multiple_of(4) && !symbolic && x_shape[..x_shape.len() - 1].iter().product::<usize>() == 1;
+        let variants: Vec<String> = model.program().kernels.iter().filter_map(|k| k.variant.clone()).collect();
+        assert_eq!(variants.iter().any(|v| v.ends_with("4 columns")), quads, "{what}: {variants:?}");
         let got = model.run(inputs.clone()).unwrap_or_else(|e| panic!("{what}: {e}"));
         for name in ["y", "rows"] {
             let tol = if name == "rows" { 0.0 } else { 2e-5 };
@@ -81,9 +99,11 @@ fn every_block_type_matches_the_interpreter_in_products_and_lookups() {
     for (i, q) in Quant::ALL.into_iter().enumerate() {
         let k = q.block_elements() * if q.block_elements() == 32 { 3 } else { 2 };
         let seed = 100 + i as u64;
-        check(q, k, &[1, k], false, seed);
-        check(q, k, &[19, k], false, seed);
-        check(q, k, &[2, 5, k], true, seed);
+        check(q, OUT, k, &[1, k], false, seed);
+        check(q, QUAD_OUT, k, &[1, k], false, seed);
+        check(q, QUAD_OUT, k, &[1, 1, k], false, seed);
+        check(q, OUT, k, &[19, k], false, seed);
+        check(q, OUT, k, &[2, 5, k], true, seed);
     }
 }
 

@@ -122,6 +122,30 @@ pub fn reader_wgsl(
     Ok(s)
 }
 
+/// The WGSL reading lane `lane` (0..4) of the quantized weight bound as the
+/// texture `tex` (`rows` x `cols`, `rows` a multiple of four, `width`
+/// texels a texture row): `dq32_TEX_lLANE(quad, s)`, values `32 s .. 32 s +
+/// 32` of row `4 quad + lane`. The four lanes fetch the same texels.
+pub fn lane_reader_wgsl(q: Quant, tex: &str, rows: usize, width: u32, lane: usize) -> Result<String, CompileError> {
+    let buf = format!("{tex}_l{lane}");
+    let mut s = fill(
+        shaders::DEQUANT_WORDS_TEXTURE_LANE,
+        &[
+            ("BUF", &buf),
+            ("TEX", tex),
+            ("QUADS", &format!("{}u", rows / 4)),
+            ("WIDTH", &format!("{width}u")),
+            ("LANE", ["x", "y", "z", "w"][lane % 4]),
+            ("LANE_INDEX", &format!("{lane}")),
+        ],
+    )?;
+    s.push_str(&fill(chunk_template(q), &[("BUF", &buf)])?);
+    if matches!(q, Quant::Q4_K | Quant::Q5_K) {
+        s.push_str(&fill(shaders::DEQUANT_K_SCALES, &[("BUF", &buf)])?);
+    }
+    Ok(s)
+}
+
 /// The helpers every reader uses.
 pub fn common_wgsl() -> &'static str {
     shaders::DEQUANT_COMMON.source

@@ -2,11 +2,12 @@
 //! Linear, a tied LM head) where W dequantizes inside the kernel,
 //! 32 values at a time, never as an f32 copy (shaders/matmul_quant.wgsl).
 
-use super::bindings::{bindings_typed, quantized_weight};
+use super::bindings::{bindings_typed, quantized_weight, word_texture_width};
 use super::expr::ExprBuilder;
 use super::kernels::{label, Grid, KernelSpec, TextureCopy};
 use super::loop_bound::LoopBound;
 use super::matmul::epilogue_nodes;
+use super::quant;
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
@@ -15,6 +16,11 @@ use crate::graph::{DType, Dim, Ir, NodeId};
 
 /// Invocations per workgroup, one output column each.
 const WG: u32 = 64;
+
+/// Invocations per workgroup of the four-column kernel: small enough that
+/// a decode step's narrowest projections (192 columns: 48 invocations)
+/// still make a workgroup for each of two CPU threads.
+const QUAD_WG: u32 = 32;
 
 /// The most rows one invocation computes (a prefill's rows share each
 /// dequantized chunk of the weight).
@@ -102,9 +108,62 @@ pub fn quant_matmul(
         Some(copy) => XRead::Texture { fold: copy.fold, texels: k_len / 4 },
         None => XRead::Buffer,
     };
-    let (row_bases, row_sums, stores) = unrolled_rows(tm, &x, &sak, x_read);
     let textures: Vec<NodeId> = x_copy.iter().map(|c| c.node).collect();
     let binds = bindings_typed(ir, plan, root, &inputs, &[], &textures)?;
+    let fused = epilogue_nodes(ir, mm, root);
+    // One row of x (a decode step) over a weight held as a texture with a
+    // multiple of four rows: four columns per invocation share W's texels.
+    let quads = match (tm, n.as_static(), word_texture_width(ir, plan, bv.base)) {
+        (1, Some(cols), Some(width)) if cols % 4 == 0 => Some((cols, width)),
+        _ => None,
+    };
+    if let Some((cols, width)) = quads {
+        let lanes =
+            (0..4).map(|l| quant::lane_reader_wgsl(quant, &w, cols, width, l)).collect::<Result<Vec<_>, _>>()?;
+        let (x_base, x_loads) = quad_x_reads(&x, &sak, x_read);
+        let sum = |j: usize| (0..8).map(|t| format!("dot(x{t}, w{j}[{t}])")).collect::<Vec<_>>().join(" + ");
+        let wgsl = fill(
+            shaders::MATMUL_QUANT_QUADS,
+            &[
+                ("COMMON", shaders::COMMON.source),
+                ("BINDINGS", &binds),
+                ("LANE_READERS", &lanes.concat()),
+                ("EPI_BODY", &epi_body),
+                ("EPI_RESULT", &result),
+                ("X_ROW", &x_row),
+                ("SAK", &sak),
+                ("WG", &QUAD_WG.to_string()),
+                ("M", &m_expr),
+                ("N", &n_expr),
+                ("X_BASE", &x_base),
+                ("X_LOADS", &x_loads),
+                ("SUM_0", &sum(0)),
+                ("SUM_1", &sum(1)),
+                ("SUM_2", &sum(2)),
+                ("SUM_3", &sum(3)),
+                ("CHUNKS", &format!("{chunks}u")),
+                ("W", &w),
+            ],
+        )?;
+        return Ok(KernelSpec {
+            name: label(ir, root, &fused),
+            root,
+            wgsl,
+            inputs,
+            textures,
+            texture_copies: x_copy.into_iter().collect(),
+            word_textures: Vec::new(),
+            params: b.params.dims,
+            grid: Grid::Tiles { x: n, x_per: QUAD_WG * 4, y: Dim::product(&rows_shape), y_per: 1, z: Dim::new(1) },
+            output_elements: Dim::product(&ir.node(root).ty.shape),
+            co_outputs: Vec::new(),
+            few_rows: None,
+            variant: Some(format!("quant {quant} x1 4 columns")),
+            // Per chunk: the outer loop and four dequantizing loops.
+            loop_bound: Some(LoopBound { size: Dim::new(k_len), step: 32, per_step: 1 + 4 * 9 }),
+        });
+    }
+    let (row_bases, row_sums, stores) = unrolled_rows(tm, &x, &sak, x_read);
 
     let wgsl = fill(
         shaders::MATMUL_QUANT,
@@ -126,7 +185,6 @@ pub fn quant_matmul(
             ("W", &w),
         ],
     )?;
-    let fused = epilogue_nodes(ir, mm, root);
     Ok(KernelSpec {
         name: label(ir, root, &fused),
         root,
@@ -144,6 +202,33 @@ pub fn quant_matmul(
         // Per chunk: the dequantizing loop, and per row one pass over 8 vec4.
         loop_bound: Some(LoopBound { size: Dim::new(k_len), step: 32, per_step: 2 + 8 + tm * 9 }),
     })
+}
+
+/// Where the one row of x starts, and its chunk's 8 vec4 `x0..x7` (read
+/// with addresses uniform across the workgroup).
+fn quad_x_reads(x: &str, sak: &str, read: XRead) -> (String, String) {
+    match read {
+        XRead::Buffer => {
+            let loads = (0..8)
+                .map(|t| {
+                    let k = format!("base + s * 32u * {sak} + {}u * {sak}", 4 * t);
+                    format!(
+                        "        let x{t} = vec4<f32>({x}[{k}], {x}[{k} + {sak}], {x}[{k} + 2u * {sak}], {x}[{k} + 3u * {sak}]);\n"
+                    )
+                })
+                .collect();
+            ("    let base = x_row(min(row, M - 1u));".to_string(), loads)
+        }
+        XRead::Texture { fold, texels } => {
+            let base = format!(
+                "    let r = min(row, M - 1u);\n    let tx = (r % {fold}u) * {texels}u;\n    let ty = r / {fold}u;"
+            );
+            let loads = (0..8)
+                .map(|t| format!("        let x{t} = textureLoad({x}, vec2<u32>(tx + s * 8u + {t}u, ty));\n"))
+                .collect();
+            (base, loads)
+        }
+    }
 }
 
 /// The per-row code of the kernel, unrolled: each row's start in x and

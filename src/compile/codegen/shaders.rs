@@ -44,9 +44,11 @@ templates! {
     CONV1D = "conv1d";
     ATTENTION = "attention";
     MATMUL_QUANT = "matmul_quant";
+    MATMUL_QUANT_QUADS = "matmul_quant_quads";
     DEQUANT_COMMON = "dequant_common";
     DEQUANT_WORDS = "dequant_words";
     DEQUANT_WORDS_TEXTURE = "dequant_words_texture";
+    DEQUANT_WORDS_TEXTURE_LANE = "dequant_words_texture_lane";
     DEQUANT_K_SCALES = "dequant_k_scales";
     DEQUANT_Q8_0 = "dequant_q8_0";
     DEQUANT_Q4_0 = "dequant_q4_0";
