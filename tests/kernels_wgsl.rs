@@ -203,11 +203,12 @@ fn every_template_is_used() {
             wgraph::compile::compile(&ir, &CompileOptions::default(), &wgraph::compile::Target::portable()).unwrap();
         gpu.kernels.iter().for_each(|k| sources.push_str(&k.wgsl));
     }
-    // Quantized weights of every block type: a Linear and an embedding lookup.
-    for q in wgraph::graph::Quant::ALL {
+    // Quantized weights of every block type: a Linear (any rows, and one
+    // row: a decode step's four-column kernel) and an embedding lookup.
+    for (q, rows) in wgraph::graph::Quant::ALL.into_iter().flat_map(|q| [(q, Dim::sym("rows")), (q, Dim::new(1))]) {
         let k = q.block_elements();
         let g = Graph::new("quantized");
-        let x = g.input("x", DType::F32, [Dim::sym("rows"), Dim::new(k)]);
+        let x = g.input("x", DType::F32, [rows, Dim::new(k)]);
         let ids = g.input("ids", DType::I64, [Dim::new(2)]);
         let w = g.weight("w", DType::F32, [8usize, k]);
         g.output_named([("y", ops::linear(&x, &w, None)), ("e", ops::gather(&w, &ids, 0))]).unwrap();
