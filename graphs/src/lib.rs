@@ -17,6 +17,7 @@ pub mod gguf_tokenizer;
 pub mod grad;
 pub mod hf;
 pub mod llama;
+mod llama_attention;
 pub mod loss;
 pub mod nn;
 #[cfg(not(target_arch = "wasm32"))]

@@ -4,8 +4,9 @@
 //! with `rope_theta` from the config, grouped-query attention, SiLU-gated
 //! MLP, causal mask, tied or untied `lm_head`.
 
-use crate::attention::{merge_heads, split_heads};
 use crate::hf::{HfConfig, ModelError};
+use crate::llama_attention::{allowed_keys, self_attention, Cache, DeviceCache};
+pub use crate::llama_attention::{cache_names, slot_cache_names};
 use crate::loss::causal_lm_loss;
 use crate::nn::{self, Activation};
 use wgraph::graph::{ops, Scope};
@@ -128,11 +129,20 @@ pub enum LlamaGraph {
         /// Positions the cache holds.
         capacity: usize,
     },
-}
-
-/// Names of the cache weights of [`LlamaGraph::Cached`] for layer `i`.
-pub fn cache_names(i: usize) -> [String; 2] {
-    [format!("cache.{i}.key"), format!("cache.{i}.value")]
+    /// One decode step for `slots` conversations at once, each with its
+    /// own device cache ([`slot_cache_names`], `[capacity, kv_heads,
+    /// head_dim]`) and its own length: row `b` of `input_ids` and
+    /// `position_ids` (`[slots, 1]`) and of `attention_mask` (`[slots,
+    /// 1]`) is slot `b`'s token, `past_attention_mask.{b}` (`[1, past_b]`)
+    /// its cached positions' mask. The products read each weight once for
+    /// every slot; each slot attends to its own cache. Output `next_token`
+    /// (`[slots, 1]`); compile with `write_back`.
+    Slots {
+        /// Conversations per step.
+        slots: usize,
+        /// Positions each slot's cache holds.
+        capacity: usize,
+    },
 }
 
 pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
@@ -154,11 +164,13 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         LlamaGraph::Decode => "LlamaForCausalLM.decode",
         LlamaGraph::Cached { seq: Some(_), .. } => "LlamaForCausalLM.decode_step",
         LlamaGraph::Cached { seq: None, .. } => "LlamaForCausalLM.prefill",
+        LlamaGraph::Slots { .. } => "LlamaForCausalLM.decode_slots",
     });
     let (batch, seq, past) = match kind {
         LlamaGraph::Cached { seq, .. } => {
             (Dim::new(1), seq.map_or_else(|| Dim::sym("seq"), Dim::new), Dim::sym("past"))
         }
+        LlamaGraph::Slots { slots, .. } => (Dim::new(slots), Dim::new(1), Dim::sym("past")),
         _ => (Dim::sym("batch"), Dim::sym("seq"), Dim::sym("past")),
     };
     // Rotary positions have no table to run out of (HF computes any
@@ -169,36 +181,68 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         LlamaGraph::Forward | LlamaGraph::Base => {
             (ops::unsqueeze(&ops::range(&g, 0, 1, seq.clone(), DType::I64), 0), seq.clone())
         }
-        LlamaGraph::Decode | LlamaGraph::Cached { .. } => {
+        LlamaGraph::Decode | LlamaGraph::Cached { .. } | LlamaGraph::Slots { .. } => {
             (g.input("position_ids", DType::I64, [batch.clone(), seq.clone()]), &past + &seq)
         }
     };
-    let mask = match kind {
-        LlamaGraph::Cached { .. } => {
-            let cached = g.input("past_attention_mask", DType::I64, [batch.clone(), past.clone()]);
-            let new = g.input("attention_mask", DType::I64, [batch.clone(), seq.clone()]);
-            ops::concat(&[&cached, &new], 1)
-        }
-        _ => g.input("attention_mask", DType::I64, [batch.clone(), total.clone()]),
-    };
+    let new_mask = |len: Dim| g.input("attention_mask", DType::I64, [batch.clone(), len]);
     let kv_shape = |len: &Dim| [batch.clone(), cfg.num_key_value_heads.into(), len.clone(), cfg.head_dim.into()];
+    let cache_shape = |capacity: usize| [capacity, cfg.num_key_value_heads, cfg.head_dim];
+    let layers = 0..cfg.num_hidden_layers;
     let caches: Vec<Cache> = match kind {
-        LlamaGraph::Forward | LlamaGraph::Base => Vec::new(),
-        LlamaGraph::Decode => (0..cfg.num_hidden_layers)
-            .map(|i| {
-                Cache::Inputs(
-                    g.input(format!("past.{i}.key"), DType::F32, kv_shape(&past)),
-                    g.input(format!("past.{i}.value"), DType::F32, kv_shape(&past)),
-                )
-            })
-            .collect(),
-        LlamaGraph::Cached { capacity, .. } => (0..cfg.num_hidden_layers)
-            .map(|i| {
-                let shape = [capacity, cfg.num_key_value_heads, cfg.head_dim];
-                let [k, v] = cache_names(i).map(|name| g.weight(name, DType::F32, shape));
-                Cache::Device { key: k, value: v, past: past.clone(), capacity }
-            })
-            .collect(),
+        LlamaGraph::Forward | LlamaGraph::Base => {
+            let allowed = allowed_keys(&new_mask(total.clone()), &seq, total);
+            layers.map(|_| Cache::Fresh(allowed.clone())).collect()
+        }
+        LlamaGraph::Decode => {
+            let allowed = allowed_keys(&new_mask(total.clone()), &seq, total);
+            layers
+                .map(|i| Cache::Inputs {
+                    key: g.input(format!("past.{i}.key"), DType::F32, kv_shape(&past)),
+                    value: g.input(format!("past.{i}.value"), DType::F32, kv_shape(&past)),
+                    allowed: allowed.clone(),
+                })
+                .collect()
+        }
+        LlamaGraph::Cached { capacity, .. } => {
+            let cached = g.input("past_attention_mask", DType::I64, [batch.clone(), past.clone()]);
+            let allowed = allowed_keys(&ops::concat(&[&cached, &new_mask(seq.clone())], 1), &seq, total);
+            layers
+                .map(|i| {
+                    let [key, value] = cache_names(i).map(|name| g.weight(name, DType::F32, cache_shape(capacity)));
+                    Cache::Device(DeviceCache { key, value, past: past.clone(), capacity, allowed: allowed.clone() })
+                })
+                .collect()
+        }
+        LlamaGraph::Slots { slots, capacity } => {
+            let new = new_mask(seq.clone());
+            // Slot `b` holds `past{b}` positions, told by its cached positions' mask.
+            let slot_masks: Vec<(Dim, Value)> = (0..slots)
+                .map(|b| {
+                    let past = Dim::sym(format!("past{b}"));
+                    let cached = g.input(format!("past_attention_mask.{b}"), DType::I64, [Dim::new(1), past.clone()]);
+                    let mask = ops::concat(&[&cached, &ops::slice(&new, 0, b, b + 1)], 1);
+                    let allowed = allowed_keys(&mask, &seq, &past + &seq);
+                    (past, allowed)
+                })
+                .collect();
+            layers
+                .map(|i| {
+                    Cache::Slots(
+                        slot_masks
+                            .iter()
+                            .enumerate()
+                            .map(|(b, (past, allowed))| {
+                                let [key, value] = slot_cache_names(b, i)
+                                    .map(|name| g.weight(name, DType::F32, cache_shape(capacity)));
+                                let (past, allowed) = (past.clone(), allowed.clone());
+                                DeviceCache { key, value, past, capacity, allowed }
+                            })
+                            .collect(),
+                    )
+                })
+                .collect()
+        }
     };
 
     let root = Scope::new(&g, if kind == LlamaGraph::Base { "" } else { "model" });
@@ -206,24 +250,18 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
     let table = embed.weight("weight", [cfg.vocab_size, cfg.hidden_size]);
     let mut x = embed.name(ops::gather(&table, &ids, 0));
     let (cos, sin) = rotary(&root.pp("rotary_emb"), cfg, &positions);
-    // Query rows are the last `seq` of `total` positions; padding masks keys.
-    let causal = ops::causal_mask(&g, seq.clone(), total);
-    let keep = ops::ne(&mask, &ops::scalar(&g, 0.0, DType::I64));
-    let allowed = ops::and(&ops::unsqueeze(&causal, 0), &ops::unsqueeze(&keep, 1));
-    let allowed = ops::unsqueeze(&allowed, 1);
 
     let mut presents = Vec::new();
-    for i in 0..cfg.num_hidden_layers {
+    for (i, cache) in caches.iter().enumerate() {
         let l = root.pp(format!("layers.{i}"));
         let h = rms_norm(&l.pp("input_layernorm"), &x, cfg);
-        let cache = caches.get(i);
-        let (attn, k, v) = self_attention(&l.pp("self_attn"), cfg, &h, &cos, &sin, &allowed, cache);
-        let [key_name, value_name] = match kind {
-            LlamaGraph::Cached { .. } => cache_names(i),
-            _ => [format!("present.{i}.key"), format!("present.{i}.value")],
+        let (attn, written) = self_attention(&l.pp("self_attn"), cfg, &h, &cos, &sin, cache);
+        let names: Vec<String> = match kind {
+            LlamaGraph::Cached { .. } => cache_names(i).to_vec(),
+            LlamaGraph::Slots { slots, .. } => (0..slots).flat_map(|b| slot_cache_names(b, i)).collect(),
+            _ => vec![format!("present.{i}.key"), format!("present.{i}.value")],
         };
-        presents.push((key_name, k));
-        presents.push((value_name, v));
+        presents.extend(names.into_iter().zip(written));
         x = &x + &attn;
         let h = rms_norm(&l.pp("post_attention_layernorm"), &x, cfg);
         let m = l.pp("mlp");
@@ -250,7 +288,7 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
     } else {
         g.weight("lm_head.weight", DType::F32, [cfg.vocab_size, cfg.hidden_size])
     };
-    if let LlamaGraph::Cached { .. } = kind {
+    if let LlamaGraph::Cached { .. } | LlamaGraph::Slots { .. } = kind {
         // Only the last position's logits decide the next token.
         let last = ops::slice(&x, 1, &seq - &Dim::new(1), seq.clone());
         let logits = ops::linear(&last, &lm_head, None).named("lm_head");
@@ -313,7 +351,7 @@ fn reshape_tail(x: &Value, replaced: usize, tail: &[usize]) -> Value {
 
 /// `x * cos + rotate(x) * sin`: half-split `rotate_half(x) = cat(-x2, x1)`,
 /// or interleaved, each pair `(a, b)` becoming `(-b, a)`.
-fn apply_rotary(x: &Value, cos: &Value, sin: &Value, cfg: &LlamaConfig) -> Value {
+pub(crate) fn apply_rotary(x: &Value, cos: &Value, sin: &Value, cfg: &LlamaConfig) -> Value {
     let half = cfg.head_dim / 2;
     let rotated = match cfg.rope_layout {
         RopeLayout::HalfSplit => {
@@ -326,91 +364,6 @@ fn apply_rotary(x: &Value, cos: &Value, sin: &Value, cfg: &LlamaConfig) -> Value
         }
     };
     &(x * cos) + &(&rotated * sin)
-}
-
-fn self_attention(
-    s: &Scope,
-    cfg: &LlamaConfig,
-    x: &Value,
-    cos: &Value,
-    sin: &Value,
-    allowed: &Value,
-    cache: Option<&Cache>,
-) -> (Value, Value, Value) {
-    let (h, kvh, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
-    let q = nn::linear(&s.pp("q_proj"), x, cfg.hidden_size, h * hd, cfg.attention_bias);
-    let k = nn::linear(&s.pp("k_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
-    let v = nn::linear(&s.pp("v_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
-    let q = apply_rotary(&split_heads(&q, h, hd), cos, sin, cfg);
-    let mut k = apply_rotary(&split_heads(&k, kvh, hd), cos, sin, cfg);
-    let mut v = split_heads(&v, kvh, hd);
-    let mut presents = None;
-    match cache {
-        None => {}
-        Some(Cache::Inputs(pk, pv)) => {
-            k = ops::concat(&[pk, &k], 2);
-            v = ops::concat(&[pv, &v], 2);
-        }
-        Some(Cache::Device { key, value, past, capacity }) => {
-            let (kc, kw) = append_rows(key, &k, past, *capacity);
-            let (vc, vw) = append_rows(value, &v, past, *capacity);
-            (k, v) = (kc, vc);
-            presents = Some((kw, vw));
-        }
-    }
-    let ctx = if kvh == h {
-        attend(&q, &k, &v, allowed, hd)
-    } else {
-        // Grouped-query attention: query heads as `[kv_heads, n_rep]`, each
-        // KV head broadcast over its group (a stride-0 view, where HF's
-        // `repeat_kv` copies it `n_rep` times); the numbers are HF's.
-        let (rep, d) = (h / kvh, |v: &Value, axis: isize| v.dim(axis).unwrap_or_else(|| Dim::new(1)));
-        let grouped = |t: &Value| {
-            let shape = [d(t, 0), Dim::new(kvh), Dim::new(rep), d(t, 2), Dim::new(hd)];
-            ops::expand(&ops::unsqueeze(t, 2), shape)
-        };
-        let q5 = ops::reshape(&q, [d(&q, 0), Dim::new(kvh), Dim::new(rep), d(&q, 2), Dim::new(hd)]);
-        let ctx = attend(&q5, &grouped(&k), &grouped(&v), &ops::unsqueeze(allowed, 1), hd);
-        ops::reshape(&ctx, [d(&q, 0), Dim::new(h), d(&q, 2), Dim::new(hd)])
-    };
-    let merged = merge_heads(&ctx, h * hd);
-    let out = s.name(nn::linear(&s.pp("o_proj"), &merged, h * hd, cfg.hidden_size, cfg.attention_bias));
-    let (k, v) = presents.unwrap_or((k, v));
-    (out, k, v)
-}
-
-/// `softmax(mask(q k^T / sqrt(head_dim))) v` over the last two axes (any
-/// batch axes), masked positions at f32's lowest value as HF's eager path.
-fn attend(q: &Value, k: &Value, v: &Value, allowed: &Value, hd: usize) -> Value {
-    let scores = ops::matmul(q, &ops::transpose(k, -1, -2)) * (hd as f64).powf(-0.5);
-    let lowest = ops::scalar(q.graph(), f32::MIN as f64, DType::F32);
-    let probs = ops::softmax(&ops::select(allowed, &scores, &lowest), -1);
-    ops::matmul(&probs, v)
-}
-
-/// Where a layer's past keys and values come from.
-enum Cache {
-    /// Graph inputs `[batch, kv_heads, past, head_dim]` ([`LlamaGraph::Decode`]).
-    Inputs(Value, Value),
-    /// Weights `[capacity, kv_heads, head_dim]` valid up to `past`
-    /// ([`LlamaGraph::Cached`]).
-    Device { key: Value, value: Value, past: Dim, capacity: usize },
-}
-
-/// A step's keys (or values) `x` (`[1, kv_heads, seq, head_dim]`) after the
-/// cache's first `past` rows: returns the attention's operand `[1,
-/// kv_heads, past + seq, head_dim]` and the cache with the step's rows
-/// written at `past`, in the form the compiler writes back in place.
-fn append_rows(cache: &Value, x: &Value, past: &Dim, capacity: usize) -> (Value, Value) {
-    let d = |axis: isize| x.dim(axis).unwrap_or_else(|| Dim::new(1));
-    let (kvh, seq, hd) = (d(1), d(2), d(3));
-    let rows = ops::reshape(&ops::permute(x, &[0, 2, 1, 3]), [seq.clone(), kvh.clone(), hd.clone()]);
-    let head = ops::slice(cache, 0, 0, past.clone());
-    let end = past + &seq;
-    let seen = ops::concat(&[&head, &rows], 0);
-    let seen = ops::permute(&ops::reshape(&seen, [Dim::new(1), end.clone(), kvh, hd]), &[0, 2, 1, 3]);
-    let tail = ops::slice(cache, 0, end, capacity);
-    (seen, ops::concat(&[&head, &rows, &tail], 0))
 }
 
 #[cfg(test)]

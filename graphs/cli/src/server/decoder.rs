@@ -1,8 +1,8 @@
 //! The decoder's model thread: `--parallel` slots, each a conversation
 //! with its own KV cache over shared weights. Every round it admits queued
 //! requests into free slots (a new request joins at the next step), then
-//! advances each busy slot by one token: the prefill for a new one, one
-//! decode step for the others. Text goes to each request's channel as it
+//! advances each busy slot by one token: one decode step for all the slots
+//! past their prompt together, then the prefill of each new one. Text goes to each request's channel as it
 //! is made; a request whose channel is closed (the client went away) frees
 //! its slot at once.
 
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokenizers::Tokenizer;
 use tokio::sync::mpsc::UnboundedSender;
 use wgraph_models::chat::TextStream;
-use wgraph_models::decode_slots::SlotDecoder;
+use wgraph_models::decode_slots::{SlotDecoder, SlotError, SlotStep};
 
 /// One generation request.
 pub(crate) struct DecodeJob {
@@ -112,7 +112,12 @@ pub(crate) fn serve_slots(
         }
         let started = Instant::now();
         let busy = active.len();
-        active.retain_mut(|a| advance(decoder, a, settings, metrics));
+        let tokens = next_tokens(decoder, &mut active, metrics);
+        let mut tokens = tokens.into_iter();
+        active.retain_mut(|a| match tokens.next() {
+            Some(token) => take_token(decoder, a, token, settings, metrics),
+            None => false,
+        });
         if busy > 0 {
             metrics.batch(busy, started.elapsed());
         }
@@ -123,17 +128,49 @@ pub(crate) fn serve_slots(
     }
 }
 
-/// One token for `a`; false when its generation is over (slot freed).
-fn advance(decoder: &SlotDecoder, a: &mut Active<'_>, settings: &DecoderSettings, metrics: &Metrics) -> bool {
-    if a.job.events.is_closed() {
-        metrics.cancelled.fetch_add(1, Ordering::Relaxed);
-        return false;
+/// The next token of every slot in `active` (in order), after freeing the
+/// slots whose client went away: the decode steps of the slots past their
+/// prompt as one batched step, then each new slot's prefill (a batched step
+/// may overwrite a free slot's first position, which the prefill writes).
+/// A failure fails the requests it was for.
+fn next_tokens(decoder: &SlotDecoder, active: &mut Vec<Active<'_>>, metrics: &Metrics) -> Vec<Result<i64, String>> {
+    active.retain(|a| {
+        let gone = a.job.events.is_closed();
+        if gone {
+            metrics.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+        !gone
+    });
+    let steps: Vec<SlotStep> =
+        active.iter().filter_map(|a| Some(SlotStep { slot: a.slot, token: a.next?, past: a.past })).collect();
+    let mut stepped = match guarded(|| decoder.step_busy(&steps)) {
+        Ok(tokens) => tokens.into_iter().map(Ok).collect::<Vec<_>>(),
+        Err(e) => vec![Err(e); steps.len()],
     }
-    let result = catch_unwind(AssertUnwindSafe(|| match a.next {
-        None => decoder.start(a.slot, &a.job.prompt),
-        Some(token) => decoder.step(a.slot, token, a.past),
-    }))
-    .unwrap_or_else(|_| Err(wgraph_models::generate::GenerateError::MissingOutput("a panic".into()).into()));
+    .into_iter();
+    active
+        .iter()
+        .map(|a| match a.next {
+            Some(_) => stepped.next().unwrap_or_else(|| Err("the batched step returned too few tokens".into())),
+            None => guarded(|| decoder.start(a.slot, &a.job.prompt)),
+        })
+        .collect()
+}
+
+/// `run`'s result, a panic in the model as an error.
+fn guarded<T>(run: impl FnOnce() -> Result<T, SlotError>) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(|| run().map_err(|e| e.to_string())))
+        .unwrap_or_else(|_| Err("the model panicked".to_string()))
+}
+
+/// Hands `a` its next token; false when its generation is over (slot freed).
+fn take_token(
+    decoder: &SlotDecoder,
+    a: &mut Active<'_>,
+    result: Result<i64, String>,
+    settings: &DecoderSettings,
+    metrics: &Metrics,
+) -> bool {
     let token = match result {
         Ok(t) => t,
         Err(e) => {
