@@ -194,6 +194,26 @@ fn a_model_sharing_weights_gets_one_tier_and_sees_the_shared_values() {
     assert_eq!(markers(dir.path()), 0);
 }
 
+/// Weights the owner holds as textures are read from those textures by a
+/// model sharing its weights (a generator's prefill, a server's slots), not
+/// from buffers: the fast kernels on CPU drivers, and no second copy.
+#[test]
+fn a_model_sharing_weights_reads_the_owners_textures() {
+    let (g, weights) = attention_block();
+    let owner = Loader::new(device()).load(&g, &weights).unwrap();
+    let sharer = Loader::new(device()).sharing_weights_with(&owner).load(&g, &weights).unwrap();
+    let textured = |m: &wgraph::Model| -> Vec<String> {
+        m.program().kernels.iter().filter(|k| !k.textures.is_empty()).map(|k| k.name.clone()).collect()
+    };
+    // Weight textures are a CPU-driver choice; elsewhere both read buffers.
+    let cpu = device().info().device_type == wgpu::DeviceType::Cpu;
+    assert_eq!(!textured(&owner).is_empty(), cpu, "the owner reads its projections from textures on a CPU driver");
+    assert_eq!(textured(&sharer), textured(&owner), "the sharer reads the same weights from textures");
+    let feed = input(2, 7, 3);
+    let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
+    assert_close(sharer.run(feed).unwrap().get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-5, "sharer");
+}
+
 #[test]
 fn the_background_waits_for_the_first_result_and_a_one_shot_process_exits_without_it() {
     let (g, weights) = attention_block();

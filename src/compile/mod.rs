@@ -44,7 +44,7 @@ pub use target::{AdapterKind, Target};
 pub use tier::{KernelTier, QUICK_ACCUMULATORS, QUICK_ATTENTION_ROWS};
 pub use tuning::{candidates, MatmulCase, MatmulSignature, SizeKey, TuneMode, TuningTable};
 
-use crate::graph::{Ir, NodeId};
+use crate::graph::{Ir, NodeId, Op};
 use crate::settings::{level, Settings};
 use std::collections::HashSet;
 
@@ -75,6 +75,10 @@ pub struct CompileOptions {
     /// new parameters and optimizer state), and are not read back. Weights
     /// written back are never read as textures.
     pub write_back: bool,
+    /// Weights read from another model's buffers (see
+    /// `Loader::sharing_weights_with`): that model may change them between
+    /// runs, so no kernel reads them from textures uploaded once.
+    pub shared_buffers: HashSet<String>,
     /// Kernels tuned for speed (the default) or quick to compile (see
     /// [`KernelTier`]; `TieredModel` uses both).
     pub tier: KernelTier,
@@ -101,6 +105,7 @@ impl Default for CompileOptions {
             tap_every_node: false,
             texture_weights: true,
             write_back: false,
+            shared_buffers: HashSet::new(),
             tier: KernelTier::Tuned,
             tuning: None,
             validated: None,
@@ -228,6 +233,11 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
             .filter(|(c, _)| plan.is_materialised(*c) && !outputs.contains(c) && !keep.contains(c))
             .collect();
     }
+    plan.written_weights.extend(
+        ir.graph
+            .node_indices()
+            .filter(|&n| matches!(&ir.node(n).op, Op::Weight { name, .. } if options.shared_buffers.contains(name))),
+    );
     if target.kind == AdapterKind::Cpu {
         plan.quant_texture_side = target.max_texture_side;
     }

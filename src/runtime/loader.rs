@@ -155,9 +155,12 @@ impl<'d> Loader<'d> {
                 options.tuning = Some(std::sync::Arc::new(table));
             }
         }
-        if self.shared.is_some() {
-            // A texture is a copy made once; shared weights change under it.
-            options.texture_weights = false;
+        if let Some(other) = self.shared {
+            // A texture is a copy made once: weights read from the other
+            // model's buffers may change under it (its write-backs,
+            // `write_weights`). Those it holds as textures are shared as
+            // they are.
+            options.shared_buffers.extend(other.buffered_weight_names());
         }
         // Sources an earlier process validated are not validated again.
         let validated = settings.pipeline_cache.as_deref().map(super::validated::path);

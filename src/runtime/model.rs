@@ -121,8 +121,8 @@ impl Model {
         }
 
         let Statics { statics, textures, weight_buffers } = timed(settings, "upload-weights", || {
-            let shared_quant = other.map(Model::quant_textures).unwrap_or_default();
-            upload_statics(device, &program, weights, other.map(|m| &m.weight_buffers), &shared_quant)
+            let shared_textures = other.map(Model::weight_textures).unwrap_or_default();
+            upload_statics(device, &program, weights, other.map(|m| &m.weight_buffers), &shared_textures)
         })?;
 
         let index_checks = index_checks(&program);
@@ -334,6 +334,11 @@ impl Model {
 
     #[cfg(not(target_arch = "wasm32"))]
     /// The per-shape instances.
+    /// Names of the weights the model holds in buffers.
+    pub(super) fn buffered_weight_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.weight_buffers.keys().cloned()
+    }
+
     pub(super) fn instances(&self) -> &InstanceCache {
         &self.instances
     }

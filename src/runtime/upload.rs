@@ -28,8 +28,10 @@ pub(super) struct Statics {
     pub(super) weight_buffers: WeightBuffers,
 }
 
-/// Quantized weights held as textures, by checkpoint name.
-pub(super) type QuantTextures = HashMap<String, (wgpu::TextureView, Quant)>;
+/// Weights held as textures, by checkpoint name, with the block format of
+/// a quantized one (a texture's layout depends only on its tensor, so
+/// models sharing weights share textures too).
+pub(super) type WeightTextures = HashMap<String, (wgpu::TextureView, Option<Quant>)>;
 
 /// Weight buffers by checkpoint name, as a model holds them, with the
 /// block format of a weight kept quantized.
@@ -44,7 +46,7 @@ pub(super) fn upload_statics(
     program: &Program,
     weights: &Weights,
     shared: Option<&WeightBuffers>,
-    shared_quant: &QuantTextures,
+    shared_textures: &WeightTextures,
 ) -> Result<Statics, RuntimeError> {
     let dev = &device.device;
     let limit = device.limits().max_storage_buffer_binding_size;
@@ -74,7 +76,7 @@ pub(super) fn upload_statics(
         if let (Op::Weight { name, quant: Some(q), .. }, Some(width)) =
             (&n.op, word_texture_width(&program.ir, &program.plan, node))
         {
-            let view = match shared_quant.get(name).filter(|(_, sq)| sq == q) {
+            let view = match shared_textures.get(name).filter(|(_, sq)| *sq == Some(*q)) {
                 Some((view, _)) => view.clone(),
                 None => {
                     let words = quantized_words(weights, name, *q)?;
@@ -84,6 +86,14 @@ pub(super) fn upload_statics(
             };
             textures.insert(node, view);
             continue;
+        }
+        if let (Op::Weight { name, quant: None, .. }, true, false) =
+            (&n.op, as_texture.contains(&node), as_buffer.contains(&node))
+        {
+            if let Some((view, None)) = shared_textures.get(name) {
+                textures.insert(node, view.clone());
+                continue;
+            }
         }
         // Another model's buffer of the same weight in the same format, big
         // enough: borrowed before anything is read from the checkpoint.

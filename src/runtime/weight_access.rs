@@ -18,13 +18,13 @@ impl Model {
         names
     }
 
-    /// Quantized weights held as textures, by name (for models sharing them).
-    pub(super) fn quant_textures(&self) -> super::upload::QuantTextures {
+    /// Weights held as textures, by name (for models sharing them).
+    pub(super) fn weight_textures(&self) -> super::upload::WeightTextures {
         let ir = &self.program().ir;
         self.textures
             .iter()
             .filter_map(|(&node, view)| match &ir.node(node).op {
-                crate::graph::Op::Weight { name, quant: Some(q), .. } => Some((name.clone(), (view.clone(), *q))),
+                crate::graph::Op::Weight { name, quant, .. } => Some((name.clone(), (view.clone(), *quant))),
                 _ => None,
             })
             .collect()
@@ -143,7 +143,7 @@ impl Model {
         for (name, tensor) in tensors {
             // Quantized weights, in a buffer or a texture, are read-only.
             let buffered = self.weight_buffers.get(name).and_then(|(_, _, q)| *q);
-            if let Some(q) = buffered.or_else(|| self.quant_textures().get(name).map(|(_, q)| *q)) {
+            if let Some(q) = buffered.or_else(|| self.weight_textures().get(name).and_then(|(_, q)| *q)) {
                 return Err(RuntimeError::WeightMismatch {
                     name: name.clone(),
                     expected: format!("no new values: the weight is held as {q} blocks, read-only"),
