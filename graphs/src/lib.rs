@@ -17,7 +17,6 @@ pub mod gguf_tokenizer;
 pub mod grad;
 pub mod hf;
 pub mod llama;
-mod llama_attention;
 pub mod loss;
 pub mod nn;
 #[cfg(not(target_arch = "wasm32"))]

@@ -22,11 +22,11 @@ use wgraph_models::HfConfig;
 const CAPACITY: usize = 48;
 
 fn config(name: &str) -> LlamaConfig {
-    LlamaConfig::from_hf(&HfConfig::from_dir(&model(name)).unwrap()).unwrap()
+    LlamaConfig::from_hf(&HfConfig::from_dir(model(name)).unwrap()).unwrap()
 }
 
 fn weights(name: &str) -> Weights {
-    Weights::from_dir(&model(name)).unwrap()
+    Weights::from_dir(model(name)).unwrap()
 }
 
 /// A conversation in a slot: its tokens so far and how many it ends with.

@@ -332,13 +332,13 @@ impl Model {
         }
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
-    /// The per-shape instances.
     /// Names of the weights the model holds in buffers.
     pub(super) fn buffered_weight_names(&self) -> impl Iterator<Item = String> + '_ {
         self.weight_buffers.keys().cloned()
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
+    /// The per-shape instances.
     pub(super) fn instances(&self) -> &InstanceCache {
         &self.instances
     }

@@ -3,8 +3,8 @@
 //! device, or one device cache per conversation slot for a step that
 //! decodes several conversations at once.
 
+use super::{apply_rotary, LlamaConfig};
 use crate::attention::{merge_heads, split_heads};
-use crate::llama::{apply_rotary, LlamaConfig};
 use crate::nn;
 use wgraph::graph::{ops, Scope};
 use wgraph::{DType, Dim, Value};

@@ -5,10 +5,12 @@
 //! MLP, causal mask, tied or untied `lm_head`.
 
 use crate::hf::{HfConfig, ModelError};
-use crate::llama_attention::{allowed_keys, self_attention, Cache, DeviceCache};
-pub use crate::llama_attention::{cache_names, slot_cache_names};
+mod attention;
+
 use crate::loss::causal_lm_loss;
 use crate::nn::{self, Activation};
+use attention::{allowed_keys, self_attention, Cache, DeviceCache};
+pub use attention::{cache_names, slot_cache_names};
 use wgraph::graph::{ops, Scope};
 use wgraph::{DType, Dim, Graph, Tensor, Value};
 
