@@ -3,13 +3,32 @@
 
 use crate::hf::ModelError;
 use std::path::Path;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{EncodeInput, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 use wgraph::graph::{Ir, Op};
 use wgraph::Tensor;
 
 /// A tokenizer that pads batches to their longest sequence.
 pub struct TextEncoder {
     tokenizer: Tokenizer,
+}
+
+/// One input to an encoder: a text, or a pair of texts (a cross-encoder's
+/// query and passage) that the tokenizer joins with its pair template
+/// (`[CLS] a [SEP] b [SEP]`, the second text's `token_type_ids` 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextInput {
+    Single(String),
+    Pair(String, String),
+}
+
+impl TextInput {
+    /// What the tokenizer takes.
+    pub fn as_encode_input(&self) -> EncodeInput<'_> {
+        match self {
+            TextInput::Single(t) => t.as_str().into(),
+            TextInput::Pair(a, b) => (a.as_str(), b.as_str()).into(),
+        }
+    }
 }
 
 /// One tokenized batch, every tensor `i64[batch, seq]`.
@@ -52,13 +71,22 @@ impl TextEncoder {
     }
 
     pub fn encode(&self, texts: &[&str]) -> Result<TokenBatch, ModelError> {
+        self.encode_batch(texts.iter().map(|&t| t.into()).collect())
+    }
+
+    /// [`TextEncoder::encode`] for texts and pairs of texts.
+    pub fn encode_inputs(&self, inputs: &[TextInput]) -> Result<TokenBatch, ModelError> {
+        self.encode_batch(inputs.iter().map(TextInput::as_encode_input).collect())
+    }
+
+    fn encode_batch(&self, inputs: Vec<EncodeInput<'_>>) -> Result<TokenBatch, ModelError> {
         let err = |detail: String| ModelError::Config { path: "tokenizer.json".into(), detail };
-        let encodings =
-            self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| err(format!("tokenizing: {e}")))?;
+        let rows = inputs.len();
+        let encodings = self.tokenizer.encode_batch(inputs, true).map_err(|e| err(format!("tokenizing: {e}")))?;
         let seq = encodings.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
         let collect = |f: &dyn Fn(&tokenizers::Encoding) -> Vec<i64>| -> Result<Tensor, ModelError> {
             let data: Vec<i64> = encodings.iter().flat_map(f).collect();
-            Tensor::new([texts.len(), seq], data).map_err(|e| err(e.to_string()))
+            Tensor::new([rows, seq], data).map_err(|e| err(e.to_string()))
         };
         Ok(TokenBatch {
             input_ids: collect(&|e| e.get_ids().iter().map(|&v| v as i64).collect())?,

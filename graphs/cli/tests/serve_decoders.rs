@@ -136,6 +136,26 @@ fn completions_equal_greedy_generation_whole_streamed_and_concurrent() {
     assert_eq!(gots, wants);
 }
 
+/// A decode step the device fails answers its conversations with a 500
+/// naming the failure and frees their slots; the next request is answered
+/// as usual.
+#[test]
+fn a_failed_step_answers_500_and_the_server_goes_on() {
+    let device = Device::new().unwrap();
+    let reference = Reference::new(&device);
+    let conversation = vec![Message::new("user", "hello hello")];
+    let (_, _, text) = reference.answer(&conversation, 6);
+    let server = Server::start(&dir(), &["--parallel", "2", "--debug-fail-batch", "1"]);
+    let body = json!({"messages": conversation, "max_tokens": 6});
+    let failed = server.post("/v1/chat/completions", &body);
+    assert_eq!((failed.status, failed.error().0.as_str()), (500, "model_error"), "{}", failed.body);
+    assert!(failed.body.contains("the device failed"), "{}", failed.body);
+    assert_eq!(server.metric("wgraph_model_errors_total"), 1.0);
+    let next = server.post("/v1/chat/completions", &body);
+    assert_eq!(next.status, 200, "{}", next.body);
+    assert_eq!(next.json()["choices"][0]["message"]["content"].as_str(), Some(text.as_str()));
+}
+
 #[test]
 fn decoder_limits_answer_with_json_errors() {
     let server = Server::start(&dir(), &["--ctx-size", "128", "--max-queued", "4"]);

@@ -218,6 +218,21 @@ fn agent_get_with_key(server: &Server, path: &str) -> String {
     r.body_mut().read_to_string().unwrap()
 }
 
+/// A batch the device fails answers its requests with a 500 naming the
+/// failure; the next batch is served as usual.
+#[test]
+fn a_failed_batch_answers_500_and_the_server_goes_on() {
+    let want = reference(&TEXTS);
+    let server = Server::start(&fixture("serve/embedder"), &["--debug-fail-batch", "1"]);
+    let failed = server.post("/embed", &json!({"inputs": TEXTS[0]}));
+    assert_eq!((failed.status, failed.error().0.as_str()), (500, "model_error"), "{}", failed.body);
+    assert!(failed.body.contains("the device failed this batch"), "{}", failed.body);
+    assert_eq!(server.metric("wgraph_model_errors_total"), 1.0);
+    let next = server.post("/embed", &json!({"inputs": TEXTS[0]}));
+    assert_eq!(next.status, 200, "{}", next.body);
+    assert!(max_diff(&vector(&next.json()[0]), &want[0]) < 1e-6);
+}
+
 #[test]
 fn a_full_queue_answers_429_with_retry_after() {
     let server = Server::start(&fixture("serve/embedder"), &["--max-queued", "0"]);
@@ -254,5 +269,24 @@ fn predict_gives_hf_label_probabilities() {
     // One text: one list, not a list of lists.
     let one = server.post("/predict", &json!({"inputs": texts[0]})).json();
     assert!(one[0]["label"].is_string(), "{one}");
+    // Text pairs (a cross-encoder's query and passage) through the
+    // tokenizer's pair template; a two-text array is one pair, as in TEI.
+    let pairs: Vec<[String; 2]> = serde_json::from_str(&meta.metadata().as_ref().unwrap()["pairs"]).unwrap();
+    let pair_probs =
+        Weights::open([dir.join("classify.safetensors")]).unwrap().read("pair_probs").unwrap().to_f32_vec();
+    let score_of = |ranked: &Value, label: &str| {
+        let entry = ranked.as_array().unwrap().iter().find(|e| e["label"] == label).unwrap();
+        entry["score"].as_f64().unwrap() as f32
+    };
+    let many = server.post("/predict", &json!({"inputs": pairs}));
+    assert_eq!(many.status, 200, "{}", many.body);
+    let one_pair = server.post("/predict", &json!({"inputs": pairs[1]})).json();
+    for (i, ranked) in many.json().as_array().unwrap().iter().chain([&one_pair]).enumerate() {
+        let row = if i < pairs.len() { i } else { 1 };
+        for (j, label) in labels.iter().enumerate() {
+            let (got, want) = (score_of(ranked, label), pair_probs[row * 3 + j]);
+            assert!((got - want).abs() < 6e-4, "pair {row} {label}: {got} vs HF {want}");
+        }
+    }
     assert_eq!(server.post("/embed", &json!({"inputs": "x"})).status, 404);
 }

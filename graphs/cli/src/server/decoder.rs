@@ -7,6 +7,7 @@
 //! its slot at once.
 
 use super::api_error::ApiError;
+use super::fault::InjectedFault;
 use super::job_queue::JobQueue;
 use super::metrics::Metrics;
 use super::stop_strings::StopStrings;
@@ -73,6 +74,8 @@ struct Active<'t> {
 pub(crate) struct DecoderSettings {
     pub(crate) stop_ids: Vec<i64>,
     pub(crate) step_delay: Duration,
+    /// The batched step to fail on purpose (`--debug-fail-batch`).
+    pub(crate) fail_batch: Option<u64>,
 }
 
 /// The model thread's loop, until every sender is gone and no slot is busy.
@@ -85,6 +88,7 @@ pub(crate) fn serve_slots(
 ) {
     let mut active: Vec<Active<'_>> = Vec::new();
     let mut open = true;
+    let fault = InjectedFault::new(settings.fail_batch);
     while open || !active.is_empty() {
         // Admit queued requests into free slots; wait for one when idle.
         while open && active.len() < decoder.slots() {
@@ -112,7 +116,7 @@ pub(crate) fn serve_slots(
         }
         let started = Instant::now();
         let busy = active.len();
-        let tokens = next_tokens(decoder, &mut active, metrics);
+        let tokens = next_tokens(decoder, &mut active, &fault, metrics);
         let mut tokens = tokens.into_iter();
         active.retain_mut(|a| match tokens.next() {
             Some(token) => take_token(decoder, a, token, settings, metrics),
@@ -133,7 +137,12 @@ pub(crate) fn serve_slots(
 /// prompt as one batched step, then each new slot's prefill (a batched step
 /// may overwrite a free slot's first position, which the prefill writes).
 /// A failure fails the requests it was for.
-fn next_tokens(decoder: &SlotDecoder, active: &mut Vec<Active<'_>>, metrics: &Metrics) -> Vec<Result<i64, String>> {
+fn next_tokens(
+    decoder: &SlotDecoder,
+    active: &mut Vec<Active<'_>>,
+    fault: &InjectedFault,
+    metrics: &Metrics,
+) -> Vec<Result<i64, String>> {
     active.retain(|a| {
         let gone = a.job.events.is_closed();
         if gone {
@@ -143,7 +152,11 @@ fn next_tokens(decoder: &SlotDecoder, active: &mut Vec<Active<'_>>, metrics: &Me
     });
     let steps: Vec<SlotStep> =
         active.iter().filter_map(|a| Some(SlotStep { slot: a.slot, token: a.next?, past: a.past })).collect();
-    let mut stepped = match guarded(|| decoder.step_busy(&steps)) {
+    let stepped = match steps.is_empty() {
+        true => Ok(Vec::new()),
+        false => fault.check().and_then(|()| guarded(|| decoder.step_busy(&steps))),
+    };
+    let mut stepped = match stepped {
         Ok(tokens) => tokens.into_iter().map(Ok).collect::<Vec<_>>(),
         Err(e) => vec![Err(e); steps.len()],
     }

@@ -6,6 +6,7 @@
 
 use super::api_error::ApiError;
 use super::encoder_model::EncoderModel;
+use super::fault::InjectedFault;
 use super::job_queue::JobQueue;
 use super::metrics::Metrics;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,10 +14,11 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use wgraph_models::text::TextInput;
 
 /// One request: its texts and their token counts (after truncation).
 pub(crate) struct EncodeJob {
-    pub(crate) texts: Vec<String>,
+    pub(crate) texts: Vec<TextInput>,
     pub(crate) tokens: Vec<usize>,
     pub(crate) reply: oneshot::Sender<Result<Vec<Vec<f32>>, ApiError>>,
 }
@@ -25,12 +27,13 @@ pub(crate) struct EncodeJob {
 pub(crate) type EncoderQueue = JobQueue<EncodeJob>;
 
 /// The model thread's loop: until every sender is gone (shutdown).
-/// `delay` holds each batch before it runs (`--debug-step-delay-ms`).
+/// `delay` holds each batch before it runs (`--debug-step-delay-ms`);
+/// `fault` fails one on purpose (`--debug-fail-batch`).
 pub(crate) fn serve_batches(
     model: &EncoderModel,
     rx: mpsc::Receiver<EncodeJob>,
     (max_batch_tokens, max_wait): (usize, Duration),
-    delay: Duration,
+    (delay, fault): (Duration, &InjectedFault),
     metrics: &Metrics,
 ) {
     while let Ok(first) = rx.recv() {
@@ -54,12 +57,18 @@ pub(crate) fn serve_batches(
         }
         // A client that went away is not computed for.
         jobs.retain(|j| !j.reply.is_closed());
-        answer(model, jobs, max_batch_tokens, metrics);
+        answer(model, jobs, max_batch_tokens, fault, metrics);
     }
 }
 
 /// Runs the texts of `jobs` in length-sorted batches and replies to each job.
-fn answer(model: &EncoderModel, jobs: Vec<EncodeJob>, max_batch_tokens: usize, metrics: &Metrics) {
+fn answer(
+    model: &EncoderModel,
+    jobs: Vec<EncodeJob>,
+    max_batch_tokens: usize,
+    fault: &InjectedFault,
+    metrics: &Metrics,
+) {
     // (job, text) of every text, shortest first.
     let mut items: Vec<(usize, usize, usize)> = jobs
         .iter()
@@ -70,11 +79,13 @@ fn answer(model: &EncoderModel, jobs: Vec<EncodeJob>, max_batch_tokens: usize, m
     let mut rows: Vec<Vec<Option<Vec<f32>>>> = jobs.iter().map(|j| vec![None; j.texts.len()]).collect();
     let mut failures: Vec<Option<ApiError>> = vec![None; jobs.len()];
     for batch in length_groups(&items, max_batch_tokens) {
-        let texts: Vec<&str> = batch.iter().map(|&(j, t, _)| jobs[j].texts[t].as_str()).collect();
+        let texts: Vec<TextInput> = batch.iter().map(|&(j, t, _)| jobs[j].texts[t].clone()).collect();
         let started = Instant::now();
         // A panic in the model is a failed batch, not a dead server.
-        let result = catch_unwind(AssertUnwindSafe(|| model.run(&texts)))
-            .unwrap_or_else(|_| Err("the model panicked on this batch".into()));
+        let result = fault.check().and_then(|()| {
+            catch_unwind(AssertUnwindSafe(|| model.run(&texts)))
+                .unwrap_or_else(|_| Err("the model panicked on this batch".into()))
+        });
         metrics.batch(texts.len(), started.elapsed());
         match result {
             Ok(vectors) if vectors.len() == batch.len() => {

@@ -6,7 +6,7 @@ use std::path::Path;
 use tokenizers::Tokenizer;
 use wgraph::{Device, Loader, TieredModel, Weights};
 use wgraph_models::embed::SentenceEmbedder;
-use wgraph_models::text::TextEncoder;
+use wgraph_models::text::{TextEncoder, TextInput};
 
 /// Which encoder a checkpoint is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +59,10 @@ impl EncoderFrontEnd {
         Ok(EncoderFrontEnd { kind, tokenizer, max_input_tokens, labels })
     }
 
-    /// Tokens of `text` with special tokens, untruncated.
-    pub(crate) fn count_tokens(&self, text: &str) -> Result<usize, String> {
-        self.tokenizer.encode(text, true).map(|e| e.get_ids().len()).map_err(|e| format!("tokenizing: {e}"))
+    /// Tokens of `input` with special tokens, untruncated.
+    pub(crate) fn count_tokens(&self, input: &TextInput) -> Result<usize, String> {
+        let encoded = self.tokenizer.encode(input.as_encode_input(), true);
+        encoded.map(|e| e.get_ids().len()).map_err(|e| format!("tokenizing: {e}"))
     }
 }
 
@@ -76,11 +77,20 @@ impl EncoderModel {
         }
     }
 
-    /// One vector per text: the embedding, or each label's probability.
-    pub(crate) fn run(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+    /// One vector per input: the embedding, or each label's probability.
+    pub(crate) fn run(&self, inputs: &[TextInput]) -> Result<Vec<Vec<f32>>, String> {
         match self {
-            EncoderModel::Embed(e) => e.embed(texts).map_err(|e| e.to_string()),
-            EncoderModel::Classify(c) => c.probabilities(texts),
+            EncoderModel::Embed(e) => {
+                let texts = inputs
+                    .iter()
+                    .map(|i| match i {
+                        TextInput::Single(t) => Ok(t.as_str()),
+                        TextInput::Pair(..) => Err("a sentence embedder takes single texts, not pairs".to_string()),
+                    })
+                    .collect::<Result<Vec<&str>, String>>()?;
+                e.embed(&texts).map_err(|e| e.to_string())
+            }
+            EncoderModel::Classify(c) => c.probabilities(inputs),
         }
     }
 }
@@ -96,9 +106,9 @@ impl Classifier {
         Ok(Classifier { model, text, ir })
     }
 
-    /// Softmax of the logits, one row per text (as `wgraph classify`).
-    fn probabilities(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
-        let batch = self.text.encode(texts).map_err(|e| e.to_string())?;
+    /// Softmax of the logits, one row per input (as `wgraph classify`).
+    fn probabilities(&self, inputs: &[TextInput]) -> Result<Vec<Vec<f32>>, String> {
+        let batch = self.text.encode_inputs(inputs).map_err(|e| e.to_string())?;
         let out = self.model.run(batch.named_for(&self.ir)).map_err(|e| e.to_string())?;
         let logits = out.get("logits").ok_or("the model produced no `logits`")?;
         let n = logits.shape().get(1).copied().unwrap_or(0).max(1);

@@ -8,6 +8,7 @@ mod base64;
 mod decoder;
 mod encoder;
 mod encoder_model;
+mod fault;
 mod job_queue;
 mod json_body;
 mod metrics;
@@ -82,6 +83,10 @@ pub(crate) struct Args {
     /// encoder batch (tests of cancellation and shutdown need work that lasts).
     #[arg(long, default_value_t = 0, hide = true)]
     pub(crate) debug_step_delay_ms: u64,
+    /// Fail the model thread's N-th batch as a device error would (tests
+    /// of failure handling).
+    #[arg(long, hide = true)]
+    pub(crate) debug_fail_batch: Option<u64>,
 }
 
 /// Serves until SIGTERM or Ctrl-C (or a model that fails to load).

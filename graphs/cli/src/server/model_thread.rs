@@ -5,6 +5,7 @@
 use super::decoder::{self, DecodeJob, DecoderSettings};
 use super::encoder::{self, EncodeJob};
 use super::encoder_model::{EncoderKind, EncoderModel};
+use super::fault::InjectedFault;
 use super::metrics::Metrics;
 use super::state::{Limits, ModelInfo, ModelStatus};
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use std::sync::{mpsc, Arc};
 use wgraph::{Device, Weights};
 use wgraph_models::chat::ChatPrompter;
 use wgraph_models::decode_slots::SlotDecoder;
+use wgraph_models::text::TextInput;
 
 /// What the thread reports once: ready, or why the model did not load.
 pub(crate) type Loaded = tokio::sync::oneshot::Sender<Result<(), String>>;
@@ -55,13 +57,14 @@ pub(crate) fn spawn_encoder(
         };
         if kind == EncoderKind::Embedding {
             // The embedding width, from the model itself.
-            if let Ok(v) = model.run(&["a"]) {
+            if let Ok(v) = model.run(&[TextInput::Single("a".into())]) {
                 info.dims = v.first().map_or(0, Vec::len);
             }
         }
         publish.ready(info);
         let batching = (limits.max_batch_tokens, limits.max_wait);
-        encoder::serve_batches(&model, rx, batching, limits.debug_delay, &metrics);
+        let fault = InjectedFault::new(limits.debug_fail_batch);
+        encoder::serve_batches(&model, rx, batching, (limits.debug_delay, &fault), &metrics);
     })
 }
 

@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use wgraph_models::chat::Message;
+use wgraph_models::text::TextInput;
 
 /// One string or a list of them (`input`, `inputs`, `stop`).
 #[derive(Debug, Clone, Deserialize)]
@@ -21,9 +22,56 @@ impl OneOrMany {
             OneOrMany::Many(v) => v,
         }
     }
+
+    /// Each string as one encoder input.
+    pub(crate) fn into_inputs(self) -> Vec<TextInput> {
+        self.into_vec().into_iter().map(TextInput::Single).collect()
+    }
 }
 
-/// TEI's `POST /embed` and `POST /predict`.
+/// One input of TEI's `/predict`: a text, or a pair `["query", "passage"]`
+/// for a cross-encoder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Sequence {
+    Single(String),
+    Pair(String, String),
+}
+
+/// TEI's `/predict` `inputs`: one sequence (a text, or a two-text array,
+/// which is one pair as TEI reads it) or a list of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum PredictInputs {
+    One(Sequence),
+    Many(Vec<Sequence>),
+}
+
+impl PredictInputs {
+    pub(crate) fn into_vec(self) -> Vec<TextInput> {
+        let input = |s: Sequence| match s {
+            Sequence::Single(t) => TextInput::Single(t),
+            Sequence::Pair(a, b) => TextInput::Pair(a, b),
+        };
+        match self {
+            PredictInputs::One(s) => vec![input(s)],
+            PredictInputs::Many(v) => v.into_iter().map(input).collect(),
+        }
+    }
+}
+
+/// TEI's `POST /predict`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PredictRequest {
+    pub(crate) inputs: PredictInputs,
+    #[serde(default)]
+    pub(crate) truncate: bool,
+    /// Logits instead of probabilities (refused: not kept).
+    #[serde(default)]
+    pub(crate) raw_scores: bool,
+}
+
+/// TEI's `POST /embed`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct TeiRequest {
     pub(crate) inputs: OneOrMany,
@@ -31,9 +79,6 @@ pub(crate) struct TeiRequest {
     pub(crate) truncate: bool,
     /// `/embed`: the model's vectors are unit length; `false` is refused.
     pub(crate) normalize: Option<bool>,
-    /// `/predict`: logits instead of probabilities (refused: not kept).
-    #[serde(default)]
-    pub(crate) raw_scores: bool,
 }
 
 /// OpenAI's `POST /v1/embeddings`.

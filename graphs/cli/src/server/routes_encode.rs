@@ -6,7 +6,7 @@ use super::api_error::ApiError;
 use super::encoder::EncodeJob;
 use super::encoder_model::EncoderKind;
 use super::json_body::JsonBody;
-use super::openai::{EmbeddingsRequest, TeiRequest};
+use super::openai::{EmbeddingsRequest, PredictInputs, PredictRequest, TeiRequest};
 use super::state::{AppState, Backend};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +14,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::oneshot;
+use wgraph_models::text::TextInput;
 
 /// TEI's `/embed`: one vector per input.
 pub(crate) async fn embed(
@@ -25,7 +26,7 @@ pub(crate) async fn embed(
             "`normalize: false` is not available: this model's graph ends in L2 normalisation",
         ));
     }
-    let (vectors, _) = encode(&state, EncoderKind::Embedding, req.inputs.into_vec(), req.truncate).await?;
+    let (vectors, _) = encode(&state, EncoderKind::Embedding, req.inputs.into_inputs(), req.truncate).await?;
     Ok(Json(vectors))
 }
 
@@ -41,7 +42,7 @@ pub(crate) async fn openai_embeddings(
             return Err(ApiError::invalid(format!("`encoding_format` `{other}`: use `float` or `base64`")));
         }
     };
-    let (vectors, tokens) = encode(&state, EncoderKind::Embedding, req.input.into_vec(), false).await?;
+    let (vectors, tokens) = encode(&state, EncoderKind::Embedding, req.input.into_inputs(), false).await?;
     let data: Vec<Value> = vectors
         .into_iter()
         .enumerate()
@@ -59,15 +60,16 @@ pub(crate) async fn openai_embeddings(
 }
 
 /// TEI's `/predict`: every label with its probability, highest first; a
-/// list of such lists for a list of inputs.
+/// list of such lists for a list of inputs. An input is a text or a pair
+/// of texts (`["query", "passage"]`, a cross-encoder's).
 pub(crate) async fn predict(
     State(state): State<Arc<AppState>>,
-    JsonBody(req): JsonBody<TeiRequest>,
+    JsonBody(req): JsonBody<PredictRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if req.raw_scores {
         return Err(ApiError::invalid("`raw_scores: true` is not available; scores are probabilities"));
     }
-    let single = matches!(req.inputs, super::openai::OneOrMany::One(_));
+    let single = matches!(req.inputs, PredictInputs::One(_));
     let (rows, _) = encode(&state, EncoderKind::Classifier, req.inputs.into_vec(), req.truncate).await?;
     let labels: &[String] = match &state.backend {
         Backend::Encoder { front, .. } => &front.labels,
@@ -90,7 +92,7 @@ pub(crate) async fn predict(
 async fn encode(
     state: &AppState,
     want: EncoderKind,
-    texts: Vec<String>,
+    texts: Vec<TextInput>,
     truncate: bool,
 ) -> Result<(Vec<Vec<f32>>, usize), ApiError> {
     let Backend::Encoder { queue, front } = &state.backend else {

@@ -51,6 +51,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         max_queued: args.max_queued,
         max_client_batch_size: args.max_client_batch_size.max(1),
         debug_delay: Duration::from_millis(args.debug_step_delay_ms),
+        debug_fail_batch: args.debug_fail_batch,
     };
     let model_name = args
         .model_name
@@ -100,6 +101,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             let settings = DecoderSettings {
                 stop_ids: prompter.stop_ids().to_vec(),
                 step_delay: Duration::from_millis(args.debug_step_delay_ms),
+                fail_batch: args.debug_fail_batch,
             };
             let (tx, rx) = mpsc::channel();
             let thread_prompter = prompter.clone();

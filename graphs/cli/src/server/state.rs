@@ -20,6 +20,8 @@ pub(crate) struct Limits {
     pub(crate) max_client_batch_size: usize,
     /// `--debug-step-delay-ms`: encoders sleep this long before each batch.
     pub(crate) debug_delay: Duration,
+    /// `--debug-fail-batch`: the encoder batch to fail.
+    pub(crate) debug_fail_batch: Option<u64>,
 }
 
 /// `/info`: set once the model is compiled.
