@@ -6,7 +6,7 @@
 use super::device::Device;
 use super::error::RuntimeError;
 use super::index_check::{check_indices, index_checks, IndexCheck};
-use super::instance::{Instance, InstanceCache, Loaded};
+use super::instance::{Instance, InstanceCache, Loaded, ParamLayout};
 use super::pipelines::pipelines_for;
 use super::readback::map_for_read;
 #[cfg(not(target_arch = "wasm32"))]
@@ -46,6 +46,8 @@ pub struct Model {
     pub(super) textures: HashMap<NodeId, wgpu::TextureView>,
     index_checks: Vec<IndexCheck>,
     instances: InstanceCache,
+    /// Each kernel's params range in an allocation's params buffer.
+    params: ParamLayout,
     /// Sizes of symbols bound by the weights' shapes.
     weight_bindings: Bindings,
     /// Every symbol the program's shapes mention, checked bound before a run.
@@ -133,6 +135,7 @@ impl Model {
             }
         }
         let program_write_back_names = program.write_back.iter().map(|w| w.name.clone()).collect();
+        let params = ParamLayout::of(&program, u64::from(device.limits().min_storage_buffer_offset_alignment));
         Ok(Model {
             device: device.clone(),
             program,
@@ -143,6 +146,7 @@ impl Model {
             textures,
             index_checks,
             instances: InstanceCache::default(),
+            params,
             symbols: symbols.into_iter().collect(),
             written_back: program_write_back_names,
             weight_buffers,
@@ -329,6 +333,7 @@ impl Model {
             layouts: &self.layouts,
             statics: &self.statics,
             textures: &self.textures,
+            params: &self.params,
         }
     }
 

@@ -15,7 +15,8 @@ mod write_back;
 
 pub(super) use allocation::{storage, Allocation};
 use footprint::Footprint;
-use sizes::{ParamLayout, Sizes};
+pub(super) use sizes::ParamLayout;
+use sizes::Sizes;
 use write_back::{write_back_copies, WriteBackCopies};
 
 use super::device::Device;
@@ -105,6 +106,8 @@ pub(super) struct Loaded<'a> {
     pub(super) layouts: &'a [wgpu::BindGroupLayout],
     pub(super) statics: &'a HashMap<NodeId, Arc<wgpu::Buffer>>,
     pub(super) textures: &'a HashMap<NodeId, wgpu::TextureView>,
+    /// Where each kernel's params go (the same at every size).
+    pub(super) params: &'a ParamLayout,
 }
 
 /// The most recently used allocations, newest last.
@@ -123,8 +126,8 @@ impl InstanceCache {
         if let Some(limit) = device.loop_limit() {
             grid::check_loops(program, bindings, limit, &device.info().driver)?;
         }
-        let layout = ParamLayout::of(program, u64::from(device.limits().min_storage_buffer_offset_alignment));
-        let sizes = Sizes::of(program, &layout, bindings, device.limits().max_compute_workgroups_per_dimension)?;
+        let layout = loaded.params;
+        let sizes = Sizes::of(program, layout, bindings, device.limits().max_compute_workgroups_per_dimension)?;
         let needed = Footprint::of(program, bindings);
         let instance = |alloc: Arc<Allocation>, sizes: Sizes| {
             let grids = sizes.grids.clone();
@@ -139,10 +142,10 @@ impl InstanceCache {
             cache.last().map(|a| a.bindings.clone())
         };
         let grown = newest.map(|n| grown(bindings, &n)).filter(|g| g != bindings);
-        let alloc = match grown.map(|g| loaded.allocate(&g, &layout)) {
+        let alloc = match grown.map(|g| loaded.allocate(&g, layout)) {
             Some(Ok(a)) if a.capacity.holds(&needed) => a,
             // Rounded up, the sizes may pass a limit the exact ones do not.
-            _ => loaded.allocate(bindings, &layout)?,
+            _ => loaded.allocate(bindings, layout)?,
         };
         let alloc = Arc::new(alloc);
         let mut cache = self.0.lock().map_err(|_| poisoned())?;
