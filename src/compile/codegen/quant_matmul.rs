@@ -117,74 +117,67 @@ pub fn quant_matmul(
         (1, Some(cols), Some(width)) if cols % 4 == 0 => Some((cols, width)),
         _ => None,
     };
-    if let Some((cols, width)) = quads {
-        let lanes =
-            (0..4).map(|l| quant::lane_reader_wgsl(quant, &w, cols, width, l)).collect::<Result<Vec<_>, _>>()?;
-        let (x_base, x_loads) = quad_x_reads(&x, &sak, x_read);
-        let sum = |j: usize| (0..8).map(|t| format!("dot(x{t}, w{j}[{t}])")).collect::<Vec<_>>().join(" + ");
-        let wgsl = fill(
-            shaders::MATMUL_QUANT_QUADS,
-            &[
-                ("COMMON", shaders::COMMON.source),
-                ("BINDINGS", &binds),
-                ("LANE_READERS", &lanes.concat()),
-                ("EPI_BODY", &epi_body),
-                ("EPI_RESULT", &result),
-                ("X_ROW", &x_row),
-                ("SAK", &sak),
-                ("WG", &QUAD_WG.to_string()),
-                ("M", &m_expr),
-                ("N", &n_expr),
-                ("X_BASE", &x_base),
-                ("X_LOADS", &x_loads),
-                ("SUM_0", &sum(0)),
-                ("SUM_1", &sum(1)),
-                ("SUM_2", &sum(2)),
-                ("SUM_3", &sum(3)),
-                ("CHUNKS", &format!("{chunks}u")),
-                ("W", &w),
-            ],
-        )?;
-        return Ok(KernelSpec {
-            name: label(ir, root, &fused),
-            root,
-            wgsl,
-            inputs,
-            textures,
-            texture_copies: x_copy.into_iter().collect(),
-            word_textures: Vec::new(),
-            params: b.params.dims,
-            grid: Grid::Tiles { x: n, x_per: QUAD_WG * 4, y: Dim::product(&rows_shape), y_per: 1, z: Dim::new(1) },
-            output_elements: Dim::product(&ir.node(root).ty.shape),
-            co_outputs: Vec::new(),
-            few_rows: None,
-            variant: Some(format!("quant {quant} x1 4 columns")),
+    // The kernel's source, tiles (columns, rows per invocation), variant
+    // and loop work per chunk.
+    let (wgsl, x_per, y_per, variant, per_step) = match quads {
+        Some((cols, width)) => {
+            let lanes =
+                (0..4).map(|l| quant::lane_reader_wgsl(quant, &w, cols, width, l)).collect::<Result<Vec<_>, _>>()?;
+            let (x_base, x_loads) = quad_x_reads(&x, &sak, x_read);
+            let sum = |j: usize| (0..8).map(|t| format!("dot(x{t}, w{j}[{t}])")).collect::<Vec<_>>().join(" + ");
+            let wgsl = fill(
+                shaders::MATMUL_QUANT_QUADS,
+                &[
+                    ("COMMON", shaders::COMMON.source),
+                    ("BINDINGS", &binds),
+                    ("LANE_READERS", &lanes.concat()),
+                    ("EPI_BODY", &epi_body),
+                    ("EPI_RESULT", &result),
+                    ("X_ROW", &x_row),
+                    ("SAK", &sak),
+                    ("WG", &QUAD_WG.to_string()),
+                    ("M", &m_expr),
+                    ("N", &n_expr),
+                    ("X_BASE", &x_base),
+                    ("X_LOADS", &x_loads),
+                    ("SUM_0", &sum(0)),
+                    ("SUM_1", &sum(1)),
+                    ("SUM_2", &sum(2)),
+                    ("SUM_3", &sum(3)),
+                    ("CHUNKS", &format!("{chunks}u")),
+                    ("W", &w),
+                ],
+            )?;
             // Per chunk: the outer loop and four dequantizing loops.
-            loop_bound: Some(LoopBound { size: Dim::new(k_len), step: 32, per_step: 1 + 4 * 9 }),
-        });
-    }
-    let (row_bases, row_sums, stores) = unrolled_rows(tm, &x, &sak, x_read);
+            (wgsl, QUAD_WG * 4, 1, format!("quant {quant} x1 4 columns"), 1 + 4 * 9)
+        }
+        None => {
+            let (row_bases, row_sums, stores) = unrolled_rows(tm, &x, &sak, x_read);
 
-    let wgsl = fill(
-        shaders::MATMUL_QUANT,
-        &[
-            ("COMMON", shaders::COMMON.source),
-            ("BINDINGS", &binds),
-            ("EPI_BODY", &epi_body),
-            ("EPI_RESULT", &result),
-            ("X_ROW", &x_row),
-            ("SAK", &sak),
-            ("WG", &WG.to_string()),
-            ("M", &m_expr),
-            ("N", &n_expr),
-            ("TM", &tm.to_string()),
-            ("ROW_BASES", &row_bases),
-            ("ROW_SUMS", &row_sums),
-            ("STORES", &stores),
-            ("CHUNKS", &format!("{chunks}u")),
-            ("W", &w),
-        ],
-    )?;
+            let wgsl = fill(
+                shaders::MATMUL_QUANT,
+                &[
+                    ("COMMON", shaders::COMMON.source),
+                    ("BINDINGS", &binds),
+                    ("EPI_BODY", &epi_body),
+                    ("EPI_RESULT", &result),
+                    ("X_ROW", &x_row),
+                    ("SAK", &sak),
+                    ("WG", &WG.to_string()),
+                    ("M", &m_expr),
+                    ("N", &n_expr),
+                    ("TM", &tm.to_string()),
+                    ("ROW_BASES", &row_bases),
+                    ("ROW_SUMS", &row_sums),
+                    ("STORES", &stores),
+                    ("CHUNKS", &format!("{chunks}u")),
+                    ("W", &w),
+                ],
+            )?;
+            // Per chunk: the dequantizing loop, and per row one pass over 8 vec4.
+            (wgsl, WG, tm, format!("quant {quant} x{tm}"), 2 + 8 + tm * 9)
+        }
+    };
     Ok(KernelSpec {
         name: label(ir, root, &fused),
         root,
@@ -194,13 +187,12 @@ pub fn quant_matmul(
         texture_copies: x_copy.into_iter().collect(),
         word_textures: Vec::new(),
         params: b.params.dims,
-        grid: Grid::Tiles { x: n, x_per: WG, y: Dim::product(&rows_shape), y_per: tm, z: Dim::new(1) },
+        grid: Grid::Tiles { x: n, x_per, y: Dim::product(&rows_shape), y_per, z: Dim::new(1) },
         output_elements: Dim::product(&ir.node(root).ty.shape),
         co_outputs: Vec::new(),
         few_rows: None,
-        variant: Some(format!("quant {quant} x{tm}")),
-        // Per chunk: the dequantizing loop, and per row one pass over 8 vec4.
-        loop_bound: Some(LoopBound { size: Dim::new(k_len), step: 32, per_step: 2 + 8 + tm * 9 }),
+        variant: Some(variant),
+        loop_bound: Some(LoopBound { size: Dim::new(k_len), step: 32, per_step }),
     })
 }
 
