@@ -129,3 +129,50 @@ fn keys_read_from_the_cache_after_the_new_rows_land_score_every_row() {
         assert_eq!(now, expected, "after writing rows up to {past}: only those rows changed");
     }
 }
+
+/// Two caches, each taking its row of one batched value `[2, WIDTH]` (a
+/// batched decode step's keys, one row per conversation): each copy reads
+/// its row from its offset in the batched buffer, with no kernel slicing
+/// it out, and lands at `past` in its own cache.
+#[test]
+fn each_batch_row_lands_in_its_own_cache_from_its_offset() {
+    let mut rng = Rng(13);
+    let g = Graph::new("rows");
+    let past = Dim::sym("past");
+    let _mask = g.input("past_mask", DType::I64, [past.clone()]);
+    let batched = &g.input("new", DType::F32, [2, WIDTH]) * 2.0;
+    let end = &past + &Dim::new(1);
+    let mut outputs = Vec::new();
+    for b in 0..2 {
+        let cache = g.weight(format!("cache{b}"), DType::F32, [CAPACITY, WIDTH]);
+        let rows = ops::slice(&batched, 0, b, b + 1);
+        let head = ops::slice(&cache, 0, 0, past.clone());
+        let tail = ops::slice(&cache, 0, end.clone(), CAPACITY);
+        outputs.push((format!("cache{b}"), ops::concat(&[&head, &rows, &tail], 0)));
+        outputs.push((format!("seen{b}"), ops::sum(&ops::concat(&[&head, &rows], 0), 0, false)));
+    }
+    g.output_named(outputs).unwrap();
+    let initial: Vec<Tensor> = (0..2).map(|_| rng.floats(&[CAPACITY, WIDTH], -1.0, 1.0)).collect();
+    let weights = Weights::from_tensors([("cache0", initial[0].clone()), ("cache1", initial[1].clone())]);
+    let options = CompileOptions { write_back: true, ..CompileOptions::default() };
+    let model = Loader::new(device()).with_options(options).load(&g, &weights).unwrap();
+    let program = model.program();
+    assert!(program.kernels.iter().all(|k| !k.name.contains("slice")), "rows are copied from their offsets");
+    let mut expected: Vec<Vec<f32>> = initial.iter().map(|t| t.to_f32_vec()).collect();
+    for past in [0, 1, 5] {
+        let new = rng.floats(&[2, WIDTH], -1.0, 1.0);
+        let out = model.run(feed(past, &new)).unwrap();
+        let now = model.read_weights(&["cache0", "cache1"]).unwrap();
+        for (b, want) in expected.iter_mut().enumerate() {
+            let row: Vec<f32> = new.to_f32_vec()[b * WIDTH..(b + 1) * WIDTH].iter().map(|v| v * 2.0).collect();
+            want[past * WIDTH..(past + 1) * WIDTH].copy_from_slice(&row);
+            let seen = out.get(&format!("seen{b}")).unwrap().to_f32_vec();
+            for (c, got) in seen.iter().enumerate() {
+                let sum: f32 = (0..=past).map(|r| want[r * WIDTH + c]).sum();
+                assert!((got - sum).abs() < 1e-5, "cache {b} at {past}: seen {seen:?}");
+            }
+            let got = now.get(&format!("cache{b}")).unwrap().to_f32_vec();
+            assert_eq!(&got, want, "cache {b} after writing at {past}");
+        }
+    }
+}

@@ -133,7 +133,10 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
                     m.insert(o);
                     continue;
                 }
-                match super::view::strided_base(ir, o, &m) {
+                // Attention reads its operands from an offset (one batch
+                // row's queries); matmul only from a buffer's start.
+                let slices = ir.node(id).op.family() == OpFamily::Attention;
+                match super::view::strided_base(ir, o, &m, slices) {
                     Some(base) => {
                         m.insert(base);
                     }

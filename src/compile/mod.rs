@@ -144,15 +144,26 @@ pub struct WriteBack {
     pub value: NodeId,
     /// The weight node it replaces.
     pub weight: NodeId,
-    /// Where the value lands in the weight, in elements, when it replaces
-    /// one block of it (new rows of a KV cache, see `write_in_place`);
-    /// `None`: it replaces the whole weight.
-    pub offset: Option<crate::graph::Dim>,
+    /// Where the value lands in the weight when it replaces one block of
+    /// it (new rows of a KV cache, see `write_in_place`); `None`: it
+    /// replaces the whole weight.
+    pub block: Option<BlockCopy>,
     /// Values that are the weight's first rows through the written block
     /// (a decode step's keys: cache then new rows). They have no kernel:
     /// the rows are copied in before the first kernel reading one, which
     /// binds the weight's buffer.
     pub read_in_place_by: Vec<NodeId>,
+}
+
+/// A block write-back's copy, in elements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockCopy {
+    /// Where the block lands in the weight's buffer.
+    pub at: crate::graph::Dim,
+    /// Where it starts in the value's buffer.
+    pub from: crate::graph::Dim,
+    /// Its size.
+    pub len: crate::graph::Dim,
 }
 
 /// Compiles an IR for `target`: verifies it, runs the passes, fuses,
@@ -338,7 +349,11 @@ fn write_backs(
                 name: name.clone(),
                 value: *value,
                 weight,
-                offset: Some(block.offset.clone()),
+                block: Some(BlockCopy {
+                    at: block.offset.clone(),
+                    from: block.source_offset.clone(),
+                    len: block.len.clone(),
+                }),
                 read_in_place_by,
             });
             continue;
@@ -351,7 +366,7 @@ fn write_backs(
                 value: got.to_string(),
             });
         }
-        out.push(WriteBack { name: name.clone(), value: *value, weight, offset: None, read_in_place_by: Vec::new() });
+        out.push(WriteBack { name: name.clone(), value: *value, weight, block: None, read_in_place_by: Vec::new() });
     }
     Ok(out)
 }

@@ -1,7 +1,9 @@
 //! Strided views: a chain of reshapes over a contiguous buffer, then
-//! permutes and expands, is just the buffer read with other strides. Matmul
-//! reads such operands in place (a transposed Linear weight, `k^T` in
-//! attention) instead of copying them.
+//! permutes, expands and unit-step slices, is just the buffer read with
+//! other strides from some offset. Matmul reads such operands in place (a
+//! transposed Linear weight, `k^T` in attention) instead of copying them;
+//! attention also reads slices in place (one conversation's queries out
+//! of a batched decode step's).
 
 use crate::graph::{Dim, Ir, NodeId, Op};
 use std::collections::HashSet;
@@ -15,6 +17,9 @@ pub struct StridedView {
     pub shape: Vec<Dim>,
     /// Elements to step in the base buffer per step along each view axis (0: broadcast).
     pub strides: Vec<Dim>,
+    /// The element of the base buffer at the view's origin (nonzero only
+    /// through a slice).
+    pub offset: Dim,
 }
 
 impl StridedView {
@@ -25,6 +30,17 @@ impl StridedView {
         let one = Dim::new(1);
         let dense = contiguous_strides(&self.shape);
         self.shape.iter().zip(self.strides.iter().zip(&dense)).all(|(size, (s, d))| *size == one || s == d)
+    }
+
+    /// Whether the view starts at its buffer's first element.
+    pub fn at_origin(&self) -> bool {
+        self.offset == Dim::new(0)
+    }
+
+    /// The view over the whole of `id`'s buffer, read in order.
+    fn whole(ir: &Ir, id: NodeId) -> StridedView {
+        let shape = ir.node(id).ty.shape.clone();
+        StridedView { base: id, strides: contiguous_strides(&shape), shape, offset: Dim::new(0) }
     }
 }
 
@@ -40,11 +56,7 @@ pub fn contiguous_strides(shape: &[Dim]) -> Vec<Dim> {
 /// `id` read as a strided view of a buffer: the view [`strided_view`]
 /// finds, or `id`'s own buffer read contiguously.
 pub fn view_or_buffer(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> StridedView {
-    strided_view(ir, id, materialised).unwrap_or_else(|| StridedView {
-        base: id,
-        shape: ir.node(id).ty.shape.clone(),
-        strides: contiguous_strides(&ir.node(id).ty.shape),
-    })
+    strided_view(ir, id, materialised).unwrap_or_else(|| StridedView::whole(ir, id))
 }
 
 /// The strided view `id` is, if it is one over a buffer in `materialised`
@@ -53,11 +65,7 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
     let node = ir.node(id);
     let is_buffer = materialised.contains(&id) || matches!(node.op, Op::Input { .. } | Op::Weight { .. });
     if is_buffer {
-        return Some(StridedView {
-            base: id,
-            shape: node.ty.shape.clone(),
-            strides: contiguous_strides(&node.ty.shape),
-        });
+        return Some(StridedView::whole(ir, id));
     }
     let operand = *ir.operands(id).first()?;
     match &node.op {
@@ -71,6 +79,7 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
                     base: inner.base,
                     shape: shape.clone(),
                     strides: contiguous_strides(shape),
+                    offset: inner.offset,
                 });
             }
             unit_axes_reshape(&inner, shape)
@@ -81,6 +90,7 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
                 base: inner.base,
                 shape: perm.iter().map(|&p| inner.shape[p].clone()).collect(),
                 strides: perm.iter().map(|&p| inner.strides[p].clone()).collect(),
+                offset: inner.offset,
             })
         }
         Op::Expand { shape } => {
@@ -95,7 +105,13 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
                     }
                 })
                 .collect();
-            Some(StridedView { base: inner.base, shape: shape.clone(), strides })
+            Some(StridedView { base: inner.base, shape: shape.clone(), strides, offset: inner.offset })
+        }
+        Op::Slice { axis, start, end, step: 1 } => {
+            let mut view = strided_view(ir, operand, materialised)?;
+            view.offset = &view.offset + &(start * &view.strides[*axis]);
+            view.shape[*axis] = end - start;
+            Some(view)
         }
         // Everything else computes values: not a view.
         Op::Input { .. }
@@ -137,19 +153,28 @@ fn unit_axes_reshape(view: &StridedView, shape: &[Dim]) -> Option<StridedView> {
         }
         strides.push((*stride).clone());
     }
-    next.next().is_none().then(|| StridedView { base: view.base, shape: shape.to_vec(), strides })
+    next.next().is_none().then(|| StridedView {
+        base: view.base,
+        shape: shape.to_vec(),
+        strides,
+        offset: view.offset.clone(),
+    })
 }
 
 /// The buffer a view chain reads, when `id` is a pure view chain whose root
 /// would be a buffer once materialised. Used by fusion to decide what to
-/// materialise for matmul operands.
-pub fn strided_base(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Option<NodeId> {
+/// materialise for matmul and attention operands; `slices`: whether the
+/// reader takes a view from an offset (the chain may hold unit-step slices).
+pub fn strided_base(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>, slices: bool) -> Option<NodeId> {
     let mut base_candidates = materialised.clone();
     // The chain's root may be any non-view node: treat it as materialised.
     let mut cur = id;
-    while matches!(ir.node(cur).op, Op::Reshape { .. } | Op::Permute { .. } | Op::Expand { .. })
-        && !materialised.contains(&cur)
-    {
+    let is_view = |op: &Op| match op {
+        Op::Reshape { .. } | Op::Permute { .. } | Op::Expand { .. } => true,
+        Op::Slice { step: 1, .. } => slices,
+        _ => false,
+    };
+    while is_view(&ir.node(cur).op) && !materialised.contains(&cur) {
         cur = *ir.operands(cur).first()?;
     }
     if cur == id {
@@ -183,5 +208,23 @@ mod tests {
         assert_eq!(view.shape, d(&[2, 1, 4, 3]));
         assert_eq!(view.strides, d(&[12, 0, 1, 4]));
         assert!(strided_view(&ir, merged.node_id().unwrap(), &m).is_none());
+    }
+
+    /// A unit-step slice moves the view's origin; a stepped one is no view.
+    #[test]
+    fn a_slice_is_a_view_from_an_offset() {
+        let g = Graph::new("slices");
+        let x = g.input("x", DType::F32, [4usize, 3, 5]);
+        let row = ops::permute(&ops::slice(&x, 0, 2, 3), &[0, 2, 1]);
+        let cols = ops::slice(&row, 1, 1, 4);
+        let stepped = ops::slice_step(&x, 0, 0, 4, 2);
+        g.output_named([("c", cols.clone()), ("s", stepped.clone())]).unwrap();
+        let ir = g.ir().unwrap().clone();
+        let m = HashSet::new();
+        let view = strided_view(&ir, cols.node_id().unwrap(), &m).expect("a view");
+        let d = |v: &[usize]| v.iter().map(|&n| Dim::new(n)).collect::<Vec<_>>();
+        assert_eq!((view.base, view.shape, view.strides), (x.node_id().unwrap(), d(&[1, 3, 3]), d(&[15, 1, 5])));
+        assert_eq!(view.offset, Dim::new(2 * 15 + 1));
+        assert!(strided_view(&ir, stepped.node_id().unwrap(), &m).is_none());
     }
 }

@@ -24,9 +24,14 @@ pub struct BlockWrite {
     /// The rows written, as the graph computes them.
     pub rows: NodeId,
     /// The node whose buffer is copied in: `rows`, or the value it is a
-    /// reordering-free view of (a reshape of a matmul's output, or a
-    /// permute that only moves size-1 axes), which saves a copy kernel.
+    /// reordering-free view of (a reshape of a matmul's output, a permute
+    /// that only moves size-1 axes, one batch row's block of a batched
+    /// step's keys), which saves a copy kernel.
     pub source: NodeId,
+    /// Where in `source`'s buffer the rows start, in elements.
+    pub source_offset: Dim,
+    /// The rows' size, in elements.
+    pub len: Dim,
     /// The axis the rows join along.
     pub axis: usize,
     /// Where along `axis` the rows start.
@@ -110,34 +115,34 @@ fn block_write(ir: &Ir, value: NodeId, weight: NodeId) -> Option<BlockWrite> {
     let joined = head_start == Dim::new(0) && tail_start == &head_end + &len && tail_end == shape[axis];
     let contiguous = shape[..axis].iter().all(|d| *d == Dim::new(1));
     let same_type = ir.node(*rows).ty.dtype == ir.node(weight).ty.dtype;
+    let (source, source_offset) = stored_as(ir, *rows);
     (joined && contiguous && same_type).then(|| BlockWrite {
         weight,
         rows: *rows,
-        source: stored_as(ir, *rows),
+        source,
+        source_offset,
+        len: Dim::product(&ir.node(*rows).ty.shape),
         axis,
         offset: &head_end * &Dim::product(&shape[axis + 1..]),
         start: head_end,
     })
 }
 
-/// The value whose buffer holds `rows` element for element: the root of
-/// a chain of reshapes and permutes that reads it in order, else `rows`.
-fn stored_as(ir: &Ir, rows: NodeId) -> NodeId {
+/// The value whose buffer holds `rows` element for element from some
+/// offset: the root of a chain of reshapes, permutes and unit-step slices
+/// that reads one contiguous block of it in order, else `rows` itself.
+fn stored_as(ir: &Ir, rows: NodeId) -> (NodeId, Dim) {
     let mut root = rows;
-    while matches!(ir.node(root).op, Op::Reshape { .. } | Op::Permute { .. }) {
+    while matches!(ir.node(root).op, Op::Reshape { .. } | Op::Permute { .. } | Op::Slice { step: 1, .. }) {
         root = ir.operands(root)[0];
     }
     let has_buffer = !matches!(ir.node(root).op, Op::Constant { .. } | Op::Weight { .. });
-    let same = |a: NodeId, b: NodeId| {
-        ir.node(a).ty.dtype == ir.node(b).ty.dtype
-            && Dim::product(&ir.node(a).ty.shape) == Dim::product(&ir.node(b).ty.shape)
-    };
-    let in_order = super::view::strided_view(ir, rows, &std::collections::HashSet::from([root]))
-        .is_some_and(|v| v.base == root && v.is_contiguous());
-    if root != rows && has_buffer && same(root, rows) && in_order {
-        root
-    } else {
-        rows
+    let same_dtype = ir.node(root).ty.dtype == ir.node(rows).ty.dtype;
+    let view = super::view::strided_view(ir, rows, &std::collections::HashSet::from([root]))
+        .filter(|v| v.base == root && v.is_contiguous());
+    match view {
+        Some(v) if root != rows && has_buffer && same_dtype => (root, v.offset),
+        _ => (rows, Dim::new(0)),
     }
 }
 

@@ -79,9 +79,11 @@ pub fn attention(
     // vec4 along the head dim: contiguous there, every offset a multiple of 4.
     let vec = d % 4 == 0
         && dv % 4 == 0
-        && [q, k, v]
-            .iter()
-            .all(|x| x.strides[r - 1] == Dim::new(1) && x.strides[..r - 1].iter().all(|s| s.divisible_by(4)));
+        && [q, k, v].iter().all(|x| {
+            x.strides[r - 1] == Dim::new(1)
+                && x.strides[..r - 1].iter().all(|s| s.divisible_by(4))
+                && x.offset.divisible_by(4)
+        });
     // Key and value rows shared across the subgroup: the device's subgroups
     // are the workgroup (`subgroups`), and the rows are read as vec4.
     let share = subgroups && vec;
@@ -95,8 +97,8 @@ pub fn attention(
     // Base offsets of this batch entry in each operand (the mask broadcast),
     // and each row's start, clamped to the last row.
     let bc = b.delinearize("batch", &batch_shape);
-    let q_base = b.linearize(&bc, &q.strides[..r - 2]);
-    let (k_base, v_base) = (b.linearize(&bc, &k.strides[..r - 2]), b.linearize(&bc, &v.strides[..r - 2]));
+    let q_base = view_base(&mut b, &bc, q, &q.strides);
+    let (k_base, v_base) = (view_base(&mut b, &bc, k, &k.strides), view_base(&mut b, &bc, v, &v.strides));
     let (q_row, q_col) = (b.dim(&q.strides[r - 2]), b.dim(&q.strides[r - 1]));
     let (k_row, k_col) = (b.dim(&k.strides[r - 2]), b.dim(&k.strides[r - 1]));
     let (v_row, v_col) = (b.dim(&v.strides[r - 2]), b.dim(&v.strides[r - 1]));
@@ -109,7 +111,7 @@ pub fn attention(
     // A padding mask is the same for every query row: loaded once per key.
     let mask = views.get(3).map(|m| {
         let strides = broadcast_strides(m, r);
-        let base = b.linearize(&bc, &strides[..r - 2]);
+        let base = view_base(&mut b, &bc, m, &strides);
         let (row, col) = (b.dim(&strides[r - 2]), b.dim(&strides[r - 1]));
         let per_row = strides[r - 2] != Dim::new(0);
         b.line(format!("let mask_base = {base};"));
@@ -309,6 +311,17 @@ fn texel_origin(t: &TextureCopy, name: &str) -> String {
         "        let {name}_row = {name}_at / {cols}u;\n        let {name}_t = vec2<u32>(({name}_row % {fold}u) * \
          {texels}u + ({name}_at % {cols}u) / 4u, {name}_row / {fold}u);\n"
     )
+}
+
+/// The first element of batch entry `bc` in `view` read with `strides`
+/// (its own, or broadcast to the batch's rank): a WGSL u32 expression.
+fn view_base(b: &mut ExprBuilder<'_>, bc: &[String], view: &StridedView, strides: &[Dim]) -> String {
+    let within = b.linearize(bc, &strides[..strides.len() - 2]);
+    if view.at_origin() {
+        return within;
+    }
+    let offset = b.dim(&view.offset);
+    format!("{offset} + {within}")
 }
 
 /// The mask view's strides for a rank-`r` read: missing leading axes and

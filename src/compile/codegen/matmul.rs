@@ -56,6 +56,13 @@ pub fn matmul(
     let operands = ir.operands(mm);
     let views: Vec<_> = operands.iter().map(|&o| view_or_buffer(ir, o, &plan.materialised)).collect();
     let (a, bv) = (&views[0], &views[1]);
+    if !(a.at_origin() && bv.at_origin()) {
+        return Err(CompileError::Unsupported {
+            node: mm.index(),
+            op: "matmul",
+            detail: "an operand is a view from an offset (wgraph bug: fusion materialises those)".into(),
+        });
+    }
     let out_shape = ir.node(mm).ty.shape.clone();
     let r = out_shape.len();
     let (m, n, k) = (out_shape[r - 2].clone(), out_shape[r - 1].clone(), a.shape[a.shape.len() - 1].clone());

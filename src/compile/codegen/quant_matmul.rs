@@ -62,6 +62,9 @@ pub fn quant_matmul(
     let a = view_or_buffer(ir, operands[0], &plan.materialised);
     let bv = view_or_buffer(ir, operands[1], &plan.materialised);
     let unsupported = |detail: String| CompileError::Unsupported { node: mm.index(), op: "matmul", detail };
+    if !(a.at_origin() && bv.at_origin()) {
+        return Err(unsupported("an operand is a view from an offset (wgraph bug: fusion materialises those)".into()));
+    }
     let Some((quant, _, k_len)) = quantized_weight(ir, bv.base) else {
         return Err(unsupported("its B operand is not a quantized weight (wgraph bug)".into()));
     };

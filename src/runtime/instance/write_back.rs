@@ -15,13 +15,15 @@ use std::sync::Arc;
 pub(in crate::runtime) struct WriteBackCopy {
     src: Arc<wgpu::Buffer>,
     dst: Arc<wgpu::Buffer>,
+    /// Byte offsets into `src` and `dst`.
+    from: u64,
     offset: u64,
     bytes: u64,
 }
 
 impl WriteBackCopy {
     pub(in crate::runtime) fn record(&self, encoder: &mut wgpu::CommandEncoder) {
-        encoder.copy_buffer_to_buffer(&self.src, 0, &self.dst, self.offset, self.bytes);
+        encoder.copy_buffer_to_buffer(&self.src, self.from, &self.dst, self.offset, self.bytes);
     }
 }
 
@@ -46,9 +48,13 @@ pub(super) fn write_back_copies(
     let mut copies = WriteBackCopies::default();
     for w in &program.write_back {
         let (Some(src), Some(dst)) = (buffers.get(&w.value), buffers.get(&w.weight)) else { continue };
-        let bytes = element_bytes(ir, w.value, bindings);
-        // Rows written in place land at their offset, inside the weight.
-        let offset = w.offset.as_ref().and_then(|o| o.eval(bindings)).unwrap_or(0) as u64 * 4;
+        // Rows written in place come from their block of the value's
+        // buffer and land at their offset, inside the weight.
+        let elements = |d: &crate::graph::Dim| d.eval(bindings).unwrap_or(0) as u64 * 4;
+        let (from, offset, bytes) = match &w.block {
+            Some(b) => (elements(&b.from), elements(&b.at), elements(&b.len)),
+            None => (0, 0, element_bytes(ir, w.value, bindings)),
+        };
         if offset + bytes > dst.size() {
             return Err(RuntimeError::WriteBackOutOfRange {
                 name: w.name.clone(),
@@ -60,7 +66,7 @@ pub(super) fn write_back_copies(
         if w.value == w.weight || bytes == 0 {
             continue;
         }
-        let copy = WriteBackCopy { src: src.clone(), dst: dst.clone(), offset, bytes };
+        let copy = WriteBackCopy { src: src.clone(), dst: dst.clone(), from, offset, bytes };
         let reader = program
             .kernels
             .iter()
