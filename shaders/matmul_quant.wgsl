@@ -9,19 +9,7 @@
 // are the same for every lane of a workgroup. The epilogue (bias,
 // activation, residual) is fused.
 
-{{COMMON}}
-{{BINDINGS}}
-
-// The fused epilogue for one element.
-fn epilogue(acc: f32, rowf: u32, col: u32) -> f32 {
-{{EPI_BODY}}
-    return {{EPI_RESULT}};
-}
-
-// Where row `rowf` of x starts (x is read along k with stride {{SAK}}).
-fn x_row(rowf: u32) -> u32 {
-{{X_ROW}}
-}
+{{HELPERS}}
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {

@@ -5,20 +5,8 @@
 // read the same texel's four lanes), and x's 32 values of a chunk are
 // loaded once for the four columns. The epilogue is fused.
 
-{{COMMON}}
-{{BINDINGS}}
+{{HELPERS}}
 {{LANE_READERS}}
-
-// The fused epilogue for one element.
-fn epilogue(acc: f32, rowf: u32, col: u32) -> f32 {
-{{EPI_BODY}}
-    return {{EPI_RESULT}};
-}
-
-// Where row `rowf` of x starts (x is read along k with stride {{SAK}}).
-fn x_row(rowf: u32) -> u32 {
-{{X_ROW}}
-}
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {

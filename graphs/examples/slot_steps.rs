@@ -1,10 +1,11 @@
 //! Times a server's decode slots without HTTP: one prefill, then decode
 //! steps with one busy slot and with every slot busy (one batched step).
 //!
-//!     cargo run --release -p wgraph-models --example slot_steps -- MODEL_DIR [SLOTS] [PROMPT_LEN]
+//!     cargo run --release -p wgraph-models --example slot_steps -- MODEL_DIR [SLOTS] [PROMPT_LEN] [--profile]
 //!
 //! Prints milliseconds per prefill and per step; BENCHMARKS.md ("Serving")
-//! quotes it next to the load test.
+//! quotes it next to the load test. `--profile` then times the batched
+//! step's kernels one by one, summed by kind.
 
 use std::time::Instant;
 use wgraph::{Device, Weights};
@@ -15,7 +16,8 @@ use wgraph_models::HfConfig;
 const STEPS: usize = 30;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let profile = std::env::args().any(|a| a == "--profile");
+    let mut args = std::env::args().skip(1).filter(|a| a != "--profile");
     let dir = args.next().ok_or("usage: slot_steps MODEL_DIR [SLOTS] [PROMPT_LEN]")?;
     let slots: usize = args.next().map_or(Ok(8), |s| s.parse())?;
     let prompt_len: usize = args.next().map_or(Ok(85), |s| s.parse())?;
@@ -43,6 +45,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let per_step = ms(start) / STEPS as f64;
         println!("{busy} busy: {per_step:.1} ms/step, {:.1} tokens/s in all", busy as f64 * 1e3 / per_step);
+    }
+    if profile {
+        if let Some(times) = decoder.profile_all_busy(next[0], prompt_len + STEPS)? {
+            let total: f64 = times.iter().map(|t| t.ms).sum();
+            println!("{slots} busy, kernels alone: {} kernels, {total:.1} ms", times.len());
+            for (kind, n, ms) in wgraph::runtime::by_kind(times.iter().map(|t| (t.kernel.as_str(), t.ms))) {
+                println!("  {kind:<28} {n:>4} {ms:>8.2} ms");
+            }
+        }
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 use crate::generate::{step, tensor_err, GenerateError};
 use crate::llama::{self, LlamaConfig, LlamaGraph};
 use wgraph::graph::{Ir, Op};
+use wgraph::runtime::KernelTime;
 use wgraph::{CompileOptions, Device, Loader, Model, RuntimeError, Tensor, Weights};
 
 /// Why a slot could not start or step.
@@ -181,6 +182,16 @@ impl SlotDecoder {
         busy.iter()
             .map(|s| next.get(s.slot).copied().ok_or_else(|| GenerateError::MissingOutput("next_token".into()).into()))
             .collect()
+    }
+
+    /// Each kernel's time in one step of every slot at once (each slot
+    /// given `token` at `past`, its cache written there as a step writes
+    /// it), dispatched alone: where a batched step's time goes
+    /// (`examples/slot_steps.rs --profile`). `None` with one slot.
+    pub fn profile_all_busy(&self, token: i64, past: usize) -> Result<Option<Vec<KernelTime>>, SlotError> {
+        let Some(together) = &self.together else { return Ok(None) };
+        let busy: Vec<SlotStep> = (0..self.slots.len()).map(|slot| SlotStep { slot, token, past }).collect();
+        Ok(Some(together.profile(slots_feed(self.slots.len(), &busy)?)?))
     }
 
     fn slot(&self, slot: usize) -> Result<&Slot, SlotError> {

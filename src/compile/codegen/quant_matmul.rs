@@ -120,6 +120,17 @@ pub fn quant_matmul(
         (1, Some(cols), Some(width)) if cols % 4 == 0 => Some((cols, width)),
         _ => None,
     };
+    let helpers = fill(
+        shaders::MATMUL_QUANT_HELPERS,
+        &[
+            ("COMMON", shaders::COMMON.source),
+            ("BINDINGS", &binds),
+            ("EPI_BODY", &epi_body),
+            ("EPI_RESULT", &result),
+            ("X_ROW", &x_row),
+            ("SAK", &sak),
+        ],
+    )?;
     // The kernel's source, tiles (columns, rows per invocation), variant
     // and loop work per chunk.
     let (wgsl, x_per, y_per, variant, per_step) = match quads {
@@ -131,13 +142,8 @@ pub fn quant_matmul(
             let wgsl = fill(
                 shaders::MATMUL_QUANT_QUADS,
                 &[
-                    ("COMMON", shaders::COMMON.source),
-                    ("BINDINGS", &binds),
+                    ("HELPERS", &helpers),
                     ("LANE_READERS", &lanes.concat()),
-                    ("EPI_BODY", &epi_body),
-                    ("EPI_RESULT", &result),
-                    ("X_ROW", &x_row),
-                    ("SAK", &sak),
                     ("WG", &QUAD_WG.to_string()),
                     ("M", &m_expr),
                     ("N", &n_expr),
@@ -160,15 +166,11 @@ pub fn quant_matmul(
             let wgsl = fill(
                 shaders::MATMUL_QUANT,
                 &[
-                    ("COMMON", shaders::COMMON.source),
-                    ("BINDINGS", &binds),
-                    ("EPI_BODY", &epi_body),
-                    ("EPI_RESULT", &result),
-                    ("X_ROW", &x_row),
-                    ("SAK", &sak),
+                    ("HELPERS", &helpers),
                     ("WG", &WG.to_string()),
                     ("M", &m_expr),
                     ("N", &n_expr),
+                    ("SAK", &sak),
                     ("TM", &tm.to_string()),
                     ("ROW_BASES", &row_bases),
                     ("ROW_SUMS", &row_sums),

@@ -45,6 +45,7 @@ templates! {
     ATTENTION = "attention";
     MATMUL_QUANT = "matmul_quant";
     MATMUL_QUANT_QUADS = "matmul_quant_quads";
+    MATMUL_QUANT_HELPERS = "matmul_quant_helpers";
     DEQUANT_COMMON = "dequant_common";
     DEQUANT_WORDS = "dequant_words";
     DEQUANT_WORDS_TEXTURE = "dequant_words_texture";
