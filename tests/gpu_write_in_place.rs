@@ -176,3 +176,28 @@ fn each_batch_row_lands_in_its_own_cache_from_its_offset() {
         }
     }
 }
+
+/// A cache that the graph only writes (no output reads its rows) is still
+/// written back, not dropped as dead code with its write turned into a
+/// plain output.
+#[test]
+fn a_cache_nothing_reads_is_still_written() {
+    let g = Graph::new("write_only");
+    let cache = g.weight("cache", DType::F32, [CAPACITY, WIDTH]);
+    let past = Dim::sym("past");
+    let _mask = g.input("past_mask", DType::I64, [past.clone()]);
+    let new = g.input("new", DType::F32, [Dim::new(1), Dim::new(WIDTH)]);
+    let end = &past + &Dim::new(1);
+    let (head, tail) = (ops::slice(&cache, 0, 0, past), ops::slice(&cache, 0, end, CAPACITY));
+    g.output_named([("cache", ops::concat(&[&head, &new, &tail], 0))]).unwrap();
+    let weights = Weights::from_tensors([("cache", Tensor::zeros(DType::F32, [CAPACITY, WIDTH]).unwrap())]);
+    let options = CompileOptions { write_back: true, ..CompileOptions::default() };
+    let model = Loader::new(device()).with_options(options).load(&g, &weights).unwrap();
+    let rows = Rng(14).floats(&[1, WIDTH], -1.0, 1.0);
+    let out = model.run(feed(2, &rows)).unwrap();
+    assert!(out.get("cache").is_none(), "a written-back output is not read back");
+    let now = model.read_weights(&["cache"]).unwrap().get("cache").unwrap().to_f32_vec();
+    let mut want = vec![0.0f32; CAPACITY * WIDTH];
+    want[2 * WIDTH..3 * WIDTH].copy_from_slice(&rows.to_f32_vec());
+    assert_eq!(now, want);
+}

@@ -21,12 +21,17 @@ impl Pass for DeadCode {
                 stack.extend(ir.operands(id));
             }
         }
-        // Inputs stay even when unused, so callers can pass what the graph declares.
-        let dead: Vec<NodeId> = ir
-            .graph
-            .node_indices()
-            .filter(|id| !live.contains(id) && !matches!(ir.node(*id).op, Op::Input { .. }))
-            .collect();
+        // Inputs stay even when unused, so callers can pass what the graph
+        // declares; so do weights an output is named after: a write-back
+        // lands in them even when nothing reads them (a cache only written).
+        let named: HashSet<&str> = ir.outputs.iter().map(|(name, _)| name.as_str()).collect();
+        let kept = |op: &Op| match op {
+            Op::Input { .. } => true,
+            Op::Weight { name, .. } => named.contains(name.as_str()),
+            _ => false,
+        };
+        let dead: Vec<NodeId> =
+            ir.graph.node_indices().filter(|id| !live.contains(id) && !kept(&ir.node(*id).op)).collect();
         for id in &dead {
             ir.graph.remove_node(*id);
         }
