@@ -15,15 +15,15 @@ use std::sync::Arc;
 pub(in crate::runtime) struct WriteBackCopy {
     src: Arc<wgpu::Buffer>,
     dst: Arc<wgpu::Buffer>,
-    /// Byte offsets into `src` and `dst`.
+    /// Where the bytes start in `src` and land in `dst`.
     from: u64,
-    offset: u64,
+    at: u64,
     bytes: u64,
 }
 
 impl WriteBackCopy {
     pub(in crate::runtime) fn record(&self, encoder: &mut wgpu::CommandEncoder) {
-        encoder.copy_buffer_to_buffer(&self.src, self.from, &self.dst, self.offset, self.bytes);
+        encoder.copy_buffer_to_buffer(&self.src, self.from, &self.dst, self.at, self.bytes);
     }
 }
 
@@ -50,23 +50,23 @@ pub(super) fn write_back_copies(
         let (Some(src), Some(dst)) = (buffers.get(&w.value), buffers.get(&w.weight)) else { continue };
         // Rows written in place come from their block of the value's
         // buffer and land at their offset, inside the weight.
-        let elements = |d: &crate::graph::Dim| d.eval(bindings).unwrap_or(0) as u64 * 4;
-        let (from, offset, bytes) = match &w.block {
-            Some(b) => (elements(&b.from), elements(&b.at), elements(&b.len)),
+        let in_bytes = |elements: &crate::graph::Dim| elements.eval(bindings).unwrap_or(0) as u64 * 4;
+        let (from, at, bytes) = match &w.block {
+            Some(b) => (in_bytes(&b.from), in_bytes(&b.at), in_bytes(&b.len)),
             None => (0, 0, element_bytes(ir, w.value, bindings)),
         };
-        if offset + bytes > dst.size() {
+        if at + bytes > dst.size() {
             return Err(RuntimeError::WriteBackOutOfRange {
                 name: w.name.clone(),
-                start: offset,
-                end: offset + bytes,
+                start: at,
+                end: at + bytes,
                 size: dst.size(),
             });
         }
         if w.value == w.weight || bytes == 0 {
             continue;
         }
-        let copy = WriteBackCopy { src: src.clone(), dst: dst.clone(), from, offset, bytes };
+        let copy = WriteBackCopy { src: src.clone(), dst: dst.clone(), from, at, bytes };
         let reader = program
             .kernels
             .iter()
