@@ -70,9 +70,8 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
     let operand = *ir.operands(id).first()?;
     match &node.op {
         Op::Reshape { shape } => {
-            // A contiguous view reshapes freely; a strided one only by
-            // adding or dropping size-1 axes (an unsqueeze of a permuted
-            // view), which keeps every other axis's stride.
+            // A contiguous view reshapes freely; a strided one as far as
+            // its layout allows.
             let inner = strided_view(ir, operand, materialised)?;
             if inner.is_contiguous() {
                 return Some(StridedView {
@@ -82,7 +81,7 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
                     offset: inner.offset,
                 });
             }
-            unit_axes_reshape(&inner, shape)
+            strided_reshape(&inner, shape)
         }
         Op::Permute { perm } => {
             let inner = strided_view(ir, operand, materialised)?;
@@ -135,25 +134,51 @@ pub fn strided_view(ir: &Ir, id: NodeId, materialised: &HashSet<NodeId>) -> Opti
     }
 }
 
-/// `view` reshaped to `shape` when the two differ only in size-1 axes:
-/// the other axes keep their strides, size-1 axes get stride 0.
-fn unit_axes_reshape(view: &StridedView, shape: &[Dim]) -> Option<StridedView> {
+/// `view` reshaped to `shape` without moving data, if that can be done:
+/// size-1 axes come and go (stride 0), equal axes keep their stride, and
+/// a run of static axes splits or merges when the run is laid out
+/// contiguously (each axis's stride its inner neighbour's stride times
+/// size), as PyTorch's `view` decides. Splitting the head axis of a
+/// permuted `[batch, heads, seq, head_dim]` into `[kv_heads, group]` (the
+/// grouped-query attention's queries) stays a view.
+fn strided_reshape(view: &StridedView, shape: &[Dim]) -> Option<StridedView> {
     let one = Dim::new(1);
-    let kept: Vec<(&Dim, &Dim)> = view.shape.iter().zip(&view.strides).filter(|(d, _)| **d != one).collect();
-    let mut next = kept.iter();
-    let mut strides = Vec::with_capacity(shape.len());
-    for d in shape {
-        if *d == one {
-            strides.push(Dim::new(0));
+    let old: Vec<(&Dim, &Dim)> = view.shape.iter().zip(&view.strides).filter(|(d, _)| **d != one).collect();
+    let new: Vec<usize> = (0..shape.len()).filter(|&i| shape[i] != one).collect();
+    let mut strides = vec![Dim::new(0); shape.len()];
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() && j < new.len() {
+        if *old[i].0 == shape[new[j]] {
+            strides[new[j]] = old[i].1.clone();
+            (i, j) = (i + 1, j + 1);
             continue;
         }
-        let (size, stride) = next.next()?;
-        if *size != d {
-            return None;
+        // A run of old axes and a run of new axes with the same static size.
+        let j0 = j;
+        let (mut old_size, mut new_size) = (old[i].0.as_static()?, shape[new[j]].as_static()?);
+        while old_size != new_size {
+            if old_size < new_size {
+                i += 1;
+                let (size, stride) = *old.get(i)?;
+                // Merging needs the outer axis to follow the inner one in memory.
+                if *old[i - 1].1 != stride * size {
+                    return None;
+                }
+                old_size *= size.as_static()?;
+            } else {
+                j += 1;
+                new_size *= shape[*new.get(j)?].as_static()?;
+            }
         }
-        strides.push((*stride).clone());
+        // The run's innermost stride, multiplied outwards by the new sizes.
+        let mut stride = old[i].1.clone();
+        for &k in new[j0..=j].iter().rev() {
+            strides[k] = stride.clone();
+            stride = &stride * &shape[k];
+        }
+        (i, j) = (i + 1, j + 1);
     }
-    next.next().is_none().then(|| StridedView {
+    (i == old.len() && j == new.len()).then(|| StridedView {
         base: view.base,
         shape: shape.to_vec(),
         strides,
@@ -207,6 +232,28 @@ mod tests {
         let d = |v: &[usize]| v.iter().map(|&n| Dim::new(n)).collect::<Vec<_>>();
         assert_eq!(view.shape, d(&[2, 1, 4, 3]));
         assert_eq!(view.strides, d(&[12, 0, 1, 4]));
+        assert!(strided_view(&ir, merged.node_id().unwrap(), &m).is_none());
+    }
+
+    /// Splitting a strided axis is a view (the grouped-query attention's
+    /// queries, sliced per slot); merging axes that do not follow each
+    /// other in memory is not, nor is a split that does not divide.
+    #[test]
+    fn a_strided_axis_splits_in_place() {
+        let g = Graph::new("split");
+        let x = g.input("x", DType::F32, [Dim::new(1), Dim::sym("seq"), Dim::new(8), Dim::new(4)]);
+        let heads_first = ops::slice(&ops::permute(&x, &[0, 2, 1, 3]), 2, 1, Dim::sym("seq"));
+        let rows = &Dim::sym("seq") - &Dim::new(1);
+        let grouped = ops::reshape(&heads_first, [Dim::new(1), Dim::new(2), Dim::new(4), rows, Dim::new(4)]);
+        let merged = ops::reshape(&ops::permute(&x, &[0, 1, 3, 2]), [Dim::new(1), Dim::sym("seq"), Dim::new(32)]);
+        g.output_named([("g", grouped.clone()), ("m", merged.clone())]).unwrap();
+        let ir = g.ir().unwrap().clone();
+        let m = HashSet::new();
+        let view = strided_view(&ir, grouped.node_id().unwrap(), &m).expect("a view");
+        let seq = Dim::sym("seq");
+        assert_eq!(view.strides, vec![Dim::new(0), Dim::new(16), Dim::new(4), Dim::new(32), Dim::new(1)]);
+        assert_eq!(view.offset, Dim::new(32));
+        assert_eq!(view.shape[3], &seq - &Dim::new(1));
         assert!(strided_view(&ir, merged.node_id().unwrap(), &m).is_none());
     }
 

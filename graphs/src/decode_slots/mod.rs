@@ -1,0 +1,359 @@
+//! Several conversations decoding on one device, each in its own slot: a
+//! KV cache per slot, the model's weights uploaded once and read by every
+//! slot's programs. The decode steps of every busy slot run as one program
+//! ([`LlamaGraph::Slots`] with one token each), whose products read each
+//! weight once for all of them. New prompts are prefilled either in their
+//! slot's own program or, when several start together, in one program over
+//! every slot with right-padded rows (the busy slots' tokens among them):
+//! [`SlotDecoder::advance`] picks by what each has cost so far.
+//!
+//! The cached graph names its cache weights `cache.{i}.key` / `.value`;
+//! each slot's copy of the graph renames them `slot{s}.cache.{i}...`
+//! ([`llama::slot_cache_names`], the names the batched programs read), so
+//! that sharing weights by name shares the model and not the caches.
+
+mod feed;
+mod round_cost;
+
+use crate::generate::{step, tensor_err, GenerateError};
+use crate::llama::{self, LlamaConfig, LlamaGraph};
+use wgraph::graph::{Ir, Op};
+use wgraph::runtime::KernelTime;
+use round_cost::{Round, RoundCosts, Way};
+use std::sync::Mutex;
+use std::time::Instant;
+use wgraph::{CompileOptions, Device, Loader, Model, RuntimeError, Tensor, Weights};
+
+/// Why a slot could not start or step.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SlotError {
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    #[error("there is no slot {slot}: the decoder has {slots}")]
+    NoSuchSlot { slot: usize, slots: usize },
+    #[error("slot {slot} is stepped twice in one batched step")]
+    SlotTwice { slot: usize },
+}
+
+/// One busy slot's share of a batched step: feed `token` at position
+/// `past` (the positions the slot's cache holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotStep {
+    pub slot: usize,
+    pub token: i64,
+    pub past: usize,
+}
+
+impl From<wgraph::LoadError> for SlotError {
+    fn from(e: wgraph::LoadError) -> SlotError {
+        SlotError::Generate(e.into())
+    }
+}
+
+impl From<RuntimeError> for SlotError {
+    fn from(e: RuntimeError) -> SlotError {
+        SlotError::Generate(e.into())
+    }
+}
+
+impl From<crate::hf::ModelError> for SlotError {
+    fn from(e: crate::hf::ModelError) -> SlotError {
+        SlotError::Generate(e.into())
+    }
+}
+
+/// One slot's input to a round: `tokens` fed after the `past` positions
+/// its cache holds (a prompt at 0, or a busy slot's newest token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotInput<'a> {
+    pub slot: usize,
+    pub tokens: &'a [i64],
+    pub past: usize,
+}
+
+/// One slot's two programs: prefill (any length) and decode (one token).
+struct Slot {
+    prefill: Model,
+    decode: Model,
+}
+
+/// The programs over every slot at once (with two slots or more).
+struct Together {
+    /// One token per slot.
+    decode: Model,
+    /// Rows of any length, right-padded.
+    padded: Model,
+}
+
+/// `slots` KV caches over one copy of a LLaMA-style decoder's weights.
+pub struct SlotDecoder {
+    cfg: LlamaConfig,
+    capacity: usize,
+    slots: Vec<Slot>,
+    together: Option<Together>,
+    costs: Mutex<RoundCosts>,
+}
+
+impl SlotDecoder {
+    /// Compiles `slots` (at least 1) pairs of programs, each slot with a
+    /// cache of `capacity` positions (at most the model's context).
+    pub fn new(
+        cfg: LlamaConfig,
+        mut weights: Weights,
+        device: &Device,
+        slots: usize,
+        capacity: usize,
+    ) -> Result<SlotDecoder, SlotError> {
+        let capacity = capacity.clamp(1, cfg.max_position_embeddings.max(1));
+        let slots = slots.max(1);
+        let shape = [capacity, cfg.num_key_value_heads, cfg.head_dim];
+        for s in 0..slots {
+            for i in 0..cfg.num_hidden_layers {
+                for name in llama::slot_cache_names(s, i) {
+                    let zeros = Tensor::zeros(wgraph::DType::F32, shape).map_err(tensor_err)?;
+                    weights.insert(format!("{}{name}", weights.prefix()), zeros);
+                }
+            }
+        }
+        let options = CompileOptions { write_back: true, ..CompileOptions::default() };
+        let loader = || Loader::new(device).with_options(options.clone());
+        // The batched programs read every weight and every slot's cache:
+        // the other programs read their buffers.
+        let together = match slots {
+            1 => None,
+            _ => {
+                let graph = |seq| llama::build(&cfg, LlamaGraph::Slots { slots, capacity, seq });
+                let decode = loader().load(&graph(Some(1))?, &weights)?;
+                let padded = loader().sharing_weights_with(&decode).load(&graph(None)?, &weights)?;
+                Some(Together { decode, padded })
+            }
+        };
+        let ir = |kind| -> Result<Ir, SlotError> {
+            Ok(llama::build(&cfg, kind)?.ir().map_err(wgraph::LoadError::from)?.clone())
+        };
+        let decode_ir = ir(LlamaGraph::Cached { seq: Some(1), capacity })?;
+        let prefill_ir = ir(LlamaGraph::Cached { seq: None, capacity })?;
+        let mut built: Vec<Slot> = Vec::new();
+        for s in 0..slots {
+            // Every slot reads the first program's weight buffers; the renamed caches are its own.
+            let first = together.as_ref().map(|t| &t.decode).or(built.first().map(|slot| &slot.decode));
+            let decode = match first {
+                Some(first) => loader().sharing_weights_with(first),
+                None => loader(),
+            }
+            .load_ir(&for_slot(&decode_ir, s), &weights)?;
+            let prefill = loader().sharing_weights_with(&decode).load_ir(&for_slot(&prefill_ir, s), &weights)?;
+            built.push(Slot { prefill, decode });
+        }
+        Ok(SlotDecoder { cfg, capacity, slots: built, together, costs: Mutex::default() })
+    }
+
+    /// How many sequences can be in flight.
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Positions one slot holds, prompt and generated tokens together.
+    pub fn context(&self) -> usize {
+        self.capacity
+    }
+
+    /// The config's EOS token ids.
+    pub fn eos_token_ids(&self) -> &[i64] {
+        &self.cfg.eos_token_ids
+    }
+
+    /// Runs `prompt` through `slot`'s prefill, replacing what the slot
+    /// held, and returns the greedy next token.
+    pub fn start(&self, slot: usize, prompt: &[i64]) -> Result<i64, SlotError> {
+        if prompt.is_empty() {
+            return Err(GenerateError::EmptyPrompt.into());
+        }
+        self.check(&[SlotInput { slot, tokens: prompt, past: 0 }])?;
+        self.prefill(slot, prompt, 0)
+    }
+
+    /// Feeds `token` at position `past` (the tokens `slot` already holds)
+    /// and returns the greedy next token. `past` must be below
+    /// [`SlotDecoder::context`].
+    pub fn step(&self, slot: usize, token: i64, past: usize) -> Result<i64, SlotError> {
+        self.check(&[SlotInput { slot, tokens: &[token], past }])?;
+        Ok(step(&self.slot(slot)?.decode, &[token], past)?)
+    }
+
+    /// One decode step for each busy slot in `busy` (each slot at most
+    /// once), returning their greedy next tokens in `busy`'s order: one
+    /// program for all of them when there are several. Slots not in
+    /// `busy` are free: the step may overwrite their cache's first
+    /// position (a [`SlotDecoder::start`] writes it again).
+    pub fn step_busy(&self, busy: &[SlotStep]) -> Result<Vec<i64>, SlotError> {
+        let inputs: Vec<[i64; 1]> = busy.iter().map(|s| [s.token]).collect();
+        let inputs: Vec<SlotInput<'_>> =
+            busy.iter().zip(&inputs).map(|(s, t)| SlotInput { slot: s.slot, tokens: t, past: s.past }).collect();
+        self.check(&inputs)?;
+        self.decode_together(busy)
+    }
+
+    /// One round: every input's tokens fed to its slot (each slot at most
+    /// once; a prompt at `past` 0 replaces what the slot held), returning
+    /// each input's greedy next token in order. Busy slots step together;
+    /// prompts run in one padded program with them or each in its slot's
+    /// prefill, whichever has been faster on this device for rounds like
+    /// this one. Slots not in `inputs` are free and may be overwritten.
+    pub fn advance(&self, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
+        self.check(inputs)?;
+        let longest = inputs.iter().map(|i| i.tokens.len()).max().unwrap_or(0);
+        let prompts = inputs.iter().filter(|i| i.tokens.len() > 1);
+        let round = Round {
+            prompts: prompts.clone().count(),
+            prompt_rows: prompts.map(|i| i.tokens.len()).sum(),
+            singles: inputs.iter().filter(|i| i.tokens.len() == 1).count(),
+            padded_rows: self.slots.len() * longest,
+        };
+        let fits = inputs.iter().all(|i| i.past + longest <= self.capacity);
+        let way = if self.together.is_some() && fits { self.costs().choose(round) } else { Way::Separate };
+        match way {
+            Way::Padded => self.run_padded(inputs),
+            Way::Separate => self.run_separately(inputs),
+        }
+    }
+
+    /// [`SlotDecoder::advance`] as one program over every slot, each row
+    /// right-padded to the longest input (which must fit every input's
+    /// slot after its `past`).
+    pub fn run_padded(&self, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
+        self.check(inputs)?;
+        let Some(together) = &self.together else { return self.run_separately(inputs) };
+        let longest = inputs.iter().map(|i| i.tokens.len()).max().unwrap_or(0);
+        if let Some(i) = inputs.iter().find(|i| i.past + longest > self.capacity) {
+            return Err(GenerateError::PromptTooLong { prompt: i.past + longest, context: self.capacity }.into());
+        }
+        let started = Instant::now();
+        let next = next_tokens(&together.padded, feed::padded_rows(self.slots.len(), inputs)?, inputs)?;
+        self.costs().padded(self.slots.len() * longest, ms_since(started));
+        Ok(next)
+    }
+
+    /// [`SlotDecoder::advance`] with the one-token inputs as one batched
+    /// step, then each longer input through its slot's prefill.
+    pub fn run_separately(&self, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
+        self.check(inputs)?;
+        let steps: Vec<SlotStep> = inputs
+            .iter()
+            .filter(|i| i.tokens.len() == 1)
+            .map(|i| SlotStep { slot: i.slot, token: i.tokens[0], past: i.past })
+            .collect();
+        let mut stepped = self.decode_together(&steps)?.into_iter();
+        let started = Instant::now();
+        let mut rows = 0;
+        let mut next = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            next.push(match input.tokens.len() {
+                1 => stepped.next().ok_or_else(|| GenerateError::MissingOutput("next_token".into()))?,
+                n => {
+                    rows += n;
+                    self.prefill(input.slot, input.tokens, input.past)?
+                }
+            });
+        }
+        if rows > 0 {
+            self.costs().prefilled(rows, ms_since(started));
+        }
+        Ok(next)
+    }
+
+    /// Each kernel's time in one step of every slot at once (each slot
+    /// given `token` at `past`, its cache written there as a step writes
+    /// it), dispatched alone: where a batched step's time goes
+    /// (`examples/slot_steps.rs --profile`). `None` with one slot.
+    pub fn profile_all_busy(&self, token: i64, past: usize) -> Result<Option<Vec<KernelTime>>, SlotError> {
+        let Some(together) = &self.together else { return Ok(None) };
+        let busy: Vec<SlotStep> = (0..self.slots.len()).map(|slot| SlotStep { slot, token, past }).collect();
+        Ok(Some(together.decode.profile(feed::one_token_each(self.slots.len(), &busy)?)?))
+    }
+
+    /// The busy slots' decode step: one program when there are several.
+    fn decode_together(&self, busy: &[SlotStep]) -> Result<Vec<i64>, SlotError> {
+        let together = match &self.together {
+            Some(t) if busy.len() > 1 => &t.decode,
+            _ => return busy.iter().map(|s| Ok(step(&self.slot(s.slot)?.decode, &[s.token], s.past)?)).collect(),
+        };
+        let started = Instant::now();
+        let inputs: Vec<[i64; 1]> = busy.iter().map(|s| [s.token]).collect();
+        let inputs: Vec<SlotInput<'_>> =
+            busy.iter().zip(&inputs).map(|(s, t)| SlotInput { slot: s.slot, tokens: t, past: s.past }).collect();
+        let next = next_tokens(together, feed::one_token_each(self.slots.len(), busy)?, &inputs)?;
+        self.costs().stepped(ms_since(started));
+        Ok(next)
+    }
+
+    /// `tokens` through `slot`'s own program at `past`.
+    fn prefill(&self, slot: usize, tokens: &[i64], past: usize) -> Result<i64, SlotError> {
+        let s = self.slot(slot)?;
+        let model = if tokens.len() == 1 { &s.decode } else { &s.prefill };
+        Ok(step(model, tokens, past)?)
+    }
+
+    /// Refuses unknown slots, a slot twice, empty inputs and inputs that
+    /// overflow their slot's cache.
+    fn check(&self, inputs: &[SlotInput<'_>]) -> Result<(), SlotError> {
+        for (i, input) in inputs.iter().enumerate() {
+            self.slot(input.slot)?;
+            if input.tokens.is_empty() {
+                return Err(GenerateError::EmptyPrompt.into());
+            }
+            let end = input.past + input.tokens.len();
+            if end > self.capacity {
+                return Err(GenerateError::PromptTooLong { prompt: end, context: self.capacity }.into());
+            }
+            if inputs[..i].iter().any(|earlier| earlier.slot == input.slot) {
+                return Err(SlotError::SlotTwice { slot: input.slot });
+            }
+        }
+        Ok(())
+    }
+
+    fn slot(&self, slot: usize) -> Result<&Slot, SlotError> {
+        self.slots.get(slot).ok_or(SlotError::NoSuchSlot { slot, slots: self.slots.len() })
+    }
+
+    fn costs(&self) -> std::sync::MutexGuard<'_, RoundCosts> {
+        // The costs are only estimates: a poisoned lock still holds usable ones.
+        self.costs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs a program over every slot and picks each input's next token from
+/// its slot's row of `next_token`.
+fn next_tokens(model: &Model, feed: Vec<(String, Tensor)>, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
+    let out = model.run(feed)?;
+    let missing = || GenerateError::MissingOutput("next_token".into());
+    let next = out.get("next_token").ok_or_else(missing)?.to_i64_vec();
+    inputs.iter().map(|i| next.get(i.slot).copied().ok_or_else(|| missing().into())).collect()
+}
+
+fn ms_since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1e3
+}
+
+/// The graph with its cache weights (and the outputs written back into
+/// them) renamed for slot `s`.
+fn for_slot(ir: &Ir, s: usize) -> Ir {
+    let mut ir = ir.clone();
+    let is_cache = |name: &str| name.starts_with("cache.");
+    let rename = |name: &mut String| {
+        if is_cache(name) {
+            *name = format!("slot{s}.{name}");
+        }
+    };
+    for id in ir.graph.node_indices().collect::<Vec<_>>() {
+        if let Op::Weight { name, .. } = &mut ir.graph[id].op {
+            rename(name);
+        }
+    }
+    for (name, _) in &mut ir.outputs {
+        rename(name);
+    }
+    ir
+}
