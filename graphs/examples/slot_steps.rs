@@ -1,15 +1,16 @@
-//! Times a server's decode slots without HTTP: one prefill, then decode
-//! steps with one busy slot and with every slot busy (one batched step).
+//! Times a server's decode slots without HTTP: each slot's prefill, the
+//! prefill of every slot as one packed program, then decode steps with one
+//! busy slot and with every slot busy (one batched step).
 //!
 //!     cargo run --release -p wgraph-models --example slot_steps -- MODEL_DIR [SLOTS] [PROMPT_LEN] [--profile]
 //!
 //! Prints milliseconds per prefill and per step; BENCHMARKS.md ("Serving")
-//! quotes it next to the load test. `--profile` then times the batched
-//! step's kernels one by one, summed by kind.
+//! quotes it next to the load test. `--profile` then times the packed
+//! prefill's and the batched step's kernels one by one, summed by kind.
 
 use std::time::Instant;
 use wgraph::{Device, Weights};
-use wgraph_models::decode_slots::{SlotDecoder, SlotStep};
+use wgraph_models::decode_slots::{SlotDecoder, SlotInput, SlotStep};
 use wgraph_models::llama::LlamaConfig;
 use wgraph_models::HfConfig;
 
@@ -33,6 +34,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         next.push(decoder.start(slot, &prompt)?);
         println!("prefill slot {slot}, {prompt_len} tokens: {:.1} ms", ms(start));
     }
+    let inputs: Vec<SlotInput<'_>> = (0..slots).map(|slot| SlotInput { slot, tokens: &prompt, past: 0 }).collect();
+    for run in ["first", "second", "third"] {
+        let start = Instant::now();
+        next = decoder.run_packed(&inputs)?;
+        println!("prefill of every slot as one program ({run} run): {:.1} ms", ms(start));
+    }
     for busy in [1, slots] {
         // Every slot starts again from the prompt's end.
         let start = Instant::now();
@@ -47,9 +54,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{busy} busy: {per_step:.1} ms/step, {:.1} tokens/s in all", busy as f64 * 1e3 / per_step);
     }
     if profile {
-        if let Some(times) = decoder.profile_all_busy(next[0], prompt_len + STEPS)? {
+        let packed = decoder.profile_packed(&inputs)?.map(|t| ("every prompt packed", t));
+        let step = decoder.profile_all_busy(next[0], prompt_len + STEPS)?.map(|t| ("one step of every slot", t));
+        for (what, times) in packed.into_iter().chain(step) {
             let total: f64 = times.iter().map(|t| t.ms).sum();
-            println!("{slots} busy, kernels alone: {} kernels, {total:.1} ms", times.len());
+            println!("{what}, kernels alone: {} kernels, {total:.1} ms", times.len());
             for (kind, n, ms) in wgraph::runtime::by_kind(times.iter().map(|t| (t.kernel.as_str(), t.ms))) {
                 println!("  {kind:<28} {n:>4} {ms:>8.2} ms");
             }

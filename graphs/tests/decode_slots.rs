@@ -2,7 +2,8 @@
 //! each slot's tokens equal its conversation decoded alone (HF's
 //! `generate` for the fixture's prompt, `Generator` for the others), with
 //! a free slot between busy ones, a conversation joining mid-way and one
-//! leaving early.
+//! leaving early; prompts prefilled in one packed program beside busy
+//! slots' steps, as one and as several.
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
@@ -14,7 +15,7 @@ use common::device;
 
 use std::collections::BTreeMap;
 use wgraph::Weights;
-use wgraph_models::decode_slots::{SlotDecoder, SlotError, SlotStep};
+use wgraph_models::decode_slots::{SlotDecoder, SlotError, SlotInput, SlotStep};
 use wgraph_models::generate::{GenerateError, Generator};
 use wgraph_models::llama::LlamaConfig;
 use wgraph_models::HfConfig;
@@ -101,5 +102,89 @@ fn batched_steps_refuse_bad_slots_by_name() {
     match decoder.step_busy(&[step(0, 1), step(1, 8)]) {
         Err(SlotError::Generate(GenerateError::PromptTooLong { prompt: 9, context: 8 })) => {}
         other => panic!("expected PromptTooLong, got {other:?}"),
+    }
+}
+
+/// How a round with prompts runs.
+type Round = fn(&SlotDecoder, &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError>;
+
+/// Rounds as the server runs them: slot 1 busy from the start, slots 3 and
+/// 0 join together after two steps (prompts of 7 and 3 tokens, packed
+/// with slot 1's token), slot 2 stays free; every conversation's tokens
+/// equal it decoded alone.
+fn prompts_joining_together_decode_as_alone(round: Round) {
+    let name = "llama_gqa";
+    let alone = Generator::new(config(name), weights(name), device()).unwrap();
+    let decoder = SlotDecoder::new(config(name), weights(name), device(), 4, CAPACITY).unwrap();
+    let plans: [(usize, Vec<i64>, usize, usize); 3] =
+        [(1, vec![4, 8, 15, 16, 23], 9, 0), (3, vec![7, 3, 50, 21, 9, 33, 12], 6, 2), (0, vec![60, 2, 11], 8, 2)];
+    let mut live: BTreeMap<usize, Conversation> = BTreeMap::new();
+    for n in 0.. {
+        let mut inputs: Vec<(usize, Vec<i64>, usize)> = live
+            .iter()
+            .filter(|(_, c)| c.tokens.len() < c.want.len())
+            .map(|(&slot, c)| (slot, vec![*c.tokens.last().unwrap()], c.tokens.len() - 1))
+            .collect();
+        for (slot, prompt, new_tokens, start) in &plans {
+            if *start == n {
+                let want = alone.greedy(prompt, *new_tokens, &[]).unwrap();
+                live.insert(*slot, Conversation { tokens: prompt.clone(), want });
+                inputs.push((*slot, prompt.clone(), 0));
+            }
+        }
+        if inputs.is_empty() {
+            break;
+        }
+        let inputs: Vec<SlotInput<'_>> =
+            inputs.iter().map(|(slot, tokens, past)| SlotInput { slot: *slot, tokens, past: *past }).collect();
+        let prompts = inputs.iter().filter(|i| i.tokens.len() > 1).count();
+        let next = if prompts > 0 { round(&decoder, &inputs) } else { decoder.advance(&inputs) }.unwrap();
+        for (input, token) in inputs.iter().zip(next) {
+            live.get_mut(&input.slot).unwrap().tokens.push(token);
+        }
+    }
+    assert_eq!(live.len(), 3);
+    for (slot, c) in &live {
+        assert_eq!(c.tokens, c.want, "slot {slot}: tokens differ from the conversation decoded alone");
+    }
+}
+
+#[test]
+fn prompts_packed_beside_busy_slots_decode_as_alone() {
+    prompts_joining_together_decode_as_alone(SlotDecoder::run_packed);
+}
+
+#[test]
+fn rounds_decode_as_alone_whichever_way_they_run() {
+    prompts_joining_together_decode_as_alone(SlotDecoder::run_separately);
+    prompts_joining_together_decode_as_alone(SlotDecoder::advance);
+}
+
+#[test]
+fn rounds_refuse_bad_inputs_by_name() {
+    let name = "llama_tied_mha";
+    let decoder = SlotDecoder::new(config(name), weights(name), device(), 2, 8).unwrap();
+    let prompt = [5, 6, 7];
+    let round = |inputs: &[SlotInput<'_>]| {
+        [decoder.advance(inputs), decoder.run_packed(inputs), decoder.run_separately(inputs)]
+    };
+    for result in round(&[SlotInput { slot: 0, tokens: &prompt, past: 6 }]) {
+        match result {
+            Err(SlotError::Generate(GenerateError::PromptTooLong { prompt: 9, context: 8 })) => {}
+            other => panic!("expected PromptTooLong, got {other:?}"),
+        }
+    }
+    for result in round(&[SlotInput { slot: 1, tokens: &[], past: 0 }]) {
+        match result {
+            Err(SlotError::Generate(GenerateError::EmptyPrompt)) => {}
+            other => panic!("expected EmptyPrompt, got {other:?}"),
+        }
+    }
+    let twice = [SlotInput { slot: 1, tokens: &prompt, past: 0 }, SlotInput { slot: 1, tokens: &[4], past: 3 }];
+    for result in round(&twice) {
+        match result {
+            Err(SlotError::SlotTwice { slot: 1 }) => {}
+            other => panic!("expected SlotTwice, got {other:?}"),
+        }
     }
 }

@@ -4,7 +4,8 @@
 //! ([`LlamaGraph::Slots`] with one token each), whose products read each
 //! weight once for all of them. New prompts are prefilled either in their
 //! slot's own program or, when several start together, in one program over
-//! every slot with right-padded rows (the busy slots' tokens among them):
+//! every slot with each slot's tokens packed one after another (the busy
+//! slots' tokens among them, [`LlamaGraph::PackedSlots`]):
 //! [`SlotDecoder::advance`] picks by what each has cost so far.
 //!
 //! The cached graph names its cache weights `cache.{i}.key` / `.value`;
@@ -17,11 +18,11 @@ mod round_cost;
 
 use crate::generate::{step, tensor_err, GenerateError};
 use crate::llama::{self, LlamaConfig, LlamaGraph};
-use wgraph::graph::{Ir, Op};
-use wgraph::runtime::KernelTime;
 use round_cost::{Round, RoundCosts, Way};
 use std::sync::Mutex;
 use std::time::Instant;
+use wgraph::graph::{Ir, Op};
+use wgraph::runtime::KernelTime;
 use wgraph::{CompileOptions, Device, Loader, Model, RuntimeError, Tensor, Weights};
 
 /// Why a slot could not start or step.
@@ -82,8 +83,8 @@ struct Slot {
 struct Together {
     /// One token per slot.
     decode: Model,
-    /// Rows of any length, right-padded.
-    padded: Model,
+    /// Any number of tokens per slot, packed.
+    packed: Model,
 }
 
 /// `slots` KV caches over one copy of a LLaMA-style decoder's weights.
@@ -123,10 +124,10 @@ impl SlotDecoder {
         let together = match slots {
             1 => None,
             _ => {
-                let graph = |seq| llama::build(&cfg, LlamaGraph::Slots { slots, capacity, seq });
-                let decode = loader().load(&graph(Some(1))?, &weights)?;
-                let padded = loader().sharing_weights_with(&decode).load(&graph(None)?, &weights)?;
-                Some(Together { decode, padded })
+                let decode = loader().load(&llama::build(&cfg, LlamaGraph::Slots { slots, capacity })?, &weights)?;
+                let packed = llama::build(&cfg, LlamaGraph::PackedSlots { slots, capacity })?;
+                let packed = loader().sharing_weights_with(&decode).load(&packed, &weights)?;
+                Some(Together { decode, packed })
             }
         };
         let ir = |kind| -> Result<Ir, SlotError> {
@@ -198,41 +199,41 @@ impl SlotDecoder {
     /// One round: every input's tokens fed to its slot (each slot at most
     /// once; a prompt at `past` 0 replaces what the slot held), returning
     /// each input's greedy next token in order. Busy slots step together;
-    /// prompts run in one padded program with them or each in its slot's
+    /// prompts run in one packed program with them or each in its slot's
     /// prefill, whichever has been faster on this device for rounds like
     /// this one. Slots not in `inputs` are free and may be overwritten.
     pub fn advance(&self, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
         self.check(inputs)?;
-        let longest = inputs.iter().map(|i| i.tokens.len()).max().unwrap_or(0);
         let prompts = inputs.iter().filter(|i| i.tokens.len() > 1);
         let round = Round {
             prompts: prompts.clone().count(),
             prompt_rows: prompts.map(|i| i.tokens.len()).sum(),
             singles: inputs.iter().filter(|i| i.tokens.len() == 1).count(),
-            padded_rows: self.slots.len() * longest,
+            packed_rows: self.packed_rows(inputs),
         };
-        let fits = inputs.iter().all(|i| i.past + longest <= self.capacity);
-        let way = if self.together.is_some() && fits { self.costs().choose(round) } else { Way::Separate };
+        let way = if self.together.is_some() { self.costs().choose(round) } else { Way::Separate };
         match way {
-            Way::Padded => self.run_padded(inputs),
+            Way::Packed => self.run_packed(inputs),
             Way::Separate => self.run_separately(inputs),
         }
     }
 
-    /// [`SlotDecoder::advance`] as one program over every slot, each row
-    /// right-padded to the longest input (which must fit every input's
-    /// slot after its `past`).
-    pub fn run_padded(&self, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
+    /// [`SlotDecoder::advance`] as one program over every slot, the
+    /// inputs' tokens packed one slot after another.
+    pub fn run_packed(&self, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
         self.check(inputs)?;
         let Some(together) = &self.together else { return self.run_separately(inputs) };
-        let longest = inputs.iter().map(|i| i.tokens.len()).max().unwrap_or(0);
-        if let Some(i) = inputs.iter().find(|i| i.past + longest > self.capacity) {
-            return Err(GenerateError::PromptTooLong { prompt: i.past + longest, context: self.capacity }.into());
-        }
         let started = Instant::now();
-        let next = next_tokens(&together.padded, feed::padded_rows(self.slots.len(), inputs)?, inputs)?;
-        self.costs().padded(self.slots.len() * longest, ms_since(started));
+        let next = next_tokens(&together.packed, feed::packed_rows(self.slots.len(), inputs)?, inputs)?;
+        self.costs().packed(self.packed_rows(inputs), ms_since(started));
         Ok(next)
+    }
+
+    /// Rows of a packed program: every input's tokens, and one placeholder
+    /// per free slot.
+    fn packed_rows(&self, inputs: &[SlotInput<'_>]) -> usize {
+        let tokens: usize = inputs.iter().map(|i| i.tokens.len()).sum();
+        tokens + self.slots.len().saturating_sub(inputs.len())
     }
 
     /// [`SlotDecoder::advance`] with the one-token inputs as one batched
@@ -263,6 +264,25 @@ impl SlotDecoder {
         Ok(next)
     }
 
+    /// Runs every program once on placeholder prompts of `prompt_len`
+    /// tokens (at most the context): drivers that compile a kernel at its
+    /// first dispatch (CPU drivers take seconds per kernel) do so now, not
+    /// in the middle of a conversation, and those first runs, which say
+    /// nothing of speed, are behind the round planner. Every slot is free
+    /// afterwards.
+    pub fn warm_up(&self, prompt_len: usize) -> Result<(), SlotError> {
+        let prompt = vec![0; prompt_len.clamp(1, self.capacity)];
+        let every_slot = |tokens| -> Vec<SlotInput<'_>> {
+            (0..self.slots.len()).map(|slot| SlotInput { slot, tokens, past: 0 }).collect()
+        };
+        self.run_separately(&[SlotInput { slot: 0, tokens: &prompt, past: 0 }])?;
+        self.run_separately(&every_slot(&[0]))?;
+        if self.together.is_some() {
+            self.run_packed(&every_slot(&prompt))?;
+        }
+        Ok(())
+    }
+
     /// Each kernel's time in one step of every slot at once (each slot
     /// given `token` at `past`, its cache written there as a step writes
     /// it), dispatched alone: where a batched step's time goes
@@ -271,6 +291,15 @@ impl SlotDecoder {
         let Some(together) = &self.together else { return Ok(None) };
         let busy: Vec<SlotStep> = (0..self.slots.len()).map(|slot| SlotStep { slot, token, past }).collect();
         Ok(Some(together.decode.profile(feed::one_token_each(self.slots.len(), &busy)?)?))
+    }
+
+    /// Each kernel's time in [`SlotDecoder::run_packed`] on `inputs`,
+    /// dispatched alone (its caches written as a run writes them). `None`
+    /// with one slot.
+    pub fn profile_packed(&self, inputs: &[SlotInput<'_>]) -> Result<Option<Vec<KernelTime>>, SlotError> {
+        self.check(inputs)?;
+        let Some(together) = &self.together else { return Ok(None) };
+        Ok(Some(together.packed.profile(feed::packed_rows(self.slots.len(), inputs)?)?))
     }
 
     /// The busy slots' decode step: one program when there are several.

@@ -1,7 +1,7 @@
 //! A LLaMA layer's attention and where its past keys and values come
 //! from: none, graph inputs (HF's `past_key_values`), one cache kept on the
-//! device, or one device cache per conversation slot for a step that
-//! decodes several conversations at once.
+//! device, or one device cache per conversation slot for a step over
+//! several conversations at once.
 
 use super::{apply_rotary, LlamaConfig};
 use crate::attention::{merge_heads, split_heads};
@@ -32,9 +32,19 @@ pub(crate) enum Cache {
     Inputs { key: Value, value: Value, allowed: Value },
     /// Weights `[capacity, kv_heads, head_dim]` valid up to `past`.
     Device(DeviceCache),
-    /// One device cache per batch row: row `b` is slot `b`'s next token,
-    /// attending to its own cache only.
-    Slots(Vec<DeviceCache>),
+    /// One device cache per conversation slot, each slot's rows attending
+    /// to its own cache only.
+    Slots(Vec<SlotCache>),
+}
+
+/// A slot's cache and where its rows are in the step's `[batch, heads,
+/// seq, head_dim]` queries, keys and values: `start..end` along `axis`
+/// (one batch row, or a run of positions in a packed step).
+pub(crate) struct SlotCache {
+    pub(crate) cache: DeviceCache,
+    pub(crate) axis: usize,
+    pub(crate) start: Dim,
+    pub(crate) end: Dim,
 }
 
 /// A cache weight pair on the device and what a step may attend to.
@@ -88,8 +98,14 @@ pub(crate) fn self_attention(
     let q = nn::linear(&s.pp("q_proj"), x, cfg.hidden_size, h * hd, cfg.attention_bias);
     let k = nn::linear(&s.pp("k_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
     let v = nn::linear(&s.pp("v_proj"), x, cfg.hidden_size, kvh * hd, cfg.attention_bias);
-    let q = apply_rotary(&split_heads(&q, h, hd), cos, sin, cfg);
-    let k = apply_rotary(&split_heads(&k, kvh, hd), cos, sin, cfg);
+    // Rotary embeddings turn each position's features alone: applied while
+    // positions still come before heads, their output is laid out as the
+    // position-major cache is, so a cache write takes its rows as a view.
+    let d = |axis: isize| x.dim(axis).unwrap_or_else(|| Dim::new(1));
+    let by_position = |t: &Value, heads: usize| ops::reshape(t, [d(0), d(1), heads.into(), hd.into()]);
+    let heads_first = |t: &Value| ops::permute(t, &[0, 2, 1, 3]);
+    let q = heads_first(&apply_rotary(&by_position(&q, h), cos, sin, cfg));
+    let k = heads_first(&apply_rotary(&by_position(&k, kvh), cos, sin, cfg));
     let v = split_heads(&v, kvh, hd);
     let (ctx, written) = match cache {
         Cache::Fresh(allowed) => (grouped_attention(&q, &k, &v, allowed, cfg), vec![k, v]),
@@ -102,17 +118,18 @@ pub(crate) fn self_attention(
             (ctx, vec![kw, vw])
         }
         Cache::Slots(slots) => {
-            // Each slot's row attends to its own cache; the products around
-            // the attention see every slot's row at once.
+            // Each slot's rows attend to its own cache; the products around
+            // the attention see every slot's rows at once.
             let mut contexts = Vec::with_capacity(slots.len());
             let mut written = Vec::with_capacity(2 * slots.len());
-            for (b, c) in slots.iter().enumerate() {
-                let row = |t: &Value| ops::slice(t, 0, b, b + 1);
-                let (ctx, kw, vw) = attend_cached(&row(&q), &row(&k), &row(&v), c, cfg);
+            let axis = slots.first().map_or(0, |s| s.axis);
+            for s in slots {
+                let rows = |t: &Value| ops::slice(t, s.axis as isize, s.start.clone(), s.end.clone());
+                let (ctx, kw, vw) = attend_cached(&rows(&q), &rows(&k), &rows(&v), &s.cache, cfg);
                 contexts.push(ctx);
                 written.extend([kw, vw]);
             }
-            (ops::concat(&contexts.iter().collect::<Vec<_>>(), 0), written)
+            (ops::concat(&contexts.iter().collect::<Vec<_>>(), axis as isize), written)
         }
     };
     let merged = merge_heads(&ctx, h * hd);

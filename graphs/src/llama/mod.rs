@@ -6,6 +6,7 @@
 
 use crate::hf::{HfConfig, ModelError};
 mod attention;
+mod slots;
 
 use crate::loss::causal_lm_loss;
 use crate::nn::{self, Activation};
@@ -145,6 +146,22 @@ pub enum LlamaGraph {
         /// Positions each slot's cache holds.
         capacity: usize,
     },
+    /// [`LlamaGraph::Slots`] with any number of tokens per slot, packed one
+    /// slot after another in one sequence (`[1, len0 + len1 + ...]`, no
+    /// padding): prompts prefilled beside busy slots' single tokens, each
+    /// weight read once for all. Inputs `input_ids` and `position_ids`
+    /// (`[1, sum of len_b]`), `attention_mask.{b}` (`[1, len_b]`, slot
+    /// `b`'s tokens; a free slot brings one placeholder) and
+    /// `past_attention_mask.{b}` (`[1, past_b]`), and `last_positions`
+    /// (`[slots, 1]`: where each slot's last token is in the sequence).
+    /// Each slot's rows are written into its cache at `past_b`; output
+    /// `next_token` (`[slots, 1]`).
+    PackedSlots {
+        /// Conversations per step.
+        slots: usize,
+        /// Positions each slot's cache holds.
+        capacity: usize,
+    },
 }
 
 pub fn build(cfg: &LlamaConfig, kind: LlamaGraph) -> Result<Graph, ModelError> {
@@ -167,12 +184,14 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         LlamaGraph::Cached { seq: Some(_), .. } => "LlamaForCausalLM.decode_step",
         LlamaGraph::Cached { seq: None, .. } => "LlamaForCausalLM.prefill",
         LlamaGraph::Slots { .. } => "LlamaForCausalLM.decode_slots",
+        LlamaGraph::PackedSlots { .. } => "LlamaForCausalLM.packed_slots",
     });
     let (batch, seq, past) = match kind {
         LlamaGraph::Cached { seq, .. } => {
             (Dim::new(1), seq.map_or_else(|| Dim::sym("seq"), Dim::new), Dim::sym("past"))
         }
         LlamaGraph::Slots { slots, .. } => (Dim::new(slots), Dim::new(1), Dim::sym("past")),
+        LlamaGraph::PackedSlots { slots, .. } => (Dim::new(1), slots::packed_len(slots), Dim::sym("past")),
         _ => (Dim::sym("batch"), Dim::sym("seq"), Dim::sym("past")),
     };
     // Rotary positions have no table to run out of (HF computes any
@@ -183,7 +202,7 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         LlamaGraph::Forward | LlamaGraph::Base => {
             (ops::unsqueeze(&ops::range(&g, 0, 1, seq.clone(), DType::I64), 0), seq.clone())
         }
-        LlamaGraph::Decode | LlamaGraph::Cached { .. } | LlamaGraph::Slots { .. } => {
+        LlamaGraph::Decode | LlamaGraph::Cached { .. } | LlamaGraph::Slots { .. } | LlamaGraph::PackedSlots { .. } => {
             (g.input("position_ids", DType::I64, [batch.clone(), seq.clone()]), &past + &seq)
         }
     };
@@ -216,34 +235,8 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
                 })
                 .collect()
         }
-        LlamaGraph::Slots { slots, capacity } => {
-            let new = new_mask(seq.clone());
-            // Slot `b` holds `past{b}` positions, told by its cached positions' mask.
-            let slot_masks: Vec<(Dim, Value)> = (0..slots)
-                .map(|b| {
-                    let past = Dim::sym(format!("past{b}"));
-                    let cached = g.input(format!("past_attention_mask.{b}"), DType::I64, [Dim::new(1), past.clone()]);
-                    let mask = ops::concat(&[&cached, &ops::slice(&new, 0, b, b + 1)], 1);
-                    let allowed = allowed_keys(&mask, &seq, &past + &seq);
-                    (past, allowed)
-                })
-                .collect();
-            layers
-                .map(|i| {
-                    Cache::Slots(
-                        slot_masks
-                            .iter()
-                            .enumerate()
-                            .map(|(b, (past, allowed))| {
-                                let [key, value] = slot_cache_names(b, i)
-                                    .map(|name| g.weight(name, DType::F32, cache_shape(capacity)));
-                                let (past, allowed) = (past.clone(), allowed.clone());
-                                DeviceCache { key, value, past, capacity, allowed }
-                            })
-                            .collect(),
-                    )
-                })
-                .collect()
+        LlamaGraph::Slots { slots, capacity } | LlamaGraph::PackedSlots { slots, capacity } => {
+            slots::slot_caches(&g, cfg, kind, slots, capacity)
         }
     };
 
@@ -260,7 +253,9 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         let (attn, written) = self_attention(&l.pp("self_attn"), cfg, &h, &cos, &sin, cache);
         let names: Vec<String> = match kind {
             LlamaGraph::Cached { .. } => cache_names(i).to_vec(),
-            LlamaGraph::Slots { slots, .. } => (0..slots).flat_map(|b| slot_cache_names(b, i)).collect(),
+            LlamaGraph::Slots { slots, .. } | LlamaGraph::PackedSlots { slots, .. } => {
+                (0..slots).flat_map(|b| slot_cache_names(b, i)).collect()
+            }
             _ => vec![format!("present.{i}.key"), format!("present.{i}.value")],
         };
         presents.extend(names.into_iter().zip(written));
@@ -290,9 +285,9 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
     } else {
         g.weight("lm_head.weight", DType::F32, [cfg.vocab_size, cfg.hidden_size])
     };
-    if let LlamaGraph::Cached { .. } | LlamaGraph::Slots { .. } = kind {
+    if let LlamaGraph::Cached { .. } | LlamaGraph::Slots { .. } | LlamaGraph::PackedSlots { .. } = kind {
         // Only the last position's logits decide the next token.
-        let last = ops::slice(&x, 1, &seq - &Dim::new(1), seq.clone());
+        let last = slots::last_rows(&x, kind, &seq, cfg.hidden_size);
         let logits = ops::linear(&last, &lm_head, None).named("lm_head");
         let mut outputs = vec![("next_token".to_string(), ops::argmax(&logits, -1, false))];
         outputs.extend(presents);
@@ -321,7 +316,7 @@ fn rms_norm(s: &Scope, x: &Value, cfg: &LlamaConfig) -> Value {
 /// HF's rotary tables for `positions` (`[batch, seq]`): `cos` and `sin` of
 /// `positions * inv_freq`, each frequency used by the two features it
 /// rotates (the table repeated twice for half-split, each entry twice for
-/// interleaved), shaped `[batch, 1, seq, head_dim]` to broadcast over
+/// interleaved), shaped `[batch, seq, 1, head_dim]` to broadcast over
 /// heads. `cos` before the head axis is what HF's `rotary_emb` returns.
 fn rotary(s: &Scope, cfg: &LlamaConfig, positions: &Value) -> (Value, Value) {
     let g = s.graph();
@@ -339,7 +334,7 @@ fn rotary(s: &Scope, cfg: &LlamaConfig, positions: &Value) -> (Value, Value) {
         }
     };
     let cos = s.name(ops::cos(&emb));
-    (ops::unsqueeze(&cos, 1), ops::unsqueeze(&ops::sin(&emb), 1))
+    (ops::unsqueeze(&cos, 2), ops::unsqueeze(&ops::sin(&emb), 2))
 }
 
 /// `x` with its last `replaced` dims reshaped into `tail`: `[..., 2n]` to
@@ -397,11 +392,11 @@ mod tests {
     /// Rotates `x` (`[seq, head_dim]`, position = row) through the graph.
     fn rotate(x: &[f32], seq: usize, cfg: &LlamaConfig) -> Vec<f32> {
         let g = Graph::new("rope");
-        let input = g.input("x", DType::F32, [1, 1, seq, cfg.head_dim]);
+        let input = g.input("x", DType::F32, [1, seq, 1, cfg.head_dim]);
         let positions = ops::unsqueeze(&ops::range(&g, 0, 1, Dim::new(seq), DType::I64), 0);
         let (cos, sin) = rotary(&Scope::new(&g, "rotary_emb"), cfg, &positions);
         g.output([apply_rotary(&input, &cos, &sin, cfg)]).unwrap();
-        let x = Tensor::new([1, 1, seq, cfg.head_dim], x.to_vec()).unwrap();
+        let x = Tensor::new([1, seq, 1, cfg.head_dim], x.to_vec()).unwrap();
         let out = Interpreter::new().run(&g, &Weights::new(), [("x", x)]).unwrap();
         out.0[0].1.to_f32_vec()
     }

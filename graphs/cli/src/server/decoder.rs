@@ -1,10 +1,11 @@
 //! The decoder's model thread: `--parallel` slots, each a conversation
 //! with its own KV cache over shared weights. Every round it admits queued
 //! requests into free slots (a new request joins at the next step), then
-//! advances each busy slot by one token: one decode step for all the slots
-//! past their prompt together, then the prefill of each new one. Text goes to each request's channel as it
-//! is made; a request whose channel is closed (the client went away) frees
-//! its slot at once.
+//! advances every slot by one round: the slots past their prompt by one
+//! token, the new ones through their prompt, together or apart as
+//! [`SlotDecoder::advance`] finds faster. Text goes to each request's
+//! channel as it is made; a request whose channel is closed (the client
+//! went away) frees its slot at once.
 
 use super::api_error::ApiError;
 use super::fault::InjectedFault;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokenizers::Tokenizer;
 use tokio::sync::mpsc::UnboundedSender;
 use wgraph_models::chat::TextStream;
-use wgraph_models::decode_slots::{SlotDecoder, SlotError, SlotStep};
+use wgraph_models::decode_slots::{SlotDecoder, SlotError, SlotInput};
 
 /// One generation request.
 pub(crate) struct DecodeJob {
@@ -133,10 +134,10 @@ pub(crate) fn serve_slots(
 }
 
 /// The next token of every slot in `active` (in order), after freeing the
-/// slots whose client went away: the decode steps of the slots past their
-/// prompt as one batched step, then each new slot's prefill (a batched step
-/// may overwrite a free slot's first position, which the prefill writes).
-/// A failure fails the requests it was for.
+/// slots whose client went away: one round of the decoder over the slots
+/// past their prompt (one token each) and the new ones (their prompt),
+/// which it runs as one program or as a batched step and prefills. A
+/// failure fails the requests of that round.
 fn next_tokens(
     decoder: &SlotDecoder,
     active: &mut Vec<Active<'_>>,
@@ -150,24 +151,22 @@ fn next_tokens(
         }
         !gone
     });
-    let steps: Vec<SlotStep> =
-        active.iter().filter_map(|a| Some(SlotStep { slot: a.slot, token: a.next?, past: a.past })).collect();
-    let stepped = match steps.is_empty() {
-        true => Ok(Vec::new()),
-        false => fault.check().and_then(|()| guarded(|| decoder.step_busy(&steps))),
-    };
-    let mut stepped = match stepped {
-        Ok(tokens) => tokens.into_iter().map(Ok).collect::<Vec<_>>(),
-        Err(e) => vec![Err(e); steps.len()],
+    if active.is_empty() {
+        return Vec::new();
     }
-    .into_iter();
-    active
+    let fed: Vec<[i64; 1]> = active.iter().map(|a| [a.next.unwrap_or(0)]).collect();
+    let inputs: Vec<SlotInput<'_>> = active
         .iter()
-        .map(|a| match a.next {
-            Some(_) => stepped.next().unwrap_or_else(|| Err("the batched step returned too few tokens".into())),
-            None => guarded(|| decoder.start(a.slot, &a.job.prompt)),
+        .zip(&fed)
+        .map(|(a, token)| match a.next {
+            Some(_) => SlotInput { slot: a.slot, tokens: token, past: a.past },
+            None => SlotInput { slot: a.slot, tokens: &a.job.prompt, past: 0 },
         })
-        .collect()
+        .collect();
+    match fault.check().and_then(|()| guarded(|| decoder.advance(&inputs))) {
+        Ok(tokens) => tokens.into_iter().map(Ok).collect(),
+        Err(e) => vec![Err(e); inputs.len()],
+    }
 }
 
 /// `run`'s result, a panic in the model as an error.

@@ -1,5 +1,5 @@
 //! `--debug-fail-batch N` (hidden): the model thread fails its N-th batch
-//! (an encoder batch, or a decoder step of every busy slot) as a device
+//! (an encoder batch, or a decoder round over every busy slot) as a device
 //! error would, so that tests can check that the requests in that batch get
 //! a 500 and the server goes on serving.
 

@@ -68,6 +68,10 @@ pub(crate) fn spawn_encoder(
     })
 }
 
+/// Tokens of the placeholder prompts a decoder warms up on: a chat
+/// template's system prompt and a question.
+const WARM_UP_PROMPT: usize = 128;
+
 /// Spawns the decoder's model thread with `parallel` slots of `context` positions.
 pub(crate) fn spawn_decoder(
     model: PathBuf,
@@ -86,6 +90,8 @@ pub(crate) fn spawn_decoder(
             let device = Device::new().map_err(|e| e.to_string())?;
             let decoder = SlotDecoder::new(cfg, weights, &device, info.parallel, info.max_input_length)
                 .map_err(|e| e.to_string())?;
+            // Kernels compile before the server says it is ready, not in a first request.
+            decoder.warm_up(WARM_UP_PROMPT).map_err(|e| e.to_string())?;
             Ok((device, decoder))
         })();
         let (device, decoder) = match loaded {
