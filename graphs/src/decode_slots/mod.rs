@@ -64,6 +64,10 @@ impl From<crate::hf::ModelError> for SlotError {
     }
 }
 
+/// Rows a packed round may hold beyond one full-context prefill's: the
+/// prompt tokens llama.cpp's server batches by default (`n_batch`).
+const PACKED_ROWS: usize = 2048;
+
 /// One slot's input to a round: `tokens` fed after the `past` positions
 /// its cache holds (a prompt at 0, or a busy slot's newest token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +215,13 @@ impl SlotDecoder {
             singles: inputs.iter().filter(|i| i.tokens.len() == 1).count(),
             packed_rows: self.packed_rows(inputs),
         };
-        let way = if self.together.is_some() { self.costs().choose(round) } else { Way::Separate };
+        // Activations grow with the packed rows: past a prefill's worth
+        // (or llama.cpp's default batch), prompts run apart.
+        let budget = self.capacity.max(PACKED_ROWS);
+        let way = match &self.together {
+            Some(_) if round.packed_rows <= budget => self.costs().choose(round),
+            _ => Way::Separate,
+        };
         match way {
             Way::Packed => self.run_packed(inputs),
             Way::Separate => self.run_separately(inputs),
@@ -219,7 +229,8 @@ impl SlotDecoder {
     }
 
     /// [`SlotDecoder::advance`] as one program over every slot, the
-    /// inputs' tokens packed one slot after another.
+    /// inputs' tokens packed one slot after another (as many as given:
+    /// `advance` packs at most the larger of the context and 2048 tokens).
     pub fn run_packed(&self, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
         self.check(inputs)?;
         let Some(together) = &self.together else { return self.run_separately(inputs) };

@@ -2,10 +2,16 @@
 //! for each client count, that many threads send requests back to back to
 //! one route until `--requests` are done or `--seconds` pass; prints one
 //! Markdown table row per count with requests/s, p50 and p99 latency and,
-//! for chat, generated tokens/s. Loopback addresses only.
+//! for chat and completions, generated tokens/s. Loopback addresses only.
+//! `--rss-pid PID` also prints the server's resident memory after the
+//! warm-up and after each client count (a leak shows as growth).
 //!
 //! cargo run --release --manifest-path tools/loadtest/Cargo.toml -- \
 //!     --url http://127.0.0.1:8080 --kind embed --clients 1,8,64 --requests 640 --seconds 60
+//!
+//! Kinds: `embed` (TEI `/embed`), `openai-embed` (`/v1/embeddings`),
+//! `chat` (`/v1/chat/completions`), `completion` (`/v1/completions`, the
+//! sentence as a raw prompt: no chat template, so short prompts).
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +40,7 @@ struct Options {
     seconds: u64,
     max_tokens: usize,
     label: String,
+    rss_pid: Option<u32>,
 }
 
 fn parse() -> Result<Options, String> {
@@ -47,6 +54,7 @@ fn parse() -> Result<Options, String> {
         seconds: 60,
         max_tokens: 16,
         label: "wgraph".into(),
+        rss_pid: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -58,6 +66,7 @@ fn parse() -> Result<Options, String> {
             "--path" => o.path = Some(value),
             "--model" => o.model = value,
             "--label" => o.label = value,
+            "--rss-pid" => o.rss_pid = Some(value.parse().map_err(|e| format!("--rss-pid: {e}"))?),
             "--clients" => {
                 o.clients = value
                     .split(',')
@@ -75,8 +84,8 @@ fn parse() -> Result<Options, String> {
     if !["127.0.0.1", "localhost", "[::1]"].contains(&host.as_str()) {
         return Err(format!("{}: the load test only targets loopback addresses", o.url));
     }
-    if !["embed", "openai-embed", "chat"].contains(&o.kind.as_str()) {
-        return Err(format!("--kind {}: embed, openai-embed or chat", o.kind));
+    if !["embed", "openai-embed", "chat", "completion"].contains(&o.kind.as_str()) {
+        return Err(format!("--kind {}: embed, openai-embed, chat or completion", o.kind));
     }
     Ok(o)
 }
@@ -89,6 +98,10 @@ fn request(o: &Options, n: usize) -> (String, Value) {
         "openai-embed" => {
             (o.path.clone().unwrap_or("/v1/embeddings".into()), json!({"input": [text], "model": o.model}))
         }
+        "completion" => (
+            o.path.clone().unwrap_or("/v1/completions".into()),
+            json!({"model": o.model, "prompt": text, "max_tokens": o.max_tokens, "temperature": 0}),
+        ),
         _ => (
             o.path.clone().unwrap_or("/v1/chat/completions".into()),
             json!({"model": o.model, "messages": [{"role": "user", "content": text}],
@@ -123,7 +136,7 @@ fn level(o: &Options, clients: usize) -> (Vec<Duration>, usize, u64, Duration) {
                     let took = t.elapsed();
                     let ok = reply.ok().filter(|r| r.status().as_u16() == 200);
                     let tokens = match ok {
-                        Some(mut r) if o.kind == "chat" => r
+                        Some(mut r) if generates(o) => r
                             .body_mut()
                             .read_json::<Value>()
                             .ok()
@@ -148,6 +161,19 @@ fn level(o: &Options, clients: usize) -> (Vec<Duration>, usize, u64, Duration) {
     (lat, failed, tokens, wall)
 }
 
+/// Whether the route generates tokens (the reply's `usage` counts them).
+fn generates(o: &Options) -> bool {
+    o.kind == "chat" || o.kind == "completion"
+}
+
+/// The resident memory of process `pid` in MB (`VmRSS`), if readable.
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -169,13 +195,14 @@ fn main() {
         let (path, body) = request(&o, n);
         let _ = ureq::post(format!("{}{path}", o.url)).send_json(&body);
     }
+    let mut rss: Vec<String> = o.rss_pid.and_then(rss_mb).map(|mb| format!("{mb:.1}")).into_iter().collect();
     println!("| server | kind | clients | requests | failed | req/s | p50 ms | p99 ms | tokens/s |");
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for &clients in &o.clients {
         let (mut lat, failed, tokens, wall) = level(&o, clients);
         lat.sort();
         let secs = wall.as_secs_f64();
-        let tok = if o.kind == "chat" { format!("{:.1}", tokens as f64 / secs) } else { "-".into() };
+        let tok = if generates(&o) { format!("{:.1}", tokens as f64 / secs) } else { "-".into() };
         println!(
             "| {} | {} | {clients} | {} | {failed} | {:.1} | {:.1} | {:.1} | {tok} |",
             o.label,
@@ -185,5 +212,9 @@ fn main() {
             percentile(&lat, 0.5),
             percentile(&lat, 0.99),
         );
+        rss.extend(o.rss_pid.and_then(rss_mb).map(|mb| format!("{mb:.1}")));
+    }
+    if o.rss_pid.is_some() {
+        println!("\nserver RSS MB after the warm-up, then after each client count: {}", rss.join(" -> "));
     }
 }
