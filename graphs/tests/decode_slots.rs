@@ -111,8 +111,8 @@ type Round = fn(&SlotDecoder, &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError>;
 /// Rounds as the server runs them, after a warm-up: slot 1 busy from the
 /// start, slots 3 and 0 join together after two steps (prompts of 7 and 3 tokens, packed
 /// with slot 1's token), slot 2 stays free; every conversation's tokens
-/// equal it decoded alone.
-fn prompts_joining_together_decode_as_alone(round: Round) {
+/// equal it decoded alone. Returns the rounds run packed.
+fn prompts_joining_together_decode_as_alone(round: Round) -> u64 {
     let name = "llama_gqa";
     let alone = Generator::new(config(name), weights(name), device()).unwrap();
     let decoder = SlotDecoder::new(config(name), weights(name), device(), 4, CAPACITY).unwrap();
@@ -149,16 +149,18 @@ fn prompts_joining_together_decode_as_alone(round: Round) {
     for (slot, c) in &live {
         assert_eq!(c.tokens, c.want, "slot {slot}: tokens differ from the conversation decoded alone");
     }
+    decoder.packed_rounds()
 }
 
 #[test]
 fn prompts_packed_beside_busy_slots_decode_as_alone() {
-    prompts_joining_together_decode_as_alone(SlotDecoder::run_packed);
+    // The warm-up's, slot 1's start and the round where slots 3 and 0 join.
+    assert_eq!(prompts_joining_together_decode_as_alone(SlotDecoder::run_packed), 3);
 }
 
 #[test]
 fn rounds_decode_as_alone_whichever_way_they_run() {
-    prompts_joining_together_decode_as_alone(SlotDecoder::run_separately);
+    assert_eq!(prompts_joining_together_decode_as_alone(SlotDecoder::run_separately), 1, "only the warm-up's");
     prompts_joining_together_decode_as_alone(SlotDecoder::advance);
 }
 

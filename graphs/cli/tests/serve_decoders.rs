@@ -89,6 +89,8 @@ fn completions_equal_greedy_generation_whole_streamed_and_concurrent() {
     assert_eq!(text, hf["greedy_text"].as_str().unwrap());
 
     let server = Server::start(&dir(), &["--parallel", "3"]);
+    // The warm-up before ready runs a packed round; it is not the server's.
+    assert_eq!(server.metric("wgraph_packed_rounds_total"), 0.0);
     let body = json!({"model": "tiny", "messages": hf["messages"], "max_tokens": 24, "temperature": 0});
     let r = server.post("/v1/chat/completions", &body);
     assert_eq!(r.status, 200, "{}", r.body);

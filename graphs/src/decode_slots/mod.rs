@@ -19,6 +19,7 @@ mod round_cost;
 use crate::generate::{step, tensor_err, GenerateError};
 use crate::llama::{self, LlamaConfig, LlamaGraph};
 use round_cost::{Round, RoundCosts, Way};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use wgraph::graph::{Ir, Op};
@@ -98,6 +99,8 @@ pub struct SlotDecoder {
     slots: Vec<Slot>,
     together: Option<Together>,
     costs: Mutex<RoundCosts>,
+    /// Rounds run as one packed program (warm-up included).
+    packed_rounds: AtomicU64,
 }
 
 impl SlotDecoder {
@@ -151,7 +154,14 @@ impl SlotDecoder {
             let prefill = loader().sharing_weights_with(&decode).load_ir(&for_slot(&prefill_ir, s), &weights)?;
             built.push(Slot { prefill, decode });
         }
-        Ok(SlotDecoder { cfg, capacity, slots: built, together, costs: Mutex::default() })
+        Ok(SlotDecoder {
+            cfg,
+            capacity,
+            slots: built,
+            together,
+            costs: Mutex::default(),
+            packed_rounds: AtomicU64::new(0),
+        })
     }
 
     /// How many sequences can be in flight.
@@ -167,6 +177,12 @@ impl SlotDecoder {
     /// The config's EOS token ids.
     pub fn eos_token_ids(&self) -> &[i64] {
         &self.cfg.eos_token_ids
+    }
+
+    /// How many rounds have run as one packed program (a server's
+    /// `wgraph_packed_rounds_total`), the warm-up's included.
+    pub fn packed_rounds(&self) -> u64 {
+        self.packed_rounds.load(Ordering::Relaxed)
     }
 
     /// Runs `prompt` through `slot`'s prefill, replacing what the slot
@@ -237,6 +253,7 @@ impl SlotDecoder {
         let started = Instant::now();
         let next = next_tokens(&together.packed, feed::packed_rows(self.slots.len(), inputs)?, inputs)?;
         self.costs().packed(self.packed_rows(inputs), ms_since(started));
+        self.packed_rounds.fetch_add(1, Ordering::Relaxed);
         Ok(next)
     }
 

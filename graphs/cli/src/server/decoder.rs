@@ -90,6 +90,8 @@ pub(crate) fn serve_slots(
     let mut active: Vec<Active<'_>> = Vec::new();
     let mut open = true;
     let fault = InjectedFault::new(settings.fail_batch);
+    // The warm-up's rounds are not the server's.
+    let packed_before = decoder.packed_rounds();
     while open || !active.is_empty() {
         // Admit queued requests into free slots; wait for one when idle.
         while open && active.len() < decoder.slots() {
@@ -127,6 +129,7 @@ pub(crate) fn serve_slots(
             metrics.batch(busy, started.elapsed());
         }
         metrics.busy_slots.store(active.len(), Ordering::SeqCst);
+        metrics.packed_rounds.store(decoder.packed_rounds() - packed_before, Ordering::Relaxed);
         if !settings.step_delay.is_zero() && !active.is_empty() {
             std::thread::sleep(settings.step_delay);
         }

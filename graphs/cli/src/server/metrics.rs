@@ -65,6 +65,8 @@ pub(crate) struct Metrics {
     pub(crate) cancelled: AtomicU64,
     /// Batches or steps the device failed (answered 500).
     pub(crate) model_errors: AtomicU64,
+    /// Decoder rounds whose prompts ran in one packed program.
+    pub(crate) packed_rounds: AtomicU64,
     started: std::time::Instant,
 }
 
@@ -81,6 +83,7 @@ impl Metrics {
             generated_tokens: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             model_errors: AtomicU64::new(0),
+            packed_rounds: AtomicU64::new(0),
             started: std::time::Instant::now(),
         }
     }
@@ -133,6 +136,11 @@ impl Metrics {
             ("wgraph_generated_tokens_total", "Tokens generated.", &self.generated_tokens),
             ("wgraph_cancelled_total", "Generations stopped because the client went away.", &self.cancelled),
             ("wgraph_model_errors_total", "Batches or steps the device failed.", &self.model_errors),
+            (
+                "wgraph_packed_rounds_total",
+                "Decoder rounds whose new prompts ran in one program with the busy slots.",
+                &self.packed_rounds,
+            ),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
