@@ -251,7 +251,8 @@ impl SlotDecoder {
         self.check(inputs)?;
         let Some(together) = &self.together else { return self.run_separately(inputs) };
         let started = Instant::now();
-        let next = next_tokens(&together.packed, feed::packed_rows(self.slots.len(), inputs)?, inputs)?;
+        let feed = feed::packed_rows(self.slots.len(), inputs)?;
+        let next = next_tokens(&together.packed, feed, inputs.iter().map(|i| i.slot))?;
         self.costs().packed(self.packed_rows(inputs), ms_since(started));
         self.packed_rounds.fetch_add(1, Ordering::Relaxed);
         Ok(next)
@@ -337,10 +338,7 @@ impl SlotDecoder {
             _ => return busy.iter().map(|s| Ok(step(&self.slot(s.slot)?.decode, &[s.token], s.past)?)).collect(),
         };
         let started = Instant::now();
-        let inputs: Vec<[i64; 1]> = busy.iter().map(|s| [s.token]).collect();
-        let inputs: Vec<SlotInput<'_>> =
-            busy.iter().zip(&inputs).map(|(s, t)| SlotInput { slot: s.slot, tokens: t, past: s.past }).collect();
-        let next = next_tokens(together, feed::one_token_each(self.slots.len(), busy)?, &inputs)?;
+        let next = next_tokens(together, feed::one_token_each(self.slots.len(), busy)?, busy.iter().map(|s| s.slot))?;
         self.costs().stepped(ms_since(started));
         Ok(next)
     }
@@ -381,13 +379,17 @@ impl SlotDecoder {
     }
 }
 
-/// Runs a program over every slot and picks each input's next token from
-/// its slot's row of `next_token`.
-fn next_tokens(model: &Model, feed: Vec<(String, Tensor)>, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
+/// Runs a program over every slot and picks the next token of each of
+/// `slots`, in order, from its row of `next_token`.
+fn next_tokens(
+    model: &Model,
+    feed: Vec<(String, Tensor)>,
+    slots: impl Iterator<Item = usize>,
+) -> Result<Vec<i64>, SlotError> {
     let out = model.run(feed)?;
     let missing = || GenerateError::MissingOutput("next_token".into());
     let next = out.get("next_token").ok_or_else(missing)?.to_i64_vec();
-    inputs.iter().map(|i| next.get(i.slot).copied().ok_or_else(|| missing().into())).collect()
+    slots.map(|slot| next.get(slot).copied().ok_or_else(|| missing().into())).collect()
 }
 
 fn ms_since(started: Instant) -> f64 {
