@@ -115,3 +115,79 @@ fn outputs_feeding_one_elementwise_root_are_written_by_its_kernel() {
         assert_close(got.get(name).unwrap(), want.get(name).unwrap(), 1e-5, 1e-6, name);
     }
 }
+
+/// A small value with several readers, all in one elementwise kernel (a
+/// clipped gradient `g * coef` in AdamW's moments), is computed in that
+/// kernel rather than by a kernel of its own; read by a second kernel too,
+/// it keeps its buffer.
+#[test]
+fn a_value_read_only_inside_one_kernel_is_computed_there() {
+    let g = Graph::new("clipped_adam_like");
+    let n = || Dim::sym("n");
+    let (p, grad, m, v) = (
+        g.input("p", DType::F32, [n()]),
+        g.input("g", DType::F32, [n()]),
+        g.input("m", DType::F32, [n()]),
+        g.input("v", DType::F32, [n()]),
+    );
+    let (coef, other_grad) = (g.input("coef", DType::F32, [0usize; 0]), g.input("h", DType::F32, [n()]));
+    let clipped = &grad * &coef;
+    let new_m = &(&m * 0.9) + &(&clipped * 0.1);
+    let new_v = &(&v * 0.999) + &(&(&clipped * &clipped) * 0.001);
+    let new_p = &p - &(&(&new_m * 0.01) / &(&ops::sqrt(&new_v) + 1e-8));
+    let shared = &other_grad * &coef;
+    let (total, twice) = (ops::sum(&shared, 0, false), &shared * &shared);
+    g.output_named([("p", new_p), ("m", new_m), ("v", new_v), ("total", total), ("twice", twice)]).unwrap();
+    let ir = g.ir().unwrap();
+    let kernels = |buffers: u32| {
+        let target = Target { max_storage_buffers_per_stage: buffers, ..Target::cpu_driver() };
+        let program = compile(&ir, &CompileOptions::default(), &target).unwrap();
+        program.kernels.iter().map(|k| k.name.clone()).collect::<Vec<_>>()
+    };
+    let names = kernels(16);
+    assert_eq!(names.len(), 4, "p+m+v (computing g * coef), h * coef, its sum, its square: {names:?}");
+    // Reading g and coef instead of their product, p+m+v would bind 9 buffers.
+    let names = kernels(8);
+    assert_eq!(names.len(), 5, "g * coef in its own kernel within 8 buffers: {names:?}");
+
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
+    let mut r = Rng(11);
+    let len = 777;
+    let mut vec = |lo: f32| Tensor::new([len], (0..len).map(|_| r.uniform(lo, 1.0)).collect::<Vec<_>>()).unwrap();
+    let mut feed = vec![("p", vec(-1.0)), ("g", vec(-1.0)), ("m", vec(-1.0)), ("v", vec(0.0)), ("h", vec(-1.0))];
+    feed.push(("coef", Tensor::new([0usize; 0], vec![0.37f32]).unwrap()));
+    let feed: Vec<(String, Tensor)> = feed.into_iter().map(|(k, t)| (k.to_string(), t)).collect();
+    let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
+    let got = model.run(feed).unwrap();
+    for name in ["p", "m", "v", "total", "twice"] {
+        assert_close(got.get(name).unwrap(), want.get(name).unwrap(), 1e-5, 1e-6, name);
+    }
+}
+
+/// Heads merged back from a transposed layout (`[b, h, d, s]` read as
+/// `[b, s, h * d]`, a backward pass's value gradient) times one weight: read
+/// in place it would be one small strided product per sample; copied once
+/// to row-major, the batch folds into the rows of one product.
+#[test]
+fn a_transposed_batch_by_one_weight_is_copied_to_fold() {
+    let g = Graph::new("merged_heads");
+    let b = Dim::sym("batch");
+    let t = g.input("t", DType::F32, [b.clone(), Dim::new(4), Dim::new(16), Dim::new(11)]);
+    let w = g.input("w", DType::F32, [64usize, 64]);
+    let merged = ops::reshape(&ops::permute(&t, &[0, 3, 1, 2]), [b, Dim::new(11), Dim::new(64)]);
+    g.output_named([("y", ops::matmul(&merged, &w))]).unwrap();
+    let names = kernel_names(&g);
+    assert_eq!(names.len(), 2, "a copy, then one product: {names:?}");
+    assert!(names[1].ends_with(":matmul"), "{names:?}");
+
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
+    let mut r = Rng(5);
+    let mut tensor = |shape: Vec<usize>| {
+        let n = shape.iter().product();
+        Tensor::new(shape, (0..n).map(|_| r.uniform(-1.0, 1.0)).collect::<Vec<_>>()).unwrap()
+    };
+    let feed = vec![("t".to_string(), tensor(vec![9, 4, 16, 11])), ("w".to_string(), tensor(vec![64, 64]))];
+    let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
+    let got = model.run(feed).unwrap();
+    assert_close(got.get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-5, "y");
+}

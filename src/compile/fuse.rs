@@ -161,17 +161,21 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
     split_wide_kernels(ir, order, options.max_buffers, &mut plan);
     if options.fuse {
         find_co_outputs(ir, order, keep, options.max_buffers, &mut plan);
+        super::fuse_single_reader::inline_single_reader_values(ir, order, keep, options.max_buffers, &mut plan);
     }
     plan
 }
 
 /// Whether matmul `mm`'s left operand `a` is a transposed view of a buffer
 /// (contiguous along its rows, strided along k: `x^T` of a weight
-/// gradient) over a long enough k to pay for a copy. Read in place, every
-/// k-step gathers one scalar per row; copied once to row-major, the kernel
-/// reads it as vec4 along k, which on lavapipe more than pays for the copy
-/// (measured on a BERT-base weight gradient with `examples/train_bench.rs
-/// --profile`).
+/// gradient) that pays for a copy: over a long enough k, or batched by one
+/// shared right operand. Read in place, every k-step gathers one scalar per
+/// row; copied once to row-major, the kernel reads it as vec4 along k,
+/// which on lavapipe more than pays for the copy (measured on a BERT-base
+/// weight gradient with `examples/train_bench.rs --profile`). A batch of
+/// small transposed blocks by one weight (heads merged back in a backward
+/// pass: `[b, h, d, s]` read as `[b, s, h * d]`) would run as one small
+/// product per sample; copied, it folds into one tall product.
 fn transposed_lhs(ir: &Ir, mm: NodeId, a: NodeId, m: &HashSet<NodeId>) -> bool {
     if !ir.node(a).op.is_index_only() || m.contains(&a) {
         return false;
@@ -185,7 +189,18 @@ fn transposed_lhs(ir: &Ir, mm: NodeId, a: NodeId, m: &HashSet<NodeId>) -> bool {
     let size = |d: &crate::graph::Dim| d.as_static().map_or(256, |s| s as u64);
     let cols = ir.node(mm).ty.shape.last().map_or(1, size);
     let work = view.shape.iter().map(size).fold(cols, u64::saturating_mul);
-    transposed && work >= COPY_TRANSPOSED_LHS_FROM
+    transposed && (work >= COPY_TRANSPOSED_LHS_FROM || folds_once_copied(ir, mm, r))
+}
+
+/// Whether `mm` (left operand of rank `r`) has a batch of its own and a
+/// right operand shared by every sample: with a row-major left operand,
+/// the batch folds into the rows of one product.
+fn folds_once_copied(ir: &Ir, mm: NodeId, r: usize) -> bool {
+    let one = crate::graph::Dim::new(1);
+    let b_shape = &ir.node(ir.operands(mm)[1]).ty.shape;
+    let b_batch = &b_shape[..b_shape.len().saturating_sub(2)];
+    let a_batch = &ir.node(ir.operands(mm)[0]).ty.shape[..r.saturating_sub(2)];
+    a_batch.iter().any(|d| *d != one) && b_batch.iter().all(|d| *d == one)
 }
 
 /// The product size (`batch * m * k * n`) from which copying a transposed

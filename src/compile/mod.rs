@@ -11,6 +11,7 @@ mod error;
 mod fold;
 pub mod fuse;
 mod fuse_attention;
+mod fuse_single_reader;
 mod lower;
 mod matmul_choice;
 pub mod memory;
