@@ -1,8 +1,8 @@
 //! Concatenations of more values than a kernel can bind: a concat reads
 //! each operand from its own storage buffer, and adapters allow few per
 //! shader stage (8 to 32). Such a concat becomes a tree of concats of at
-//! most `max_operands` each (a global gradient norm concatenates one value
-//! per parameter, easily 40).
+//! most `max_operands` each (a global gradient norm concatenates every
+//! parameter's gradient, easily 40).
 
 use super::error::CompileError;
 use super::pass::Pass;

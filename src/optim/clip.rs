@@ -2,7 +2,7 @@
 //! with `norm_type=2`.
 //!
 //! ```text
-//! total_norm = || [ ||g_1||_2, ||g_2||_2, ... ] ||_2
+//! total_norm = || [ ||g_1||_2, ||g_2||_2, ... ] ||_2    (= || concat(g_1, g_2, ...) ||_2)
 //! clip_coef = max_norm / (total_norm + 1e-6)
 //! g_i = g_i * clamp(clip_coef, max=1.0)
 //! ```
@@ -33,9 +33,12 @@ fn norm2(x: &Value) -> Value {
     ops::sqrt(&ops::sum(&(&flat * &flat), 0, false))
 }
 
-/// The global 2-norm of `grads`: the 2-norm of the vector of their
-/// per-tensor 2-norms (`torch.nn.utils.get_total_norm`), shape `[]`, in the
-/// first gradient's dtype (other dtypes' norms are cast to it).
+/// The global 2-norm of `grads`, shape `[]`, in the first gradient's dtype
+/// (other dtypes are cast to it): `torch.nn.utils.get_total_norm`'s value,
+/// the 2-norm of the per-tensor 2-norms, taken as the 2-norm of every
+/// gradient's elements in one vector. The two are equal up to rounding, and
+/// one reduction over all parameters is a few kernels where a norm per
+/// parameter is one kernel each.
 #[track_caller]
 pub fn global_norm(grads: &[Value]) -> Result<Value, OptimError> {
     let first = grads.first().ok_or(OptimError::NoParameters)?;
@@ -52,19 +55,18 @@ pub fn global_norm(grads: &[Value]) -> Result<Value, OptimError> {
     let dtype = first.dtype();
     let location = SourceLoc::caller();
     let total = graph.with_location(location, || {
-        let norms: Vec<Value> = grads
+        let flat: Vec<Value> = grads
             .iter()
             .map(|g| {
-                let n = ops::reshape(&norm2(g), [1]);
+                let f = ops::reshape(g, [Dim::product(&g.shape())]);
                 if g.dtype() == dtype {
-                    n
+                    f
                 } else {
-                    ops::cast(&n, dtype)
+                    ops::cast(&f, dtype)
                 }
             })
             .collect();
-        let refs: Vec<&Value> = norms.iter().collect();
-        norm2(&ops::concat(&refs, 0))
+        norm2(&ops::concat(&flat.iter().collect::<Vec<_>>(), 0))
     });
     graph.errors_as_result()?;
     Ok(total)
