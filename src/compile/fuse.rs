@@ -161,7 +161,6 @@ pub fn plan(ir: &Ir, order: &[NodeId], options: FuseOptions, keep: &HashSet<Node
     split_wide_kernels(ir, order, options.max_buffers, &mut plan);
     if options.fuse {
         find_co_outputs(ir, order, keep, options.max_buffers, &mut plan);
-        super::fuse_single_reader::inline_single_reader_values(ir, order, keep, options.max_buffers, &mut plan);
     }
     plan
 }

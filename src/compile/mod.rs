@@ -236,6 +236,9 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     let keep: HashSet<NodeId> = taps.iter().map(|(_, n)| *n).collect();
     let fuse_options = fuse::FuseOptions { fuse: options.fuse && !options.tap_every_node, max_buffers };
     let mut plan = timed(settings, "fuse", || fuse::plan(&ir, &order, fuse_options, &keep));
+    if fuse_options.fuse {
+        fuse_single_reader::inline_single_reader_values(&ir, &order, &keep, max_buffers, &mut plan);
+    }
     if options.write_back {
         plan.written_weights = write_backs(&ir, &in_place, &plan)?.iter().map(|w| w.weight).collect();
         let outputs: HashSet<NodeId> = ir.outputs.iter().map(|(_, n)| *n).collect();
