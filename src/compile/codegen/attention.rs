@@ -3,8 +3,9 @@
 //! [`rows_per_invocation`] query rows unrolled here (as vec4 steps when the
 //! layout allows).
 
+use super::attention_split::{split_keys_wgsl, RowsCode, SplitSource, SPLIT_KEYS, SPLIT_KEYS_MAX_ROWS};
 use super::expr::{literal, ExprBuilder};
-use super::kernels::{bindings_typed, finish, Grid, KernelSpec, TextureCopy};
+use super::kernels::{bindings_typed, finish, FewRows, Grid, KernelSpec, TextureCopy};
 use super::shaders::{self, fill};
 use crate::compile::error::CompileError;
 use crate::compile::fuse::FusionPlan;
@@ -94,11 +95,163 @@ pub fn attention(
     let k_tex = if k.base != q.base { row_texture(ir, plan, k.base, texture_side) } else { None };
     let v_tex = if v.base != q.base { row_texture(ir, plan, v.base, texture_side) } else { None };
 
+    let mask_view = views.get(3);
+    let ops = RowOperands {
+        q,
+        k,
+        v,
+        mask: mask_view,
+        names: [qb, kb, vb],
+        k_tex: k_tex.clone(),
+        v_tex: v_tex.clone(),
+        vec,
+        d,
+        dv,
+        scale,
+        rows_first,
+        batch_shape: batch_shape.clone(),
+        wg,
+    };
+    let main = rows_code(&mut b, &ops, tm, share);
+    let m = &q.shape[r - 2];
+    let batch = Dim::product(&batch_shape);
+    // One query row (decoding) or a few: the form whose lanes split the
+    // keys, always when the length is known to be that short, else chosen
+    // per run (`KernelSpec::few_rows`).
+    let split = match m.as_static() {
+        Some(rows) if rows <= SPLIT_KEYS_MAX_ROWS => Some(true),
+        Some(_) => None,
+        None => Some(false),
+    };
+    let split_code = split.map(|_| rows_code(&mut b, &ops, 1, false));
+    // Enough invocations for `batch * ceil(m / tm)` blocks (Dim has no
+    // division; the kernel returns past the last block).
+    let items = &batch * &(m + &Dim::new(tm - 1));
+    let copies: Vec<TextureCopy> = [&k_tex, &v_tex].into_iter().flatten().cloned().collect();
+    let mut textures: Vec<NodeId> = copies.iter().map(|c| c.node).collect();
+    textures.dedup();
+    let vec4_buffers: Vec<NodeId> =
+        if vec { [q.base, k.base, v.base].into_iter().filter(|n| !textures.contains(n)).collect() } else { Vec::new() };
+    let place = if share {
+        // Whole workgroups past the last batch entry return together; the
+        // lanes of a live one all stay for the broadcasts.
+        format!(
+            "    let groups = (blocks + WG - 1u) / WG;\n    let w = flat_workgroup(wid, nwg);\n    \
+             if (w >= {batch} * groups) {{\n        return;\n    }}\n    let batch = w / groups;\n    \
+             let block = (w % groups) * WG + lid;\n    let stores = block < blocks;\n    \
+             let first = min(block, blocks - 1u) * TM;\n",
+            batch = b.dim(&batch)
+        )
+    } else {
+        format!(
+            "    let t = flat_workgroup(wid, nwg) * WG + lid;\n    if (t >= {batch} * blocks) {{\n        \
+             return;\n    }}\n    let stores = true;\n    let first = (t % blocks) * TM;\n    let batch = t / blocks;\n",
+            batch = b.dim(&batch)
+        )
+    };
+    let (m_expr, n_expr, batch_expr) = (b.dim(m), b.dim(&k.shape[r - 2]), b.dim(&batch));
+    let binds = bindings_typed(ir, plan, node, &b.inputs, &vec4_buffers, &textures)?;
+    let split_kernel = match split_code {
+        Some(code) => {
+            let source = SplitSource { binds: &binds, wg, m: &m_expr, n: &n_expr, batch: &batch_expr, dv, vec };
+            Some(split_keys_wgsl(&source, &code, &out_row(&mut b, &ops))?)
+        }
+        None => None,
+    };
+    let values = [
+        ("COMMON", shaders::COMMON.source.to_string()),
+        ("LANE_ARG", if share { ", @builtin(subgroup_invocation_id) lane: u32" } else { "" }.to_string()),
+        ("PLACE", place),
+        ("BINDINGS", binds),
+        ("WG", wg.to_string()),
+        ("TM", tm.to_string()),
+        ("M", m_expr),
+        ("N", n_expr),
+        ("BASES", main.bases),
+        ("INIT", main.init),
+        ("BODY", main.body),
+        ("STORE", main.store),
+    ];
+    let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let wgsl = fill(shaders::ATTENTION, &refs)?;
+    let name = format!("%{}:attention", node.index());
+    let grid = if share {
+        // Exactly ceil(m / (tm wg)) workgroups per batch entry.
+        Grid::Blocks { items: m.clone(), per_group: wg * tm as u32, times: batch.clone() }
+    } else {
+        Grid::Linear { items, per_group: wg * tm as u32 }
+    };
+    // One workgroup per query row of each batch entry.
+    let split_grid = Grid::Linear { items: &batch * m, per_group: 1 };
+    let mut spec = match (split, split_kernel) {
+        (Some(true), Some(source)) => {
+            let mut spec = finish(b, node, name, source, split_grid);
+            spec.variant = Some(SPLIT_KEYS.to_string());
+            spec
+        }
+        (_, few) => {
+            let mut spec = finish(b, node, name, wgsl, grid);
+            spec.few_rows = few.map(|source| FewRows {
+                rows: m.clone(),
+                max_rows: SPLIT_KEYS_MAX_ROWS,
+                wgsl: source,
+                grid: split_grid,
+            });
+            spec
+        }
+    };
+    spec.textures = textures;
+    spec.texture_copies = copies.into_iter().fold(Vec::new(), |mut all, c| {
+        if !all.iter().any(|a: &TextureCopy| a.node == c.node) {
+            all.push(c);
+        }
+        all
+    });
+    Ok(spec)
+}
+
+/// What the code of a kernel's query rows reads: the operands' views,
+/// their binding names (q, k, v) and the kernel's fixed choices.
+struct RowOperands<'v> {
+    q: &'v StridedView,
+    k: &'v StridedView,
+    v: &'v StridedView,
+    mask: Option<&'v StridedView>,
+    names: [String; 3],
+    k_tex: Option<TextureCopy>,
+    v_tex: Option<TextureCopy>,
+    vec: bool,
+    d: usize,
+    dv: usize,
+    scale: Option<f64>,
+    rows_first: bool,
+    batch_shape: Vec<Dim>,
+    wg: u32,
+}
+
+/// The first value of output row `row{t}` (a WGSL expression with `{t}`
+/// to replace): `[.., m, dv]` rows follow each other; with `rows_first`
+/// the last batch axis (heads) is inside the row.
+fn out_row(b: &mut ExprBuilder<'_>, o: &RowOperands<'_>) -> String {
+    let dv = o.dv;
+    if o.rows_first {
+        let heads = b.dim(&o.batch_shape[o.batch_shape.len() - 1]);
+        format!("(((batch / {heads}) * m_len + row{{t}}) * {heads} + batch % {heads}) * {dv}u")
+    } else {
+        format!("((batch * m_len) + row{{t}}) * {dv}u")
+    }
+}
+
+fn rows_code(b: &mut ExprBuilder<'_>, o: &RowOperands<'_>, tm: usize, share: bool) -> RowsCode {
+    let (q, k, v) = (o.q, o.k, o.v);
+    let [qb, kb, vb] = &o.names;
+    let (vec, d, dv, wg) = (o.vec, o.d, o.dv, o.wg);
+    let r = q.shape.len();
     // Base offsets of this batch entry in each operand (the mask broadcast),
     // and each row's start, clamped to the last row.
-    let bc = b.delinearize("batch", &batch_shape);
-    let q_base = view_base(&mut b, &bc, q, &q.strides);
-    let (k_base, v_base) = (view_base(&mut b, &bc, k, &k.strides), view_base(&mut b, &bc, v, &v.strides));
+    let bc = b.delinearize("batch", &o.batch_shape);
+    let q_base = view_base(b, &bc, q, &q.strides);
+    let (k_base, v_base) = (view_base(b, &bc, k, &k.strides), view_base(b, &bc, v, &v.strides));
     let (q_row, q_col) = (b.dim(&q.strides[r - 2]), b.dim(&q.strides[r - 1]));
     let (k_row, k_col) = (b.dim(&k.strides[r - 2]), b.dim(&k.strides[r - 1]));
     let (v_row, v_col) = (b.dim(&v.strides[r - 2]), b.dim(&v.strides[r - 1]));
@@ -109,9 +262,9 @@ pub fn attention(
         b.line(format!("let row{t} = min(first + {t}u, m_len - 1u);"));
     }
     // A padding mask is the same for every query row: loaded once per key.
-    let mask = views.get(3).map(|m| {
+    let mask = o.mask.map(|m| {
         let strides = broadcast_strides(m, r);
-        let base = view_base(&mut b, &bc, m, &strides);
+        let base = view_base(b, &bc, m, &strides);
         let (row, col) = (b.dim(&strides[r - 2]), b.dim(&strides[r - 1]));
         let per_row = strides[r - 2] != Dim::new(0);
         b.line(format!("let mask_base = {base};"));
@@ -138,7 +291,7 @@ pub fn attention(
     };
     let mut init = String::new();
     let mut body = format!("        let k_at = k_base + j * {k_row};\n");
-    match &k_tex {
+    match &o.k_tex {
         Some(t) => {
             body.push_str(&texel_origin(t, "k"));
             body.push_str(&row_loads(share, wg, "k", steps, |c| {
@@ -151,7 +304,7 @@ pub fn attention(
         body.push_str(&format!("        let keep = {buf}[mask_base + j * {col}] != 0u;\n"));
     }
     body.push_str(&format!("        let v_at = v_base + j * {v_row};\n"));
-    match &v_tex {
+    match &o.v_tex {
         Some(t) => {
             body.push_str(&texel_origin(t, "v"));
             let load = |c: &str| format!("textureLoad({vb}, v_t + vec2<u32>({c}, 0u))");
@@ -160,14 +313,7 @@ pub fn attention(
         None => body.push_str(&row_loads(share, wg, "v", dv_steps, |c| at(&vb, "v_at", &v_col, c))),
     }
     let mut store = String::new();
-    // The first value of an output row: `[.., m, dv]` rows follow each
-    // other; with `rows_first` the last batch axis (heads) is inside the row.
-    let out_row = if rows_first {
-        let heads = b.dim(&batch_shape[batch_shape.len() - 1]);
-        format!("(((batch / {heads}) * m_len + row{{t}}) * {heads} + batch % {heads}) * {dv}u")
-    } else {
-        format!("((batch * m_len) + row{{t}}) * {dv}u")
-    };
+    let out_row = out_row(b, o);
     for t in 0..tm {
         init.push_str(&format!("    let q_at{t} = q_base + row{t} * {q_row};\n"));
         for c in 0..steps {
@@ -189,7 +335,7 @@ pub fn attention(
             body.push_str(&format!("        d{t} = fma(q{t}_{c}, k{c}, d{t});\n"));
         }
         let sum = if vec { format!("d{t}.x + d{t}.y + d{t}.z + d{t}.w") } else { format!("d{t}") };
-        let scaled = match scale {
+        let scaled = match o.scale {
             Some(s) => format!("({sum}) * {}", literal(s, DType::F32)),
             None => sum,
         };
@@ -227,65 +373,7 @@ pub fn attention(
         }
         store.push_str("    }\n");
     }
-    let m = &q.shape[r - 2];
-    let batch = Dim::product(&batch_shape);
-    // Enough invocations for `batch * ceil(m / tm)` blocks (Dim has no
-    // division; the kernel returns past the last block).
-    let items = &batch * &(m + &Dim::new(tm - 1));
-    let copies: Vec<TextureCopy> = [&k_tex, &v_tex].into_iter().flatten().cloned().collect();
-    let mut textures: Vec<NodeId> = copies.iter().map(|c| c.node).collect();
-    textures.dedup();
-    let vec4_buffers: Vec<NodeId> =
-        if vec { [q.base, k.base, v.base].into_iter().filter(|n| !textures.contains(n)).collect() } else { Vec::new() };
-    let place = if share {
-        // Whole workgroups past the last batch entry return together; the
-        // lanes of a live one all stay for the broadcasts.
-        format!(
-            "    let groups = (blocks + WG - 1u) / WG;\n    let w = flat_workgroup(wid, nwg);\n    \
-             if (w >= {batch} * groups) {{\n        return;\n    }}\n    let batch = w / groups;\n    \
-             let block = (w % groups) * WG + lid;\n    let stores = block < blocks;\n    \
-             let first = min(block, blocks - 1u) * TM;\n",
-            batch = b.dim(&batch)
-        )
-    } else {
-        format!(
-            "    let t = flat_workgroup(wid, nwg) * WG + lid;\n    if (t >= {batch} * blocks) {{\n        \
-             return;\n    }}\n    let stores = true;\n    let first = (t % blocks) * TM;\n    let batch = t / blocks;\n",
-            batch = b.dim(&batch)
-        )
-    };
-    let values = [
-        ("COMMON", shaders::COMMON.source.to_string()),
-        ("LANE_ARG", if share { ", @builtin(subgroup_invocation_id) lane: u32" } else { "" }.to_string()),
-        ("PLACE", place),
-        ("BINDINGS", bindings_typed(ir, plan, node, &b.inputs, &vec4_buffers, &textures)?),
-        ("WG", wg.to_string()),
-        ("TM", tm.to_string()),
-        ("M", b.dim(m)),
-        ("N", b.dim(&k.shape[r - 2])),
-        ("BASES", bases),
-        ("INIT", init),
-        ("BODY", body),
-        ("STORE", store),
-    ];
-    let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let wgsl = fill(shaders::ATTENTION, &refs)?;
-    let name = format!("%{}:attention", node.index());
-    let grid = if share {
-        // Exactly ceil(m / (tm wg)) workgroups per batch entry.
-        Grid::Blocks { items: m.clone(), per_group: wg * tm as u32, times: batch.clone() }
-    } else {
-        Grid::Linear { items, per_group: wg * tm as u32 }
-    };
-    let mut spec = finish(b, node, name, wgsl, grid);
-    spec.textures = textures;
-    spec.texture_copies = copies.into_iter().fold(Vec::new(), |mut all, c| {
-        if !all.iter().any(|a: &TextureCopy| a.node == c.node) {
-            all.push(c);
-        }
-        all
-    });
-    Ok(spec)
+    RowsCode { bases, init, body, store }
 }
 
 /// A key or value buffer as a texture of its rows (its last axis, a

@@ -2,6 +2,7 @@
 //! and one generator per kernel family.
 
 pub mod attention;
+mod attention_split;
 mod bindings;
 pub mod expr;
 pub mod kernels;

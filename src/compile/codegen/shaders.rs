@@ -43,6 +43,7 @@ templates! {
     SCATTER_ADD = "scatter_add";
     CONV1D = "conv1d";
     ATTENTION = "attention";
+    ATTENTION_SPLIT = "attention_split";
     MATMUL_QUANT = "matmul_quant";
     MATMUL_QUANT_QUADS = "matmul_quant_quads";
     MATMUL_QUANT_HELPERS = "matmul_quant_helpers";
