@@ -298,7 +298,7 @@ fn rows_code(b: &mut ExprBuilder<'_>, o: &RowOperands<'_>, tm: usize, share: boo
                 format!("textureLoad({kb}, k_t + vec2<u32>({c}, 0u))")
             }));
         }
-        None => body.push_str(&row_loads(share, wg, "k", steps, |c| at(&kb, "k_at", &k_col, c))),
+        None => body.push_str(&row_loads(share, wg, "k", steps, |c| at(kb, "k_at", &k_col, c))),
     }
     if let Some((buf, col, false)) = &mask {
         body.push_str(&format!("        let keep = {buf}[mask_base + j * {col}] != 0u;\n"));
@@ -310,14 +310,14 @@ fn rows_code(b: &mut ExprBuilder<'_>, o: &RowOperands<'_>, tm: usize, share: boo
             let load = |c: &str| format!("textureLoad({vb}, v_t + vec2<u32>({c}, 0u))");
             body.push_str(&row_loads(share, wg, "v", dv_steps, load));
         }
-        None => body.push_str(&row_loads(share, wg, "v", dv_steps, |c| at(&vb, "v_at", &v_col, c))),
+        None => body.push_str(&row_loads(share, wg, "v", dv_steps, |c| at(vb, "v_at", &v_col, c))),
     }
     let mut store = String::new();
     let out_row = out_row(b, o);
     for t in 0..tm {
         init.push_str(&format!("    let q_at{t} = q_base + row{t} * {q_row};\n"));
         for c in 0..steps {
-            init.push_str(&format!("    let q{t}_{c} = {};\n", at(&qb, &format!("q_at{t}"), &q_col, &format!("{c}u"))));
+            init.push_str(&format!("    let q{t}_{c} = {};\n", at(qb, &format!("q_at{t}"), &q_col, &format!("{c}u"))));
         }
         init.push_str(&format!("    var max{t} = LOWEST;\n    var total{t} = 0.0;\n"));
         for c in 0..dv_steps {
