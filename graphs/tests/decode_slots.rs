@@ -192,3 +192,60 @@ fn rounds_refuse_bad_inputs_by_name() {
         }
     }
 }
+
+/// A conversation leaves its prompt's rows in slot 0 (`keep_rows`); while
+/// the slot is free, rounds of other slots run (a packed round, batched
+/// steps); a new prompt starting with the same four tokens then resumes
+/// at position 4, and every conversation decodes as alone.
+#[test]
+fn a_free_slot_keeps_its_rows_for_a_prompt_that_starts_the_same() {
+    let name = "llama_gqa";
+    let alone = Generator::new(config(name), weights(name), device()).unwrap();
+    let decoder = SlotDecoder::new(config(name), weights(name), device(), 3, CAPACITY).unwrap();
+    decoder.warm_up(5).unwrap();
+    // Runs rounds until every conversation has its tokens; `live` maps a
+    // slot to (tokens so far, tokens wanted, rows already fed).
+    let run = |live: &mut BTreeMap<usize, (Vec<i64>, Vec<i64>, usize)>| loop {
+        let inputs: Vec<(usize, Vec<i64>, usize)> = live
+            .iter()
+            .filter(|(_, (tokens, want, _))| tokens.len() < want.len())
+            .map(|(&slot, (tokens, _, fed))| (slot, tokens[*fed..].to_vec(), *fed))
+            .collect();
+        if inputs.is_empty() {
+            break;
+        }
+        let rounds: Vec<SlotInput<'_>> =
+            inputs.iter().map(|(slot, tokens, past)| SlotInput { slot: *slot, tokens, past: *past }).collect();
+        for (input, token) in rounds.iter().zip(decoder.advance(&rounds).unwrap()) {
+            let (tokens, _, fed) = live.get_mut(&input.slot).unwrap();
+            *fed = tokens.len();
+            tokens.push(token);
+        }
+    };
+    let first = vec![4, 8, 15, 16, 23, 42];
+    let mut live = BTreeMap::from([(0, (first.clone(), alone.greedy(&first, 5, &[]).unwrap(), 0))]);
+    run(&mut live);
+    assert_eq!(live[&0].0, live[&0].1);
+    decoder.keep_rows(0, first.len()).unwrap();
+    // Slots 1 and 2 start together (packed when several) and step together.
+    let mut others = BTreeMap::new();
+    for (slot, prompt) in [(1, vec![7, 3, 50, 21, 9]), (2, vec![60, 2, 11])] {
+        others.insert(slot, (prompt.clone(), alone.greedy(&prompt, 6, &[]).unwrap(), 0));
+    }
+    // A packed round of free slots only: every slot gets a placeholder.
+    assert!(decoder.run_packed(&[]).unwrap().is_empty());
+    run(&mut others);
+    for (slot, (tokens, want, _)) in &others {
+        assert_eq!(tokens, want, "slot {slot}");
+    }
+    let second = vec![4, 8, 15, 16, 31, 5, 2];
+    let mut live = BTreeMap::from([(0, (second.clone(), alone.greedy(&second, 7, &[]).unwrap(), 4))]);
+    run(&mut live);
+    assert_eq!(live[&0].0, live[&0].1, "slot 0 resumed at position 4: tokens differ from the prompt decoded alone");
+
+    match decoder.keep_rows(0, CAPACITY) {
+        Err(SlotError::Generate(GenerateError::PromptTooLong { .. })) => {}
+        other => panic!("expected PromptTooLong, got {other:?}"),
+    }
+    assert!(matches!(decoder.keep_rows(3, 1), Err(SlotError::NoSuchSlot { slot: 3, slots: 3 })));
+}

@@ -1,6 +1,7 @@
 //! The inputs of the programs that run every slot at once, slot `b`'s
 //! tokens in row `b` or in the `b`-th run of a packed sequence; a free
-//! slot's a placeholder at position 0.
+//! slot's a placeholder just past the rows it keeps (`kept[b]`, see
+//! `SlotDecoder::keep_rows`).
 
 use super::{SlotInput, SlotStep};
 use crate::generate::{tensor_err, GenerateError};
@@ -21,10 +22,12 @@ fn past_masks(pasts: &[usize]) -> Result<Feed, GenerateError> {
         .collect()
 }
 
-/// The decode step of the busy slots in `busy` (one token each).
-pub(super) fn one_token_each(slots: usize, busy: &[SlotStep]) -> Result<Feed, GenerateError> {
+/// The decode step of the busy slots in `busy` (one token each), the
+/// others free, keeping `kept[b]` rows each.
+pub(super) fn one_token_each(kept: &[usize], busy: &[SlotStep]) -> Result<Feed, GenerateError> {
+    let slots = kept.len();
     let mut tokens = vec![0i64; slots];
-    let mut pasts = vec![0usize; slots];
+    let mut pasts = kept.to_vec();
     for s in busy {
         tokens[s.slot] = s.token;
         pasts[s.slot] = s.past;
@@ -40,11 +43,12 @@ pub(super) fn one_token_each(slots: usize, busy: &[SlotStep]) -> Result<Feed, Ge
 }
 
 /// One step of every slot, each slot's tokens one after another in slot
-/// order (a free slot's one placeholder at position 0), and where each
-/// slot's last token is (`last_positions`).
-pub(super) fn packed_rows(slots: usize, inputs: &[SlotInput<'_>]) -> Result<Feed, GenerateError> {
-    let placeholder = SlotInput { slot: 0, tokens: &[0], past: 0 };
-    let mut by_slot = vec![placeholder; slots];
+/// order (a free slot's one placeholder after its `kept[b]` rows), and
+/// where each slot's last token is (`last_positions`).
+pub(super) fn packed_rows(kept: &[usize], inputs: &[SlotInput<'_>]) -> Result<Feed, GenerateError> {
+    let slots = kept.len();
+    let mut by_slot: Vec<SlotInput<'_>> =
+        kept.iter().enumerate().map(|(slot, &past)| SlotInput { slot, tokens: &[0], past }).collect();
     for input in inputs {
         by_slot[input.slot] = *input;
     }
@@ -80,13 +84,24 @@ mod tests {
     fn slots_tokens_are_packed_in_slot_order_and_read_at_their_last() {
         let prompt = [5, 6, 7];
         let inputs = [SlotInput { slot: 2, tokens: &prompt, past: 0 }, SlotInput { slot: 0, tokens: &[9], past: 4 }];
-        let feed = packed_rows(3, &inputs).unwrap();
+        // Free slot 1 keeps 3 rows: its placeholder goes at position 3.
+        let feed = packed_rows(&[0, 3, 0], &inputs).unwrap();
         assert_eq!(get(&feed, "input_ids"), (vec![1, 5], vec![9, 0, 5, 6, 7]));
-        assert_eq!(get(&feed, "position_ids").1, vec![4, 0, 0, 1, 2]);
+        assert_eq!(get(&feed, "position_ids").1, vec![4, 3, 0, 1, 2]);
         assert_eq!(get(&feed, "last_positions"), (vec![3, 1], vec![0, 1, 4]));
         assert_eq!(get(&feed, "attention_mask.2"), (vec![1, 3], vec![1; 3]));
         assert_eq!(get(&feed, "attention_mask.1"), (vec![1, 1], vec![1]));
         assert_eq!(get(&feed, "past_attention_mask.0"), (vec![1, 4], vec![1; 4]));
-        assert_eq!(get(&feed, "past_attention_mask.1").0, vec![1, 0]);
+        assert_eq!(get(&feed, "past_attention_mask.1"), (vec![1, 3], vec![1; 3]));
+    }
+
+    #[test]
+    fn a_free_slot_steps_past_the_rows_it_keeps() {
+        let busy = [SlotStep { slot: 1, token: 8, past: 6 }];
+        let feed = one_token_each(&[2, 0, 0], &busy).unwrap();
+        assert_eq!(get(&feed, "input_ids"), (vec![3, 1], vec![0, 8, 0]));
+        assert_eq!(get(&feed, "position_ids").1, vec![2, 6, 0]);
+        assert_eq!(get(&feed, "past_attention_mask.0"), (vec![1, 2], vec![1; 2]));
+        assert_eq!(get(&feed, "past_attention_mask.2").0, vec![1, 0]);
     }
 }

@@ -19,7 +19,7 @@ mod round_cost;
 use crate::generate::{step, tensor_err, GenerateError};
 use crate::llama::{self, LlamaConfig, LlamaGraph};
 use round_cost::{Round, RoundCosts, Way};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use wgraph::graph::{Ir, Op};
@@ -70,7 +70,9 @@ impl From<crate::hf::ModelError> for SlotError {
 const PACKED_ROWS: usize = 2048;
 
 /// One slot's input to a round: `tokens` fed after the `past` positions
-/// its cache holds (a prompt at 0, or a busy slot's newest token).
+/// its cache holds (a prompt at 0, a prompt resuming after rows a
+/// previous conversation left there (see [`SlotDecoder::keep_rows`]), or
+/// a busy slot's newest token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotInput<'a> {
     pub slot: usize,
@@ -101,6 +103,8 @@ pub struct SlotDecoder {
     costs: Mutex<RoundCosts>,
     /// Rounds run as one packed program (warm-up included).
     packed_rounds: AtomicU64,
+    /// Each slot's rows kept while it is free (see [`SlotDecoder::keep_rows`]).
+    kept: Vec<AtomicUsize>,
 }
 
 impl SlotDecoder {
@@ -161,6 +165,7 @@ impl SlotDecoder {
             together,
             costs: Mutex::default(),
             packed_rounds: AtomicU64::new(0),
+            kept: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
         })
     }
 
@@ -185,6 +190,27 @@ impl SlotDecoder {
         self.packed_rounds.load(Ordering::Relaxed)
     }
 
+    /// Keeps the first `rows` positions of `slot`'s cache while the slot
+    /// is free: the rounds it sits out write their placeholder at position
+    /// `rows` instead of 0, so a later prompt that starts with the same
+    /// tokens may resume at `past = rows` instead of computing them again
+    /// (a chat's system prompt, a conversation's earlier turns). At most
+    /// [`SlotDecoder::context`] - 1 (the placeholder's own row); 0 keeps
+    /// nothing.
+    pub fn keep_rows(&self, slot: usize, rows: usize) -> Result<(), SlotError> {
+        self.slot(slot)?;
+        if rows >= self.capacity {
+            return Err(GenerateError::PromptTooLong { prompt: rows + 1, context: self.capacity }.into());
+        }
+        self.kept[slot].store(rows, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Each slot's kept rows, where a free slot's placeholder goes.
+    fn kept(&self) -> Vec<usize> {
+        self.kept.iter().map(|k| k.load(Ordering::Relaxed)).collect()
+    }
+
     /// Runs `prompt` through `slot`'s prefill, replacing what the slot
     /// held, and returns the greedy next token.
     pub fn start(&self, slot: usize, prompt: &[i64]) -> Result<i64, SlotError> {
@@ -206,8 +232,8 @@ impl SlotDecoder {
     /// One decode step for each busy slot in `busy` (each slot at most
     /// once), returning their greedy next tokens in `busy`'s order: one
     /// program for all of them when there are several. Slots not in
-    /// `busy` are free: the step may overwrite their cache's first
-    /// position (a [`SlotDecoder::start`] writes it again).
+    /// `busy` are free: the step may overwrite their cache's position past
+    /// their kept rows ([`SlotDecoder::keep_rows`]).
     pub fn step_busy(&self, busy: &[SlotStep]) -> Result<Vec<i64>, SlotError> {
         let inputs: Vec<[i64; 1]> = busy.iter().map(|s| [s.token]).collect();
         let inputs: Vec<SlotInput<'_>> =
@@ -221,7 +247,8 @@ impl SlotDecoder {
     /// each input's greedy next token in order. Busy slots step together;
     /// prompts run in one packed program with them or each in its slot's
     /// prefill, whichever has been faster on this device for rounds like
-    /// this one. Slots not in `inputs` are free and may be overwritten.
+    /// this one. Slots not in `inputs` are free: their rows past the kept
+    /// ones ([`SlotDecoder::keep_rows`]) may be overwritten.
     pub fn advance(&self, inputs: &[SlotInput<'_>]) -> Result<Vec<i64>, SlotError> {
         self.check(inputs)?;
         let prompts = inputs.iter().filter(|i| i.tokens.len() > 1);
@@ -251,7 +278,7 @@ impl SlotDecoder {
         self.check(inputs)?;
         let Some(together) = &self.together else { return self.run_separately(inputs) };
         let started = Instant::now();
-        let feed = feed::packed_rows(self.slots.len(), inputs)?;
+        let feed = feed::packed_rows(&self.kept(), inputs)?;
         let next = next_tokens(&together.packed, feed, inputs.iter().map(|i| i.slot))?;
         self.costs().packed(self.packed_rows(inputs), ms_since(started));
         self.packed_rounds.fetch_add(1, Ordering::Relaxed);
@@ -319,7 +346,7 @@ impl SlotDecoder {
     pub fn profile_all_busy(&self, token: i64, past: usize) -> Result<Option<Vec<KernelTime>>, SlotError> {
         let Some(together) = &self.together else { return Ok(None) };
         let busy: Vec<SlotStep> = (0..self.slots.len()).map(|slot| SlotStep { slot, token, past }).collect();
-        Ok(Some(together.decode.profile(feed::one_token_each(self.slots.len(), &busy)?)?))
+        Ok(Some(together.decode.profile(feed::one_token_each(&self.kept(), &busy)?)?))
     }
 
     /// Each kernel's time in [`SlotDecoder::run_packed`] on `inputs`,
@@ -328,7 +355,7 @@ impl SlotDecoder {
     pub fn profile_packed(&self, inputs: &[SlotInput<'_>]) -> Result<Option<Vec<KernelTime>>, SlotError> {
         self.check(inputs)?;
         let Some(together) = &self.together else { return Ok(None) };
-        Ok(Some(together.packed.profile(feed::packed_rows(self.slots.len(), inputs)?)?))
+        Ok(Some(together.packed.profile(feed::packed_rows(&self.kept(), inputs)?)?))
     }
 
     /// The busy slots' decode step: one program when there are several.
@@ -338,7 +365,7 @@ impl SlotDecoder {
             _ => return busy.iter().map(|s| Ok(step(&self.slot(s.slot)?.decode, &[s.token], s.past)?)).collect(),
         };
         let started = Instant::now();
-        let next = next_tokens(together, feed::one_token_each(self.slots.len(), busy)?, busy.iter().map(|s| s.slot))?;
+        let next = next_tokens(together, feed::one_token_each(&self.kept(), busy)?, busy.iter().map(|s| s.slot))?;
         self.costs().stepped(ms_since(started));
         Ok(next)
     }
