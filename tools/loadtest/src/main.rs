@@ -11,7 +11,8 @@
 //!
 //! Kinds: `embed` (TEI `/embed`), `openai-embed` (`/v1/embeddings`),
 //! `chat` (`/v1/chat/completions`), `completion` (`/v1/completions`, the
-//! sentence as a raw prompt: no chat template, so short prompts).
+//! sentence as a raw prompt: no chat template, so short prompts); their
+//! messages are numbered, each request's its own.
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,9 +91,14 @@ fn parse() -> Result<Options, String> {
     Ok(o)
 }
 
-/// The route and body of request number `n`.
+/// The route and body of request number `n`. Generations get a message
+/// of their own (numbered first), so a server that reuses cached prompt
+/// starts reuses only what real chats share (the chat template's system
+/// prompt), never a whole repeated prompt.
 fn request(o: &Options, n: usize) -> (String, Value) {
-    let text = SENTENCES[n % SENTENCES.len()];
+    let sentence = SENTENCES[n % SENTENCES.len()];
+    let numbered = format!("Request {n}: {sentence}");
+    let text = if o.kind == "chat" || o.kind == "completion" { numbered.as_str() } else { sentence };
     match o.kind.as_str() {
         "embed" => (o.path.clone().unwrap_or("/embed".into()), json!({"inputs": text})),
         "openai-embed" => {

@@ -3,14 +3,17 @@
 //! requests into free slots (a new request joins at the next step), then
 //! advances every slot by one round: the slots past their prompt by one
 //! token, the new ones through their prompt, together or apart as
-//! [`SlotDecoder::advance`] finds faster. Text goes to each request's
-//! channel as it is made; a request whose channel is closed (the client
-//! went away) frees its slot at once.
+//! [`SlotDecoder::advance`] finds faster. A request goes to the free slot
+//! whose cache already holds the longest start of its prompt and resumes
+//! after it (see `slot_contents`). Text goes to each request's channel as
+//! it is made; a request whose channel is closed (the client went away)
+//! frees its slot at once.
 
 use super::api_error::ApiError;
 use super::fault::InjectedFault;
 use super::job_queue::JobQueue;
 use super::metrics::Metrics;
+use super::slot_contents::SlotContents;
 use super::stop_strings::StopStrings;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -64,7 +67,8 @@ struct Active<'t> {
     job: DecodeJob,
     /// The token to feed next (None before the prefill).
     next: Option<i64>,
-    /// Positions the slot's cache holds.
+    /// Positions the slot's cache holds (before the prefill: the prompt's
+    /// start it kept from its previous conversation).
     past: usize,
     generated: usize,
     text: TextStream<'t>,
@@ -92,6 +96,7 @@ pub(crate) fn serve_slots(
     let fault = InjectedFault::new(settings.fail_batch);
     // The warm-up's rounds are not the server's.
     let packed_before = decoder.packed_rounds();
+    let mut contents = SlotContents::new(decoder.slots());
     while open || !active.is_empty() {
         // Admit queued requests into free slots; wait for one when idle.
         while open && active.len() < decoder.slots() {
@@ -100,14 +105,17 @@ pub(crate) fn serve_slots(
             match job {
                 Ok(job) => {
                     metrics.queue_depth.fetch_sub(1, Ordering::SeqCst);
-                    let slot = (0..decoder.slots()).find(|s| active.iter().all(|a| a.slot != *s)).unwrap_or(0);
+                    let free = (0..decoder.slots()).filter(|s| active.iter().all(|a| a.slot != *s));
+                    let (slot, past) = contents.best_free(free, &job.prompt).unwrap_or((0, 0));
+                    contents.start(slot, past);
+                    metrics.reused_prompt_tokens.fetch_add(past as u64, Ordering::Relaxed);
                     metrics.busy_slots.fetch_add(1, Ordering::SeqCst);
                     let stops = StopStrings::new(job.stop.clone());
                     active.push(Active {
                         slot,
                         job,
                         next: None,
-                        past: 0,
+                        past,
                         generated: 0,
                         text: TextStream::new(tokenizer),
                         stops,
@@ -117,12 +125,22 @@ pub(crate) fn serve_slots(
                 Err(mpsc::TryRecvError::Disconnected) => open = false,
             }
         }
+        drop_gone(&mut active, metrics);
+        // Before any round: a slot freed since the last one keeps its rows.
+        contents.keep_free(decoder, (0..decoder.slots()).filter(|s| active.iter().all(|a| a.slot != *s)));
         let started = Instant::now();
         let busy = active.len();
-        let tokens = next_tokens(decoder, &mut active, &fault, metrics);
+        let tokens = next_tokens(decoder, &active, &fault);
         let mut tokens = tokens.into_iter();
         active.retain_mut(|a| match tokens.next() {
-            Some(token) => take_token(decoder, a, token, settings, metrics),
+            Some(token) => {
+                match (&token, a.next) {
+                    (Err(_), _) => contents.forget(a.slot),
+                    (Ok(_), None) => contents.fed(a.slot, &a.job.prompt[a.past..]),
+                    (Ok(_), Some(fed)) => contents.fed(a.slot, &[fed]),
+                }
+                take_token(decoder, a, token, settings, metrics)
+            }
             None => false,
         });
         if busy > 0 {
@@ -136,17 +154,8 @@ pub(crate) fn serve_slots(
     }
 }
 
-/// The next token of every slot in `active` (in order), after freeing the
-/// slots whose client went away: one round of the decoder over the slots
-/// past their prompt (one token each) and the new ones (their prompt),
-/// which it runs as one program or as a batched step and prefills. A
-/// failure fails the requests of that round.
-fn next_tokens(
-    decoder: &SlotDecoder,
-    active: &mut Vec<Active<'_>>,
-    fault: &InjectedFault,
-    metrics: &Metrics,
-) -> Vec<Result<i64, String>> {
+/// Frees the slots whose client went away.
+fn drop_gone(active: &mut Vec<Active<'_>>, metrics: &Metrics) {
     active.retain(|a| {
         let gone = a.job.events.is_closed();
         if gone {
@@ -154,6 +163,14 @@ fn next_tokens(
         }
         !gone
     });
+}
+
+/// The next token of every slot in `active` (in order): one round of the
+/// decoder over the slots past their prompt (one token each) and the new
+/// ones (their prompt after what their slot kept), which it runs as one
+/// program or as a batched step and prefills. A failure fails the
+/// requests of that round.
+fn next_tokens(decoder: &SlotDecoder, active: &[Active<'_>], fault: &InjectedFault) -> Vec<Result<i64, String>> {
     if active.is_empty() {
         return Vec::new();
     }
@@ -163,7 +180,7 @@ fn next_tokens(
         .zip(&fed)
         .map(|(a, token)| match a.next {
             Some(_) => SlotInput { slot: a.slot, tokens: token, past: a.past },
-            None => SlotInput { slot: a.slot, tokens: &a.job.prompt, past: 0 },
+            None => SlotInput { slot: a.slot, tokens: &a.job.prompt[a.past..], past: a.past },
         })
         .collect();
     match fault.check().and_then(|()| guarded(|| decoder.advance(&inputs))) {
@@ -194,7 +211,7 @@ fn take_token(
             return false;
         }
     };
-    a.past += a.next.map_or(a.job.prompt.len(), |_| 1);
+    a.past = a.next.map_or(a.job.prompt.len(), |_| a.past + 1);
     if a.next.is_none() {
         metrics.input_tokens.fetch_add(a.job.prompt.len() as u64, Ordering::Relaxed);
     }

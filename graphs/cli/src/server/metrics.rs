@@ -67,6 +67,8 @@ pub(crate) struct Metrics {
     pub(crate) model_errors: AtomicU64,
     /// Decoder rounds whose prompts ran in one packed program.
     pub(crate) packed_rounds: AtomicU64,
+    /// Prompt tokens whose cache rows a slot already held.
+    pub(crate) reused_prompt_tokens: AtomicU64,
     started: std::time::Instant,
 }
 
@@ -84,6 +86,7 @@ impl Metrics {
             cancelled: AtomicU64::new(0),
             model_errors: AtomicU64::new(0),
             packed_rounds: AtomicU64::new(0),
+            reused_prompt_tokens: AtomicU64::new(0),
             started: std::time::Instant::now(),
         }
     }
@@ -140,6 +143,11 @@ impl Metrics {
                 "wgraph_packed_rounds_total",
                 "Decoder rounds whose new prompts ran in one program with the busy slots.",
                 &self.packed_rounds,
+            ),
+            (
+                "wgraph_reused_prompt_tokens_total",
+                "Prompt tokens not computed: their slot held them from its previous conversation.",
+                &self.reused_prompt_tokens,
             ),
         ];
         for (name, help, v) in counters {

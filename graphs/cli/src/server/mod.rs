@@ -18,6 +18,7 @@ mod router;
 mod routes_encode;
 mod routes_generate;
 mod routes_status;
+mod slot_contents;
 mod sse;
 mod startup;
 mod state;
