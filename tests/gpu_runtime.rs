@@ -254,3 +254,23 @@ fn shorter_runs_on_a_longer_runs_buffers_match_the_interpreter() {
         assert_close(got, want, 1e-4, 1e-5, &what);
     }
 }
+
+/// Runs at growing lengths keep one allocation, the last (rounded up to a
+/// power of two), not one per length: a new allocation replaces those it
+/// holds. Held bytes equal a fresh model's after one run at that length.
+#[test]
+fn a_larger_allocation_replaces_the_ones_it_holds() {
+    let (g, w) = encoder();
+    let run = |model: &wgraph::Model, seq: usize| {
+        let feed = [("input_ids", ids([1, seq], vec![1; seq])), ("attention_mask", ids([1, seq], vec![1; seq]))];
+        model.run(feed).unwrap();
+    };
+    let grown = Loader::new(device()).load(&g, &w).unwrap();
+    for seq in [2, 9, 40, 5] {
+        run(&grown, seq);
+    }
+    let fresh = Loader::new(device()).load(&g, &w).unwrap();
+    run(&fresh, 64);
+    assert!(fresh.held_activation_bytes() > 0);
+    assert_eq!(grown.held_activation_bytes(), fresh.held_activation_bytes());
+}

@@ -225,6 +225,14 @@ impl Model {
         self.execute(inputs, true).await
     }
 
+    /// Bytes of activation buffers the model keeps between runs: the
+    /// allocations made for the sizes it has run at, each serving every
+    /// run whose sizes it holds (one made for larger sizes replaces those
+    /// it holds).
+    pub fn held_activation_bytes(&self) -> u64 {
+        self.instances.held_bytes()
+    }
+
     /// Bytes of activation buffers (slots and outputs) for the given bindings.
     pub fn peak_activation_bytes(&self, bindings: &Bindings) -> u64 {
         self.program.memory.peak_bytes(&self.program.ir, bindings)

@@ -149,11 +149,21 @@ impl InstanceCache {
         };
         let alloc = Arc::new(alloc);
         let mut cache = self.0.lock().map_err(|_| poisoned())?;
+        // What the new allocation holds it serves from now on: the ones it
+        // outgrew only hold memory (a run still using one keeps it alive).
+        cache.retain(|old| !alloc.capacity.holds(&old.capacity));
         if cache.len() >= CACHED_ALLOCATIONS {
             cache.remove(0);
         }
         cache.push(alloc.clone());
         instance(alloc, sizes)
+    }
+}
+
+impl InstanceCache {
+    /// Bytes of the activation buffers the cached allocations hold.
+    pub(super) fn held_bytes(&self) -> u64 {
+        self.0.lock().map_or(0, |cache| cache.iter().map(|a| a.capacity.activation_bytes()).sum())
     }
 }
 
