@@ -90,13 +90,13 @@ pub(crate) fn serve_slots(
     rx: mpsc::Receiver<DecodeJob>,
     settings: &DecoderSettings,
     metrics: &Metrics,
+    mut contents: SlotContents,
 ) {
     let mut active: Vec<Active<'_>> = Vec::new();
     let mut open = true;
     let fault = InjectedFault::new(settings.fail_batch);
     // The warm-up's rounds are not the server's.
     let packed_before = decoder.packed_rounds();
-    let mut contents = SlotContents::new(decoder.slots());
     while open || !active.is_empty() {
         // Admit queued requests into free slots; wait for one when idle.
         while open && active.len() < decoder.slots() {

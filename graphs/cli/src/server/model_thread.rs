@@ -7,12 +7,13 @@ use super::encoder::{self, EncodeJob};
 use super::encoder_model::{EncoderKind, EncoderModel};
 use super::fault::InjectedFault;
 use super::metrics::Metrics;
+use super::slot_contents::SlotContents;
 use super::state::{Limits, ModelInfo, ModelStatus};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use wgraph::{Device, Weights};
-use wgraph_models::chat::ChatPrompter;
+use wgraph_models::chat::{ChatPrompter, Message};
 use wgraph_models::decode_slots::SlotDecoder;
 use wgraph_models::text::TextInput;
 
@@ -83,7 +84,7 @@ pub(crate) fn spawn_decoder(
     publish: Publish,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("wgraph-model".into()).spawn(move || {
-        let loaded = (|| -> Result<(Device, SlotDecoder), String> {
+        let loaded = (|| -> Result<(Device, SlotDecoder, SlotContents), String> {
             let config = wgraph_models::HfConfig::from_dir(&model).map_err(|e| e.to_string())?;
             let cfg = wgraph_models::llama::LlamaConfig::from_hf(&config).map_err(|e| e.to_string())?;
             let weights = Weights::from_dir(&model).map_err(|e| e.to_string())?;
@@ -92,9 +93,15 @@ pub(crate) fn spawn_decoder(
                 .map_err(|e| e.to_string())?;
             // Kernels compile before the server says it is ready, not in a first request.
             decoder.warm_up(WARM_UP_PROMPT).map_err(|e| e.to_string())?;
-            Ok((device, decoder))
+            // Every slot starts with the template's system prompt computed,
+            // as it has after serving a chat.
+            let mut contents = SlotContents::new(decoder.slots());
+            if let Ok(start) = prompter.prompt_ids(&[Message::new("user", "")]) {
+                contents.seed(&decoder, &start);
+            }
+            Ok((device, decoder, contents))
         })();
-        let (device, decoder) = match loaded {
+        let (device, decoder, contents) = match loaded {
             Ok(d) => d,
             Err(e) => {
                 let _ = publish.loaded.send(Err(e));
@@ -104,6 +111,6 @@ pub(crate) fn spawn_decoder(
         info.adapter = device.describe();
         info.max_input_length = decoder.context();
         publish.ready(info);
-        decoder::serve_slots(&decoder, prompter.tokenizer(), rx, &settings, &metrics);
+        decoder::serve_slots(&decoder, prompter.tokenizer(), rx, &settings, &metrics, contents);
     })
 }

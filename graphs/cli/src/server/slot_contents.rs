@@ -6,7 +6,7 @@
 //! free slots keep their rows through the rounds they sit out
 //! (`SlotDecoder::keep_rows`).
 
-use wgraph_models::decode_slots::SlotDecoder;
+use wgraph_models::decode_slots::{SlotDecoder, SlotInput};
 
 /// The tokens whose rows each slot's cache holds, positions 0.. in order.
 pub(crate) struct SlotContents {
@@ -46,6 +46,22 @@ impl SlotContents {
     /// `slot`'s rows are unknown (its round failed).
     pub(crate) fn forget(&mut self, slot: usize) {
         self.tokens[slot].clear();
+    }
+
+    /// Computes `tokens` (the chat template's start: its system prompt)
+    /// into every slot, so that the first conversations reuse it as later
+    /// ones do. Nothing is kept if the round fails or does not fit.
+    pub(crate) fn seed(&mut self, decoder: &SlotDecoder, tokens: &[i64]) {
+        if tokens.is_empty() || tokens.len() >= decoder.context() {
+            return;
+        }
+        let every: Vec<SlotInput<'_>> = (0..decoder.slots()).map(|slot| SlotInput { slot, tokens, past: 0 }).collect();
+        if decoder.advance(&every).is_ok() {
+            for slot in 0..decoder.slots() {
+                self.tokens[slot] = tokens.to_vec();
+            }
+        }
+        self.keep_free(decoder, 0..decoder.slots());
     }
 
     /// Tells the decoder to keep each free slot's rows (at most one below
