@@ -104,6 +104,7 @@ fn completions_equal_greedy_generation_whole_streamed_and_concurrent() {
     // Every slot starts with the chat template's start computed.
     let reused = server.metric("wgraph_reused_prompt_tokens_total");
     assert!(reused > 0.0, "the first chat reused none of the template's start");
+    assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"].as_f64(), Some(reused), "{v}");
     let mut stream_body = body.clone();
     stream_body["stream"] = json!(true);
     let (streamed, finish) = read_stream(EventStream::open(&server.url("/v1/chat/completions"), &stream_body));

@@ -54,8 +54,30 @@ impl Finish {
 #[derive(Debug)]
 pub(crate) enum DecodeEvent {
     Text(String),
-    Done { finish: Finish, prompt_tokens: usize, completion_tokens: usize },
+    Done { finish: Finish, usage: Usage },
     Failed(ApiError),
+}
+
+/// A generation's token counts (OpenAI's `usage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub(crate) prompt_tokens: usize,
+    pub(crate) completion_tokens: usize,
+    /// Prompt tokens whose rows the slot already held (not computed).
+    pub(crate) cached_tokens: usize,
+}
+
+impl Usage {
+    /// OpenAI's `usage` object, cached prompt tokens under
+    /// `prompt_tokens_details.cached_tokens` as OpenAI reports them.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
+        })
+    }
 }
 
 /// The handlers' end of the queue.
@@ -70,6 +92,8 @@ struct Active<'t> {
     /// Positions the slot's cache holds (before the prefill: the prompt's
     /// start it kept from its previous conversation).
     past: usize,
+    /// Prompt tokens the slot held when the conversation took it.
+    cached: usize,
     generated: usize,
     text: TextStream<'t>,
     stops: StopStrings,
@@ -116,6 +140,7 @@ pub(crate) fn serve_slots(
                         job,
                         next: None,
                         past,
+                        cached: past,
                         generated: 0,
                         text: TextStream::new(tokenizer),
                         stops,
@@ -219,11 +244,9 @@ fn take_token(
     a.generated += 1;
     metrics.generated_tokens.fetch_add(1, Ordering::Relaxed);
     let done = |a: &Active<'_>, finish: Finish| {
-        let _ = a.job.events.send(DecodeEvent::Done {
-            finish,
-            prompt_tokens: a.job.prompt.len(),
-            completion_tokens: a.generated,
-        });
+        let usage =
+            Usage { prompt_tokens: a.job.prompt.len(), completion_tokens: a.generated, cached_tokens: a.cached };
+        let _ = a.job.events.send(DecodeEvent::Done { finish, usage });
     };
     if settings.stop_ids.contains(&token) {
         let rest = a.stops.finish();

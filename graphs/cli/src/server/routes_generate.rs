@@ -3,7 +3,7 @@
 //! server-sent events (`stream: true`).
 
 use super::api_error::ApiError;
-use super::decoder::{DecodeEvent, DecodeJob, Finish};
+use super::decoder::{DecodeEvent, DecodeJob, Finish, Usage};
 use super::json_body::JsonBody;
 use super::openai::{ChatRequest, CompletionRequest, Prompt, Sampling};
 use super::sse::{self, Shape};
@@ -97,8 +97,8 @@ async fn generate(
         match event {
             DecodeEvent::Text(piece) => text.push_str(&piece),
             DecodeEvent::Failed(e) => return Err(e),
-            DecodeEvent::Done { finish, prompt_tokens, completion_tokens } => {
-                return Ok(Json(whole(shape, &model, &text, finish, prompt_tokens, completion_tokens)).into_response())
+            DecodeEvent::Done { finish, usage } => {
+                return Ok(Json(whole(shape, &model, &text, finish, usage)).into_response())
             }
         }
     }
@@ -106,8 +106,8 @@ async fn generate(
 }
 
 /// The non-streaming answer.
-fn whole(shape: Shape, model: &str, text: &str, finish: Finish, prompt: usize, completion: usize) -> serde_json::Value {
-    let usage = json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
+fn whole(shape: Shape, model: &str, text: &str, finish: Finish, usage: Usage) -> serde_json::Value {
+    let usage = usage.json();
     let (id, created) = sse::id_and_time(shape);
     match shape {
         Shape::Chat => json!({

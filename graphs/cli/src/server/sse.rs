@@ -61,11 +61,10 @@ pub(crate) fn stream(
                     let _ = tx.send(Event::default().data(e.body().to_string()));
                     break;
                 }
-                DecodeEvent::Done { finish, prompt_tokens, completion_tokens } => {
+                DecodeEvent::Done { finish, usage } => {
                     let _ = tx.send(chunk(json!({}), json!(finish.as_str())));
                     if include_usage {
-                        let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                                           "total_tokens": prompt_tokens + completion_tokens});
+                        let usage = usage.json();
                         let _ = tx.send(Event::default().data(json!({"choices": [], "usage": usage}).to_string()));
                     }
                     break;
