@@ -38,10 +38,11 @@ pub(super) fn inline_single_reader_values(
     let epilogue_roots: HashSet<NodeId> = plan.epilogue.values().copied().collect();
     let plain_elementwise = |n: NodeId| ir.node(n).op.family() == OpFamily::Elementwise && !epilogue_roots.contains(&n);
     for &n in &roots {
+        // A root that writes co-outputs is their kernel: it stays.
         let candidate = plain_elementwise(n)
             && !outputs.contains(&n)
             && !keep.contains(&n)
-            && !plan.weight_prefixes.contains_key(&n)
+            && !plan.co_outputs.values().any(|&root| root == n)
             && members(ir, n, plan).len() <= MAX_NODES;
         if !candidate {
             continue;

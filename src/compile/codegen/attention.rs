@@ -119,11 +119,11 @@ pub fn attention(
     // keys, always when the length is known to be that short, else chosen
     // per run (`KernelSpec::few_rows`).
     let split = match m.as_static() {
-        Some(rows) if rows <= SPLIT_KEYS_MAX_ROWS => Some(true),
-        Some(_) => None,
-        None => Some(false),
+        Some(rows) if rows <= SPLIT_KEYS_MAX_ROWS => SplitForm::Only,
+        Some(_) => SplitForm::Never,
+        None => SplitForm::FewRows,
     };
-    let split_code = split.map(|_| rows_code(&mut b, &ops, 1, false));
+    let split_code = (split != SplitForm::Never).then(|| rows_code(&mut b, &ops, 1, false));
     // Enough invocations for `batch * ceil(m / tm)` blocks (Dim has no
     // division; the kernel returns past the last block).
     let items = &batch * &(m + &Dim::new(tm - 1));
@@ -184,7 +184,7 @@ pub fn attention(
     // One workgroup per query row of each batch entry.
     let split_grid = Grid::Linear { items: &batch * m, per_group: 1 };
     let mut spec = match (split, split_kernel) {
-        (Some(true), Some(source)) => {
+        (SplitForm::Only, Some(source)) => {
             let mut spec = finish(b, node, name, source, split_grid);
             spec.variant = Some(SPLIT_KEYS.to_string());
             spec
@@ -208,6 +208,17 @@ pub fn attention(
         all
     });
     Ok(spec)
+}
+
+/// Where the form whose lanes split the keys is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SplitForm {
+    /// Not at all: the query is known to be longer.
+    Never,
+    /// As the kernel: the query is known to be that short.
+    Only,
+    /// As the few-rows variant, for runs whose query is that short.
+    FewRows,
 }
 
 /// What the code of a kernel's query rows reads: the operands' views,
