@@ -249,3 +249,76 @@ fn a_free_slot_keeps_its_rows_for_a_prompt_that_starts_the_same() {
     }
     assert!(matches!(decoder.keep_rows(3, 1), Err(SlotError::NoSuchSlot { slot: 3, slots: 3 })));
 }
+
+/// One packed round holding a prompt that resumes after kept rows, a
+/// prompt from position 0 and a busy slot's step (as a server's round
+/// mixes them): every conversation decodes as alone.
+#[test]
+fn a_packed_round_mixes_resumed_fresh_and_busy_slots() {
+    let name = "llama_gqa";
+    let alone = Generator::new(config(name), weights(name), device()).unwrap();
+    let decoder = SlotDecoder::new(config(name), weights(name), device(), 3, CAPACITY).unwrap();
+    decoder.warm_up(5).unwrap();
+    let shared = vec![4, 8, 15, 16, 23, 42, 9, 1];
+    // Every slot holds the shared start (a server's system prompt).
+    let every: Vec<SlotInput<'_>> = (0..3).map(|slot| SlotInput { slot, tokens: &shared, past: 0 }).collect();
+    decoder.run_packed(&every).unwrap();
+    for slot in 0..3 {
+        decoder.keep_rows(slot, shared.len()).unwrap();
+    }
+    let with = |tail: &[i64]| [shared.as_slice(), tail].concat();
+    let busy = with(&[7, 3, 50, 21, 9, 33]);
+    let resumed = with(&[5, 2, 11, 40]);
+    let fresh = vec![60, 2, 11, 7, 7, 3, 1, 2, 9];
+    let want = |p: &[i64]| alone.greedy(p, 1, &[]).unwrap()[p.len()];
+    // Slot 1 resumes its prompt alone first, then steps beside the others' prompts.
+    let first = decoder.advance(&[SlotInput { slot: 1, tokens: &busy[shared.len()..], past: shared.len() }]).unwrap();
+    assert_eq!(first, vec![want(&busy)]);
+    let inputs = [
+        SlotInput { slot: 1, tokens: &first, past: busy.len() },
+        SlotInput { slot: 2, tokens: &resumed[shared.len()..], past: shared.len() },
+        SlotInput { slot: 0, tokens: &fresh, past: 0 },
+    ];
+    let got = decoder.run_packed(&inputs).unwrap();
+    let busy_next = alone.greedy(&busy, 2, &[]).unwrap()[busy.len() + 1];
+    assert_eq!(got, vec![busy_next, want(&resumed), want(&fresh)]);
+}
+
+/// A slot that kept few rows while free, then held a longer conversation
+/// and resumes a prompt past those rows while other slots step in one
+/// batched program (rounds run apart): the batched step must not write
+/// its placeholder into the rows the prompt resumes after.
+#[test]
+fn a_prompt_resuming_beside_a_batched_step_keeps_its_rows() {
+    let name = "llama_gqa";
+    let alone = Generator::new(config(name), weights(name), device()).unwrap();
+    let decoder = SlotDecoder::new(config(name), weights(name), device(), 3, CAPACITY).unwrap();
+    decoder.warm_up(5).unwrap();
+    let want = |p: &[i64]| alone.greedy(p, 1, &[]).unwrap()[p.len()];
+    decoder.run_separately(&[SlotInput { slot: 0, tokens: &[4, 8, 15], past: 0 }]).unwrap();
+    decoder.keep_rows(0, 3).unwrap();
+    // Slot 0 takes a longer conversation (the server keeps no rows for a busy slot).
+    let long = vec![9, 1, 7, 3, 50, 21, 9, 33, 12, 40, 5, 6];
+    assert_eq!(decoder.run_separately(&[SlotInput { slot: 0, tokens: &long, past: 0 }]).unwrap(), vec![want(&long)]);
+    let (one, two) = (vec![60, 2, 11, 7], vec![7, 7, 3, 1, 2]);
+    let starts = [SlotInput { slot: 1, tokens: &one, past: 0 }, SlotInput { slot: 2, tokens: &two, past: 0 }];
+    let next = decoder.run_separately(&starts).unwrap();
+    // Its next prompt shares 10 rows with it, past the 3 once kept.
+    let resumed = [&long[..10], &[2, 2, 8]].concat();
+    let inputs = [
+        SlotInput { slot: 1, tokens: &next[..1], past: one.len() },
+        SlotInput { slot: 2, tokens: &next[1..], past: two.len() },
+        SlotInput { slot: 0, tokens: &resumed[10..], past: 10 },
+    ];
+    let got = decoder.run_separately(&inputs).unwrap();
+    let second = |p: &[i64]| alone.greedy(p, 2, &[]).unwrap()[p.len() + 1];
+    assert_eq!(got[..2], [second(&one), second(&two)]);
+    // Its answer decodes as alone.
+    let mut tokens = resumed.clone();
+    tokens.push(got[2]);
+    while tokens.len() < resumed.len() + 8 {
+        let past = tokens.len() - 1;
+        tokens.push(decoder.step(0, tokens[past], past).unwrap());
+    }
+    assert_eq!(tokens, alone.greedy(&resumed, 8, &[]).unwrap());
+}

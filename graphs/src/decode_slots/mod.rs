@@ -239,7 +239,7 @@ impl SlotDecoder {
         let inputs: Vec<SlotInput<'_>> =
             busy.iter().zip(&inputs).map(|(s, t)| SlotInput { slot: s.slot, tokens: t, past: s.past }).collect();
         self.check(&inputs)?;
-        self.decode_together(busy)
+        self.decode_together(&self.kept(), busy)
     }
 
     /// One round: every input's tokens fed to its slot (each slot at most
@@ -301,7 +301,15 @@ impl SlotDecoder {
             .filter(|i| i.tokens.len() == 1)
             .map(|i| SlotStep { slot: i.slot, token: i.tokens[0], past: i.past })
             .collect();
-        let mut stepped = self.decode_together(&steps)?.into_iter();
+        // The step runs first and counts the prompts' slots as free: their
+        // placeholder goes at the row each prompt starts at, which its
+        // prefill then overwrites (not at rows kept before the slot's
+        // last conversation, which the prompt may resume after).
+        let mut kept = self.kept();
+        for input in inputs.iter().filter(|i| i.tokens.len() > 1) {
+            kept[input.slot] = input.past;
+        }
+        let mut stepped = self.decode_together(&kept, &steps)?.into_iter();
         let started = Instant::now();
         let mut rows = 0;
         let mut next = Vec::with_capacity(inputs.len());
@@ -358,14 +366,15 @@ impl SlotDecoder {
         Ok(Some(together.packed.profile(feed::packed_rows(&self.kept(), inputs)?)?))
     }
 
-    /// The busy slots' decode step: one program when there are several.
-    fn decode_together(&self, busy: &[SlotStep]) -> Result<Vec<i64>, SlotError> {
+    /// The busy slots' decode step: one program when there are several,
+    /// each other slot's placeholder after its `kept` rows.
+    fn decode_together(&self, kept: &[usize], busy: &[SlotStep]) -> Result<Vec<i64>, SlotError> {
         let together = match &self.together {
             Some(t) if busy.len() > 1 => &t.decode,
             _ => return busy.iter().map(|s| Ok(step(&self.slot(s.slot)?.decode, &[s.token], s.past)?)).collect(),
         };
         let started = Instant::now();
-        let next = next_tokens(together, feed::one_token_each(&self.kept(), busy)?, busy.iter().map(|s| s.slot))?;
+        let next = next_tokens(together, feed::one_token_each(kept, busy)?, busy.iter().map(|s| s.slot))?;
         self.costs().stepped(ms_since(started));
         Ok(next)
     }
