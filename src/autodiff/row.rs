@@ -1,10 +1,10 @@
-//! Gradients of the row ops: the two norms and the reductions. The norms
-//! recompute their statistics from `x` (simple compositions; the compiler
-//! merges the repeats with the forward pass where it can).
+//! Gradients of the row ops: the norms (whose input gradients are row ops
+//! of their own, recomputing the statistics from `x`), softmax, the
+//! reductions and the scans.
 
 use super::unbroadcast::unbroadcast;
 use super::vjp::Vjp;
-use crate::graph::{ops, ReduceOp, RowOp, Value};
+use crate::graph::{ops, Dim, ReduceOp, RowOp, Tensor, Value};
 
 /// The rules of the row ops: one arm per [`RowOp`].
 pub(crate) fn row_vjp(r: &RowOp, c: &Vjp<'_>) -> Vec<Option<Value>> {
@@ -12,6 +12,8 @@ pub(crate) fn row_vjp(r: &RowOp, c: &Vjp<'_>) -> Vec<Option<Value>> {
     match r {
         RowOp::LayerNorm { eps } => layer_norm_vjp(&xs[0], &xs[1], g, *eps, c),
         RowOp::RmsNorm { eps } => rms_norm_vjp(&xs[0], &xs[1], g, *eps, c),
+        RowOp::LayerNormGrad { eps } => norm_grad_vjp(&xs[0], &xs[1], &xs[2], g, *eps, false, c),
+        RowOp::RmsNormGrad { eps } => norm_grad_vjp(&xs[0], &xs[1], &xs[2], g, *eps, true, c),
         RowOp::Softmax { axis } => {
             // y * (g - sum(g * y)) along the softmax axis.
             let y = c.y;
@@ -34,43 +36,93 @@ pub(crate) fn row_vjp(r: &RowOp, c: &Vjp<'_>) -> Vec<Option<Value>> {
 
 /// LayerNorm over the last axis, `y = xhat * gamma + beta` with
 /// `xhat = (x - mean) * rstd`: `gbeta = sum g`, `ggamma = sum g * xhat`
-/// (over every leading axis), and with `h = g * gamma`,
-/// `gx = rstd * (h - mean(h) - xhat * mean(h * xhat))`.
+/// (over every leading axis), and `gx` one [`ops::layer_norm_grad`] row
+/// op (`rstd * (h - mean(h) - xhat * mean(h * xhat))`, `h = g * gamma`).
 fn layer_norm_vjp(x: &Value, gamma: &Value, g: &Value, eps: f64, c: &Vjp<'_>) -> Vec<Option<Value>> {
     let param = gamma.shape();
-    let stats = (c.want(0) || c.want(1)).then(|| {
-        let centred = x - &ops::mean(x, -1, true);
-        let var = ops::mean(&(&centred * &centred), -1, true);
-        let rstd = ops::rsqrt(&(&var + eps));
-        let xhat = &centred * &rstd;
-        (rstd, xhat)
-    });
-    let Some((rstd, xhat)) = stats else {
-        return vec![None, None, c.only(2, || unbroadcast(g, &param))];
-    };
     vec![
-        c.only(0, || {
-            let h = g * gamma;
-            let centred = &h - &ops::mean(&h, -1, true);
-            &rstd * &(&centred - &(&xhat * &ops::mean(&(&h * &xhat), -1, true)))
-        }),
-        c.only(1, || unbroadcast(&(g * &xhat), &param)),
+        c.only(0, || ops::layer_norm_grad(x, g, gamma, eps)),
+        c.only(1, || unbroadcast(&(g * &normalised(x, eps, false)), &param)),
         c.only(2, || unbroadcast(g, &param)),
     ]
 }
 
 /// RMSNorm over the last axis, `y = x * r * gamma` with
-/// `r = rsqrt(mean(x^2) + eps)`: `ggamma = sum g * x * r` and, with
-/// `h = g * gamma`, `gx = r * (h - xhat * mean(h * xhat))`, `xhat = x * r`.
+/// `r = rsqrt(mean(x^2) + eps)`: `ggamma = sum g * x * r`, and `gx` one
+/// [`ops::rms_norm_grad`] row op (`r * (h - xhat * mean(h * xhat))`,
+/// `h = g * gamma`, `xhat = x * r`).
 fn rms_norm_vjp(x: &Value, gamma: &Value, g: &Value, eps: f64, c: &Vjp<'_>) -> Vec<Option<Value>> {
-    let r = ops::rsqrt(&(&ops::mean(&(x * x), -1, true) + eps));
-    let xhat = x * &r;
+    vec![
+        c.only(0, || ops::rms_norm_grad(x, g, gamma, eps)),
+        c.only(1, || unbroadcast(&(g * &normalised(x, eps, true)), &gamma.shape())),
+    ]
+}
+
+/// `x` normalised over its last axis without the affine part (`xhat`):
+/// the norm's own row op over constant ones (and zeros) when the axis
+/// length is static, else its statistics composed.
+fn normalised(x: &Value, eps: f64, rms: bool) -> Value {
+    let n = x.shape().last().and_then(Dim::as_static);
+    let filled = |v: f64, n: usize| Tensor::from_f64(x.dtype(), [n], &vec![v; n]).ok();
+    match n.and_then(|n| Some((filled(1.0, n)?, filled(0.0, n)?))) {
+        Some((ones, zeros)) => {
+            let ones = ops::constant(x.graph(), ones);
+            match rms {
+                true => ops::rms_norm(x, &ones, eps),
+                false => ops::layer_norm(x, &ones, &ops::constant(x.graph(), zeros), eps),
+            }
+        }
+        None => Stats::of(x, eps, rms).xhat,
+    }
+}
+
+/// A row's normalising statistics, composed: `r` (rstd; RMSNorm's
+/// `rsqrt(mean(x^2) + eps)`) and `xhat` (the centred, or for RMSNorm the
+/// plain, `x` times `r`).
+struct Stats {
+    r: Value,
+    xhat: Value,
+}
+
+impl Stats {
+    fn of(x: &Value, eps: f64, rms: bool) -> Stats {
+        let centred = if rms { x.clone() } else { x - &ops::mean(x, -1, true) };
+        let r = ops::rsqrt(&(&ops::mean(&(&centred * &centred), -1, true) + eps));
+        Stats { xhat: &centred * &r, r }
+    }
+}
+
+/// The gradient of the norms' input gradients (double backward), with
+/// `G = dy * gamma` and the output's gradient `k`, over the last axis
+/// (bars are row means; RMSNorm drops them): the op is
+/// `r * P(G)` with `P(v) = v - vbar - xhat * mean(v * xhat)` symmetric, so
+/// `gdy = gamma * r * P(k)` and `ggamma = sum dy * r * P(k)`; and with
+/// `m = mean(G * xhat)`, `a = mean(k * xhat)`, `C = mean(k * G) - kbar * Gbar`,
+/// `gx = -r^2 * ((C - 3 m a) * xhat + a * (G - Gbar) + m * (k - kbar))`.
+fn norm_grad_vjp(
+    x: &Value,
+    dy: &Value,
+    gamma: &Value,
+    k: &Value,
+    eps: f64,
+    rms: bool,
+    c: &Vjp<'_>,
+) -> Vec<Option<Value>> {
+    let Stats { r, xhat } = Stats::of(x, eps, rms);
+    let mean = |v: &Value| ops::mean(v, -1, true);
+    let centre = |v: &Value| if rms { v.clone() } else { v - &mean(v) };
+    let projected_k = || &r * &(&centre(k) - &(&xhat * &mean(&(k * &xhat))));
     vec![
         c.only(0, || {
-            let h = g * gamma;
-            &r * &(&h - &(&xhat * &ops::mean(&(&h * &xhat), -1, true)))
+            let big_g = dy * gamma;
+            let (m, a) = (mean(&(&big_g * &xhat)), mean(&(k * &xhat)));
+            let kg = mean(&(k * &big_g));
+            let cross = if rms { kg } else { &kg - &(&mean(k) * &mean(&big_g)) };
+            let inner = &(&(&(&cross - &(&(&m * &a) * 3.0)) * &xhat) + &(&a * &centre(&big_g))) + &(&m * &centre(k));
+            &(&(&r * &r) * &inner) * -1.0
         }),
-        c.only(1, || unbroadcast(&(g * &xhat), &gamma.shape())),
+        c.only(1, || gamma * &projected_k()),
+        c.only(2, || unbroadcast(&(dy * &projected_k()), &gamma.shape())),
     ]
 }
 

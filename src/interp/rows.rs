@@ -11,6 +11,8 @@ pub fn row(op: &RowOp, x: &[&Tensor], out_shape: &[usize]) -> Tensor {
     match *op {
         RowOp::LayerNorm { eps } => layer_norm(x[0], x[1], x[2], eps),
         RowOp::RmsNorm { eps } => rms_norm(x[0], x[1], eps),
+        RowOp::LayerNormGrad { eps } => norm_grad(x[0], x[1], x[2], eps, false),
+        RowOp::RmsNormGrad { eps } => norm_grad(x[0], x[1], x[2], eps, true),
         RowOp::Softmax { axis } => softmax(x[0], axis),
         RowOp::Reduce { op, axis, .. } => reduce(op, x[0], axis, out_shape),
         RowOp::ArgMax { axis, .. } => argmax(x[0], axis, out_shape),
@@ -168,4 +170,29 @@ fn rms_norm(x: &Tensor, gamma: &Tensor, eps: f64) -> Tensor {
         }
     });
     Tensor::from_f64_unchecked(x.dtype(), x.shape().to_vec(), &v)
+}
+
+/// LayerNorm's (or with `rms`, RMSNorm's) gradient with respect to `x`
+/// over the last axis: `r * (h - mean(h) - xhat * mean(h * xhat))` with
+/// `h = dy * gamma` (RMSNorm: no mean terms, `xhat = x * r`).
+fn norm_grad(x: &Tensor, dy: &Tensor, gamma: &Tensor, eps: f64, rms: bool) -> Tensor {
+    let g = gamma.to_f64_vec();
+    let xs = x.to_f64_vec();
+    let dys = dy.to_f64_vec();
+    let n = g.len().max(1);
+    let mut out = vec![0.0; xs.len()];
+    for ((row, d), o) in xs.chunks(n).zip(dys.chunks(n)).zip(out.chunks_mut(n)) {
+        let len = row.len() as f64;
+        let mean = if rms { 0.0 } else { row.iter().sum::<f64>() / len };
+        let var = row.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / len;
+        let r = 1.0 / (var + eps).sqrt();
+        let xhat: Vec<f64> = row.iter().map(|a| (a - mean) * r).collect();
+        let h: Vec<f64> = d.iter().zip(&g).map(|(a, b)| a * b).collect();
+        let h_mean = if rms { 0.0 } else { h.iter().sum::<f64>() / len };
+        let hx = h.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f64>() / len;
+        for (j, v) in o.iter_mut().enumerate() {
+            *v = r * (h[j] - h_mean - xhat[j] * hx);
+        }
+    }
+    Tensor::from_f64_unchecked(x.dtype(), x.shape().to_vec(), &out)
 }

@@ -224,6 +224,11 @@ fn around(shape: &[Dim], axis: usize) -> (Dim, Dim, Dim) {
 /// for, on CPU drivers (see `row`).
 pub const SHORT_ROW: usize = 1024;
 
+/// The longest row the norm gradients take one invocation per row for on
+/// CPU drivers: the row and its gradient live in the invocation's private
+/// arrays.
+const NORM_GRAD_CACHED_ROW: usize = 256;
+
 /// Invocations per workgroup of the row-per-invocation kernels.
 const LANES_WG: u32 = 64;
 
@@ -258,6 +263,10 @@ pub fn row(
         && match row_op {
             RowOp::Reduce { .. } => true,
             RowOp::Softmax { .. } => plan.is_materialised(operands[0]),
+            // Its rows are cached in private arrays of a static length.
+            RowOp::LayerNormGrad { .. } | RowOp::RmsNormGrad { .. } => {
+                len.as_static().is_some_and(|n| n <= NORM_GRAD_CACHED_ROW)
+            }
             _ => false,
         };
     // Element `j` of the row: read from the operand's buffer, or computed
@@ -290,6 +299,23 @@ pub fn row(
         ("N", len_expr),
     ];
     let template: Template = match row_op {
+        RowOp::LayerNormGrad { eps } | RowOp::RmsNormGrad { eps } => {
+            // Every operand is a buffer (fuse.rs); a repeated one binds once.
+            let [x, dy, gamma] = [0, 1, 2].map(|i| b.buffer(operands[i]));
+            values.extend([
+                ("RMS", matches!(row_op, RowOp::RmsNormGrad { .. }).to_string()),
+                ("EPS", literal(eps, DType::F32)),
+                ("X", x),
+                ("DY", dy),
+                ("GAMMA", gamma),
+            ]);
+            if lanes {
+                shaders::NORM_GRAD_LANES
+            } else {
+                values.push(("ROW_COMMON", row_common));
+                shaders::NORM_GRAD
+            }
+        }
         RowOp::Softmax { .. } if lanes => {
             values.push(("INNER", inner_expr));
             shaders::SOFTMAX_LANES

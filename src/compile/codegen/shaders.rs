@@ -35,6 +35,8 @@ templates! {
     SOFTMAX_LANES = "softmax_lanes";
     NORM = "norm";
     NORM_TEXTURE = "norm_texture";
+    NORM_GRAD = "norm_grad";
+    NORM_GRAD_LANES = "norm_grad_lanes";
     REDUCE = "reduce";
     REDUCE_LANES = "reduce_lanes";
     REDUCE_COLUMNS = "reduce_columns";

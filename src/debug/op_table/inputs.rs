@@ -210,6 +210,16 @@ pub(super) fn layer_norm_inputs<const SHRINK: u32>(r: &mut Rng) -> Vec<Tensor> {
     vec![r.floats(&[a, 2, n], -x, x), r.floats(&[n], 0.5, 1.5), r.floats(&[n], -1.0, 1.0)]
 }
 
+/// A norm gradient's operands: `x`, `dy` shaped like it, and `gamma`;
+/// `SHRINK` scales x down so epsilon matters, `LONG` makes rows longer
+/// than a workgroup and than `SHORT_ROW` (where CPU drivers switch from
+/// a row per invocation to a workgroup per row).
+pub(super) fn norm_grad_inputs<const SHRINK: u32, const LONG: usize>(r: &mut Rng) -> Vec<Tensor> {
+    let (a, n) = (r.size(), r.size() * 7 + LONG);
+    let x = 3.0 / SHRINK as f32;
+    vec![r.floats(&[a, 2, n], -x, x), r.floats(&[a, 2, n], -1.0, 1.0), r.floats(&[n], 0.5, 1.5)]
+}
+
 // ---- builders too long for one line ------------------------------------------
 
 /// f32 → i64 → bool, both back to f32.

@@ -247,6 +247,10 @@ macro_rules! op_table {
             softmax_masked: Accumulating, GRAD, |r| { let s = [r.size(), r.size()]; vec![r.floats(&s, -2.0, 2.0), r.bools(&s)] }, softmax_masked;
             layer_norm: Accumulating, GRAD, layer_norm_inputs::<1>, |_, x| ops::layer_norm(&x[0], &x[1], &x[2], 1e-12);
             layer_norm_eps: Accumulating, GRAD, layer_norm_inputs::<100>, |_, x| ops::layer_norm(&x[0], &x[1], &x[2], 1e-5);
+            layer_norm_grad: Accumulating, GRAD, norm_grad_inputs::<1, 0>, |_, x| ops::layer_norm_grad(&x[0], &x[1], &x[2], 1e-12);
+            layer_norm_grad_eps: Accumulating, GRAD, norm_grad_inputs::<100, 0>, |_, x| ops::layer_norm_grad(&x[0], &x[1], &x[2], 1e-5);
+            layer_norm_grad_long_rows: Accumulating, GRAD, norm_grad_inputs::<1, 1030>, |_, x| ops::layer_norm_grad(&x[0], &x[1], &x[2], 1e-5);
+            rms_norm_grad: Accumulating, GRAD, norm_grad_inputs::<1, 0>, |_, x| ops::rms_norm_grad(&x[0], &x[1], &x[2], 1e-6);
             rms_norm: Accumulating, GRAD, |r| { let (a, n) = (r.size(), r.size() * 5); vec![r.floats(&[a, n], -3.0, 3.0), r.floats(&[n], 0.5, 1.5)] }, |_, x| ops::rms_norm(&x[0], &x[1], 1e-6);
             // ---- reductions
             sum_axis1: Accumulating, GRAD, |r| unary(r, -3.0, 3.0), |_, x| ops::sum(&x[0], 1, false);

@@ -255,6 +255,20 @@ pub fn infer(op: &Op, operands: &[&TensorType]) -> Result<TensorType, ShapeError
             }
             Ok(x.clone())
         }
+        Op::Row(RowOp::LayerNormGrad { .. }) | Op::Row(RowOp::RmsNormGrad { .. }) => {
+            arity(3)?;
+            let (x, dy, gamma) = (operands[0], operands[1], operands[2]);
+            need(x, "the operand", "a float tensor", DType::is_float)?;
+            min_rank(x, "the operand", 1)?;
+            for (name, p, want) in [("dy", dy, x.shape.clone()), ("gamma", gamma, vec![x.shape[x.rank() - 1].clone()])]
+            {
+                same_dtype(x, p)?;
+                if p.shape != want {
+                    return Err(ShapeError::OperandShape { operand: name, expected: want, got: p.shape.clone() });
+                }
+            }
+            Ok(x.clone())
+        }
         Op::Row(RowOp::Softmax { axis }) => {
             arity(1)?;
             let x = operands[0];

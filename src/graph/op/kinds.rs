@@ -114,6 +114,20 @@ pub enum RowOp {
         /// Added to the mean square before the square root.
         eps: f64,
     },
+    /// LayerNorm's input gradient (without the affine part) over the last
+    /// axis: operands x, dy, gamma; with `h = dy * gamma` and `xhat` the
+    /// normalised x, `rstd * (h - mean(h) - xhat * mean(h * xhat))`.
+    LayerNormGrad {
+        /// The forward LayerNorm's epsilon.
+        eps: f64,
+    },
+    /// RMSNorm's input gradient over the last axis: operands x, dy, gamma;
+    /// `r * (h - xhat * mean(h * xhat))` with `h = dy * gamma`,
+    /// `r = rsqrt(mean(x^2) + eps)` and `xhat = x * r`.
+    RmsNormGrad {
+        /// The forward RMSNorm's epsilon.
+        eps: f64,
+    },
     /// `exp(x - max) / sum(exp(x - max))` along the axis.
     Softmax {
         /// The axis normalised over (resolved: never negative in the IR).
@@ -150,7 +164,10 @@ impl RowOp {
             | RowOp::Reduce { axis, .. }
             | RowOp::ArgMax { axis, .. }
             | RowOp::Cumsum { axis } => *axis,
-            RowOp::LayerNorm { .. } | RowOp::RmsNorm { .. } => rank.saturating_sub(1),
+            RowOp::LayerNorm { .. }
+            | RowOp::RmsNorm { .. }
+            | RowOp::LayerNormGrad { .. }
+            | RowOp::RmsNormGrad { .. } => rank.saturating_sub(1),
         }
     }
 
@@ -159,6 +176,8 @@ impl RowOp {
         match self {
             RowOp::LayerNorm { .. } => "layer_norm",
             RowOp::RmsNorm { .. } => "rms_norm",
+            RowOp::LayerNormGrad { .. } => "layer_norm_grad",
+            RowOp::RmsNormGrad { .. } => "rms_norm_grad",
             RowOp::Softmax { .. } => "softmax",
             RowOp::Reduce { op, .. } => match op {
                 ReduceOp::Sum => "sum",
@@ -174,7 +193,10 @@ impl RowOp {
     pub(super) fn attrs(&self) -> Vec<(&'static str, String)> {
         match self {
             RowOp::Softmax { axis } | RowOp::Cumsum { axis } => vec![("axis", axis.to_string())],
-            RowOp::LayerNorm { eps } | RowOp::RmsNorm { eps } => vec![("eps", format!("{eps:e}"))],
+            RowOp::LayerNorm { eps }
+            | RowOp::RmsNorm { eps }
+            | RowOp::LayerNormGrad { eps }
+            | RowOp::RmsNormGrad { eps } => vec![("eps", format!("{eps:e}"))],
             RowOp::Reduce { axis, keep_dim, .. } | RowOp::ArgMax { axis, keep_dim } => {
                 vec![("axis", axis.to_string()), ("keep_dim", keep_dim.to_string())]
             }

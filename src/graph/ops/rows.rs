@@ -31,6 +31,42 @@ pub fn rms_norm(x: &Value, gamma: &Value, eps: f64) -> Value {
     Graph::build("rms_norm", &[x, gamma], |_| Ok(Op::Row(RowOp::RmsNorm { eps })))
 }
 
+/// The gradient of [`layer_norm`] with respect to `x`, given the output's
+/// gradient `dy` (what reverse mode builds; one row kernel instead of the
+/// dozen ops of its formula): with `h = dy * gamma` and `xhat` the
+/// normalised `x`, `rstd * (h - mean(h) - xhat * mean(h * xhat))` over
+/// the last axis.
+///
+/// ```
+/// # use wgraph::{ops, DType, Dim, Graph};
+/// # let g = Graph::new("g");
+/// let x = g.input("x", DType::F32, [Dim::sym("seq"), Dim::new(64)]);
+/// let dy = g.input("dy", DType::F32, [Dim::sym("seq"), Dim::new(64)]);
+/// let gamma = g.weight("ln.weight", DType::F32, [64usize]);
+/// assert_eq!(ops::layer_norm_grad(&x, &dy, &gamma, 1e-5).shape(), x.shape());
+/// ```
+#[track_caller]
+pub fn layer_norm_grad(x: &Value, dy: &Value, gamma: &Value, eps: f64) -> Value {
+    Graph::build("layer_norm_grad", &[x, dy, gamma], |_| Ok(Op::Row(RowOp::LayerNormGrad { eps })))
+}
+
+/// The gradient of [`rms_norm`] with respect to `x`, given the output's
+/// gradient `dy`: with `h = dy * gamma`, `r = rsqrt(mean(x^2) + eps)` and
+/// `xhat = x * r`, `r * (h - xhat * mean(h * xhat))` over the last axis.
+///
+/// ```
+/// # use wgraph::{ops, DType, Dim, Graph};
+/// # let g = Graph::new("g");
+/// let x = g.input("x", DType::F32, [Dim::sym("seq"), Dim::new(64)]);
+/// let dy = g.input("dy", DType::F32, [Dim::sym("seq"), Dim::new(64)]);
+/// let gamma = g.weight("norm.weight", DType::F32, [64usize]);
+/// assert_eq!(ops::rms_norm_grad(&x, &dy, &gamma, 1e-6).shape(), x.shape());
+/// ```
+#[track_caller]
+pub fn rms_norm_grad(x: &Value, dy: &Value, gamma: &Value, eps: f64) -> Value {
+    Graph::build("rms_norm_grad", &[x, dy, gamma], |_| Ok(Op::Row(RowOp::RmsNormGrad { eps })))
+}
+
 /// `exp(x - max) / sum(exp(x - max))` along `axis`, floats only.
 ///
 /// ```
