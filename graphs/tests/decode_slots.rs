@@ -322,3 +322,20 @@ fn a_prompt_resuming_beside_a_batched_step_keeps_its_rows() {
     }
     assert_eq!(tokens, alone.greedy(&resumed, 8, &[]).unwrap());
 }
+
+/// The decoder's held activation bytes add up its programs': none before
+/// a run, some after the warm-up, more once a slot's prefill ran a longer
+/// prompt than the warm-up's.
+#[test]
+fn held_activation_bytes_add_up_every_program() {
+    let name = "llama_gqa";
+    let decoder = SlotDecoder::new(config(name), weights(name), device(), 2, CAPACITY).unwrap();
+    assert_eq!(decoder.held_activation_bytes(), 0);
+    decoder.warm_up(5).unwrap();
+    let warm = decoder.held_activation_bytes();
+    assert!(warm > 0);
+    // A longer prompt needs larger activations in its slot's prefill.
+    let prompt: Vec<i64> = (0..40).map(|i| i % 60).collect();
+    decoder.run_separately(&[SlotInput { slot: 1, tokens: &prompt, past: 0 }]).unwrap();
+    assert!(decoder.held_activation_bytes() > warm);
+}

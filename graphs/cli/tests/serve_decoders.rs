@@ -91,6 +91,8 @@ fn completions_equal_greedy_generation_whole_streamed_and_concurrent() {
     let server = Server::start(&dir(), &["--parallel", "3"]);
     // The warm-up before ready runs a packed round; it is not the server's.
     assert_eq!(server.metric("wgraph_packed_rounds_total"), 0.0);
+    // Its programs' activation buffers are reported from the start.
+    assert!(server.metric("wgraph_activation_bytes") > 0.0);
     let body = json!({"model": "tiny", "messages": hf["messages"], "max_tokens": 24, "temperature": 0});
     let r = server.post("/v1/chat/completions", &body);
     assert_eq!(r.status, 200, "{}", r.body);

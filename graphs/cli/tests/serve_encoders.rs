@@ -86,6 +86,9 @@ fn embeddings_equal_the_library_alone_and_in_concurrent_batches() {
     assert!(tokens < 16 * TEXTS.len(), "{tokens}");
     assert_eq!(body["usage"]["prompt_tokens"], tokens);
 
+    // The model's activation buffers are reported once it has run.
+    assert!(server.metric("wgraph_activation_bytes") > 0.0);
+
     // 64 clients at once, each text 8 times: every answer is its own text's vector.
     let batches_before = server.metric("wgraph_batch_size_count");
     let barrier = Arc::new(Barrier::new(64));

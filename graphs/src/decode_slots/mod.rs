@@ -184,6 +184,16 @@ impl SlotDecoder {
         &self.cfg.eos_token_ids
     }
 
+    /// Bytes of activation buffers every program of the decoder keeps
+    /// between runs (see [`Model::held_activation_bytes`]): what its
+    /// memory grows by beyond the weights and caches, as rounds of new
+    /// sizes run.
+    pub fn held_activation_bytes(&self) -> u64 {
+        let slots = self.slots.iter().flat_map(|s| [&s.prefill, &s.decode]);
+        let together = self.together.iter().flat_map(|t| [&t.decode, &t.packed]);
+        slots.chain(together).map(Model::held_activation_bytes).sum()
+    }
+
     /// How many rounds have run as one packed program (a server's
     /// `wgraph_packed_rounds_total`), the warm-up's included.
     pub fn packed_rounds(&self) -> u64 {

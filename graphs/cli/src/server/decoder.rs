@@ -173,6 +173,7 @@ pub(crate) fn serve_slots(
         }
         metrics.busy_slots.store(active.len(), Ordering::SeqCst);
         metrics.packed_rounds.store(decoder.packed_rounds() - packed_before, Ordering::Relaxed);
+        metrics.activation_bytes.store(decoder.held_activation_bytes(), Ordering::Relaxed);
         if !settings.step_delay.is_zero() && !active.is_empty() {
             std::thread::sleep(settings.step_delay);
         }

@@ -87,6 +87,7 @@ fn answer(
                 .unwrap_or_else(|_| Err("the model panicked on this batch".into()))
         });
         metrics.batch(texts.len(), started.elapsed());
+        metrics.activation_bytes.store(model.held_activation_bytes(), Ordering::Relaxed);
         match result {
             Ok(vectors) if vectors.len() == batch.len() => {
                 for (&(j, t, n), v) in batch.iter().zip(vectors) {

@@ -21,6 +21,17 @@ pub(crate) enum EncoderModel {
     Classify(Classifier),
 }
 
+impl EncoderModel {
+    /// Bytes of activation buffers the compiled model keeps between runs.
+    pub(crate) fn held_activation_bytes(&self) -> u64 {
+        let tiered = match self {
+            EncoderModel::Embed(e) => e.model(),
+            EncoderModel::Classify(c) => &c.model,
+        };
+        tiered.current().held_activation_bytes()
+    }
+}
+
 pub(crate) struct Classifier {
     model: TieredModel,
     text: TextEncoder,

@@ -69,6 +69,8 @@ pub(crate) struct Metrics {
     pub(crate) packed_rounds: AtomicU64,
     /// Prompt tokens whose cache rows a slot already held.
     pub(crate) reused_prompt_tokens: AtomicU64,
+    /// Activation buffers the model's programs keep between runs, bytes.
+    pub(crate) activation_bytes: AtomicU64,
     started: std::time::Instant,
 }
 
@@ -87,6 +89,7 @@ impl Metrics {
             model_errors: AtomicU64::new(0),
             packed_rounds: AtomicU64::new(0),
             reused_prompt_tokens: AtomicU64::new(0),
+            activation_bytes: AtomicU64::new(0),
             started: std::time::Instant::now(),
         }
     }
@@ -123,12 +126,17 @@ impl Metrics {
         let _ = writeln!(out, "# HELP wgraph_batch_duration_seconds Device time of one batch or step.");
         let _ = writeln!(out, "# TYPE wgraph_batch_duration_seconds histogram");
         lock(&self.batch_latency).render(&mut out, "wgraph_batch_duration_seconds", "");
-        let gauges: [(&str, &str, u64); 2] = [
+        let gauges: [(&str, &str, u64); 3] = [
             ("wgraph_queue_depth", "Requests waiting for the model.", self.queue_depth.load(Ordering::Relaxed) as u64),
             (
                 "wgraph_busy_slots",
                 "Decoder slots holding a conversation.",
                 self.busy_slots.load(Ordering::Relaxed) as u64,
+            ),
+            (
+                "wgraph_activation_bytes",
+                "Activation buffers the model keeps between runs, grown to the largest sizes run so far.",
+                self.activation_bytes.load(Ordering::Relaxed),
             ),
         ];
         for (name, help, v) in gauges {

@@ -62,6 +62,7 @@ pub(crate) fn spawn_encoder(
                 info.dims = v.first().map_or(0, Vec::len);
             }
         }
+        metrics.activation_bytes.store(model.held_activation_bytes(), Ordering::Relaxed);
         publish.ready(info);
         let batching = (limits.max_batch_tokens, limits.max_wait);
         let fault = InjectedFault::new(limits.debug_fail_batch);
@@ -110,6 +111,7 @@ pub(crate) fn spawn_decoder(
         };
         info.adapter = device.describe();
         info.max_input_length = decoder.context();
+        metrics.activation_bytes.store(decoder.held_activation_bytes(), Ordering::Relaxed);
         publish.ready(info);
         decoder::serve_slots(&decoder, prompter.tokenizer(), rx, &settings, &metrics, contents);
     })
