@@ -2,7 +2,10 @@
 //! and workgroup shapes, with and without A shared across subgroups,
 //! workgroup tiles) against the interpreter, on every operand layout:
 //! row-major, transposed weight, batched with broadcasting, odd sizes, k
-//! shorter than a subgroup's run and k with a remainder after it.
+//! shorter than a subgroup's run and k with a remainder after it. The
+//! subgroup-shared kernels run at the device's subgroup width; on lavapipe
+//! the tests also run with 512-bit vectors (16-lane subgroups) in a child
+//! process.
 
 mod common;
 
@@ -12,12 +15,14 @@ use wgraph::compile::MatmulKernel;
 use wgraph::graph::ops;
 use wgraph::{CompileOptions, Dim, Graph, Interpreter, Loader, Tensor, Weights};
 
-const KERNELS: [MatmulKernel; 12] = [
+const KERNELS: [MatmulKernel; 14] = [
     MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false },
     MatmulKernel::Register { tm: 3, tn: 5, wx: 4, wy: 2, subgroup_a: false },
     MatmulKernel::Register { tm: 4, tn: 8, wx: 16, wy: 1, subgroup_a: false },
     wgraph::compile::REGISTER_SUBGROUP,
     MatmulKernel::Register { tm: 5, tn: 8, wx: 8, wy: 3, subgroup_a: true },
+    wgraph::compile::register_subgroup(16),
+    MatmulKernel::Register { tm: 5, tn: 8, wx: 16, wy: 3, subgroup_a: true },
     MatmulKernel::Tiled { tile: 16, tm: 2 },
     MatmulKernel::Tiled { tile: 32, tm: 4 },
     wgraph::compile::REGISTER_SMALL,
@@ -39,6 +44,46 @@ const SHAPES: [(usize, usize, usize, usize, bool); 8] = [
     (2, 1, 8, 4, true),
     (1, 70, 64, 24, true),
 ];
+
+/// The subgroup-shared kernels of `KERNELS` this device runs (its
+/// subgroup width; none without fixed-size subgroups). A child process
+/// started by `sixteen_lane_subgroups_agree_on_wide_vectors` insists on
+/// the 16 lanes it asked lavapipe for.
+fn shared_a() -> Vec<MatmulKernel> {
+    let lanes = device().subgroup_size();
+    if let Ok(want) = std::env::var(WIDE_LANES) {
+        assert_eq!(lanes.map(|l| l.to_string()), Some(want), "{WIDE_LANES}: the device's subgroup width");
+    }
+    KERNELS
+        .into_iter()
+        .filter(|k| matches!(k, MatmulKernel::Register { wx, subgroup_a: true, .. } if Some(*wx) == lanes))
+        .collect()
+}
+
+/// Set in the child process that runs these tests at 512-bit vectors.
+const WIDE_LANES: &str = "WGRAPH_TEST_SUBGROUP_LANES";
+
+/// lavapipe at 512-bit vectors (`LP_NATIVE_VECTOR_WIDTH=512`, AVX-512
+/// CPUs or not: llvmpipe emulates the width) has 16-lane subgroups, where
+/// the compiler picks the 16-lane subgroup block: this file's agreement
+/// tests run again in a child process there. Other adapters have their
+/// own subgroup width, which the tests above already use.
+#[test]
+fn sixteen_lane_subgroups_agree_on_wide_vectors() {
+    if std::env::var(WIDE_LANES).is_ok() || !device().describe().contains("llvmpipe") {
+        println!("not lavapipe, or already the child: the tests above ran at this device's width");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["agree", "--test-threads", "1"])
+        .env("LP_NATIVE_VECTOR_WIDTH", "512")
+        .env(WIDE_LANES, "16")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("test result: ok. 4 passed"), "{text}");
+}
 
 #[test]
 fn every_matmul_kernel_agrees_with_the_interpreter() {
@@ -64,7 +109,7 @@ fn every_matmul_kernel_agrees_with_the_interpreter() {
                 if device().subgroup_size() != Some(wx) {
                     // Without subgroups of that size the kernel is refused, by name.
                     let err = compiled.err().map(|e| e.to_string()).unwrap_or_default();
-                    assert!(err.contains("subgroups of 8 lanes"), "{err}");
+                    assert!(err.contains(&format!("subgroups of {wx} lanes")), "{err}");
                     continue;
                 }
             }
@@ -93,12 +138,7 @@ fn weights_read_as_textures_agree_with_the_interpreter() {
         let weights = Weights::from_tensors([("w", rng.floats(&w_shape, -1.0, 1.0))]);
         let feed = vec![("x".to_string(), rng.floats(&[2, m, k], -1.0, 1.0))];
         let want = Interpreter::new().run(&g, &weights, feed.clone()).unwrap();
-        for kernel in [KERNELS[0], KERNELS[1], KERNELS[3], KERNELS[4]] {
-            if let MatmulKernel::Register { wx, subgroup_a: true, .. } = kernel {
-                if device().subgroup_size() != Some(wx) {
-                    continue; // refused by name, checked above
-                }
-            }
+        for kernel in [KERNELS[0], KERNELS[1]].into_iter().chain(shared_a()) {
             for texture_weights in [true, false] {
                 let options = CompileOptions { matmul: Some(kernel), texture_weights, ..Default::default() };
                 let model = Loader::new(device()).with_options(options).load(&g, &weights).unwrap();
@@ -132,12 +172,7 @@ fn activations_read_as_textures_agree_with_the_interpreter() {
     let w = g.weight("w", wgraph::DType::F32, [n, k]);
     g.output_named([("y", ops::linear(&x, &w, None))]).unwrap();
     let weights = Weights::from_tensors([("w", rng.floats(&[n, k], -1.0, 1.0))]);
-    for kernel in [KERNELS[0], KERNELS[3]] {
-        if let MatmulKernel::Register { wx, subgroup_a: true, .. } = kernel {
-            if device().subgroup_size() != Some(wx) {
-                continue; // refused by name, checked above
-            }
-        }
+    for kernel in [KERNELS[0]].into_iter().chain(shared_a().into_iter().take(1)) {
         let textured = CompileOptions { matmul: Some(kernel), ..Default::default() };
         let model = Loader::new(device()).with_options(textured).load(&g, &weights).unwrap();
         let copies: Vec<_> = model.program().kernels.iter().flat_map(|k| k.texture_copies.clone()).collect();
@@ -178,12 +213,7 @@ fn changing_values_as_b_are_copied_into_textures() {
         let b = g.input("b", wgraph::DType::F32, b_shape);
         g.output_named([("y", if transposed { ops::linear(&x, &b, None) } else { ops::matmul(&x, &b) })]).unwrap();
         let weights = Weights::new();
-        for kernel in [KERNELS[0], wgraph::compile::REGISTER_HALF, KERNELS[3]] {
-            if let MatmulKernel::Register { wx, subgroup_a: true, .. } = kernel {
-                if device().subgroup_size() != Some(wx) {
-                    continue;
-                }
-            }
+        for kernel in [KERNELS[0], wgraph::compile::REGISTER_HALF].into_iter().chain(shared_a().into_iter().take(1)) {
             let what = format!("{kernel:?} on {m}x{k}x{n} (B transposed {transposed})");
             let textured = CompileOptions { matmul: Some(kernel), ..Default::default() };
             let model = Loader::new(device()).with_options(textured).load(&g, &weights).unwrap();

@@ -13,16 +13,29 @@ use crate::graph::{Dim, Ir, NodeId};
 
 /// Small blocks: quick to compile, right for small products.
 pub const REGISTER: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false };
-/// The subgroup size `REGISTER_SUBGROUP` needs (lavapipe on AVX2).
-const SUBGROUP_LANES: u32 = 8;
-/// A shared across subgroups of `SUBGROUP_LANES` lanes, one per row of
-/// the workgroup. 16 rows per invocation: a 32-row block runs a little
-/// faster on large products, but compile time grows with the block and
-/// lavapipe compiles at first dispatch, so its extra compile time lands on
-/// a cold first run (empty shader caches) and outweighs the gain
-/// (BENCHMARKS.md, "Matmul kernel configurations (examples/matmul_tune.rs)").
-pub const REGISTER_SUBGROUP: MatmulKernel =
-    MatmulKernel::Register { tm: 16, tn: 8, wx: SUBGROUP_LANES, wy: 4, subgroup_a: true };
+/// A shared across subgroups of 8 lanes (lavapipe at its default 256-bit
+/// vectors), one per row of the workgroup: [`register_subgroup`]`(8)`.
+/// 16 rows per invocation: a 32-row block runs a little faster on large
+/// products, but compile time grows with the block and lavapipe compiles
+/// at first dispatch, so its extra compile time lands on a cold first run
+/// (empty shader caches) and outweighs the gain (BENCHMARKS.md, "Matmul
+/// kernel configurations (examples/matmul_tune.rs)").
+pub const REGISTER_SUBGROUP: MatmulKernel = register_subgroup(8);
+
+/// The subgroup-shared block for subgroups of `lanes` lanes: each row of
+/// the workgroup is one subgroup, whose lanes load different vec4s of A and
+/// hand them to each other.
+pub const fn register_subgroup(lanes: u32) -> MatmulKernel {
+    MatmulKernel::Register { tm: 16, tn: 8, wx: lanes, wy: 4, subgroup_a: true }
+}
+
+/// The subgroup sizes the subgroup-shared blocks are built for: a CPU
+/// driver's SIMD width, 8 lanes (256-bit vectors, lavapipe's default) or
+/// 16 (`LP_NATIVE_VECTOR_WIDTH=512` on AVX-512 CPUs).
+pub fn shared_a_lanes(subgroup_size: Option<u32>) -> Option<u32> {
+    subgroup_size.filter(|&n| n == 8 || n == 16)
+}
+
 /// A 16x16 block per workgroup for products with few rows or columns
 /// (per-head attention scores over short sequences): the default 64x128
 /// block would leave most of its invocations idle.
@@ -125,8 +138,8 @@ impl MatmulPolicy {
                     REGISTER_NARROW
                 } else if few_rows || few_cols {
                     REGISTER_SMALL
-                } else if subgroup_size == Some(SUBGROUP_LANES) && large(ir, mm) {
-                    REGISTER_SUBGROUP
+                } else if let Some(lanes) = shared_a_lanes(subgroup_size).filter(|_| large(ir, mm)) {
+                    register_subgroup(lanes)
                 } else if cols_64 && rows_64 {
                     REGISTER_QUARTER
                 } else if cols_64 {
@@ -241,6 +254,11 @@ mod tests {
         assert_eq!(lavapipe.pick(&wide, wide_mm), REGISTER);
         assert_eq!(lavapipe.pick(&heads, heads_mm), REGISTER, "k = head_dim 32 is too short");
         assert_eq!(no_subgroups.pick(&big, big_mm), REGISTER);
+        let wide_simd =
+            MatmulPolicy { choice: MatmulChoice::Register { subgroup_size: Some(16) }, max_texture_side: 0 };
+        assert_eq!(wide_simd.pick(&big, big_mm), register_subgroup(16), "16-lane subgroups: the block 16 lanes wide");
+        let odd = MatmulPolicy { choice: MatmulChoice::Register { subgroup_size: Some(4) }, max_texture_side: 0 };
+        assert_eq!(odd.pick(&big, big_mm), REGISTER);
         assert_eq!(gpu.pick(&big, big_mm), TILED);
         assert_eq!(MatmulPolicy::from(REGISTER).pick(&big, big_mm), REGISTER, "a fixed kernel is kept");
     }

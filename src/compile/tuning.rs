@@ -10,8 +10,8 @@
 
 use super::codegen::MatmulKernel;
 use super::matmul_choice::{
-    register_vector, REGISTER, REGISTER_HALF, REGISTER_NARROW, REGISTER_QUARTER, REGISTER_SMALL, REGISTER_SUBGROUP,
-    TILED,
+    register_subgroup, register_vector, shared_a_lanes, REGISTER, REGISTER_HALF, REGISTER_NARROW, REGISTER_QUARTER,
+    REGISTER_SMALL, TILED,
 };
 use super::target::{AdapterKind, Target};
 use crate::graph::{Bindings, Dim, Ir, NodeId, Op};
@@ -186,25 +186,25 @@ impl MatmulSignature {
 
 /// The kernels worth timing for a case on `target`, the compiler's own
 /// pick first (so a tie keeps it). Register blocks on CPU drivers (the
-/// subgroup-shared ones when subgroups are 8 lanes), workgroup tiles and
+/// subgroup-shared ones when subgroups are 8 or 16 lanes), workgroup tiles and
 /// register blocks on GPUs.
 pub fn candidates(target: &Target, case: &MatmulCase, rule: MatmulKernel, mode: TuneMode) -> Vec<MatmulKernel> {
     let reg = |tm, tn, wx, wy, subgroup_a| MatmulKernel::Register { tm, tn, wx, wy, subgroup_a };
     let mut out = vec![rule];
     let cpu = target.kind == AdapterKind::Cpu;
-    let subgroups = target.subgroup_size == Some(8);
+    let lanes = shared_a_lanes(target.subgroup_size);
     if case.m * case.batch <= 8 {
         out.push(register_vector(case.m.max(1) as u32));
     }
     if cpu {
         out.extend([REGISTER, REGISTER_HALF]);
-        if subgroups {
-            out.extend([REGISTER_SUBGROUP, reg(8, 8, 8, 4, true)]);
+        if let Some(l) = lanes {
+            out.extend([register_subgroup(l), reg(8, 8, l, 4, true)]);
         }
         if mode == TuneMode::Full {
             out.extend([REGISTER_QUARTER, REGISTER_NARROW, REGISTER_SMALL, reg(12, 16, 8, 8, false)]);
-            if subgroups {
-                out.extend([reg(16, 8, 8, 2, true), reg(32, 8, 8, 2, true), reg(8, 16, 8, 4, true)]);
+            if let Some(l) = lanes {
+                out.extend([reg(16, 8, l, 2, true), reg(32, 8, l, 2, true), reg(8, 16, l, 4, true)]);
             }
         }
     } else {
@@ -282,6 +282,7 @@ impl FromStr for MatmulKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::REGISTER_SUBGROUP;
     use crate::graph::{ops, DType, Graph};
 
     #[test]
@@ -360,7 +361,15 @@ mod tests {
         assert!(candidates(&no_subgroups, &case, REGISTER, TuneMode::Full)
             .iter()
             .all(|k| !matches!(k, MatmulKernel::Register { subgroup_a: true, .. })));
-        let one_row = MatmulCase { m: 1, ..case };
+        let one_row = MatmulCase { m: 1, ..case.clone() };
         assert!(candidates(&cpu, &one_row, REGISTER, TuneMode::Quick).contains(&register_vector(1)));
+        // 16-lane subgroups (512-bit vectors): subgroup blocks 16 lanes wide only.
+        let wide = Target { subgroup_size: Some(16), ..cpu };
+        let shared: Vec<MatmulKernel> = candidates(&wide, &case, REGISTER, TuneMode::Full)
+            .into_iter()
+            .filter(|k| matches!(k, MatmulKernel::Register { subgroup_a: true, .. }))
+            .collect();
+        assert!(shared.contains(&register_subgroup(16)), "{shared:?}");
+        assert!(shared.iter().all(|k| matches!(k, MatmulKernel::Register { wx: 16, .. })), "{shared:?}");
     }
 }
