@@ -145,7 +145,8 @@ fn a_value_read_only_inside_one_kernel_is_computed_there() {
         program.kernels.iter().map(|k| k.name.clone()).collect::<Vec<_>>()
     };
     let names = kernels(16);
-    assert_eq!(names.len(), 4, "p+m+v (computing g * coef), h * coef, its sum, its square: {names:?}");
+    // `twice`, an output nothing reads shaped like p, joins p+m+v's kernel.
+    assert_eq!(names.len(), 3, "p+m+v+twice (computing g * coef), h * coef, its sum: {names:?}");
     // Reading g and coef instead of their product, p+m+v would bind 9 buffers.
     let names = kernels(8);
     assert_eq!(names.len(), 5, "g * coef in its own kernel within 8 buffers: {names:?}");
@@ -190,4 +191,57 @@ fn a_transposed_batch_by_one_weight_is_copied_to_fold() {
     let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
     let got = model.run(feed).unwrap();
     assert_close(got.get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-5, "y");
+}
+
+/// Outputs nothing reads, of one shape, computed by independent kernels
+/// (an optimizer's per-parameter updates) run as one kernel while its
+/// buffers fit, as several within a smaller budget, and with the values
+/// the interpreter gives.
+#[test]
+fn independent_same_shaped_outputs_share_a_kernel() {
+    let g = Graph::new("updates");
+    let n = || Dim::sym("n");
+    let mut outputs = Vec::new();
+    for i in 0..6 {
+        let p = g.input(&format!("p{i}"), DType::F32, [n()]);
+        let grad = g.input(&format!("g{i}"), DType::F32, [n()]);
+        outputs.push((format!("new_p{i}"), &p - &(&grad * 0.1)));
+    }
+    // Another shape, and an output that is also read, keep their kernels.
+    let w = g.input("w", DType::F32, [Dim::new(3), n()]);
+    let read = &w * 2.0;
+    outputs.push(("w2".to_string(), read.clone()));
+    outputs.push(("w_sum".to_string(), ops::sum(&read, 0, false)));
+    g.output_named(outputs).unwrap();
+    let ir = g.ir().unwrap();
+    let kernels = |buffers: u32| {
+        let target = Target { max_storage_buffers_per_stage: buffers, ..Target::cpu_driver() };
+        let program = compile(&ir, &CompileOptions::default(), &target).unwrap();
+        program.kernels.iter().map(|k| k.name.clone()).collect::<Vec<_>>()
+    };
+    let names = kernels(32);
+    assert_eq!(names.len(), 3, "six updates in one kernel, w * 2, its sum: {names:?}");
+    assert!(names.iter().any(|k| k.ends_with("(+5 outputs)")), "{names:?}");
+    // 8 buffers: output, params and two inputs per update, one more output each.
+    let names = kernels(8);
+    assert_eq!(names.len(), 2 + 3, "two updates per kernel within 8 buffers: {names:?}");
+
+    let model = Loader::new(device()).load(&g, &Weights::new()).unwrap();
+    let mut r = Rng(5);
+    let len = 301;
+    let mut feed: Vec<(String, Tensor)> = Vec::new();
+    for i in 0..6 {
+        for name in [format!("p{i}"), format!("g{i}")] {
+            feed.push((name, Tensor::new([len], (0..len).map(|_| r.uniform(-1.0, 1.0)).collect::<Vec<_>>()).unwrap()));
+        }
+    }
+    feed.push((
+        "w".to_string(),
+        Tensor::new([3, len], (0..3 * len).map(|_| r.uniform(-1.0, 1.0)).collect::<Vec<_>>()).unwrap(),
+    ));
+    let want = Interpreter::new().run(&g, &Weights::new(), feed.clone()).unwrap();
+    let got = model.run(feed).unwrap();
+    for (name, _) in want.iter() {
+        assert_close(got.get(name).unwrap(), want.get(name).unwrap(), 1e-6, 1e-7, name);
+    }
 }

@@ -317,12 +317,21 @@ fn find_co_outputs(ir: &Ir, order: &[NodeId], keep: &HashSet<NodeId>, max_buffer
     }
 }
 
+/// The co-outputs `root`'s kernel computes, in node order.
+pub fn own_co_outputs(root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
+    let mut own: Vec<NodeId> = plan.co_outputs.iter().filter(|(_, &r)| r == root).map(|(&c, _)| c).collect();
+    own.sort();
+    own
+}
+
 /// Leaves (buffers) a kernel rooted at `root` reads.
 pub fn leaves(ir: &Ir, root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
     let mut out = Vec::new();
     // A fused epilogue matmul is not materialised, so the walk reaches its
-    // operands' buffers like any other fused operand's.
+    // operands' buffers like any other fused operand's; co-outputs off the
+    // root's own expression (merged siblings) bring theirs.
     let mut stack = ir.operands(root);
+    stack.extend(own_co_outputs(root, plan));
     let mut seen = HashSet::new();
     while let Some(n) = stack.pop() {
         if !seen.insert(n) {
@@ -371,6 +380,7 @@ fn split_wide_kernels(ir: &Ir, order: &[NodeId], max_buffers: u32, plan: &mut Fu
 pub fn members(ir: &Ir, root: NodeId, plan: &FusionPlan) -> Vec<NodeId> {
     let mut out = vec![root];
     let mut stack = ir.operands(root);
+    stack.extend(own_co_outputs(root, plan));
     let mut seen = HashSet::from([root]);
     while let Some(n) = stack.pop() {
         let own_co_output = plan.co_outputs.get(&n) == Some(&root);

@@ -11,6 +11,7 @@ mod error;
 mod fold;
 pub mod fuse;
 mod fuse_attention;
+mod fuse_siblings;
 mod fuse_single_reader;
 mod lower;
 mod matmul_choice;
@@ -253,6 +254,12 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
             .node_indices()
             .filter(|&n| matches!(&ir.node(n).op, Op::Weight { name, .. } if options.shared_buffers.contains(name))),
     );
+    if fuse_options.fuse {
+        // Rows written into a weight in place keep their own kernels.
+        let in_place_outputs = ir.outputs.iter().filter(|(name, _)| in_place.contains_key(name)).map(|(_, n)| *n);
+        let excluded: HashSet<NodeId> = keep.iter().copied().chain(in_place_outputs).collect();
+        fuse_siblings::merge_output_siblings(&ir, &order, &excluded, max_buffers, &mut plan);
+    }
     if target.kind == AdapterKind::Cpu {
         plan.quant_texture_side = target.max_texture_side;
     }

@@ -177,6 +177,11 @@ pub fn elementwise(ir: &Ir, plan: &FusionPlan, root: NodeId, texture_side: u32) 
     let count = b.dim(&items);
     let coords = b.delinearize("i", &shape);
     let result = b.compute(root, &coords);
+    // Co-outputs off the root's expression (sibling kernels merged into
+    // this one) are computed after it.
+    for sibling in crate::compile::fuse::own_co_outputs(root, plan) {
+        b.value(sibling, &coords);
+    }
     // Co-outputs share the root's shape: each is stored at index `i` too.
     let textures: Vec<NodeId> = b.texture_reads.iter().map(|t| t.0).collect();
     let copies: Vec<TextureCopy> = b.texture_reads.iter().filter_map(|t| t.3.clone()).collect();
