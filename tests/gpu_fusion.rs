@@ -203,8 +203,8 @@ fn independent_same_shaped_outputs_share_a_kernel() {
     let n = || Dim::sym("n");
     let mut outputs = Vec::new();
     for i in 0..6 {
-        let p = g.input(&format!("p{i}"), DType::F32, [n()]);
-        let grad = g.input(&format!("g{i}"), DType::F32, [n()]);
+        let p = g.input(format!("p{i}"), DType::F32, [n()]);
+        let grad = g.input(format!("g{i}"), DType::F32, [n()]);
         outputs.push((format!("new_p{i}"), &p - &(&grad * 0.1)));
     }
     // Another shape, and an output that is also read, keep their kernels.
