@@ -10,10 +10,19 @@ use common::assert_close;
 use common::gpu::{device, Rng};
 use wgraph::compile::{compile, CompileOptions, Target};
 use wgraph::graph::ops;
+use wgraph::graph::Ir;
 use wgraph::{DType, Dim, Graph, Interpreter, Loader, Tensor, Weights};
 
+/// The kernels `g` compiles to on a CPU driver.
 fn kernel_names(g: &Graph) -> Vec<String> {
-    let program = compile(&g.ir().unwrap(), &CompileOptions::default(), &Target::cpu_driver()).unwrap();
+    kernels_within(&g.ir().unwrap(), Target::cpu_driver().max_storage_buffers_per_stage)
+}
+
+/// The kernels `ir` compiles to on a CPU driver binding at most `buffers`
+/// storage buffers per kernel.
+fn kernels_within(ir: &Ir, buffers: u32) -> Vec<String> {
+    let target = Target { max_storage_buffers_per_stage: buffers, ..Target::cpu_driver() };
+    let program = compile(ir, &CompileOptions::default(), &target).unwrap();
     program.kernels.iter().map(|k| k.name.clone()).collect()
 }
 
@@ -139,11 +148,7 @@ fn a_value_read_only_inside_one_kernel_is_computed_there() {
     let (total, twice) = (ops::sum(&shared, 0, false), &shared * &shared);
     g.output_named([("p", new_p), ("m", new_m), ("v", new_v), ("total", total), ("twice", twice)]).unwrap();
     let ir = g.ir().unwrap();
-    let kernels = |buffers: u32| {
-        let target = Target { max_storage_buffers_per_stage: buffers, ..Target::cpu_driver() };
-        let program = compile(&ir, &CompileOptions::default(), &target).unwrap();
-        program.kernels.iter().map(|k| k.name.clone()).collect::<Vec<_>>()
-    };
+    let kernels = |buffers: u32| kernels_within(&ir, buffers);
     let names = kernels(16);
     // `twice`, an output nothing reads shaped like p, joins p+m+v's kernel.
     assert_eq!(names.len(), 3, "p+m+v+twice (computing g * coef), h * coef, its sum: {names:?}");
@@ -214,11 +219,7 @@ fn independent_same_shaped_outputs_share_a_kernel() {
     outputs.push(("w_sum".to_string(), ops::sum(&read, 0, false)));
     g.output_named(outputs).unwrap();
     let ir = g.ir().unwrap();
-    let kernels = |buffers: u32| {
-        let target = Target { max_storage_buffers_per_stage: buffers, ..Target::cpu_driver() };
-        let program = compile(&ir, &CompileOptions::default(), &target).unwrap();
-        program.kernels.iter().map(|k| k.name.clone()).collect::<Vec<_>>()
-    };
+    let kernels = |buffers: u32| kernels_within(&ir, buffers);
     let names = kernels(32);
     assert_eq!(names.len(), 3, "six updates in one kernel, w * 2, its sum: {names:?}");
     assert!(names.iter().any(|k| k.ends_with("(+5 outputs)")), "{names:?}");
