@@ -4,7 +4,7 @@
 use super::codegen::kernels;
 use super::codegen::norm_texture::norm_texture;
 use super::codegen::quant_matmul::{self, MAX_ROWS_PER_INVOCATION};
-use super::codegen::{attention, matmul, FewRows, KernelSpec};
+use super::codegen::{attention, matmul, scatter, FewRows, KernelSpec};
 use super::error::CompileError;
 use super::fuse::FusionPlan;
 use super::matmul_choice::{MatmulPolicy, FEW_ROWS};
@@ -77,7 +77,7 @@ fn lower_root(
         ),
         Op::Row(r) => norm_texture(ir, plan, root, *r, choices.row_textures, row_wg)
             .unwrap_or_else(|| kernels::row(ir, plan, root, *r, row_wg, choices.short_rows)),
-        Op::ScatterAdd { axis, .. } => kernels::scatter_add(ir, plan, root, *axis, row_wg),
+        Op::ScatterAdd { axis, .. } => scatter::scatter_add(ir, plan, root, *axis, row_wg),
         Op::Attention { scale, rows_first, .. } => {
             let layout =
                 attention::Layout { scale: *scale, rows_first: *rows_first, max_texture_side: choices.row_textures };

@@ -13,6 +13,7 @@ pub mod params;
 pub mod quant;
 pub mod quant_matmul;
 mod register_block;
+pub mod scatter;
 pub mod shaders;
 mod texture;
 pub mod wgsl;
