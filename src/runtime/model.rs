@@ -225,10 +225,11 @@ impl Model {
         self.execute(inputs, true).await
     }
 
-    /// Bytes of activation buffers the model keeps between runs: the
-    /// allocations made for the sizes it has run at, each serving every
-    /// run whose sizes it holds (one made for larger sizes replaces those
-    /// it holds).
+    /// Bytes of activation memory the model keeps between runs: the
+    /// allocations made for the sizes it has run at (activation buffers,
+    /// the textures activations are copied into, readback copies), each
+    /// serving every run whose sizes it holds (one made for larger sizes
+    /// replaces those it holds).
     pub fn held_activation_bytes(&self) -> u64 {
         self.instances.held_bytes()
     }

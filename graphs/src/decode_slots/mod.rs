@@ -184,7 +184,7 @@ impl SlotDecoder {
         &self.cfg.eos_token_ids
     }
 
-    /// Bytes of activation buffers every program of the decoder keeps
+    /// Bytes of activation memory every program of the decoder keeps
     /// between runs (see [`Model::held_activation_bytes`]): what its
     /// memory grows by beyond the weights and caches, as rounds of new
     /// sizes run.

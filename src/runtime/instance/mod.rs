@@ -161,9 +161,9 @@ impl InstanceCache {
 }
 
 impl InstanceCache {
-    /// Bytes of the activation buffers the cached allocations hold.
+    /// Bytes of the activation memory the cached allocations hold.
     pub(super) fn held_bytes(&self) -> u64 {
-        self.0.lock().map_or(0, |cache| cache.iter().map(|a| a.capacity.activation_bytes()).sum())
+        self.0.lock().map_or(0, |cache| cache.iter().map(|a| a.capacity.allocated_bytes()).sum())
     }
 }
 

@@ -22,7 +22,7 @@ pub(crate) enum EncoderModel {
 }
 
 impl EncoderModel {
-    /// Bytes of activation buffers the compiled model keeps between runs.
+    /// Bytes of activation memory the compiled model keeps between runs.
     pub(crate) fn held_activation_bytes(&self) -> u64 {
         let tiered = match self {
             EncoderModel::Embed(e) => e.model(),

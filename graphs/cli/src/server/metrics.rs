@@ -69,7 +69,7 @@ pub(crate) struct Metrics {
     pub(crate) packed_rounds: AtomicU64,
     /// Prompt tokens whose cache rows a slot already held.
     pub(crate) reused_prompt_tokens: AtomicU64,
-    /// Activation buffers the model's programs keep between runs, bytes.
+    /// Activation memory the model's programs keep between runs, bytes.
     pub(crate) activation_bytes: AtomicU64,
     started: std::time::Instant,
 }
@@ -135,7 +135,7 @@ impl Metrics {
             ),
             (
                 "wgraph_activation_bytes",
-                "Activation buffers the model keeps between runs, grown to the largest sizes run so far.",
+                "Activation memory the model keeps between runs (buffers, texture and readback copies), grown to the largest sizes run so far.",
                 self.activation_bytes.load(Ordering::Relaxed),
             ),
         ];
