@@ -274,3 +274,28 @@ fn a_larger_allocation_replaces_the_ones_it_holds() {
     assert!(fresh.held_activation_bytes() > 0);
     assert_eq!(grown.held_activation_bytes(), fresh.held_activation_bytes());
 }
+
+/// Held bytes count a texture that several kernels read an activation
+/// from once: three products of one normed state (q, k and v) hold what
+/// one does plus their two extra outputs (a buffer and a readback copy
+/// each), not two more textures.
+#[test]
+fn an_activation_texture_shared_by_readers_counts_once() {
+    let (rows, k, n) = (40usize, 64usize, 32usize);
+    let model = |readers: usize| {
+        let g = Graph::new("qkv");
+        let x = g.input("x", DType::F32, [rows, k]);
+        let h = &x * 2.0;
+        let outputs: Vec<(String, wgraph::Value)> = (0..readers)
+            .map(|i| (format!("y{i}"), ops::matmul(&h, &g.weight(format!("w{i}"), DType::F32, [k, n]))))
+            .collect();
+        g.output_named(outputs).unwrap();
+        let mut r = Rng(3);
+        let w = Weights::from_tensors((0..readers).map(|i| (format!("w{i}"), r.floats(&[k, n], -1.0, 1.0))));
+        let model = Loader::new(device()).load(&g, &w).unwrap();
+        model.run([("x", Rng(4).floats(&[rows, k], -1.0, 1.0))]).unwrap();
+        model.held_activation_bytes()
+    };
+    let output = (rows * n * 4) as u64;
+    assert_eq!(model(3) - model(1), 2 * 2 * output);
+}

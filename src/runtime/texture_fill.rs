@@ -32,6 +32,20 @@ pub(super) struct Fills {
     pub(super) views: Vec<HashMap<NodeId, wgpu::TextureView>>,
 }
 
+impl Fills {
+    /// Bytes of the textures, each counted once (kernels reading one
+    /// activation share its texture).
+    pub(super) fn texture_bytes(&self) -> u64 {
+        let texel = |t: &wgpu::Texture| t.format().block_copy_size(None).unwrap_or(16) as u64;
+        self.per_kernel
+            .iter()
+            .flatten()
+            .filter(|f| f.copies)
+            .map(|f| f.texture.width() as u64 * f.texture.height() as u64 * texel(&f.texture))
+            .sum()
+    }
+}
+
 /// The textures `program`'s kernels read activations from, at `bindings`,
 /// each filled from its node's buffer in `buffers`.
 pub(super) fn texture_fills(

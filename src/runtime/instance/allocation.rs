@@ -23,6 +23,8 @@ pub(in crate::runtime) struct Allocation {
     pub bind_groups: Vec<wgpu::BindGroup>,
     /// Per kernel: activations copied into textures before it runs.
     pub fills: Vec<Vec<TextureFill>>,
+    /// Bytes of those textures, each counted once.
+    pub texture_bytes: u64,
     /// Every kernel's params, at its range of the layout.
     pub params: wgpu::Buffer,
     /// What `params` holds now (written before a run at other sizes).
@@ -47,6 +49,15 @@ pub(in crate::runtime) fn storage(
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC | extra,
         mapped_at_creation: false,
     })
+}
+
+impl Allocation {
+    /// Bytes it holds: activation buffers, the textures activations are
+    /// copied into, and readback copies.
+    pub fn held_bytes(&self) -> u64 {
+        let readback: u64 = self.capacity.readback.iter().sum();
+        self.capacity.activation_bytes().saturating_add(self.texture_bytes).saturating_add(readback)
+    }
 }
 
 impl Loaded<'_> {
@@ -187,6 +198,7 @@ impl Loaded<'_> {
             capacity,
             buffers,
             bind_groups,
+            texture_bytes: fills.texture_bytes(),
             fills: fills.per_kernel,
             params,
             params_written: Mutex::new(Vec::new()),

@@ -72,30 +72,4 @@ impl Footprint {
     pub fn activation_bytes(&self) -> u64 {
         self.slots.iter().sum::<u64>().saturating_add(self.own.iter().map(|(.., b)| b).sum())
     }
-
-    /// Bytes of everything allocated for these sizes: the activations, the
-    /// textures activations are copied into (one per reading kernel, 16
-    /// bytes a texel) and the readback copies of outputs and taps.
-    pub fn allocated_bytes(&self) -> u64 {
-        let texels: u64 = self.textures.iter().flatten().map(|&(w, h)| w as u64 * h as u64).sum();
-        self.activation_bytes().saturating_add(texels.saturating_mul(16)).saturating_add(self.readback.iter().sum())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allocated_bytes_count_buffers_textures_and_readback() {
-        let footprint = Footprint {
-            slots: vec![100, 28],
-            own: vec![(NodeId::new(3), Placement::Input, 12), (NodeId::new(7), Placement::Own, 40)],
-            textures: vec![vec![(4, 2)], vec![], vec![(1, 3), (2, 2)]],
-            readback: vec![40],
-        };
-        assert_eq!(footprint.activation_bytes(), 100 + 28 + 12 + 40);
-        // 8 + 3 + 4 texels of 16 bytes.
-        assert_eq!(footprint.allocated_bytes(), 180 + 15 * 16 + 40);
-    }
 }

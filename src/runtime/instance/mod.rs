@@ -163,7 +163,7 @@ impl InstanceCache {
 impl InstanceCache {
     /// Bytes of the activation memory the cached allocations hold.
     pub(super) fn held_bytes(&self) -> u64 {
-        self.0.lock().map_or(0, |cache| cache.iter().map(|a| a.capacity.allocated_bytes()).sum())
+        self.0.lock().map_or(0, |cache| cache.iter().map(|a| a.held_bytes()).sum())
     }
 }
 
