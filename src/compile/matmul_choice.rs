@@ -32,7 +32,7 @@ pub const fn register_subgroup(lanes: u32) -> MatmulKernel {
 /// The subgroup sizes the subgroup-shared blocks are built for: a CPU
 /// driver's SIMD width, 8 lanes (256-bit vectors, lavapipe's default) or
 /// 16 (`LP_NATIVE_VECTOR_WIDTH=512` on AVX-512 CPUs).
-pub fn shared_a_lanes(subgroup_size: Option<u32>) -> Option<u32> {
+pub(crate) fn shared_a_lanes(subgroup_size: Option<u32>) -> Option<u32> {
     subgroup_size.filter(|&n| n == 8 || n == 16)
 }
 
