@@ -146,14 +146,15 @@ pub struct WriteBack {
     pub value: NodeId,
     /// The weight node it replaces.
     pub weight: NodeId,
-    /// Where the value lands in the weight when it replaces one block of
-    /// it (new rows of a KV cache, see `write_in_place`); `None`: it
-    /// replaces the whole weight.
-    pub block: Option<BlockCopy>,
-    /// Values that are the weight's first rows through the written block
-    /// (a decode step's keys: cache then new rows). They have no kernel:
-    /// the rows are copied in before the first kernel reading one, which
-    /// binds the weight's buffer.
+    /// Where parts of the value land in the weight when they replace
+    /// blocks of it (new rows of a KV cache, one block per conversation
+    /// slot, see `write_in_place`); empty: the value replaces the whole
+    /// weight.
+    pub blocks: Vec<BlockCopy>,
+    /// Values that are the weight once the blocks are in, or its first rows
+    /// through a single block (a decode step's keys: cache then new rows).
+    /// They have no kernel: the rows are copied in before the first kernel
+    /// reading one, which binds the weight's buffer.
     pub read_in_place_by: Vec<NodeId>,
 }
 
@@ -245,7 +246,7 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
         let outputs: HashSet<NodeId> = ir.outputs.iter().map(|(_, n)| *n).collect();
         plan.weight_prefixes = in_place
             .values()
-            .flat_map(|b| write_in_place::prefix_reads(&ir, b).into_iter().map(|c| (c, b.weight)))
+            .flat_map(|b| write_in_place::in_place_reads(&ir, b).into_iter().map(|c| (c, b.weight)))
             .filter(|(c, _)| plan.is_materialised(*c) && !outputs.contains(c) && !keep.contains(c))
             .collect();
     }
@@ -353,20 +354,15 @@ fn write_backs(
     let mut out = Vec::new();
     for (name, value) in &ir.outputs {
         let Some(&weight) = weights.get(name.as_str()) else { continue };
-        if let Some(block) = in_place.get(name) {
+        if let Some(write) = in_place.get(name) {
             let read_in_place_by =
                 plan.weight_prefixes.iter().filter(|(_, w)| **w == weight).map(|(c, _)| *c).collect();
-            out.push(WriteBack {
-                name: name.clone(),
-                value: *value,
-                weight,
-                block: Some(BlockCopy {
-                    at: block.offset.clone(),
-                    from: block.source_offset.clone(),
-                    len: block.len.clone(),
-                }),
-                read_in_place_by,
-            });
+            let blocks = write
+                .blocks
+                .iter()
+                .map(|b| BlockCopy { at: b.offset.clone(), from: b.source_offset.clone(), len: b.len.clone() })
+                .collect();
+            out.push(WriteBack { name: name.clone(), value: *value, weight, blocks, read_in_place_by });
             continue;
         }
         let (got, want) = (&ir.node(*value).ty, &ir.node(weight).ty);
@@ -377,7 +373,13 @@ fn write_backs(
                 value: got.to_string(),
             });
         }
-        out.push(WriteBack { name: name.clone(), value: *value, weight, block: None, read_in_place_by: Vec::new() });
+        out.push(WriteBack {
+            name: name.clone(),
+            value: *value,
+            weight,
+            blocks: Vec::new(),
+            read_in_place_by: Vec::new(),
+        });
     }
     Ok(out)
 }

@@ -51,30 +51,32 @@ pub(super) fn write_back_copies(
         // Rows written in place come from their block of the value's
         // buffer and land at their offset, inside the weight.
         let in_bytes = |elements: &crate::graph::Dim| elements.eval(bindings).unwrap_or(0) as u64 * 4;
-        let (from, at, bytes) = match &w.block {
-            Some(b) => (in_bytes(&b.from), in_bytes(&b.at), in_bytes(&b.len)),
-            None => (0, 0, element_bytes(ir, w.value, bindings)),
+        let spans: Vec<(u64, u64, u64)> = match w.blocks.as_slice() {
+            [] => vec![(0, 0, element_bytes(ir, w.value, bindings))],
+            blocks => blocks.iter().map(|b| (in_bytes(&b.from), in_bytes(&b.at), in_bytes(&b.len))).collect(),
         };
-        if at + bytes > dst.size() {
-            return Err(RuntimeError::WriteBackOutOfRange {
-                name: w.name.clone(),
-                start: at,
-                end: at + bytes,
-                size: dst.size(),
-            });
-        }
-        if w.value == w.weight || bytes == 0 {
-            continue;
-        }
-        let copy = WriteBackCopy { src: src.clone(), dst: dst.clone(), from, at, bytes };
         let reader = program
             .kernels
             .iter()
             .enumerate()
             .position(|(i, k)| runs(i) && k.inputs.iter().any(|n| w.read_in_place_by.contains(n)));
-        match reader {
-            Some(i) => copies.before.entry(i).or_default().push(copy),
-            None => copies.after.push(copy),
+        for (from, at, bytes) in spans {
+            if at + bytes > dst.size() {
+                return Err(RuntimeError::WriteBackOutOfRange {
+                    name: w.name.clone(),
+                    start: at,
+                    end: at + bytes,
+                    size: dst.size(),
+                });
+            }
+            if w.value == w.weight || bytes == 0 {
+                continue;
+            }
+            let copy = WriteBackCopy { src: src.clone(), dst: dst.clone(), from, at, bytes };
+            match reader {
+                Some(i) => copies.before.entry(i).or_default().push(copy),
+                None => copies.after.push(copy),
+            }
         }
     }
     Ok(copies)
