@@ -153,14 +153,14 @@ fn slices(ir: &Ir, n: NodeId, weight: NodeId) -> bool {
     }
 }
 
-/// The write when `value` is `concat([slice(w, 0, s0), rows0, slice(w, s0
-/// + len0, s1), rows1, ..., slice(w, sn + lenn, size)], axis)` over `w`,
-/// each block of rows contiguous in it, and every block's rows views of
-/// one value.
+/// The write when `value` is `concat([slice(w, 0, s0), rows0,
+/// slice(w, s0 + len0, s1), rows1, ..., slice(w, sn + lenn, size)], axis)`
+/// over `w`, each block of rows contiguous in it, and every block's rows
+/// views of one value.
 fn block_write(ir: &Ir, value: NodeId, weight: NodeId) -> Option<BlockWrite> {
     let Op::Concat { axis } = ir.node(value).op else { return None };
     let parts = parts(ir, value, axis, weight);
-    if parts.len() < 3 || parts.len() % 2 == 0 {
+    if parts.len() < 3 || parts.len().is_multiple_of(2) {
         return None;
     }
     let shape = &ir.node(weight).ty.shape;
