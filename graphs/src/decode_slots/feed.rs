@@ -33,10 +33,13 @@ pub(super) fn one_token_each(kept: &[usize], busy: &[SlotStep]) -> Result<Feed, 
         pasts[s.slot] = s.past;
     }
     let positions = pasts.iter().map(|&p| p as i64).collect();
+    // Each slot's token attends to its cached positions and itself.
+    let keys = pasts.iter().max().map_or(1, |&p| p + 1);
+    let attend = pasts.iter().flat_map(|&p| (0..keys).map(move |j| i64::from(j <= p))).collect();
     let mut feed = vec![
         ("input_ids".to_string(), tensor([slots, 1], tokens)?),
         ("position_ids".to_string(), tensor([slots, 1], positions)?),
-        ("attention_mask".to_string(), tensor([slots, 1], vec![1; slots])?),
+        ("attention_mask".to_string(), tensor([slots, keys], attend)?),
     ];
     feed.extend(past_masks(&pasts)?);
     Ok(feed)
@@ -101,6 +104,9 @@ mod tests {
         let feed = one_token_each(&[2, 0, 0], &busy).unwrap();
         assert_eq!(get(&feed, "input_ids"), (vec![3, 1], vec![0, 8, 0]));
         assert_eq!(get(&feed, "position_ids").1, vec![2, 6, 0]);
+        // Each slot attends to its first `past + 1` of the 7 positions the longest needs.
+        let attend = [[1, 1, 1, 0, 0, 0, 0], [1; 7], [1, 0, 0, 0, 0, 0, 0]].concat();
+        assert_eq!(get(&feed, "attention_mask"), (vec![3, 7], attend));
         assert_eq!(get(&feed, "past_attention_mask.0"), (vec![1, 2], vec![1; 2]));
         assert_eq!(get(&feed, "past_attention_mask.2").0, vec![1, 0]);
     }

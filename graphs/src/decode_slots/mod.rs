@@ -8,10 +8,11 @@
 //! slots' tokens among them, [`LlamaGraph::PackedSlots`]):
 //! [`SlotDecoder::advance`] picks by what each has cost so far.
 //!
-//! The cached graph names its cache weights `cache.{i}.key` / `.value`;
-//! each slot's copy of the graph renames them `slot{s}.cache.{i}...`
-//! ([`llama::slot_cache_names`], the names the batched programs read), so
-//! that sharing weights by name shares the model and not the caches.
+//! Every slot's positions live in one pair of cache weights per layer
+//! (`cache.{i}.key` / `.value`, slot `s`'s region from row `s *
+//! capacity`), so that the batched step attends for every slot in one
+//! kernel per layer; each slot's own programs ([`LlamaGraph::OneSlot`])
+//! read and write its region only.
 
 mod feed;
 mod round_cost;
@@ -22,7 +23,6 @@ use round_cost::{Round, RoundCosts, Way};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-use wgraph::graph::{Ir, Op};
 use wgraph::runtime::KernelTime;
 use wgraph::{CompileOptions, Device, Loader, Model, RuntimeError, Tensor, Weights};
 
@@ -119,13 +119,11 @@ impl SlotDecoder {
     ) -> Result<SlotDecoder, SlotError> {
         let capacity = capacity.clamp(1, cfg.max_position_embeddings.max(1));
         let slots = slots.max(1);
-        let shape = [capacity, cfg.num_key_value_heads, cfg.head_dim];
-        for s in 0..slots {
-            for i in 0..cfg.num_hidden_layers {
-                for name in llama::slot_cache_names(s, i) {
-                    let zeros = Tensor::zeros(wgraph::DType::F32, shape).map_err(tensor_err)?;
-                    weights.insert(format!("{}{name}", weights.prefix()), zeros);
-                }
+        let shape = [slots * capacity, cfg.num_key_value_heads, cfg.head_dim];
+        for i in 0..cfg.num_hidden_layers {
+            for name in llama::cache_names(i) {
+                let zeros = Tensor::zeros(wgraph::DType::F32, shape).map_err(tensor_err)?;
+                weights.insert(format!("{}{name}", weights.prefix()), zeros);
             }
         }
         let options = CompileOptions { write_back: true, ..CompileOptions::default() };
@@ -141,21 +139,17 @@ impl SlotDecoder {
                 Some(Together { decode, packed })
             }
         };
-        let ir = |kind| -> Result<Ir, SlotError> {
-            Ok(llama::build(&cfg, kind)?.ir().map_err(wgraph::LoadError::from)?.clone())
-        };
-        let decode_ir = ir(LlamaGraph::Cached { seq: Some(1), capacity })?;
-        let prefill_ir = ir(LlamaGraph::Cached { seq: None, capacity })?;
         let mut built: Vec<Slot> = Vec::new();
-        for s in 0..slots {
-            // Every slot reads the first program's weight buffers; the renamed caches are its own.
+        for slot in 0..slots {
+            // Every program reads the first one's weight buffers, the caches among them.
             let first = together.as_ref().map(|t| &t.decode).or(built.first().map(|slot| &slot.decode));
+            let graph = |seq| llama::build(&cfg, LlamaGraph::OneSlot { slot, slots, seq, capacity });
             let decode = match first {
                 Some(first) => loader().sharing_weights_with(first),
                 None => loader(),
             }
-            .load_ir(&for_slot(&decode_ir, s), &weights)?;
-            let prefill = loader().sharing_weights_with(&decode).load_ir(&for_slot(&prefill_ir, s), &weights)?;
+            .load(&graph(Some(1))?, &weights)?;
+            let prefill = loader().sharing_weights_with(&decode).load(&graph(None)?, &weights)?;
             built.push(Slot { prefill, decode });
         }
         Ok(SlotDecoder {
@@ -440,25 +434,4 @@ fn next_tokens(
 
 fn ms_since(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1e3
-}
-
-/// The graph with its cache weights (and the outputs written back into
-/// them) renamed for slot `s`.
-fn for_slot(ir: &Ir, s: usize) -> Ir {
-    let mut ir = ir.clone();
-    let is_cache = |name: &str| name.starts_with("cache.");
-    let rename = |name: &mut String| {
-        if is_cache(name) {
-            *name = format!("slot{s}.{name}");
-        }
-    };
-    for id in ir.graph.node_indices().collect::<Vec<_>>() {
-        if let Op::Weight { name, .. } = &mut ir.graph[id].op {
-            rename(name);
-        }
-    }
-    for (name, _) in &mut ir.outputs {
-        rename(name);
-    }
-    ir
 }

@@ -1,26 +1,18 @@
 //! A LLaMA layer's attention and where its past keys and values come
 //! from: none, graph inputs (HF's `past_key_values`), one cache kept on the
-//! device, or one device cache per conversation slot for a step over
-//! several conversations at once.
+//! device, or device caches shared by several conversation slots for a
+//! step over all of them at once.
 
 use super::{apply_rotary, LlamaConfig};
-use crate::attention::{merge_heads, split_heads};
+use crate::attention::merge_heads;
 use crate::nn;
 use wgraph::graph::{ops, Scope};
 use wgraph::{DType, Dim, Value};
 
-/// Names of the cache weights of [`crate::llama::LlamaGraph::Cached`] for
-/// layer `i`.
+/// Names of the cache weights of [`crate::llama::LlamaGraph::Cached`] (and
+/// of the slot graphs, whose caches hold every slot) for layer `i`.
 pub fn cache_names(i: usize) -> [String; 2] {
     [format!("cache.{i}.key"), format!("cache.{i}.value")]
-}
-
-/// Names of slot `slot`'s cache weights for layer `i`
-/// ([`crate::llama::LlamaGraph::Slots`]): [`cache_names`] under
-/// `slot{slot}.`, so that sharing weights by name between slots' programs
-/// shares the model and not the caches.
-pub fn slot_cache_names(slot: usize, i: usize) -> [String; 2] {
-    cache_names(i).map(|name| format!("slot{slot}.{name}"))
 }
 
 /// One layer's past keys and values, with the mask of what each query
@@ -30,21 +22,12 @@ pub(crate) enum Cache {
     Fresh(Value),
     /// Graph inputs `[batch, kv_heads, past, head_dim]`.
     Inputs { key: Value, value: Value, allowed: Value },
-    /// Weights `[capacity, kv_heads, head_dim]` valid up to `past`.
+    /// Weights holding one sequence's positions from row `base`, valid up
+    /// to `past`.
     Device(DeviceCache),
-    /// One device cache per conversation slot, each slot's rows attending
-    /// to its own cache only.
-    Slots(Vec<SlotCache>),
-}
-
-/// A slot's cache and where its rows are in the step's `[batch, heads,
-/// seq, head_dim]` queries, keys and values: `start..end` along `axis`
-/// (one batch row, or a run of positions in a packed step).
-pub(crate) struct SlotCache {
-    pub(crate) cache: DeviceCache,
-    pub(crate) axis: usize,
-    pub(crate) start: Dim,
-    pub(crate) end: Dim,
+    /// Weights shared by every conversation slot, each slot's rows
+    /// attending to its own region only.
+    Slots(SlotCaches),
 }
 
 /// A cache weight pair on the device and what a step may attend to.
@@ -53,30 +36,74 @@ pub(crate) struct DeviceCache {
     pub(crate) value: Value,
     /// The positions the cache holds before this step.
     pub(crate) past: Dim,
-    pub(crate) capacity: usize,
-    /// The mask over `past + seq` keys (each slot has its own).
+    /// Where the sequence's positions start in the weights (its slot's
+    /// region of caches shared by several slots; else 0).
+    pub(crate) base: usize,
+    /// The mask over `past + seq` keys.
     pub(crate) allowed: Value,
 }
 
-/// A step's keys (or values) `x` (`[1, kv_heads, seq, head_dim]`) after the
-/// cache's first `past` rows: returns the attention's operand `[1,
-/// kv_heads, past + seq, head_dim]` and the cache with the step's rows
-/// written at `past`, in the form the compiler writes back in place.
-fn append_rows(cache: &Value, x: &Value, past: &Dim, capacity: usize) -> (Value, Value) {
-    let d = |axis: isize| x.dim(axis).unwrap_or_else(|| Dim::new(1));
-    let (kvh, seq, hd) = (d(1), d(2), d(3));
-    let rows = ops::reshape(&ops::permute(x, &[0, 2, 1, 3]), [seq.clone(), kvh.clone(), hd.clone()]);
-    let head = ops::slice(cache, 0, 0, past.clone());
-    let end = past + &seq;
-    let seen = ops::concat(&[&head, &rows], 0);
-    let seen = ops::permute(&ops::reshape(&seen, [Dim::new(1), end.clone(), kvh, hd]), &[0, 2, 1, 3]);
-    let tail = ops::slice(cache, 0, end, capacity);
-    (seen, ops::concat(&[&head, &rows, &tail], 0))
+/// Cache weights `[slots * capacity, kv_heads, head_dim]`, slot `b`'s
+/// positions from row `b * capacity`, and where each slot's rows are in
+/// the step.
+pub(crate) struct SlotCaches {
+    pub(crate) key: Value,
+    pub(crate) value: Value,
+    pub(crate) capacity: usize,
+    pub(crate) slots: Vec<SlotRows>,
+    pub(crate) layout: SlotLayout,
 }
 
-/// Row `b` of `mask` (`[batch, total]`, nonzero = a token) as the bool
-/// `[batch, 1, seq, total]` each query row may attend to: the last `seq`
-/// of `total` positions are the queries (causal), padding masks keys.
+/// Where a step's rows are and what they attend to.
+#[derive(Clone)]
+pub(crate) enum SlotLayout {
+    /// One token per slot, slot `b` in batch row `b`: every slot attends
+    /// to the first `keys` positions of its region as `allowed` (`[slots,
+    /// 1, 1, keys]`) says, in one attention for all.
+    OneEach { keys: Dim, allowed: Value },
+    /// Each slot's tokens one after another along the sequence, each
+    /// slot's attention over its own region: `allowed[b]` (`[1, 1, len_b,
+    /// past_b + len_b]`) is what slot `b`'s rows may attend to.
+    Packed { allowed: Vec<Value> },
+}
+
+/// One slot's share of a step.
+pub(crate) struct SlotRows {
+    /// The positions its region holds before this step.
+    pub(crate) past: Dim,
+    /// Its rows along the step's sequence (packed) or batch axis.
+    pub(crate) start: Dim,
+    pub(crate) end: Dim,
+}
+
+/// A cache weight with `blocks` (position-major rows `[len, kv_heads,
+/// head_dim]`, each landing at its row) written in, in the form the
+/// compiler writes back in place: the weight's slices between the blocks
+/// and the blocks, joined. The blocks must be in row order.
+fn written(cache: &Value, blocks: &[(Dim, Value)]) -> Value {
+    let rows = cache.dim(0).unwrap_or_else(|| Dim::new(0));
+    let mut parts = Vec::with_capacity(2 * blocks.len() + 1);
+    let mut end = Dim::new(0);
+    for (at, block) in blocks {
+        parts.push(ops::slice(cache, 0, end.clone(), at.clone()));
+        parts.push(block.clone());
+        end = at + &block.dim(0).unwrap_or_else(|| Dim::new(0));
+    }
+    parts.push(ops::slice(cache, 0, end, rows));
+    ops::concat(&parts.iter().collect::<Vec<_>>(), 0)
+}
+
+/// `[.., kv_heads, head_dim]` rows of one sequence as the attention's
+/// `[1, kv_heads, len, head_dim]`.
+fn heads_first(rows: &Value) -> Value {
+    let d = |axis: isize| rows.dim(axis).unwrap_or_else(|| Dim::new(1));
+    ops::permute(&ops::reshape(rows, [Dim::new(1), d(-3), d(-2), d(-1)]), &[0, 2, 1, 3])
+}
+
+/// Row `b` of the mask `mask` (`[batch, total]`, nonzero = a token) as
+/// the bool `[batch, 1, seq, total]` each query row may attend to: the
+/// last `seq` of `total` positions are the queries (causal), padding masks
+/// keys.
 pub(crate) fn allowed_keys(mask: &Value, seq: &Dim, total: Dim) -> Value {
     let g = mask.graph();
     let causal = ops::causal_mask(g, seq.clone(), total);
@@ -103,10 +130,10 @@ pub(crate) fn self_attention(
     // position-major cache is, so a cache write takes its rows as a view.
     let d = |axis: isize| x.dim(axis).unwrap_or_else(|| Dim::new(1));
     let by_position = |t: &Value, heads: usize| ops::reshape(t, [d(0), d(1), heads.into(), hd.into()]);
-    let heads_first = |t: &Value| ops::permute(t, &[0, 2, 1, 3]);
-    let q = heads_first(&apply_rotary(&by_position(&q, h), cos, sin, cfg));
-    let k = heads_first(&apply_rotary(&by_position(&k, kvh), cos, sin, cfg));
-    let v = split_heads(&v, kvh, hd);
+    let to_heads = |t: &Value| ops::permute(t, &[0, 2, 1, 3]);
+    let q = to_heads(&apply_rotary(&by_position(&q, h), cos, sin, cfg));
+    let (k_rows, v_rows) = (apply_rotary(&by_position(&k, kvh), cos, sin, cfg), by_position(&v, kvh));
+    let (k, v) = (to_heads(&k_rows), to_heads(&v_rows));
     let (ctx, written) = match cache {
         Cache::Fresh(allowed) => (grouped_attention(&q, &k, &v, allowed, cfg), vec![k, v]),
         Cache::Inputs { key, value, allowed } => {
@@ -114,35 +141,79 @@ pub(crate) fn self_attention(
             (grouped_attention(&q, &k, &v, allowed, cfg), vec![k, v])
         }
         Cache::Device(c) => {
-            let (ctx, kw, vw) = attend_cached(&q, &k, &v, c, cfg);
+            // `[1, seq, kv_heads, head_dim]` rows as the cache's `[seq, ..]`.
+            let rows = |t: &Value| ops::reshape(t, [d(1), kvh.into(), hd.into()]);
+            let (ctx, kw, vw) = attend_cached(&q, &rows(&k_rows), &rows(&v_rows), c, cfg);
             (ctx, vec![kw, vw])
         }
-        Cache::Slots(slots) => {
-            // Each slot's rows attend to its own cache; the products around
-            // the attention see every slot's rows at once.
-            let mut contexts = Vec::with_capacity(slots.len());
-            let mut written = Vec::with_capacity(2 * slots.len());
-            let axis = slots.first().map_or(0, |s| s.axis);
-            for s in slots {
-                let rows = |t: &Value| ops::slice(t, s.axis as isize, s.start.clone(), s.end.clone());
-                let (ctx, kw, vw) = attend_cached(&rows(&q), &rows(&k), &rows(&v), &s.cache, cfg);
-                contexts.push(ctx);
-                written.extend([kw, vw]);
-            }
-            (ops::concat(&contexts.iter().collect::<Vec<_>>(), axis as isize), written)
-        }
+        Cache::Slots(c) => attend_slots(&q, &k_rows, &v_rows, c, cfg),
     };
     let merged = merge_heads(&ctx, h * hd);
     let out = s.name(nn::linear(&s.pp("o_proj"), &merged, h * hd, cfg.hidden_size, cfg.attention_bias));
     (out, written)
 }
 
-/// Attention of one batch row over a device cache: the context and the
-/// cache's keys and values with the step's rows written in.
+/// Attention of one sequence over its device cache: the context and the
+/// caches with the step's rows (`[seq, kv_heads, head_dim]`) written in at
+/// `base + past`. The keys are the cache's first `base + past` rows with the
+/// new ones after them, from `base` on: the weight's rows once the new ones
+/// are in, read in place.
 fn attend_cached(q: &Value, k: &Value, v: &Value, cache: &DeviceCache, cfg: &LlamaConfig) -> (Value, Value, Value) {
-    let (keys, key_cache) = append_rows(&cache.key, k, &cache.past, cache.capacity);
-    let (values, value_cache) = append_rows(&cache.value, v, &cache.past, cache.capacity);
-    (grouped_attention(q, &keys, &values, &cache.allowed, cfg), key_cache, value_cache)
+    let at = &Dim::new(cache.base) + &cache.past;
+    let seq = k.dim(0).unwrap_or_else(|| Dim::new(1));
+    let seen = |weight: &Value, rows: &Value| {
+        let head = ops::slice(weight, 0, 0, at.clone());
+        let through = ops::concat(&[&head, rows], 0);
+        heads_first(&ops::slice(&through, 0, cache.base, &at + &seq))
+    };
+    let (keys, values) = (seen(&cache.key, k), seen(&cache.value, v));
+    let ctx = grouped_attention(q, &keys, &values, &cache.allowed, cfg);
+    (ctx, written(&cache.key, &[(at.clone(), k.clone())]), written(&cache.value, &[(at, v.clone())]))
+}
+
+/// Every slot's rows of the step (`[batch, seq, kv_heads, head_dim]`
+/// keys and values) written into the shared caches at `b * capacity +
+/// past_b`, and each slot's attention over its own region of the new
+/// caches, read in place.
+fn attend_slots(q: &Value, k: &Value, v: &Value, c: &SlotCaches, cfg: &LlamaConfig) -> (Value, Vec<Value>) {
+    let (kvh, hd) = (Dim::new(cfg.num_key_value_heads), Dim::new(cfg.head_dim));
+    let one_each = matches!(c.layout, SlotLayout::OneEach { .. });
+    // Slot `b`'s rows `[len, kv_heads, head_dim]`: its batch row, or its run of the sequence.
+    let rows = |t: &Value, s: &SlotRows| {
+        let axis = if one_each { 0 } else { 1 };
+        ops::reshape(&ops::slice(t, axis, s.start.clone(), s.end.clone()), [&s.end - &s.start, kvh.clone(), hd.clone()])
+    };
+    let region = |b: usize| Dim::new(b * c.capacity);
+    let blocks = |t: &Value| -> Vec<(Dim, Value)> {
+        c.slots.iter().enumerate().map(|(b, s)| (&region(b) + &s.past, rows(t, s))).collect()
+    };
+    let (key, value) = (written(&c.key, &blocks(k)), written(&c.value, &blocks(v)));
+    let ctx = match &c.layout {
+        SlotLayout::OneEach { keys, allowed } => {
+            // `[slots, keys, kv_heads, head_dim]`: each slot's region's first rows.
+            let seen = |cache: &Value| {
+                let by_slot = ops::reshape(cache, [Dim::new(c.slots.len()), Dim::new(c.capacity), kvh.clone(), hd.clone()]);
+                ops::permute(&ops::slice(&by_slot, 1, 0, keys.clone()), &[0, 2, 1, 3])
+            };
+            grouped_attention(q, &seen(&key), &seen(&value), allowed, cfg)
+        }
+        SlotLayout::Packed { allowed } => {
+            let contexts: Vec<Value> = c
+                .slots
+                .iter()
+                .zip(allowed)
+                .enumerate()
+                .map(|(b, (s, allowed))| {
+                    let end = &(&region(b) + &s.past) + &(&s.end - &s.start);
+                    let seen = |cache: &Value| heads_first(&ops::slice(cache, 0, region(b), end.clone()));
+                    let q = ops::slice(q, 2, s.start.clone(), s.end.clone());
+                    grouped_attention(&q, &seen(&key), &seen(&value), allowed, cfg)
+                })
+                .collect();
+            ops::concat(&contexts.iter().collect::<Vec<_>>(), 2)
+        }
+    };
+    (ctx, vec![key, value])
 }
 
 /// Attention with `num_key_value_heads` KV heads under

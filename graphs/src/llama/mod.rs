@@ -11,7 +11,7 @@ mod slots;
 use crate::loss::causal_lm_loss;
 use crate::nn::{self, Activation};
 use attention::{allowed_keys, self_attention, Cache, DeviceCache};
-pub use attention::{cache_names, slot_cache_names};
+pub use attention::cache_names;
 use wgraph::graph::{ops, Scope};
 use wgraph::{DType, Dim, Graph, Tensor, Value};
 
@@ -132,14 +132,32 @@ pub enum LlamaGraph {
         /// Positions the cache holds.
         capacity: usize,
     },
-    /// One decode step for `slots` conversations at once, each with its
-    /// own device cache ([`slot_cache_names`], `[capacity, kv_heads,
-    /// head_dim]`) and its own length: row `b` of `input_ids` and
-    /// `position_ids` (`[slots, 1]`) and of `attention_mask` (`[slots,
-    /// 1]`) is slot `b`'s token, `past_attention_mask.{b}` (`[1, past_b]`)
-    /// its cached positions' mask. The products read each weight once for
-    /// every slot; each slot attends to its own cache. Output `next_token`
-    /// (`[slots, 1]`); compile with `write_back`.
+    /// [`LlamaGraph::Cached`] for slot `slot` of `slots` conversation
+    /// slots sharing their caches: `cache.{i}.key` / `.value` are `[slots
+    /// * capacity, kv_heads, head_dim]`, slot `b`'s positions in rows `b *
+    /// capacity ..`; the step reads and writes its slot's region only.
+    /// Inputs and output as `Cached`.
+    OneSlot {
+        /// The slot stepped.
+        slot: usize,
+        /// Slots sharing the caches.
+        slots: usize,
+        /// A static step length, or `None` for any.
+        seq: Option<usize>,
+        /// Positions each slot's region holds.
+        capacity: usize,
+    },
+    /// One decode step for `slots` conversations at once, sharing the
+    /// caches of [`LlamaGraph::OneSlot`], each at its own length: row `b`
+    /// of `input_ids` and `position_ids` (`[slots, 1]`) is slot `b`'s
+    /// token, written into its region at `past_b`, the length of
+    /// `past_attention_mask.{b}` (`[1, past_b]`); row `b` of
+    /// `attention_mask` (`[slots, keys]`, `keys` at most `capacity`) says
+    /// which of its region's first `keys` positions, the new one
+    /// included, the token attends to (nonzero = attend). The products
+    /// read each weight once for every slot and one attention per layer
+    /// serves every slot. Output `next_token` (`[slots, 1]`); compile with
+    /// `write_back`.
     Slots {
         /// Conversations per step.
         slots: usize,
@@ -183,11 +201,13 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         LlamaGraph::Decode => "LlamaForCausalLM.decode",
         LlamaGraph::Cached { seq: Some(_), .. } => "LlamaForCausalLM.decode_step",
         LlamaGraph::Cached { seq: None, .. } => "LlamaForCausalLM.prefill",
+        LlamaGraph::OneSlot { seq: Some(_), .. } => "LlamaForCausalLM.slot_decode_step",
+        LlamaGraph::OneSlot { seq: None, .. } => "LlamaForCausalLM.slot_prefill",
         LlamaGraph::Slots { .. } => "LlamaForCausalLM.decode_slots",
         LlamaGraph::PackedSlots { .. } => "LlamaForCausalLM.packed_slots",
     });
     let (batch, seq, past) = match kind {
-        LlamaGraph::Cached { seq, .. } => {
+        LlamaGraph::Cached { seq, .. } | LlamaGraph::OneSlot { seq, .. } => {
             (Dim::new(1), seq.map_or_else(|| Dim::sym("seq"), Dim::new), Dim::sym("past"))
         }
         LlamaGraph::Slots { slots, .. } => (Dim::new(slots), Dim::new(1), Dim::sym("past")),
@@ -202,13 +222,10 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         LlamaGraph::Forward | LlamaGraph::Base => {
             (ops::unsqueeze(&ops::range(&g, 0, 1, seq.clone(), DType::I64), 0), seq.clone())
         }
-        LlamaGraph::Decode | LlamaGraph::Cached { .. } | LlamaGraph::Slots { .. } | LlamaGraph::PackedSlots { .. } => {
-            (g.input("position_ids", DType::I64, [batch.clone(), seq.clone()]), &past + &seq)
-        }
+        _ => (g.input("position_ids", DType::I64, [batch.clone(), seq.clone()]), &past + &seq),
     };
     let new_mask = |len: Dim| g.input("attention_mask", DType::I64, [batch.clone(), len]);
     let kv_shape = |len: &Dim| [batch.clone(), cfg.num_key_value_heads.into(), len.clone(), cfg.head_dim.into()];
-    let cache_shape = |capacity: usize| [capacity, cfg.num_key_value_heads, cfg.head_dim];
     let layers = 0..cfg.num_hidden_layers;
     let caches: Vec<Cache> = match kind {
         LlamaGraph::Forward | LlamaGraph::Base => {
@@ -225,13 +242,18 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
                 })
                 .collect()
         }
-        LlamaGraph::Cached { capacity, .. } => {
+        LlamaGraph::Cached { capacity, .. } | LlamaGraph::OneSlot { capacity, .. } => {
+            let (slot, slots) = match kind {
+                LlamaGraph::OneSlot { slot, slots, .. } => (slot, slots),
+                _ => (0, 1),
+            };
             let cached = g.input("past_attention_mask", DType::I64, [batch.clone(), past.clone()]);
             let allowed = allowed_keys(&ops::concat(&[&cached, &new_mask(seq.clone())], 1), &seq, total);
             layers
                 .map(|i| {
-                    let [key, value] = cache_names(i).map(|name| g.weight(name, DType::F32, cache_shape(capacity)));
-                    Cache::Device(DeviceCache { key, value, past: past.clone(), capacity, allowed: allowed.clone() })
+                    let [key, value] = slots::shared_caches(&g, cfg, i, slots, capacity);
+                    let (past, base, allowed) = (past.clone(), slot * capacity, allowed.clone());
+                    Cache::Device(DeviceCache { key, value, past, base, allowed })
                 })
                 .collect()
         }
@@ -252,10 +274,10 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
         let h = rms_norm(&l.pp("input_layernorm"), &x, cfg);
         let (attn, written) = self_attention(&l.pp("self_attn"), cfg, &h, &cos, &sin, cache);
         let names: Vec<String> = match kind {
-            LlamaGraph::Cached { .. } => cache_names(i).to_vec(),
-            LlamaGraph::Slots { slots, .. } | LlamaGraph::PackedSlots { slots, .. } => {
-                (0..slots).flat_map(|b| slot_cache_names(b, i)).collect()
-            }
+            LlamaGraph::Cached { .. }
+            | LlamaGraph::OneSlot { .. }
+            | LlamaGraph::Slots { .. }
+            | LlamaGraph::PackedSlots { .. } => cache_names(i).to_vec(),
             _ => vec![format!("present.{i}.key"), format!("present.{i}.value")],
         };
         presents.extend(names.into_iter().zip(written));
@@ -285,7 +307,11 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
     } else {
         g.weight("lm_head.weight", DType::F32, [cfg.vocab_size, cfg.hidden_size])
     };
-    if let LlamaGraph::Cached { .. } | LlamaGraph::Slots { .. } | LlamaGraph::PackedSlots { .. } = kind {
+    if let LlamaGraph::Cached { .. }
+    | LlamaGraph::OneSlot { .. }
+    | LlamaGraph::Slots { .. }
+    | LlamaGraph::PackedSlots { .. } = kind
+    {
         // Only the last position's logits decide the next token.
         let last = slots::last_rows(&x, kind, &seq, cfg.hidden_size);
         let logits = ops::linear(&last, &lm_head, None).named("lm_head");

@@ -92,8 +92,11 @@ pub fn attention(
     // Shared key and value rows read from textures of their whole buffers
     // (not a buffer the queries are read from: a binding is one or the other).
     let texture_side = if share { max_texture_side } else { 0 };
-    let k_tex = if k.base != q.base { row_texture(ir, plan, k.base, texture_side) } else { None };
-    let v_tex = if v.base != q.base { row_texture(ir, plan, v.base, texture_side) } else { None };
+    let texture = |x: &StridedView| match x.base != q.base && whole_buffer_read(ir, plan, x) {
+        true => row_texture(ir, plan, x.base, texture_side),
+        false => None,
+    };
+    let (k_tex, v_tex) = (texture(k), texture(v));
 
     let mask_view = views.get(3);
     let ops = RowOperands {
@@ -387,6 +390,15 @@ fn rows_code(b: &mut ExprBuilder<'_>, o: &RowOperands<'_>, tm: usize, share: boo
     RowsCode { bases, init, body, store }
 }
 
+/// Whether `x` reads its buffer from the start and not a slice of a
+/// weight's buffer it is bound to: a texture copy of the buffer then
+/// copies what the kernel reads, not a whole shared cache (every
+/// conversation slot's region, read in place by one slot's keys).
+fn whole_buffer_read(ir: &Ir, plan: &FusionPlan, x: &StridedView) -> bool {
+    let whole_weight = plan.weight_prefixes.get(&x.base).is_some_and(|&w| ir.node(w).ty.shape == ir.node(x.base).ty.shape);
+    x.at_origin() && !whole_weight
+}
+
 /// A key or value buffer as a texture of its rows (its last axis, a
 /// whole number of texels) copied before the dispatch, when it is f32,
 /// fits, and is no fixed weight (those could be uploaded as textures, but
@@ -419,7 +431,9 @@ fn view_base(b: &mut ExprBuilder<'_>, bc: &[String], view: &StridedView, strides
     if view.at_origin() {
         return within;
     }
-    let offset = b.dim(&view.offset);
+    // From the params: kernels reading different slots' regions of one
+    // cache are one source.
+    let offset = b.runtime_dim(&view.offset);
     format!("{offset} + {within}")
 }
 

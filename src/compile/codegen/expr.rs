@@ -80,6 +80,12 @@ impl<'a> ExprBuilder<'a> {
         self.params.expr(d)
     }
 
+    /// `d` read from the params buffer even when static (see
+    /// [`super::params::ParamTable::read`]).
+    pub fn runtime_dim(&mut self, d: &Dim) -> String {
+        self.params.read(d)
+    }
+
     /// The binding variable for buffer `node` (`in0`, `in1`, ...), registering it.
     pub fn buffer(&mut self, node: NodeId) -> String {
         let i = match self.inputs.iter().position(|&n| n == node) {

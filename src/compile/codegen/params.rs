@@ -17,6 +17,13 @@ impl ParamTable {
         if let Some(n) = d.as_static() {
             return format!("{n}u");
         }
+        self.read(d)
+    }
+
+    /// A params read of `d` even when it is static: for sizes that differ
+    /// between otherwise equal kernels (one conversation slot's region of
+    /// a shared cache), so that they share one WGSL source and pipeline.
+    pub fn read(&mut self, d: &Dim) -> String {
         let i = match self.dims.iter().position(|x| x == d) {
             Some(i) => i,
             None => {
