@@ -339,3 +339,20 @@ fn held_activation_bytes_add_up_every_program() {
     decoder.run_separately(&[SlotInput { slot: 1, tokens: &prompt, past: 0 }]).unwrap();
     assert!(decoder.held_activation_bytes() > warm);
 }
+
+#[test]
+fn a_cache_of_every_slot_past_the_binding_limit_is_a_typed_error_before_allocating() {
+    let mut cfg = config("llama_gqa");
+    let limit = device().target().max_storage_buffer_binding_size;
+    let region = (cfg.num_key_value_heads * cfg.head_dim * 4) as u64;
+    // Two slots whose positions together need one row more than a binding holds.
+    let capacity = (limit / region / 2 + 1) as usize;
+    cfg.max_position_embeddings = capacity;
+    let Err(err) = SlotDecoder::new(cfg, weights("llama_gqa"), device(), 2, capacity) else {
+        panic!("a cache over the binding limit was allocated")
+    };
+    let message = err.to_string();
+    let SlotError::CacheTooLarge { slots, bytes, fits, .. } = err else { panic!("got {err:?}") };
+    assert_eq!((slots, bytes, fits), (2, 2 * capacity as u64 * region, 1));
+    assert!(message.contains("--parallel") && message.contains("--ctx-size"), "{message}");
+}

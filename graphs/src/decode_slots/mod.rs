@@ -36,6 +36,12 @@ pub enum SlotError {
     NoSuchSlot { slot: usize, slots: usize },
     #[error("slot {slot} is stepped twice in one batched step")]
     SlotTwice { slot: usize },
+    #[error(
+        "the KV cache of {slots} slots x {capacity} positions needs {bytes} bytes per layer's keys, over this \
+         adapter's max_storage_buffer_binding_size of {limit} bytes\n  hint: fewer slots (`--parallel`) or a \
+         shorter context (`--ctx-size`): at most {fits} slots of {capacity} positions fit"
+    )]
+    CacheTooLarge { slots: usize, capacity: usize, bytes: u64, limit: u64, fits: u64 },
 }
 
 /// One busy slot's share of a batched step: feed `token` at position
@@ -119,6 +125,13 @@ impl SlotDecoder {
     ) -> Result<SlotDecoder, SlotError> {
         let capacity = capacity.clamp(1, cfg.max_position_embeddings.max(1));
         let slots = slots.max(1);
+        // Every slot's positions are one buffer per layer's keys (and values).
+        let region = (capacity * cfg.num_key_value_heads * cfg.head_dim * 4) as u64;
+        let limit = device.target().max_storage_buffer_binding_size;
+        if region * slots as u64 > limit {
+            let bytes = region * slots as u64;
+            return Err(SlotError::CacheTooLarge { slots, capacity, bytes, limit, fits: limit / region.max(1) });
+        }
         let shape = [slots * capacity, cfg.num_key_value_heads, cfg.head_dim];
         for i in 0..cfg.num_hidden_layers {
             for name in llama::cache_names(i) {
