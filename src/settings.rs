@@ -7,6 +7,7 @@
 //! | `WGRAPH_BACKEND` | `vulkan`, `metal`, `dx12` or `gl` (default: the best adapter) |
 //! | `WGRAPH_MATMUL` | `register` or `tiled`: the matmul kernel family (default: by adapter) |
 //! | `WGRAPH_ATTENTION` | `off`: keep attention as two matmuls and a softmax instead of one fused kernel (default: fused) |
+//! | `WGRAPH_MERGE_LINEARS` | `off`: keep linear layers that read one input (attention's Q/K/V projections) as separate products instead of one (default: merged) |
 //! | `WGRAPH_DUMP_DIR` | where `WGRAPH_DEBUG=4` writes kernels (default `wgraph-dump`) |
 //! | `WGRAPH_GRAPH` | a path: write the optimised graph there as Graphviz DOT |
 //! | `WGRAPH_MEMORY_LIMIT` | bytes (suffixes `K`, `M`, `G`) one run's activations may take; a run needing more is refused before allocating |
@@ -43,6 +44,8 @@ pub struct Settings {
     pub matmul: Option<String>,
     /// `WGRAPH_ATTENTION`, as given (the compiler reads `off`).
     pub attention: Option<String>,
+    /// `WGRAPH_MERGE_LINEARS`, as given (the compiler reads `off`).
+    pub merge_linears: Option<String>,
     /// `WGRAPH_DUMP_DIR`.
     pub dump_dir: PathBuf,
     /// `WGRAPH_GRAPH`.
@@ -75,6 +78,7 @@ impl Default for Settings {
             backend: None,
             matmul: None,
             attention: None,
+            merge_linears: None,
             dump_dir: PathBuf::from("wgraph-dump"),
             graph_dot: None,
             memory_limit: None,
@@ -97,6 +101,7 @@ impl Settings {
             backend: var("WGRAPH_BACKEND"),
             matmul: var("WGRAPH_MATMUL"),
             attention: var("WGRAPH_ATTENTION"),
+            merge_linears: var("WGRAPH_MERGE_LINEARS"),
             dump_dir: var("WGRAPH_DUMP_DIR").map(PathBuf::from).unwrap_or(defaults.dump_dir),
             graph_dot: var("WGRAPH_GRAPH").map(PathBuf::from),
             memory_limit: var("WGRAPH_MEMORY_LIMIT").and_then(|v| parse_bytes(&v)),

@@ -16,6 +16,7 @@ mod fuse_single_reader;
 mod lower;
 mod matmul_choice;
 pub mod memory;
+pub(crate) mod merge_linears;
 mod pass;
 mod quantized;
 mod split_concat;
@@ -209,6 +210,12 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
     let split = SplitWideConcat { max_operands: max_buffers.saturating_sub(2) as usize };
     let mut passes: Vec<&dyn Pass> =
         vec![&ConvAsMatmul, &split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions];
+    // Weights the program changes keep their own buffers.
+    let written = ir.outputs.iter().map(|(name, _)| name.clone()).chain(options.shared_buffers.iter().cloned());
+    let merge = merge_linears::MergeLinears { written: written.collect() };
+    if !is_off(settings.merge_linears.as_deref()) {
+        passes.push(&merge);
+    }
     // Tapping every node implies no fusion; named taps keep their values.
     let attention = attention_policy(settings.attention.as_deref(), &options.taps);
     if let (true, false, Some(fuse)) = (options.fuse && options.fuse_attention, options.tap_every_node, &attention) {
@@ -332,10 +339,12 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
 /// The fused-attention pass unless `WGRAPH_ATTENTION` says `off` (for
 /// comparisons); tapped values stay unfused.
 fn attention_policy(setting: Option<&str>, taps: &[String]) -> Option<FuseAttention> {
-    match setting.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        Some("off" | "0" | "false" | "no") => None,
-        _ => Some(FuseAttention { taps: taps.to_vec() }),
-    }
+    (!is_off(setting)).then(|| FuseAttention { taps: taps.to_vec() })
+}
+
+/// Whether a setting turns its pass off.
+fn is_off(setting: Option<&str>) -> bool {
+    matches!(setting.map(|s| s.trim().to_ascii_lowercase()).as_deref(), Some("off" | "0" | "false" | "no"))
 }
 
 /// The outputs named like a weight, checked to have its type (or, written

@@ -11,6 +11,7 @@ use super::texture_fill::{storage_texture, texel_texture};
 use super::transfer::to_gpu_bytes;
 use crate::compile::codegen::{quant, word_texture_width};
 use crate::compile::memory::Placement;
+use crate::compile::merge_linears::merged_weight_parts;
 use crate::compile::{weight_fold, Program};
 use crate::graph::{NodeId, Op, Quant};
 use crate::weights::Weights;
@@ -110,8 +111,8 @@ pub(super) fn upload_statics(
             Op::Weight { name, quant: Some(q), .. } => {
                 (name.clone(), true, Some(*q), quantized_words(weights, name, *q)?, None)
             }
-            Op::Weight { name, dtype, .. } => {
-                (name.clone(), true, None, Vec::new(), Some(Cow::Owned(weights.get(name, *dtype)?)))
+            Op::Weight { name, dtype, shape, .. } => {
+                (name.clone(), true, None, Vec::new(), Some(Cow::Owned(weight_tensor(weights, name, *dtype, shape)?)))
             }
             Op::Constant { value } => {
                 (format!("%{}:constant", node.index()), false, None, Vec::new(), Some(Cow::Borrowed(&**value)))
@@ -194,11 +195,35 @@ impl Staging<'_> {
 /// words), from the registry's metadata; `u64::MAX` for a weight the
 /// registry lacks (reading it then reports the problem).
 fn gpu_bytes(weights: &Weights, name: &str, quant: Option<Quant>) -> u64 {
+    if let Some(parts) = merged_weight_parts(name) {
+        return parts.iter().map(|p| gpu_bytes(weights, p, quant)).fold(0, u64::saturating_add);
+    }
     let Some(info) = weights.info(&weights.resolve(name)) else { return u64::MAX };
     match (quant, info.shape.as_slice()) {
         (Some(q), &[rows, cols]) => quant::device_words(q, rows, cols) as u64 * 4,
         _ => info.shape.iter().product::<usize>() as u64 * 4,
     }
+}
+
+/// Weight `name` from the registry in `dtype`, or the weights a merged
+/// product's weight joins (`compile::merge_linears`), joined along their
+/// rows into `shape`.
+fn weight_tensor(
+    weights: &Weights,
+    name: &str,
+    dtype: crate::graph::DType,
+    shape: &[crate::graph::Dim],
+) -> Result<crate::graph::Tensor, RuntimeError> {
+    let Some(parts) = merged_weight_parts(name) else { return Ok(weights.get(name, dtype)?) };
+    let mut values: Vec<f32> = Vec::new();
+    for part in parts {
+        values.extend(weights.get(part, dtype)?.to_f32_vec());
+    }
+    let shape: Vec<usize> = shape.iter().map(|d| d.as_static().unwrap_or(0)).collect();
+    crate::graph::Tensor::new(shape, values).map_err(|e| RuntimeError::Gpu {
+        what: format!("joining {name}"),
+        detail: format!("{e} (wgraph bug: the compiler merged weights of other shapes)"),
+    })
 }
 
 /// A quantized weight's words as an rgba32uint texture `width` texels

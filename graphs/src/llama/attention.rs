@@ -192,7 +192,8 @@ fn attend_slots(q: &Value, k: &Value, v: &Value, c: &SlotCaches, cfg: &LlamaConf
         SlotLayout::OneEach { keys, allowed } => {
             // `[slots, keys, kv_heads, head_dim]`: each slot's region's first rows.
             let seen = |cache: &Value| {
-                let by_slot = ops::reshape(cache, [Dim::new(c.slots.len()), Dim::new(c.capacity), kvh.clone(), hd.clone()]);
+                let by_slot =
+                    ops::reshape(cache, [Dim::new(c.slots.len()), Dim::new(c.capacity), kvh.clone(), hd.clone()]);
                 ops::permute(&ops::slice(&by_slot, 1, 0, keys.clone()), &[0, 2, 1, 3])
             };
             grouped_attention(q, &seen(&key), &seen(&value), allowed, cfg)

@@ -10,8 +10,8 @@ mod slots;
 
 use crate::loss::causal_lm_loss;
 use crate::nn::{self, Activation};
-use attention::{allowed_keys, self_attention, Cache, DeviceCache};
 pub use attention::cache_names;
+use attention::{allowed_keys, self_attention, Cache, DeviceCache};
 use wgraph::graph::{ops, Scope};
 use wgraph::{DType, Dim, Graph, Tensor, Value};
 
@@ -133,9 +133,10 @@ pub enum LlamaGraph {
         capacity: usize,
     },
     /// [`LlamaGraph::Cached`] for slot `slot` of `slots` conversation
-    /// slots sharing their caches: `cache.{i}.key` / `.value` are `[slots
-    /// * capacity, kv_heads, head_dim]`, slot `b`'s positions in rows `b *
-    /// capacity ..`; the step reads and writes its slot's region only.
+    /// slots sharing their caches: `cache.{i}.key` / `.value` have
+    /// `slots * capacity` rows (`[rows, kv_heads, head_dim]`), slot `b`'s
+    /// positions from row `b * capacity`; the step reads and writes its
+    /// slot's region only.
     /// Inputs and output as `Cached`.
     OneSlot {
         /// The slot stepped.

@@ -395,7 +395,8 @@ fn rows_code(b: &mut ExprBuilder<'_>, o: &RowOperands<'_>, tm: usize, share: boo
 /// copies what the kernel reads, not a whole shared cache (every
 /// conversation slot's region, read in place by one slot's keys).
 fn whole_buffer_read(ir: &Ir, plan: &FusionPlan, x: &StridedView) -> bool {
-    let whole_weight = plan.weight_prefixes.get(&x.base).is_some_and(|&w| ir.node(w).ty.shape == ir.node(x.base).ty.shape);
+    let whole_weight =
+        plan.weight_prefixes.get(&x.base).is_some_and(|&w| ir.node(w).ty.shape == ir.node(x.base).ty.shape);
     x.at_origin() && !whole_weight
 }
 
