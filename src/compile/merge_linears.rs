@@ -22,6 +22,9 @@ use std::collections::{BTreeMap, HashSet};
 pub struct MergeLinears {
     /// Weights the program writes back or shares as writable buffers.
     pub written: HashSet<String>,
+    /// Tapped names (`*`: every named value): a tapped layer keeps its own
+    /// product, so that a capture sees the graph as built, in its order.
+    pub taps: Vec<String>,
 }
 
 /// The name of the weight joining `parts` along their first axis.
@@ -91,6 +94,7 @@ impl MergeLinears {
         if perm.as_slice() != [1, 0] || ir.users(t).len() != 1 {
             return None;
         }
+        let tapped = |n: NodeId| ir.node(n).names().any(|name| self.taps.iter().any(|t| t == "*" || t == name));
         let bias = match ir.users(mm).as_slice() {
             [add] if matches!(ir.node(*add).op, Op::Binary(BinaryOp::Add)) && !is_output(ir, mm) => {
                 let other = ir.operands(*add).into_iter().find(|&o| o != mm)?;
@@ -98,7 +102,11 @@ impl MergeLinears {
             }
             _ => None,
         };
-        Some(Linear { out: bias.map_or(mm, |(add, _)| add), weight, bias: bias.map(|(_, b)| b), rows })
+        let out = bias.map_or(mm, |(add, _)| add);
+        if tapped(mm) || tapped(out) {
+            return None;
+        }
+        Some(Linear { out, weight, bias: bias.map(|(_, b)| b), rows })
     }
 
     /// The first axis of `node` when it is an unquantized, unwritten f32
@@ -202,7 +210,7 @@ mod tests {
 
     fn merged(g: &Graph, written: &[&str]) -> Ir {
         let mut ir = g.ir().unwrap().clone();
-        let pass = MergeLinears { written: written.iter().map(|s| s.to_string()).collect() };
+        let pass = MergeLinears { written: written.iter().map(|s| s.to_string()).collect(), taps: Vec::new() };
         pass.run(&mut ir).unwrap();
         crate::compile::dce::DeadCode.run(&mut ir).unwrap();
         ir
@@ -256,6 +264,17 @@ mod tests {
         let h = &ops::silu(&ops::linear(&x, &gate, None)) * &ops::linear(&x, &up, None);
         g.output_named([("h", h)]).unwrap();
         assert_eq!(weight_names(&merged(&g, &[])), ["gate.weight", "up.weight"]);
+    }
+
+    #[test]
+    fn tapped_layers_keep_their_products() {
+        let g = qkv(false);
+        let mut ir = g.ir().unwrap().clone();
+        MergeLinears { written: HashSet::new(), taps: vec!["k".into()] }.run(&mut ir).unwrap();
+        crate::compile::dce::DeadCode.run(&mut ir).unwrap();
+        assert_eq!(weight_names(&ir), ["k.weight".to_string(), merged_weight_name(&["q.weight", "v.weight"])]);
+        let mut ir = g.ir().unwrap().clone();
+        assert!(!MergeLinears { written: HashSet::new(), taps: vec!["*".into()] }.run(&mut ir).unwrap());
     }
 
     #[test]

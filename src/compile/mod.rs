@@ -212,8 +212,9 @@ pub fn compile(ir: &Ir, options: &CompileOptions, target: &Target) -> Result<Pro
         vec![&ConvAsMatmul, &split, &ConstantFold, &SplitLongReductions, &CommonSubexpressions];
     // Weights the program changes keep their own buffers.
     let written = ir.outputs.iter().map(|(name, _)| name.clone()).chain(options.shared_buffers.iter().cloned());
-    let merge = merge_linears::MergeLinears { written: written.collect() };
-    if !is_off(settings.merge_linears.as_deref()) {
+    let merge = merge_linears::MergeLinears { written: written.collect(), taps: options.taps.clone() };
+    // Checking op by op compares the graph as built.
+    if !is_off(settings.merge_linears.as_deref()) && !options.tap_every_node {
         passes.push(&merge);
     }
     // Tapping every node implies no fusion; named taps keep their values.
