@@ -299,3 +299,30 @@ fn an_activation_texture_shared_by_readers_counts_once() {
     let output = (rows * n * 4) as u64;
     assert_eq!(model(3) - model(1), 2 * 2 * output);
 }
+
+/// A chain of products, each reading the one before as a texture: one
+/// activation's texture is free once its reader ran, so the chain's
+/// textures come from a pool of one size, whatever its length, and every
+/// product still reads its own operand (the interpreter's numbers).
+#[test]
+fn activation_textures_one_after_another_share_a_pool() {
+    let (rows, k) = (40usize, 64usize);
+    let run = |links: usize| {
+        let g = Graph::new("chain");
+        let x = g.input("x", DType::F32, [rows, k]);
+        let mut h = &x * 2.0;
+        for i in 0..links {
+            h = ops::tanh(&ops::matmul(&h, &g.weight(format!("w{i}"), DType::F32, [k, k])));
+        }
+        g.output_named([("y", h)]).unwrap();
+        let mut r = Rng(5);
+        let w = Weights::from_tensors((0..links).map(|i| (format!("w{i}"), r.floats(&[k, k], -0.2, 0.2))));
+        let model = Loader::new(device()).load(&g, &w).unwrap();
+        let feed = [("x", Rng(6).floats(&[rows, k], -1.0, 1.0))];
+        let got = model.run(feed.clone()).unwrap();
+        let want = Interpreter::new().run(&g, &w, feed).unwrap();
+        assert_close(got.get("y").unwrap(), want.get("y").unwrap(), 1e-4, 1e-5, &format!("chain of {links}"));
+        model.held_activation_bytes()
+    };
+    assert_eq!(run(6), run(2), "four more links, no more activation memory");
+}

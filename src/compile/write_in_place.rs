@@ -352,16 +352,23 @@ mod tests {
         g.output_named([("cache", updated), ("seen", ops::sum(&keys, 1, false))]).unwrap();
     }
 
-    #[test]
-    fn every_slot_s_row_is_a_block_of_one_shared_cache() {
+    /// [`slots_graph`] over capacity 8 with row `b` of one batched value
+    /// `new` for slot `b`: the IR and `new`.
+    fn batched_slots() -> (Ir, NodeId) {
         let g = Graph::new("slots");
         let new = ops::relu(&g.input("new", DType::F32, [3usize, 4]));
         let rows: Vec<_> = (0..3).map(|b| ops::slice(&new, 0, b, b + 1)).collect();
         slots_graph(&g, 8, &rows);
-        let mut ir = g.ir().unwrap().clone();
+        let ir = g.ir().unwrap().clone();
+        (ir, new.node_id().unwrap())
+    }
+
+    #[test]
+    fn every_slot_s_row_is_a_block_of_one_shared_cache() {
+        let (mut ir, new) = batched_slots();
         let writes = rewrite(&mut ir);
         let write = &writes["cache"];
-        assert_eq!(write.source, new.node_id().unwrap(), "every block is copied from the batched rows");
+        assert_eq!(write.source, new, "every block is copied from the batched rows");
         let at: Vec<Dim> = write.blocks.iter().map(|b| b.offset.clone()).collect();
         let expected: Vec<Dim> =
             (0..3).map(|b| &(&Dim::new(8 * b) + &Dim::sym(format!("past{b}"))) * &Dim::new(4)).collect();
@@ -375,11 +382,7 @@ mod tests {
 
     #[test]
     fn a_wide_write_split_into_parts_is_still_one_write() {
-        let g = Graph::new("slots");
-        let new = ops::relu(&g.input("new", DType::F32, [3usize, 4]));
-        let rows: Vec<_> = (0..3).map(|b| ops::slice(&new, 0, b, b + 1)).collect();
-        slots_graph(&g, 8, &rows);
-        let mut ir = g.ir().unwrap().clone();
+        let (mut ir, _) = batched_slots();
         let split = crate::compile::split_concat::SplitWideConcat { max_operands: 3 };
         crate::compile::pass::Pass::run(&split, &mut ir).unwrap();
         let writes = rewrite(&mut ir);

@@ -1,5 +1,6 @@
 //! Activations a kernel reads as textures (`KernelSpec::texture_copies`):
-//! one texture per kernel and operand, sized for an allocation's bindings,
+//! one texture per activation, sized for an allocation's bindings and
+//! pooled across activations whose readers do not overlap,
 //! filled (for the rows a run has) from the activation's buffer by a copy
 //! recorded just before the kernel's dispatch. Copies happen outside compute passes, so the
 //! dispatch loops split their pass at each kernel that has some
@@ -30,24 +31,25 @@ pub(super) struct TextureFill {
 pub(super) struct Fills {
     pub(super) per_kernel: Vec<Vec<TextureFill>>,
     pub(super) views: Vec<HashMap<NodeId, wgpu::TextureView>>,
+    /// Every texture, once.
+    textures: Vec<wgpu::Texture>,
 }
 
 impl Fills {
     /// Bytes of the textures, each counted once (kernels reading one
-    /// activation share its texture).
+    /// activation share its texture, activations one after another share
+    /// one from the pool).
     pub(super) fn texture_bytes(&self) -> u64 {
         let texel = |t: &wgpu::Texture| t.format().block_copy_size(None).unwrap_or(16) as u64;
-        self.per_kernel
-            .iter()
-            .flatten()
-            .filter(|f| f.copies)
-            .map(|f| f.texture.width() as u64 * f.texture.height() as u64 * texel(&f.texture))
-            .sum()
+        self.textures.iter().map(|t| t.width() as u64 * t.height() as u64 * texel(t)).sum()
     }
 }
 
 /// The textures `program`'s kernels read activations from, at `bindings`,
-/// each filled from its node's buffer in `buffers`.
+/// each filled from its node's buffer in `buffers`. An activation's
+/// texture is live from its first reader (which fills it) to its last;
+/// textures of one size are pooled across activations whose lives do not
+/// overlap, as activation buffers share memory slots.
 pub(super) fn texture_fills(
     device: &wgpu::Device,
     max_side: u32,
@@ -55,13 +57,23 @@ pub(super) fn texture_fills(
     bindings: &Bindings,
     buffers: &HashMap<NodeId, Arc<wgpu::Buffer>>,
 ) -> Result<Fills, RuntimeError> {
+    // The last kernel reading each activation's texture.
+    let mut last_reader: HashMap<(NodeId, u32, usize), usize> = HashMap::new();
+    for (i, k) in program.kernels.iter().enumerate() {
+        for copy in &k.texture_copies {
+            last_reader.insert((copy.node, copy.fold, copy.cols), i);
+        }
+    }
     let mut per_kernel = Vec::with_capacity(program.kernels.len());
     let mut views = Vec::with_capacity(program.kernels.len());
     let mut filled: HashMap<(NodeId, u32, usize), (Arc<wgpu::Buffer>, wgpu::Texture)> = HashMap::new();
-    for k in &program.kernels {
+    // Textures by (width, height), each free after the kernel its last holder's last reader is.
+    let mut pool: HashMap<(u32, u32), Vec<(wgpu::Texture, usize)>> = HashMap::new();
+    for (i, k) in program.kernels.iter().enumerate() {
         let (mut fills, mut kernel_views) = (Vec::new(), HashMap::new());
         for copy in &k.texture_copies {
-            let fill = match filled.get(&(copy.node, copy.fold, copy.cols)) {
+            let key = (copy.node, copy.fold, copy.cols);
+            let fill = match filled.get(&key) {
                 Some((buffer, texture)) => TextureFill {
                     buffer: buffer.clone(),
                     texture: texture.clone(),
@@ -69,16 +81,20 @@ pub(super) fn texture_fills(
                     fold: copy.fold,
                     copies: false,
                 },
-                None => texture_fill(device, max_side, &k.name, copy, bindings, buffers)?,
+                None => {
+                    let until = last_reader.get(&key).copied().unwrap_or(i);
+                    texture_fill(device, max_side, &k.name, copy, bindings, buffers, &mut pool, (i, until))?
+                }
             };
-            filled.insert((copy.node, copy.fold, copy.cols), (fill.buffer.clone(), fill.texture.clone()));
+            filled.insert(key, (fill.buffer.clone(), fill.texture.clone()));
             kernel_views.insert(copy.node, fill.texture.create_view(&Default::default()));
             fills.push(fill);
         }
         per_kernel.push(fills);
         views.push(kernel_views);
     }
-    Ok(Fills { per_kernel, views })
+    let textures = pool.into_values().flatten().map(|(texture, _)| texture).collect();
+    Ok(Fills { per_kernel, views, textures })
 }
 
 /// A copy's activation rows at `bindings` and the texture side that holds
@@ -92,6 +108,9 @@ pub(super) fn copy_size(copy: &TextureCopy, bindings: &Bindings) -> (usize, u32,
     (rows, width, rows.div_ceil(copy.fold as usize).max(1))
 }
 
+/// The fill for `copy`'s activation, live from kernel `life.0` through
+/// `life.1`: a texture from `pool` free by then, or a new one.
+#[allow(clippy::too_many_arguments)]
 fn texture_fill(
     device: &wgpu::Device,
     max_side: u32,
@@ -99,6 +118,8 @@ fn texture_fill(
     copy: &TextureCopy,
     bindings: &Bindings,
     buffers: &HashMap<NodeId, Arc<wgpu::Buffer>>,
+    pool: &mut HashMap<(u32, u32), Vec<(wgpu::Texture, usize)>>,
+    life: (usize, usize),
 ) -> Result<TextureFill, RuntimeError> {
     let (rows, width, height) = copy_size(copy, bindings);
     if height > max_side as usize {
@@ -112,8 +133,19 @@ fn texture_fill(
         what: format!("binding {kernel}"),
         detail: format!("input %{} has no buffer to copy into its texture (wgraph bug)", copy.node.index()),
     })?;
-    let label = format!("{kernel}:%{}:texture", copy.node.index());
-    let texture = texel_texture(device, &label, width, height as u32);
+    let same_size = pool.entry((width, height as u32)).or_default();
+    let texture = match same_size.iter_mut().find(|(_, free_after)| *free_after < life.0) {
+        Some((texture, free_after)) => {
+            *free_after = life.1;
+            texture.clone()
+        }
+        None => {
+            let label = format!("{kernel}:%{}:texture", copy.node.index());
+            let texture = texel_texture(device, &label, width, height as u32);
+            same_size.push((texture.clone(), life.1));
+            texture
+        }
+    };
     Ok(TextureFill { buffer, texture, texels: (copy.cols / 4) as u32, fold: copy.fold, copies: true })
 }
 
