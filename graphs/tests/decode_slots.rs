@@ -356,3 +356,33 @@ fn a_cache_of_every_slot_past_the_binding_limit_is_a_typed_error_before_allocati
     assert_eq!((slots, bytes, fits), (2, 2 * capacity as u64 * region, 1));
     assert!(message.contains("--parallel") && message.contains("--ctx-size"), "{message}");
 }
+
+#[test]
+fn a_slot_s_step_past_its_region_is_refused_when_inputs_bind() {
+    use wgraph::{BindError, InterpError, Interpreter, Tensor};
+    let cfg = config("llama_gqa");
+    let graph = wgraph_models::llama::build(
+        &cfg,
+        wgraph_models::llama::LlamaGraph::OneSlot { slot: 0, slots: 2, seq: None, capacity: 8 },
+    )
+    .unwrap();
+    let ids = |n: usize| Tensor::new([1, n], vec![1i64; n]).unwrap();
+    let mut weights = weights("llama_gqa");
+    for i in 0..cfg.num_hidden_layers {
+        for name in wgraph_models::llama::cache_names(i) {
+            let zeros = Tensor::zeros(wgraph::DType::F32, [16, cfg.num_key_value_heads, cfg.head_dim]).unwrap();
+            weights.insert(format!("{}{name}", weights.prefix()), zeros);
+        }
+    }
+    // Slot 0 at 8 cached positions would write into slot 1's first row.
+    let feed = vec![
+        ("input_ids".to_string(), ids(1)),
+        ("position_ids".to_string(), Tensor::new([1, 1], vec![8i64]).unwrap()),
+        ("attention_mask".to_string(), ids(1)),
+        ("past_attention_mask".to_string(), ids(8)),
+    ];
+    match Interpreter::new().run(&graph, &weights, feed) {
+        Err(InterpError::Input(BindError::OutOfRange { symbol, value: 8, max: 7, .. })) => assert_eq!(symbol, "past"),
+        other => panic!("got {:?}", other.map(|_| ())),
+    }
+}

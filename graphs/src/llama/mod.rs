@@ -136,7 +136,9 @@ pub enum LlamaGraph {
     /// slots sharing their caches: `cache.{i}.key` / `.value` have
     /// `slots * capacity` rows (`[rows, kv_heads, head_dim]`), slot `b`'s
     /// positions from row `b * capacity`; the step reads and writes its
-    /// slot's region only.
+    /// slot's region only (`past` below and `seq` at most `capacity`, each
+    /// checked when inputs bind; `past + seq` at most `capacity` is the
+    /// caller's to keep, as `SlotDecoder` does).
     /// Inputs and output as `Cached`.
     OneSlot {
         /// The slot stepped.
@@ -248,6 +250,12 @@ fn build_graph(cfg: &LlamaConfig, kind: LlamaGraph, with_loss: bool) -> Result<G
                 LlamaGraph::OneSlot { slot, slots, .. } => (slot, slots),
                 _ => (0, 1),
             };
+            // A slot's positions stay in its region, not the next slot's.
+            let region = "a slot's region of the cache holds `capacity` positions";
+            if slots > 1 {
+                g.limit("past", 0..=capacity.saturating_sub(1), region);
+                g.limit("seq", 1..=capacity, region);
+            }
             let cached = g.input("past_attention_mask", DType::I64, [batch.clone(), past.clone()]);
             let allowed = allowed_keys(&ops::concat(&[&cached, &new_mask(seq.clone())], 1), &seq, total);
             layers

@@ -33,6 +33,13 @@ pub(super) fn shared_caches(g: &Graph, cfg: &LlamaConfig, i: usize, slots: usize
 pub(super) fn slot_caches(g: &Graph, cfg: &LlamaConfig, kind: LlamaGraph, slots: usize, capacity: usize) -> Vec<Cache> {
     let packed = matches!(kind, LlamaGraph::PackedSlots { .. });
     let pasts: Vec<Dim> = (0..slots).map(|b| Dim::sym(format!("past{b}"))).collect();
+    let region = "a slot's region of the cache holds `capacity` positions";
+    for b in 0..slots {
+        g.limit(&format!("past{b}"), 0..=capacity.saturating_sub(1), region);
+        if packed {
+            g.limit(&format!("len{b}"), 1..=capacity, region);
+        }
+    }
     let cached: Vec<Value> = pasts
         .iter()
         .enumerate()
