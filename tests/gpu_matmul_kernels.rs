@@ -15,7 +15,7 @@ use wgraph::compile::MatmulKernel;
 use wgraph::graph::ops;
 use wgraph::{CompileOptions, Dim, Graph, Interpreter, Loader, Tensor, Weights};
 
-const KERNELS: [MatmulKernel; 14] = [
+const KERNELS: [MatmulKernel; 16] = [
     MatmulKernel::Register { tm: 8, tn: 16, wx: 8, wy: 8, subgroup_a: false },
     MatmulKernel::Register { tm: 3, tn: 5, wx: 4, wy: 2, subgroup_a: false },
     MatmulKernel::Register { tm: 4, tn: 8, wx: 16, wy: 1, subgroup_a: false },
@@ -31,6 +31,9 @@ const KERNELS: [MatmulKernel; 14] = [
     wgraph::compile::REGISTER_QUARTER,
     // The matrix-vector kernel, 3 rows per invocation (the shapes have more).
     MatmulKernel::Register { tm: 3, tn: 4, wx: 16, wy: 1, subgroup_a: false },
+    // ... and with the rows' loads shared across a subgroup.
+    MatmulKernel::Register { tm: 3, tn: 4, wx: 8, wy: 1, subgroup_a: true },
+    MatmulKernel::Register { tm: 3, tn: 8, wx: 16, wy: 1, subgroup_a: true },
 ];
 
 /// (batch, m, k, n, B stored transposed)

@@ -58,6 +58,9 @@ pub const REGISTER_HALF: MatmulKernel = MatmulKernel::Register { tm: 8, tn: 8, w
 pub const REGISTER_QUARTER: MatmulKernel = MatmulKernel::Register { tm: 4, tn: 8, wx: 8, wy: 8, subgroup_a: false };
 /// The most output rows the matrix-vector kernel takes.
 const VECTOR_MAX_ROWS: usize = 8;
+/// ... and its subgroup-shared form: its rows cost one load per lane per
+/// step, so it outruns the small block up to 16 rows too.
+const SHARED_VECTOR_MAX_ROWS: usize = 16;
 
 /// A matrix-vector kernel for products with at most `VECTOR_MAX_ROWS` (8)
 /// output rows (a decode step, one token per sequence): each invocation
@@ -69,6 +72,25 @@ const VECTOR_MAX_ROWS: usize = 8;
 /// with the KV cache").
 pub fn register_vector(rows: u32) -> MatmulKernel {
     MatmulKernel::Register { tm: rows.max(1), tn: 4, wx: 16, wy: 1, subgroup_a: false }
+}
+
+/// The matrix-vector kernel on devices with subgroups of `lanes` lanes:
+/// every lane of a workgroup reads the same rows of A, so each lane loads
+/// a different step of them and hands it to the others, one load where
+/// [`register_vector`] makes every lane repeat all of them (on CPU drivers
+/// each load is a per-lane fetch: the few rows' loads outnumbered the
+/// weight's; BENCHMARKS.md, "Matrix-vector products").
+pub fn register_vector_shared(rows: u32, lanes: u32) -> MatmulKernel {
+    MatmulKernel::Register { tm: rows.max(1), tn: 4, wx: lanes, wy: 1, subgroup_a: true }
+}
+
+/// The matrix-vector kernel for `rows` rows on a device with subgroups
+/// of `subgroup_size` lanes, if any.
+pub(crate) fn vector_kernel(rows: u32, subgroup_size: Option<u32>) -> MatmulKernel {
+    match shared_a_lanes(subgroup_size) {
+        Some(lanes) => register_vector_shared(rows, lanes),
+        None => register_vector(rows),
+    }
 }
 
 /// Workgroup-memory tiles for GPUs.
@@ -132,8 +154,12 @@ impl MatmulPolicy {
             MatmulChoice::Register { subgroup_size } => {
                 let (few_rows, few_cols) = sides_within(ir, mm, 16);
                 let (rows_64, cols_64) = sides_within(ir, mm, 64);
-                if let Some(rows) = folded_rows(ir, mm).filter(|&r| r <= VECTOR_MAX_ROWS) {
-                    register_vector(rows as u32)
+                let vector_rows = match shared_a_lanes(subgroup_size) {
+                    Some(_) => SHARED_VECTOR_MAX_ROWS,
+                    None => VECTOR_MAX_ROWS,
+                };
+                if let Some(rows) = folded_rows(ir, mm).filter(|&r| r <= vector_rows) {
+                    vector_kernel(rows as u32, subgroup_size)
                 } else if few_cols && !few_rows {
                     REGISTER_NARROW
                 } else if few_rows || few_cols {
@@ -162,9 +188,9 @@ impl MatmulPolicy {
     /// the register family when the rows are symbolic (the picked kernel
     /// is sized for many).
     pub fn few_rows_variant(&self, ir: &Ir, mm: NodeId) -> Option<(Dim, MatmulKernel)> {
-        let MatmulChoice::Register { .. } = self.choice else { return None };
+        let MatmulChoice::Register { subgroup_size } = self.choice else { return None };
         let rows = rows_dim(ir, mm)?;
-        rows.as_static().is_none().then(|| (rows, register_vector(VECTOR_MAX_ROWS as u32)))
+        rows.as_static().is_none().then(|| (rows, vector_kernel(VECTOR_MAX_ROWS as u32, subgroup_size)))
     }
 }
 
@@ -237,15 +263,21 @@ mod tests {
         let (heads, heads_mm) = matmul_ir(Dim::sym("seq"), 32, 256);
         assert_eq!(lavapipe.pick(&big, big_mm), REGISTER_SUBGROUP);
         assert_eq!(lavapipe.pick(&linear, linear_mm), REGISTER_SUBGROUP, "symbolic rows count as a sequence");
-        assert_eq!(lavapipe.pick(&small, small_mm), REGISTER_SMALL, "16 rows: the small block");
+        assert_eq!(lavapipe.pick(&small, small_mm), register_vector_shared(16, 8), "16 rows, subgroups: matrix-vector");
+        assert_eq!(no_subgroups.pick(&small, small_mm), REGISTER_SMALL, "16 rows: the small block");
         let (head, head_mm) = matmul_ir(Dim::sym("tokens"), 64, 13);
         assert_eq!(lavapipe.pick(&head, head_mm), REGISTER_NARROW, "many rows, 13 columns: a tall block");
         let (decode, decode_mm) = matmul_ir(Dim::new(1), 512, 32000);
-        assert_eq!(lavapipe.pick(&decode, decode_mm), register_vector(1), "one row: the matrix-vector kernel");
+        assert_eq!(
+            lavapipe.pick(&decode, decode_mm),
+            register_vector_shared(1, 8),
+            "one row: the matrix-vector kernel"
+        );
+        assert_eq!(no_subgroups.pick(&decode, decode_mm), register_vector(1), "no subgroups: each lane loads A");
         let (eight, eight_mm) = matmul_ir(Dim::new(8), 64, 64);
-        assert_eq!(lavapipe.pick(&eight, eight_mm), register_vector(8));
+        assert_eq!(lavapipe.pick(&eight, eight_mm), register_vector_shared(8, 8));
         let (tiny, tiny_mm) = matmul_ir(Dim::new(11), 64, 13);
-        assert_eq!(lavapipe.pick(&tiny, tiny_mm), REGISTER_SMALL, "few rows and columns");
+        assert_eq!(no_subgroups.pick(&tiny, tiny_mm), REGISTER_SMALL, "few rows and columns");
         let (seventeen, seventeen_mm) = matmul_ir(Dim::new(17), 64, 64);
         assert_eq!(lavapipe.pick(&seventeen, seventeen_mm), REGISTER_QUARTER, "17x64: two workgroups, not one");
         let (d64, d64_mm) = matmul_ir(Dim::sym("tokens"), 64, 64);

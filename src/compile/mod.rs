@@ -36,8 +36,8 @@ pub use error::CompileError;
 pub use fold::ConstantFold;
 pub use fuse_attention::FuseAttention;
 pub use matmul_choice::{
-    register_subgroup, register_vector, MatmulChoice, MatmulPolicy, REGISTER, REGISTER_HALF, REGISTER_NARROW,
-    REGISTER_QUARTER, REGISTER_SMALL, REGISTER_SUBGROUP, TILED,
+    register_subgroup, register_vector, register_vector_shared, MatmulChoice, MatmulPolicy, REGISTER, REGISTER_HALF,
+    REGISTER_NARROW, REGISTER_QUARTER, REGISTER_SMALL, REGISTER_SUBGROUP, TILED,
 };
 pub use pass::{run_passes, timed, timed_async, Pass};
 pub use quantized::{has_quantized, keep_quantized};

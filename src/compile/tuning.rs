@@ -10,8 +10,8 @@
 
 use super::codegen::MatmulKernel;
 use super::matmul_choice::{
-    register_subgroup, register_vector, shared_a_lanes, REGISTER, REGISTER_HALF, REGISTER_NARROW, REGISTER_QUARTER,
-    REGISTER_SMALL, TILED,
+    register_subgroup, register_vector, register_vector_shared, shared_a_lanes, REGISTER, REGISTER_HALF,
+    REGISTER_NARROW, REGISTER_QUARTER, REGISTER_SMALL, TILED,
 };
 use super::target::{AdapterKind, Target};
 use crate::graph::{Bindings, Dim, Ir, NodeId, Op};
@@ -193,8 +193,12 @@ pub fn candidates(target: &Target, case: &MatmulCase, rule: MatmulKernel, mode: 
     let mut out = vec![rule];
     let cpu = target.kind == AdapterKind::Cpu;
     let lanes = shared_a_lanes(target.subgroup_size);
-    if case.m * case.batch <= 8 {
+    let rows = (case.m * case.batch).max(1);
+    if rows <= 8 {
         out.push(register_vector(case.m.max(1) as u32));
+    }
+    if let Some(l) = lanes.filter(|_| rows <= 16) {
+        out.push(register_vector_shared(case.m.max(1) as u32, l));
     }
     if cpu {
         out.extend([REGISTER, REGISTER_HALF]);
