@@ -123,7 +123,7 @@ fn measured_choices_persist_and_every_compile_on_the_device_uses_them() {
     // kernel no rule picks for this product, and check the numbers.
     let key = tuned[0].case.signature.to_string();
     let planted = "register 3x5 4x2";
-    let text = format!(r#"{{"format": 2, "device": [], "matmul": {{"{key}": "{planted}"}}}}"#);
+    let text = format!(r#"{{"format": 3, "device": [], "matmul": {{"{key}": "{planted}"}}}}"#);
     std::fs::write(&path, text).unwrap();
     let model = Loader::new(&dev).load(&g, &weights).unwrap();
     assert_eq!(variant(&model), planted);
@@ -142,6 +142,28 @@ fn measured_choices_persist_and_every_compile_on_the_device_uses_them() {
         std::fs::write(&path, junk).unwrap();
         assert_eq!(variant(&Loader::new(&dev).load(&g, &weights).unwrap()), rule, "{junk:?}");
     }
+}
+
+/// A run of a few rows (a short request) is served by the few-rows
+/// variant: the kernel for any number of rows is timed at a sequence's
+/// worth, never chosen from that short run for every later one.
+#[test]
+fn a_short_run_tunes_symbolic_rows_at_a_sequence_of_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, weights, _) = linear_64();
+    let dev = device_with(dir.path(), None);
+    let model = Loader::new(&dev).load(&g, &weights).unwrap();
+    let mut tuner = Tuner::with_mode(&dev, TuneMode::Quick);
+    let short: Bindings = [("tokens".into(), 3)].into_iter().collect();
+    let tuned = tuner.tune_program(model.program(), &short, false, |_| {}).unwrap();
+    assert_eq!(tuned[0].case.m, wgraph::compile::SYMBOLIC_ROWS_TIMED, "{:?}", tuned[0].case);
+    let one_row_kernels =
+        tuned[0].timings.iter().filter(|t| matches!(t.kernel, wgraph::compile::MatmulKernel::Register { wy: 1, .. }));
+    assert_eq!(one_row_kernels.count(), 0, "matrix-vector kernels timed: {:?}", tuned[0].timings);
+    // A run past the few-rows reach is timed at its own rows.
+    let long: Bindings = [("tokens".into(), 40)].into_iter().collect();
+    let again = Tuner::with_mode(&dev, TuneMode::Quick).tune_program(model.program(), &long, true, |_| {}).unwrap();
+    assert_eq!(again[0].case.m, 40);
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub use split_concat::SplitWideConcat;
 pub use split_reduce::SplitLongReductions;
 pub use target::{AdapterKind, Target};
 pub use tier::{KernelTier, QUICK_ACCUMULATORS, QUICK_ATTENTION_ROWS};
-pub use tuning::{candidates, MatmulCase, MatmulSignature, SizeKey, TuneMode, TuningTable};
+pub use tuning::{candidates, MatmulCase, MatmulSignature, SizeKey, TuneMode, TuningTable, SYMBOLIC_ROWS_TIMED};
 
 use crate::graph::{Ir, NodeId, Op};
 use crate::settings::{level, Settings};

@@ -10,7 +10,7 @@
 
 use super::codegen::MatmulKernel;
 use super::matmul_choice::{
-    register_subgroup, register_vector, register_vector_shared, shared_a_lanes, REGISTER, REGISTER_HALF,
+    register_subgroup, register_vector, register_vector_shared, shared_a_lanes, FEW_ROWS, REGISTER, REGISTER_HALF,
     REGISTER_NARROW, REGISTER_QUARTER, REGISTER_SMALL, TILED,
 };
 use super::target::{AdapterKind, Target};
@@ -106,7 +106,14 @@ impl fmt::Display for MatmulSignature {
     }
 }
 
-/// A matmul of the sizes one run binds: what the tuner builds and times.
+/// The rows a product with a symbolic row count is timed at when the run
+/// being tuned has few enough for the few-rows variant: one sequence of
+/// 128 tokens.
+pub const SYMBOLIC_ROWS_TIMED: usize = 128;
+
+/// A matmul of the sizes one run binds (a symbolic row count at least
+/// [`SYMBOLIC_ROWS_TIMED`] past the few-rows variant's reach): what the
+/// tuner builds and times.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatmulCase {
     /// The signature it stands for.
@@ -145,7 +152,16 @@ impl MatmulSignature {
     pub fn case(ir: &Ir, mm: NodeId, textures: bool, bindings: &Bindings) -> Option<MatmulCase> {
         let (signature, [m, batch, k, n]) = Self::sizes(ir, mm, textures)?;
         let eval = |d: &Dim| d.eval(bindings);
-        Some(MatmulCase { signature, m: eval(&m)?, batch: eval(&batch)?, k: eval(&k)?, n: eval(&n)? })
+        let mut rows = eval(&m)?;
+        // A kernel for any number of rows runs only past the few-rows
+        // variant's reach (runs of at most `FEW_ROWS` rows take that one),
+        // and its choice stands for every run: timed on a short run, it
+        // would be picked for a case it never meets (a matrix-vector
+        // kernel for every batch of long sequences).
+        if signature.rows == SizeKey::Symbolic && rows <= FEW_ROWS {
+            rows = SYMBOLIC_ROWS_TIMED;
+        }
+        Some(MatmulCase { signature, m: rows, batch: eval(&batch)?, k: eval(&k)?, n: eval(&n)? })
     }
 
     fn sizes(ir: &Ir, mm: NodeId, textures: bool) -> Option<(MatmulSignature, [Dim; 4])> {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// Bumped when a signature's meaning or the kernels' code changes enough
 /// that old measurements no longer describe them.
-pub(crate) const FORMAT: u64 = 2;
+pub(crate) const FORMAT: u64 = 3;
 
 /// What identifies the device a table was measured on.
 pub(crate) fn fingerprint(device: &Device) -> Vec<String> {
@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn only_whole_tables_of_this_format_are_read() {
-        let good = r#"{"format": 2, "device": [], "matmul": {"rows=sym batch=<=1 k=384 n=1536 a=N b=T tex": "register 16x8 8x4 sub", "rows=<=16 batch=<=1 k=64 n=64 a=N b=N": "register 8x16 8x8"}}"#;
+        let good = r#"{"format": 3, "device": [], "matmul": {"rows=sym batch=<=1 k=384 n=1536 a=N b=T tex": "register 16x8 8x4 sub", "rows=<=16 batch=<=1 k=64 n=64 a=N b=N": "register 8x16 8x8"}}"#;
         let table = parse(good).expect("a valid table");
         assert_eq!(table.matmul.get("rows=sym batch=<=1 k=384 n=1536 a=N b=T tex"), Some(&REGISTER_SUBGROUP));
         assert_eq!(table.matmul.get("rows=<=16 batch=<=1 k=64 n=64 a=N b=N"), Some(&REGISTER));
@@ -96,11 +96,11 @@ mod tests {
             "{",
             "[]",
             r#"{"format": 1, "matmul": {}}"#,
-            r#"{"format": 3, "matmul": {}}"#,
+            r#"{"format": 2, "matmul": {}}"#,
             r#"{"matmul": {}}"#,
-            r#"{"format": 2}"#,
-            r#"{"format": 2, "matmul": {"x": "register 0x8 8x4"}}"#,
-            r#"{"format": 2, "matmul": {"x": 3}}"#,
+            r#"{"format": 3}"#,
+            r#"{"format": 3, "matmul": {"x": "register 0x8 8x4"}}"#,
+            r#"{"format": 3, "matmul": {"x": 3}}"#,
         ] {
             assert_eq!(parse(bad), None, "{bad:?} read as a table");
         }
