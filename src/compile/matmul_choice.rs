@@ -154,9 +154,12 @@ impl MatmulPolicy {
             MatmulChoice::Register { subgroup_size } => {
                 let (few_rows, few_cols) = sides_within(ir, mm, 16);
                 let (rows_64, cols_64) = sides_within(ir, mm, 64);
+                // Past 8 rows the shared form pays off where it streams one
+                // weight matrix, not over a batch of tiny ones (per-head
+                // attention products, k of a head's width).
                 let vector_rows = match shared_a_lanes(subgroup_size) {
-                    Some(_) => SHARED_VECTOR_MAX_ROWS,
-                    None => VECTOR_MAX_ROWS,
+                    Some(_) if b_is_matrix(ir, mm) => SHARED_VECTOR_MAX_ROWS,
+                    _ => VECTOR_MAX_ROWS,
                 };
                 if let Some(rows) = folded_rows(ir, mm).filter(|&r| r <= vector_rows) {
                     vector_kernel(rows as u32, subgroup_size)
@@ -202,8 +205,13 @@ fn rows_dim(ir: &Ir, mm: NodeId) -> Option<Dim> {
     if r < 2 {
         return None;
     }
-    let b_is_matrix = ir.operands(mm).get(1).is_some_and(|&b| ir.node(b).ty.rank() == 2);
-    Some(if b_is_matrix { Dim::product(&out[..r - 1]) } else { out[r - 2].clone() })
+    Some(if b_is_matrix(ir, mm) { Dim::product(&out[..r - 1]) } else { out[r - 2].clone() })
+}
+
+/// Whether B is one matrix (a weight, or one activation) rather than a
+/// batch of them.
+fn b_is_matrix(ir: &Ir, mm: NodeId) -> bool {
+    ir.operands(mm).get(1).is_some_and(|&b| ir.node(b).ty.rank() == 2)
 }
 
 /// The static number of output rows one kernel instance covers (the batch
@@ -276,6 +284,14 @@ mod tests {
         assert_eq!(no_subgroups.pick(&decode, decode_mm), register_vector(1), "no subgroups: each lane loads A");
         let (eight, eight_mm) = matmul_ir(Dim::new(8), 64, 64);
         assert_eq!(lavapipe.pick(&eight, eight_mm), register_vector_shared(8, 8));
+        // Per-head scores, a batch of [11, 16] @ [16, 11]: not the weight-streaming kernel.
+        let heads_g = Graph::new("scores");
+        let q = heads_g.input("q", DType::F32, [Dim::sym("bh"), Dim::new(11), Dim::new(16)]);
+        let kt = heads_g.input("kt", DType::F32, [Dim::sym("bh"), Dim::new(16), Dim::new(11)]);
+        let scores = ops::matmul(&q, &kt);
+        heads_g.output([scores.clone()]).unwrap();
+        let scores_ir = heads_g.ir().unwrap().clone();
+        assert_eq!(lavapipe.pick(&scores_ir, scores.node_id().unwrap()), REGISTER_SMALL, "a batch of small matrices");
         let (tiny, tiny_mm) = matmul_ir(Dim::new(11), 64, 13);
         assert_eq!(no_subgroups.pick(&tiny, tiny_mm), REGISTER_SMALL, "few rows and columns");
         let (seventeen, seventeen_mm) = matmul_ir(Dim::new(17), 64, 64);
