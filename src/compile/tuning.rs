@@ -111,9 +111,9 @@ impl fmt::Display for MatmulSignature {
 /// 128 tokens.
 pub const SYMBOLIC_ROWS_TIMED: usize = 128;
 
-/// A matmul of the sizes one run binds (a symbolic row count at least
-/// [`SYMBOLIC_ROWS_TIMED`] past the few-rows variant's reach): what the
-/// tuner builds and times.
+/// A matmul of the sizes one run binds (a symbolic row count the few-rows
+/// variant would take becomes [`SYMBOLIC_ROWS_TIMED`]): what the tuner
+/// builds and times.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatmulCase {
     /// The signature it stands for.
