@@ -3,7 +3,7 @@
 //! [--nt] [--buffers]`.
 
 use std::time::Instant;
-use wgraph::compile::{register_vector, MatmulKernel, REGISTER, REGISTER_SUBGROUP};
+use wgraph::compile::{register_vector, register_vector_shared, MatmulKernel, REGISTER, REGISTER_SUBGROUP};
 use wgraph::graph::ops;
 use wgraph::{CompileOptions, DType, Device, Graph, Loader, Tensor, Weights};
 
@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // per lane or shared across a subgroup.
         let mut configs = vec![register_vector(m as u32), wgraph::compile::REGISTER_SMALL];
         if let Some(lanes) = lanes {
-            configs.extend([reg(m as u32, 4, lanes, 1, true), reg(m as u32, 8, lanes, 1, true)]);
+            configs.extend([register_vector_shared(m as u32, lanes), reg(m as u32, 8, lanes, 1, true)]);
         }
         configs
     } else {
